@@ -1,0 +1,13 @@
+# Source this to use the project's toolchain directly:  source scripts/env.sh
+# Puts pulumi, buildctl and friends on PATH and points Pulumi at a local, offline backend.
+_pm_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$_pm_root/.tools/bin:$PATH"
+export PULUMI_BACKEND_URL="file://$_pm_root/.state/pulumi"
+export PULUMI_HOME="$_pm_root/.state/pulumi-home"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+# Dev-only passphrase for the local stacks' secrets. It protects nothing: never reuse it
+# for a stack whose state leaves this machine (set your own PULUMI_CONFIG_PASSPHRASE).
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-pulumi-multiarch-dev-only}"
+unset _pm_root

@@ -1,0 +1,3 @@
+module pulumi-multiarch/tools/caps-runc
+
+go 1.22
