@@ -1,0 +1,165 @@
+// docker buildx through the exec seam: builder lifecycle and builds. Parsers are pure and
+// tested against captured real output (tests/fixtures/buildx-*).
+import fs = require("fs");
+import os = require("os");
+import path = require("path");
+import { run, RunOptions } from "./exec";
+
+export interface BuilderNode {
+    name: string;
+    endpoint: string;
+    status: string;
+    platforms: string[];
+    buildkitVersion: string;
+    driverOpts: Record<string, string>;
+}
+
+export interface BuilderInfo {
+    name: string;
+    driver: string;
+    nodes: BuilderNode[];
+}
+
+/** Parses `docker buildx ls --format json` (one JSON object per builder per line). */
+export function parseLs(text: string): BuilderInfo[] {
+    return text
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .map((b: any) => ({
+            name: b.Name,
+            driver: b.Driver,
+            nodes: (b.Nodes ?? []).map((n: any) => ({
+                name: n.Name,
+                endpoint: n.Endpoint ?? "",
+                status: n.Status ?? "",
+                platforms: n.Platforms ?? [],
+                buildkitVersion: n.Version ?? "",
+                driverOpts: n.DriverOpts ?? {},
+            })),
+        }));
+}
+
+/** Parses `docker buildx version`: "github.com/docker/buildx v0.38.2 <revision>". */
+export function parseVersion(text: string): string {
+    const m = /\bv?(\d+\.\d+\.\d+[\w.+-]*)/.exec(text);
+    if (!m) throw new Error(`cannot read a version from \`docker buildx version\` output: ${text.trim()}`);
+    return m[1];
+}
+
+/** Every platform some node of the builder reports, without micro-architecture levels. */
+export function builderPlatforms(b: BuilderInfo): string[] {
+    const all = b.nodes.flatMap((n) => n.platforms).filter((p) => !/^linux\/amd64\/v[234]$/.test(p));
+    return [...new Set(all)];
+}
+
+export async function version(): Promise<string> {
+    return parseVersion((await run("docker", ["buildx", "version"])).stdout);
+}
+
+export async function list(): Promise<BuilderInfo[]> {
+    return parseLs((await run("docker", ["buildx", "ls", "--format", "json"])).stdout);
+}
+
+export async function find(name: string): Promise<BuilderInfo | undefined> {
+    return (await list()).find((b) => b.name === name);
+}
+
+export interface CreateOptions {
+    name: string;
+    driver: string;
+    driverOpts: Record<string, string>;
+    platforms: string[];
+    buildkitdFlags?: string;
+    /** TOML text; written to a 0600 temp file for the duration of `create`. */
+    buildkitdConfig?: string;
+}
+
+export async function create(o: CreateOptions): Promise<void> {
+    const args = ["buildx", "create", "--name", o.name, "--driver", o.driver];
+    for (const [k, v] of Object.entries(o.driverOpts).sort()) args.push("--driver-opt", `${k}=${v}`);
+    if (o.platforms.length) args.push("--platform", o.platforms.join(","));
+    if (o.buildkitdFlags) args.push("--buildkitd-flags", o.buildkitdFlags);
+    let dir: string | undefined;
+    try {
+        if (o.buildkitdConfig) {
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+            const file = path.join(dir, "buildkitd.toml");
+            fs.writeFileSync(file, o.buildkitdConfig, { mode: 0o600 });
+            args.push("--buildkitd-config", file);
+        }
+        await run("docker", args);
+    } finally {
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** Boots every node (`inspect --bootstrap`), then reads the builder back. */
+export async function bootstrap(name: string, opts: RunOptions = {}): Promise<BuilderInfo> {
+    await run("docker", ["buildx", "inspect", "--bootstrap", name], opts);
+    const b = await find(name);
+    if (!b) throw new Error(`builder ${name} vanished right after bootstrap`);
+    return b;
+}
+
+export async function remove(name: string, keepState: boolean): Promise<void> {
+    const args = ["buildx", "rm", ...(keepState ? ["--keep-state"] : []), name];
+    const r = await run("docker", args, { allowFailure: true });
+    if (r.code !== 0 && !/not found|no builder/i.test(r.stderr)) {
+        throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
+    }
+}
+
+export interface BuildOptions {
+    builder: string;
+    context: string;
+    dockerfile: string;
+    platforms: string[];
+    tags: string[];
+    push: boolean;
+    buildArgs: Record<string, string>;
+    target?: string;
+    onLine?: (line: string) => void;
+}
+
+/** What `--metadata-file` records for a multi-platform push. */
+export interface BuildMetadata {
+    digest?: string;
+    imageName?: string;
+    buildRef?: string;
+}
+
+export function parseMetadata(text: string): BuildMetadata {
+    const m = JSON.parse(text);
+    return {
+        digest: m["containerimage.digest"],
+        imageName: m["image.name"],
+        buildRef: m["buildx.build.ref"],
+    };
+}
+
+export async function build(o: BuildOptions): Promise<BuildMetadata> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+    const metadataFile = path.join(dir, "metadata.json");
+    const args = [
+        "buildx", "build",
+        "--builder", o.builder,
+        "--platform", o.platforms.join(","),
+        "--file", o.dockerfile,
+        "--metadata-file", metadataFile,
+        "--progress", "plain",
+        // Attestation manifests would add unknown/unknown entries to the index.
+        "--provenance=false",
+    ];
+    for (const t of o.tags) args.push("--tag", t);
+    for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
+    if (o.target) args.push("--target", o.target);
+    args.push(o.push ? "--push" : "--output=type=image,push=false");
+    args.push(o.context);
+    try {
+        await run("docker", args, { onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
+        return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}

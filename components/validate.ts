@@ -1,0 +1,42 @@
+// Argument checks that run in the program, so bad input fails at `pulumi preview` with the
+// property path and the fix, before anything is created.
+import * as pulumi from "@pulumi/pulumi";
+import { parsePlatform, formatPlatform } from "./core/platform";
+
+export class ArgErrors {
+    private readonly errors: { propertyPath: string; reason: string }[] = [];
+
+    constructor(private readonly resource: string) {}
+
+    add(propertyPath: string, reason: string): void {
+        this.errors.push({ propertyPath, reason });
+    }
+
+    /** Throws one InputPropertiesError listing every problem found. */
+    throwIfAny(): void {
+        if (this.errors.length === 0) return;
+        const lines = this.errors.map((e) => `  ${e.propertyPath}: ${e.reason}`).join("\n");
+        throw new pulumi.InputPropertiesError({
+            message: `invalid arguments for ${this.resource}:\n${lines}`,
+            errors: this.errors,
+        });
+    }
+}
+
+/** Normalizes platform strings, recording an error per bad one; dedupes, keeps order. */
+export function checkPlatforms(errs: ArgErrors, prop: string, platforms: readonly string[] | undefined, required = true): string[] {
+    if (!platforms || platforms.length === 0) {
+        if (required) errs.add(prop, `give at least one platform, e.g. ["linux/amd64", "linux/arm64"]`);
+        return [];
+    }
+    const out: string[] = [];
+    platforms.forEach((p, i) => {
+        try {
+            const n = formatPlatform(parsePlatform(p));
+            if (!out.includes(n)) out.push(n);
+        } catch (e) {
+            errs.add(`${prop}[${i}]`, (e as Error).message);
+        }
+    });
+    return out;
+}
