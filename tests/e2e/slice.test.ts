@@ -1,0 +1,103 @@
+// The walking skeleton through the real engine (Automation API, local file backend), real
+// QEMU handlers, real buildx/BuildKit, a real registry and dockerd.
+import * as assert from "assert";
+import * as http from "http";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { ROOT, requireRealParts, sh } from "../support/env";
+
+function getJson(url: string, accept: string[]): Promise<any> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { headers: { Accept: accept.join(", ") } }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c)).on("end", () =>
+                res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${url}: ${res.statusCode} ${body}`)));
+        }).on("error", reject);
+    });
+}
+
+function buildCount(builder: string): number {
+    const out = sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]);
+    return out.split("\n").filter((l) => l.trim().startsWith("{")).length;
+}
+
+describe("walking skeleton: stack e2e-slice", function () {
+    const stackName = "e2e-slice";
+    const tag = `e2e-${Date.now()}`;
+    let stack: Stack;
+    let builderName: string;
+    const log: string[] = [];
+
+    before(async () => {
+        requireRealParts();
+        stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
+        await stack.setAllConfig({
+            "pulumi-multiarch:platforms": { value: JSON.stringify(["linux/amd64", "linux/arm64"]) },
+            "pulumi-multiarch:registry": { value: "127.0.0.1:5000" },
+            "pulumi-multiarch:repository": { value: "e2e/hello" },
+            "pulumi-multiarch:tag": { value: tag },
+            "pulumi-multiarch:buildkitImage": { value: "pulumi-multiarch/buildkit:v0.34.2" },
+        });
+    });
+
+    after(async () => {
+        if (!stack) return;
+        await stack.destroy({ onOutput: () => {} }).catch(() => {});
+        await stack.workspace.removeStack(stackName).catch(() => {});
+    });
+
+    it("`up` creates emulators, builder and image", async () => {
+        const res = await stack.up({ onOutput: (o) => log.push(o) });
+        assert.strictEqual(res.summary.result, "succeeded");
+        // Stack + 3 components + 3 custom resources.
+        assert.strictEqual(res.summary.resourceChanges?.create, 7, JSON.stringify(res.summary.resourceChanges));
+        builderName = res.outputs.builderName.value;
+        assert.strictEqual(builderName, "pulumi-multiarch-e2e-slice-builder");
+        assert.deepStrictEqual(res.outputs.runnablePlatforms.value, ["linux/amd64", "linux/arm64"]);
+        const h = res.outputs.handlers.value["qemu-aarch64"];
+        assert.strictEqual(h.enabled, true);
+        assert.match(h.flags, /F/);
+        assert.ok(res.outputs.builderPlatforms.value.includes("linux/arm64"));
+        assert.match(log.join(""), /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} in [\d.]+s/);
+    });
+
+    it("the registry serves a manifest list with exactly linux/amd64 and linux/arm64", async () => {
+        const index = await getJson(`http://127.0.0.1:5000/v2/e2e/hello/manifests/${tag}`,
+            ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
+        const platforms = index.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort();
+        assert.deepStrictEqual(platforms, ["linux/amd64", "linux/arm64"]);
+        const outputs = await stack.outputs();
+        assert.deepStrictEqual(Object.keys(outputs.platformDigests.value).sort(), platforms);
+        for (const m of index.manifests) {
+            assert.strictEqual(outputs.platformDigests.value[`${m.platform.os}/${m.platform.architecture}`], m.digest);
+        }
+    });
+
+    it("`docker run --platform linux/arm64` prints the hello line and reports aarch64", async () => {
+        const outputs = await stack.outputs();
+        const out = sh("docker", ["run", "--rm", "--platform", "linux/arm64", outputs.ref.value]);
+        assert.match(out, /^Hello from linux\/arm64$/m);
+        assert.match(out, /^machine: aarch64$/m);
+        // The engine keeps one image per index digest, so the amd64 image by its own digest.
+        const amd64 = `127.0.0.1:5000/e2e/hello@${outputs.platformDigests.value["linux/amd64"]}`;
+        const amd = sh("docker", ["run", "--rm", "--platform", "linux/amd64", amd64]);
+        assert.match(amd, /^Hello from linux\/amd64$/m);
+        assert.match(amd, /^machine: x86_64$/m);
+    });
+
+    it("a second `up` changes nothing and starts no build", async () => {
+        const before = buildCount(builderName);
+        assert.ok(before >= 1, "the first up should have left a build in the builder's history");
+        const res = await stack.up({ onOutput: () => {} });
+        assert.deepStrictEqual(res.summary.resourceChanges, { same: 7 });
+        assert.strictEqual(buildCount(builderName), before);
+    });
+
+    it("`destroy` removes the builder", async () => {
+        const res = await stack.destroy({ onOutput: () => {} });
+        assert.strictEqual(res.summary.result, "succeeded");
+        const names = sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n");
+        assert.ok(!names.includes(builderName), `builder ${builderName} still listed: ${names}`);
+        const containers = sh("docker", ["ps", "-a", "--format", "{{.Names}}"]);
+        assert.ok(!containers.includes(`buildx_buildkit_${builderName}0`), "the BuildKit container is still there");
+    });
+});

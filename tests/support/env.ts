@@ -1,0 +1,38 @@
+// What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
+// sets it) and a check that the real parts are there, failing with the fix if not.
+import * as path from "path";
+import { execFileSync } from "child_process";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+export const ENV: Record<string, string> = {
+    PATH: `${ROOT}/.tools/bin:${process.env.PATH}`,
+    PULUMI_BACKEND_URL: `file://${ROOT}/.state/pulumi`,
+    PULUMI_HOME: `${ROOT}/.state/pulumi-home`,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    PULUMI_CONFIG_PASSPHRASE: "pulumi-multiarch-dev-only",
+};
+Object.assign(process.env, ENV);
+
+/** Fails (never skips) when a real part is missing, saying how to get it. */
+export function requireRealParts(): void {
+    const checks: [string, string[], string][] = [
+        ["pulumi", ["version"], "the Pulumi CLI"],
+        ["docker", ["info", "--format", "{{.ServerVersion}}"], "a running Docker engine"],
+        ["docker", ["buildx", "version"], "docker buildx"],
+        ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
+    ];
+    for (const [cmd, args, what] of checks) {
+        try {
+            execFileSync(cmd, args, { stdio: "pipe", env: process.env });
+        } catch {
+            throw new Error(`${what} is not available (\`${cmd} ${args.join(" ")}\` failed): run \`bash scripts/bootstrap\` (or \`npm run up\`) first`);
+        }
+    }
+}
+
+export function sh(cmd: string, args: string[]): string {
+    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+}

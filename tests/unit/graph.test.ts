@@ -1,0 +1,112 @@
+// The resource graph and argument checks, with Pulumi's mocks (no provider code runs).
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+interface Registered { type: string; name: string; inputs: any; dependencies: string[]; parent: string; urn: string }
+const registered: Registered[] = [];
+
+pulumi.runtime.setMocks({
+    newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }),
+    call: () => ({}),
+}, "pulumi-multiarch", "unit");
+
+// The mocks' newResource sees no dependencies; record them from the monitor's requests.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
+const original = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req: any, cb: any) {
+    const urn = `urn:pulumi:unit::pulumi-multiarch::${req.getType()}::${req.getName()}`;
+    registered.push({
+        type: req.getType(), name: req.getName(), inputs: req.getObject()?.toJavaScript() ?? {},
+        dependencies: req.getDependenciesList(), parent: req.getParent(), urn,
+    });
+    return original.call(this, req, cb);
+};
+
+function urnOf(o: pulumi.Resource): Promise<string> {
+    return new Promise((resolve) => o.urn.apply(resolve));
+}
+
+describe("resource graph", () => {
+    let components: typeof import("../../components");
+    before(async () => { components = await import("../../components"); });
+
+    it("MultiArchImage -> BuildxBuilder -> BinfmtSetup", async () => {
+        const { BinfmtSetup, BuildxBuilder, MultiArchImage } = components;
+        const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
+        const builder = new BuildxBuilder("builder", { binfmt: qemu });
+        const image = new MultiArchImage("hello", {
+            context: path.join(__dirname, "..", "..", "app"),
+            platforms: ["linux/amd64", "linux/arm64"],
+            tags: ["127.0.0.1:5000/hello:unit"],
+            builder,
+        });
+        await Promise.all([urnOf(qemu), urnOf(builder), urnOf(image)]);
+        await new Promise((r) => setTimeout(r, 200)); // let child registrations finish
+        const find = (name: string) => {
+            const r = registered.find((x) => x.name === name);
+            assert.ok(r, `${name} was not registered; got ${registered.map((x) => x.name).join(", ")}`);
+            return r!;
+        };
+        const handlers = find("qemu-handlers");
+        const builderRes = find("builder-builder");
+        const imageRes = find("hello-image");
+        assert.ok(builderRes.dependencies.some((d) => d.endsWith("::qemu-handlers")), `builder deps: ${builderRes.dependencies}`);
+        assert.ok(imageRes.dependencies.some((d) => d.endsWith("::builder-builder")), `image deps: ${imageRes.dependencies}`);
+        assert.match(handlers.parent, /BinfmtSetup::qemu$/);
+        assert.deepStrictEqual(handlers.inputs.platforms, ["linux/arm64"]);
+        assert.strictEqual(builderRes.inputs.name, "pulumi-multiarch-unit-builder");
+        assert.deepStrictEqual(imageRes.inputs.platforms, ["linux/amd64", "linux/arm64"]);
+        assert.match(imageRes.inputs.contextDigest, /^sha256:[0-9a-f]{64}$/);
+    });
+});
+
+describe("argument checks", () => {
+    let components: typeof import("../../components");
+    before(async () => { components = await import("../../components"); });
+
+    function errorOf(o: pulumi.Output<unknown>): Promise<Error> {
+        return new Promise((resolve, reject) => {
+            // An apply that throws rejects the output's promise; read it through the internal promise.
+            (o as any).promise().then(() => reject(new Error("expected an error")), resolve);
+        });
+    }
+
+    it("collects every bad platform and tag with its property path", async () => {
+        const { BuildxBuilder } = components;
+        const { createImageInputs } = await import("../../components/multiArchImage");
+        const builder = new BuildxBuilder("b2");
+        const err = await errorOf(createImageInputs({
+            context: path.join(__dirname, "..", "..", "app"),
+            platforms: ["linux/arm64", "linux/arm65"],
+            tags: ["Bad Tag"],
+            builder,
+        }));
+        assert.ok(pulumi.InputPropertiesError.isInstance(err), `got ${err}`);
+        const paths = (err as pulumi.InputPropertiesError).errors.map((e) => e.propertyPath);
+        assert.deepStrictEqual(paths, ["platforms[1]", "tags[0]"]);
+    });
+
+    it("refuses a missing context before anything is registered", async () => {
+        const { createImageInputs } = await import("../../components/multiArchImage");
+        const builder = new components.BuildxBuilder("b3");
+        assert.throws(() => createImageInputs({ context: "./no-such-dir", platforms: ["linux/amd64"], tags: ["r/x:1"], builder }),
+            (e: any) => pulumi.InputPropertiesError.isInstance(e) && /context: "\.\/no-such-dir" is not a directory/.test(e.message));
+    });
+
+    it("refuses empty platforms and unknown flags for BinfmtSetup", async () => {
+        const { createBinfmtInputs } = await import("../../components/binfmtSetup");
+        const err = await errorOf(createBinfmtInputs({ platforms: [], flags: "FX" }));
+        const paths = (err as pulumi.InputPropertiesError).errors.map((e) => e.propertyPath);
+        assert.deepStrictEqual(paths, ["platforms", "flags"]);
+    });
+
+    it("expands \"all\" and never registers the host's own platform", async () => {
+        const { createBinfmtInputs } = await import("../../components/binfmtSetup");
+        const { hostPlatform } = await import("../../components/core/platform");
+        const inputs: any = await (createBinfmtInputs({ platforms: ["all"] }) as any).promise();
+        assert.ok(inputs.platforms.length >= 6, `got ${inputs.platforms}`);
+        assert.ok(!inputs.platforms.includes(hostPlatform()), `the host must not emulate its own ${hostPlatform()}`);
+    });
+});
