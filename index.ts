@@ -8,6 +8,7 @@ const platforms = config.requireObject<string[]>("platforms");
 const registry = config.get("registry") ?? "127.0.0.1:5000";
 const repository = config.get("repository") ?? "hello";
 const tag = config.get("tag") ?? "latest";
+const manifest = config.get("manifest") ?? "index";
 const buildkitImage = config.get("buildkitImage");
 
 const onLoopback = /^(localhost|127\.[\d.]+)(:\d+)?$/.test(registry);
@@ -31,7 +32,7 @@ const image = new MultiArchImage("hello", {
     platforms,
     tags: [`${registry}/${repository}:${tag}`],
     builder,
-    manifest: "index",
+    manifest: manifest as "index", // MultiArchImage refuses other values with the fix
 });
 
 export const digest = image.digest;
