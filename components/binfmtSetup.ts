@@ -1,19 +1,34 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as os from "os";
-import { hostPlatform, ARCHITECTURES } from "./core/platform";
 import type { Handler } from "./core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
-import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
+import type { HostSpec } from "./core/host";
+import { ARCHITECTURES } from "./core/platform";
 import { props } from "./dynamic";
+import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
 import { ArgErrors, checkPlatforms } from "./validate";
 
 export type { Handler } from "./core/binfmt";
 
+/** A builder host reached over SSH. */
+export interface SshHostArgs {
+    /** Host name or address. */
+    host: pulumi.Input<string>;
+    /** Default 22. */
+    port?: pulumi.Input<number>;
+    /** Default "root": registering handlers needs root. */
+    user?: pulumi.Input<string>;
+    /** PEM private key. Kept secret: state encrypts it; it reaches ssh as a 0600 file, never argv. Default: ssh's own keys/agent. */
+    privateKey?: pulumi.Input<string>;
+    /** The host's public key ("ssh-ed25519 AAAA..."), pinning the host. Default: ~/.ssh/known_hosts. */
+    hostKey?: pulumi.Input<string>;
+}
+
 /** Arguments of {@link BinfmtSetup}. */
 export interface BinfmtSetupArgs {
     /**
-     * Platforms to emulate, e.g. `["linux/arm64"]`, or `["all"]` for every architecture
-     * this library knows. The host's own platform is never registered (it runs natively).
+     * Platforms to emulate: linux/arm64, linux/arm/v7, linux/arm/v6, linux/ppc64le,
+     * linux/s390x, linux/riscv64, linux/386, linux/amd64, or `["all"]`. Platforms the host
+     * runs natively (its own, and 386 on amd64) are never registered.
      */
     platforms: pulumi.Input<string[]>;
     /**
@@ -22,14 +37,24 @@ export interface BinfmtSetupArgs {
      */
     flags?: pulumi.Input<string>;
     /**
-     * How handlers are registered. Default `"host"`: from the definitions of the installed
+     * How handlers are registered. `"host"` (default): from the definitions of the installed
      * qemu-user-static package, written to /proc/sys/fs/binfmt_misc/register (needs root).
+     * `"container"`: a privileged emulator-install image (`image`), as the article does
+     * with docker/binfmt; it is run as `<image> --install <arch,...>`.
      */
-    method?: pulumi.Input<"host">;
+    method?: pulumi.Input<"host" | "container">;
+    /** Emulator-install image for method "container", pinned by digest (`name@sha256:...`). */
+    image?: pulumi.Input<string>;
+    /** Accept an `image` not pinned by digest. Default `false`: a privileged image must not change under you. */
+    allowUnpinnedImage?: pulumi.Input<boolean>;
+    /** The builder host. Default: this machine. */
+    host?: SshHostArgs;
+    /** Where the host keeps qemu-user-static's definitions. Default `/usr/share/binfmts` (Debian, Ubuntu). */
+    definitionsDir?: pulumi.Input<string>;
 }
 
 /**
- * The QEMU user-mode emulators (binfmt_misc handlers) on the builder host, as state:
+ * The QEMU user-mode emulators (binfmt_misc handlers) on a builder host, as state:
  * registered if missing, verified by reading /proc/sys/fs/binfmt_misc/qemu-* and by running
  * a tiny program of each emulated architecture, re-registered after a reboot wiped them
  * (`pulumi refresh` then `pulumi up`). Handlers that existed before are used, never removed.
@@ -37,24 +62,33 @@ export interface BinfmtSetupArgs {
 export class BinfmtSetup extends pulumi.ComponentResource {
     /** Handler name (e.g. `qemu-aarch64`) -> what the kernel reports for it. */
     readonly handlers: pulumi.Output<Record<string, Handler>>;
-    /** The native platform plus every emulated platform a test program actually ran on. */
+    /** The native platforms plus every emulated platform a test program actually ran on. */
     readonly platforms: pulumi.Output<string[]>;
-    /** Platforms emulated by this setup (requested, normalized, without the native one). */
+    /** Platforms this setup emulates (requested, normalized, minus what the host runs natively). */
     readonly emulatedPlatforms: pulumi.Output<string[]>;
     /** Handlers this resource registered, and so removes on destroy. */
     readonly ownedHandlers: pulumi.Output<string[]>;
+    /** Wanted handler -> why it no longer serves (after `pulumi refresh`); empty when all is well. */
+    readonly drift: pulumi.Output<Record<string, string>>;
     readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, args: BinfmtSetupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:BinfmtSetup", name, {}, opts);
-        const inputs = createBinfmtInputs(args);
-        const res = new BinfmtHandlers(`${name}-handlers`, inputs, { parent: this });
+        const res = new BinfmtHandlers(`${name}-handlers`, createBinfmtInputs(args), {
+            parent: this,
+            // The host spec may carry a private key.
+            additionalSecretOutputs: ["host"],
+        });
         this.handlers = res.handlers;
         this.platforms = res.runnable;
-        this.emulatedPlatforms = res.platforms;
+        this.emulatedPlatforms = res.emulated;
         this.ownedHandlers = res.owned;
+        this.drift = res.drift;
         this.kernelVersion = res.kernelVersion;
-        this.registerOutputs({ handlers: this.handlers, platforms: this.platforms, emulatedPlatforms: this.emulatedPlatforms, ownedHandlers: this.ownedHandlers, kernelVersion: this.kernelVersion });
+        this.registerOutputs({
+            handlers: this.handlers, platforms: this.platforms, emulatedPlatforms: this.emulatedPlatforms,
+            ownedHandlers: this.ownedHandlers, drift: this.drift, kernelVersion: this.kernelVersion,
+        });
     }
 }
 
@@ -62,30 +96,45 @@ export class BinfmtSetup extends pulumi.ComponentResource {
 class BinfmtHandlers extends pulumi.dynamic.Resource {
     declare readonly handlers: pulumi.Output<Record<string, Handler>>;
     declare readonly runnable: pulumi.Output<string[]>;
-    declare readonly platforms: pulumi.Output<string[]>;
+    declare readonly emulated: pulumi.Output<string[]>;
     declare readonly owned: pulumi.Output<string[]>;
+    declare readonly drift: pulumi.Output<Record<string, string>>;
     declare readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, inputs: pulumi.Output<BinfmtInputs>, opts: pulumi.CustomResourceOptions) {
-        super(binfmtProvider, name, props(inputs, ["platforms", "flags", "method", "definitionsDir"],
-            ["handlers", "owned", "runnable", "kernelVersion"]), opts, "multiarch", "BinfmtHandlers");
+        super(binfmtProvider, name, props(inputs,
+            ["platforms", "flags", "method", "image", "allowUnpinnedImage", "host", "definitionsDir"],
+            ["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "drift"]),
+            opts, "multiarch", "BinfmtHandlers");
     }
 }
 
 /** Validates and normalizes the args; every error names its property and the fix. */
 export function createBinfmtInputs(args: BinfmtSetupArgs): pulumi.Output<BinfmtInputs> {
-    return pulumi.all([args.platforms, args.flags ?? "F", args.method ?? "host"]).apply(([platforms, flags, method]) => {
-        const errs = new ArgErrors("BinfmtSetup");
-        const requested = platforms.includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
-        const host = hostPlatform();
-        const normalized = checkPlatforms(errs, "platforms", requested).filter((p) => p !== host);
-        if (!/^[POCF]*$/.test(flags)) errs.add("flags", `"${flags}" has unknown letters: use any of P, O, C, F (default "F")`);
-        if (method !== "host") errs.add("method", `"${method}" is not supported: use "host"`);
-        if (flags.includes("F")) {
-            const [maj, min] = os.release().split(".").map(Number);
-            if (maj < 4 || (maj === 4 && min < 8)) errs.add("flags", `flag F needs Linux 4.8 or newer, this host runs ${os.release()}: upgrade the kernel (the article's advice for old CentOS) or drop F`);
-        }
-        errs.throwIfAny();
-        return { platforms: normalized, flags, method, definitionsDir: DEBIAN_BINFMTS_DIR };
-    });
+    const host = args.host
+        ? pulumi.all([args.host.host, args.host.port, args.host.user, args.host.privateKey, args.host.hostKey])
+            .apply(([h, port, user, privateKey, hostKey]): HostSpec => ({
+                kind: "ssh", host: h, port: port ?? 22, user: user ?? "root",
+                ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
+            }))
+        : pulumi.output<HostSpec>({ kind: "local" });
+    return pulumi.all([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
+        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, host])
+        .apply(([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostSpec]) => {
+            const errs = new ArgErrors("BinfmtSetup");
+            const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
+            const normalized = checkPlatforms(errs, "platforms", requested);
+            if (!/^[POCF]*$/.test(flags)) errs.add("flags", `"${flags}" has unknown letters: use any of P, O, C, F (default "F")`);
+            if (method !== "host" && method !== "container") errs.add("method", `"${method}" is not a method: use "host" or "container"`);
+            if (method === "container" && !image) errs.add("image", `method "container" needs an emulator-install image pinned by digest, e.g. "127.0.0.1:5000/fixtures/binfmt@sha256:..."`);
+            if (image && !/@sha256:[a-f0-9]{64}$/.test(image) && !allowUnpinnedImage) {
+                errs.add("image", `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`);
+            }
+            if (hostSpec.kind === "ssh" && !hostSpec.host) errs.add("host.host", "give the builder host's name or address");
+            errs.throwIfAny();
+            return {
+                platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, host: hostSpec,
+                ...(image ? { image } : {}),
+            };
+        });
 }

@@ -4,7 +4,7 @@ import { spawn } from "child_process";
 
 export interface RunOptions {
     /** Written to the child's stdin, then stdin is closed. Use it for secrets. */
-    input?: string;
+    input?: string | Buffer;
     cwd?: string;
     /** Extra environment, merged over process.env. */
     env?: Record<string, string>;

@@ -1,24 +1,25 @@
-// Lifecycle of QEMU binfmt_misc handlers on the local host. A dynamic provider, because the
-// state can drift under us (a reboot wipes every handler) and only a provider with `read`
-// lets `pulumi refresh` see that; no plugin binary is needed. Its code is serialized into
-// the state, so it captures only engine-free modules (core/*) and Node built-ins, imported
-// with `import x = require(...)` so the serializer sees the real module objects.
+// Lifecycle of QEMU binfmt_misc handlers on a builder host (this machine or one reached over
+// SSH). A dynamic provider, because the state drifts under us (a reboot wipes every handler)
+// and only a provider with `read` lets `pulumi refresh` see that; no plugin binary is needed.
+// Its code is serialized into the state, so it captures only engine-free modules (core/*),
+// imported with `import x = require(...)` so the serializer sees the real module objects.
 import type * as pulumi from "@pulumi/pulumi";
-import fs = require("fs");
-import os = require("os");
-import path = require("path");
 import binfmt = require("../core/binfmt");
-import exec = require("../core/exec");
 import elf = require("../core/elf");
+import hostlib = require("../core/host");
 import platform = require("../core/platform");
 
 export interface BinfmtInputs {
-    /** Normalized platforms to emulate; never the host's own. */
+    /** Normalized requested platforms; those the host runs natively are skipped. */
     platforms: string[];
     /** Flags every handler must carry, e.g. "F". */
     flags: string;
-    method: "host";
-    /** Where the qemu-user-static definitions live. */
+    method: "host" | "container";
+    /** Emulator-install image for method "container". */
+    image?: string;
+    allowUnpinnedImage: boolean;
+    host: hostlib.HostSpec;
+    /** Where the qemu-user-static definitions live on the host. */
     definitionsDir: string;
 }
 
@@ -27,114 +28,174 @@ export interface BinfmtOutputs extends BinfmtInputs {
     handlers: Record<string, binfmt.Handler>;
     /** Handlers this resource registered (and so removes on delete). */
     owned: string[];
-    /** The native platform plus every emulated platform a test program actually ran on. */
+    /** Platforms that need emulation on this host (requested minus native). */
+    emulated: string[];
+    /** The native platforms plus every emulated platform a test program actually ran on. */
     runnable: string[];
     kernelVersion: string;
+    hostMachine: string;
+    /** handler name -> why it no longer serves us (missing, disabled, flags, interpreter). */
+    drift: Record<string, string>;
 }
 
-function handlerName(p: string): string {
-    return `qemu-${platform.qemuName(p)}`;
+interface Plan {
+    facts: binfmt.HostFacts;
+    emulated: string[];
 }
 
-/** Runs a tiny static program for each architecture; returns the platforms that ran. */
-async function proveRunnable(platforms: string[]): Promise<string[]> {
-    const ok = [platform.hostPlatform()];
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "binfmt-proof-"));
-    try {
-        for (const p of platforms) {
-            const arch = platform.parsePlatform(p).architecture;
-            if (!elf.canProve(arch)) continue;
-            const file = path.join(dir, `exit-${arch}`);
-            fs.writeFileSync(file, elf.exitProgram(arch), { mode: 0o755 });
-            const r = await exec.run(file, [], { allowFailure: true }).catch(() => undefined);
-            if (r?.code === elf.PROOF_EXIT_CODE) ok.push(p);
-        }
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+async function plan(h: hostlib.Host, inputs: BinfmtInputs): Promise<Plan> {
+    const facts = await binfmt.gatherFacts(h, inputs.definitionsDir, inputs.platforms, inputs.method === "container");
+    const native = binfmt.nativePlatforms(facts.machine);
+    return { facts, emulated: inputs.platforms.filter((p) => !native.includes(p)) };
+}
+
+function fail(errors: { property: string; reason: string }[]): never {
+    throw new Error(errors.map((e) => `${e.property}: ${e.reason}`).join("\n"));
+}
+
+/** Runs a tiny static program of each architecture; returns the platforms that ran. */
+async function proveRunnable(h: hostlib.Host, facts: binfmt.HostFacts, emulated: string[]): Promise<string[]> {
+    const native = binfmt.nativePlatforms(facts.machine);
+    const ok: string[] = [];
+    for (const p of [...native, ...emulated]) {
+        const arch = platform.parsePlatform(p).architecture;
+        if (!elf.canProve(arch)) continue;
+        if ((await binfmt.runProgram(h, elf.exitProgram(arch))) === elf.PROOF_EXIT_CODE && !ok.includes(p)) ok.push(p);
     }
     return ok;
 }
 
-function preflight(inputs: BinfmtInputs): void {
-    if (!binfmt.isMounted()) {
-        throw new Error(`binfmt_misc is not mounted at ${binfmt.BINFMT_DIR}: run \`mount -t binfmt_misc binfmt_misc ${binfmt.BINFMT_DIR}\` as root (scripts/bootstrap does)`);
-    }
-    if (inputs.method === "host" && process.getuid && process.getuid() !== 0) {
-        throw new Error(`BinfmtSetup method "host" writes ${binfmt.BINFMT_DIR}/register and needs root: run pulumi as root, or register the handlers another way`);
-    }
-}
-
-async function observe(inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
-    const all = binfmt.readQemuHandlers();
-    const wanted = new Set(inputs.platforms.map(handlerName));
+async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
+    const { facts, emulated } = await plan(h, inputs);
+    const wanted = new Set(emulated.map(binfmt.handlerName));
+    const all = await binfmt.readHandlers(h);
     const handlers = Object.fromEntries(Object.entries(all).filter(([n]) => wanted.has(n)));
-    return { ...inputs, handlers, owned, runnable: await proveRunnable(inputs.platforms), kernelVersion: os.release() };
+    const driftMap: Record<string, string> = {};
+    for (const name of wanted) {
+        const why = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined);
+        if (why) driftMap[name] = why;
+    }
+    return {
+        ...inputs, handlers, owned, emulated, drift: driftMap,
+        runnable: await proveRunnable(h, facts, emulated),
+        kernelVersion: facts.kernel, hostMachine: facts.machine,
+    };
 }
 
-/** Registers every wanted handler that is missing, disabled or lacks a wanted flag. */
-function ensure(inputs: BinfmtInputs, owned: string[]): string[] {
+/** Why a handler does not serve us, or undefined when it does. */
+function drift(h: binfmt.Handler | undefined, flags: string, expectedInterpreter?: string): string | undefined {
+    if (!h) return "missing";
+    if (!h.enabled) return "disabled";
+    const lacking = [...flags].filter((f) => !h.flags.includes(f));
+    if (lacking.length) return `flags "${h.flags}" lack "${lacking.join("")}"`;
+    if (expectedInterpreter && h.interpreter !== expectedInterpreter) return `interpreter ${h.interpreter}, expected ${expectedInterpreter}`;
+    return undefined;
+}
+
+function expectedInterpreter(facts: binfmt.HostFacts, inputs: BinfmtInputs, name: string): string | undefined {
+    if (inputs.method !== "host") return undefined;
+    const text = facts.definitions[name];
+    return text ? binfmt.parseDebianDefinition(name, text).interpreter : undefined;
+}
+
+/** Registers every wanted handler that does not serve us; returns the handlers we own. */
+async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<string[]> {
+    const { facts, emulated } = await plan(h, inputs);
+    const errors = binfmt.preflight(facts, inputs, h.describe());
+    if (errors.length) fail(errors);
     const nowOwned = new Set(owned);
-    const current = binfmt.readQemuHandlers();
-    for (const p of inputs.platforms) {
-        const name = handlerName(p);
+    const current = await binfmt.readHandlers(h);
+    const toInstall: string[] = [];
+    for (const p of emulated) {
+        const name = binfmt.handlerName(p);
         const have = current[name];
-        const flagsOk = have && [...inputs.flags].every((f) => have.flags.includes(f));
-        if (have && have.enabled && flagsOk) continue;
-        // Someone else's handler that merely lacks our flags is theirs to fix, not ours to replace.
-        if (have && !nowOwned.has(name) && have.enabled) {
-            throw new Error(`binfmt handler ${name} exists with flags "${have.flags}" but "${inputs.flags}" is required; it was not registered by this stack: remove it (echo -1 > ${binfmt.BINFMT_DIR}/${name}) or set flags to "${have.flags}"`);
+        const mine = nowOwned.has(name);
+        const why = drift(have, inputs.flags, mine ? expectedInterpreter(facts, inputs, name) : undefined);
+        if (!why) continue;
+        // Someone else's working handler is theirs to change, not ours to replace.
+        if (have && have.enabled && !mine) {
+            throw new Error(`binfmt handler ${name} on ${h.describe()} was not registered by this stack and ${why}: remove it (echo -1 > ${binfmt.BINFMT_DIR}/${name}) so this stack registers its own, or set flags to "${have.flags}"`);
         }
-        const defFile = path.join(inputs.definitionsDir, name);
-        if (!fs.existsSync(defFile)) {
-            throw new Error(`no QEMU definition for ${p} at ${defFile}: install qemu-user-static (apt-get install qemu-user-static)`);
-        }
-        const def = binfmt.parseDebianDefinition(name, fs.readFileSync(defFile, "utf8"));
-        if (!fs.existsSync(def.interpreter)) {
-            throw new Error(`interpreter ${def.interpreter} for ${p} is missing: reinstall qemu-user-static`);
-        }
-        def.flags = [...new Set([...def.flags, ...inputs.flags])].join("");
-        if (have) binfmt.unregister(name);
-        binfmt.register(def);
+        if (have) await binfmt.unregister(h, name);
+        toInstall.push(p);
         nowOwned.add(name);
+    }
+    if (toInstall.length && inputs.method === "host") {
+        for (const p of toInstall) {
+            const name = binfmt.handlerName(p);
+            const def = binfmt.parseDebianDefinition(name, facts.definitions[name]);
+            def.flags = [...new Set([...def.flags, ...inputs.flags])].join("");
+            await binfmt.register(h, def);
+        }
+    } else if (toInstall.length) {
+        const archs = toInstall.map((p) => platform.parsePlatform(p).architecture).join(",");
+        const r = await h.sh(`docker run --rm --privileged ${inputs.image} --install ${archs}`);
+        if (r.code !== 0) throw new Error(`the emulator-install image ${inputs.image} failed on ${h.describe()}: ${(r.stderr || r.stdout).trim()}`);
+        const after = await binfmt.readHandlers(h);
+        for (const p of toInstall) {
+            const why = drift(after[binfmt.handlerName(p)], inputs.flags);
+            if (why) throw new Error(`after running ${inputs.image}, handler ${binfmt.handlerName(p)} ${why}: use an image that registers with flags "${inputs.flags}"`);
+        }
     }
     return [...nowOwned].sort();
 }
 
 export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
+    // Preflight at preview: each failure names the property and the fix.
+    async check(_olds: BinfmtInputs, news: BinfmtInputs) {
+        if (!news.host || typeof news.definitionsDir !== "string") return { inputs: news };
+        const h = hostlib.connect(news.host);
+        const facts = await binfmt.gatherFacts(h, news.definitionsDir, news.platforms, news.method === "container");
+        return { inputs: news, failures: binfmt.preflight(facts, news, h.describe()) };
+    },
+
     async create(inputs: BinfmtInputs) {
-        preflight(inputs);
-        const owned = ensure(inputs, []);
-        const outs = await observe(inputs, owned);
-        return { id: `binfmt:${inputs.platforms.join(",")}`, outs };
+        const h = hostlib.connect(inputs.host);
+        const owned = await ensure(h, inputs, []);
+        try {
+            const outs = await observe(h, inputs, owned);
+            return { id: `binfmt@${h.describe()}`, outs };
+        } catch (e) {
+            for (const name of owned) await binfmt.unregister(h, name); // leave nothing half-created
+            throw e;
+        }
     },
 
     async read(id: string, props: BinfmtOutputs) {
-        return { id, props: await observe(props, props.owned ?? []) };
+        return { id, props: await observe(hostlib.connect(props.host), props, props.owned ?? []) };
     },
 
     async diff(_id: string, olds: BinfmtOutputs, news: BinfmtInputs) {
-        const changed: string[] = [];
-        if (olds.platforms.join(",") !== news.platforms.join(",")) changed.push("platforms");
-        if (olds.flags !== news.flags || olds.method !== news.method) changed.push("flags");
-        // Drift seen by refresh: a wanted handler gone, disabled or without a wanted flag.
-        const drifted = news.platforms.some((p) => {
-            const h = olds.handlers?.[handlerName(p)];
-            return !h || !h.enabled || ![...news.flags].every((f) => h.flags.includes(f));
-        });
-        if (drifted && !changed.includes("handlers")) changed.push("handlers");
-        return { changes: changed.length > 0, replaces: [], stables: [], deleteBeforeReplace: false, detailedDiff: Object.fromEntries(changed.map((k) => [k, { kind: "update" as any }])) };
+        const detailedDiff: Record<string, { kind: "update" | "update-replace"; inputDiff: boolean }> = {};
+        const replaces: string[] = [];
+        if (JSON.stringify(olds.host) !== JSON.stringify(news.host)) {
+            replaces.push("host");
+            detailedDiff.host = { kind: "update-replace", inputDiff: true };
+        }
+        for (const k of ["platforms", "flags", "method", "image", "definitionsDir"] as const) {
+            if (JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null)) detailedDiff[k] = { kind: "update", inputDiff: true };
+        }
+        // Drift seen by refresh: a handler gone (a reboot), disabled, with other flags or,
+        // for handlers we registered, another interpreter.
+        const stillWanted = new Set(news.platforms.map(binfmt.handlerName));
+        for (const name of Object.keys(olds.drift ?? {})) {
+            if (stillWanted.has(name)) detailedDiff[`handlers.${name}`] = { kind: "update", inputDiff: false };
+        }
+        return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff, deleteBeforeReplace: true };
     },
 
     async update(_id: string, olds: BinfmtOutputs, news: BinfmtInputs) {
-        preflight(news);
-        const wanted = new Set(news.platforms.map(handlerName));
+        const h = hostlib.connect(news.host);
+        const { emulated } = await plan(h, news);
+        const wanted = new Set(emulated.map(binfmt.handlerName));
         // Handlers we registered for platforms no longer wanted go away.
-        for (const name of olds.owned ?? []) if (!wanted.has(name)) binfmt.unregister(name);
-        const owned = ensure(news, (olds.owned ?? []).filter((n) => wanted.has(n)));
-        return { outs: await observe(news, owned) };
+        for (const name of olds.owned ?? []) if (!wanted.has(name)) await binfmt.unregister(h, name);
+        const owned = await ensure(h, news, (olds.owned ?? []).filter((n) => wanted.has(n)));
+        return { outs: await observe(h, news, owned) };
     },
 
     async delete(_id: string, props: BinfmtOutputs) {
-        for (const name of props.owned ?? []) binfmt.unregister(name);
+        const h = hostlib.connect(props.host);
+        for (const name of props.owned ?? []) await binfmt.unregister(h, name);
     },
 };

@@ -102,11 +102,19 @@ describe("argument checks", () => {
         assert.deepStrictEqual(paths, ["platforms", "flags"]);
     });
 
-    it("expands \"all\" and never registers the host's own platform", async () => {
+    it("expands \"all\" to every architecture (the provider skips what the host runs natively)", async () => {
         const { createBinfmtInputs } = await import("../../components/binfmtSetup");
-        const { hostPlatform } = await import("../../components/core/platform");
         const inputs: any = await (createBinfmtInputs({ platforms: ["all"] }) as any).promise();
-        assert.ok(inputs.platforms.length >= 6, `got ${inputs.platforms}`);
-        assert.ok(!inputs.platforms.includes(hostPlatform()), `the host must not emulate its own ${hostPlatform()}`);
+        assert.deepStrictEqual([...inputs.platforms].sort(), ["linux/386", "linux/amd64", "linux/arm/v7", "linux/arm64", "linux/ppc64le", "linux/riscv64", "linux/s390x"]);
+    });
+
+    it("refuses an unpinned emulator image without the opt-out, and a container method without image", async () => {
+        const { createBinfmtInputs } = await import("../../components/binfmtSetup");
+        const e1 = await errorOf(createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest" }));
+        assert.match(e1.message, /image: "r\/binfmt:latest" is not pinned by digest/);
+        const e2 = await errorOf(createBinfmtInputs({ platforms: ["linux/arm64"], method: "container" }));
+        assert.match(e2.message, /image: method "container" needs an emulator-install image/);
+        const ok: any = await (createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest", allowUnpinnedImage: true }) as any).promise();
+        assert.strictEqual(ok.image, "r/binfmt:latest");
     });
 });
