@@ -5,7 +5,7 @@ import type { HostSpec } from "./core/host";
 import { ARCHITECTURES } from "./core/platform";
 import { props } from "./dynamic";
 import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
-import { ArgErrors, checkPlatforms } from "./validate";
+import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "./core/binfmt";
 
@@ -83,7 +83,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
         this.platforms = res.runnable;
         this.emulatedPlatforms = res.emulated;
         this.ownedHandlers = res.owned;
-        this.drift = res.drift;
+        this.drift = res.handlerStatus.apply((st) => Object.fromEntries(Object.entries(st ?? {}).filter(([, v]) => v !== "ok")));
         this.kernelVersion = res.kernelVersion;
         this.registerOutputs({
             handlers: this.handlers, platforms: this.platforms, emulatedPlatforms: this.emulatedPlatforms,
@@ -98,29 +98,22 @@ class BinfmtHandlers extends pulumi.dynamic.Resource {
     declare readonly runnable: pulumi.Output<string[]>;
     declare readonly emulated: pulumi.Output<string[]>;
     declare readonly owned: pulumi.Output<string[]>;
-    declare readonly drift: pulumi.Output<Record<string, string>>;
+    declare readonly handlerStatus: pulumi.Output<Record<string, string>>;
     declare readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, inputs: pulumi.Output<BinfmtInputs>, opts: pulumi.CustomResourceOptions) {
         super(binfmtProvider, name, props(inputs,
             ["platforms", "flags", "method", "image", "allowUnpinnedImage", "host", "definitionsDir"],
-            ["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "drift"]),
+            ["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
             opts, "multiarch", "BinfmtHandlers");
     }
 }
 
 /** Validates and normalizes the args; every error names its property and the fix. */
 export function createBinfmtInputs(args: BinfmtSetupArgs): pulumi.Output<BinfmtInputs> {
-    const host = args.host
-        ? pulumi.all([args.host.host, args.host.port, args.host.user, args.host.privateKey, args.host.hostKey])
-            .apply(([h, port, user, privateKey, hostKey]): HostSpec => ({
-                kind: "ssh", host: h, port: port ?? 22, user: user ?? "root",
-                ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
-            }))
-        : pulumi.output<HostSpec>({ kind: "local" });
-    return pulumi.all([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
-        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, host])
-        .apply(([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostSpec]) => {
+    const checked = validated([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
+        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, args.host?.host],
+        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName]) => {
             const errs = new ArgErrors("BinfmtSetup");
             const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
             const normalized = checkPlatforms(errs, "platforms", requested);
@@ -130,11 +123,16 @@ export function createBinfmtInputs(args: BinfmtSetupArgs): pulumi.Output<BinfmtI
             if (image && !/@sha256:[a-f0-9]{64}$/.test(image) && !allowUnpinnedImage) {
                 errs.add("image", `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`);
             }
-            if (hostSpec.kind === "ssh" && !hostSpec.host) errs.add("host.host", "give the builder host's name or address");
+            if (args.host && !hostName) errs.add("host.host", "give the builder host's name or address");
             errs.throwIfAny();
-            return {
-                platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, host: hostSpec,
-                ...(image ? { image } : {}),
-            };
+            return { platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, ...(image ? { image } : {}) };
         });
+    const h = args.host;
+    const host: pulumi.Output<HostSpec> = h
+        ? pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey]).apply(([name, port, user, privateKey, hostKey]) => ({
+            kind: "ssh" as const, host: name, port: port ?? 22, user: user ?? "root",
+            ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
+        }))
+        : pulumi.output({ kind: "local" as const });
+    return pulumi.all([checked, host]).apply(([c, hostSpec]) => ({ ...c, host: hostSpec }));
 }

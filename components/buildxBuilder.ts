@@ -3,7 +3,7 @@ import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import { builderProvider, BuilderInputs } from "./providers/builderProvider";
 import { props } from "./dynamic";
-import { ArgErrors, checkPlatforms } from "./validate";
+import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { BuilderNode } from "./core/buildx";
 
@@ -83,11 +83,10 @@ export function defaultBuilderName(name: string): string {
 }
 
 export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulumi.Output<BuilderInputs> {
-    return pulumi.all([
+    const checked = validated([
         args.driver ?? "docker-container", args.driverOpts ?? {}, args.platforms ?? [], args.buildkitdFlags,
         args.buildkitdConfig, args.bootstrap ?? true, args.keepState ?? false,
-        args.binfmt ? args.binfmt.emulatedPlatforms : [],
-    ]).apply(([driver, driverOpts, platforms, buildkitdFlags, buildkitdConfig, bootstrap, keepState, emulated]) => {
+    ], ([driver, driverOpts, platforms, buildkitdFlags, buildkitdConfig, bootstrap, keepState]) => {
         const errs = new ArgErrors("BuildxBuilder");
         const builderName = args.name ?? defaultBuilderName(name);
         if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName)) errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
@@ -96,9 +95,10 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
         errs.throwIfAny();
         return {
             name: builderName, driver, driverOpts, platforms: normalized, bootstrap, keepState,
-            emulated: emulated ?? [],
             ...(buildkitdFlags ? { buildkitdFlags } : {}),
             ...(buildkitdConfig ? { buildkitdConfig } : {}),
         };
     });
+    const emulated = args.binfmt ? args.binfmt.emulatedPlatforms : pulumi.output<string[]>([]);
+    return pulumi.all([checked, emulated]).apply(([c, e]) => ({ ...c, emulated: e ?? [] }));
 }

@@ -6,7 +6,7 @@ import { hashContext } from "./core/context";
 import { parseRef } from "./core/registry";
 import { imageProvider, ImageInputs } from "./providers/imageProvider";
 import { props } from "./dynamic";
-import { ArgErrors, checkPlatforms } from "./validate";
+import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 /** Arguments of {@link MultiArchImage}. */
 export interface MultiArchImageArgs {
@@ -89,10 +89,9 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Output<Image
     }
     errs.throwIfAny();
     const digest = hashContext(args.context, dockerfile);
-    return pulumi.all([
-        args.platforms, args.tags, args.push ?? true, args.builder.name, args.manifest ?? "index",
-        args.buildArgs ?? {}, args.target,
-    ]).apply(([platforms, tags, push, builder, manifest, buildArgs, target]) => {
+    const checked = validated([
+        args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
+    ], ([platforms, tags, push, manifest, buildArgs, target]) => {
         const e = new ArgErrors("MultiArchImage");
         const normalized = checkPlatforms(e, "platforms", platforms);
         if (!tags || tags.length === 0) e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]`);
@@ -110,9 +109,10 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Output<Image
         if (manifest !== "index") e.add("manifest", `"${manifest}" is not supported yet: use "index"`);
         e.throwIfAny();
         return {
-            context: args.context, dockerfile, platforms: normalized, tags, push, builder, manifest, buildArgs,
+            context: args.context, dockerfile, platforms: normalized, tags, push, manifest, buildArgs,
             ...(target ? { target } : {}),
             contextDigest: digest.digest, contextFiles: digest.files,
         };
     });
+    return pulumi.all([checked, args.builder.name]).apply(([c, builder]) => ({ ...c, builder }));
 }

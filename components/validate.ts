@@ -40,3 +40,20 @@ export function checkPlatforms(errs: ArgErrors, prop: string, platforms: readonl
     });
     return out;
 }
+
+function isKnownPlain(v: unknown): boolean {
+    if (pulumi.Output.isInstance(v) || v instanceof Promise) return false;
+    if (Array.isArray(v)) return v.every(isKnownPlain);
+    if (v && typeof v === "object") return Object.values(v).every(isKnownPlain);
+    return true;
+}
+
+/**
+ * Runs `check` on the resolved inputs. When every input is a plain value (the usual case)
+ * it runs now, so bad input throws from the constructor: the program stops at preview with
+ * the message, before any resource is registered. Otherwise it runs once the values are known.
+ */
+export function validated<T extends readonly unknown[], U>(inputs: [...T], check: (values: { [K in keyof T]: pulumi.Unwrap<T[K]> }) => U): pulumi.Output<U> {
+    if (inputs.every(isKnownPlain)) return pulumi.output(check(inputs as any)) as pulumi.Output<U>;
+    return (pulumi.all(inputs as any) as pulumi.Output<any>).apply((values) => check(values)) as pulumi.Output<U>;
+}

@@ -21,6 +21,12 @@ export interface BinfmtInputs {
     host: hostlib.HostSpec;
     /** Where the qemu-user-static definitions live on the host. */
     definitionsDir: string;
+    /**
+     * Set by check: every handler this host needs, each "ok". Outputs hold what the host
+     * really has, so after a refresh `pulumi preview --diff` shows e.g.
+     * `qemu-riscv64: "missing" => "ok"`.
+     */
+    handlerStatus?: Record<string, string>;
 }
 
 export interface BinfmtOutputs extends BinfmtInputs {
@@ -34,8 +40,8 @@ export interface BinfmtOutputs extends BinfmtInputs {
     runnable: string[];
     kernelVersion: string;
     hostMachine: string;
-    /** handler name -> why it no longer serves us (missing, disabled, flags, interpreter). */
-    drift: Record<string, string>;
+    /** handler name -> "ok", or why it no longer serves us (missing, disabled, flags, interpreter). */
+    handlerStatus: Record<string, string>;
 }
 
 interface Plan {
@@ -70,13 +76,12 @@ async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): 
     const wanted = new Set(emulated.map(binfmt.handlerName));
     const all = await binfmt.readHandlers(h);
     const handlers = Object.fromEntries(Object.entries(all).filter(([n]) => wanted.has(n)));
-    const driftMap: Record<string, string> = {};
-    for (const name of wanted) {
-        const why = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined);
-        if (why) driftMap[name] = why;
+    const handlerStatus: Record<string, string> = {};
+    for (const name of [...wanted].sort()) {
+        handlerStatus[name] = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined) ?? "ok";
     }
     return {
-        ...inputs, handlers, owned, emulated, drift: driftMap,
+        ...inputs, handlers, owned, emulated, handlerStatus,
         runnable: await proveRunnable(h, facts, emulated),
         kernelVersion: facts.kernel, hostMachine: facts.machine,
     };
@@ -146,7 +151,9 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         if (!news.host || typeof news.definitionsDir !== "string") return { inputs: news };
         const h = hostlib.connect(news.host);
         const facts = await binfmt.gatherFacts(h, news.definitionsDir, news.platforms, news.method === "container");
-        return { inputs: news, failures: binfmt.preflight(facts, news, h.describe()) };
+        const native = binfmt.nativePlatforms(facts.machine);
+        const handlerStatus = Object.fromEntries(news.platforms.filter((p) => !native.includes(p)).map((p) => [binfmt.handlerName(p), "ok"]).sort());
+        return { inputs: { ...news, handlerStatus }, failures: binfmt.preflight(facts, news, h.describe()) };
     },
 
     async create(inputs: BinfmtInputs) {
@@ -162,7 +169,11 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async read(id: string, props: BinfmtOutputs) {
-        return { id, props: await observe(hostlib.connect(props.host), props, props.owned ?? []) };
+        const outs = await observe(hostlib.connect(props.host), props, props.owned ?? []);
+        // Inputs carry what refresh found, so the next diff shows `"missing" => "ok"`.
+        const { platforms, flags, method, image, allowUnpinnedImage, host, definitionsDir } = outs;
+        const inputs: BinfmtInputs = { platforms, flags, method, allowUnpinnedImage, host, definitionsDir, handlerStatus: outs.handlerStatus, ...(image ? { image } : {}) };
+        return { id, props: outs, inputs };
     },
 
     async diff(_id: string, olds: BinfmtOutputs, news: BinfmtInputs) {
@@ -177,9 +188,9 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         }
         // Drift seen by refresh: a handler gone (a reboot), disabled, with other flags or,
         // for handlers we registered, another interpreter.
-        const stillWanted = new Set(news.platforms.map(binfmt.handlerName));
-        for (const name of Object.keys(olds.drift ?? {})) {
-            if (stillWanted.has(name)) detailedDiff[`handlers.${name}`] = { kind: "update", inputDiff: false };
+        const want = news.handlerStatus ?? {};
+        for (const [name, status] of Object.entries(olds.handlerStatus ?? {})) {
+            if (status !== "ok" && want[name] === "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
         }
         return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff, deleteBeforeReplace: true };
     },

@@ -52,7 +52,7 @@ describe("walking skeleton: stack e2e-slice", function () {
         assert.strictEqual(res.summary.resourceChanges?.create, 7, JSON.stringify(res.summary.resourceChanges));
         builderName = res.outputs.builderName.value;
         assert.strictEqual(builderName, "pulumi-multiarch-e2e-slice-builder");
-        assert.deepStrictEqual(res.outputs.runnablePlatforms.value, ["linux/amd64", "linux/arm64"]);
+        assert.deepStrictEqual(res.outputs.runnablePlatforms.value, ["linux/amd64", "linux/386", "linux/arm64"]);
         const h = res.outputs.handlers.value["qemu-aarch64"];
         assert.strictEqual(h.enabled, true);
         assert.match(h.flags, /F/);

@@ -73,19 +73,30 @@ describe("argument checks", () => {
         });
     }
 
-    it("collects every bad platform and tag with its property path", async () => {
-        const { BuildxBuilder } = components;
-        const { createImageInputs } = await import("../../components/multiArchImage");
+    const pathsOf = (e: any) => (e as pulumi.InputPropertiesError).errors.map((x) => x.propertyPath);
+
+    it("collects every bad platform and tag with its property path, thrown by the constructor", async () => {
+        const { BuildxBuilder, MultiArchImage } = components;
         const builder = new BuildxBuilder("b2");
-        const err = await errorOf(createImageInputs({
+        assert.throws(() => new MultiArchImage("bad", {
             context: path.join(__dirname, "..", "..", "app"),
             platforms: ["linux/arm64", "linux/arm65"],
             tags: ["Bad Tag"],
             builder,
+        }), (e: any) => pulumi.InputPropertiesError.isInstance(e) && JSON.stringify(pathsOf(e)) === JSON.stringify(["platforms[1]", "tags[0]"]));
+        assert.ok(!registered.some((r) => r.name === "bad-image"), "a resource was registered despite bad input");
+    });
+
+    it("checks inputs that are Outputs once they are known", async () => {
+        const { createImageInputs } = await import("../../components/multiArchImage");
+        const builder = new components.BuildxBuilder("b4");
+        const err = await errorOf(createImageInputs({
+            context: path.join(__dirname, "..", "..", "app"),
+            platforms: pulumi.output(["linux/arm65"]),
+            tags: ["r/x:1"],
+            builder,
         }));
-        assert.ok(pulumi.InputPropertiesError.isInstance(err), `got ${err}`);
-        const paths = (err as pulumi.InputPropertiesError).errors.map((e) => e.propertyPath);
-        assert.deepStrictEqual(paths, ["platforms[1]", "tags[0]"]);
+        assert.deepStrictEqual(pathsOf(err), ["platforms[0]"]);
     });
 
     it("refuses a missing context before anything is registered", async () => {
@@ -97,9 +108,8 @@ describe("argument checks", () => {
 
     it("refuses empty platforms and unknown flags for BinfmtSetup", async () => {
         const { createBinfmtInputs } = await import("../../components/binfmtSetup");
-        const err = await errorOf(createBinfmtInputs({ platforms: [], flags: "FX" }));
-        const paths = (err as pulumi.InputPropertiesError).errors.map((e) => e.propertyPath);
-        assert.deepStrictEqual(paths, ["platforms", "flags"]);
+        assert.throws(() => createBinfmtInputs({ platforms: [], flags: "FX" }),
+            (e: any) => JSON.stringify(pathsOf(e)) === JSON.stringify(["platforms", "flags"]));
     });
 
     it("expands \"all\" to every architecture (the provider skips what the host runs natively)", async () => {
@@ -110,10 +120,10 @@ describe("argument checks", () => {
 
     it("refuses an unpinned emulator image without the opt-out, and a container method without image", async () => {
         const { createBinfmtInputs } = await import("../../components/binfmtSetup");
-        const e1 = await errorOf(createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest" }));
-        assert.match(e1.message, /image: "r\/binfmt:latest" is not pinned by digest/);
-        const e2 = await errorOf(createBinfmtInputs({ platforms: ["linux/arm64"], method: "container" }));
-        assert.match(e2.message, /image: method "container" needs an emulator-install image/);
+        assert.throws(() => createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest" }),
+            /image: "r\/binfmt:latest" is not pinned by digest/);
+        assert.throws(() => createBinfmtInputs({ platforms: ["linux/arm64"], method: "container" }),
+            /image: method "container" needs an emulator-install image/);
         const ok: any = await (createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest", allowUnpinnedImage: true }) as any).promise();
         assert.strictEqual(ok.image, "r/binfmt:latest");
     });

@@ -1,0 +1,47 @@
+// Inline-program stacks for e2e tests: the real engine through the Automation API, on the
+// project's local file backend. Each stack gets a work dir under .state/e2e (so the dynamic
+// provider process resolves @pulumi/pulumi from the project's node_modules).
+import * as fs from "fs";
+import * as path from "path";
+import { LocalWorkspace, PulumiFn, Stack, PulumiCommand } from "@pulumi/pulumi/automation";
+import { ROOT, ENV } from "./env";
+
+export interface StackOptions {
+    /** Extra environment for the CLI and the provider processes. */
+    env?: Record<string, string>;
+    /** Run a different `pulumi` (e.g. a wrapper that changes its namespace). */
+    pulumiRoot?: string;
+}
+
+export async function inlineStack(name: string, program: PulumiFn, opts: StackOptions = {}): Promise<Stack> {
+    const workDir = path.join(ROOT, ".state", "e2e", name);
+    fs.mkdirSync(workDir, { recursive: true });
+    const pulumiCommand = opts.pulumiRoot ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true }) : undefined;
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: name, projectName: "pm-e2e", program },
+        {
+            workDir,
+            projectSettings: { name: "pm-e2e", runtime: "nodejs", backend: { url: ENV.PULUMI_BACKEND_URL } },
+            envVars: { ...ENV, ...(opts.env ?? {}) },
+            ...(pulumiCommand ? { pulumiCommand } : {}),
+        },
+    );
+    return stack;
+}
+
+/** Destroys and removes a stack, ignoring a stack that is already gone. */
+export async function dispose(stack: Stack | undefined): Promise<void> {
+    if (!stack) return;
+    await stack.destroy({ onOutput: () => {} }).catch(() => {});
+    await stack.workspace.removeStack(stack.name).catch(() => {});
+}
+
+/** Runs `fn`, expecting it to reject; returns the error's text (with the CLI's stderr). */
+export async function failure(fn: () => Promise<unknown>): Promise<string> {
+    try {
+        await fn();
+    } catch (e: any) {
+        return `${e.message ?? e}\n${e.commandResult?.stderr ?? ""}\n${e.commandResult?.stdout ?? ""}`;
+    }
+    throw new Error("expected a failure, but it succeeded");
+}
