@@ -3,7 +3,7 @@ import type { Handler } from "./core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
 import type { HostSpec } from "./core/host";
 import { ARCHITECTURES } from "./core/platform";
-import { props } from "./dynamic";
+import { outputsOnly, spread } from "./dynamic";
 import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
@@ -68,13 +68,17 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     readonly emulatedPlatforms: pulumi.Output<string[]>;
     /** Handlers this resource registered, and so removes on destroy. */
     readonly ownedHandlers: pulumi.Output<string[]>;
+    /** The requested platforms, normalized; known at preview, so dependents can key on it. */
+    readonly requestedPlatforms: pulumi.Output<string[]>;
     /** Wanted handler -> why it no longer serves (after `pulumi refresh`); empty when all is well. */
     readonly drift: pulumi.Output<Record<string, string>>;
     readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, args: BinfmtSetupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:BinfmtSetup", name, {}, opts);
-        const res = new BinfmtHandlers(`${name}-handlers`, createBinfmtInputs(args), {
+        const checked = createBinfmtInputs(args);
+        this.requestedPlatforms = checked.platforms;
+        const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, {
             parent: this,
             // The host spec may carry a private key.
             additionalSecretOutputs: ["host"],
@@ -88,6 +92,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
         this.registerOutputs({
             handlers: this.handlers, platforms: this.platforms, emulatedPlatforms: this.emulatedPlatforms,
             ownedHandlers: this.ownedHandlers, drift: this.drift, kernelVersion: this.kernelVersion,
+            requestedPlatforms: this.requestedPlatforms,
         });
     }
 }
@@ -101,19 +106,24 @@ class BinfmtHandlers extends pulumi.dynamic.Resource {
     declare readonly handlerStatus: pulumi.Output<Record<string, string>>;
     declare readonly kernelVersion: pulumi.Output<string>;
 
-    constructor(name: string, inputs: pulumi.Output<BinfmtInputs>, opts: pulumi.CustomResourceOptions) {
-        super(binfmtProvider, name, props(inputs,
-            ["platforms", "flags", "method", "image", "allowUnpinnedImage", "host", "definitionsDir"],
-            ["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
-            opts, "multiarch", "BinfmtHandlers");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super(binfmtProvider, name, {
+            ...inputs,
+            ...outputsOnly(["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
+        }, opts, "multiarch", "BinfmtHandlers");
     }
 }
 
-/** Validates and normalizes the args; every error names its property and the fix. */
-export function createBinfmtInputs(args: BinfmtSetupArgs): pulumi.Output<BinfmtInputs> {
+type CheckedBinfmt = Omit<BinfmtInputs, "host" | "handlerStatus">;
+
+/**
+ * Validates and normalizes the args (all but the host); every error names its property and
+ * the fix. One Output per property.
+ */
+export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof CheckedBinfmt]-?: pulumi.Output<CheckedBinfmt[K]> } {
     const checked = validated([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
         args.definitionsDir ?? DEBIAN_BINFMTS_DIR, args.host?.host],
-        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName]) => {
+        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName]): CheckedBinfmt => {
             const errs = new ArgErrors("BinfmtSetup");
             const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
             const normalized = checkPlatforms(errs, "platforms", requested);
@@ -127,12 +137,13 @@ export function createBinfmtInputs(args: BinfmtSetupArgs): pulumi.Output<BinfmtI
             errs.throwIfAny();
             return { platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, ...(image ? { image } : {}) };
         });
-    const h = args.host;
-    const host: pulumi.Output<HostSpec> = h
-        ? pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey]).apply(([name, port, user, privateKey, hostKey]) => ({
-            kind: "ssh" as const, host: name, port: port ?? 22, user: user ?? "root",
-            ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
-        }))
-        : pulumi.output({ kind: "local" as const });
-    return pulumi.all([checked, host]).apply(([c, hostSpec]) => ({ ...c, host: hostSpec }));
+    return spread(checked, ["platforms", "flags", "method", "image", "allowUnpinnedImage", "definitionsDir"]) as any;
+}
+
+function hostSpec(h: SshHostArgs | undefined): pulumi.Output<HostSpec> {
+    if (!h) return pulumi.output({ kind: "local" as const });
+    return pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey]).apply(([name, port, user, privateKey, hostKey]) => ({
+        kind: "ssh" as const, host: name, port: port ?? 22, user: user ?? "root",
+        ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
+    }));
 }

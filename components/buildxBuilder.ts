@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import { builderProvider, BuilderInputs } from "./providers/builderProvider";
-import { props } from "./dynamic";
+import { outputsOnly, spread } from "./dynamic";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { BuilderNode } from "./core/buildx";
@@ -53,7 +53,12 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:BuildxBuilder", name, {}, opts);
         this.binfmt = args.binfmt;
-        const inputs = createBuilderInputs(name, args);
+        const inputs = {
+            ...createBuilderInputs(name, args),
+            // The requested emulators (known at preview): a new set restarts BuildKit, which
+            // detects emulators when it starts; re-registering the same ones does not.
+            emulated: args.binfmt ? args.binfmt.requestedPlatforms : [],
+        };
         const res = new Builder(`${name}-builder`, inputs, { parent: this, dependsOn: args.binfmt ? [args.binfmt] : [] });
         this.name = res.name;
         this.driver = res.driver;
@@ -70,10 +75,8 @@ class Builder extends pulumi.dynamic.Resource {
     declare readonly nodes: pulumi.Output<BuilderNode[]>;
     declare readonly reportedPlatforms: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Output<BuilderInputs>, opts: pulumi.CustomResourceOptions) {
-        super(builderProvider, name, props(inputs, ["name", "driver", "driverOpts", "platforms", "buildkitdFlags",
-            "buildkitdConfig", "bootstrap", "keepState", "emulated"], ["nodes", "reportedPlatforms"]),
-            opts, "multiarch", "Builder");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super(builderProvider, name, { ...inputs, ...outputsOnly(["nodes", "reportedPlatforms"]) }, opts, "multiarch", "Builder");
     }
 }
 
@@ -82,11 +85,14 @@ export function defaultBuilderName(name: string): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "-");
 }
 
-export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulumi.Output<BuilderInputs> {
+type CheckedBuilder = Omit<BuilderInputs, "emulated">;
+
+/** Validates and normalizes the args; one Output per property. */
+export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulumi.Inputs {
     const checked = validated([
         args.driver ?? "docker-container", args.driverOpts ?? {}, args.platforms ?? [], args.buildkitdFlags,
         args.buildkitdConfig, args.bootstrap ?? true, args.keepState ?? false,
-    ], ([driver, driverOpts, platforms, buildkitdFlags, buildkitdConfig, bootstrap, keepState]) => {
+    ], ([driver, driverOpts, platforms, buildkitdFlags, buildkitdConfig, bootstrap, keepState]): CheckedBuilder => {
         const errs = new ArgErrors("BuildxBuilder");
         const builderName = args.name ?? defaultBuilderName(name);
         if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName)) errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
@@ -99,6 +105,5 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
             ...(buildkitdConfig ? { buildkitdConfig } : {}),
         };
     });
-    const emulated = args.binfmt ? args.binfmt.emulatedPlatforms : pulumi.output<string[]>([]);
-    return pulumi.all([checked, emulated]).apply(([c, e]) => ({ ...c, emulated: e ?? [] }));
+    return spread(checked, ["name", "driver", "driverOpts", "platforms", "buildkitdFlags", "buildkitdConfig", "bootstrap", "keepState"]);
 }

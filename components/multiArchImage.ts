@@ -5,7 +5,7 @@ import { BuildxBuilder } from "./buildxBuilder";
 import { hashContext } from "./core/context";
 import { parseRef } from "./core/registry";
 import { imageProvider, ImageInputs } from "./providers/imageProvider";
-import { props } from "./dynamic";
+import { outputsOnly, spread } from "./dynamic";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 /** Arguments of {@link MultiArchImage}. */
@@ -50,7 +50,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
-        const inputs = createImageInputs(args);
+        const inputs = { ...createImageInputs(args), builder: args.builder.name };
         const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: [args.builder] });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
@@ -71,14 +71,13 @@ class Image extends pulumi.dynamic.Resource {
     declare readonly contextDigest: pulumi.Output<string>;
     declare readonly buildReason: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Output<ImageInputs>, opts: pulumi.CustomResourceOptions) {
-        super(imageProvider, name, props(inputs, ["context", "dockerfile", "platforms", "tags", "push", "builder",
-            "manifest", "buildArgs", "target", "contextDigest", "contextFiles"],
-            ["digest", "platformDigests", "ref", "buildReason"]), opts, "multiarch", "Image");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason"]) }, opts, "multiarch", "Image");
     }
 }
 
-export function createImageInputs(args: MultiArchImageArgs): pulumi.Output<ImageInputs> {
+/** Validates and normalizes the args (all but the builder); one Output per property. */
+export function createImageInputs(args: MultiArchImageArgs): pulumi.Inputs {
     const errs = new ArgErrors("MultiArchImage");
     // The context is hashed here, in the program, so `pulumi preview` knows whether to rebuild.
     const dockerfile = args.dockerfile ?? path.join(args.context ?? ".", "Dockerfile");
@@ -91,7 +90,7 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Output<Image
     const digest = hashContext(args.context, dockerfile);
     const checked = validated([
         args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
-    ], ([platforms, tags, push, manifest, buildArgs, target]) => {
+    ], ([platforms, tags, push, manifest, buildArgs, target]): Omit<ImageInputs, "builder"> => {
         const e = new ArgErrors("MultiArchImage");
         const normalized = checkPlatforms(e, "platforms", platforms);
         if (!tags || tags.length === 0) e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]`);
@@ -114,5 +113,5 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Output<Image
             contextDigest: digest.digest, contextFiles: digest.files,
         };
     });
-    return pulumi.all([checked, args.builder.name]).apply(([c, builder]) => ({ ...c, builder }));
+    return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target", "contextDigest", "contextFiles"]);
 }

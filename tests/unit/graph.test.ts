@@ -95,7 +95,7 @@ describe("argument checks", () => {
             platforms: pulumi.output(["linux/arm65"]),
             tags: ["r/x:1"],
             builder,
-        }));
+        }).platforms as pulumi.Output<unknown>);
         assert.deepStrictEqual(pathsOf(err), ["platforms[0]"]);
     });
 
@@ -114,8 +114,8 @@ describe("argument checks", () => {
 
     it("expands \"all\" to every architecture (the provider skips what the host runs natively)", async () => {
         const { createBinfmtInputs } = await import("../../components/binfmtSetup");
-        const inputs: any = await (createBinfmtInputs({ platforms: ["all"] }) as any).promise();
-        assert.deepStrictEqual([...inputs.platforms].sort(), ["linux/386", "linux/amd64", "linux/arm/v7", "linux/arm64", "linux/ppc64le", "linux/riscv64", "linux/s390x"]);
+        const platforms: string[] = await (createBinfmtInputs({ platforms: ["all"] }).platforms as any).promise();
+        assert.deepStrictEqual([...platforms].sort(), ["linux/386", "linux/amd64", "linux/arm/v7", "linux/arm64", "linux/ppc64le", "linux/riscv64", "linux/s390x"]);
     });
 
     it("refuses an unpinned emulator image without the opt-out, and a container method without image", async () => {
@@ -124,7 +124,7 @@ describe("argument checks", () => {
             /image: "r\/binfmt:latest" is not pinned by digest/);
         assert.throws(() => createBinfmtInputs({ platforms: ["linux/arm64"], method: "container" }),
             /image: method "container" needs an emulator-install image/);
-        const ok: any = await (createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest", allowUnpinnedImage: true }) as any).promise();
-        assert.strictEqual(ok.image, "r/binfmt:latest");
+        const image = await (createBinfmtInputs({ platforms: ["linux/arm64"], method: "container", image: "r/binfmt:latest", allowUnpinnedImage: true }).image as any).promise();
+        assert.strictEqual(image, "r/binfmt:latest");
     });
 });
