@@ -7,12 +7,12 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BinfmtSetupArgs } from "../../components";
-import { ROOT, requireRealParts, sh } from "../support/env";
+import { CACHE, ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure } from "../support/stack";
 
 const DIR = "/proc/sys/fs/binfmt_misc";
-const SSH_KEY = path.join(ROOT, ".state/sshd/id_ed25519");
-const HOST_KEY = path.join(ROOT, ".state/sshd/ssh_host_ed25519_key.pub");
+const SSH_KEY = path.join(CACHE, "sshd/id_ed25519");
+const HOST_KEY = path.join(CACHE, "sshd/ssh_host_ed25519_key.pub");
 
 const has = (name: string) => fs.existsSync(path.join(DIR, name));
 const read = (name: string) => fs.readFileSync(path.join(DIR, name), "utf8");

@@ -1,9 +1,13 @@
 // What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
 // sets it) and a check that the real parts are there, failing with the fix if not.
+import * as os from "os";
 import * as path from "path";
 import { execFileSync } from "child_process";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
+/** Where scripts/bootstrap keeps built tools and machine-wide test services (see scripts/lib.sh). */
+export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
+    ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");
 
 export const ENV: Record<string, string> = {
     PATH: `${ROOT}/.tools/bin:${process.env.PATH}`,
