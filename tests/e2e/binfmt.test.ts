@@ -80,6 +80,15 @@ describe("BinfmtSetup on this host (method host)", function () {
         assert.strictEqual((await stateOf(stack)).handlerStatus["qemu-riscv64"], "ok");
     });
 
+    it("a disabled handler (echo 0) is seen by refresh and enabled again by up", async () => {
+        fs.writeFileSync(path.join(DIR, "qemu-riscv64"), "0");
+        assert.match(read("qemu-riscv64"), /^disabled$/m);
+        await stack.refresh({ onOutput: () => {} });
+        assert.strictEqual((await stateOf(stack)).handlerStatus["qemu-riscv64"], "disabled");
+        await stack.up({ onOutput: () => {} });
+        assert.match(read("qemu-riscv64"), /^enabled$/m);
+    });
+
     it("a handler with other flags, or another interpreter, shows as a diff and up restores it", async () => {
         remove("qemu-riscv64");
         registerByHand("riscv64", "P");
