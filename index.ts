@@ -18,11 +18,9 @@ const qemu = new BinfmtSetup("qemu", { platforms });
 const builder = new BuildxBuilder("builder", {
     driver: "docker-container",
     binfmt: qemu,
-    driverOpts: {
-        ...(buildkitImage ? { image: buildkitImage } : {}),
-        // BuildKit runs in a container; host networking lets it reach a registry on loopback.
-        ...(onLoopback ? { network: "host" } : {}),
-    },
+    image: buildkitImage,
+    // BuildKit runs in a container; host networking lets it reach a registry on loopback.
+    driverOpts: onLoopback ? { network: "host" } : {},
     // A registry on loopback speaks plain HTTP.
     buildkitdConfig: onLoopback ? `[registry."${registry}"]\n  http = true\n  insecure = true\n` : undefined,
 });

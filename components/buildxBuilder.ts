@@ -1,39 +1,86 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
-import { builderProvider, BuilderInputs } from "./providers/builderProvider";
-import { outputsOnly, spread } from "./dynamic";
-import { ArgErrors, checkPlatforms, validated } from "./validate";
+import type { NodeOptions } from "./core/buildx";
+import { builderProvider, BuilderInputs, Driver, TlsMaterial } from "./providers/builderProvider";
+import { outputsOnly } from "./dynamic";
+import { ArgErrors, checkPlatforms } from "./validate";
 
 export type { BuilderNode } from "./core/buildx";
+
+/** TLS material for a remote node, as PEM text. Pass secrets: the state encrypts them. */
+export interface TlsArgs {
+    cacert?: pulumi.Input<string>;
+    cert?: pulumi.Input<string>;
+    key?: pulumi.Input<string>;
+}
+
+/** Kubernetes driver options. */
+export interface KubernetesArgs {
+    /** Namespace for the BuildKit deployment. Default: the kubeconfig's. */
+    namespace?: string;
+    /** BuildKit pods. Default 1. */
+    replicas?: number;
+    /** Node selector for the pods, e.g. `{ "kubernetes.io/arch": "arm64" }`. */
+    nodeSelector?: Record<string, string>;
+}
+
+/** One more node of a builder (`buildx create --append`). */
+export interface BuilderNodeArgs {
+    /** Node name. Default `<builder><index>`. */
+    name?: string;
+    /** Remote driver: `tcp://host:port` or `unix:///path/buildkitd.sock`. */
+    endpoint?: string;
+    /** Platforms this node builds, e.g. `["linux/arm64"]` for a native arm64 machine. */
+    platforms?: string[];
+    /** Driver options for this node only. */
+    driverOpts?: Record<string, string>;
+    /** Remote driver TLS for this node. */
+    tls?: TlsArgs;
+    /** Kubernetes driver: this node's deployment (e.g. a node selector per architecture). */
+    kubernetes?: KubernetesArgs;
+}
 
 /** Arguments of {@link BuildxBuilder}. */
 export interface BuildxBuilderArgs {
     /**
      * Builder name. Default `<project>-<stack>-<resource name>`, so two stacks on one host
-     * never share or delete each other's builder.
+     * never share or delete each other's builder. For driver "docker": the docker context's name.
      */
     name?: string;
-    /** buildx driver. Default `"docker-container"` (BuildKit in a container of the local engine). */
-    driver?: pulumi.Input<"docker-container">;
     /**
-     * Driver options (`--driver-opt k=v`). For docker-container: `image` (the BuildKit image;
-     * default buildx's own, moby/buildkit), `network` (e.g. `"host"` to reach a registry on
-     * loopback). Default `{}`.
+     * buildx driver. Default `"docker-container"` (BuildKit in a container of the local
+     * engine). `"remote"`: BuildKit daemons you run (`endpoint`, `nodes`). `"kubernetes"`:
+     * BuildKit pods (`kubernetes`). `"docker"`: the engine's own builder, used as it is.
      */
-    driverOpts?: pulumi.Input<Record<string, string>>;
-    /** Platforms the node declares (`--platform`). Default: whatever BuildKit detects. */
-    platforms?: pulumi.Input<string[]>;
+    driver?: "docker-container" | "remote" | "kubernetes" | "docker";
+    /**
+     * docker-container: the BuildKit image. Default `$PULUMI_MULTIARCH_BUILDKIT_IMAGE` if
+     * set (scripts/env.sh sets the locally built one), else `moby/buildkit:v0.34.2`.
+     */
+    image?: string;
+    /** remote: the first node's endpoint, `tcp://host:port` or `unix:///path/buildkitd.sock`. */
+    endpoint?: string;
+    /** remote: TLS for the first node (secrets). */
+    tls?: TlsArgs;
+    /** kubernetes: namespace, replicas and node selector of the first node. */
+    kubernetes?: KubernetesArgs;
+    /** Driver options of the first node (`--driver-opt k=v`), e.g. `network: "host"`. Default `{}`. */
+    driverOpts?: Record<string, string>;
+    /** Platforms of the first node (`--platform`). Default: whatever BuildKit detects. */
+    platforms?: string[];
+    /** More nodes, each with its own endpoint, platforms and options: native arm64 machines replace emulation for their platforms. */
+    nodes?: BuilderNodeArgs[];
     /** Extra buildkitd flags (`--buildkitd-flags`). Default none. */
-    buildkitdFlags?: pulumi.Input<string>;
+    buildkitdFlags?: string;
     /** buildkitd.toml text, e.g. `[registry."127.0.0.1:5000"] http = true`. Default none. */
-    buildkitdConfig?: pulumi.Input<string>;
+    buildkitdConfig?: string;
     /** Boot the builder at create (`buildx inspect --bootstrap`). Default `true`. */
-    bootstrap?: pulumi.Input<boolean>;
-    /** Emulators the builder relies on; it is created after them and rebuilt when they change. */
+    bootstrap?: boolean;
+    /** Emulators the builder relies on; it is created after them and replaced when the requested set changes. */
     binfmt?: BinfmtSetup;
-    /** Keep BuildKit's state volume on delete (`buildx rm --keep-state`). Default `false`. */
-    keepState?: pulumi.Input<boolean>;
+    /** Keep BuildKit's state on delete (`buildx rm --keep-state`). Default `false`. */
+    keepState?: boolean;
 }
 
 /**
@@ -43,7 +90,7 @@ export interface BuildxBuilderArgs {
 export class BuildxBuilder extends pulumi.ComponentResource {
     readonly name: pulumi.Output<string>;
     readonly driver: pulumi.Output<string>;
-    /** Each node as `buildx ls` reports it: name, endpoint, status, platforms, BuildKit version. */
+    /** Each node as `buildx ls --format json` reports it: name, endpoint, status, platforms, BuildKit version. */
     readonly nodes: pulumi.Output<BuilderNode[]>;
     /** Every platform some node can build (natively or through the host's emulators). */
     readonly platforms: pulumi.Output<string[]>;
@@ -55,14 +102,17 @@ export class BuildxBuilder extends pulumi.ComponentResource {
         this.binfmt = args.binfmt;
         const inputs = {
             ...createBuilderInputs(name, args),
+            tls: tlsInputs(name, args),
             // The requested emulators (known at preview): a new set restarts BuildKit, which
             // detects emulators when it starts; re-registering the same ones does not.
             emulated: args.binfmt ? args.binfmt.requestedPlatforms : [],
         };
-        const res = new Builder(`${name}-builder`, inputs, { parent: this, dependsOn: args.binfmt ? [args.binfmt] : [] });
+        const res = new Builder(`${name}-builder`, inputs, {
+            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [], additionalSecretOutputs: ["tls"],
+        });
         this.name = res.name;
         this.driver = res.driver;
-        this.nodes = res.nodes;
+        this.nodes = res.reported;
         this.platforms = res.reportedPlatforms;
         this.registerOutputs({ name: this.name, driver: this.driver, nodes: this.nodes, platforms: this.platforms });
     }
@@ -72,11 +122,11 @@ export class BuildxBuilder extends pulumi.ComponentResource {
 class Builder extends pulumi.dynamic.Resource {
     declare readonly name: pulumi.Output<string>;
     declare readonly driver: pulumi.Output<string>;
-    declare readonly nodes: pulumi.Output<BuilderNode[]>;
+    declare readonly reported: pulumi.Output<BuilderNode[]>;
     declare readonly reportedPlatforms: pulumi.Output<string[]>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(builderProvider, name, { ...inputs, ...outputsOnly(["nodes", "reportedPlatforms"]) }, opts, "multiarch", "Builder");
+        super(builderProvider, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts, "multiarch", "Builder");
     }
 }
 
@@ -85,25 +135,75 @@ export function defaultBuilderName(name: string): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "-");
 }
 
-type CheckedBuilder = Omit<BuilderInputs, "emulated">;
+const DRIVERS: Driver[] = ["docker-container", "remote", "kubernetes", "docker"];
+export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.34.2";
 
-/** Validates and normalizes the args; one Output per property. */
+function kubernetesOpts(k: KubernetesArgs | undefined): Record<string, string> {
+    if (!k) return {};
+    return {
+        ...(k.namespace ? { namespace: k.namespace } : {}),
+        ...(k.replicas !== undefined ? { replicas: String(k.replicas) } : {}),
+        ...(k.nodeSelector ? { nodeselector: Object.entries(k.nodeSelector).map(([a, b]) => `${a}=${b}`).join(",") } : {}),
+    };
+}
+
+type CheckedBuilder = Omit<BuilderInputs, "emulated" | "tls">;
+
+/** Validates and normalizes the args (plain values, so errors stop the program at preview); one Output per property. */
 export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulumi.Inputs {
-    const checked = validated([
-        args.driver ?? "docker-container", args.driverOpts ?? {}, args.platforms ?? [], args.buildkitdFlags,
-        args.buildkitdConfig, args.bootstrap ?? true, args.keepState ?? false,
-    ], ([driver, driverOpts, platforms, buildkitdFlags, buildkitdConfig, bootstrap, keepState]): CheckedBuilder => {
-        const errs = new ArgErrors("BuildxBuilder");
-        const builderName = args.name ?? defaultBuilderName(name);
-        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName)) errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
-        if (driver !== "docker-container") errs.add("driver", `unknown driver "${driver}": use "docker-container"`);
-        const normalized = checkPlatforms(errs, "platforms", platforms, false);
-        errs.throwIfAny();
+    const errs = new ArgErrors("BuildxBuilder");
+    const driver = args.driver ?? "docker-container";
+    const builderName = args.name ?? (driver === "docker" ? "default" : defaultBuilderName(name));
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName)) errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
+    if (!DRIVERS.includes(driver)) errs.add("driver", `unknown driver "${driver}": use one of ${DRIVERS.join(", ")}`);
+    const endpointOk = (e: string | undefined, prop: string) => {
+        if (driver === "remote" && !e) errs.add(prop, `the remote driver needs an endpoint: tcp://host:port or unix:///path/buildkitd.sock`);
+        if (e && driver === "remote" && !/^(tcp|unix):\/\/.+/.test(e)) errs.add(prop, `"${e}" is not a BuildKit endpoint: write tcp://host:port or unix:///path/buildkitd.sock`);
+    };
+    endpointOk(args.endpoint, "endpoint");
+    if (args.image && driver !== "docker-container") errs.add("image", `image applies to the docker-container driver only, not "${driver}"`);
+    if (args.kubernetes && driver !== "kubernetes") errs.add("kubernetes", `kubernetes options need driver "kubernetes", not "${driver}"`);
+    if (driver === "docker" && (args.nodes?.length || args.platforms?.length)) errs.add("driver", `the docker driver uses the engine's own builder as it is: drop nodes and platforms, or use "docker-container"`);
+    const first: NodeOptions = {
+        name: `${builderName}0`,
+        ...(args.endpoint ? { endpoint: args.endpoint } : {}),
+        platforms: checkPlatforms(errs, "platforms", args.platforms, false),
+        driverOpts: {
+            ...(driver === "docker-container" ? { image: args.image ?? process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? DEFAULT_BUILDKIT_IMAGE } : {}),
+            ...kubernetesOpts(args.kubernetes),
+            ...(args.driverOpts ?? {}),
+        },
+    };
+    const names = new Set([first.name]);
+    const more: NodeOptions[] = (args.nodes ?? []).map((n, i) => {
+        const nodeName = n.name ?? `${builderName}${i + 1}`;
+        if (names.has(nodeName)) errs.add(`nodes[${i}].name`, `node name "${nodeName}" is used twice: give each node its own name`);
+        names.add(nodeName);
+        endpointOk(n.endpoint, `nodes[${i}].endpoint`);
+        if (driver === "docker-container" && n.endpoint) errs.add(`nodes[${i}].endpoint`, `docker-container nodes run on a docker context, not an endpoint URL; use driver "remote" for BuildKit daemons`);
         return {
-            name: builderName, driver, driverOpts, platforms: normalized, bootstrap, keepState,
-            ...(buildkitdFlags ? { buildkitdFlags } : {}),
-            ...(buildkitdConfig ? { buildkitdConfig } : {}),
+            name: nodeName,
+            ...(n.endpoint ? { endpoint: n.endpoint } : {}),
+            platforms: checkPlatforms(errs, `nodes[${i}].platforms`, n.platforms, false),
+            driverOpts: { ...kubernetesOpts(n.kubernetes), ...(n.driverOpts ?? {}) },
         };
     });
-    return spread(checked, ["name", "driver", "driverOpts", "platforms", "buildkitdFlags", "buildkitdConfig", "bootstrap", "keepState"]);
+    errs.throwIfAny();
+    const checked: CheckedBuilder = {
+        name: builderName, driver, nodes: [first, ...more], bootstrap: args.bootstrap ?? true, keepState: args.keepState ?? false,
+        ...(args.buildkitdFlags ? { buildkitdFlags: args.buildkitdFlags } : {}),
+        ...(args.buildkitdConfig ? { buildkitdConfig: args.buildkitdConfig } : {}),
+    };
+    return { ...checked };
+}
+
+/** node name -> TLS material (secrets), from the first node's and each extra node's `tls`. */
+function tlsInputs(name: string, args: BuildxBuilderArgs): pulumi.Output<Record<string, TlsMaterial>> {
+    const builderName = args.name ?? defaultBuilderName(name);
+    const entries: [string, TlsArgs][] = [];
+    if (args.tls) entries.push([`${builderName}0`, args.tls]);
+    (args.nodes ?? []).forEach((n, i) => { if (n.tls) entries.push([n.name ?? `${builderName}${i + 1}`, n.tls]); });
+    return pulumi.all(entries.map(([node, t]) => pulumi.all([t.cacert, t.cert, t.key]).apply(([cacert, cert, key]) =>
+        [node, { ...(cacert ? { cacert } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }] as [string, TlsMaterial])))
+        .apply((pairs) => Object.fromEntries(pairs));
 }

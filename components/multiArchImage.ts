@@ -50,7 +50,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
-        const inputs = { ...createImageInputs(args), builder: args.builder.name };
+        const inputs = { ...createImageInputs(args), builder: args.builder.name, builderPlatforms: args.builder.platforms };
         const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: [args.builder] });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;

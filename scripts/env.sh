@@ -10,6 +10,8 @@ export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 # Dev-only passphrase for the local stacks' secrets. It protects nothing: never reuse it
 # for a stack whose state leaves this machine (set your own PULUMI_CONFIG_PASSPHRASE).
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-pulumi-multiarch-dev-only}"
+# The BuildKit image scripts/bootstrap builds; BuildxBuilder's default for docker-container.
+export PULUMI_MULTIARCH_BUILDKIT_IMAGE="${PULUMI_MULTIARCH_BUILDKIT_IMAGE:-pulumi-multiarch/buildkit:v$(sed -n 's/^BUILDKIT_VERSION=//p' "$_pm_root/scripts/versions.env")}"
 # Built tools and machine-wide test services (sshd keys) live here, outside any clone.
 export PULUMI_MULTIARCH_CACHE="${PULUMI_MULTIARCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-multiarch}"
 unset _pm_root

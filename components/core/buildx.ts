@@ -65,30 +65,61 @@ export async function find(name: string): Promise<BuilderInfo | undefined> {
     return (await list()).find((b) => b.name === name);
 }
 
+/** Oldest buildx this library drives: it needs `buildx ls --format json` (v0.13). */
+export const MIN_VERSION = "0.13.0";
+
+export function versionAtLeast(have: string, min: string): boolean {
+    const a = have.split(/[.+-]/).map(Number), b = min.split(".").map(Number);
+    for (let i = 0; i < 3; i++) {
+        if ((a[i] || 0) !== b[i]) return (a[i] || 0) > b[i];
+    }
+    return true;
+}
+
+export interface NodeOptions {
+    /** Node name (`--node`). */
+    name: string;
+    /** Endpoint: a docker context, or for the remote driver tcp://, unix://. */
+    endpoint?: string;
+    platforms: string[];
+    driverOpts: Record<string, string>;
+}
+
 export interface CreateOptions {
     name: string;
     driver: string;
-    driverOpts: Record<string, string>;
-    platforms: string[];
+    /** The first node is created, the rest appended (`--append`). */
+    nodes: NodeOptions[];
     buildkitdFlags?: string;
     /** TOML text; written to a 0600 temp file for the duration of `create`. */
     buildkitdConfig?: string;
 }
 
+/** The `buildx create` argv for each node, first node first. Pure. */
+export function createArgs(o: CreateOptions, configFile?: string): string[][] {
+    return o.nodes.map((n, i) => {
+        const args = ["buildx", "create", "--name", o.name, "--node", n.name];
+        if (i === 0) args.push("--driver", o.driver);
+        else args.push("--append");
+        for (const [k, v] of Object.entries(n.driverOpts).sort()) args.push("--driver-opt", `${k}=${v}`);
+        if (n.platforms.length) args.push("--platform", n.platforms.join(","));
+        if (o.buildkitdFlags) args.push("--buildkitd-flags", o.buildkitdFlags);
+        if (configFile) args.push("--buildkitd-config", configFile);
+        if (n.endpoint) args.push(n.endpoint);
+        return args;
+    });
+}
+
 export async function create(o: CreateOptions): Promise<void> {
-    const args = ["buildx", "create", "--name", o.name, "--driver", o.driver];
-    for (const [k, v] of Object.entries(o.driverOpts).sort()) args.push("--driver-opt", `${k}=${v}`);
-    if (o.platforms.length) args.push("--platform", o.platforms.join(","));
-    if (o.buildkitdFlags) args.push("--buildkitd-flags", o.buildkitdFlags);
     let dir: string | undefined;
     try {
+        let configFile: string | undefined;
         if (o.buildkitdConfig) {
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
-            const file = path.join(dir, "buildkitd.toml");
-            fs.writeFileSync(file, o.buildkitdConfig, { mode: 0o600 });
-            args.push("--buildkitd-config", file);
+            configFile = path.join(dir, "buildkitd.toml");
+            fs.writeFileSync(configFile, o.buildkitdConfig, { mode: 0o600 });
         }
-        await run("docker", args);
+        for (const args of createArgs(o, configFile)) await run("docker", args);
     } finally {
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
     }

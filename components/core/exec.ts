@@ -22,12 +22,19 @@ export interface RunResult {
 }
 
 /** A command that exited non-zero: carries the command line and its trimmed stderr. */
-export class ExecError extends Error {
-    constructor(readonly result: RunResult) {
-        const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-20).join("\n");
-        super(`\`${result.command}\` failed with exit code ${result.code}: ${detail}`);
-        this.name = "ExecError";
-    }
+export interface ExecError extends Error {
+    result: RunResult;
+}
+
+/**
+ * A plain Error, not a subclass: provider code is serialized into the state, and errors of
+ * a serialized Error subclass reach the engine without their message.
+ */
+export function execError(result: RunResult): ExecError {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-20).join("\n");
+    const e = new Error(`\`${result.command}\` failed with exit code ${result.code}: ${detail}`) as ExecError;
+    e.result = result;
+    return e;
 }
 
 export type Runner = (file: string, args: string[], opts?: RunOptions) => Promise<RunResult>;
@@ -75,7 +82,7 @@ export const run: Runner = (file, args, opts = {}) => {
                 if (pending[s] && opts.onLine) opts.onLine(pending[s], s);
             }
             const result = { command, code: code ?? -1, stdout, stderr };
-            if (result.code !== 0 && !opts.allowFailure) reject(new ExecError(result));
+            if (result.code !== 0 && !opts.allowFailure) reject(execError(result));
             else resolve(result);
         });
         child.stdin.on("error", () => { /* the child may exit before reading stdin */ });

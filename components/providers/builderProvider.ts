@@ -1,54 +1,168 @@
-// Lifecycle of a buildx builder. A dynamic provider (see binfmtProvider.ts for why):
-// builders get removed by hand or by `docker buildx prune`, and refresh must see that.
+// Lifecycle of a buildx builder, one node or many. A dynamic provider (see
+// binfmtProvider.ts for why): builders get removed by hand or collide between pipelines,
+// and refresh must see that.
 import type * as pulumi from "@pulumi/pulumi";
+import fs = require("fs");
+import os = require("os");
+import path = require("path");
+import binfmt = require("../core/binfmt");
 import buildx = require("../core/buildx");
+import hostlib = require("../core/host");
+import platform = require("../core/platform");
+
+export type Driver = "docker-container" | "remote" | "kubernetes" | "docker";
+
+/** PEM text for a remote node's TLS (secrets). */
+export interface TlsMaterial {
+    cacert?: string;
+    cert?: string;
+    key?: string;
+}
 
 export interface BuilderInputs {
     name: string;
-    driver: string;
-    driverOpts: Record<string, string>;
-    platforms: string[];
+    driver: Driver;
+    nodes: buildx.NodeOptions[];
+    /** node name -> TLS material; written as 0600 files that live as long as the builder. */
+    tls: Record<string, TlsMaterial>;
     buildkitdFlags?: string;
     buildkitdConfig?: string;
     bootstrap: boolean;
     keepState: boolean;
-    /** Only carried so the builder is replaced when its emulators change. */
+    /** Platforms the BinfmtSetup this builder depends on emulates (requested). */
     emulated: string[];
 }
 
 export interface BuilderOutputs extends BuilderInputs {
-    nodes: buildx.BuilderNode[];
+    nodes: buildx.NodeOptions[];
+    /** Each node as `buildx ls` reports it. */
+    reported: buildx.BuilderNode[];
     /** Every platform some node reports it can build. */
     reportedPlatforms: string[];
+    /** false for the docker driver's builder, which belongs to the engine. */
+    managed: boolean;
 }
 
-async function observe(inputs: BuilderInputs, bootstrap: boolean): Promise<BuilderOutputs | undefined> {
+/** Where TLS files of a builder's nodes live while it exists. */
+function tlsDir(builder: string): string {
+    return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-tls", builder);
+}
+
+/** Writes TLS material as files and returns the nodes with cacert/cert/key driver options. */
+function withTlsFiles(inputs: BuilderInputs): buildx.NodeOptions[] {
+    return inputs.nodes.map((n) => {
+        const material = inputs.tls?.[n.name];
+        if (!material) return n;
+        const dir = path.join(tlsDir(inputs.name), n.name);
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const opts = { ...n.driverOpts };
+        for (const k of ["cacert", "cert", "key"] as const) {
+            if (!material[k]) continue;
+            const file = path.join(dir, `${k}.pem`);
+            fs.writeFileSync(file, material[k]!, { mode: 0o600 });
+            opts[k] = file;
+        }
+        return { ...n, driverOpts: opts };
+    });
+}
+
+async function observe(inputs: BuilderInputs, bootstrap: boolean, managed: boolean): Promise<BuilderOutputs | undefined> {
     const b = bootstrap ? await buildx.bootstrap(inputs.name) : await buildx.find(inputs.name);
     if (!b) return undefined;
-    return { ...inputs, nodes: b.nodes, reportedPlatforms: buildx.builderPlatforms(b) };
+    return { ...inputs, reported: b.nodes, reportedPlatforms: buildx.builderPlatforms(b), managed };
+}
+
+/** Node name -> declared platforms the node does not report after bootstrap. */
+function unbuildable(outs: BuilderOutputs): string[] {
+    const problems: string[] = [];
+    for (const n of outs.nodes) {
+        const got = outs.reported.find((r) => r.name === n.name)?.platforms ?? [];
+        for (const p of n.platforms) if (!got.includes(p)) problems.push(`${p} (node ${n.name} reports ${got.join(", ") || "nothing"})`);
+    }
+    return problems;
+}
+
+function describeNodes(nodes: buildx.NodeOptions[]): string {
+    return nodes.map((n) => `${n.name}${n.endpoint ? ` at ${n.endpoint}` : ""}${n.platforms.length ? ` [${n.platforms.join(", ")}]` : ""}`).join("; ");
 }
 
 /** Inputs whose change means a new builder: buildx cannot change them in place. */
-const IDENTITY: (keyof BuilderInputs)[] = ["name", "driver", "driverOpts", "platforms", "buildkitdFlags", "buildkitdConfig", "emulated"];
+const IDENTITY: (keyof BuilderInputs)[] = ["name", "driver", "nodes", "tls", "buildkitdFlags", "buildkitdConfig", "emulated"];
 
 export const builderProvider: pulumi.dynamic.ResourceProvider = {
+    // Checks at preview: buildx present and new enough, endpoints that exist, and declared
+    // platforms this host can build (natively or through its emulators).
+    async check(_olds: BuilderInputs, news: BuilderInputs) {
+        const failures: { property: string; reason: string }[] = [];
+        let have: string | undefined;
+        try {
+            have = await buildx.version();
+        } catch (e) {
+            failures.push({ property: "driver", reason: `docker buildx is not available (${(e as Error).message.split("\n")[0]}): run \`npm run up\` (scripts/bootstrap) or install buildx >= ${buildx.MIN_VERSION} as a docker CLI plugin` });
+        }
+        if (have && !buildx.versionAtLeast(have, buildx.MIN_VERSION)) {
+            failures.push({ property: "driver", reason: `docker buildx ${have} is older than ${buildx.MIN_VERSION}: upgrade the docker-buildx plugin (scripts/bootstrap installs ${buildx.MIN_VERSION} or newer)` });
+        }
+        if (!Array.isArray(news.nodes)) return { inputs: news, failures };
+        if (news.driver === "docker-container" && news.nodes.some((n) => n.platforms.length)) {
+            const local = hostlib.connect({ kind: "local" });
+            const facts = await binfmt.gatherFacts(local, binfmt.DEBIAN_BINFMTS_DIR, []);
+            const handlers = await binfmt.readHandlers(local);
+            const native = binfmt.nativePlatforms(facts.machine);
+            const emulatedNow = Object.keys(platform.ARCHITECTURES)
+                .map((a) => platform.normalizePlatform(`linux/${a}`)).filter((p) => handlers[binfmt.handlerName(p)]?.enabled && !native.includes(p));
+            const can = (p: string) => native.includes(p) || (news.emulated ?? []).includes(p) || emulatedNow.includes(platform.normalizePlatform(p));
+            news.nodes.forEach((n, i) => {
+                for (const p of n.platforms.filter((x) => !can(x))) {
+                    const emulates = [...new Set([...(news.emulated ?? []).filter((x) => !native.includes(x)), ...emulatedNow])];
+                    failures.push({ property: "nodes", reason: `${i === 0 ? "platforms" : `nodes[${i - 1}].platforms`}: no node can build ${p}: node ${n.name} runs ${native.join(", ")} natively and emulates ${emulates.join(", ") || "nothing"} (nodes: ${describeNodes(news.nodes)}); add a BinfmtSetup for ${p} (binfmt arg) or a native node for it` });
+                }
+            });
+        }
+        news.nodes.forEach((n, i) => {
+            const prop = i === 0 ? "endpoint" : `nodes[${i - 1}].endpoint`;
+            if (news.driver === "remote" && n.endpoint?.startsWith("unix://") && !fs.existsSync(n.endpoint.slice("unix://".length))) {
+                failures.push({ property: "nodes", reason: `${prop}: ${n.endpoint} does not exist: start buildkitd with --addr ${n.endpoint}, or fix the path` });
+            }
+        });
+        return { inputs: news, failures };
+    },
+
     async create(inputs: BuilderInputs) {
-        if (await buildx.find(inputs.name)) {
+        const existing = await buildx.find(inputs.name);
+        if (inputs.driver === "docker") {
+            // The engine's own builder: used as it is, never created or removed.
+            if (!existing) throw new Error(`no builder "${inputs.name}" for the docker driver: name a docker context (\`docker context ls\`), usually "default"`);
+            return { id: inputs.name, outs: (await observe(inputs, false, false))! };
+        }
+        if (existing) {
             throw new Error(`a buildx builder named "${inputs.name}" already exists and is not managed by this stack: choose another name, or remove it with \`docker buildx rm ${inputs.name}\``);
         }
-        await buildx.create(inputs);
+        const cleanup = async () => {
+            await buildx.remove(inputs.name, false);
+            fs.rmSync(tlsDir(inputs.name), { recursive: true, force: true });
+        };
         try {
-            const outs = await observe(inputs, inputs.bootstrap);
+            await buildx.create({ ...inputs, nodes: withTlsFiles(inputs) });
+            const outs = await observe(inputs, inputs.bootstrap, true);
             if (!outs) throw new Error(`buildx created ${inputs.name} but does not list it`);
+            const missing = inputs.bootstrap ? unbuildable(outs) : [];
+            if (missing.length) {
+                throw new Error(`no node of builder ${inputs.name} can build ${missing.join("; ")}: register emulators (BinfmtSetup) or add a node for those platforms (nodes: ${describeNodes(inputs.nodes)})`);
+            }
             return { id: inputs.name, outs };
         } catch (e) {
-            await buildx.remove(inputs.name, false); // leave nothing half-created
+            await cleanup(); // leave nothing half-created
+            const msg = (e as Error).message;
+            if (inputs.driver === "kubernetes" && /Kubernetes namespace|no configuration has been provided|KUBERNETES_MASTER|kubeconfig|connection refused/i.test(msg)) {
+                throw new Error(`the kubernetes driver found no cluster: ${msg.split("\n").pop()}; point KUBECONFIG (or ~/.kube/config) at a cluster you can reach`);
+            }
             throw e;
         }
     },
 
     async read(id: string, props: BuilderOutputs) {
-        const outs = await observe(props, false);
+        const outs = await observe(props, false, props.managed ?? true);
         return outs ? { id, props: outs } : { id: "", props: {} };
     },
 
@@ -58,13 +172,15 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: true };
     },
 
-    async update(_id: string, _olds: BuilderOutputs, news: BuilderInputs) {
-        const outs = await observe(news, news.bootstrap);
+    async update(_id: string, olds: BuilderOutputs, news: BuilderInputs) {
+        const outs = await observe(news, news.bootstrap, olds.managed ?? true);
         if (!outs) throw new Error(`builder ${news.name} is gone: run \`pulumi refresh\` then \`pulumi up\` to recreate it`);
         return { outs };
     },
 
     async delete(_id: string, props: BuilderOutputs) {
+        if (props.managed === false) return;
         await buildx.remove(props.name, props.keepState);
+        fs.rmSync(tlsDir(props.name), { recursive: true, force: true });
     },
 };

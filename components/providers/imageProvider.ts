@@ -13,6 +13,8 @@ export interface ImageInputs {
     tags: string[];
     push: boolean;
     builder: string;
+    /** What the builder reports it can build; checked, never a rebuild trigger. */
+    builderPlatforms?: string[];
     manifest: "index";
     buildArgs: Record<string, string>;
     target?: string;
@@ -37,7 +39,18 @@ function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
     return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
 }
 
+/** Requested platforms the builder cannot build, as failures naming them and its nodes. */
+function unbuildable(inputs: ImageInputs): { property: string; reason: string }[] {
+    if (!Array.isArray(inputs.builderPlatforms) || !Array.isArray(inputs.platforms)) return [];
+    return inputs.platforms.filter((p) => !inputs.builderPlatforms!.includes(p)).map((p) => ({
+        property: "platforms",
+        reason: `builder ${inputs.builder} cannot build ${p}: its nodes build ${inputs.builderPlatforms!.join(", ")}; give the builder a BinfmtSetup for ${p} or a node that runs it natively`,
+    }));
+}
+
 async function buildAndPush(inputs: ImageInputs, reason: string[]): Promise<ImageOutputs> {
+    const refused = unbuildable(inputs);
+    if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join("\n"));
     const started = Date.now();
     let cached = 0;
     const meta = await buildx.build({
@@ -63,6 +76,11 @@ async function buildAndPush(inputs: ImageInputs, reason: string[]): Promise<Imag
 }
 
 export const imageProvider: pulumi.dynamic.ResourceProvider = {
+    // At preview, when the builder already exists: refuse platforms it cannot build.
+    async check(_olds: ImageInputs, news: ImageInputs) {
+        return { inputs: news, failures: unbuildable(news) };
+    },
+
     async create(inputs: ImageInputs) {
         const outs = await buildAndPush(inputs, ["create"]);
         return { id: outs.ref, outs };

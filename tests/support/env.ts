@@ -17,6 +17,7 @@ export const ENV: Record<string, string> = {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
     PULUMI_CONFIG_PASSPHRASE: "pulumi-multiarch-dev-only",
+    PULUMI_MULTIARCH_BUILDKIT_IMAGE: "pulumi-multiarch/buildkit:v0.34.2",
 };
 Object.assign(process.env, ENV);
 

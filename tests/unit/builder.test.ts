@@ -1,0 +1,75 @@
+// BuildxBuilder argument handling and the buildx argv it produces (pure).
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { createArgs, versionAtLeast } from "../../components/core/buildx";
+
+pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
+
+describe("buildx argv", () => {
+    it("creates the first node and appends the others, each with its endpoint and platforms", () => {
+        const argv = createArgs({
+            name: "fleet", driver: "remote", nodes: [
+                { name: "fleet0", endpoint: "tcp://amd64-host:1234", platforms: ["linux/amd64"], driverOpts: { cacert: "/c/ca.pem" } },
+                { name: "arm", endpoint: "tcp://arm-host:1234", platforms: ["linux/arm64"], driverOpts: {} },
+            ],
+        }, "/tmp/cfg.toml");
+        assert.deepStrictEqual(argv, [
+            ["buildx", "create", "--name", "fleet", "--node", "fleet0", "--driver", "remote", "--driver-opt", "cacert=/c/ca.pem", "--platform", "linux/amd64", "--buildkitd-config", "/tmp/cfg.toml", "tcp://amd64-host:1234"],
+            ["buildx", "create", "--name", "fleet", "--node", "arm", "--append", "--platform", "linux/arm64", "--buildkitd-config", "/tmp/cfg.toml", "tcp://arm-host:1234"],
+        ]);
+    });
+
+    it("compares versions", () => {
+        assert.ok(versionAtLeast("0.38.2", "0.13.0"));
+        assert.ok(versionAtLeast("0.13.0", "0.13.0"));
+        assert.ok(!versionAtLeast("0.12.1", "0.13.0"));
+        assert.ok(versionAtLeast("1.0.0-rc1", "0.13.0"));
+    });
+});
+
+describe("BuildxBuilder args", () => {
+    let mod: typeof import("../../components/buildxBuilder");
+    before(async () => { mod = await import("../../components/buildxBuilder"); });
+    const paths = (fn: () => unknown) => {
+        try { fn(); } catch (e: any) { return e.errors.map((x: any) => x.propertyPath); }
+        throw new Error("no error");
+    };
+
+    it("defaults: docker-container with the pinned BuildKit image, a name per stack", () => {
+        const saved = process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE;
+        delete process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE;
+        try {
+            const i: any = mod.createBuilderInputs("b", {});
+            assert.strictEqual(i.name, "pulumi-multiarch-unit-b");
+            assert.strictEqual(i.driver, "docker-container");
+            assert.deepStrictEqual(i.nodes, [{ name: "pulumi-multiarch-unit-b0", platforms: [], driverOpts: { image: mod.DEFAULT_BUILDKIT_IMAGE } }]);
+            assert.strictEqual(mod.DEFAULT_BUILDKIT_IMAGE, "moby/buildkit:v0.34.2");
+        } finally {
+            if (saved !== undefined) process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE = saved;
+        }
+    });
+
+    it("maps kubernetes options to driver options, per node", () => {
+        const i: any = mod.createBuilderInputs("k", {
+            driver: "kubernetes", kubernetes: { namespace: "buildkit", replicas: 2, nodeSelector: { "kubernetes.io/arch": "amd64" } },
+            nodes: [{ name: "arm", platforms: ["linux/arm64"], kubernetes: { nodeSelector: { "kubernetes.io/arch": "arm64" } } }],
+        });
+        assert.deepStrictEqual(i.nodes[0].driverOpts, { namespace: "buildkit", replicas: "2", nodeselector: "kubernetes.io/arch=amd64" });
+        assert.deepStrictEqual(i.nodes[1], { name: "arm", platforms: ["linux/arm64"], driverOpts: { nodeselector: "kubernetes.io/arch=arm64" } });
+    });
+
+    it("refuses what buildx would refuse, naming each property", () => {
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", { driver: "remote" })), ["endpoint"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", { driver: "remote", endpoint: "http://x" })), ["endpoint"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", {
+            driver: "remote", endpoint: "tcp://a:1", nodes: [{ name: "n", endpoint: "tcp://b:1" }, { name: "n", endpoint: "tcp://c:1", platforms: ["linux/arm65"] }],
+        })), ["nodes[1].name", "nodes[1].platforms[0]"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("d", { driver: "docker", image: "x", nodes: [{}] })), ["image", "driver"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("k", { kubernetes: { replicas: 1 } })), ["kubernetes"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("n", { name: "bad name" })), ["name"]);
+    });
+
+    it("two stacks get two builders: the default name carries the stack", () => {
+        assert.strictEqual(mod.defaultBuilderName("builder"), "pulumi-multiarch-unit-builder");
+    });
+});
