@@ -4,9 +4,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
 import { hashContext } from "./core/context";
 import { parseRef } from "./core/registry";
-import { imageProvider, ImageInputs } from "./providers/imageProvider";
+import { imageProvider, ImageInputs, ManifestMode } from "./providers/imageProvider";
 import { outputsOnly, spread } from "./dynamic";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
+
+/** Registry login for pushing (and for reading back what was pushed). */
+export interface RegistryArgs {
+    username: pulumi.Input<string>;
+    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv. */
+    password: pulumi.Input<string>;
+}
 
 /** Arguments of {@link MultiArchImage}. */
 export interface MultiArchImageArgs {
@@ -22,12 +29,55 @@ export interface MultiArchImageArgs {
     push?: pulumi.Input<boolean>;
     /** The builder; the image depends on it and, through it, on its emulators. */
     builder: BuildxBuilder;
-    /** `"index"`: one tag pointing at a manifest list / OCI index. Default `"index"`. */
-    manifest?: pulumi.Input<"index">;
+    /**
+     * `"index"` (default): each tag points at one manifest list / OCI index.
+     * `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
+     * registries that keep no manifest lists (the article's company registry) or consumers
+     * that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
+     * with a warning.
+     */
+    manifest?: pulumi.Input<ManifestMode>;
     /** Build arguments (`--build-arg`). Default `{}`. */
     buildArgs?: pulumi.Input<Record<string, string>>;
     /** Target stage (`--target`). Default: the last stage. */
     target?: pulumi.Input<string>;
+    /** Image labels (`--label`). Default `{}`. */
+    labels?: pulumi.Input<Record<string, string>>;
+    /** OCI annotations (`--annotation`). Default `{}`. */
+    annotations?: pulumi.Input<Record<string, string>>;
+    /** Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. */
+    secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none. */
+    ssh?: pulumi.Input<string[]>;
+    /** Cache sources (`--cache-from`). Default none. */
+    cacheFrom?: pulumi.Input<string[]>;
+    /** Cache exports (`--cache-to`). Default none. */
+    cacheTo?: pulumi.Input<string[]>;
+    /**
+     * A repository for an automatic registry cache per platform (`<repo>:amd64`,
+     * `<repo>:arm64`, mode=max). One registry cache ref keeps only the last platform of a
+     * multi-platform build (docker/buildx#1044), so with this set each platform is built by
+     * its own (parallel) invocation and the index is assembled from them. Default none.
+     */
+    cacheRepository?: pulumi.Input<string>;
+    /** Ignore the build cache (`--no-cache`). Default `false`. */
+    noCache?: pulumi.Input<boolean>;
+    /** Always pull base images (`--pull`). Default `false`. */
+    pull?: pulumi.Input<boolean>;
+    /** Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject). */
+    provenance?: pulumi.Input<boolean>;
+    /** SBOM attestation. Default `false`. */
+    sbom?: pulumi.Input<boolean>;
+    /** Registry credentials. Default none (anonymous, or the docker config's). */
+    registry?: RegistryArgs;
+    /** Values whose change forces a rebuild (e.g. a release number). Default none. */
+    triggers?: pulumi.Input<string[]>;
+    /** Verify each platform's config and entrypoint binary before tags move. Default `true`. */
+    verify?: pulumi.Input<boolean>;
+    /** Dockerfile lint findings fail the preview instead of warning. Default `false`. */
+    strict?: boolean;
+    /** Delete the pushed manifests on destroy (registry API). Default `false`: images are kept. */
+    deleteOnDestroy?: pulumi.Input<boolean>;
 }
 
 /**
@@ -42,7 +92,12 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly platformDigests: pulumi.Output<Record<string, string>>;
     /** `<repository>@<digest>`: pull this to get exactly what was built. */
     readonly ref: pulumi.Output<string>;
+    /** Every tag pushed (per-arch tags in that mode). */
     readonly tags: pulumi.Output<string[]>;
+    /** The manifest mode used ("auto" resolved). */
+    readonly manifestMode: pulumi.Output<string>;
+    /** platform -> what verification found (config platform, entrypoint binary architecture). */
+    readonly verification: pulumi.Output<Record<string, string>>;
     /** Content digest of context + Dockerfile that the last build used. */
     readonly contextDigest: pulumi.Output<string>;
     /** What drove the last build: `["create"]` or the inputs that changed. */
@@ -50,15 +105,28 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
-        const inputs = { ...createImageInputs(args), builder: args.builder.name, builderPlatforms: args.builder.platforms };
-        const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: [args.builder] });
+        const inputs = {
+            ...createImageInputs(args), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            secrets: args.secrets ?? {},
+            registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
+        };
+        const res = new Image(`${name}-image`, inputs, {
+            parent: this, dependsOn: [args.builder],
+            // Build secrets and the registry password stay encrypted in state even if given as plain strings.
+            additionalSecretOutputs: ["secrets", "registryAuth"],
+        });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
-        this.tags = res.tags;
+        this.tags = res.pushedTags;
+        this.manifestMode = res.manifestMode;
+        this.verification = res.verification;
         this.contextDigest = res.contextDigest;
         this.buildReason = res.buildReason;
-        this.registerOutputs({ digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags, contextDigest: this.contextDigest, buildReason: this.buildReason });
+        this.registerOutputs({
+            digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
+            contextDigest: this.contextDigest, buildReason: this.buildReason, manifestMode: this.manifestMode, verification: this.verification,
+        });
     }
 }
 
@@ -67,12 +135,14 @@ class Image extends pulumi.dynamic.Resource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;
     declare readonly ref: pulumi.Output<string>;
-    declare readonly tags: pulumi.Output<string[]>;
+    declare readonly pushedTags: pulumi.Output<string[]>;
+    declare readonly manifestMode: pulumi.Output<string>;
+    declare readonly verification: pulumi.Output<Record<string, string>>;
     declare readonly contextDigest: pulumi.Output<string>;
     declare readonly buildReason: pulumi.Output<string[]>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason"]) }, opts, "multiarch", "Image");
+        super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts, "multiarch", "Image");
     }
 }
 
@@ -90,7 +160,11 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Inputs {
     const digest = hashContext(args.context, dockerfile);
     const checked = validated([
         args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
-    ], ([platforms, tags, push, manifest, buildArgs, target]): Omit<ImageInputs, "builder"> => {
+        args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheFrom ?? [], args.cacheTo ?? [], args.cacheRepository,
+        args.noCache ?? false, args.pull ?? false, args.provenance ?? false, args.sbom ?? false, args.triggers ?? [], args.verify ?? true,
+        args.deleteOnDestroy ?? false,
+    ], ([platforms, tags, push, manifest, buildArgs, target, labels, annotations, ssh, cacheFrom, cacheTo, cacheRepository,
+        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
         const e = new ArgErrors("MultiArchImage");
         const normalized = checkPlatforms(e, "platforms", platforms);
         if (!tags || tags.length === 0) e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]`);
@@ -105,13 +179,22 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Inputs {
             }
         });
         if (repos.size > 1) e.add("tags", `all tags must be in one repository, got ${[...repos].join(", ")}: use one MultiArchImage per repository`);
-        if (manifest !== "index") e.add("manifest", `"${manifest}" is not supported yet: use "index"`);
+        if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
+        if (cacheRepository) {
+            try { if (parseRef(cacheRepository).tag !== "latest" || cacheRepository.includes("@")) throw new Error(); } catch {
+                e.add("cacheRepository", `"${cacheRepository}" is not a repository: write registry/repository without tag, e.g. localhost:5000/hello-cache`);
+            }
+        }
         e.throwIfAny();
         return {
             context: args.context, dockerfile, platforms: normalized, tags, push, manifest, buildArgs,
             ...(target ? { target } : {}),
+            labels, annotations, ssh, cacheFrom, cacheTo, ...(cacheRepository ? { cacheRepository } : {}),
+            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy,
             contextDigest: digest.digest, contextFiles: digest.files,
         };
     });
-    return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target", "contextDigest", "contextFiles"]);
+    return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target",
+        "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull", "provenance", "sbom",
+        "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
 }

@@ -146,14 +146,29 @@ export interface BuildOptions {
     context: string;
     dockerfile: string;
     platforms: string[];
-    tags: string[];
-    push: boolean;
+    /** Repository to push to by digest (no tag moves here), or undefined to keep the result in the build cache. */
+    pushRepository?: string;
     buildArgs: Record<string, string>;
     target?: string;
+    labels?: Record<string, string>;
+    /** OCI annotations on the index/manifests (`--annotation`). */
+    annotations?: Record<string, string>;
+    /** Build secrets: id -> value. Passed through the environment (`--secret id=..,env=..`), never argv. */
+    secrets?: Record<string, string>;
+    /** `--ssh` specs, e.g. "default" or "id=/path/to/key". */
+    ssh?: string[];
+    cacheFrom?: string[];
+    cacheTo?: string[];
+    noCache?: boolean;
+    pull?: boolean;
+    provenance?: boolean;
+    sbom?: boolean;
+    /** Registry credentials, written to a private docker config for this build only. */
+    auth?: { registry: string; username: string; password: string };
     onLine?: (line: string) => void;
 }
 
-/** What `--metadata-file` records for a multi-platform push. */
+/** What `--metadata-file` records for a push. */
 export interface BuildMetadata {
     digest?: string;
     imageName?: string;
@@ -169,9 +184,8 @@ export function parseMetadata(text: string): BuildMetadata {
     };
 }
 
-export async function build(o: BuildOptions): Promise<BuildMetadata> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
-    const metadataFile = path.join(dir, "metadata.json");
+/** The `buildx build` argv and environment for `o`. Pure: secrets appear only in env. */
+export function buildArgs(o: BuildOptions, metadataFile: string): { args: string[]; env: Record<string, string> } {
     const args = [
         "buildx", "build",
         "--builder", o.builder,
@@ -179,16 +193,51 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
         "--file", o.dockerfile,
         "--metadata-file", metadataFile,
         "--progress", "plain",
-        // Attestation manifests would add unknown/unknown entries to the index.
-        "--provenance=false",
+        // Attestation manifests would add unknown/unknown entries to the index; opt in.
+        `--provenance=${o.provenance ? "true" : "false"}`,
     ];
-    for (const t of o.tags) args.push("--tag", t);
+    if (o.sbom) args.push("--sbom=true");
+    const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
+    for (const [k, v] of Object.entries(o.labels ?? {}).sort()) args.push("--label", `${k}=${v}`);
+    for (const [k, v] of Object.entries(o.annotations ?? {}).sort()) args.push("--annotation", `${k}=${v}`);
+    Object.keys(o.secrets ?? {}).sort().forEach((id, i) => {
+        const name = `PULUMI_MULTIARCH_SECRET_${i}`;
+        env[name] = o.secrets![id];
+        args.push("--secret", `id=${id},env=${name}`);
+    });
+    for (const s of o.ssh ?? []) args.push("--ssh", s);
+    for (const c of o.cacheFrom ?? []) args.push("--cache-from", c);
+    for (const c of o.cacheTo ?? []) args.push("--cache-to", c);
+    if (o.noCache) args.push("--no-cache");
+    if (o.pull) args.push("--pull");
     if (o.target) args.push("--target", o.target);
-    args.push(o.push ? "--push" : "--output=type=image,push=false");
+    args.push("--output", o.pushRepository
+        ? `type=image,name=${o.pushRepository},push-by-digest=true,name-canonical=true,push=true`
+        : "type=image,push=false");
     args.push(o.context);
+    return { args, env };
+}
+
+/** A private docker config holding one registry login, beside the user's buildx state and plugins. */
+function privateDockerConfig(dir: string, auth: NonNullable<BuildOptions["auth"]>): Record<string, string> {
+    const home = process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker");
+    const cfg = path.join(dir, "docker");
+    fs.mkdirSync(cfg, { mode: 0o700 });
+    fs.writeFileSync(path.join(cfg, "config.json"), JSON.stringify({
+        auths: { [auth.registry]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64") } },
+    }), { mode: 0o600 });
+    if (fs.existsSync(path.join(home, "cli-plugins"))) fs.symlinkSync(path.join(home, "cli-plugins"), path.join(cfg, "cli-plugins"));
+    return { DOCKER_CONFIG: cfg, BUILDX_CONFIG: process.env.BUILDX_CONFIG ?? path.join(home, "buildx") };
+}
+
+export async function build(o: BuildOptions): Promise<BuildMetadata> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+    const metadataFile = path.join(dir, "metadata.json");
     try {
-        await run("docker", args, { onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
+        const { args, env } = buildArgs(o, metadataFile);
+        const authEnv = o.auth ? privateDockerConfig(dir, o.auth) : {};
+        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

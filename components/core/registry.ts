@@ -1,4 +1,6 @@
-// A small OCI distribution client: enough to read what a push left in a registry.
+// A small OCI distribution client: read what a push left in a registry, move tags to
+// verified manifests, delete what we pushed. Basic auth, and the bearer-token challenge
+// most registries answer with.
 import http = require("http");
 import https = require("https");
 
@@ -39,46 +41,103 @@ function baseUrl(registry: string): string {
     return `${plain ? "http" : "https"}://${registry}`;
 }
 
-export interface FetchedManifest {
-    digest: string;
-    mediaType: string;
-    body: any;
+export interface Credentials {
+    username: string;
+    password: string;
 }
 
-function get(url: string, accept: string[]): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+interface Response {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: Buffer;
+}
+
+function request(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
     const lib = url.startsWith("https:") ? https : http;
     return new Promise((resolve, reject) => {
-        const req = lib.get(url, { headers: { Accept: accept.join(", ") }, timeout: 30_000 }, (res) => {
-            let body = "";
-            res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () =>
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        const req = lib.request(url, { method, headers, timeout: 60_000 }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         });
-        req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out after 30s`)));
-        req.on("error", (e) => reject(new Error(`GET ${url}: ${e.message}: is the registry running and reachable?`)));
+        req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out after 60s`)));
+        req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}: is the registry running and reachable?`)));
+        req.end(body);
     });
 }
 
-/** The manifest or index a tag or digest points at; undefined when the registry has none. */
-export async function getManifest(ref: string): Promise<FetchedManifest | undefined> {
-    const r = parseRef(ref);
-    const url = `${baseUrl(r.registry)}/v2/${r.repository}/manifests/${r.digest ?? r.tag}`;
-    const res = await get(url, [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES]);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${res.body.slice(0, 300)}`);
-    const body = JSON.parse(res.body);
-    return {
-        digest: String(res.headers["docker-content-digest"] ?? ""),
-        mediaType: body.mediaType ?? String(res.headers["content-type"] ?? ""),
-        body,
-    };
+/** Parses `WWW-Authenticate: Bearer realm="...",service="...",scope="..."`. */
+export function parseChallenge(header: string): Record<string, string> | undefined {
+    if (!/^Bearer /i.test(header)) return undefined;
+    const out: Record<string, string> = {};
+    for (const m of header.slice(7).matchAll(/(\w+)="([^"]*)"/g)) out[m[1]] = m[2];
+    return out;
 }
 
-export async function getBlobJson(ref: string, digest: string): Promise<any> {
+export class Registry {
+    private token?: string;
+
+    constructor(readonly registry: string, private readonly credentials?: Credentials) {}
+
+    private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+        const url = `${baseUrl(this.registry)}/v2/${path}`;
+        const auth = (): Record<string, string> => this.token ? { Authorization: `Bearer ${this.token}` }
+            : this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
+        let res = await request(method, url, { ...headers, ...auth() }, body);
+        const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
+        if (challenge?.realm) {
+            const q = new URLSearchParams({ ...(challenge.service ? { service: challenge.service } : {}), ...(challenge.scope ? { scope: challenge.scope } : {}) });
+            const basic: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
+            const t = await request("GET", `${challenge.realm}?${q}`, basic);
+            if (t.status !== 200) throw new Error(`${this.registry} refused the credentials (token endpoint answered ${t.status}): check registry.username and registry.password`);
+            const j = JSON.parse(t.body.toString("utf8"));
+            this.token = j.token ?? j.access_token;
+            res = await request(method, url, { ...headers, ...auth() }, body);
+        }
+        if (res.status === 401) throw new Error(`${this.registry} answered 401 Unauthorized for ${method} /v2/${path}: check registry.username and registry.password`);
+        return res;
+    }
+
+    /** The raw manifest or index a tag or digest points at; undefined when there is none. */
+    async getManifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string; raw: Buffer; body: any } | undefined> {
+        const res = await this.call("GET", `${repository}/manifests/${reference}`, { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
+        if (res.status === 404) return undefined;
+        if (res.status !== 200) throw new Error(`GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+        const body = JSON.parse(res.body.toString("utf8"));
+        return {
+            digest: String(res.headers["docker-content-digest"] ?? reference),
+            mediaType: body.mediaType ?? String(res.headers["content-type"] ?? ""),
+            raw: res.body, body,
+        };
+    }
+
+    /** Points `tag` at exactly these manifest bytes (moving a tag is a manifest PUT). */
+    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string): Promise<void> {
+        const res = await this.call("PUT", `${repository}/manifests/${tag}`, { "Content-Type": mediaType }, raw);
+        if (res.status !== 201 && res.status !== 200) {
+            throw new Error(`${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${res.body.toString("utf8").slice(0, 300)}`);
+        }
+    }
+
+    async deleteManifest(repository: string, digest: string): Promise<void> {
+        const res = await this.call("DELETE", `${repository}/manifests/${digest}`);
+        if (![200, 202, 404].includes(res.status)) throw new Error(`${this.registry} refused to delete ${repository}@${digest} (${res.status}): enable deletes in the registry or drop deleteOnDestroy`);
+    }
+
+    async getBlob(repository: string, digest: string): Promise<Buffer> {
+        let res = await this.call("GET", `${repository}/blobs/${digest}`);
+        for (let hops = 0; (res.status === 307 || res.status === 302) && hops < 3; hops++) {
+            res = await request("GET", String(res.headers.location), {});
+        }
+        if (res.status !== 200) throw new Error(`GET blob ${digest} from ${this.registry}/${repository} answered ${res.status}`);
+        return res.body;
+    }
+}
+
+/** The manifest or index a reference points at (no credentials); undefined when none. */
+export async function getManifest(ref: string): Promise<{ digest: string; mediaType: string; body: any } | undefined> {
     const r = parseRef(ref);
-    const url = `${baseUrl(r.registry)}/v2/${r.repository}/blobs/${digest}`;
-    const res = await get(url, ["*/*"]);
-    if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}`);
-    return JSON.parse(res.body);
+    return new Registry(r.registry).getManifest(r.repository, r.digest ?? r.tag!);
 }
 
 /** platform -> manifest digest for an index; attestation entries are left out. */

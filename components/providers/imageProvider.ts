@@ -1,9 +1,18 @@
 // Lifecycle of a multi-platform image in a registry. A dynamic provider: the rebuild
-// decision is ours (content digest of the context, not timestamps), and `read` sees a tag
-// that moved out of band.
+// decision is ours (a content digest of the context, not timestamps), every platform is
+// verified before any tag moves, and `read` sees a tag that moved out of band.
+//
+// Every build pushes by digest only (no tag). The tags then move, through the registry
+// API, to the verified index (manifest "index") or to each verified platform manifest
+// (`<tag>-<arch>`, manifest "per-arch-tags"), so a failed build, push or verification
+// never leaves a tag on a partial or wrong image.
 import type * as pulumi from "@pulumi/pulumi";
+import crypto = require("crypto");
 import buildx = require("../core/buildx");
 import registry = require("../core/registry");
+import verify = require("../core/verify");
+
+export type ManifestMode = "index" | "per-arch-tags" | "auto";
 
 export interface ImageInputs {
     /** Build context, as the program gave it (relative paths keep state machine-independent). */
@@ -15,28 +24,64 @@ export interface ImageInputs {
     builder: string;
     /** What the builder reports it can build; checked, never a rebuild trigger. */
     builderPlatforms?: string[];
-    manifest: "index";
+    manifest: ManifestMode;
     buildArgs: Record<string, string>;
     target?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    /** Build secrets (id -> value); a Pulumi secret in state. */
+    secrets: Record<string, string>;
+    ssh: string[];
+    cacheFrom: string[];
+    cacheTo: string[];
+    /** Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform. */
+    cacheRepository?: string;
+    noCache: boolean;
+    pull: boolean;
+    provenance: boolean;
+    sbom: boolean;
+    /** Registry login (password a Pulumi secret). */
+    registryAuth?: { username: string; password: string };
+    /** Any change rebuilds (like a timestamp or a git sha the user passes). */
+    triggers: string[];
+    verify: boolean;
+    deleteOnDestroy: boolean;
     /** Content digest of context + Dockerfile; the rebuild trigger. */
     contextDigest: string;
-    /** relative path -> content hash, to say which files changed. */
+    /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
     contextFiles: Record<string, string>;
 }
 
 export interface ImageOutputs extends ImageInputs {
+    /** Digest of the index (manifest "index"), "" for per-arch tags. */
     digest: string;
     platformDigests: Record<string, string>;
     ref: string;
+    /** Every tag this resource pushed. */
+    pushedTags: string[];
+    /** The mode used: "auto" resolves to one of the others, once. */
+    manifestMode: "index" | "per-arch-tags";
     /** Why the last build ran: "create", or the inputs that changed. */
     buildReason: string[];
+    /** platform -> what verification found. */
+    verification: Record<string, string>;
 }
 
 /** Inputs that change what is built or where it goes: any change rebuilds. */
-const REBUILD: (keyof ImageInputs)[] = ["contextDigest", "dockerfile", "platforms", "tags", "push", "builder", "manifest", "buildArgs", "target"];
+const REBUILD: (keyof ImageInputs)[] = [
+    "contextDigest", "dockerfile", "platforms", "tags", "push", "builder", "manifest", "buildArgs", "target",
+    "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
+    "provenance", "sbom", "triggers", "verify",
+];
 
 function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
     return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+}
+
+/** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
+export function perArchTag(tag: string, platform: string): string {
+    const [, arch, variant] = platform.split("/");
+    return `${tag}-${arch}${variant ?? ""}`;
 }
 
 /** Requested platforms the builder cannot build, as failures naming them and its nodes. */
@@ -48,31 +93,152 @@ function unbuildable(inputs: ImageInputs): { property: string; reason: string }[
     }));
 }
 
-async function buildAndPush(inputs: ImageInputs, reason: string[]): Promise<ImageOutputs> {
+interface Built {
+    /** platform -> manifest digest */
+    manifests: Record<string, string>;
+    /** the index buildx pushed, when it pushed one */
+    index?: { digest: string; raw: Buffer; mediaType: string };
+}
+
+function reg(inputs: ImageInputs): { r: registry.Registry; repository: string; repo: string } {
+    const ref = registry.parseRef(inputs.tags[0]);
+    return { r: new registry.Registry(ref.registry, inputs.registryAuth), repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
+}
+
+/** Can this registry keep an index? Pushes an empty one by digest (no tag). */
+async function acceptsIndex(inputs: ImageInputs): Promise<boolean> {
+    const { r, repository } = reg(inputs);
+    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }));
+    const digest = `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`;
+    try {
+        await r.putManifest(repository, digest, raw, registry.INDEX_MEDIA_TYPES[0]);
+        return true;
+    } catch (e) {
+        if (/refused/.test((e as Error).message)) return false;
+        throw e;
+    }
+}
+
+function buildOptions(inputs: ImageInputs, platforms: string[], log: (l: string) => void): buildx.BuildOptions {
+    const { repo } = reg(inputs);
+    const arch = platforms.length === 1 ? platforms[0].split("/").slice(1).join("") : "";
+    const perPlatformCache = inputs.cacheRepository && arch ? {
+        cacheFrom: [...inputs.cacheFrom, `type=registry,ref=${inputs.cacheRepository}:${arch}`],
+        cacheTo: [...inputs.cacheTo, `type=registry,ref=${inputs.cacheRepository}:${arch},mode=max`],
+    } : { cacheFrom: inputs.cacheFrom, cacheTo: inputs.cacheTo };
+    return {
+        builder: inputs.builder, context: inputs.context, dockerfile: inputs.dockerfile, platforms,
+        pushRepository: inputs.push ? repo : undefined,
+        buildArgs: inputs.buildArgs, target: inputs.target, labels: inputs.labels, annotations: inputs.annotations,
+        secrets: inputs.secrets, ssh: inputs.ssh, ...perPlatformCache,
+        noCache: inputs.noCache, pull: inputs.pull, provenance: inputs.provenance, sbom: inputs.sbom,
+        ...(inputs.registryAuth ? { auth: { registry: registry.parseRef(inputs.tags[0]).registry, ...inputs.registryAuth } } : {}),
+        onLine: log,
+    };
+}
+
+/** Builds and pushes by digest: one invocation for an index, or one per platform (in parallel). */
+async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l: string) => void): Promise<Built> {
+    const { r, repository } = reg(inputs);
+    if (!perPlatform) {
+        const meta = await buildx.build(buildOptions(inputs, inputs.platforms, log));
+        if (!inputs.push) return { manifests: {} };
+        if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags[0]}`);
+        const index = await r.getManifest(repository, meta.digest);
+        if (!index) throw new Error(`${repository}@${meta.digest} is not in the registry after the push`);
+        return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType } };
+    }
+    const metas = await Promise.all(inputs.platforms.map((p) =>
+        buildx.build(buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`))).then((m) => [p, m] as const)));
+    const manifests: Record<string, string> = {};
+    for (const [p, m] of metas) {
+        if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
+        if (m.digest) manifests[p] = m.digest;
+    }
+    return { manifests };
+}
+
+/** An OCI index over per-platform manifests pushed separately. */
+async function assembleIndex(inputs: ImageInputs, manifests: Record<string, string>): Promise<{ digest: string; raw: Buffer; mediaType: string }> {
+    const { r, repository } = reg(inputs);
+    const entries = [];
+    for (const p of inputs.platforms) {
+        const m = (await r.getManifest(repository, manifests[p]))!;
+        const [os, architecture, variant] = p.split("/");
+        entries.push({ mediaType: m.mediaType, digest: m.digest, size: m.raw.length, platform: { architecture, os, ...(variant ? { variant } : {}) } });
+    }
+    const mediaType = registry.INDEX_MEDIA_TYPES[0];
+    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries }));
+    return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
+}
+
+async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
     const refused = unbuildable(inputs);
     if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join("\n"));
     const started = Date.now();
     let cached = 0;
-    const meta = await buildx.build({
-        ...inputs,
-        onLine: (line) => {
-            if (/\bCACHED\b/.test(line)) cached++;
-            console.log(line); // streamed into Pulumi's output
-        },
-    });
-    if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags.join(", ")}`);
-    let platformDigests: Record<string, string> = {};
-    if (inputs.push) {
-        const index = await registry.getManifest(`${registry.repoOf(inputs.tags[0])}@${meta.digest}`);
-        if (!index) throw new Error(`${inputs.tags[0]}@${meta.digest} is not in the registry after the push`);
-        platformDigests = registry.platformDigests(index.body);
-        const got = Object.keys(platformDigests).sort().join(", ");
-        const want = [...inputs.platforms].sort().join(", ");
-        if (got !== want) throw new Error(`the pushed index holds ${got || "no platforms"}, but ${want} were requested`);
+    const log = (line: string) => {
+        if (/\bCACHED\b/.test(line)) cached++;
+        console.log(line); // streamed into Pulumi's output
+    };
+    let mode: "index" | "per-arch-tags" = inputs.manifest === "auto" ? (olds?.manifest === "auto" ? olds.manifestMode : "index") : inputs.manifest;
+    if (inputs.manifest === "auto" && inputs.push && !(olds?.manifest === "auto" && olds.manifestMode)) {
+        if (!(await acceptsIndex(inputs))) {
+            mode = "per-arch-tags";
+            console.log(`warning: ${registry.repoOf(inputs.tags[0])} does not accept manifest lists / OCI indexes: pushing one tag per architecture (${inputs.platforms.map((p) => perArchTag(inputs.tags[0], p)).join(", ")}) instead`);
+        }
     }
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`built ${inputs.platforms.join(",")} -> ${meta.digest} in ${secs}s (${cached} steps cached)`);
-    return { ...inputs, digest: meta.digest, platformDigests, ref: `${registry.repoOf(inputs.tags[0])}@${meta.digest}`, buildReason: reason };
+    const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
+    const built = await buildByDigest(inputs, perPlatform, log);
+
+    // Verify every platform before any tag moves.
+    const verification: Record<string, string> = {};
+    if (inputs.push && inputs.verify) {
+        const { r, repository } = reg(inputs);
+        const checks = await Promise.all(inputs.platforms.map((p) => verify.checkPlatform(r, repository, built.manifests[p], p)));
+        const bad = checks.filter((c) => c.problem);
+        for (const c of checks) verification[c.platform] = c.problem ? `FAILED: ${c.problem}` : `ok: config ${c.configPlatform}${c.binary ? `, ${c.binary.path} is ${c.binary.architecture}` : ""}`;
+        if (bad.length) {
+            throw new Error(`verification failed, no tag was moved:\n${bad.map((c) => `  ${c.problem}`).join("\n")}`);
+        }
+        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
+            throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);
+        }
+    }
+
+    // Move the tags.
+    const pushedTags: string[] = [];
+    let digest = "";
+    if (inputs.push) {
+        const { r, repository, repo } = reg(inputs);
+        if (mode === "index") {
+            const index = built.index ?? await assembleIndex(inputs, built.manifests);
+            for (const t of inputs.tags) {
+                await r.putManifest(repository, registry.parseRef(t).tag!, index.raw, index.mediaType);
+                pushedTags.push(t);
+            }
+            digest = index.digest;
+        } else {
+            // All platforms are built and verified before the first per-arch tag moves, so no
+            // architecture's tag is left newer than another's by a failed build.
+            for (const t of inputs.tags) {
+                for (const p of inputs.platforms) {
+                    const m = (await r.getManifest(repository, built.manifests[p]))!;
+                    const tag = perArchTag(t, p);
+                    await r.putManifest(repository, registry.parseRef(tag).tag!, m.raw, m.mediaType);
+                    pushedTags.push(tag);
+                }
+            }
+        }
+        const secs = ((Date.now() - started) / 1000).toFixed(1);
+        console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",")} (${mode}) in ${secs}s (${cached} steps cached)`);
+        return {
+            ...inputs, digest, platformDigests: built.manifests, ref: digest ? `${repo}@${digest}` : `${repo}@${built.manifests[inputs.platforms[0]]}`,
+            pushedTags, manifestMode: mode, buildReason: reason, verification,
+        };
+    }
+    console.log(`built ${inputs.platforms.join(",")} (not pushed) in ${((Date.now() - started) / 1000).toFixed(1)}s (${cached} steps cached)`);
+    return { ...inputs, digest: "", platformDigests: {}, ref: "", pushedTags: [], manifestMode: mode, buildReason: reason, verification };
 }
 
 export const imageProvider: pulumi.dynamic.ResourceProvider = {
@@ -83,29 +249,34 @@ export const imageProvider: pulumi.dynamic.ResourceProvider = {
 
     async create(inputs: ImageInputs) {
         const outs = await buildAndPush(inputs, ["create"]);
-        return { id: outs.ref, outs };
+        return { id: `${registry.repoOf(inputs.tags[0])}:${inputs.platforms.join(",")}`, outs };
     },
 
     async diff(_id: string, olds: ImageOutputs, news: ImageInputs) {
         const changed = changedKeys(olds, news);
-        // A tag that moved away from our digest (seen by refresh) is rebuilt and re-pushed.
-        if (olds.digest === "" && !changed.includes("tags")) changed.push("tags");
+        // A tag that moved away from our push (seen by refresh) is pushed again.
+        if (olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !changed.includes("tags")) changed.push("tags");
         return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
 
     async update(_id: string, olds: ImageOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
-        return { outs: await buildAndPush(news, reason.length ? reason : ["tags"]) };
+        return { outs: await buildAndPush(news, reason.length ? reason : ["tag moved out of band"], olds) };
     },
 
     async read(id: string, props: ImageOutputs) {
-        if (!props.push) return { id, props };
-        const current = await registry.getManifest(props.tags[0]);
+        if (!props.push || props.manifestMode !== "index" || !props.digest) return { id, props };
+        const { r, repository } = reg(props);
+        const current = await r.getManifest(repository, registry.parseRef(props.tags[0]).tag!);
         // The tag is gone or points elsewhere: clear the digest so the next `up` re-pushes.
-        const digest = current?.digest === props.digest ? props.digest : "";
-        return { id, props: { ...props, digest } };
+        return { id, props: { ...props, digest: current?.digest === props.digest ? props.digest : "" } };
     },
 
-    // Pushed images are kept: other stacks and deployments may reference them.
-    async delete() {},
+    // Pushed images are kept unless deleteOnDestroy: other deployments may use them.
+    async delete(_id: string, props: ImageOutputs) {
+        if (!props.deleteOnDestroy || !props.push) return;
+        const { r, repository } = reg(props);
+        const digests = new Set([props.digest, ...Object.values(props.platformDigests ?? {})].filter(Boolean));
+        for (const d of digests) await r.deleteManifest(repository, d);
+    },
 };
