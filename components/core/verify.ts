@@ -93,19 +93,31 @@ export async function checkPlatform(reg: Registry, repository: string, manifestD
         out.problem = `${platform}: the image config says ${configPlatform}. Likely cause: the final stage's FROM pins another platform (FROM --platform=...) or names an image of one architecture; make the last FROM match the target`;
         return out;
     }
+    const wantMachine = platformlib.ARCHITECTURES[want.architecture].elfMachine;
+    // The program the image runs, then the base image's shell: a right binary on a base of
+    // another architecture still fails at `docker run ... sh` (the article's last-FROM pitfall).
     const program = programOf(config);
-    if (!program) return out;
-    for (const file of candidates(program, config)) {
-        const head = await headOf(reg, repository, m.body.layers ?? [], file);
-        if (!head) continue;
-        const machine = elf.elfMachine(head);
-        if (machine === undefined) return out; // a script: nothing to check
-        const architecture = archOfMachine(machine);
-        out.binary = { path: file, architecture };
-        if (machine !== platformlib.ARCHITECTURES[want.architecture].elfMachine) {
-            out.problem = `${platform}: ${file} is an ${architecture} binary. Likely cause: a hard-coded GOARCH (or another compiler target) in the build stage; build with GOARCH=$TARGETARCH, or the final stage copies a binary of another architecture`;
+    const checks: { files: string[]; cause: string }[] = [];
+    if (program) checks.push({ files: candidates(program, config), cause: "a hard-coded GOARCH (or another compiler target) in the build stage; build with GOARCH=$TARGETARCH, or the final stage copies a binary of another architecture" });
+    checks.push({ files: ["/bin/sh"], cause: "the final stage's FROM pins another platform (FROM --platform=...) or names an image of one architecture; make the last FROM match the target" });
+    const seen = new Set<string>();
+    for (const check of checks) {
+        for (const file of check.files) {
+            if (seen.has(file)) break;
+            seen.add(file);
+            const head = await headOf(reg, repository, m.body.layers ?? [], file);
+            if (!head) continue;
+            const machine = elf.elfMachine(head);
+            if (machine === undefined) break; // a script: nothing to check
+            const architecture = archOfMachine(machine);
+            out.binary ??= { path: file, architecture };
+            if (machine !== wantMachine) {
+                out.binary = { path: file, architecture };
+                out.problem = `${platform}: ${file} is an ${architecture} binary. Likely cause: ${check.cause}`;
+                return out;
+            }
+            break;
         }
-        return out;
     }
     return out;
 }

@@ -146,6 +146,8 @@ async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l:
         if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags[0]}`);
         const index = await r.getManifest(repository, meta.digest);
         if (!index) throw new Error(`${repository}@${meta.digest} is not in the registry after the push`);
+        // One platform without attestations: buildx pushes a plain manifest, no index.
+        if (!Array.isArray(index.body.manifests)) return { manifests: { [inputs.platforms[0]]: meta.digest } };
         return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType } };
     }
     const metas = await Promise.all(inputs.platforms.map((p) =>
@@ -174,7 +176,7 @@ async function assembleIndex(inputs: ImageInputs, manifests: Record<string, stri
 
 async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
     const refused = unbuildable(inputs);
-    if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join("\n"));
+    if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join(" | "));
     const started = Date.now();
     let cached = 0;
     const log = (line: string) => {
@@ -199,7 +201,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         const bad = checks.filter((c) => c.problem);
         for (const c of checks) verification[c.platform] = c.problem ? `FAILED: ${c.problem}` : `ok: config ${c.configPlatform}${c.binary ? `, ${c.binary.path} is ${c.binary.architecture}` : ""}`;
         if (bad.length) {
-            throw new Error(`verification failed, no tag was moved:\n${bad.map((c) => `  ${c.problem}`).join("\n")}`);
+            throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
         }
         if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
             throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);

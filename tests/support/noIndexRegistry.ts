@@ -1,0 +1,34 @@
+// A registry that keeps no manifest lists, like the article's company registry: a small
+// HTTP proxy in front of the real registry (127.0.0.1:5000) that refuses to store an index
+// or manifest list (400 MANIFEST_INVALID) and answers 404 where the upstream would return
+// one. Everything else (blobs, single-platform manifests, tags) passes through unchanged.
+import * as http from "http";
+
+const LIST_TYPES = /application\/vnd\.(oci\.image\.index\.v1|docker\.distribution\.manifest\.list\.v2)\+json/;
+
+export function startNoIndexRegistry(port: number, upstream = { host: "127.0.0.1", port: 5000 }): Promise<http.Server> {
+    const server = http.createServer((req, res) => {
+        const isManifest = /\/manifests\//.test(req.url ?? "");
+        if (isManifest && req.method === "PUT" && LIST_TYPES.test(String(req.headers["content-type"] ?? ""))) {
+            req.resume();
+            res.writeHead(400, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ errors: [{ code: "MANIFEST_INVALID", message: "manifest lists are not supported by this registry" }] }));
+            return;
+        }
+        const up = http.request({ ...upstream, method: req.method, path: req.url, headers: { ...req.headers, host: `${upstream.host}:${upstream.port}` } }, (ur) => {
+            if (isManifest && LIST_TYPES.test(String(ur.headers["content-type"] ?? ""))) {
+                ur.resume();
+                res.writeHead(404, { "Content-Type": "application/json" });
+                res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
+                return;
+            }
+            const headers = { ...ur.headers };
+            if (headers.location) headers.location = String(headers.location).replace(`${upstream.host}:${upstream.port}`, `127.0.0.1:${port}`);
+            res.writeHead(ur.statusCode ?? 502, headers);
+            ur.pipe(res);
+        });
+        up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
+        req.pipe(up);
+    });
+    return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
