@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
 import { hashContext } from "./core/context";
+import { lintDockerfile } from "./core/lint";
 import { parseRef } from "./core/registry";
 import { imageProvider, ImageInputs, ManifestMode } from "./providers/imageProvider";
 import { outputsOnly, spread } from "./dynamic";
@@ -106,7 +107,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
         const inputs = {
-            ...createImageInputs(args), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
         };
@@ -146,8 +147,11 @@ class Image extends pulumi.dynamic.Resource {
     }
 }
 
-/** Validates and normalizes the args (all but the builder); one Output per property. */
-export function createImageInputs(args: MultiArchImageArgs): pulumi.Inputs {
+/**
+ * Validates and normalizes the args (all but the builder); one Output per property. Lints
+ * the Dockerfile for the requested platforms: findings go to `warn`, or fail with `strict`.
+ */
+export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) => void = () => {}): pulumi.Inputs {
     const errs = new ArgErrors("MultiArchImage");
     // The context is hashed here, in the program, so `pulumi preview` knows whether to rebuild.
     const dockerfile = args.dockerfile ?? path.join(args.context ?? ".", "Dockerfile");
@@ -179,6 +183,13 @@ export function createImageInputs(args: MultiArchImageArgs): pulumi.Inputs {
             }
         });
         if (repos.size > 1) e.add("tags", `all tags must be in one repository, got ${[...repos].join(", ")}: use one MultiArchImage per repository`);
+        if (normalized.length && fs.existsSync(dockerfile)) {
+            for (const f of lintDockerfile(fs.readFileSync(dockerfile, "utf8"), normalized)) {
+                const msg = `${dockerfile}:${f.line}: ${f.message} [${f.rule}]`;
+                if (args.strict) e.add("dockerfile", msg);
+                else warn(msg);
+            }
+        }
         if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
         if (cacheRepository) {
             try { if (parseRef(cacheRepository).tag !== "latest" || cacheRepository.includes("@")) throw new Error(); } catch {

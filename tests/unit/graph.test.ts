@@ -99,6 +99,21 @@ describe("argument checks", () => {
         assert.deepStrictEqual(pathsOf(err), ["platforms[0]"]);
     });
 
+    it("lints the Dockerfile: a warning by default, an error on dockerfile with strict", async () => {
+        const fs = await import("fs");
+        const os = await import("os");
+        const { createImageInputs } = await import("../../components/multiArchImage");
+        const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "lint-"));
+        fs.copyFileSync(path.join(__dirname, "..", "fixtures", "dockerfiles", "pinned-final.Dockerfile"), path.join(ctx, "Dockerfile"));
+        const builder = new components.BuildxBuilder("b5");
+        const warnings: string[] = [];
+        createImageInputs({ context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: ["r/x:1"], builder }, (m) => warnings.push(m));
+        assert.strictEqual(warnings.length, 1);
+        assert.match(warnings[0], /Dockerfile:4: the final stage pins --platform=linux\/amd64.*\[final-stage-platform\]$/);
+        assert.throws(() => createImageInputs({ context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: ["r/x:1"], builder, strict: true }),
+            (e: any) => JSON.stringify(pathsOf(e)) === JSON.stringify(["dockerfile"]));
+    });
+
     it("refuses a missing context before anything is registered", async () => {
         const { createImageInputs } = await import("../../components/multiArchImage");
         const builder = new components.BuildxBuilder("b3");

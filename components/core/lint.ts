@@ -1,0 +1,64 @@
+// Dockerfile checks for multi-platform builds, on the syntax tree of a well-kept parser
+// (dockerfile-ast). Each finding says what is wrong for which target and how to fix it.
+import { DockerfileParser } from "dockerfile-ast";
+import { parsePlatform } from "./platform";
+
+export interface Finding {
+    rule: "final-stage-platform" | "arch-specific-image" | "hardcoded-goarch" | "emulated-compile";
+    line: number;
+    message: string;
+}
+
+const TARGET_PLATFORM = /^\$\{?TARGETPLATFORM\}?$/;
+const BUILD_PLATFORM = /^\$\{?BUILDPLATFORM\}?$/;
+const ARCH_IN_NAME = /(^|[/_:-])(amd64|x86_64|arm64v8|arm64|aarch64|arm32v7|armv7|armhf|ppc64le|s390x|riscv64|i386)([/_:.-]|$)/;
+const COMPILERS = /\b(go build|go install|cargo build|gcc|g\+\+|clang|make|mvn|gradle|dotnet publish|rustc)\b/;
+
+/** Findings for building `dockerfile` for `platforms` (normalized "os/arch[/variant]"). */
+export function lintDockerfile(dockerfile: string, platforms: string[]): Finding[] {
+    const df = DockerfileParser.parse(dockerfile);
+    const froms = df.getFROMs();
+    const findings: Finding[] = [];
+    if (froms.length === 0) return findings;
+    const archs = [...new Set(platforms.map((p) => parsePlatform(p).architecture))];
+    const last = froms[froms.length - 1];
+    const lineOf = (r: { start: { line: number } }) => r.start.line + 1;
+
+    const pinned = last.getPlatformFlag()?.getValue();
+    if (pinned && !TARGET_PLATFORM.test(pinned)) {
+        findings.push({ rule: "final-stage-platform", line: lineOf(last.getRange()), message: `the final stage pins --platform=${pinned}: every target (${platforms.join(", ")}) gets that base, and the image fails at docker run with "exec format error" (the last FROM must match the target); drop --platform from the last FROM` });
+    }
+    const name = last.getImage() ?? "";
+    const hint = ARCH_IN_NAME.exec(name)?.[2];
+    if (hint && (archs.length > 1 || !sameArch(hint, archs[0]))) {
+        findings.push({ rule: "arch-specific-image", line: lineOf(last.getRange()), message: `the final stage's base ${name} looks ${hint}-only, but the targets are ${platforms.join(", ")}: use a multi-platform base, or one build per architecture with the matching base (the article's company-registry case)` });
+    }
+
+    // Stages by line, to tell which stage a RUN belongs to.
+    const stageStarts = froms.map((f) => lineOf(f.getRange()));
+    for (const ins of df.getInstructions()) {
+        if (ins.getKeyword() !== "RUN") continue;
+        const text = ins.getArgumentsContent() ?? "";
+        const line = lineOf(ins.getRange());
+        const stage = froms[stageStarts.filter((s) => s <= line).length - 1];
+        for (const m of text.matchAll(/\bGOARCH=([A-Za-z0-9_${}]+)/g)) {
+            const v = m[1];
+            if (v.startsWith("$")) continue;
+            const wrong = archs.filter((a) => !sameArch(v, a));
+            if (wrong.length) findings.push({ rule: "hardcoded-goarch", line, message: `RUN sets GOARCH=${v}, but the targets include ${wrong.map((a) => `linux/${a}`).join(", ")}: those images would hold a ${v} binary; use GOARCH=$TARGETARCH (with ARG TARGETARCH)` });
+        }
+        for (const m of text.matchAll(/\bGOOS=([A-Za-z0-9_${}]+)/g)) {
+            if (!m[1].startsWith("$") && m[1] !== "linux") findings.push({ rule: "hardcoded-goarch", line, message: `RUN sets GOOS=${m[1]}, but the targets are linux: use GOOS=$TARGETOS` });
+        }
+        const stagePlatform = stage?.getPlatformFlag()?.getValue();
+        if (stage !== last && COMPILERS.test(text) && !(stagePlatform && BUILD_PLATFORM.test(stagePlatform)) && archs.length > 1) {
+            findings.push({ rule: "emulated-compile", line, message: `stage ${stage.getBuildStage() ?? stage.getImage()} compiles for each target under emulation (slow, about 10x): start it with FROM --platform=$BUILDPLATFORM and cross-compile with GOARCH=$TARGETARCH` });
+        }
+    }
+    return findings;
+}
+
+function sameArch(hint: string, arch: string): boolean {
+    const alias: Record<string, string> = { x86_64: "amd64", aarch64: "arm64", arm64v8: "arm64", arm32v7: "arm", armv7: "arm", armhf: "arm", i386: "386" };
+    return (alias[hint] ?? hint) === arch;
+}
