@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
-import { hashContext } from "./core/context";
+import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
 import { parseRef } from "./core/registry";
 import { imageProvider, ImageInputs, ManifestMode } from "./providers/imageProvider";
@@ -202,7 +202,7 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
             ...(target ? { target } : {}),
             labels, annotations, ssh, cacheFrom, cacheTo, ...(cacheRepository ? { cacheRepository } : {}),
             noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy,
-            contextDigest: digest.digest, contextFiles: digest.files,
+            contextDigest: digest.digest, contextFiles: summarizeFiles(digest.files),
         };
     });
     return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target",

@@ -59,6 +59,30 @@ export function hashContext(context: string, dockerfile?: string): ContextDigest
     return { digest: `sha256:${h.digest("hex")}`, files };
 }
 
+/**
+ * What state keeps to explain a rebuild: every file for small contexts; above `limit` files,
+ * one entry per top-level folder ("src/" -> "sha256:... (1234 files)") so the state stays
+ * small and `preview --diff` still says where the change is.
+ */
+export function summarizeFiles(files: Record<string, string>, limit = 500): Record<string, string> {
+    const keys = Object.keys(files).sort();
+    if (keys.length <= limit) return Object.fromEntries(keys.map((k) => [k, files[k]]));
+    const groups: Record<string, string[]> = {};
+    for (const k of keys) {
+        const slash = k.indexOf("/");
+        const g = slash < 0 ? k : `${k.slice(0, slash)}/`;
+        (groups[g] ??= []).push(k);
+    }
+    const out: Record<string, string> = {};
+    for (const [g, members] of Object.entries(groups)) {
+        if (!g.endsWith("/")) { out[g] = files[g]; continue; }
+        const h = crypto.createHash("sha256");
+        for (const k of members) h.update(`${k}\0${files[k]}\n`);
+        out[g] = `sha256:${h.digest("hex")} (${members.length} files)`;
+    }
+    return out;
+}
+
 /** Which files were added, removed or changed between two digests' file maps. */
 export function diffFiles(before: Record<string, string>, after: Record<string, string>): { added: string[]; removed: string[]; changed: string[] } {
     const added = Object.keys(after).filter((k) => !(k in before)).sort();

@@ -3,7 +3,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { hashContext, diffFiles } from "../../components/core/context";
+import { hashContext, diffFiles, summarizeFiles } from "../../components/core/context";
 
 function tree(files: Record<string, string>, mode = 0o644): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
@@ -65,5 +65,17 @@ describe("context digest", () => {
 
     it("refuses a context that is not a directory", () => {
         assert.throws(() => hashContext("/nonexistent/ctx"), /is not a directory/);
+    });
+
+    it("summarizes very large contexts per top-level folder, with counts", () => {
+        const files: Record<string, string> = { "Dockerfile": "sha256:d" };
+        for (let i = 0; i < 600; i++) files[`src/f${i}.go`] = `sha256:${i}`;
+        for (let i = 0; i < 3; i++) files[`docs/d${i}.md`] = `sha256:${i}`;
+        const s1 = summarizeFiles(files);
+        assert.deepStrictEqual(Object.keys(s1).sort(), ["Dockerfile", "docs/", "src/"]);
+        assert.match(s1["src/"], /^sha256:[0-9a-f]{64} \(600 files\)$/);
+        const s2 = summarizeFiles({ ...files, "src/f7.go": "sha256:changed" });
+        assert.deepStrictEqual(diffFiles(s1, s2).changed, ["src/"]);
+        assert.strictEqual(Object.keys(summarizeFiles({ a: "1" })).length, 1);
     });
 });
