@@ -169,6 +169,29 @@ describe("MultiArchImage", function () {
         assert.notStrictEqual(second.digest.value, first.digest.value);
     });
 
+    it("cacheRepository: a registry cache per platform; the index is assembled from per-platform builds", async () => {
+        const s = await stack("e2e-image-cache", imageProgram(builderName("cache"), {
+            context: path.join(ROOT, "app"), platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/e2e/cached:1.0`],
+            cacheRepository: `${REG}/e2e/cached-cache`,
+        }));
+        const o = (await s.up({ onOutput: () => {} })).outputs;
+        for (const arch of ["amd64", "arm64"]) assert.ok(await tagDigest(REG, "e2e/cached-cache", arch), `no cache for ${arch}`);
+        const index = JSON.parse((await get(`http://${REG}/v2/e2e/cached/manifests/1.0`)).body);
+        assert.deepStrictEqual(index.manifests.map((m: any) => m.platform.architecture).sort(), ["amd64", "arm64"]);
+        assert.strictEqual(await tagDigest(REG, "e2e/cached", "1.0"), o.digest.value);
+    });
+
+    it("deleteOnDestroy removes what it pushed; the default keeps it", async () => {
+        const s = await stack("e2e-image-delete", imageProgram(builderName("delete"), {
+            context: path.join(ROOT, "app"), platforms: ["linux/amd64"], tags: [`${REG}/e2e/deleted:1.0`], deleteOnDestroy: true,
+        }));
+        const o = (await s.up({ onOutput: () => {} })).outputs;
+        assert.ok(await tagDigest(REG, "e2e/deleted", o.digest.value));
+        await s.destroy({ onOutput: () => {} });
+        assert.strictEqual(await tagDigest(REG, "e2e/deleted", o.digest.value), undefined);
+        assert.ok(await tagDigest(REG, "e2e/article", "amd64"), "an image of a stack without deleteOnDestroy must stay");
+    });
+
     it("build secrets reach RUN but not the state or any process's argv", async () => {
         const secret = `s3cr3t-${Date.now()}`;
         const df = `FROM ${REG}/fixtures/busybox:latest\nRUN --mount=type=secret,id=token sh -c 'test "$(cat /run/secrets/token)" = "${"$"}EXPECTED" && sleep 3 && echo token-ok > /ok'\n`;
