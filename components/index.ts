@@ -1,4 +1,8 @@
 // Public API: what users import.
-export { BinfmtSetup, BinfmtSetupArgs, Handler } from "./binfmtSetup";
-export { BuildxBuilder, BuildxBuilderArgs, BuilderNode, defaultBuilderName } from "./buildxBuilder";
-export { MultiArchImage, MultiArchImageArgs } from "./multiArchImage";
+export { BinfmtSetup, BinfmtSetupArgs, SshHostArgs, Handler } from "./binfmtSetup";
+export {
+    BuildxBuilder, BuildxBuilderArgs, BuilderNodeArgs, BuilderNode, KubernetesArgs, TlsArgs,
+    defaultBuilderName, DEFAULT_BUILDKIT_IMAGE,
+} from "./buildxBuilder";
+export { MultiArchImage, MultiArchImageArgs, RegistryArgs } from "./multiArchImage";
+export type { ManifestMode } from "./providers/imageProvider";
