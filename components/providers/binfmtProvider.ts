@@ -148,7 +148,8 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
 export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
     // Preflight at preview: each failure names the property and the fix.
     async check(_olds: BinfmtInputs, news: BinfmtInputs) {
-        if (!news.host || typeof news.definitionsDir !== "string") return { inputs: news };
+        // Values still unknown at preview (from other resources) are checked at create.
+        if (typeof news.host !== "object" || typeof news.definitionsDir !== "string" || !Array.isArray(news.platforms)) return { inputs: news };
         const h = hostlib.connect(news.host);
         const facts = await binfmt.gatherFacts(h, news.definitionsDir, news.platforms, news.method === "container");
         const native = binfmt.nativePlatforms(facts.machine);

@@ -111,10 +111,11 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
             const native = binfmt.nativePlatforms(facts.machine);
             const emulatedNow = Object.keys(platform.ARCHITECTURES)
                 .map((a) => platform.normalizePlatform(`linux/${a}`)).filter((p) => handlers[binfmt.handlerName(p)]?.enabled && !native.includes(p));
-            const can = (p: string) => native.includes(p) || (news.emulated ?? []).includes(p) || emulatedNow.includes(platform.normalizePlatform(p));
+            const requested = Array.isArray(news.emulated) ? news.emulated : [];
+            const can = (p: string) => native.includes(p) || requested.includes(p) || emulatedNow.includes(platform.normalizePlatform(p));
             news.nodes.forEach((n, i) => {
                 for (const p of n.platforms.filter((x) => !can(x))) {
-                    const emulates = [...new Set([...(news.emulated ?? []).filter((x) => !native.includes(x)), ...emulatedNow])];
+                    const emulates = [...new Set([...requested.filter((x) => !native.includes(x)), ...emulatedNow])];
                     failures.push({ property: "nodes", reason: `${i === 0 ? "platforms" : `nodes[${i - 1}].platforms`}: no node can build ${p}: node ${n.name} runs ${native.join(", ")} natively and emulates ${emulates.join(", ") || "nothing"} (nodes: ${describeNodes(news.nodes)}); add a BinfmtSetup for ${p} (binfmt arg) or a native node for it` });
                 }
             });
