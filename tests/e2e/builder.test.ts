@@ -186,6 +186,20 @@ describe("BuildxBuilder checks, at preview", function () {
     });
 });
 
+describe("BuildxBuilder, docker driver", function () {
+    let stack: Stack;
+    after(async () => dispose(stack));
+
+    it("uses the engine's own builder as it is, and destroy leaves it", async () => {
+        stack = await inlineStack("e2e-builder-docker", builderProgram({ driver: "docker" }));
+        const o = (await stack.up({ onOutput: () => {} })).outputs;
+        assert.strictEqual(o.name.value, "default");
+        assert.strictEqual(o.nodes.value[0].status, "running");
+        await stack.destroy({ onOutput: () => {} });
+        assert.ok(builders().includes("default"), "destroy removed the engine's builder");
+    });
+});
+
 describe("BuildxBuilder, kubernetes driver without a cluster", function () {
     let stack: Stack;
     after(async () => dispose(stack));
