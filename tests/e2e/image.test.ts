@@ -11,10 +11,12 @@ import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "
 import { ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure } from "../support/stack";
 import { startNoIndexRegistry } from "../support/noIndexRegistry";
+import { startAuthRegistry, AuthRegistry } from "../support/authRegistry";
 
 const REG = "127.0.0.1:5000";
 const COMPANY = "127.0.0.1:5001"; // the proxy that keeps no manifest lists
-const BUILDKITD = `[registry."${REG}"]\n  http = true\n[registry."${COMPANY}"]\n  http = true\n`;
+const AUTH = "127.0.0.1:5002"; // a registry that requires a login
+const BUILDKITD = `[registry."${REG}"]\n  http = true\n[registry."${COMPANY}"]\n  http = true\n[registry."${AUTH}"]\n  http = true\n`;
 const ACCEPT_ALL = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"];
 
@@ -221,5 +223,44 @@ describe("MultiArchImage", function () {
         const exported = sh("pulumi", ["stack", "export", "--stack", s.name, "--cwd", s.workspace.workDir]);
         const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${s.name}.json`), "utf8");
         assert.ok(!exported.includes(secret) && !onDisk.includes(secret), "the secret is in the state");
+    });
+
+    describe("registry credentials", () => {
+        let auth: AuthRegistry;
+        before(async () => { auth = await startAuthRegistry(5002); });
+        after(() => auth?.stop());
+
+        it("pushes and verifies with a login; the password stays out of state, argv and output", async () => {
+            const s = await stack("e2e-image-auth", imageProgram(builderName("auth"), {
+                context: path.join(ROOT, "app"), platforms: ["linux/amd64", "linux/arm64"], tags: [`${AUTH}/e2e/private:1.0`],
+                registry: { username: auth.username, password: pulumi.secret(auth.password) },
+            }));
+            const seen: string[] = [];
+            const sampler = setInterval(() => {
+                for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+                    try { if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(auth.password)) seen.push(pid); } catch { /* gone */ }
+                }
+            }, 50);
+            const out: string[] = [];
+            let o: any;
+            try { o = (await s.up({ onOutput: (l) => out.push(l) })).outputs; } finally { clearInterval(sampler); }
+            assert.match(o.verification.value["linux/arm64"], /is arm64$/);
+            assert.deepStrictEqual(seen, [], "the registry password was on a command line");
+            assert.ok(!out.join("").includes(auth.password));
+            const exported = sh("pulumi", ["stack", "export", "--stack", s.name, "--cwd", s.workspace.workDir]);
+            assert.ok(!exported.includes(auth.password), "the registry password is in the state");
+            const anonymous = await get(`http://${AUTH}/v2/e2e/private/manifests/1.0`);
+            assert.strictEqual(anonymous.status, 401, "the test registry must require a login");
+        });
+
+        it("wrong credentials: a clear message, nothing tagged", async () => {
+            const s = await stack("e2e-image-badauth", imageProgram(builderName("badauth"), {
+                context: path.join(ROOT, "app"), platforms: ["linux/amd64"], tags: [`${AUTH}/e2e/denied:1.0`],
+                registry: { username: auth.username, password: pulumi.secret("wrong-password") },
+            }));
+            const text = await failure(() => s.up({ onOutput: () => {} }));
+            assert.match(text, /401 Unauthorized|unauthorized|authentication required|refused the credentials/i);
+            assert.ok(!text.includes("wrong-password"), "the password appeared in the error");
+        });
     });
 });
