@@ -191,7 +191,13 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         }
     }
     const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
-    const built = await buildByDigest(inputs, perPlatform, log);
+    const built = await buildByDigest(inputs, perPlatform, log).catch((e: Error) => {
+        if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
+            const who = inputs.registryAuth ? `the login of ${inputs.registryAuth.username}` : "an anonymous push";
+            throw new Error(`${registry.parseRef(inputs.tags[0]).registry} refused ${who}: check registry.username and registry.password; no tag was moved (${e.message.split("\n").pop()})`);
+        }
+        throw e;
+    });
 
     // Verify every platform before any tag moves.
     const verification: Record<string, string> = {};
