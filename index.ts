@@ -1,41 +1,42 @@
-// The main job: stack config -> emulators -> builder -> the app's multi-arch image.
-// `npm run up` runs it for stack "dev" (Pulumi.dev.yaml).
+// The main job: typed stack config -> emulators -> builder -> the app's multi-arch image.
+// `npm run up` runs it for stack "dev" (Pulumi.dev.yaml); config keys are in config.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage } from "./components";
+import { readStackConfig } from "./config";
 
-const config = new pulumi.Config("pulumi-multiarch");
-const platforms = config.requireObject<string[]>("platforms");
-const registry = config.get("registry") ?? "127.0.0.1:5000";
-const repository = config.get("repository") ?? "hello";
-const tag = config.get("tag") ?? "latest";
-const manifest = config.get("manifest") ?? "index";
-const buildkitImage = config.get("buildkitImage");
+const raw = new pulumi.Config("pulumi-multiarch");
+const cfg = readStackConfig((key) => raw.get(key));
 
-const onLoopback = /^(localhost|127\.[\d.]+)(:\d+)?$/.test(registry);
+const onLoopback = /^(localhost|127\.[\d.]+)(:\d+)?$/.test(cfg.registry);
 
-const qemu = new BinfmtSetup("qemu", { platforms });
+const qemu = new BinfmtSetup("qemu", {
+    platforms: cfg.platforms,
+    method: cfg.binfmtMethod,
+    ...(cfg.binfmtImage ? { image: cfg.binfmtImage } : {}),
+});
 
 const builder = new BuildxBuilder("builder", {
     driver: "docker-container",
     binfmt: qemu,
-    image: buildkitImage,
+    image: cfg.buildkitImage,
     // BuildKit runs in a container; host networking lets it reach a registry on loopback.
     driverOpts: onLoopback ? { network: "host" } : {},
     // A registry on loopback speaks plain HTTP.
-    buildkitdConfig: onLoopback ? `[registry."${registry}"]\n  http = true\n  insecure = true\n` : undefined,
+    buildkitdConfig: onLoopback ? `[registry."${cfg.registry}"]\n  http = true\n  insecure = true\n` : undefined,
 });
 
 const image = new MultiArchImage("hello", {
     context: "./app",
-    platforms,
-    tags: [`${registry}/${repository}:${tag}`],
+    platforms: cfg.platforms,
+    tags: [`${cfg.registry}/${cfg.repository}:${cfg.tag}`],
     builder,
-    manifest: manifest as "index", // MultiArchImage refuses other values with the fix
+    manifest: cfg.manifest,
 });
 
 export const digest = image.digest;
 export const platformDigests = image.platformDigests;
 export const ref = image.ref;
+export const tags = image.tags;
 export const builderName = builder.name;
 export const builderPlatforms = builder.platforms;
 export const handlers = qemu.handlers;
