@@ -3,7 +3,7 @@
 // the host facts that preflight checks judge; then the few shell scripts that read and
 // write the table on a host (local or over SSH, see host.ts).
 import type { Host } from "./host";
-import { ARCHITECTURES, parsePlatform } from "./platform";
+import { ARCHITECTURES, qemuName } from "./platform";
 
 export const BINFMT_DIR = "/proc/sys/fs/binfmt_misc";
 /** Where Debian's qemu-user-static keeps its handler definitions (binfmt-support format). */
@@ -162,7 +162,7 @@ export function nativePlatforms(machine: string): string[] {
 
 /** binfmt handler name for a platform: qemu-aarch64, qemu-arm, ... */
 export function handlerName(platform: string): string {
-    return `qemu-${ARCHITECTURES[parsePlatform(platform).architecture].qemu}`;
+    return `qemu-${qemuName(platform)}`;
 }
 
 /** True when "a.b" is at least "major.minor". */

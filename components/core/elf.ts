@@ -41,10 +41,6 @@ export function canProve(architecture: string): boolean {
     return architecture in SPECS;
 }
 
-export function machineOf(architecture: string): number | undefined {
-    return SPECS[architecture]?.machine;
-}
-
 /** A complete static ELF executable for `architecture` that exits with PROOF_EXIT_CODE. */
 export function exitProgram(architecture: string): Buffer {
     const s = SPECS[architecture];

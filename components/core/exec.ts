@@ -1,5 +1,5 @@
-// The one exec seam: every process the library starts goes through `run`, so tests can
-// observe exact argv and nothing shells out on the side. Secrets travel on stdin only.
+// The one exec seam: every process the library starts goes through `run`, so nothing
+// shells out on the side. Secrets travel on stdin or in the child's environment, never argv.
 import { spawn } from "child_process";
 
 export interface RunOptions {
@@ -43,15 +43,7 @@ function quote(arg: string): string {
     return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-let observer: ((file: string, args: string[]) => void) | undefined;
-
-/** Tests register an observer to see every command line the library starts. */
-export function observeCommands(fn: ((file: string, args: string[]) => void) | undefined): void {
-    observer = fn;
-}
-
 export const run: Runner = (file, args, opts = {}) => {
-    observer?.(file, args);
     const command = [file, ...args].map(quote).join(" ");
     return new Promise((resolve, reject) => {
         const child = spawn(file, args, {

@@ -60,12 +60,6 @@ export function normalizePlatform(text: string): string {
     return formatPlatform(parsePlatform(text));
 }
 
-/** The platform this Node.js process runs on. */
-export function hostPlatform(): string {
-    const map: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
-    return `linux/${map[process.arch] ?? process.arch}`;
-}
-
 export function qemuName(platform: string): string {
     return ARCHITECTURES[parsePlatform(platform).architecture].qemu;
 }

@@ -134,12 +134,6 @@ export class Registry {
     }
 }
 
-/** The manifest or index a reference points at (no credentials); undefined when none. */
-export async function getManifest(ref: string): Promise<{ digest: string; mediaType: string; body: any } | undefined> {
-    const r = parseRef(ref);
-    return new Registry(r.registry).getManifest(r.repository, r.digest ?? r.tag!);
-}
-
 /** platform -> manifest digest for an index; attestation entries are left out. */
 export function platformDigests(index: any): Record<string, string> {
     const out: Record<string, string> = {};

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BinfmtSetupArgs } from "../../components";
 import { CACHE, ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure } from "../support/stack";
+import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
 
 const DIR = "/proc/sys/fs/binfmt_misc";
 const SSH_KEY = path.join(CACHE, "sshd/id_ed25519");
@@ -157,8 +157,7 @@ describe("BinfmtSetup on a remote host over SSH (real sshd on 127.0.0.1:2222)", 
 
     it("keeps the private key out of the state, after up and refresh: encrypted as a secret", async () => {
         await stack.refresh({ onOutput: () => {} });
-        const exported = sh("pulumi", ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir]);
-        const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${stack.name}.json`), "utf8");
+        const { exported, onDisk } = stateTexts(stack);
         for (const line of key().split("\n").filter((l) => l && !l.startsWith("-----"))) {
             assert.ok(!exported.includes(line), "a line of the private key is in `pulumi stack export`");
             assert.ok(!onDisk.includes(line), "a line of the private key is in the state file");

@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, PulumiFn, Stack, PulumiCommand } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
 import { ROOT, ENV } from "./env";
 
 export interface StackOptions {
@@ -44,4 +45,11 @@ export async function failure(fn: () => Promise<unknown>): Promise<string> {
         return `${e.message ?? e}\n${e.commandResult?.stderr ?? ""}\n${e.commandResult?.stdout ?? ""}`;
     }
     throw new Error("expected a failure, but it succeeded");
+}
+
+/** The stack's state twice: as `pulumi stack export` prints it, and the backend's file on disk. */
+export function stateTexts(stack: Stack): { exported: string; onDisk: string } {
+    const exported = execFileSync("pulumi", ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir], { encoding: "utf8", env: process.env });
+    const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${stack.name}.json`), "utf8");
+    return { exported, onDisk };
 }
