@@ -1,11 +1,28 @@
 // Typed stack config for the main job (index.ts), validated with errors that name the
 // config key and the command that fixes it. Pure: takes a getter, so tests need no engine.
+// Every key lives in the `pulumi-multiarch:` namespace; README lists them with defaults.
+export interface StackNode {
+    /** Node name; default `<builder><index>`. */
+    name?: string;
+    /** `unix:///path/buildkitd.sock` or `tcp://host:port` of a BuildKit daemon. */
+    endpoint: string;
+    /** Platforms this node builds, e.g. `["linux/arm64"]`. */
+    platforms: string[];
+}
+
 export interface StackConfig {
     platforms: string[];
     registry: string;
     repository: string;
     tag: string;
     manifest: "index" | "per-arch-tags" | "auto";
+    /** Build context, relative to the project. */
+    context: string;
+    /** Dockerfile, relative to the project; undefined: `<context>/Dockerfile`. */
+    dockerfile?: string;
+    builderDriver: "docker-container" | "remote";
+    /** remote: the builder's nodes (at least one); the first is the builder's endpoint. */
+    builderNodes: StackNode[];
     buildkitImage?: string;
     binfmtMethod: "host" | "container";
     binfmtImage?: string;
@@ -13,39 +30,53 @@ export interface StackConfig {
 
 const NS = "pulumi-multiarch";
 const MANIFESTS = ["index", "per-arch-tags", "auto"] as const;
+const DRIVERS = ["docker-container", "remote"] as const;
+const NODES_EXAMPLE = `'[{"endpoint":"unix:///run/buildkitd-amd64.sock","platforms":["linux/amd64"]}]'`;
 
 /** `get(key)` returns the raw config string, as `pulumi.Config.get` does. */
 export function readStackConfig(get: (key: string) => string | undefined): StackConfig {
     const errors: string[] = [];
     const fix = (key: string, example: string) => `set it with \`pulumi config set ${NS}:${key} ${example}\``;
-    let platforms: string[] = [];
-    const rawPlatforms = get("platforms");
-    if (rawPlatforms === undefined) {
-        errors.push(`${NS}:platforms is missing: ${fix("platforms", `'["linux/amd64","linux/arm64"]'`)}`);
-    } else {
+    const json = (key: string, example: string, ok: (v: unknown) => boolean, what: string): unknown => {
+        const raw = get(key);
+        if (raw === undefined) return undefined;
         try {
-            const v = JSON.parse(rawPlatforms);
-            if (!Array.isArray(v) || v.some((p) => typeof p !== "string")) throw new Error();
-            platforms = v;
-        } catch {
-            errors.push(`${NS}:platforms must be a JSON list of platforms, got ${rawPlatforms}: ${fix("platforms", `'["linux/amd64","linux/arm64"]'`)}`);
-        }
-    }
-    const manifest = get("manifest") ?? "index";
-    if (!(MANIFESTS as readonly string[]).includes(manifest)) {
-        errors.push(`${NS}:manifest "${manifest}" is not a manifest mode (${MANIFESTS.join(", ")}): ${fix("manifest", "index")}`);
-    }
-    const binfmtMethod = get("binfmtMethod") ?? "host";
-    if (binfmtMethod !== "host" && binfmtMethod !== "container") {
-        errors.push(`${NS}:binfmtMethod "${binfmtMethod}" is not a method (host, container): ${fix("binfmtMethod", "host")}`);
-    }
+            const v = JSON.parse(raw);
+            if (ok(v)) return v;
+        } catch { /* reported below */ }
+        errors.push(`${NS}:${key} must be ${what}, got ${raw}: ${fix(key, example)}`);
+        return undefined;
+    };
+    const oneOf = <T extends string>(key: string, allowed: readonly T[], dflt: T, what: string): T => {
+        const v = get(key) ?? dflt;
+        if (!(allowed as readonly string[]).includes(v)) errors.push(`${NS}:${key} "${v}" is not ${what} (${allowed.join(", ")}): ${fix(key, dflt)}`);
+        return v as T;
+    };
+    const isStrings = (v: unknown) => Array.isArray(v) && v.every((p) => typeof p === "string");
+
+    const platformsExample = `'["linux/amd64","linux/arm64"]'`;
+    const platforms = json("platforms", platformsExample, isStrings, "a JSON list of platforms") as string[] | undefined;
+    if (get("platforms") === undefined) errors.push(`${NS}:platforms is missing: ${fix("platforms", platformsExample)}`);
+    const manifest = oneOf("manifest", MANIFESTS, "index", "a manifest mode");
+    const binfmtMethod = oneOf("binfmtMethod", ["host", "container"] as const, "host", "a method");
+    const builderDriver = oneOf("builderDriver", DRIVERS, "docker-container", "a driver this program supports");
     const registry = get("registry") ?? "127.0.0.1:5000";
     if (!/^[\w.-]+(:\d+)?$/.test(registry)) errors.push(`${NS}:registry "${registry}" is not host[:port]: ${fix("registry", "127.0.0.1:5000")}`);
+    const isNodes = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === "object" && n !== null
+        && typeof n.endpoint === "string" && isStrings(n.platforms) && (n.name === undefined || typeof n.name === "string"));
+    const nodes = json("builderNodes", NODES_EXAMPLE, isNodes, "a JSON list of {name?, endpoint, platforms}") as StackNode[] | undefined;
+    const builderNodes = nodes ?? [];
+    if (builderDriver === "remote" && builderNodes.length === 0 && (nodes || get("builderNodes") === undefined)) {
+        errors.push(`${NS}:builderNodes is required for builderDriver "remote": ${fix("builderNodes", NODES_EXAMPLE)}`);
+    }
+    if (builderDriver !== "remote" && get("builderNodes") !== undefined) {
+        errors.push(`${NS}:builderNodes needs builderDriver "remote": ${fix("builderDriver", "remote")}`);
+    }
     if (errors.length) throw new Error(`stack config:\n  ${errors.join("\n  ")}`);
+    const optional = (key: string) => (get(key) ? { [key]: get(key) } : {});
     return {
-        platforms, registry, repository: get("repository") ?? "hello", tag: get("tag") ?? "latest",
-        manifest: manifest as StackConfig["manifest"], binfmtMethod: binfmtMethod as StackConfig["binfmtMethod"],
-        ...(get("buildkitImage") ? { buildkitImage: get("buildkitImage") } : {}),
-        ...(get("binfmtImage") ? { binfmtImage: get("binfmtImage") } : {}),
+        platforms: platforms!, registry, repository: get("repository") ?? "hello", tag: get("tag") ?? "latest",
+        manifest, binfmtMethod, builderDriver, builderNodes, context: get("context") ?? "./app",
+        ...optional("dockerfile"), ...optional("buildkitImage"), ...optional("binfmtImage"),
     };
 }

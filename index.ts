@@ -15,7 +15,16 @@ const qemu = new BinfmtSetup("qemu", {
     ...(cfg.binfmtImage ? { image: cfg.binfmtImage } : {}),
 });
 
-const builder = new BuildxBuilder("builder", {
+// docker-container: BuildKit in a container of the local engine. remote: BuildKit daemons
+// someone runs (stack "multinode": one per architecture); each platform goes to its node.
+const [first, ...more] = cfg.builderNodes;
+const builder = new BuildxBuilder("builder", cfg.builderDriver === "remote" ? {
+    driver: "remote",
+    binfmt: qemu,
+    endpoint: first.endpoint,
+    platforms: first.platforms,
+    nodes: more,
+} : {
     driver: "docker-container",
     binfmt: qemu,
     image: cfg.buildkitImage,
@@ -26,7 +35,8 @@ const builder = new BuildxBuilder("builder", {
 });
 
 const image = new MultiArchImage("hello", {
-    context: "./app",
+    context: cfg.context,
+    ...(cfg.dockerfile ? { dockerfile: cfg.dockerfile } : {}),
     platforms: cfg.platforms,
     tags: [`${cfg.registry}/${cfg.repository}:${cfg.tag}`],
     builder,
@@ -39,5 +49,6 @@ export const ref = image.ref;
 export const tags = image.tags;
 export const builderName = builder.name;
 export const builderPlatforms = builder.platforms;
+export const builderNodes = builder.nodes;
 export const handlers = qemu.handlers;
 export const runnablePlatforms = qemu.platforms;

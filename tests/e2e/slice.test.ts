@@ -1,9 +1,11 @@
-// The walking skeleton through the real engine (Automation API, local file backend), real
-// QEMU handlers, real buildx/BuildKit, a real registry and dockerd.
+// The walking skeleton: the main program with the committed stack dev's config, through the
+// real engine (Automation API, local file backend), real QEMU handlers, real buildx/BuildKit,
+// a real registry and dockerd.
 import * as assert from "assert";
 import * as http from "http";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { ROOT, requireRealParts, sh } from "../support/env";
+import { Stack } from "@pulumi/pulumi/automation";
+import { requireRealParts, sh } from "../support/env";
+import { committedStack, disposeCommitted } from "../support/stack";
 
 function getJson(url: string, accept: string[]): Promise<any> {
     return new Promise((resolve, reject) => {
@@ -20,8 +22,7 @@ function buildCount(builder: string): number {
     return out.split("\n").filter((l) => l.trim().startsWith("{")).length;
 }
 
-describe("walking skeleton: stack e2e-slice", function () {
-    const stackName = "e2e-slice";
+describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function () {
     const tag = `e2e-${Date.now()}`;
     let stack: Stack;
     let builderName: string;
@@ -29,21 +30,10 @@ describe("walking skeleton: stack e2e-slice", function () {
 
     before(async () => {
         requireRealParts();
-        stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
-        await stack.setAllConfig({
-            "pulumi-multiarch:platforms": { value: JSON.stringify(["linux/amd64", "linux/arm64"]) },
-            "pulumi-multiarch:registry": { value: "127.0.0.1:5000" },
-            "pulumi-multiarch:repository": { value: "e2e/hello" },
-            "pulumi-multiarch:tag": { value: tag },
-            "pulumi-multiarch:buildkitImage": { value: "pulumi-multiarch/buildkit:v0.34.2" },
-        });
+        stack = await committedStack("dev", { repository: "e2e/hello", tag });
     });
 
-    after(async () => {
-        if (!stack) return;
-        await stack.destroy({ onOutput: () => {} }).catch(() => {});
-        await stack.workspace.removeStack(stackName).catch(() => {});
-    });
+    after(() => disposeCommitted(stack));
 
     it("`up` creates emulators, builder and image", async () => {
         const res = await stack.up({ onOutput: (o) => log.push(o) });
@@ -51,7 +41,7 @@ describe("walking skeleton: stack e2e-slice", function () {
         // Stack + 3 components + 3 custom resources.
         assert.strictEqual(res.summary.resourceChanges?.create, 7, JSON.stringify(res.summary.resourceChanges));
         builderName = res.outputs.builderName.value;
-        assert.strictEqual(builderName, "pulumi-multiarch-e2e-slice-builder");
+        assert.strictEqual(builderName, "pulumi-multiarch-e2e-dev-builder");
         assert.deepStrictEqual(res.outputs.runnablePlatforms.value, ["linux/amd64", "linux/386", "linux/arm64"]);
         const h = res.outputs.handlers.value["qemu-aarch64"];
         assert.strictEqual(h.enabled, true);

@@ -32,3 +32,11 @@ export function startNoIndexRegistry(port: number, upstream = { host: "127.0.0.1
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
+
+// As a service (scripts/bootstrap starts it for stack "company"):
+//   node -r ts-node/register/transpile-only tests/support/noIndexRegistry.ts PORT
+if (require.main === module) {
+    const port = Number(process.argv[2]);
+    if (!port) throw new Error("usage: noIndexRegistry.ts PORT");
+    startNoIndexRegistry(port).then(() => console.log(`no-index registry on 127.0.0.1:${port} -> 127.0.0.1:5000`));
+}

@@ -53,3 +53,22 @@ export function stateTexts(stack: Stack): { exported: string; onDisk: string } {
     const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${stack.name}.json`), "utf8");
     return { exported, onDisk };
 }
+
+/**
+ * Stack `e2e-<name>` of the main program (index.ts) with the committed `Pulumi.<name>.yaml`'s
+ * config, `overrides` applied (e.g. another repository, so tests never touch the stack a
+ * user runs). Its Pulumi.e2e-<name>.yaml is git-ignored and removed by {@link disposeCommitted}.
+ */
+export async function committedStack(name: string, overrides: Record<string, string>): Promise<Stack> {
+    const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8").replace(/^encryptionsalt:.*\n?/m, "");
+    fs.writeFileSync(path.join(ROOT, `Pulumi.e2e-${name}.yaml`), yaml);
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${name}`, workDir: ROOT }, { envVars: ENV });
+    for (const [k, v] of Object.entries(overrides)) await stack.setConfig(`pulumi-multiarch:${k}`, { value: v });
+    return stack;
+}
+
+export async function disposeCommitted(stack: Stack | undefined): Promise<void> {
+    if (!stack) return;
+    await dispose(stack);
+    fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+}

@@ -7,17 +7,42 @@ import { readStackConfig } from "../../config";
 const from = (o: Record<string, string>) => (k: string) => o[k];
 
 describe("stack config", () => {
-    it("reads Pulumi.dev.yaml's values", () => {
-        const yaml = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8");
-        const get = (k: string) => {
+    /** A getter over a committed Pulumi.<stack>.yaml's `pulumi-multiarch:` keys (one line each). */
+    const committed = (stack: string) => {
+        const yaml = fs.readFileSync(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8");
+        return (k: string) => {
             const m = new RegExp(`^  pulumi-multiarch:${k}: (.*)$`, "m").exec(yaml);
-            return m ? m[1].replace(/^"(.*)"$/, "$1") : undefined;
+            return m ? m[1].replace(/^"(.*)"$|^'(.*)'$/, "$1$2") : undefined;
         };
-        const c = readStackConfig(get);
+    };
+
+    it("reads Pulumi.dev.yaml: a manifest list from a docker-container builder", () => {
+        const c = readStackConfig(committed("dev"));
         assert.deepStrictEqual(c.platforms, ["linux/amd64", "linux/arm64"]);
         assert.strictEqual(c.manifest, "index");
         assert.strictEqual(c.registry, "127.0.0.1:5000");
         assert.strictEqual(c.tag, "1.0");
+        assert.strictEqual(c.context, "./app");
+        assert.strictEqual(c.dockerfile, undefined);
+        assert.strictEqual(c.builderDriver, "docker-container");
+    });
+
+    it("reads Pulumi.company.yaml: per-arch tags, its own Dockerfile, arm64 only", () => {
+        const c = readStackConfig(committed("company"));
+        assert.deepStrictEqual(c.platforms, ["linux/arm64"]);
+        assert.strictEqual(c.manifest, "per-arch-tags");
+        assert.strictEqual(c.registry, "127.0.0.1:5003");
+        assert.strictEqual(c.dockerfile, "app/Dockerfile.company");
+        assert.ok(fs.existsSync(path.join(__dirname, "..", "..", c.dockerfile!)));
+    });
+
+    it("reads Pulumi.multinode.yaml: a remote builder with one node per architecture", () => {
+        const c = readStackConfig(committed("multinode"));
+        assert.strictEqual(c.builderDriver, "remote");
+        assert.deepStrictEqual(c.builderNodes.map((n) => [n.endpoint, n.platforms]), [
+            ["unix:///run/pulumi-multiarch/buildkitd-amd64.sock", ["linux/amd64"]],
+            ["unix:///run/pulumi-multiarch/buildkitd-arm64.sock", ["linux/arm64"]],
+        ]);
     });
 
     it("refuses bad values, naming every key and the command that fixes it", () => {
@@ -31,5 +56,17 @@ describe("stack config", () => {
             return true;
         });
         assert.throws(() => readStackConfig(from({})), /pulumi-multiarch:platforms is missing/);
+    });
+
+    it("refuses a builder config that cannot work, with the fix", () => {
+        const platforms = `["linux/arm64"]`;
+        assert.throws(() => readStackConfig(from({ platforms, builderDriver: "remote" })),
+            /pulumi-multiarch:builderNodes is required for builderDriver "remote": set it with `pulumi config set pulumi-multiarch:builderNodes '\[\{"endpoint"/);
+        assert.throws(() => readStackConfig(from({ platforms, builderDriver: "remote", builderNodes: "[]" })), /builderNodes is required/);
+        assert.throws(() => readStackConfig(from({ platforms, builderDriver: "remote", builderNodes: `[{"endpoint":"tcp://x:1234"}]` })),
+            /pulumi-multiarch:builderNodes must be a JSON list of \{name\?, endpoint, platforms\}, got \[\{"endpoint":"tcp:\/\/x:1234"\}\]/);
+        assert.throws(() => readStackConfig(from({ platforms, builderNodes: "[]" })), /builderNodes needs builderDriver "remote"/);
+        assert.throws(() => readStackConfig(from({ platforms, builderDriver: "kubernetes" })),
+            /pulumi-multiarch:builderDriver "kubernetes" is not a driver this program supports \(docker-container, remote\)/);
     });
 });

@@ -1,0 +1,95 @@
+// The committed stacks other than dev (slice.test.ts proves dev): each goes up with its
+// Pulumi.<stack>.yaml through the main program, is verified (platforms, architecture, what
+// the registry holds, which node built what) and is destroyed cleanly.
+import * as assert from "assert";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { ROOT, requireRealParts, sh } from "../support/env";
+import { committedStack, disposeCommitted } from "../support/stack";
+import { manifest, imageConfig } from "../support/registry";
+
+const tag = `e2e-${Date.now()}`;
+const run = (platform: string, ref: string) => sh("docker", ["run", "--rm", "--platform", platform, ref]);
+const builderGone = (name: string) => !sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").includes(name);
+
+describe("stack company (Pulumi.company.yaml): a registry without manifest lists", function () {
+    const REG = "127.0.0.1:5003";
+    let stack: Stack;
+    before(async () => {
+        requireRealParts();
+        stack = await committedStack("company", { repository: "e2e/company", tag });
+    });
+    after(() => disposeCommitted(stack));
+
+    it("goes up: one per-architecture tag, an arm64 image from the explicit arm64 base", async () => {
+        const o = (await stack.up({ onOutput: () => {} })).outputs;
+        assert.deepStrictEqual(o.tags.value, [`${REG}/e2e/company:${tag}-arm64`]);
+        assert.deepStrictEqual(Object.keys(o.platformDigests.value), ["linux/arm64"]);
+        const m = await manifest(REG, "e2e/company", `${tag}-arm64`);
+        assert.strictEqual(m.status, 200);
+        assert.strictEqual(m.mediaType, "application/vnd.oci.image.manifest.v1+json", "a single image, not a list");
+        assert.strictEqual((await imageConfig(REG, "e2e/company", m)).architecture, "arm64");
+        assert.strictEqual((await manifest(REG, "e2e/company", tag)).status, 404, "no plain tag: the registry keeps no lists");
+        const out = run("linux/arm64", `${REG}/e2e/company:${tag}-arm64`);
+        assert.match(out, /^Hello from linux\/arm64$/m);
+        assert.match(out, /^machine: aarch64$/m);
+    });
+
+    it("a second up changes nothing", async () => {
+        const res = await stack.up({ onOutput: () => {} });
+        assert.deepStrictEqual(res.summary.resourceChanges, { same: 7 });
+    });
+
+    it("destroys cleanly: the builder is gone", async () => {
+        const name = (await stack.outputs()).builderName.value;
+        await stack.destroy({ onOutput: () => {} });
+        assert.ok(builderGone(name), `builder ${name} is still listed`);
+    });
+});
+
+describe("stack multinode (Pulumi.multinode.yaml): one builder over a BuildKit daemon per architecture", function () {
+    const REG = "127.0.0.1:5000";
+    const buildctl = path.join(ROOT, ".tools/bin/buildctl");
+    /** The daemon's own build records (buildctl talks to it directly, not through buildx). */
+    const histories = (arch: string): { Ref: string; FrontendAttrs: Record<string, string> }[] =>
+        sh(buildctl, ["--addr", `unix:///run/pulumi-multiarch/buildkitd-${arch}.sock`, "debug", "histories", "--format", "{{json .}}"])
+            .split("\n").filter(Boolean).map((l) => JSON.parse(l).record).filter((r: any) => r?.FrontendAttrs);
+    let stack: Stack;
+    const seen: Record<string, string[]> = {};
+    before(async () => {
+        requireRealParts();
+        for (const arch of ["amd64", "arm64"]) seen[arch] = histories(arch).map((r) => r.Ref);
+        stack = await committedStack("multinode", { repository: "e2e/multinode", tag });
+    });
+    after(() => disposeCommitted(stack));
+
+    it("goes up: a manifest list of both platforms, both nodes running", async () => {
+        const o = (await stack.up({ onOutput: () => {} })).outputs;
+        // buildx lists a node's declared platforms first, then what its daemon reports.
+        const nodes = o.builderNodes.value.map((n: any) => [n.endpoint, n.status, n.platforms[0]]);
+        assert.deepStrictEqual(nodes, [
+            ["unix:///run/pulumi-multiarch/buildkitd-amd64.sock", "running", "linux/amd64"],
+            ["unix:///run/pulumi-multiarch/buildkitd-arm64.sock", "running", "linux/arm64"],
+        ]);
+        const index = await manifest(REG, "e2e/multinode", tag);
+        assert.strictEqual(index.digest, o.digest.value);
+        assert.deepStrictEqual(index.body.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort(), ["linux/amd64", "linux/arm64"]);
+        assert.match(run("linux/arm64", o.ref.value), /^machine: aarch64$/m);
+        assert.match(run("linux/amd64", `${REG}/e2e/multinode@${o.platformDigests.value["linux/amd64"]}`), /^machine: x86_64$/m);
+    });
+
+    it("each daemon built only its own platform", () => {
+        for (const arch of ["amd64", "arm64"]) {
+            const fresh = histories(arch).filter((r) => !seen[arch].includes(r.Ref));
+            assert.ok(fresh.length >= 1, `daemon ${arch} built nothing`);
+            assert.deepStrictEqual([...new Set(fresh.map((r) => r.FrontendAttrs.platform))], [`linux/${arch}`]);
+        }
+    });
+
+    it("destroys cleanly: the builder is gone, the daemons (not the stack's) still run", async () => {
+        const name = (await stack.outputs()).builderName.value;
+        await stack.destroy({ onOutput: () => {} });
+        assert.ok(builderGone(name), `builder ${name} is still listed`);
+        for (const arch of ["amd64", "arm64"]) histories(arch);
+    });
+});
