@@ -43,7 +43,7 @@ export interface BinfmtSetupArgs {
      * with docker/binfmt; it is run as `<image> --install <arch,...>`.
      */
     method?: pulumi.Input<"host" | "container">;
-    /** Emulator-install image for method "container", pinned by digest (`name@sha256:...`). */
+    /** Emulator-install image for method "container", pinned by digest (`name@sha256:...`). Default none: required for "container". */
     image?: pulumi.Input<string>;
     /** Accept an `image` not pinned by digest. Default `false`: a privileged image must not change under you. */
     allowUnpinnedImage?: pulumi.Input<boolean>;

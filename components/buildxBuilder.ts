@@ -10,8 +10,11 @@ export type { BuilderNode } from "./core/buildx";
 
 /** TLS material for a remote node, as PEM text. Pass secrets: the state encrypts them. */
 export interface TlsArgs {
+    /** CA certificate that signed the daemon's certificate (`cacert=`). Default none: the system's CAs. */
     cacert?: pulumi.Input<string>;
+    /** Client certificate (`cert=`). Default none. */
     cert?: pulumi.Input<string>;
+    /** Client private key (`key=`), a secret. Default none. */
     key?: pulumi.Input<string>;
 }
 
@@ -21,7 +24,7 @@ export interface KubernetesArgs {
     namespace?: string;
     /** BuildKit pods. Default 1. */
     replicas?: number;
-    /** Node selector for the pods, e.g. `{ "kubernetes.io/arch": "arm64" }`. */
+    /** Node selector for the pods, e.g. `{ "kubernetes.io/arch": "arm64" }`. Default none. */
     nodeSelector?: Record<string, string>;
 }
 
@@ -29,15 +32,15 @@ export interface KubernetesArgs {
 export interface BuilderNodeArgs {
     /** Node name. Default `<builder><index>`. */
     name?: string;
-    /** Remote driver: `tcp://host:port` or `unix:///path/buildkitd.sock`. */
+    /** Remote driver: `tcp://host:port` or `unix:///path/buildkitd.sock`. Default none: required for "remote". */
     endpoint?: string;
-    /** Platforms this node builds, e.g. `["linux/arm64"]` for a native arm64 machine. */
+    /** Platforms this node builds, e.g. `["linux/arm64"]` for a native arm64 machine. Default: whatever BuildKit detects. */
     platforms?: string[];
-    /** Driver options for this node only. */
+    /** Driver options for this node only. Default `{}`. */
     driverOpts?: Record<string, string>;
-    /** Remote driver TLS for this node. */
+    /** Remote driver TLS for this node. Default none (plain connection). */
     tls?: TlsArgs;
-    /** Kubernetes driver: this node's deployment (e.g. a node selector per architecture). */
+    /** Kubernetes driver: this node's deployment (e.g. a node selector per architecture). Default: the builder's. */
     kubernetes?: KubernetesArgs;
 }
 
@@ -59,17 +62,17 @@ export interface BuildxBuilderArgs {
      * set (scripts/env.sh sets the locally built one), else `moby/buildkit:v0.34.2`.
      */
     image?: string;
-    /** remote: the first node's endpoint, `tcp://host:port` or `unix:///path/buildkitd.sock`. */
+    /** remote: the first node's endpoint, `tcp://host:port` or `unix:///path/buildkitd.sock`. Default none: required for "remote". */
     endpoint?: string;
-    /** remote: TLS for the first node (secrets). */
+    /** remote: TLS for the first node (secrets). Default none (plain connection). */
     tls?: TlsArgs;
-    /** kubernetes: namespace, replicas and node selector of the first node. */
+    /** kubernetes: namespace, replicas and node selector of the first node. Default: the kubeconfig's namespace, 1 replica, no selector. */
     kubernetes?: KubernetesArgs;
     /** Driver options of the first node (`--driver-opt k=v`), e.g. `network: "host"`. Default `{}`. */
     driverOpts?: Record<string, string>;
     /** Platforms of the first node (`--platform`). Default: whatever BuildKit detects. */
     platforms?: string[];
-    /** More nodes, each with its own endpoint, platforms and options: native arm64 machines replace emulation for their platforms. */
+    /** More nodes, each with its own endpoint, platforms and options: native arm64 machines replace emulation for their platforms. Default `[]`. */
     nodes?: BuilderNodeArgs[];
     /** Extra buildkitd flags (`--buildkitd-flags`). Default none. */
     buildkitdFlags?: string;
@@ -77,7 +80,7 @@ export interface BuildxBuilderArgs {
     buildkitdConfig?: string;
     /** Boot the builder at create (`buildx inspect --bootstrap`). Default `true`. */
     bootstrap?: boolean;
-    /** Emulators the builder relies on; it is created after them and replaced when the requested set changes. */
+    /** Emulators the builder relies on; it is created after them and replaced when the requested set changes. Default none: the host's emulators as they are. */
     binfmt?: BinfmtSetup;
     /** Keep BuildKit's state on delete (`buildx rm --keep-state`). Default `false`. */
     keepState?: boolean;

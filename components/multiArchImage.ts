@@ -11,6 +11,7 @@ import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 /** Registry login for pushing (and for reading back what was pushed). */
 export interface RegistryArgs {
+    /** User name for the tags' registry. */
     username: pulumi.Input<string>;
     /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv. */
     password: pulumi.Input<string>;
@@ -46,7 +47,7 @@ export interface MultiArchImageArgs {
     labels?: pulumi.Input<Record<string, string>>;
     /** OCI annotations (`--annotation`). Default `{}`. */
     annotations?: pulumi.Input<Record<string, string>>;
-    /** Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. */
+    /** Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none. */
     secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none. */
     ssh?: pulumi.Input<string[]>;
