@@ -5,7 +5,7 @@ import * as assert from "assert";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { ROOT, requireRealParts, sh } from "../support/env";
-import { committedStack, disposeCommitted } from "../support/stack";
+import { committedStack, disposeCommitted, failure } from "../support/stack";
 import { manifest, imageConfig } from "../support/registry";
 
 const tag = `e2e-${Date.now()}`;
@@ -91,5 +91,22 @@ describe("stack multinode (Pulumi.multinode.yaml): one builder over a BuildKit d
         await stack.destroy({ onOutput: () => {} });
         assert.ok(builderGone(name), `builder ${name} is still listed`);
         for (const arch of ["amd64", "arm64"]) histories(arch);
+    });
+});
+
+describe("a stack with a bad config value", function () {
+    let stack: Stack;
+    before(async () => {
+        requireRealParts();
+        stack = await committedStack("dev", { repository: "e2e/badconfig", platforms: "linux/arm64", manifest: "lists" });
+    });
+    after(() => disposeCommitted(stack));
+
+    it("fails at preview naming each key and the command that fixes it; nothing is created", async () => {
+        const text = await failure(() => stack.preview({ onOutput: () => {} }));
+        assert.match(text, /pulumi-multiarch:platforms must be a JSON list of platforms, got linux\/arm64: set it with `pulumi config set pulumi-multiarch:platforms '\["linux\/amd64","linux\/arm64"\]'`/);
+        assert.match(text, /pulumi-multiarch:manifest "lists" is not a manifest mode \(index, per-arch-tags, auto\)/);
+        const state = JSON.parse(JSON.stringify((await stack.exportStack()).deployment));
+        assert.deepStrictEqual(state.resources ?? [], []);
     });
 });
