@@ -71,7 +71,8 @@ async function proveRunnable(h: hostlib.Host, facts: binfmt.HostFacts, emulated:
     return ok;
 }
 
-async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
+/** What the host has now: each wanted handler as the kernel reports it, and "ok" or why it does not serve us. */
+async function inspect(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]) {
     const { facts, emulated } = await plan(h, inputs);
     const wanted = new Set(emulated.map(binfmt.handlerName));
     const all = await binfmt.readHandlers(h);
@@ -80,6 +81,11 @@ async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): 
     for (const name of [...wanted].sort()) {
         handlerStatus[name] = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined) ?? "ok";
     }
+    return { facts, emulated, handlers, handlerStatus };
+}
+
+async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
+    const { facts, emulated, handlers, handlerStatus } = await inspect(h, inputs, owned);
     return {
         ...inputs, handlers, owned, emulated, handlerStatus,
         runnable: await proveRunnable(h, facts, emulated),
@@ -192,6 +198,14 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         const want = news.handlerStatus ?? {};
         for (const [name, status] of Object.entries(olds.handlerStatus ?? {})) {
             if (status !== "ok" && want[name] === "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
+        }
+        // And drift on the host right now, without a refresh: a handler removed between
+        // preview and up (a reboot) is registered again before anything builds on it.
+        if (!replaces.length && typeof news.host === "object" && typeof news.definitionsDir === "string" && Array.isArray(news.platforms)) {
+            const { handlerStatus } = await inspect(hostlib.connect(news.host), news, olds.owned ?? []);
+            for (const [name, status] of Object.entries(handlerStatus)) {
+                if (status !== "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
+            }
         }
         return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff, deleteBeforeReplace: true };
     },
