@@ -10,7 +10,7 @@ import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "
 import { exitProgram } from "../../components/core/elf";
 import { ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure } from "../support/stack";
-import { startRegistry, whenProcess } from "../support/faults";
+import { startRegistry, startDockerd, whenProcess } from "../support/faults";
 
 const REG = "127.0.0.1:5000";
 // Ports of this file's own registries and proxies.
@@ -70,8 +70,13 @@ function context(name: string, marker: string, version: string, seconds = 3): st
     return dir;
 }
 const setVersion = (dir: string, version: string) => fs.writeFileSync(path.join(dir, "version"), `${version}\n`);
-/** What /built says in the image of one platform. */
-const builtIn = (ref: string, platform: string) => sh("docker", ["run", "--rm", "--pull", "always", "--platform", platform, ref, "cat", "/built"]).trim();
+/** What /built says in the image of one platform of the index `repo@digest` (run by the platform's own digest: the engine keeps one image per index). */
+async function builtIn(ref: string, platform: string): Promise<string> {
+    const [, registry, repo, digest] = /^([^/]+)\/(.+)@(sha256:[0-9a-f]+)$/.exec(ref)!;
+    const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${digest}`)).body);
+    const m = index.manifests.find((x: any) => `${x.platform.os}/${x.platform.architecture}` === platform);
+    return sh("docker", ["run", "--rm", "--platform", platform, `${registry}/${repo}@${m.digest}`, "cat", "/built"]).trim();
+}
 
 function imageProgram(builderName: string, image: Omit<MultiArchImageArgs, "builder">, emulate: string[] = ["linux/arm64"]) {
     return async () => {
@@ -83,6 +88,15 @@ function imageProgram(builderName: string, image: Omit<MultiArchImageArgs, "buil
 }
 
 const quiet = { onOutput: () => {} };
+/** Pids of processes whose argv holds every one of `words`. */
+function pidsWith(words: string[]): number[] {
+    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
+        try {
+            const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            return words.every((w) => argv.includes(w));
+        } catch { return false; }
+    }).map(Number);
+}
 const BINFMT = "/proc/sys/fs/binfmt_misc";
 const hasHandler = (h: string) => fs.existsSync(path.join(BINFMT, h));
 const removeHandler = (h: string) => { if (hasHandler(h)) fs.writeFileSync(path.join(BINFMT, h), "-1"); };
@@ -111,7 +125,7 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
-            assert.strictEqual(builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
             assert.deepStrictEqual(await tagsOf(REG, "rel/kill"), ["1.0"], "a stray tag was pushed");
             assert.strictEqual(builders().filter((b) => b === name).length, 1);
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
@@ -149,7 +163,7 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
-            assert.strictEqual(builtIn(second.outputs.ref.value, "linux/amd64"), "v2");
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/amd64"), "v2");
             assert.deepStrictEqual(await tagsOf(registry.addr, "rel/regstop"), ["1.0"], "a stray tag was pushed");
         } finally {
             await dispose(s);
@@ -191,5 +205,155 @@ describe("reliability: faults, each followed by an up that converges", function 
             removeHandler("qemu-riscv64");
         }
         assertNoBuilder(name);
+    });
+
+    it("dockerd restarted between runs: the builder is back, up changes nothing, a change builds", async () => {
+        const dockerd = await startDockerd(process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE!);
+        const name = `rel-dockerd-${process.pid}`;
+        const tag = `${REG}/rel/dockerd:1.0`;
+        const ctx = context("dockerd", marker("dockerd"), "v1", 1);
+        const s = await inlineStack("rel-dockerd", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
+            { env: { DOCKER_HOST: dockerd.host } });
+        try {
+            const first = (await s.up(quiet)).outputs;
+            await dockerd.restart();
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+            await s.refresh(quiet);
+            const builder = (await s.exportStack()).deployment.resources.find((r: any) => String(r.type).endsWith(":Builder"));
+            assert.strictEqual(builder.outputs.reported[0].status, "running", "refresh does not see the builder running again");
+            setVersion(ctx, "v2");
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 });
+            assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            await s.destroy(quiet);
+            assertNoBuilder(name, dockerd.host);
+        } finally {
+            await dispose(s);
+            await dockerd.stop();
+        }
+    });
+
+    it("SIGINT to pulumi up during a build: once, the build finishes and is recorded; twice, it stops and the next up rebuilds", async () => {
+        const name = `rel-sigint-${process.pid}`;
+        const tag = `${REG}/rel/sigint:1.0`;
+        const ctx = context("sigint", marker("sigint"), "v1");
+        const s = await inlineStack("rel-sigint", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        const pending = async () => ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+        try {
+            await s.up(quiet);
+
+            // Ctrl-C once: the engine lets the build in flight finish and records it, then stops.
+            setVersion(ctx, "v2");
+            const ac = new AbortController();
+            const once = failure(() => s.up({ ...quiet, signal: ac.signal }));
+            await whenProcess(marker("sigint"));
+            ac.abort(); // the Automation API sends SIGINT to the pulumi process
+            assert.match(await once, /update canceled/);
+            assert.deepStrictEqual(await pending(), []);
+            const v2 = await tagDigest(tag);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            const after1 = await s.up(quiet);
+            assert.deepStrictEqual(after1.summary.resourceChanges, { same: 7 }, "the finished build was not recorded");
+            assert.strictEqual(after1.outputs.digest.value, v2);
+            assert.strictEqual(await builtIn(after1.outputs.ref.value, "linux/arm64"), "v2");
+
+            // Ctrl-C twice: pulumi exits at once, the build is stopped, the tag stays and the
+            // state keeps a pending operation; the next up warns about it and builds again.
+            setVersion(ctx, "v3");
+            const twice = failure(() => s.up(quiet));
+            await whenProcess(marker("sigint"));
+            for (let i = 0; i < 2; i++) {
+                for (const pid of pidsWith(["up", "--stack", "rel-sigint"])) process.kill(pid, "SIGINT");
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            assert.match(await twice, /\^C received; terminating/);
+            assert.deepStrictEqual(await pending(), ["updating img-image"]);
+            assert.deepStrictEqual(pidsWith(["buildx", "build", name]), [], "a buildx build outlived pulumi");
+            assert.strictEqual(await tagDigest(tag), v2, "the tag moved although the build was interrupted");
+            const out: string[] = [];
+            const after2 = await s.up({ onOutput: (l) => out.push(l) });
+            assert.match(out.join(""), /pending operation/i);
+            if (process.env.REL_SHOW) console.log("WARN:", out.join("").split("\n").filter((l) => /pending|warning/i.test(l)).join("\n"));
+            assert.deepStrictEqual(after2.summary.resourceChanges, { update: 1, same: 6 });
+            assert.deepStrictEqual(await pending(), []);
+            assert.strictEqual(await tagDigest(tag), after2.outputs.digest.value);
+            assert.strictEqual(await builtIn(after2.outputs.ref.value, "linux/arm64"), "v3");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/sigint"), ["1.0"], "a stray tag was pushed");
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("two images building on one builder at once: both built at the same time, each tag its own image", async () => {
+        const name = `rel-twoimg-${process.pid}`;
+        const ctxA = context("two-a", marker("two-a"), "a"), ctxB = context("two-b", marker("two-b"), "b");
+        const s = await inlineStack("rel-twoimg", async () => {
+            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
+            const builder = new BuildxBuilder("b", { name, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+            const a = new MultiArchImage("a", { context: ctxA, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-a:1.0`], builder });
+            const b = new MultiArchImage("b", { context: ctxB, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-b:1.0`], builder });
+            return { a: a.ref, b: b.ref };
+        });
+        try {
+            const up = s.up(quiet);
+            const together = whenProcess([marker("two-a"), marker("two-b")]).then(() => true, () => false);
+            const o = (await up).outputs;
+            assert.ok(await together, "the two builds never ran at the same time");
+            for (const [id, ref] of [["a", o.a.value], ["b", o.b.value]]) {
+                assert.strictEqual(await tagDigest(`${REG}/rel/two-${id}:1.0`), ref.split("@")[1]);
+                assert.deepStrictEqual(await indexPlatforms(`${REG}/rel/two-${id}:1.0`), ["linux/amd64", "linux/arm64"]);
+                for (const p of ["linux/amd64", "linux/arm64"]) assert.strictEqual(await builtIn(ref, p), id, `${ref} ${p} holds the other image`);
+            }
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 9 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("two stacks on one host: neither's destroy touches the other's builder or handlers", async () => {
+        removeHandler("qemu-riscv64");
+        const program = async () => {
+            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/riscv64"] });
+            const b = new BuildxBuilder("b", { binfmt: qemu });
+            return { builder: b.name, platforms: b.platforms, owned: qemu.ownedHandlers };
+        };
+        const a = await inlineStack("rel-two-a", program), b = await inlineStack("rel-two-b", program);
+        const running = (n: string) => /^Status:\s+running$/m.test(sh("docker", ["buildx", "inspect", n]));
+        try {
+            const oa = (await a.up(quiet)).outputs;
+            let ob = (await b.up(quiet)).outputs;
+            assert.deepStrictEqual([oa.builder.value, ob.builder.value], ["pm-e2e-rel-two-a-b", "pm-e2e-rel-two-b-b"]);
+            assert.deepStrictEqual([oa.owned.value, ob.owned.value], [["qemu-riscv64"], []], "stack a registered the handler, b uses it");
+            assert.ok(ob.platforms.value.includes("linux/riscv64"));
+
+            // b (which uses a's handler) goes first: a keeps its builder and handler.
+            await b.destroy(quiet);
+            assert.ok(!builders().includes(ob.builder.value));
+            assert.ok(running(oa.builder.value), "a's builder was touched");
+            assert.ok(hasHandler("qemu-riscv64"), "b's destroy removed a's handler");
+            ob = (await b.up(quiet)).outputs;
+
+            // a (which registered the handler) goes first: b still relies on it, so it stays.
+            await a.destroy(quiet);
+            assert.ok(!builders().includes(oa.builder.value));
+            assert.ok(running(ob.builder.value), "b's builder was touched");
+            assert.ok(hasHandler("qemu-riscv64"), "a's destroy removed the handler b relies on");
+            assert.deepStrictEqual((await b.preview()).changeSummary, { same: 5 }, "b sees drift after a's destroy");
+
+            // The last stack that relies on a handler a stack registered removes it.
+            await b.destroy(quiet);
+            assert.ok(!hasHandler("qemu-riscv64"), "the handler outlived every stack that used it");
+            assertNoBuilder(oa.builder.value);
+            assertNoBuilder(ob.builder.value);
+        } finally {
+            await dispose(a);
+            await dispose(b);
+            removeHandler("qemu-riscv64");
+        }
     });
 });

@@ -22,11 +22,15 @@ function answers(url: string): boolean {
     } catch { return false; }
 }
 
-/** Resolves once some process's argv contains `marker` (sampled every 100 ms). */
-export async function whenProcess(marker: string, ms = 120_000): Promise<void> {
-    await until(`a process with "${marker}" in its argv`, () => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).some((pid) => {
-        try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker); } catch { return false; }
-    }), ms);
+/** Resolves once, in one sample of every process's argv (every 100 ms), each marker is on some argv. */
+export async function whenProcess(markers: string | string[], ms = 120_000): Promise<void> {
+    const wanted = Array.isArray(markers) ? markers : [markers];
+    await until(`processes with ${wanted.join(" and ")} in their argv at once`, () => {
+        const argvs = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map((pid) => {
+            try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { return ""; }
+        });
+        return wanted.every((m) => argvs.some((a) => a.includes(m)));
+    }, ms);
 }
 
 export interface OwnRegistry {
@@ -96,12 +100,16 @@ export interface OwnDockerd {
  * sandbox needs it), and the BuildKit image loaded into it. Never `--bridge=none`: a dockerd
  * started so deletes the host's docker0, which the shared daemon's containers need.
  */
-export async function startDockerd(daemonJson: string, buildkitImage: string): Promise<OwnDockerd> {
+export async function startDockerd(buildkitImage: string): Promise<OwnDockerd> {
     const dir = fs.mkdtempSync(path.join("/tmp", "rel-dockerd-"));
+    // The shared daemon's extra runtimes and default runtime, as it reports them.
+    const [runtimes, defaultRuntime] = execFileSync("docker", ["info", "--format", "{{json .Runtimes}}|{{.DefaultRuntime}}"], { encoding: "utf8" }).trim().split("|");
+    const extra = Object.fromEntries(Object.entries(JSON.parse(runtimes) as Record<string, { path: string }>)
+        .filter(([n]) => !["runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux"].includes(n)).map(([n, r]) => [n, { path: r.path }]));
+    fs.writeFileSync(path.join(dir, "daemon.json"), JSON.stringify({ runtimes: extra, "default-runtime": defaultRuntime }));
     const host = `unix://${dir}/docker.sock`;
     const bridge = `rel-br${process.pid}`.slice(0, 15);
     execFileSync("sh", ["-c", `ip link del ${bridge} 2>/dev/null; ip link add ${bridge} type bridge && ip addr add 10.213.213.1/24 dev ${bridge} && ip link set ${bridge} up`]);
-    fs.copyFileSync(daemonJson, path.join(dir, "daemon.json"));
     const pidfile = path.join(dir, "dockerd.pid");
     const log = path.join(dir, "dockerd.log");
     const env = { ...process.env, DOCKER_HOST: host };
