@@ -93,6 +93,25 @@ function unbuildable(inputs: ImageInputs): { property: string; reason: string }[
     }));
 }
 
+/** The registry of the tags does not answer, or refuses the login: one request, no retries. */
+async function registryProblems(inputs: ImageInputs): Promise<{ property: string; reason: string }[]> {
+    if (inputs.push !== true || !Array.isArray(inputs.tags) || typeof inputs.tags[0] !== "string") return [];
+    const auth = inputs.registryAuth;
+    if (auth !== undefined && (typeof auth !== "object" || typeof auth.username !== "string" || typeof auth.password !== "string")) return []; // unknown at preview
+    let host: string;
+    try { host = registry.parseRef(inputs.tags[0]).registry; } catch { return []; }
+    try {
+        await new registry.Registry(host, auth, 10_000).ping();
+        return [];
+    } catch (e) {
+        const msg = (e as Error).message;
+        if (auth && /\b401\b|refused the credentials/.test(msg)) {
+            return [{ property: "registry", reason: `${host} refused the login of ${auth.username}: check registry.username and registry.password` }];
+        }
+        return [{ property: "tags", reason: `the registry ${host} does not answer (${msg.replace(/: is the registry running and reachable\?$/, "")}): start it, or fix the registry in tags` }];
+    }
+}
+
 interface Built {
     /** platform -> manifest digest */
     manifests: Record<string, string>;
@@ -250,9 +269,12 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
 }
 
 export const imageProvider: pulumi.dynamic.ResourceProvider = {
-    // At preview, when the builder already exists: refuse platforms it cannot build.
-    async check(_olds: ImageInputs, news: ImageInputs) {
-        return { inputs: news, failures: unbuildable(news) };
+    // At preview: refuse platforms the (existing) builder cannot build, a registry that does
+    // not answer and a login it refuses, before anything is built or pushed.
+    async check(olds: ImageInputs, news: ImageInputs) {
+        // The registry is asked only when this run would build: an unchanged image needs none.
+        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
+        return { inputs: news, failures: [...unbuildable(news), ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {

@@ -6,11 +6,13 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
 import { exitProgram } from "../../components/core/elf";
 import { ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure } from "../support/stack";
-import { startRegistry, startDockerd, whenProcess } from "../support/faults";
+import { startRegistry, startDockerd, startProxy, whenProcess } from "../support/faults";
+import { startAuthRegistry } from "../support/authRegistry";
 
 const REG = "127.0.0.1:5000";
 // Ports of this file's own registries and proxies.
@@ -354,6 +356,92 @@ describe("reliability: faults, each followed by an up that converges", function 
             await dispose(a);
             await dispose(b);
             removeHandler("qemu-riscv64");
+        }
+    });
+});
+
+describe("reliability: bad input refused at preview with the property path and the fix, nothing created", function () {
+    before(() => requireRealParts());
+    const name = `rel-badinput-${process.pid}`;
+    const app = path.join(ROOT, "app");
+
+    /** Runs `pulumi preview` of the program, expecting it to fail; checks nothing was created. */
+    async function refused(stackName: string, program: () => Promise<unknown>): Promise<string> {
+        const s = await inlineStack(stackName, program as any);
+        try {
+            const text = await failure(() => s.preview());
+            const resources = (await s.exportStack()).deployment.resources ?? [];
+            assert.deepStrictEqual(resources.map((r: any) => r.type), [], "preview left resources in the state");
+            assert.ok(!builders().includes(name), "preview created the builder");
+            return text;
+        } finally {
+            await dispose(s);
+        }
+    }
+    const image = (args: Partial<MultiArchImageArgs>) => imageProgram(name, { context: app, platforms: ["linux/amd64"], tags: [`${REG}/rel/never:1.0`], ...args });
+
+    it("invalid and unknown platform strings, and an invalid image reference: every property path in one error", async () => {
+        const text = await refused("rel-bad-platforms", image({ platforms: ["linux/arm65", "linux", "windows/amd64", "linux/arm64/v9"], tags: ["127.0.0.1:5000/Bad Tag:1"] }));
+        assert.match(text, /platforms\[0\]: "linux\/arm65": unknown architecture "arm65"; use one of linux\/386, linux\/amd64/);
+        assert.match(text, /platforms\[1\]: "linux" is not a platform: write os\/arch\[\/variant\]/);
+        assert.match(text, /platforms\[2\]: "windows\/amd64": only linux images can be built here/);
+        assert.match(text, /platforms\[3\]: "linux\/arm64\/v9": unknown variant "v9" for arm64; known: v8/);
+        assert.match(text, /tags\[0\]: "127\.0\.0\.1:5000\/Bad Tag:1" is not an image reference: write registry\/repository:tag/);
+    });
+
+    it("empty platforms", async () => {
+        const text = await refused("rel-bad-noplatforms", image({ platforms: [] }));
+        assert.match(text, /platforms: give at least one platform, e\.g\. \["linux\/amd64", "linux\/arm64"\]/);
+    });
+
+    it("a context that does not exist", async () => {
+        const text = await refused("rel-bad-context", image({ context: "./no-such-context" }));
+        assert.match(text, /context: "\.\/no-such-context" is not a directory: give the build context relative to the program/);
+    });
+
+    it("a Dockerfile that does not exist", async () => {
+        const text = await refused("rel-bad-dockerfile", image({ dockerfile: path.join(app, "Dockerfile.missing") }));
+        assert.match(text, /dockerfile: ".*Dockerfile\.missing" does not exist: create it or point dockerfile at yours/);
+    });
+
+    it("an emulator-install image not pinned by digest, without allowUnpinnedImage", async () => {
+        const text = await refused("rel-bad-unpinned", async () => {
+            new BinfmtSetup("qemu", { platforms: ["linux/riscv64"], method: "container", image: `${REG}/fixtures/binfmt:latest` });
+        });
+        assert.match(text, /image: "127\.0\.0\.1:5000\/fixtures\/binfmt:latest" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true/);
+    });
+
+    it("an unreachable registry", async () => {
+        const text = await refused("rel-bad-unreachable", image({ tags: [`127.0.0.1:${PORTS.nothing}/rel/never:1.0`] }));
+        assert.match(text, /property tags value .* has a problem: the registry 127\.0\.0\.1:5019 does not answer \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/);
+    });
+
+    it("wrong credentials: one clear message at preview, and only a few requests (no retry storm)", async () => {
+        const auth = await startAuthRegistry(PORTS.auth);
+        const proxy = await startProxy(PORTS.authProxy, PORTS.auth);
+        const tag = `${proxy.addr}/rel/denied:1.0`;
+        try {
+            const program = image({ tags: [tag], registry: { username: auth.username, password: pulumi.secret("wrong-password") } });
+            const text = await refused("rel-bad-login", program);
+            assert.match(text, /property registry .* has a problem: 127\.0\.0\.1:5013 refused the login of ci: check registry\.username and registry\.password/);
+            assert.ok(!text.includes("wrong-password"), "the password is in the message");
+            assert.ok(proxy.requests.length <= 2, `preview sent ${proxy.requests.length} requests: ${proxy.requests.join(", ")}`);
+            // up stops at the same check, before any build or push.
+            const s = await inlineStack("rel-bad-login-up", program as any);
+            try {
+                const before = proxy.requests.length;
+                const upText = await failure(() => s.up(quiet));
+                assert.match(upText, /refused the login of ci/);
+                const sent = proxy.requests.slice(before);
+                assert.ok(sent.length <= 2, `up sent ${sent.length} requests: ${sent.join(", ")}`);
+                assert.ok(!sent.some((r) => /blobs|manifests/.test(r)), `up tried to push: ${sent.join(", ")}`);
+            } finally {
+                await dispose(s);
+            }
+            assert.deepStrictEqual(await tagsOf(auth.addr, "rel/denied").catch(() => []), []);
+        } finally {
+            proxy.close();
+            auth.stop();
         }
     });
 });
