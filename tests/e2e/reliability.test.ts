@@ -10,7 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
 import { exitProgram } from "../../components/core/elf";
 import { ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure } from "../support/stack";
+import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
+import { argvContaining } from "../support/argv";
 import { startRegistry, startDockerd, startProxy, whenProcess } from "../support/faults";
 import { startAuthRegistry } from "../support/authRegistry";
 
@@ -443,5 +444,119 @@ describe("reliability: bad input refused at preview with the property path and t
             proxy.close();
             auth.stop();
         }
+    });
+});
+
+/** Pulumi's own verbose log lines that print resource inputs and outputs as they are, secrets included. */
+const PULUMI_OWN_LOGGING = /^(Marshaling property for RPC|Unmarshaling property for RPC|Planner decided to \w+ |RegisterResource RPC finished: |eventSink::Debug\(<\{%reset%\}>RegisterResource RPC finished: )/;
+
+describe("reliability: secrets never in state, argv or logs", function () {
+    before(() => requireRealParts());
+
+    it("a registry password and a build secret: not in the state (nor its history), any argv, the engine's output, BuildKit's log, or a verbose log line but Pulumi's own property dumps", async () => {
+        const auth = await startAuthRegistry(PORTS.auth);
+        const name = `rel-secrets-${process.pid}`;
+        const buildSecret = `bs-${process.pid}-${Date.now()}`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-secrets");
+        fs.mkdirSync(dir, { recursive: true });
+        // The RUN step proves the secret arrived by its length; the value itself must appear nowhere.
+        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nRUN --mount=type=secret,id=token sh -c 'test $(wc -c < /run/secrets/token) -eq ${buildSecret.length} && sleep 2 && echo token-ok > /ok'\n`);
+        const s = await inlineStack("rel-secrets", imageProgram(name, {
+            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${auth.addr}/rel/private:1.0`],
+            registry: { username: auth.username, password: pulumi.secret(auth.password) }, secrets: { token: pulumi.secret(buildSecret) },
+        }));
+        try {
+            // The engine's output (stdout) of up, refresh and preview --diff; and up's verbose
+            // logs (-v=9, flowing to the providers) on stderr.
+            const output: string[] = [];
+            let logs = "";
+            const { result: secretArgv, seen: passwordArgv } = await argvContaining(auth.password, async () => {
+                const { seen } = await argvContaining(buildSecret, async () => {
+                    const res = await s.up({ onOutput: (l) => output.push(l), logToStdErr: true, logVerbosity: 9, logFlow: true });
+                    logs = res.stderr;
+                    await s.refresh({ onOutput: (l) => output.push(l) });
+                    output.push((await s.preview({ diff: true })).stdout);
+                });
+                return seen;
+            });
+            assert.deepStrictEqual(passwordArgv, [], "the registry password was on a command line");
+            assert.deepStrictEqual(secretArgv, [], "the build secret was on a command line");
+            assert.match(output.join(""), /built linux\/amd64,linux\/arm64 -> sha256:/, "not the build's output");
+            assert.ok(logs.length > 500_000, `verbose logs expected, got ${logs.length} characters`);
+            if (process.env.REL_SHOW) fs.writeFileSync("/tmp/rel-secret-logs.txt", `PASSWORD=${auth.password}\nSECRET=${buildSecret}\n${logs}`);
+            const buildkitLogs = sh("sh", ["-c", `docker logs buildx_buildkit_${name}0 2>&1`]);
+            const { exported, onDisk } = stateTexts(s);
+            for (const [what, value] of [["registry password", auth.password], ["build secret", buildSecret]]) {
+                assert.ok(!output.join("").includes(value), `the ${what} is in the engine's output`);
+                assert.ok(!exported.includes(value) && !onDisk.includes(value), `the ${what} is in the state`);
+                const files = sh("sh", ["-c", `grep -rlF -- "$0" ${ROOT}/.state/pulumi || true`, value]).trim();
+                assert.strictEqual(files, "", `the ${what} is in the backend's files (history, backups)`);
+                assert.ok(!buildkitLogs.includes(value), `the ${what} is in BuildKit's log`);
+                // Pulumi's own verbose logging prints resource inputs and outputs, secrets included
+                // (docs/RELIABILITY.md); nothing else may: not our provider, buildx or BuildKit.
+                const foreign = logs.split("\n").filter((l) => l.includes(value)).filter((l) => {
+                    try { return !PULUMI_OWN_LOGGING.test(JSON.parse(l).msg); } catch { return true; }
+                });
+                assert.deepStrictEqual(foreign.map((l) => l.slice(0, 300)), [], `the ${what} is in a log line that is not Pulumi's own`);
+            }
+        } finally {
+            await dispose(s);
+            auth.stop();
+        }
+        assertNoBuilder(name);
+    });
+});
+
+describe("reliability: registry content", function () {
+    before(() => requireRealParts());
+
+    it("per-arch tags: a failed arm64 build moves no tag; a failed tag move puts the moved tags back and says so; the next up moves all", async () => {
+        let refuseArm64Tag = false;
+        const proxy = await startProxy(PORTS.perArch, 5000, (method, url) =>
+            refuseArm64Tag && method === "PUT" && url === "/v2/rel/perarch/manifests/1.0-arm64" ? 500 : undefined);
+        const name = `rel-perarch-${process.pid}`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-perarch");
+        fs.mkdirSync(dir, { recursive: true });
+        // A version containing "fail-arm64" makes the arm64 build fail at once, while amd64 builds on.
+        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\n` +
+            `RUN if grep -q fail-arm64 /version; then [ "$(uname -m)" = aarch64 ] && exit 3; sleep 4; fi; cat /version > /built\n`);
+        setVersion(dir, "v1");
+        const tag = (arch: string) => `${proxy.addr}/rel/perarch:1.0-${arch}`;
+        const digests = async () => [await tagDigest(tag("amd64")), await tagDigest(tag("arm64"))];
+        const s = await inlineStack("rel-perarch", imageProgram(name, {
+            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${proxy.addr}/rel/perarch:1.0`], manifest: "per-arch-tags",
+        }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.deepStrictEqual(first.tags.value, [tag("amd64"), tag("arm64")]);
+            const v1 = await digests();
+            assert.deepStrictEqual(v1, [first.platformDigests.value["linux/amd64"], first.platformDigests.value["linux/arm64"]]);
+
+            setVersion(dir, "v2 fail-arm64");
+            const buildFailed = await failure(() => s.up(quiet));
+            assert.match(buildFailed, /exit code: 3/);
+            assert.deepStrictEqual(await digests(), v1, "a tag moved although the arm64 build failed");
+            assert.deepStrictEqual(pidsWith(["buildx", "build", name]), [], "the amd64 build outlived the failed run");
+
+            setVersion(dir, "v3");
+            refuseArm64Tag = true;
+            const moveFailed = await failure(() => s.up(quiet));
+            assert.match(moveFailed, /moving tag 127\.0\.0\.1:5011\/rel\/perarch:1\.0-arm64 failed \(.*500.*\); put 1\.0-amd64 back where it was, so no tag moved to this build; run `pulumi up` again/);
+            assert.deepStrictEqual(await digests(), v1, "one architecture's tag is newer than the other's");
+
+            refuseArm64Tag = false;
+            const last = await s.up(quiet);
+            assert.deepStrictEqual(last.summary.resourceChanges, { update: 1, same: 6 });
+            assert.deepStrictEqual(await digests(), [last.outputs.platformDigests.value["linux/amd64"], last.outputs.platformDigests.value["linux/arm64"]]);
+            for (const arch of ["amd64", "arm64"]) {
+                assert.strictEqual(sh("docker", ["run", "--rm", "--platform", `linux/${arch}`, `${REG}/rel/perarch@${last.outputs.platformDigests.value[`linux/${arch}`]}`, "cat", "/built"]).trim(), "v3");
+            }
+            assert.deepStrictEqual(await tagsOf(REG, "rel/perarch"), ["1.0-amd64", "1.0-arm64"], "a stray tag was pushed");
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+            proxy.close();
+        }
+        assertNoBuilder(name);
     });
 });
