@@ -201,6 +201,7 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+            assert.deepStrictEqual(await tagsOf(REG, "rel/binfmt"), ["1.0"], "a stray tag was pushed");
             await s.destroy(quiet);
             assert.ok(!hasHandler("qemu-riscv64"), "destroy left the handler this stack registered");
         } finally {
@@ -230,6 +231,7 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/dockerd"), ["1.0"], "a stray tag was pushed");
             await s.destroy(quiet);
             assertNoBuilder(name, dockerd.host);
         } finally {
@@ -278,7 +280,6 @@ describe("reliability: faults, each followed by an up that converges", function 
             const out: string[] = [];
             const after2 = await s.up({ onOutput: (l) => out.push(l) });
             assert.match(out.join(""), /pending operation/i);
-            if (process.env.REL_SHOW) console.log("WARN:", out.join("").split("\n").filter((l) => /pending|warning/i.test(l)).join("\n"));
             assert.deepStrictEqual(after2.summary.resourceChanges, { update: 1, same: 6 });
             assert.deepStrictEqual(await pending(), []);
             assert.strictEqual(await tagDigest(tag), after2.outputs.digest.value);
@@ -289,6 +290,48 @@ describe("reliability: faults, each followed by an up that converges", function 
             await dispose(s);
         }
         assertNoBuilder(name);
+    });
+
+    it("SIGINT twice while the builder is being created: the next up takes over the builder it half-created", async () => {
+        const name = `rel-sigcreate-${process.pid}`;
+        const s = await inlineStack("rel-sigcreate", async () => {
+            const b = new BuildxBuilder("b", { name, driverOpts: { network: "host" } });
+            return { name: b.name };
+        });
+        try {
+            const twice = failure(() => s.up(quiet));
+            await whenProcess(`--bootstrap\0${name}`);
+            for (let i = 0; i < 2; i++) {
+                for (const pid of pidsWith(["up", "--stack", "rel-sigcreate"])) process.kill(pid, "SIGINT");
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            assert.match(await twice, /\^C received; terminating/);
+            const pending = ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+            assert.deepStrictEqual(pending, ["creating b-builder"]);
+            assert.ok(builders().includes(name), "the interrupted create left no builder: nothing to take over");
+            const again = await s.up(quiet);
+            assert.strictEqual(again.outputs.name.value, name);
+            assert.strictEqual(builders().filter((b) => b === name).length, 1);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 3 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("a builder of the same name that this stack did not create is refused, never taken over or removed", async () => {
+        const name = `rel-foreign-${process.pid}`;
+        sh("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--driver-opt", `image=${process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE}`]);
+        const s = await inlineStack("rel-foreign", async () => ({ name: new BuildxBuilder("b", { name }).name }));
+        try {
+            const text = await failure(() => s.up(quiet));
+            assert.match(text, new RegExp(`a buildx builder named "${name}" already exists and is not managed by this stack`));
+            assert.ok(builders().includes(name), "the stack removed a builder it did not create");
+        } finally {
+            await dispose(s);
+            assert.ok(builders().includes(name), "destroy removed a builder the stack did not create");
+            sh("docker", ["buildx", "rm", name]);
+        }
     });
 
     it("two images building on one builder at once: both built at the same time, each tag its own image", async () => {
@@ -310,6 +353,7 @@ describe("reliability: faults, each followed by an up that converges", function 
                 assert.strictEqual(await tagDigest(`${REG}/rel/two-${id}:1.0`), ref.split("@")[1]);
                 assert.deepStrictEqual(await indexPlatforms(`${REG}/rel/two-${id}:1.0`), ["linux/amd64", "linux/arm64"]);
                 for (const p of ["linux/amd64", "linux/arm64"]) assert.strictEqual(await builtIn(ref, p), id, `${ref} ${p} holds the other image`);
+                assert.deepStrictEqual(await tagsOf(REG, `rel/two-${id}`), ["1.0"], "a stray tag was pushed");
             }
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 9 });
         } finally {
@@ -483,7 +527,6 @@ describe("reliability: secrets never in state, argv or logs", function () {
             assert.deepStrictEqual(secretArgv, [], "the build secret was on a command line");
             assert.match(output.join(""), /built linux\/amd64,linux\/arm64 -> sha256:/, "not the build's output");
             assert.ok(logs.length > 500_000, `verbose logs expected, got ${logs.length} characters`);
-            if (process.env.REL_SHOW) fs.writeFileSync("/tmp/rel-secret-logs.txt", `PASSWORD=${auth.password}\nSECRET=${buildSecret}\n${logs}`);
             const buildkitLogs = sh("sh", ["-c", `docker logs buildx_buildkit_${name}0 2>&1`]);
             const { exported, onDisk } = stateTexts(s);
             for (const [what, value] of [["registry password", auth.password], ["build secret", buildSecret]]) {
