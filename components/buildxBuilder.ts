@@ -194,6 +194,7 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
     errs.throwIfAny();
     const checked: CheckedBuilder = {
         name: builderName, driver, nodes: [first, ...more], bootstrap: args.bootstrap ?? true, keepState: args.keepState ?? false,
+        owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
         ...(args.buildkitdFlags ? { buildkitdFlags: args.buildkitdFlags } : {}),
         ...(args.buildkitdConfig ? { buildkitdConfig: args.buildkitdConfig } : {}),
     };

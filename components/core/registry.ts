@@ -52,15 +52,15 @@ interface Response {
     body: Buffer;
 }
 
-function request(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+function request(method: string, url: string, headers: Record<string, string>, body?: Buffer, timeoutMs = 60_000): Promise<Response> {
     const lib = url.startsWith("https:") ? https : http;
     return new Promise((resolve, reject) => {
-        const req = lib.request(url, { method, headers, timeout: 60_000 }, (res) => {
+        const req = lib.request(url, { method, headers, timeout: timeoutMs }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
                 resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         });
-        req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out after 60s`)));
+        req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs / 1000}s`)));
         req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}: is the registry running and reachable?`)));
         req.end(body);
     });
@@ -77,25 +77,39 @@ export function parseChallenge(header: string): Record<string, string> | undefin
 export class Registry {
     private token?: string;
 
-    constructor(readonly registry: string, private readonly credentials?: Credentials) {}
+    constructor(readonly registry: string, private readonly credentials?: Credentials, private readonly timeoutMs = 60_000) {}
 
     private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
         const url = `${baseUrl(this.registry)}/v2/${path}`;
         const auth = (): Record<string, string> => this.token ? { Authorization: `Bearer ${this.token}` }
             : this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
-        let res = await request(method, url, { ...headers, ...auth() }, body);
+        let res = await request(method, url, { ...headers, ...auth() }, body, this.timeoutMs);
         const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
         if (challenge?.realm) {
             const q = new URLSearchParams({ ...(challenge.service ? { service: challenge.service } : {}), ...(challenge.scope ? { scope: challenge.scope } : {}) });
             const basic: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
-            const t = await request("GET", `${challenge.realm}?${q}`, basic);
+            const t = await request("GET", `${challenge.realm}?${q}`, basic, undefined, this.timeoutMs);
             if (t.status !== 200) throw new Error(`${this.registry} refused the credentials (token endpoint answered ${t.status}): check registry.username and registry.password`);
             const j = JSON.parse(t.body.toString("utf8"));
             this.token = j.token ?? j.access_token;
-            res = await request(method, url, { ...headers, ...auth() }, body);
+            res = await request(method, url, { ...headers, ...auth() }, body, this.timeoutMs);
         }
         if (res.status === 401) throw new Error(`${this.registry} answered 401 Unauthorized for ${method} /v2/${path}: check registry.username and registry.password`);
         return res;
+    }
+
+    /**
+     * Asks the registry's API root once (and its token endpoint, if it answers with one):
+     * throws when the registry does not answer, or refuses the credentials given.
+     * Without credentials a 401 is fine: the docker config may hold a login.
+     */
+    async ping(): Promise<void> {
+        try {
+            await this.call("GET", "");
+        } catch (e) {
+            if (!this.credentials && /\b401\b|refused the credentials/.test((e as Error).message)) return;
+            throw e;
+        }
     }
 
     /** The raw manifest or index a tag or digest points at; undefined when there is none. */

@@ -4,6 +4,7 @@
 // Its code is serialized into the state, so it captures only engine-free modules (core/*),
 // imported with `import x = require(...)` so the serializer sees the real module objects.
 import type * as pulumi from "@pulumi/pulumi";
+import crypto = require("crypto");
 import binfmt = require("../core/binfmt");
 import elf = require("../core/elf");
 import hostlib = require("../core/host");
@@ -42,6 +43,8 @@ export interface BinfmtOutputs extends BinfmtInputs {
     hostMachine: string;
     /** handler name -> "ok", or why it no longer serves us (missing, disabled, flags, interpreter). */
     handlerStatus: Record<string, string>;
+    /** This resource's claim on the handlers it relies on, recorded on the host (see binfmt.claimHandlers). */
+    claim?: string;
 }
 
 interface Plan {
@@ -71,7 +74,8 @@ async function proveRunnable(h: hostlib.Host, facts: binfmt.HostFacts, emulated:
     return ok;
 }
 
-async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
+/** What the host has now: each wanted handler as the kernel reports it, and "ok" or why it does not serve us. */
+async function inspect(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]) {
     const { facts, emulated } = await plan(h, inputs);
     const wanted = new Set(emulated.map(binfmt.handlerName));
     const all = await binfmt.readHandlers(h);
@@ -80,6 +84,11 @@ async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): 
     for (const name of [...wanted].sort()) {
         handlerStatus[name] = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined) ?? "ok";
     }
+    return { facts, emulated, handlers, handlerStatus };
+}
+
+async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
+    const { facts, emulated, handlers, handlerStatus } = await inspect(h, inputs, owned);
     return {
         ...inputs, handlers, owned, emulated, handlerStatus,
         runnable: await proveRunnable(h, facts, emulated),
@@ -103,14 +112,18 @@ function expectedInterpreter(facts: binfmt.HostFacts, inputs: BinfmtInputs, name
     return text ? binfmt.parseDebianDefinition(name, text).interpreter : undefined;
 }
 
-/** Registers every wanted handler that does not serve us; returns the handlers we own. */
-async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<string[]> {
+/**
+ * Registers every wanted handler that does not serve us; returns the handlers we own, and
+ * those registered where there was none.
+ */
+async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<{ owned: string[]; fresh: string[] }> {
     const { facts, emulated } = await plan(h, inputs);
     const errors = binfmt.preflight(facts, inputs, h.describe());
     if (errors.length) fail(errors);
     const nowOwned = new Set(owned);
     const current = await binfmt.readHandlers(h);
     const toInstall: string[] = [];
+    const fresh: string[] = [];
     for (const p of emulated) {
         const name = binfmt.handlerName(p);
         const have = current[name];
@@ -122,6 +135,7 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
             throw new Error(`binfmt handler ${name} on ${h.describe()} was not registered by this stack and ${why}: remove it (echo -1 > ${binfmt.BINFMT_DIR}/${name}) so this stack registers its own, or set flags to "${have.flags}"`);
         }
         if (have) await binfmt.unregister(h, name);
+        else fresh.push(name);
         toInstall.push(p);
         nowOwned.add(name);
     }
@@ -142,7 +156,16 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
             if (why) throw new Error(`after running ${inputs.image}, handler ${binfmt.handlerName(p)} ${why}: use an image that registers with flags "${inputs.flags}"`);
         }
     }
-    return [...nowOwned].sort();
+    return { owned: [...nowOwned].sort(), fresh };
+}
+
+/**
+ * Drops this resource's claim on `names` and removes each handler no other stack claims and
+ * that a stack registered (or this one, in state from before claims were recorded).
+ */
+async function release(h: hostlib.Host, names: string[], claim: string | undefined, owned: string[]): Promise<void> {
+    const free = await binfmt.releaseHandlers(h, [...new Set(names)], claim ?? "none");
+    for (const [name, f] of Object.entries(free)) if (f.registered || owned.includes(name)) await binfmt.unregister(h, name);
 }
 
 export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
@@ -159,10 +182,12 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
 
     async create(inputs: BinfmtInputs) {
         const h = hostlib.connect(inputs.host);
-        const owned = await ensure(h, inputs, []);
+        const { owned, fresh } = await ensure(h, inputs, []);
         try {
+            const claim = crypto.randomUUID();
             const outs = await observe(h, inputs, owned);
-            return { id: `binfmt@${h.describe()}`, outs };
+            await binfmt.claimHandlers(h, Object.keys(outs.handlerStatus), claim, fresh);
+            return { id: `binfmt@${h.describe()}`, outs: { ...outs, claim } };
         } catch (e) {
             for (const name of owned) await binfmt.unregister(h, name); // leave nothing half-created
             throw e;
@@ -193,6 +218,19 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         for (const [name, status] of Object.entries(olds.handlerStatus ?? {})) {
             if (status !== "ok" && want[name] === "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
         }
+        // And drift on the host right now, without a refresh: a handler removed between
+        // preview and up (a reboot) is registered again before anything builds on it.
+        if (!replaces.length && typeof news.host === "object" && typeof news.definitionsDir === "string" && Array.isArray(news.platforms)) {
+            const { handlerStatus } = await inspect(hostlib.connect(news.host), news, olds.owned ?? []);
+            for (const [name, status] of Object.entries(handlerStatus)) {
+                if (status !== "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
+            }
+            // Our claim is gone (a reboot cleared it): record it again, or another stack's
+            // destroy would remove a handler this one relies on.
+            if (olds.claim && !(await binfmt.holdsClaims(hostlib.connect(news.host), Object.keys(handlerStatus), olds.claim))) {
+                detailedDiff.claim = { kind: "update", inputDiff: false };
+            }
+        }
         return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff, deleteBeforeReplace: true };
     },
 
@@ -200,14 +238,17 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         const h = hostlib.connect(news.host);
         const { emulated } = await plan(h, news);
         const wanted = new Set(emulated.map(binfmt.handlerName));
-        // Handlers we registered for platforms no longer wanted go away.
-        for (const name of olds.owned ?? []) if (!wanted.has(name)) await binfmt.unregister(h, name);
-        const owned = await ensure(h, news, (olds.owned ?? []).filter((n) => wanted.has(n)));
-        return { outs: await observe(h, news, owned) };
+        const claim = olds.claim ?? crypto.randomUUID();
+        // Handlers of platforms no longer wanted: released, and removed if no stack uses them.
+        await release(h, [...Object.keys(olds.handlerStatus ?? {}), ...(olds.owned ?? [])].filter((n) => !wanted.has(n)), claim, olds.owned ?? []);
+        const { owned, fresh } = await ensure(h, news, (olds.owned ?? []).filter((n) => wanted.has(n)));
+        await binfmt.claimHandlers(h, [...wanted], claim, fresh);
+        return { outs: { ...(await observe(h, news, owned)), claim } };
     },
 
+    // Removes the handlers a stack registered that no other stack on the host still uses.
     async delete(_id: string, props: BinfmtOutputs) {
         const h = hostlib.connect(props.host);
-        for (const name of props.owned ?? []) await binfmt.unregister(h, name);
+        await release(h, [...Object.keys(props.handlerStatus ?? {}), ...(props.owned ?? [])], props.claim, props.owned ?? []);
     },
 };

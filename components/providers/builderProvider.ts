@@ -31,6 +31,8 @@ export interface BuilderInputs {
     keepState: boolean;
     /** Platforms the BinfmtSetup this builder depends on emulates (requested). */
     emulated: string[];
+    /** `<project>/<stack>/<resource>`: written beside buildx's own state while creating, so an interrupted create is recognised as ours. */
+    owner?: string;
 }
 
 export interface BuilderOutputs extends BuilderInputs {
@@ -46,6 +48,11 @@ export interface BuilderOutputs extends BuilderInputs {
 /** Where TLS files of a builder's nodes live while it exists. */
 function tlsDir(builder: string): string {
     return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-tls", builder);
+}
+
+/** Who is creating builder `name` (see BuilderInputs.owner); removed with the builder. */
+function ownerFile(builder: string): string {
+    return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-owners", builder);
 }
 
 /** Writes TLS material as files and returns the nodes with cacert/cert/key driver options. */
@@ -136,14 +143,25 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
             if (!existing) throw new Error(`no builder "${inputs.name}" for the docker driver: name a docker context (\`docker context ls\`), usually "default"`);
             return { id: inputs.name, outs: (await observe(inputs, false, false))! };
         }
-        if (existing) {
-            throw new Error(`a buildx builder named "${inputs.name}" already exists and is not managed by this stack: choose another name, or remove it with \`docker buildx rm ${inputs.name}\``);
-        }
         const cleanup = async () => {
             await buildx.remove(inputs.name, false);
             fs.rmSync(tlsDir(inputs.name), { recursive: true, force: true });
+            fs.rmSync(ownerFile(inputs.name), { force: true });
         };
+        if (existing) {
+            // Left by this very resource's create when `pulumi up` was killed (the engine then
+            // drops the pending create): remove it and create it anew. Anyone else's: refuse.
+            const owner = fs.existsSync(ownerFile(inputs.name)) ? fs.readFileSync(ownerFile(inputs.name), "utf8") : undefined;
+            if (!inputs.owner || owner !== inputs.owner) {
+                throw new Error(`a buildx builder named "${inputs.name}" already exists and is not managed by this stack: choose another name, or remove it with \`docker buildx rm ${inputs.name}\``);
+            }
+            await cleanup();
+        }
         try {
+            if (inputs.owner) {
+                fs.mkdirSync(path.dirname(ownerFile(inputs.name)), { recursive: true });
+                fs.writeFileSync(ownerFile(inputs.name), inputs.owner);
+            }
             await buildx.create({ ...inputs, nodes: withTlsFiles(inputs) });
             const outs = await observe(inputs, inputs.bootstrap, true);
             if (!outs) throw new Error(`buildx created ${inputs.name} but does not list it`);
@@ -183,5 +201,6 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
         if (props.managed === false) return;
         await buildx.remove(props.name, props.keepState);
         fs.rmSync(tlsDir(props.name), { recursive: true, force: true });
+        fs.rmSync(ownerFile(props.name), { force: true });
     },
 };

@@ -93,6 +93,25 @@ function unbuildable(inputs: ImageInputs): { property: string; reason: string }[
     }));
 }
 
+/** The registry of the tags does not answer, or refuses the login: one request, no retries. */
+async function registryProblems(inputs: ImageInputs): Promise<{ property: string; reason: string }[]> {
+    if (inputs.push !== true || !Array.isArray(inputs.tags) || typeof inputs.tags[0] !== "string") return [];
+    const auth = inputs.registryAuth;
+    if (auth !== undefined && (typeof auth !== "object" || typeof auth.username !== "string" || typeof auth.password !== "string")) return []; // unknown at preview
+    let host: string;
+    try { host = registry.parseRef(inputs.tags[0]).registry; } catch { return []; }
+    try {
+        await new registry.Registry(host, auth, 10_000).ping();
+        return [];
+    } catch (e) {
+        const msg = (e as Error).message;
+        if (auth && /\b401\b|refused the credentials/.test(msg)) {
+            return [{ property: "registry", reason: `${host} refused the login of ${auth.username}: check registry.username and registry.password` }];
+        }
+        return [{ property: "tags", reason: `the registry ${host} does not answer (${msg.replace(/: is the registry running and reachable\?$/, "")}): start it, or fix the registry in tags` }];
+    }
+}
+
 interface Built {
     /** platform -> manifest digest */
     manifests: Record<string, string>;
@@ -174,6 +193,39 @@ async function assembleIndex(inputs: ImageInputs, manifests: Record<string, stri
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
 }
 
+interface TagMove { tag: string; raw: Buffer; mediaType: string }
+
+/**
+ * Moves each tag to its manifest, all or none: when one move fails, the tags already moved
+ * go back to the manifests they had, so no tag (no architecture's, for per-arch tags) is
+ * left newer than another. Whatever could not be put back is named in the error.
+ */
+async function moveTags(inputs: ImageInputs, moves: TagMove[]): Promise<void> {
+    const { r, repository, repo } = reg(inputs);
+    const before = await Promise.all(moves.map((m) => r.getManifest(repository, m.tag)));
+    for (let i = 0; i < moves.length; i++) {
+        try {
+            await r.putManifest(repository, moves[i].tag, moves[i].raw, moves[i].mediaType);
+        } catch (e) {
+            const restored: string[] = [], newer: string[] = [];
+            for (let j = 0; j < i; j++) {
+                const prev = before[j];
+                try {
+                    if (!prev) throw new Error("it did not exist before, and a registry cannot untag");
+                    await r.putManifest(repository, moves[j].tag, prev.raw, prev.mediaType);
+                    restored.push(moves[j].tag);
+                } catch (e2) {
+                    newer.push(`${moves[j].tag} (${(e2 as Error).message.split("\n")[0]})`);
+                }
+            }
+            const cause = `moving tag ${repo}:${moves[i].tag} failed (${(e as Error).message.split("\n")[0]})`;
+            throw new Error(newer.length
+                ? `${cause}; NOT put back, so newer than the others: ${newer.join(", ")}; still on the previous build: ${[...restored, ...moves.slice(i).map((m) => m.tag)].join(", ")}; run \`pulumi up\` again to move them all`
+                : `${cause}; ${restored.length ? `put ${restored.join(", ")} back where ${restored.length > 1 ? "they were" : "it was"}, so ` : ""}no tag moved to this build; run \`pulumi up\` again`);
+        }
+    }
+}
+
 async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
     const refused = unbuildable(inputs);
     if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join(" | "));
@@ -219,25 +271,28 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     let digest = "";
     if (inputs.push) {
         const { r, repository, repo } = reg(inputs);
+        const moves: TagMove[] = [];
         if (mode === "index") {
             const index = built.index ?? await assembleIndex(inputs, built.manifests);
             for (const t of inputs.tags) {
-                await r.putManifest(repository, registry.parseRef(t).tag!, index.raw, index.mediaType);
+                moves.push({ tag: registry.parseRef(t).tag!, raw: index.raw, mediaType: index.mediaType });
                 pushedTags.push(t);
             }
             digest = index.digest;
         } else {
             // All platforms are built and verified before the first per-arch tag moves, so no
-            // architecture's tag is left newer than another's by a failed build.
+            // architecture's tag is left newer than another's by a failed build; moveTags
+            // puts moved tags back if a later move fails.
             for (const t of inputs.tags) {
                 for (const p of inputs.platforms) {
                     const m = (await r.getManifest(repository, built.manifests[p]))!;
                     const tag = perArchTag(t, p);
-                    await r.putManifest(repository, registry.parseRef(tag).tag!, m.raw, m.mediaType);
+                    moves.push({ tag: registry.parseRef(tag).tag!, raw: m.raw, mediaType: m.mediaType });
                     pushedTags.push(tag);
                 }
             }
         }
+        await moveTags(inputs, moves);
         const secs = ((Date.now() - started) / 1000).toFixed(1);
         console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",")} (${mode}) in ${secs}s (${cached} steps cached)`);
         return {
@@ -250,9 +305,12 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
 }
 
 export const imageProvider: pulumi.dynamic.ResourceProvider = {
-    // At preview, when the builder already exists: refuse platforms it cannot build.
-    async check(_olds: ImageInputs, news: ImageInputs) {
-        return { inputs: news, failures: unbuildable(news) };
+    // At preview: refuse platforms the (existing) builder cannot build, a registry that does
+    // not answer and a login it refuses, before anything is built or pushed.
+    async check(olds: ImageInputs, news: ImageInputs) {
+        // The registry is asked only when this run would build: an unchanged image needs none.
+        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
+        return { inputs: news, failures: [...unbuildable(news), ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {

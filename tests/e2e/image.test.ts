@@ -239,7 +239,7 @@ describe("MultiArchImage", function () {
                 registry: { username: auth.username, password: pulumi.secret("wrong-password") },
             }));
             const text = await failure(() => s.up({ onOutput: () => {} }));
-            assert.match(text, /127\.0\.0\.1:5002 refused the login of ci: check registry\.username and registry\.password; no tag was moved/);
+            assert.match(text, /property registry .* has a problem: 127\.0\.0\.1:5002 refused the login of ci: check registry\.username and registry\.password/);
             assert.ok(!text.includes("wrong-password"), "the password appeared in the error");
         });
     });

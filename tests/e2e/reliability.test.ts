@@ -1,0 +1,605 @@
+// Reliability against the real parts (docs/RELIABILITY.md lists every case): faults in the
+// middle of a run, each followed by a second `up` that converges with nothing lost and no
+// orphaned builder or tag; bad input refused at preview; secrets kept out of state, argv
+// and logs; tags that never point at a partial image.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
+import { exitProgram } from "../../components/core/elf";
+import { ROOT, requireRealParts, sh } from "../support/env";
+import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
+import { argvContaining } from "../support/argv";
+import { startRegistry, startDockerd, startProxy, whenProcess } from "../support/faults";
+import { startAuthRegistry } from "../support/authRegistry";
+
+const REG = "127.0.0.1:5000";
+// Ports of this file's own registries and proxies.
+const PORTS = { stopped: 5010, perArch: 5011, auth: 5012, authProxy: 5013, nothing: 5019 };
+const BUILDKITD = [5000, ...Object.values(PORTS)].map((p) => `[registry."127.0.0.1:${p}"]\n  http = true\n`).join("");
+const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
+
+function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { headers: { Accept: ACCEPT } }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        }).on("error", reject);
+    });
+}
+/** The digest a tag points at, or undefined. */
+async function tagDigest(ref: string): Promise<string | undefined> {
+    const [, registry, repo, tag] = /^([^/]+)\/(.+):([^:]+)$/.exec(ref)!;
+    const r = await get(`http://${registry}/v2/${repo}/manifests/${tag}`);
+    return r.status === 200 ? String(r.headers["docker-content-digest"]) : undefined;
+}
+/** Every tag of a repository. */
+async function tagsOf(registry: string, repo: string): Promise<string[]> {
+    const r = await get(`http://${registry}/v2/${repo}/tags/list`);
+    return r.status === 200 ? (JSON.parse(r.body).tags ?? []).sort() : [];
+}
+/** The platforms an index lists. */
+async function indexPlatforms(ref: string): Promise<string[]> {
+    const [, registry, repo, tag] = /^([^/]+)\/(.+):([^:]+)$/.exec(ref)!;
+    const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${tag}`)).body);
+    return index.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort();
+}
+
+const builders = (env: Record<string, string> = {}) =>
+    sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", "buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+
+/** Nothing of builder `name` is left: not listed by buildx, no BuildKit container, no state volume. */
+function assertNoBuilder(name: string, dockerHost?: string): void {
+    const env: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
+    assert.ok(!builders(env).includes(name), `builder ${name} is still listed`);
+    const docker = (...args: string[]) => sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", ...args]);
+    assert.ok(!docker("ps", "-a", "--format", "{{.Names}}").includes(`buildx_buildkit_${name}0`), `the BuildKit container of ${name} is left`);
+    assert.ok(!docker("volume", "ls", "--format", "{{.Name}}").includes(`buildx_buildkit_${name}0_state`), `the state volume of ${name} is left`);
+}
+
+/**
+ * A build context whose RUN step runs for a few seconds with `marker` on its command line (so
+ * a test can strike while it runs) and records `version` in the image.
+ */
+function context(name: string, marker: string, version: string, seconds = 3): string {
+    const dir = path.join(ROOT, ".state", "e2e", "contexts", `rel-${name}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "Dockerfile"),
+        `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\nRUN echo ${marker} >/dev/null; sleep ${seconds}; cat /version > /built\n`);
+    setVersion(dir, version);
+    return dir;
+}
+const setVersion = (dir: string, version: string) => fs.writeFileSync(path.join(dir, "version"), `${version}\n`);
+/** What /built says in the image of one platform of the index `repo@digest` (run by the platform's own digest: the engine keeps one image per index). */
+async function builtIn(ref: string, platform: string): Promise<string> {
+    const [, registry, repo, digest] = /^([^/]+)\/(.+)@(sha256:[0-9a-f]+)$/.exec(ref)!;
+    const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${digest}`)).body);
+    const m = index.manifests.find((x: any) => `${x.platform.os}/${x.platform.architecture}` === platform);
+    return sh("docker", ["run", "--rm", "--platform", platform, `${registry}/${repo}@${m.digest}`, "cat", "/built"]).trim();
+}
+
+function imageProgram(builderName: string, image: Omit<MultiArchImageArgs, "builder">, emulate: string[] = ["linux/arm64"]) {
+    return async () => {
+        const qemu = new BinfmtSetup("qemu", { platforms: emulate });
+        const builder = new BuildxBuilder("b", { name: builderName, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+        const img = new MultiArchImage("img", { ...image, builder });
+        return { digest: img.digest, platformDigests: img.platformDigests, tags: img.tags, ref: img.ref, reason: img.buildReason };
+    };
+}
+
+const quiet = { onOutput: () => {} };
+/** Pids of processes whose argv holds every one of `words`. */
+function pidsWith(words: string[]): number[] {
+    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
+        try {
+            const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            return words.every((w) => argv.includes(w));
+        } catch { return false; }
+    }).map(Number);
+}
+const BINFMT = "/proc/sys/fs/binfmt_misc";
+const hasHandler = (h: string) => fs.existsSync(path.join(BINFMT, h));
+const removeHandler = (h: string) => { if (hasHandler(h)) fs.writeFileSync(path.join(BINFMT, h), "-1"); };
+const marker = (what: string) => `rel-${what}-marker-${process.pid}`;
+
+describe("reliability: faults, each followed by an up that converges", function () {
+    before(() => requireRealParts());
+
+    it("the builder's BuildKit container killed mid-build: the tag stays, the next up rebuilds and moves it", async () => {
+        const name = `rel-kill-${process.pid}`;
+        const tag = `${REG}/rel/kill:1.0`;
+        const ctx = context("kill", marker("kill"), "v1");
+        const s = await inlineStack("rel-kill", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.strictEqual(await tagDigest(tag), first.digest.value);
+            setVersion(ctx, "v2");
+            const up = s.up(quiet);
+            await whenProcess(marker("kill"));
+            sh("docker", ["kill", `buildx_buildkit_${name}0`]);
+            const text = await failure(() => up);
+            assert.match(text, /buildx build/);
+            assert.strictEqual(await tagDigest(tag), first.digest.value, "the tag moved although the build was killed");
+
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/kill"), ["1.0"], "a stray tag was pushed");
+            assert.strictEqual(builders().filter((b) => b === name).length, 1);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("the registry stopped mid-push: the tag stays on the old image, the next up pushes again", async () => {
+        const registry = await startRegistry(PORTS.stopped);
+        const name = `rel-regstop-${process.pid}`;
+        const tag = `${registry.addr}/rel/regstop:1.0`;
+        const ctx = context("regstop", marker("regstop"), "v1", 1);
+        const s = await inlineStack("rel-regstop", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            setVersion(ctx, "v2");
+            // Killed as soon as it accepted the first blob upload of the new image: mid-push.
+            let killedAt = "";
+            registry.onRequest((method, uri) => {
+                if (!(method === "POST" && /\/blobs\/uploads\/$/.test(uri))) return false;
+                registry.kill();
+                killedAt = `${method} ${uri}`;
+                return true;
+            });
+            const text = await failure(() => s.up(quiet));
+            assert.ok(killedAt, "the registry was not killed during the push");
+            assert.match(text, /failed to push 127\.0\.0\.1:5010\/rel\/regstop/);
+            await registry.start();
+            assert.strictEqual(await tagDigest(tag), first.digest.value, "the tag moved to a partial push");
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/amd64"), "v2");
+            assert.deepStrictEqual(await tagsOf(registry.addr, "rel/regstop"), ["1.0"], "a stray tag was pushed");
+        } finally {
+            await dispose(s);
+            registry.stop();
+        }
+        assertNoBuilder(name);
+    });
+
+    it("a binfmt handler removed between preview and up: up registers it again before building", async () => {
+        const name = `rel-binfmt-${process.pid}`;
+        const tag = `${REG}/rel/binfmt:1.0`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-binfmt");
+        fs.mkdirSync(dir, { recursive: true });
+        // A riscv64 program that exits 0 (the proof program, exit code patched), run by a RUN
+        // step: only a working qemu-riscv64 handler can run it.
+        const prog = exitProgram("riscv64");
+        prog.writeUInt32LE(0x00000513, prog.length - 12); // addi a0, zero, 0
+        fs.writeFileSync(path.join(dir, "prog"), prog, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\nCOPY version /version\nCOPY prog /prog\nRUN [\"/prog\"]\nENTRYPOINT [\"/prog\"]\n");
+        setVersion(dir, "v1");
+        removeHandler("qemu-riscv64");
+        const s = await inlineStack("rel-binfmt", imageProgram(name, { context: dir, platforms: ["linux/riscv64"], tags: [tag] }, ["linux/riscv64"]));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.ok(hasHandler("qemu-riscv64"));
+            setVersion(dir, "v2");
+            const preview = await s.preview();
+            assert.deepStrictEqual({ update: preview.changeSummary.update }, { update: 1 });
+            removeHandler("qemu-riscv64"); // what a reboot does
+            const second = await s.up(quiet);
+            assert.ok(hasHandler("qemu-riscv64"), "up did not register the handler again");
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+            assert.deepStrictEqual(await tagsOf(REG, "rel/binfmt"), ["1.0"], "a stray tag was pushed");
+            await s.destroy(quiet);
+            assert.ok(!hasHandler("qemu-riscv64"), "destroy left the handler this stack registered");
+        } finally {
+            await dispose(s);
+            removeHandler("qemu-riscv64");
+        }
+        assertNoBuilder(name);
+    });
+
+    it("dockerd restarted between runs: the builder is back, up changes nothing, a change builds", async () => {
+        const dockerd = await startDockerd(process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE!);
+        const name = `rel-dockerd-${process.pid}`;
+        const tag = `${REG}/rel/dockerd:1.0`;
+        const ctx = context("dockerd", marker("dockerd"), "v1", 1);
+        const s = await inlineStack("rel-dockerd", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
+            { env: { DOCKER_HOST: dockerd.host } });
+        try {
+            const first = (await s.up(quiet)).outputs;
+            await dockerd.restart();
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+            await s.refresh(quiet);
+            const builder = (await s.exportStack()).deployment.resources.find((r: any) => String(r.type).endsWith(":Builder"));
+            assert.strictEqual(builder.outputs.reported[0].status, "running", "refresh does not see the builder running again");
+            setVersion(ctx, "v2");
+            const second = await s.up(quiet);
+            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 });
+            assert.notStrictEqual(second.outputs.digest.value, first.digest.value);
+            assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
+            assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/dockerd"), ["1.0"], "a stray tag was pushed");
+            await s.destroy(quiet);
+            assertNoBuilder(name, dockerd.host);
+        } finally {
+            await dispose(s);
+            await dockerd.stop();
+        }
+    });
+
+    it("SIGINT to pulumi up during a build: once, the build finishes and is recorded; twice, it stops and the next up rebuilds", async () => {
+        const name = `rel-sigint-${process.pid}`;
+        const tag = `${REG}/rel/sigint:1.0`;
+        const ctx = context("sigint", marker("sigint"), "v1");
+        const s = await inlineStack("rel-sigint", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        const pending = async () => ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+        try {
+            await s.up(quiet);
+
+            // Ctrl-C once: the engine lets the build in flight finish and records it, then stops.
+            setVersion(ctx, "v2");
+            const ac = new AbortController();
+            const once = failure(() => s.up({ ...quiet, signal: ac.signal }));
+            await whenProcess(marker("sigint"));
+            ac.abort(); // the Automation API sends SIGINT to the pulumi process
+            assert.match(await once, /update canceled/);
+            assert.deepStrictEqual(await pending(), []);
+            const v2 = await tagDigest(tag);
+            assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
+            const after1 = await s.up(quiet);
+            assert.deepStrictEqual(after1.summary.resourceChanges, { same: 7 }, "the finished build was not recorded");
+            assert.strictEqual(after1.outputs.digest.value, v2);
+            assert.strictEqual(await builtIn(after1.outputs.ref.value, "linux/arm64"), "v2");
+
+            // Ctrl-C twice: pulumi exits at once, the build is stopped, the tag stays and the
+            // state keeps a pending operation; the next up warns about it and builds again.
+            setVersion(ctx, "v3");
+            const twice = failure(() => s.up(quiet));
+            await whenProcess(marker("sigint"));
+            for (let i = 0; i < 2; i++) {
+                for (const pid of pidsWith(["up", "--stack", "rel-sigint"])) process.kill(pid, "SIGINT");
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            assert.match(await twice, /\^C received; terminating/);
+            assert.deepStrictEqual(await pending(), ["updating img-image"]);
+            assert.deepStrictEqual(pidsWith(["buildx", "build", name]), [], "a buildx build outlived pulumi");
+            assert.strictEqual(await tagDigest(tag), v2, "the tag moved although the build was interrupted");
+            const out: string[] = [];
+            const after2 = await s.up({ onOutput: (l) => out.push(l) });
+            assert.match(out.join(""), /pending operation/i);
+            assert.deepStrictEqual(after2.summary.resourceChanges, { update: 1, same: 6 });
+            assert.deepStrictEqual(await pending(), []);
+            assert.strictEqual(await tagDigest(tag), after2.outputs.digest.value);
+            assert.strictEqual(await builtIn(after2.outputs.ref.value, "linux/arm64"), "v3");
+            assert.deepStrictEqual(await tagsOf(REG, "rel/sigint"), ["1.0"], "a stray tag was pushed");
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("SIGINT twice while the builder is being created: the next up takes over the builder it half-created", async () => {
+        const name = `rel-sigcreate-${process.pid}`;
+        const s = await inlineStack("rel-sigcreate", async () => {
+            const b = new BuildxBuilder("b", { name, driverOpts: { network: "host" } });
+            return { name: b.name };
+        });
+        try {
+            const twice = failure(() => s.up(quiet));
+            await whenProcess(`--bootstrap\0${name}`);
+            for (let i = 0; i < 2; i++) {
+                for (const pid of pidsWith(["up", "--stack", "rel-sigcreate"])) process.kill(pid, "SIGINT");
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            assert.match(await twice, /\^C received; terminating/);
+            const pending = ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+            assert.deepStrictEqual(pending, ["creating b-builder"]);
+            assert.ok(builders().includes(name), "the interrupted create left no builder: nothing to take over");
+            const again = await s.up(quiet);
+            assert.strictEqual(again.outputs.name.value, name);
+            assert.strictEqual(builders().filter((b) => b === name).length, 1);
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 3 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("a builder of the same name that this stack did not create is refused, never taken over or removed", async () => {
+        const name = `rel-foreign-${process.pid}`;
+        sh("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--driver-opt", `image=${process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE}`]);
+        const s = await inlineStack("rel-foreign", async () => ({ name: new BuildxBuilder("b", { name }).name }));
+        try {
+            const text = await failure(() => s.up(quiet));
+            assert.match(text, new RegExp(`a buildx builder named "${name}" already exists and is not managed by this stack`));
+            assert.ok(builders().includes(name), "the stack removed a builder it did not create");
+        } finally {
+            await dispose(s);
+            assert.ok(builders().includes(name), "destroy removed a builder the stack did not create");
+            sh("docker", ["buildx", "rm", name]);
+        }
+    });
+
+    it("two images building on one builder at once: both built at the same time, each tag its own image", async () => {
+        const name = `rel-twoimg-${process.pid}`;
+        const ctxA = context("two-a", marker("two-a"), "a"), ctxB = context("two-b", marker("two-b"), "b");
+        const s = await inlineStack("rel-twoimg", async () => {
+            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
+            const builder = new BuildxBuilder("b", { name, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+            const a = new MultiArchImage("a", { context: ctxA, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-a:1.0`], builder });
+            const b = new MultiArchImage("b", { context: ctxB, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-b:1.0`], builder });
+            return { a: a.ref, b: b.ref };
+        });
+        try {
+            const up = s.up(quiet);
+            const together = whenProcess([marker("two-a"), marker("two-b")]).then(() => true, () => false);
+            const o = (await up).outputs;
+            assert.ok(await together, "the two builds never ran at the same time");
+            for (const [id, ref] of [["a", o.a.value], ["b", o.b.value]]) {
+                assert.strictEqual(await tagDigest(`${REG}/rel/two-${id}:1.0`), ref.split("@")[1]);
+                assert.deepStrictEqual(await indexPlatforms(`${REG}/rel/two-${id}:1.0`), ["linux/amd64", "linux/arm64"]);
+                for (const p of ["linux/amd64", "linux/arm64"]) assert.strictEqual(await builtIn(ref, p), id, `${ref} ${p} holds the other image`);
+                assert.deepStrictEqual(await tagsOf(REG, `rel/two-${id}`), ["1.0"], "a stray tag was pushed");
+            }
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 9 });
+        } finally {
+            await dispose(s);
+        }
+        assertNoBuilder(name);
+    });
+
+    it("two stacks on one host: neither's destroy touches the other's builder or handlers", async () => {
+        removeHandler("qemu-riscv64");
+        const program = async () => {
+            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/riscv64"] });
+            const b = new BuildxBuilder("b", { binfmt: qemu });
+            return { builder: b.name, platforms: b.platforms, owned: qemu.ownedHandlers };
+        };
+        const a = await inlineStack("rel-two-a", program), b = await inlineStack("rel-two-b", program);
+        const running = (n: string) => /^Status:\s+running$/m.test(sh("docker", ["buildx", "inspect", n]));
+        try {
+            const oa = (await a.up(quiet)).outputs;
+            let ob = (await b.up(quiet)).outputs;
+            assert.deepStrictEqual([oa.builder.value, ob.builder.value], ["pm-e2e-rel-two-a-b", "pm-e2e-rel-two-b-b"]);
+            assert.deepStrictEqual([oa.owned.value, ob.owned.value], [["qemu-riscv64"], []], "stack a registered the handler, b uses it");
+            assert.ok(ob.platforms.value.includes("linux/riscv64"));
+
+            // b (which uses a's handler) goes first: a keeps its builder and handler.
+            await b.destroy(quiet);
+            assert.ok(!builders().includes(ob.builder.value));
+            assert.ok(running(oa.builder.value), "a's builder was touched");
+            assert.ok(hasHandler("qemu-riscv64"), "b's destroy removed a's handler");
+            ob = (await b.up(quiet)).outputs;
+
+            // a (which registered the handler) goes first: b still relies on it, so it stays.
+            await a.destroy(quiet);
+            assert.ok(!builders().includes(oa.builder.value));
+            assert.ok(running(ob.builder.value), "b's builder was touched");
+            assert.ok(hasHandler("qemu-riscv64"), "a's destroy removed the handler b relies on");
+            assert.deepStrictEqual((await b.preview()).changeSummary, { same: 5 }, "b sees drift after a's destroy");
+
+            // The last stack that relies on a handler a stack registered removes it.
+            await b.destroy(quiet);
+            assert.ok(!hasHandler("qemu-riscv64"), "the handler outlived every stack that used it");
+            assertNoBuilder(oa.builder.value);
+            assertNoBuilder(ob.builder.value);
+        } finally {
+            await dispose(a);
+            await dispose(b);
+            removeHandler("qemu-riscv64");
+        }
+    });
+});
+
+describe("reliability: bad input refused at preview with the property path and the fix, nothing created", function () {
+    before(() => requireRealParts());
+    const name = `rel-badinput-${process.pid}`;
+    const app = path.join(ROOT, "app");
+
+    /** Runs `pulumi preview` of the program, expecting it to fail; checks nothing was created. */
+    async function refused(stackName: string, program: () => Promise<unknown>): Promise<string> {
+        const s = await inlineStack(stackName, program as any);
+        try {
+            const text = await failure(() => s.preview());
+            const resources = (await s.exportStack()).deployment.resources ?? [];
+            assert.deepStrictEqual(resources.map((r: any) => r.type), [], "preview left resources in the state");
+            assert.ok(!builders().includes(name), "preview created the builder");
+            return text;
+        } finally {
+            await dispose(s);
+        }
+    }
+    const image = (args: Partial<MultiArchImageArgs>) => imageProgram(name, { context: app, platforms: ["linux/amd64"], tags: [`${REG}/rel/never:1.0`], ...args });
+
+    it("invalid and unknown platform strings, and an invalid image reference: every property path in one error", async () => {
+        const text = await refused("rel-bad-platforms", image({ platforms: ["linux/arm65", "linux", "windows/amd64", "linux/arm64/v9"], tags: ["127.0.0.1:5000/Bad Tag:1"] }));
+        assert.match(text, /platforms\[0\]: "linux\/arm65": unknown architecture "arm65"; use one of linux\/386, linux\/amd64/);
+        assert.match(text, /platforms\[1\]: "linux" is not a platform: write os\/arch\[\/variant\]/);
+        assert.match(text, /platforms\[2\]: "windows\/amd64": only linux images can be built here/);
+        assert.match(text, /platforms\[3\]: "linux\/arm64\/v9": unknown variant "v9" for arm64; known: v8/);
+        assert.match(text, /tags\[0\]: "127\.0\.0\.1:5000\/Bad Tag:1" is not an image reference: write registry\/repository:tag/);
+    });
+
+    it("empty platforms", async () => {
+        const text = await refused("rel-bad-noplatforms", image({ platforms: [] }));
+        assert.match(text, /platforms: give at least one platform, e\.g\. \["linux\/amd64", "linux\/arm64"\]/);
+    });
+
+    it("a context that does not exist", async () => {
+        const text = await refused("rel-bad-context", image({ context: "./no-such-context" }));
+        assert.match(text, /context: "\.\/no-such-context" is not a directory: give the build context relative to the program/);
+    });
+
+    it("a Dockerfile that does not exist", async () => {
+        const text = await refused("rel-bad-dockerfile", image({ dockerfile: path.join(app, "Dockerfile.missing") }));
+        assert.match(text, /dockerfile: ".*Dockerfile\.missing" does not exist: create it or point dockerfile at yours/);
+    });
+
+    it("an emulator-install image not pinned by digest, without allowUnpinnedImage", async () => {
+        const text = await refused("rel-bad-unpinned", async () => {
+            new BinfmtSetup("qemu", { platforms: ["linux/riscv64"], method: "container", image: `${REG}/fixtures/binfmt:latest` });
+        });
+        assert.match(text, /image: "127\.0\.0\.1:5000\/fixtures\/binfmt:latest" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true/);
+    });
+
+    it("an unreachable registry", async () => {
+        const text = await refused("rel-bad-unreachable", image({ tags: [`127.0.0.1:${PORTS.nothing}/rel/never:1.0`] }));
+        assert.match(text, /property tags value .* has a problem: the registry 127\.0\.0\.1:5019 does not answer \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/);
+    });
+
+    it("wrong credentials: one clear message at preview, and only a few requests (no retry storm)", async () => {
+        const auth = await startAuthRegistry(PORTS.auth);
+        const proxy = await startProxy(PORTS.authProxy, PORTS.auth);
+        const tag = `${proxy.addr}/rel/denied:1.0`;
+        try {
+            const program = image({ tags: [tag], registry: { username: auth.username, password: pulumi.secret("wrong-password") } });
+            const text = await refused("rel-bad-login", program);
+            assert.match(text, /property registry .* has a problem: 127\.0\.0\.1:5013 refused the login of ci: check registry\.username and registry\.password/);
+            assert.ok(!text.includes("wrong-password"), "the password is in the message");
+            assert.ok(proxy.requests.length <= 2, `preview sent ${proxy.requests.length} requests: ${proxy.requests.join(", ")}`);
+            // up stops at the same check, before any build or push.
+            const s = await inlineStack("rel-bad-login-up", program as any);
+            try {
+                const before = proxy.requests.length;
+                const upText = await failure(() => s.up(quiet));
+                assert.match(upText, /refused the login of ci/);
+                const sent = proxy.requests.slice(before);
+                assert.ok(sent.length <= 2, `up sent ${sent.length} requests: ${sent.join(", ")}`);
+                assert.ok(!sent.some((r) => /blobs|manifests/.test(r)), `up tried to push: ${sent.join(", ")}`);
+            } finally {
+                await dispose(s);
+            }
+            assert.deepStrictEqual(await tagsOf(auth.addr, "rel/denied").catch(() => []), []);
+        } finally {
+            proxy.close();
+            auth.stop();
+        }
+    });
+});
+
+/** Pulumi's own verbose log lines that print resource inputs and outputs as they are, secrets included. */
+const PULUMI_OWN_LOGGING = /^(Marshaling property for RPC|Unmarshaling property for RPC|Planner decided to \w+ |RegisterResource RPC finished: |eventSink::Debug\(<\{%reset%\}>RegisterResource RPC finished: )/;
+
+describe("reliability: secrets never in state, argv or logs", function () {
+    before(() => requireRealParts());
+
+    it("a registry password and a build secret: not in the state (nor its history), any argv, the engine's output, BuildKit's log, or a verbose log line but Pulumi's own property dumps", async () => {
+        const auth = await startAuthRegistry(PORTS.auth);
+        const name = `rel-secrets-${process.pid}`;
+        const buildSecret = `bs-${process.pid}-${Date.now()}`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-secrets");
+        fs.mkdirSync(dir, { recursive: true });
+        // The RUN step proves the secret arrived by its length; the value itself must appear nowhere.
+        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nRUN --mount=type=secret,id=token sh -c 'test $(wc -c < /run/secrets/token) -eq ${buildSecret.length} && sleep 2 && echo token-ok > /ok'\n`);
+        const s = await inlineStack("rel-secrets", imageProgram(name, {
+            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${auth.addr}/rel/private:1.0`],
+            registry: { username: auth.username, password: pulumi.secret(auth.password) }, secrets: { token: pulumi.secret(buildSecret) },
+        }));
+        try {
+            // The engine's output (stdout) of up, refresh and preview --diff; and up's verbose
+            // logs (-v=9, flowing to the providers) on stderr.
+            const output: string[] = [];
+            let logs = "";
+            const { result: secretArgv, seen: passwordArgv } = await argvContaining(auth.password, async () => {
+                const { seen } = await argvContaining(buildSecret, async () => {
+                    const res = await s.up({ onOutput: (l) => output.push(l), logToStdErr: true, logVerbosity: 9, logFlow: true });
+                    logs = res.stderr;
+                    await s.refresh({ onOutput: (l) => output.push(l) });
+                    output.push((await s.preview({ diff: true })).stdout);
+                });
+                return seen;
+            });
+            assert.deepStrictEqual(passwordArgv, [], "the registry password was on a command line");
+            assert.deepStrictEqual(secretArgv, [], "the build secret was on a command line");
+            assert.match(output.join(""), /built linux\/amd64,linux\/arm64 -> sha256:/, "not the build's output");
+            assert.ok(logs.length > 500_000, `verbose logs expected, got ${logs.length} characters`);
+            const buildkitLogs = sh("sh", ["-c", `docker logs buildx_buildkit_${name}0 2>&1`]);
+            const { exported, onDisk } = stateTexts(s);
+            for (const [what, value] of [["registry password", auth.password], ["build secret", buildSecret]]) {
+                assert.ok(!output.join("").includes(value), `the ${what} is in the engine's output`);
+                assert.ok(!exported.includes(value) && !onDisk.includes(value), `the ${what} is in the state`);
+                const files = sh("sh", ["-c", `grep -rlF -- "$0" ${ROOT}/.state/pulumi || true`, value]).trim();
+                assert.strictEqual(files, "", `the ${what} is in the backend's files (history, backups)`);
+                assert.ok(!buildkitLogs.includes(value), `the ${what} is in BuildKit's log`);
+                // Pulumi's own verbose logging prints resource inputs and outputs, secrets included
+                // (docs/RELIABILITY.md); nothing else may: not our provider, buildx or BuildKit.
+                const foreign = logs.split("\n").filter((l) => l.includes(value)).filter((l) => {
+                    try { return !PULUMI_OWN_LOGGING.test(JSON.parse(l).msg); } catch { return true; }
+                });
+                assert.deepStrictEqual(foreign.map((l) => l.slice(0, 300)), [], `the ${what} is in a log line that is not Pulumi's own`);
+            }
+        } finally {
+            await dispose(s);
+            auth.stop();
+        }
+        assertNoBuilder(name);
+    });
+});
+
+describe("reliability: registry content", function () {
+    before(() => requireRealParts());
+
+    it("per-arch tags: a failed arm64 build moves no tag; a failed tag move puts the moved tags back and says so; the next up moves all", async () => {
+        let refuseArm64Tag = false;
+        const proxy = await startProxy(PORTS.perArch, 5000, (method, url) =>
+            refuseArm64Tag && method === "PUT" && url === "/v2/rel/perarch/manifests/1.0-arm64" ? 500 : undefined);
+        const name = `rel-perarch-${process.pid}`;
+        const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-perarch");
+        fs.mkdirSync(dir, { recursive: true });
+        // A version containing "fail-arm64" makes the arm64 build fail at once, while amd64 builds on.
+        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\n` +
+            `RUN if grep -q fail-arm64 /version; then [ "$(uname -m)" = aarch64 ] && exit 3; sleep 4; fi; cat /version > /built\n`);
+        setVersion(dir, "v1");
+        const tag = (arch: string) => `${proxy.addr}/rel/perarch:1.0-${arch}`;
+        const digests = async () => [await tagDigest(tag("amd64")), await tagDigest(tag("arm64"))];
+        const s = await inlineStack("rel-perarch", imageProgram(name, {
+            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${proxy.addr}/rel/perarch:1.0`], manifest: "per-arch-tags",
+        }));
+        try {
+            const first = (await s.up(quiet)).outputs;
+            assert.deepStrictEqual(first.tags.value, [tag("amd64"), tag("arm64")]);
+            const v1 = await digests();
+            assert.deepStrictEqual(v1, [first.platformDigests.value["linux/amd64"], first.platformDigests.value["linux/arm64"]]);
+
+            setVersion(dir, "v2 fail-arm64");
+            const buildFailed = await failure(() => s.up(quiet));
+            assert.match(buildFailed, /exit code: 3/);
+            assert.deepStrictEqual(await digests(), v1, "a tag moved although the arm64 build failed");
+            assert.deepStrictEqual(pidsWith(["buildx", "build", name]), [], "the amd64 build outlived the failed run");
+
+            setVersion(dir, "v3");
+            refuseArm64Tag = true;
+            const moveFailed = await failure(() => s.up(quiet));
+            assert.match(moveFailed, /moving tag 127\.0\.0\.1:5011\/rel\/perarch:1\.0-arm64 failed \(.*500.*\); put 1\.0-amd64 back where it was, so no tag moved to this build; run `pulumi up` again/);
+            assert.deepStrictEqual(await digests(), v1, "one architecture's tag is newer than the other's");
+
+            refuseArm64Tag = false;
+            const last = await s.up(quiet);
+            assert.deepStrictEqual(last.summary.resourceChanges, { update: 1, same: 6 });
+            assert.deepStrictEqual(await digests(), [last.outputs.platformDigests.value["linux/amd64"], last.outputs.platformDigests.value["linux/arm64"]]);
+            for (const arch of ["amd64", "arm64"]) {
+                assert.strictEqual(sh("docker", ["run", "--rm", "--platform", `linux/${arch}`, `${REG}/rel/perarch@${last.outputs.platformDigests.value[`linux/${arch}`]}`, "cat", "/built"]).trim(), "v3");
+            }
+            assert.deepStrictEqual(await tagsOf(REG, "rel/perarch"), ["1.0-amd64", "1.0-arm64"], "a stray tag was pushed");
+            assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
+        } finally {
+            await dispose(s);
+            proxy.close();
+        }
+        assertNoBuilder(name);
+    });
+});
