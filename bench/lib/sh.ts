@@ -1,0 +1,89 @@
+// Process calls of the benchmarks, timed with a monotonic clock. Every call's output goes to
+// one log file per bench run (.state/bench/bench.log), so a failure can be read afterwards.
+import * as fs from "fs";
+import * as path from "path";
+import { spawn, spawnSync } from "child_process";
+import { TreeSampler } from "./procfs";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const WORK = path.join(ROOT, ".state", "bench");
+export const LOG = path.join(WORK, "bench.log");
+
+fs.mkdirSync(WORK, { recursive: true });
+
+export function log(line: string): void {
+    fs.appendFileSync(LOG, `${line}\n`);
+}
+
+/** Progress for the person running the bench (stderr), also logged. */
+export function say(line: string): void {
+    process.stderr.write(`${line}\n`);
+    log(`## ${line}`);
+}
+
+export interface Timed {
+    seconds: number;
+    stdout: string;
+    stderr: string;
+    code: number;
+    /** Peak RSS per role of the process tree, when sampled. */
+    peakKiB?: TreeSampler["peakKiB"];
+}
+
+export interface CallOptions {
+    cwd?: string;
+    env?: Record<string, string>;
+    /** Resolve instead of throwing on a non-zero exit. */
+    allowFailure?: boolean;
+    /** Sample the RSS of the child's process tree. */
+    sampleMemory?: boolean;
+}
+
+/** Runs `file args`, returning its wall time in seconds; throws with the output tail on failure. */
+export function timed(file: string, args: string[], opts: CallOptions = {}): Promise<Timed> {
+    const command = [file, ...args].join(" ");
+    log(`$ ${command}${opts.cwd ? `   (in ${opts.cwd})` : ""}`);
+    return new Promise((resolve, reject) => {
+        const t0 = process.hrtime.bigint();
+        const child = spawn(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+        const sampler = opts.sampleMemory && child.pid ? new TreeSampler(child.pid).start() : undefined;
+        let stdout = "";
+        let stderr = "";
+        child.stdout.setEncoding("utf8").on("data", (c: string) => { stdout += c; });
+        child.stderr.setEncoding("utf8").on("data", (c: string) => { stderr += c; });
+        child.on("error", reject);
+        child.on("close", (code) => {
+            const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+            sampler?.stop();
+            log(stdout.trimEnd());
+            if (stderr.trim()) log(stderr.trimEnd());
+            log(`# exit ${code} after ${seconds.toFixed(3)} s`);
+            const res: Timed = { seconds, stdout, stderr, code: code ?? -1, ...(sampler ? { peakKiB: sampler.peakKiB } : {}) };
+            if (res.code !== 0 && !opts.allowFailure) {
+                const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-25).join("\n");
+                reject(new Error(`\`${command}\` failed with exit code ${res.code}:\n${tail}`));
+            } else {
+                resolve(res);
+            }
+        });
+    });
+}
+
+/** A quick synchronous call whose output we need (versions, counts); throws on failure. */
+export function out(file: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
+    const r = spawnSync(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`\`${file} ${args.join(" ")}\` failed (${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim()}`);
+    return r.stdout.trim();
+}
+
+/** Builds recorded in a builder's BuildKit history: one per `buildx build` it ran. */
+export function buildCount(builder: string): number {
+    return out("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"])
+        .split("\n").filter((l) => l.trim().startsWith("{")).length;
+}
+
+/** Empties a builder's build cache (only builders the bench created: names start with bench-). */
+export async function pruneBuilder(builder: string): Promise<void> {
+    if (!builder.startsWith("bench-")) throw new Error(`refusing to prune ${builder}: the bench prunes only its own builders (bench-*)`);
+    await timed("docker", ["buildx", "prune", "--builder", builder, "--all", "--force"]);
+}
