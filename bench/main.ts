@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { readMachine } from "./lib/procfs";
 import { CaseResult, renderResults } from "./lib/report";
-import { LOG, ROOT, WORK, out, say, timed } from "./lib/sh";
+import { LOG, ROOT, WORK, out, retries, say, timed } from "./lib/sh";
 import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
 import { fmtMiB, fmtSeconds } from "./lib/stats";
 import { emptyStack, mainStack, noopCase } from "./cases/noop";
@@ -51,13 +51,13 @@ async function clean(): Promise<void> {
     for (const s of [peerSideStack(), ...allStacks().filter((s) => !(s.project === "bench-peer"))]) {
         if (!s.exists()) continue;
         say(`destroying ${s.project}/${s.stack}`);
-        if (s.project === "bench-main") releaseOwnedHandlers(s);
+        if (s.project !== "bench-peer" && s.project !== "bench-empty") releaseOwnedHandlers(s);
         await s.destroy(peerEnv(PEER_BIN));
     }
 }
 
 /**
- * The main job's BinfmtSetup removes the emulators it registered when destroyed; other work
+ * A BinfmtSetup (main job, bench/programs/ours) removes the emulators it registered when destroyed; other work
  * on this machine uses them. If it registered any, drop it from the state first so the
  * handlers stay.
  */
@@ -116,6 +116,9 @@ async function main(): Promise<void> {
         notCounted: [
             `Not counted: building the peer's provider plugin (${fx.peerBuild ? `${fx.peerBuild.seconds} s of Go compile when it was built, ${fx.peerBuild.at}` : "not recorded"}; ${(peerMs / 1000).toFixed(1)} s in this run, where it was ${peerMs > 30_000 ? "built" : "already present"}).`,
             `Counted: scripts/bootstrap, the bench fixtures when missing (the Go toolchain image ${GOLANG_STD}: ${fx.golangStd ? "built " + fx.golangStd.at : "?"}; the hashing tree), creating the bench stacks when missing, every run, and emptying and stopping the bench builders at the end.`,
+            retries.length
+                ? `Repeated after a transient failure (another job re-registering QEMU handlers mid-build; the failed attempt's time is dropped): ${retries.length}: ${retries.join("; ")}.`
+                : "No run needed repeating (no transient QEMU handler failures).",
             `Log of every command: ${path.relative(ROOT, LOG)}.`,
         ],
     }, ["1", "2", "3", "4", "5", "6"].filter((c) => results[c]).map((c) => results[c]));

@@ -10,7 +10,7 @@ const BUILDER = "bench-cache";
 const TAG = `${REGISTRY}/bench/cache-app:latest`;
 const CACHE_REPO = `${REGISTRY}/bench/cache-app-buildcache`;
 
-export const cacheStack = () => new BenchStack("bench-ours", "cache", "bench/programs/ours");
+export const cacheStack = () => new BenchStack("bench-ours", "cache", "bench/programs/ours/index.ts");
 
 export async function cacheCase(runs: number): Promise<CaseResult> {
     const t0 = Date.now();

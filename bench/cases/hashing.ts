@@ -6,6 +6,7 @@ import { hashingTree } from "../lib/fixtures";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { ROOT, say, timed } from "../lib/sh";
 import { median } from "../lib/stats";
+import { parseBashTime } from "../lib/parse";
 
 const CORE = "0";
 
@@ -15,13 +16,6 @@ async function ours(context: string): Promise<Hashed> {
     const r = await timed("taskset", ["-c", CORE, process.execPath, "-r", "ts-node/register", path.join(ROOT, "bench/hash-once.ts"), context],
         { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } });
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
-}
-
-/** Parses bash's `time` with TIMEFORMAT="%R %U %S": wall, and CPU as user + system. */
-export function parseBashTime(stderr: string): { seconds: number; cpuSeconds: number } {
-    const m = /(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(stderr.trim());
-    if (!m) throw new Error(`no timing in: ${stderr.slice(-200)}`);
-    return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]) };
 }
 
 async function sha256sum(context: string): Promise<{ seconds: number; cpuSeconds: number }> {
@@ -90,7 +84,7 @@ export async function hashingCase(runs: number): Promise<CaseResult> {
             `Throughput (median CPU time): hashContext ${throughput(median(cpu(oursRuns)))}, sha256sum ${throughput(median(cpu(shaRuns)))}. In the first two rows the "subject" column is sha256sum and the "baseline" ours, so the ratio is our throughput relative to sha256sum's.`,
             "hashContext (components/core/context.ts) runs in a fresh Node.js process per run, timed around the call (walk, .dockerignore, stat, read and SHA-256 of every file, the digest); sha256sum is `find . -type f -print0 | xargs -0 sha256sum`, timed as a whole by bash. Both pinned to one core (taskset -c 0), page cache warm (one untimed pass of each first); the three measurements of a run rotate their order.",
             "Targets are judged on CPU time (user + system of the measured processes): the machine is shared, and other jobs' load lands on the pinned core at random, which inflates wall time without saying anything about hashing. Wall times are shown beside them.",
-            `The tree (generated once into the bench cache, deterministic): 20 folders x 10 subfolders x 100 files, sizes log-uniform 256 B–1 MiB scaled to ${mb} MB, one file in ten executable; the 1 GB folder is moved into the context (\`ignored-1g/\`, named in its .dockerignore) for the third measurement and out again.`,
+            `The tree (generated once into the bench cache, deterministic): 20 folders x 10 subfolders x 100 files, log-uniform sizes from 20 B to about 80 KB, ${mb} MB in all, one file in ten executable; the 1 GB folder is moved into the context (\`ignored-1g/\`, named in its .dockerignore) for the third measurement and out again.`,
         ],
         seconds: (Date.now() - t0) / 1000,
     };

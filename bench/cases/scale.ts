@@ -13,7 +13,7 @@ import type { TreeSampler } from "../lib/procfs";
 const BUILDER = "bench-scale";
 const SIZES = [1, 4, 8];
 
-export const scaleStack = () => new BenchStack("bench-ours", "scale", "bench/programs/ours");
+export const scaleStack = () => new BenchStack("bench-ours", "scale", "bench/programs/ours/index.ts");
 
 export async function scaleCase(runs: number): Promise<CaseResult> {
     const t0 = Date.now();

@@ -7,11 +7,12 @@
 //      a checkout of the same context under another umask.
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack, parseChanges } from "../lib/stack";
+import { BenchStack } from "../lib/stack";
+import { parseChanges } from "../lib/parse";
 import { buildCount, pruneBuilder, say, timed } from "../lib/sh";
 import { appContext, checkoutWithUmask, GOLANG_STD, REGISTRY, touchSource, fixtureRecords } from "../lib/fixtures";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { stepSeconds } from "../lib/progress";
+import { stepSeconds } from "../lib/parse";
 import { fmtSeconds, median } from "../lib/stats";
 
 export const BUILDER = "bench-side";
@@ -20,8 +21,8 @@ const OURS_TAG = `${REGISTRY}/bench/side-ours:latest`;
 const PEER_TAG = `${REGISTRY}/bench/side-peer:latest`;
 const BARE_TAG = `${REGISTRY}/bench/side-bare:latest`;
 
-export const oursSideStack = () => new BenchStack("bench-ours", "side", "bench/programs/ours");
-export const peerSideStack = () => new BenchStack("bench-peer", "side", "bench/programs/peer");
+export const oursSideStack = () => new BenchStack("bench-ours", "side", "bench/programs/ours/index.ts");
+export const peerSideStack = () => new BenchStack("bench-peer", "side", "bench/programs/peer/index.ts");
 
 /** The peer's plugin on PATH: the engine takes pulumi-resource-<name> from PATH when plugin downloads are off. */
 export function peerEnv(peerBin: string): Record<string, string> {

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT, WORK, out, say } from "./sh";
+import { treeSizes } from "./tree";
 
 export const REGISTRY = "127.0.0.1:5000";
 export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
@@ -123,17 +124,6 @@ export const TREE_BYTES = 200_000_000;
 export const IGNORED_FILES = 1_000;
 export const IGNORED_BYTES = 1_000_000_000;
 const TREE_VERSION = "1";
-
-/** Deterministic file sizes: log-uniform from 256 B to 1 MiB, scaled to sum to `total`. */
-export function treeSizes(count: number, total: number, seed = 1): number[] {
-    let x = seed >>> 0 || 1;
-    const rand = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x1_0000_0000; };
-    const raw = Array.from({ length: count }, () => Math.exp(Math.log(256) + rand() * (Math.log(1 << 20) - Math.log(256))));
-    const scale = total / raw.reduce((a, b) => a + b, 0);
-    const sizes = raw.map((r) => Math.max(1, Math.floor(r * scale)));
-    sizes[0] += total - sizes.reduce((a, b) => a + b, 0);
-    return sizes;
-}
 
 /** A deterministic byte stream (AES-128-CTR of zeros) to fill files quickly. */
 function stream(seed: string): (n: number) => Buffer {

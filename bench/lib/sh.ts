@@ -39,8 +39,29 @@ export interface CallOptions {
     sampleMemory?: boolean;
 }
 
+/**
+ * Other jobs on this machine test QEMU handlers (remove, disable, re-register them); a build
+ * caught in that moment fails with "exec format error". Such a run is repeated (up to three
+ * times, 20 s apart) and counted here so RESULTS.md can say how often it happened.
+ */
+export const retries: string[] = [];
+const TRANSIENT = /exec format error/;
+
 /** Runs `file args`, returning its wall time in seconds; throws with the output tail on failure. */
-export function timed(file: string, args: string[], opts: CallOptions = {}): Promise<Timed> {
+export async function timed(file: string, args: string[], opts: CallOptions = {}): Promise<Timed> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await timedOnce(file, args, opts);
+        } catch (e) {
+            if (!TRANSIENT.test((e as Error).message) || attempt > 3) throw e;
+            retries.push(`${file} ${args.slice(0, 4).join(" ")}: ${(e as Error).message.match(TRANSIENT)![0]}`);
+            say(`transient failure (${retries[retries.length - 1]}); repeating in 20 s`);
+            await new Promise((r) => setTimeout(r, 20_000));
+        }
+    }
+}
+
+function timedOnce(file: string, args: string[], opts: CallOptions): Promise<Timed> {
     const command = [file, ...args].join(" ");
     log(`$ ${command}${opts.cwd ? `   (in ${opts.cwd})` : ""}`);
     return new Promise((resolve, reject) => {
@@ -60,7 +81,8 @@ export function timed(file: string, args: string[], opts: CallOptions = {}): Pro
             log(`# exit ${code} after ${seconds.toFixed(3)} s`);
             const res: Timed = { seconds, stdout, stderr, code: code ?? -1, ...(sampler ? { peakKiB: sampler.peakKiB } : {}) };
             if (res.code !== 0 && !opts.allowFailure) {
-                const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-25).join("\n");
+                const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-25).join("\n")
+                    + (TRANSIENT.test(stderr + stdout) ? "\n(exec format error)" : "");
                 reject(new Error(`\`${command}\` failed with exit code ${res.code}:\n${tail}`));
             } else {
                 resolve(res);

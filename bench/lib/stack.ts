@@ -1,6 +1,9 @@
 // Bench stacks run through the `pulumi` CLI, as users run them: one project directory per
 // program under .state/bench/projects/<project>/ whose Pulumi.yaml points `main` at the
-// program (the main job at the repository root, or one of bench/programs/). The project
+// program's file (the main job's index.ts, or one of bench/programs/); the program then runs
+// in that file's folder. A file, not a folder: for a folder the Node.js runtime would take
+// the entry point from the nearest package.json, which for this repository is the built
+// library (dist/components/index.js) once `npm run build` has run. The project
 // name starts with "bench-", so default names derived from it (the main job's builder,
 // `<project>-<stack>-builder`) are the bench's own.
 import * as fs from "fs";
@@ -10,8 +13,9 @@ import { ROOT, WORK, out, timed, Timed } from "./sh";
 export class BenchStack {
     readonly dir: string;
 
-    constructor(readonly project: string, readonly stack: string, main: string) {
+    constructor(readonly project: string, readonly stack: string, program: string) {
         if (!project.startsWith("bench-")) throw new Error(`bench project names start with bench-: ${project}`);
+        if (!program.endsWith(".ts")) throw new Error(`give the program's file, not its folder: ${program}`);
         this.dir = path.join(WORK, "projects", project);
         fs.mkdirSync(this.dir, { recursive: true });
         fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), [
@@ -20,7 +24,7 @@ export class BenchStack {
             "  name: nodejs",
             "  options:",
             "    typescript: true",
-            `main: ${path.resolve(ROOT, main)}`,
+            `main: ${path.resolve(ROOT, program)}`,
             "",
         ].join("\n"));
     }
@@ -68,14 +72,4 @@ export class BenchStack {
         await timed("pulumi", this.cli(["destroy", "--yes", "--skip-preview"]), { env });
         out("pulumi", ["stack", "rm", this.stack, "--yes", "--cwd", this.dir, "--non-interactive"]);
     }
-}
-
-/** "+ 1 created", "~ 1 updated": the change counts of a `pulumi up` summary. */
-export function parseChanges(upOutput: string): Record<string, number> {
-    const changes: Record<string, number> = {};
-    const block = upOutput.split(/^Resources:\s*$/m)[1] ?? "";
-    for (const m of block.matchAll(/^\s+(?:[+~-]|\+-|-\+)?\s*(\d+)\s+(created|updated|deleted|replaced|unchanged|to create|to update|to delete|to replace)\b/gm)) {
-        changes[m[2]] = Number(m[1]);
-    }
-    return changes;
 }

@@ -2,8 +2,11 @@
 // `bench:images`, each a MultiArchImage as a user would write it. Config:
 //   bench:builder  builder name (bench-*)
 //   bench:images   [{ name, context, tag, platforms?, cacheRepository?, buildArgs?, triggers? }]
+// The library as users get it: the compiled package (dist/, `npm run build`, linked as
+// node_modules/pulumi-multiarch by bench/run); tsconfig.json maps the name to components/
+// for the repository's type check.
 import * as pulumi from "@pulumi/pulumi";
-import { BuildxBuilder, MultiArchImage } from "../../../components";
+import { BinfmtSetup, BuildxBuilder, MultiArchImage } from "pulumi-multiarch";
 
 interface ImageSpec {
     name: string;
@@ -18,8 +21,13 @@ interface ImageSpec {
 const cfg = new pulumi.Config("bench");
 const images = cfg.requireObject<ImageSpec[]>("images");
 
+// As the main job: the builder waits for the arm64 emulator (registered only if missing; one
+// that is there is used, not owned), since BuildKit reads the emulators when it starts.
+const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
+
 const builder = new BuildxBuilder("builder", {
     name: cfg.require("builder"),
+    binfmt: qemu,
     // BuildKit in a container reaches the registry on loopback through the host network.
     driverOpts: { network: "host" },
     buildkitdConfig: `[registry."127.0.0.1:5000"]\n  http = true\n  insecure = true\n`,

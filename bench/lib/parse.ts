@@ -1,3 +1,5 @@
+// Pure parsers of tool output the bench reads (tested on captured output in tests/unit).
+
 // Step timings from `docker buildx build --progress plain` output:
 //   #12 [linux/amd64->arm64 build 4/4] RUN CGO_ENABLED=0 ... go build ...
 //   #12 DONE 40.0s
@@ -26,4 +28,21 @@ export function stepDurations(progress: string): Step[] {
 export function stepSeconds(progress: string, pattern: RegExp): number | undefined {
     const matching = stepDurations(progress).filter((s) => pattern.test(s.name));
     return matching.length ? matching[matching.length - 1].seconds : undefined;
+}
+
+/** "+ 1 created", "~ 1 updated", "7 unchanged": the change counts of a `pulumi up` summary. */
+export function parseChanges(upOutput: string): Record<string, number> {
+    const changes: Record<string, number> = {};
+    const block = upOutput.split(/^Resources:\s*$/m)[1] ?? "";
+    for (const m of block.matchAll(/^\s+(?:[+~-]|\+-|-\+)?\s*(\d+)\s+(created|updated|deleted|replaced|unchanged|to create|to update|to delete|to replace)\b/gm)) {
+        changes[m[2]] = Number(m[1]);
+    }
+    return changes;
+}
+
+/** Parses bash's `time` with TIMEFORMAT="%R %U %S": wall, and CPU as user + system. */
+export function parseBashTime(stderr: string): { seconds: number; cpuSeconds: number } {
+    const m = /(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)\s*$/.exec(stderr.trim());
+    if (!m) throw new Error(`no timing in: ${stderr.slice(-200)}`);
+    return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]) };
 }
