@@ -57,18 +57,28 @@ async function clean(): Promise<void> {
 }
 
 /**
- * A BinfmtSetup (main job, bench/programs/ours) removes the emulators it registered when destroyed; other work
- * on this machine uses them. If it registered any, drop it from the state first so the
- * handlers stay.
+ * A BinfmtSetup (main job, bench/programs/ours) removes the emulators it registered when
+ * destroyed; other work on this machine uses them. If it registered any (they were missing
+ * when the stack was created), the state is edited to own none, so destroy leaves them.
  */
 function releaseOwnedHandlers(s: ReturnType<typeof mainStack>): void {
-    const resources: any[] = s.exportState().deployment?.resources ?? [];
-    for (const r of resources) {
-        if ((r.outputs?.ownedHandlers ?? []).length) {
-            say(`keeping the emulators ${r.outputs.ownedHandlers.join(", ")}: dropping ${r.urn} from the state before destroy`);
-            out("pulumi", ["state", "delete", r.urn, "--yes", "--force", "--stack", s.stack, "--cwd", s.dir, "--non-interactive"]);
+    const state = s.exportState();
+    let owned: string[] = [];
+    // `owned` is what the dynamic provider's delete unregisters; `ownedHandlers` the component's copy.
+    for (const r of state.deployment?.resources ?? []) {
+        for (const field of ["owned", "ownedHandlers"]) {
+            if (Array.isArray(r.outputs?.[field]) && r.outputs[field].length) {
+                owned = [...owned, ...r.outputs[field]];
+                r.outputs[field] = [];
+            }
         }
     }
+    if (!owned.length) return;
+    say(`keeping the emulators ${[...new Set(owned)].join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
+    const file = path.join(WORK, `${s.project}-${s.stack}.state.json`);
+    fs.writeFileSync(file, JSON.stringify(state));
+    out("pulumi", ["stack", "import", "--file", file, "--stack", s.stack, "--cwd", s.dir, "--non-interactive"]);
+    fs.rmSync(file);
 }
 
 /** After the runs: empty and stop the bench's builders (the stacks stay, so a warm run skips their creation). */
