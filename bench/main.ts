@@ -92,6 +92,9 @@ async function idleBuilders(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+    // bench/run starts this file with ts-node in transpile-only mode; the Pulumi programs the
+    // bench runs must not inherit that (they type-check by default, as users run them).
+    delete process.env.TS_NODE_TRANSPILE_ONLY;
     const args = parseArgs(process.argv.slice(2));
     if (args.clean) { await clean(); return; }
     fs.writeFileSync(LOG, `bench run ${new Date().toISOString()}\n`);

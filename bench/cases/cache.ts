@@ -48,7 +48,7 @@ export async function cacheCase(runs: number): Promise<CaseResult> {
         ],
         notes: [
             `The context is the article's app with the usual "dependencies first" layout of a Go Dockerfile: the standard-library compile (\`go build -trimpath fmt runtime syscall\` for the target) in its own layer before \`COPY main.go\`, on the plain fixture golang image (nothing precompiled). app/Dockerfile as it is compiles everything in the one step after \`COPY go.mod main.go\`, so for it no cache of any kind can save anything on a source change; this layout is what a registry cache is for.`,
-            `With \`cacheRepository: ${CACHE_REPO}\` each platform is built by its own buildx invocation with \`--cache-from/--cache-to type=registry,ref=${CACHE_REPO}:<arch>,mode=max\` (one registry ref keeps only the last platform of a multi-platform build, docker/buildx#1044), so the with-cache figure includes exporting the new cache. Without it: one multi-platform invocation. Each run: prune the builder (\`docker buildx prune --all\`), change main.go, \`pulumi up --yes --skip-preview\`.`,
+            `With \`cacheRepository: ${CACHE_REPO}\` each platform is built by its own buildx invocation with \`--cache-from/--cache-to type=registry,ref=${CACHE_REPO}:<arch>,mode=max\` (one registry ref keeps only the last platform of a multi-platform build, docker/buildx#1044), so the with-cache figure includes exporting the new cache (every layer of both platforms, mode=max) on each run, besides importing the old one. Without it: one multi-platform invocation. Each run: prune the builder (\`docker buildx prune --all\`), change main.go, \`pulumi up --yes --skip-preview\`.`,
         ],
         seconds: (Date.now() - t0) / 1000,
     };
