@@ -33,9 +33,9 @@ export async function cacheCase(runs: number): Promise<CaseResult> {
             stack.config(config(withCache));
             touchSource(ctx, "main.go", `${withCache ? "cached" : "uncached"} ${i} ${Date.now()}`);
             await pruneBuilder(BUILDER);
-            const before = buildCount(BUILDER);
+            const since = new Date();
             const r = await stack.up({ preview: false });
-            builds += buildCount(BUILDER) - before;
+            builds += buildCount(BUILDER, since);
             (withCache ? cached : uncached).push(r.seconds);
         };
         if (i % 2 === 0) { await once(false); await once(true); } else { await once(true); await once(false); }

@@ -99,9 +99,9 @@ export async function sideCases(runs: number, peerBin: string): Promise<SideResu
     const ctxOf: Record<Side, string> = { ours: oursCtx, peer: peerCtx };
     const configOf = (side: Side, run: string) => side === "ours" ? oursConfig(oursCtx, run) : peerConfig(peerCtx, run);
     const up = async (side: Side, what: string) => {
-        const before = buildCount(BUILDER);
+        const since = new Date();
         const r = await stacks[side].up({ preview: false, env });
-        builds[what][side] += buildCount(BUILDER) - before;
+        builds[what][side] += buildCount(BUILDER, since);
         times[what][side].push(r.seconds);
         return r;
     };

@@ -46,3 +46,14 @@ export function parseBashTime(stderr: string): { seconds: number; cpuSeconds: nu
     if (!m) throw new Error(`no timing in: ${stderr.slice(-200)}`);
     return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]) };
 }
+
+/**
+ * Builds in `docker buildx history ls --format json` output (one JSON object a line) created
+ * at or after `since`. BuildKit keeps only its newest 50 records, so a count before and after
+ * stops moving once that many exist; the creation time does not.
+ */
+export function buildsSince(historyJsonLines: string, since: Date): number {
+    return historyJsonLines.split("\n").filter((l) => l.trim().startsWith("{"))
+        .map((l) => Date.parse(JSON.parse(l).created_at))
+        .filter((t) => t >= since.getTime()).length;
+}

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { TreeSampler } from "./procfs";
+import { buildsSince } from "./parse";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const WORK = path.join(ROOT, ".state", "bench");
@@ -98,10 +99,9 @@ export function out(file: string, args: string[], opts: { cwd?: string; env?: Re
     return r.stdout.trim();
 }
 
-/** Builds recorded in a builder's BuildKit history: one per `buildx build` it ran. */
-export function buildCount(builder: string): number {
-    return out("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"])
-        .split("\n").filter((l) => l.trim().startsWith("{")).length;
+/** Builds the builder started since `since` (BuildKit's history of its builds). */
+export function buildCount(builder: string, since: Date): number {
+    return buildsSince(out("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]), since);
 }
 
 /** Empties a builder's build cache (only builders the bench created: names start with bench-). */

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { median, summarize, pairedRatios, fmtSeconds, fmtRatio, fmtRatioSummary, verdict, fmtMiB } from "../../bench/lib/stats";
 import { parseCpuinfo, parseMeminfo, parseKernel, parseStatus, descendants, classify, Proc } from "../../bench/lib/procfs";
-import { stepDurations, stepSeconds, parseChanges, parseBashTime } from "../../bench/lib/parse";
+import { stepDurations, stepSeconds, parseChanges, parseBashTime, buildsSince } from "../../bench/lib/parse";
 import { treeSizes } from "../../bench/lib/tree";
 import { ratioRow, plainRow, renderResults } from "../../bench/lib/report";
 
@@ -127,5 +127,18 @@ describe("bench hashing tree and results", () => {
         assert.match(md, /^\| 1 \| builds \| 0 in 3 ups \| 0 \| met \|$/m);
         assert.match(md, /^\| no-op up vs empty \| 4\.00 s \(3\.00 s–6\.00 s\) \| 2\.00 s \(2\.00 s–3\.00 s\) \|/m);
         assert.match(md, /Whole `npm run bench`: 600 s \(10\.0 min\)/);
+    });
+});
+
+describe("bench build counts", () => {
+    it("counts the builds of a buildx history created since a moment", () => {
+        const lines = [
+            `{"created_at":"2026-11-28T13:28:20.552149058Z","name":"a","status":"Completed"}`,
+            `{"created_at":"2026-11-28T13:22:15.137281474Z","name":"b","status":"Completed"}`,
+            "#1 [internal] booting buildkit",
+        ].join("\n");
+        assert.strictEqual(buildsSince(lines, new Date("2026-11-28T13:25:00Z")), 1);
+        assert.strictEqual(buildsSince(lines, new Date("2026-11-28T13:00:00Z")), 2);
+        assert.strictEqual(buildsSince("", new Date(0)), 0);
     });
 });
