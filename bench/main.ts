@@ -51,34 +51,12 @@ async function clean(): Promise<void> {
     for (const s of [peerSideStack(), ...allStacks().filter((s) => !(s.project === "bench-peer"))]) {
         if (!s.exists()) continue;
         say(`destroying ${s.project}/${s.stack}`);
-        if (s.project !== "bench-peer" && s.project !== "bench-empty") releaseOwnedHandlers(s);
+        if (s.project !== "bench-peer" && s.project !== "bench-empty") {
+            const released = s.releaseOwnedHandlers();
+            if (released.length) say(`keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
+        }
         await s.destroy(peerEnv(PEER_BIN));
     }
-}
-
-/**
- * A BinfmtSetup (main job, bench/programs/ours) removes the emulators it registered when
- * destroyed; other work on this machine uses them. If it registered any (they were missing
- * when the stack was created), the state is edited to own none, so destroy leaves them.
- */
-function releaseOwnedHandlers(s: ReturnType<typeof mainStack>): void {
-    const state = s.exportState();
-    let owned: string[] = [];
-    // `owned` is what the dynamic provider's delete unregisters; `ownedHandlers` the component's copy.
-    for (const r of state.deployment?.resources ?? []) {
-        for (const field of ["owned", "ownedHandlers"]) {
-            if (Array.isArray(r.outputs?.[field]) && r.outputs[field].length) {
-                owned = [...owned, ...r.outputs[field]];
-                r.outputs[field] = [];
-            }
-        }
-    }
-    if (!owned.length) return;
-    say(`keeping the emulators ${[...new Set(owned)].join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
-    const file = path.join(WORK, `${s.project}-${s.stack}.state.json`);
-    fs.writeFileSync(file, JSON.stringify(state));
-    out("pulumi", ["stack", "import", "--file", file, "--stack", s.stack, "--cwd", s.dir, "--non-interactive"]);
-    fs.rmSync(file);
 }
 
 /** After the runs: empty and stop the bench's builders (the stacks stay, so a warm run skips their creation). */

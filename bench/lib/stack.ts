@@ -67,6 +67,35 @@ export class BenchStack {
         return JSON.parse(out("pulumi", this.cli(["stack", "export"])));
     }
 
+    /**
+     * A BinfmtSetup (main job, bench/programs/ours) removes the emulators it registered when
+     * destroyed; other work on this machine uses them. If it registered any (they were missing
+     * when the stack was created), the state is edited to own none, so destroy leaves them.
+     * Returns the handlers released.
+     */
+    releaseOwnedHandlers(): string[] {
+        const state = this.exportState();
+        const owned = new Set<string>();
+        // `owned` is what the dynamic provider's delete unregisters; `ownedHandlers` the component's copy.
+        for (const r of state.deployment?.resources ?? []) {
+            for (const field of ["owned", "ownedHandlers"]) {
+                if (Array.isArray(r.outputs?.[field]) && r.outputs[field].length) {
+                    for (const h of r.outputs[field]) owned.add(h);
+                    r.outputs[field] = [];
+                }
+            }
+        }
+        if (!owned.size) return [];
+        const file = path.join(WORK, `${this.project}-${this.stack}.state.json`);
+        fs.writeFileSync(file, JSON.stringify(state));
+        try {
+            out("pulumi", this.cli(["stack", "import", "--file", file]));
+        } finally {
+            fs.rmSync(file, { force: true });
+        }
+        return [...owned];
+    }
+
     async destroy(env?: Record<string, string>): Promise<void> {
         if (!this.exists()) return;
         await timed("pulumi", this.cli(["destroy", "--yes", "--skip-preview"]), { env });
