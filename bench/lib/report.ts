@@ -1,0 +1,102 @@
+// RESULTS.md: one table per case, each figure with its baseline from the same run, the
+// paired ratio and its target. Pure: takes the measured values, returns markdown.
+import { Comparison, fmtRatio, fmtRatioSummary, fmtSummary, summarize, pairedRatios, verdict, Summary } from "./stats";
+
+export interface Row {
+    figure: string;
+    subject: string;
+    baseline: string;
+    ratio: string;
+    target: string;
+    verdict: "met" | "missed" | "";
+    /** The median ratio, for the headline list. */
+    value?: number;
+}
+
+export interface CaseResult {
+    id: string;
+    title: string;
+    rows: Row[];
+    notes: string[];
+    /** Wall time of the case, set-up included. */
+    seconds: number;
+}
+
+/** A timed figure against its baseline: medians, ranges and the median of per-pair ratios. */
+export function ratioRow(figure: string, subject: number[], baseline: number[], target?: { op: Comparison; value: number }, unit?: (v: number) => string): Row {
+    const ratios = summarize(pairedRatios(subject, baseline));
+    return {
+        figure,
+        subject: fmtSummary(summarize(subject), unit),
+        baseline: fmtSummary(summarize(baseline), unit),
+        ratio: fmtRatioSummary(ratios),
+        target: target ? `${target.op.replace("<=", "≤").replace(">=", "≥")} ${fmtRatio(target.value)}` : "",
+        verdict: target ? verdict(ratios.median, target.op, target.value) : "",
+        value: ratios.median,
+    };
+}
+
+/** A count or other figure with its own target (e.g. builds started: 0 of 5). */
+export function plainRow(figure: string, subject: string, baseline = "", target = "", met?: boolean): Row {
+    return { figure, subject, baseline, ratio: "", target, verdict: met === undefined ? "" : met ? "met" : "missed" };
+}
+
+export function summaryOf(xs: number[]): Summary {
+    return summarize(xs);
+}
+
+export interface Meta {
+    date: string;
+    machine: string[];
+    versions: string[];
+    runs: number;
+    totalSeconds: number;
+    notCounted: string[];
+}
+
+function table(rows: Row[]): string[] {
+    const esc = (s: string) => s.replace(/\|/g, "\\|");
+    const lines = [
+        "| figure | subject: median (min–max) | baseline: median (min–max) | ratio: median (min–max) | target | |",
+        "|---|---|---|---|---|---|",
+    ];
+    for (const r of rows) {
+        lines.push(`| ${[r.figure, r.subject, r.baseline, r.ratio, r.target, r.verdict === "missed" ? "**missed**" : r.verdict].map(esc).join(" | ")} |`);
+    }
+    return lines;
+}
+
+export function renderResults(meta: Meta, cases: CaseResult[], preamble: string[] = []): string {
+    const lines: string[] = [
+        "# Benchmark results",
+        "",
+        `Written by \`npm run bench\` on ${meta.date}; ${meta.runs} runs of every figure, subject and`,
+        "baseline interleaved (ABAB) on a shared machine. Each ratio is the median of the per-run",
+        "ratios subject/baseline, with their range.",
+        "",
+        ...preamble,
+        "## Machine and versions",
+        "",
+        ...meta.machine.map((m) => `- ${m}`),
+        ...meta.versions.map((v) => `- ${v}`),
+        "",
+        "## Targets",
+        "",
+        "| case | figure | ratio | target | |",
+        "|---|---|---|---|---|",
+    ];
+    for (const c of cases) {
+        for (const r of c.rows.filter((r) => r.target)) {
+            lines.push(`| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`);
+        }
+    }
+    lines.push("");
+    for (const c of cases) {
+        lines.push(`## ${c.id}. ${c.title}`, "", ...table(c.rows), "");
+        if (c.notes.length) lines.push(...c.notes.map((n) => `- ${n}`), "");
+        lines.push(`Case wall time, set-up included: ${Math.round(c.seconds)} s.`, "");
+    }
+    lines.push("## Bench run", "", `Whole \`npm run bench\`: ${Math.round(meta.totalSeconds)} s (${(meta.totalSeconds / 60).toFixed(1)} min).`);
+    lines.push(...meta.notCounted.map((n) => `- ${n}`), "");
+    return lines.join("\n");
+}

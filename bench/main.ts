@@ -1,0 +1,124 @@
+// The benchmarks of issue 8 (run by bench/run, i.e. `npm run bench`): six cases, each figure
+// against a baseline measured in the same run, written to bench/RESULTS.md.
+import * as fs from "fs";
+import * as path from "path";
+import { readMachine } from "./lib/procfs";
+import { CaseResult, renderResults } from "./lib/report";
+import { LOG, ROOT, WORK, out, retries, say, timed } from "./lib/sh";
+import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
+import { fmtMiB, fmtSeconds } from "./lib/stats";
+import { emptyStack, mainStack, noopCase } from "./cases/noop";
+import { hashingCase } from "./cases/hashing";
+import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
+import { cacheCase, cacheStack } from "./cases/cache";
+import { scaleCase, scaleStack } from "./cases/scale";
+
+const PEER_VERSION = "0.0.22";
+const PEER_BIN = path.join(CACHE, "tools", `pulumi-resource-docker-build-${PEER_VERSION}`, "pulumi-resource-docker-build");
+
+interface Args { runs: number; cases: Set<string>; clean: boolean }
+
+function parseArgs(argv: string[]): Args {
+    const args: Args = { runs: 5, cases: new Set(["1", "2", "3", "4", "5", "6"]), clean: false };
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--runs") args.runs = Number(argv[++i]);
+        else if (argv[i] === "--cases") args.cases = new Set(argv[++i].split(","));
+        else if (argv[i] === "--clean") args.clean = true;
+        else throw new Error(`unknown argument ${argv[i]}: use --runs N, --cases 1,2,..., --clean`);
+    }
+    if (!(args.runs >= 1)) throw new Error("--runs needs a positive number");
+    return args;
+}
+
+function versions(): string[] {
+    const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8")).version;
+    const tryOut = (f: string, a: string[]) => { try { return out(f, a); } catch (e) { return `unknown (${(e as Error).message.split("\n")[0]})`; } };
+    return [
+        `pulumi CLI ${tryOut("pulumi", ["version"])}, @pulumi/pulumi ${pkg("node_modules/@pulumi/pulumi/package.json")}, Node.js language host 3.68.0 (see README)`,
+        `docker buildx ${tryOut("docker", ["buildx", "version"])}`,
+        `BuildKit ${tryOut("buildkitd", ["--version"])} (image ${process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? "?"})`,
+        `Docker engine ${tryOut("docker", ["version", "--format", "{{.Server.Version}}"])}, ${tryOut("sh", ["-c", "qemu-aarch64-static --version | head -1"])}`,
+        `Node.js ${process.version}, Go ${tryOut("go", ["env", "GOVERSION"])}`,
+        `pulumi-multiarch ${pkg("package.json")} (this tree, commit ${tryOut("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"])})`,
+        `peer: @pulumi/docker-build ${pkg("node_modules/@pulumi/docker-build/package.json")}, plugin pulumi-resource-docker-build ${PEER_VERSION} built from the Go module proxy (scripts/go/docker-build)`,
+    ];
+}
+
+const allStacks = () => [mainStack(), emptyStack(), oursSideStack(), peerSideStack(), cacheStack(), scaleStack()];
+
+async function clean(): Promise<void> {
+    // The peer stack first: its image uses the builder the ours "side" stack owns.
+    for (const s of [peerSideStack(), ...allStacks().filter((s) => !(s.project === "bench-peer"))]) {
+        if (!s.exists()) continue;
+        say(`destroying ${s.project}/${s.stack}`);
+        if (s.project !== "bench-peer" && s.project !== "bench-empty") {
+            const released = s.releaseOwnedHandlers();
+            if (released.length) say(`keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
+        }
+        await s.destroy(peerEnv(PEER_BIN));
+    }
+}
+
+/** After the runs: empty and stop the bench's builders (the stacks stay, so a warm run skips their creation). */
+async function idleBuilders(): Promise<void> {
+    const names = out("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").map((n) => n.trim())
+        .filter((n) => n.startsWith("bench-") && !n.includes(" "));
+    for (const n of names) {
+        await timed("docker", ["buildx", "prune", "--builder", n, "--all", "--force"], { allowFailure: true });
+        await timed("docker", ["buildx", "stop", n], { allowFailure: true });
+    }
+}
+
+async function main(): Promise<void> {
+    // bench/run starts this file with ts-node in transpile-only mode; the Pulumi programs the
+    // bench runs must not inherit that (they type-check by default, as users run them).
+    delete process.env.TS_NODE_TRANSPILE_ONLY;
+    const args = parseArgs(process.argv.slice(2));
+    if (args.clean) { await clean(); return; }
+    fs.writeFileSync(LOG, `bench run ${new Date().toISOString()}\n`);
+    const t0 = Number(process.env.BENCH_T0 ?? Date.now());
+    const peerMs = Number(process.env.BENCH_PEER_MS ?? 0);
+    if (!fs.existsSync(PEER_BIN)) throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
+
+    const results: Record<string, CaseResult> = {};
+    if (args.cases.has("1")) results["1"] = await noopCase(args.runs);
+    if (args.cases.has("2")) results["2"] = await hashingCase(args.runs);
+    if (args.cases.has("3") || args.cases.has("6")) {
+        const side = await sideCases(args.runs, PEER_BIN);
+        results["3"] = side.case3;
+        results["6"] = side.case6;
+    }
+    if (args.cases.has("4")) results["4"] = await cacheCase(args.runs);
+    if (args.cases.has("5")) results["5"] = await scaleCase(args.runs);
+    await idleBuilders();
+
+    const totalSeconds = (Date.now() - t0 - peerMs) / 1000;
+    const fx = fixtureRecords();
+    const m = readMachine();
+    const complete = args.runs >= 5 && ["1", "2", "3", "4", "5", "6"].every((c) => results[c]);
+    const text = renderResults({
+        date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        machine: [
+            `${m.cores} cores (${m.cpuModel}), ${fmtMiB(m.memTotalKiB)} RAM, Linux ${m.kernel} (from /proc); shared with other jobs running builds during the bench`,
+        ],
+        versions: versions(),
+        runs: args.runs,
+        totalSeconds,
+        notCounted: [
+            `Not counted: building the peer's provider plugin (${fx.peerBuild ? `${fx.peerBuild.seconds} s of Go compile when it was built, ${fx.peerBuild.at}` : "not recorded"}; ${(peerMs / 1000).toFixed(1)} s in this run, where it was ${peerMs > 30_000 ? "built" : "already present"}).`,
+            `Counted: scripts/bootstrap, the bench fixtures when missing (the Go toolchain image ${GOLANG_STD}: ${fx.golangStd ? "built " + fx.golangStd.at : "?"}; the hashing tree), creating the bench stacks when missing, every run, and emptying and stopping the bench builders at the end.`,
+            retries.length
+                ? `Repeated after a transient failure (another job re-registering QEMU handlers mid-build; the failed attempt's time is dropped): ${retries.length}: ${retries.join("; ")}.`
+                : "No run needed repeating (no transient QEMU handler failures).",
+            `Log of every command: ${path.relative(ROOT, LOG)}.`,
+        ],
+    }, ["1", "2", "3", "4", "5", "6"].filter((c) => results[c]).map((c) => results[c]));
+    const file = complete ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
+    fs.writeFileSync(file, text);
+    say(`wrote ${path.relative(ROOT, file)} (${fmtSeconds(totalSeconds)} in all, peer build excluded)`);
+}
+
+main().catch((e) => {
+    process.stderr.write(`bench failed: ${e.stack ?? e}\nsee ${LOG}\n`);
+    process.exit(1);
+});
