@@ -2,7 +2,7 @@
 // config key and the command that fixes it. Pure: takes a getter, so tests need no engine.
 // Every key lives in the `pulumi-multiarch:` namespace; README lists them with defaults.
 export interface StackNode {
-    /** Node name; default `<builder><index>`. */
+    /** Node name (not for the first node, which buildx names `<builder>0`); default `<builder><index>`. */
     name?: string;
     /** `unix:///path/buildkitd.sock` or `tcp://host:port` of a BuildKit daemon. */
     endpoint: string;
@@ -68,6 +68,9 @@ export function readStackConfig(get: (key: string) => string | undefined): Stack
     const builderNodes = nodes ?? [];
     if (builderDriver === "remote" && builderNodes.length === 0 && (nodes || get("builderNodes") === undefined)) {
         errors.push(`${NS}:builderNodes is required for builderDriver "remote": ${fix("builderNodes", NODES_EXAMPLE)}`);
+    }
+    if (builderNodes[0]?.name !== undefined) {
+        errors.push(`${NS}:builderNodes[0].name: the first node is the builder's own, named <builder>0 by buildx; remove "name" from the first entry`);
     }
     if (builderDriver !== "remote" && get("builderNodes") !== undefined) {
         errors.push(`${NS}:builderNodes needs builderDriver "remote": ${fix("builderDriver", "remote")}`);

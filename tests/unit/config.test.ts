@@ -66,6 +66,8 @@ describe("stack config", () => {
         assert.throws(() => readStackConfig(from({ platforms, builderDriver: "remote", builderNodes: `[{"endpoint":"tcp://x:1234"}]` })),
             /pulumi-multiarch:builderNodes must be a JSON list of \{name\?, endpoint, platforms\}, got \[\{"endpoint":"tcp:\/\/x:1234"\}\]/);
         assert.throws(() => readStackConfig(from({ platforms, builderNodes: "[]" })), /builderNodes needs builderDriver "remote"/);
+        assert.throws(() => readStackConfig(from({ platforms, builderDriver: "remote", builderNodes: `[{"name":"a","endpoint":"tcp://x:1234","platforms":[]}]` })),
+            /builderNodes\[0\]\.name: the first node is the builder's own, named <builder>0 by buildx/);
         assert.throws(() => readStackConfig(from({ platforms, builderDriver: "kubernetes" })),
             /pulumi-multiarch:builderDriver "kubernetes" is not a driver this program supports \(docker-container, remote\)/);
     });
