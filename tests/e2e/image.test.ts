@@ -10,12 +10,11 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
 import { ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
-import { startNoIndexRegistry } from "../support/noIndexRegistry";
 import { startAuthRegistry, AuthRegistry } from "../support/authRegistry";
 import { argvContaining } from "../support/argv";
 
 const REG = "127.0.0.1:5000";
-const COMPANY = "127.0.0.1:5001"; // the proxy that keeps no manifest lists
+const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists (scripts/bootstrap; with fixtures/busybox-arm64)
 const AUTH = "127.0.0.1:5002"; // a registry that requires a login
 const BUILDKITD = `[registry."${REG}"]\n  http = true\n[registry."${COMPANY}"]\n  http = true\n[registry."${AUTH}"]\n  http = true\n`;
 const ACCEPT_ALL = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -60,24 +59,12 @@ function imageProgram(name: string, image: Omit<MultiArchImageArgs, "builder">) 
 }
 
 describe("MultiArchImage", function () {
-    let proxy: http.Server;
     const stacks: Stack[] = [];
     before(async () => {
         requireRealParts();
-        proxy = await startNoIndexRegistry(5001);
-        // The company registry's mirrored single-arch base image (the article's alpine-arm64).
-        const index = JSON.parse((await get(`http://${REG}/v2/fixtures/busybox/manifests/latest`)).body);
-        const arm = index.manifests.find((m: any) => m.platform.architecture === "arm64");
-        const raw = (await get(`http://${REG}/v2/fixtures/busybox/manifests/${arm.digest}`)).body;
-        const m = JSON.parse(raw);
-        for (const d of [m.config.digest, ...m.layers.map((l: any) => l.digest)]) {
-            sh("curl", ["-fsS", "-X", "POST", `http://${REG}/v2/fixtures/busybox-arm64/blobs/uploads/?mount=${d}&from=fixtures/busybox`]);
-        }
-        sh("curl", ["-fsS", "-X", "PUT", "-H", `Content-Type: ${arm.mediaType}`, "--data-binary", raw, `http://${REG}/v2/fixtures/busybox-arm64/manifests/latest`]);
     });
     after(async () => {
         for (const s of stacks) await dispose(s);
-        proxy?.close();
     });
     async function stack(name: string, program: () => Promise<unknown>): Promise<Stack> {
         const s = await inlineStack(name, program as any);

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
 import { exitProgram } from "../../components/core/elf";
 import { ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
+import { inlineStack, dispose, failure, stateTexts, pendingOps } from "../support/stack";
 import { argvContaining } from "../support/argv";
 import { startRegistry, startDockerd, startProxy, whenProcess } from "../support/faults";
 import { startAuthRegistry } from "../support/authRegistry";
@@ -245,7 +245,7 @@ describe("reliability: faults, each followed by an up that converges", function 
         const tag = `${REG}/rel/sigint:1.0`;
         const ctx = context("sigint", marker("sigint"), "v1");
         const s = await inlineStack("rel-sigint", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
-        const pending = async () => ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+        const pending = () => pendingOps(s);
         try {
             await s.up(quiet);
 
@@ -306,8 +306,7 @@ describe("reliability: faults, each followed by an up that converges", function 
                 await new Promise((r) => setTimeout(r, 300));
             }
             assert.match(await twice, /\^C received; terminating/);
-            const pending = ((await s.exportStack()).deployment.pending_operations ?? []).map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
-            assert.deepStrictEqual(pending, ["creating b-builder"]);
+            assert.deepStrictEqual(await pendingOps(s), ["creating b-builder"]);
             assert.ok(builders().includes(name), "the interrupted create left no builder: nothing to take over");
             const again = await s.up(quiet);
             assert.strictEqual(again.outputs.name.value, name);

@@ -2,20 +2,10 @@
 // real engine (Automation API, local file backend), real QEMU handlers, real buildx/BuildKit,
 // a real registry and dockerd.
 import * as assert from "assert";
-import * as http from "http";
 import { Stack } from "@pulumi/pulumi/automation";
 import { requireRealParts, sh } from "../support/env";
 import { committedStack, disposeCommitted } from "../support/stack";
-
-function getJson(url: string, accept: string[]): Promise<any> {
-    return new Promise((resolve, reject) => {
-        http.get(url, { headers: { Accept: accept.join(", ") } }, (res) => {
-            let body = "";
-            res.on("data", (c) => (body += c)).on("end", () =>
-                res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${url}: ${res.statusCode} ${body}`)));
-        }).on("error", reject);
-    });
-}
+import { manifest } from "../support/registry";
 
 function buildCount(builder: string): number {
     const out = sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]);
@@ -51,8 +41,7 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
     });
 
     it("the registry serves a manifest list with exactly linux/amd64 and linux/arm64", async () => {
-        const index = await getJson(`http://127.0.0.1:5000/v2/e2e/hello/manifests/${tag}`,
-            ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
+        const index = (await manifest("127.0.0.1:5000", "e2e/hello", tag)).body;
         const platforms = index.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort();
         assert.deepStrictEqual(platforms, ["linux/amd64", "linux/arm64"]);
         const outputs = await stack.outputs();

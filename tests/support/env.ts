@@ -28,6 +28,7 @@ export function requireRealParts(): void {
         ["docker", ["info", "--format", "{{.ServerVersion}}"], "a running Docker engine"],
         ["docker", ["buildx", "version"], "docker buildx"],
         ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
+        ["curl", ["-fsS", "http://127.0.0.1:5003/v2/"], "the registry without manifest lists on 127.0.0.1:5003"],
     ];
     for (const [cmd, args, what] of checks) {
         try {

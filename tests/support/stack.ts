@@ -72,3 +72,9 @@ export async function disposeCommitted(stack: Stack | undefined): Promise<void> 
     await dispose(stack);
     fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
 }
+
+/** The stack's pending operations, as `<type> <resource name>` (e.g. "creating b-builder"). */
+export async function pendingOps(stack: Stack): Promise<string[]> {
+    return ((await stack.exportStack()).deployment.pending_operations ?? [])
+        .map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+}
