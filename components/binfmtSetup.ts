@@ -3,8 +3,9 @@ import type { Handler } from "./core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
 import type { HostSpec } from "./core/host";
 import { ARCHITECTURES } from "./core/platform";
-import { outputsOnly, spread } from "./dynamic";
-import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
+import type { BinfmtInputs } from "./providers/binfmtProvider";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "./core/binfmt";
@@ -75,7 +76,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, args: BinfmtSetupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:BinfmtSetup", name, {}, opts);
+        super(COMPONENT_TYPES.BinfmtSetup, name, {}, componentOptions("BinfmtSetup", opts));
         const checked = createBinfmtInputs(args);
         this.requestedPlatforms = checked.platforms;
         const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, {
@@ -97,8 +98,8 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     }
 }
 
-/** The handlers themselves, managed by {@link binfmtProvider}. */
-class BinfmtHandlers extends pulumi.dynamic.Resource {
+/** The handlers themselves, managed by the plugin (components/plugin, binfmt lifecycle). */
+class BinfmtHandlers extends PluginResource {
     declare readonly handlers: pulumi.Output<Record<string, Handler>>;
     declare readonly runnable: pulumi.Output<string[]>;
     declare readonly emulated: pulumi.Output<string[]>;
@@ -106,11 +107,11 @@ class BinfmtHandlers extends pulumi.dynamic.Resource {
     declare readonly handlerStatus: pulumi.Output<Record<string, string>>;
     declare readonly kernelVersion: pulumi.Output<string>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(binfmtProvider, name, {
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BinfmtSetup }) {
+        super(RESOURCE_TYPES.BinfmtHandlers, name, {
             ...inputs,
             ...outputsOnly(["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
-        }, opts, "multiarch", "BinfmtHandlers");
+        }, opts);
     }
 }
 

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import type { NodeOptions } from "./core/buildx";
-import { builderProvider, BuilderInputs, Driver, TlsMaterial } from "./providers/builderProvider";
-import { outputsOnly } from "./dynamic";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { BuilderInputs, Driver, TlsMaterial } from "./providers/builderProvider";
+import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 
 export type { BuilderNode } from "./core/buildx";
@@ -101,7 +102,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly binfmt?: BinfmtSetup;
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:BuildxBuilder", name, {}, opts);
+        super(COMPONENT_TYPES.BuildxBuilder, name, {}, componentOptions("BuildxBuilder", opts));
         this.binfmt = args.binfmt;
         const inputs = {
             ...createBuilderInputs(name, args),
@@ -121,15 +122,15 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     }
 }
 
-/** The builder itself, managed by {@link builderProvider}. */
-class Builder extends pulumi.dynamic.Resource {
+/** The builder itself, managed by the plugin (components/plugin, builder lifecycle). */
+class Builder extends PluginResource {
     declare readonly name: pulumi.Output<string>;
     declare readonly driver: pulumi.Output<string>;
     declare readonly reported: pulumi.Output<BuilderNode[]>;
     declare readonly reportedPlatforms: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(builderProvider, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts, "multiarch", "Builder");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BuildxBuilder }) {
+        super(RESOURCE_TYPES.Builder, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts);
     }
 }
 

@@ -5,8 +5,9 @@ import { BuildxBuilder } from "./buildxBuilder";
 import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
 import { parseRef } from "./core/registry";
-import { imageProvider, ImageInputs, ManifestMode } from "./providers/imageProvider";
-import { outputsOnly, spread } from "./dynamic";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { ImageInputs, ManifestMode } from "./providers/imageProvider";
+import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 /** Registry login for pushing (and for reading back what was pushed). */
@@ -106,7 +107,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly buildReason: pulumi.Output<string[]>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
+        super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
         const inputs = {
             ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
             secrets: args.secrets ?? {},
@@ -132,8 +133,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
     }
 }
 
-/** The pushed image itself, managed by {@link imageProvider}. */
-class Image extends pulumi.dynamic.Resource {
+/** The pushed image itself, managed by the plugin (components/plugin, image lifecycle). */
+class Image extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;
     declare readonly ref: pulumi.Output<string>;
@@ -143,8 +144,8 @@ class Image extends pulumi.dynamic.Resource {
     declare readonly contextDigest: pulumi.Output<string>;
     declare readonly buildReason: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts, "multiarch", "Image");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
+        super(RESOURCE_TYPES.Image, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts);
     }
 }
 

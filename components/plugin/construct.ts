@@ -1,0 +1,3 @@
+// Placeholder, replaced below.
+import type * as provider from "@pulumi/pulumi/provider";
+export const construct: NonNullable<provider.Provider["construct"]> = async () => { throw new Error("not yet"); };

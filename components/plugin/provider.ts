@@ -1,0 +1,111 @@
+// The provider plugin's ResourceProvider: one table from type token to the lifecycle that
+// manages it, and `construct` of the three components for programs in other languages.
+// Lifecycles see plain values (wire.ts) and never the engine.
+import type * as provider from "@pulumi/pulumi/provider";
+import {
+    COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, ResourceType, SECRET_OUTPUTS, VERSION,
+} from "../contract/tokens";
+import { binfmtProvider } from "../providers/binfmtProvider";
+import { builderProvider } from "../providers/builderProvider";
+import { imageProvider } from "../providers/imageProvider";
+import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
+
+/** check / diff / create / read / update / delete of one resource type, on plain values. */
+export interface Lifecycle {
+    check(olds: any, news: any): Promise<{ inputs?: any; failures?: { property: string; reason: string }[] }>;
+    diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+    create(inputs: any): Promise<{ id: string; outs?: any }>;
+    read(id: string, props: any): Promise<{ id?: string; props?: any; inputs?: any }>;
+    update(id: string, olds: any, news: any): Promise<{ outs?: any }>;
+    delete(id: string, props: any): Promise<void>;
+}
+
+export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
+    [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider as Lifecycle,
+    [RESOURCE_TYPES.Builder]: builderProvider as Lifecycle,
+    [RESOURCE_TYPES.Image]: imageProvider as Lifecycle,
+};
+
+function lifecycleOf(urn: string): { type: ResourceType; lc: Lifecycle } {
+    const type = typeOfUrn(urn) as ResourceType;
+    const lc = LIFECYCLES[type];
+    if (!lc) throw new Error(`pulumi-resource-multiarch ${VERSION} has no resource type ${type}: upgrade the plugin, or check the type token`);
+    return { type, lc };
+}
+
+/** A 0.1 dynamic resource's state without its serialized provider code. */
+function withoutLegacy(props: any): any {
+    if (!props || typeof props !== "object" || !(LEGACY_PROVIDER_KEY in props)) return props;
+    const { [LEGACY_PROVIDER_KEY]: _code, ...rest } = props;
+    return rest;
+}
+
+/** Outputs sealed: the type's secret outputs, and whatever the inputs held as secrets. */
+function sealed(type: ResourceType, outs: any, inputs?: any): any {
+    return outs && seal(outs, [...SECRET_OUTPUTS[type], ...secretKeys(inputs)]);
+}
+
+export interface ProviderOptions {
+    /** The package schema (JSON text) served by GetSchema. */
+    schema: string;
+    /** Builds a component in this process (other languages' programs); loaded on first use. */
+    construct?: provider.Provider["construct"];
+}
+
+export function multiarchProvider(opts: ProviderOptions): provider.Provider {
+    return {
+        version: VERSION,
+        schema: opts.schema,
+
+        async check(urn, olds, news) {
+            const { type, lc } = lifecycleOf(urn);
+            const plain = withoutLegacy(reveal(news));
+            const r = await lc.check(withoutLegacy(reveal(olds)), plain);
+            return { inputs: sealed(type, r.inputs ?? plain, news), failures: r.failures ?? [] };
+        },
+
+        async diff(id, urn, olds, news) {
+            const { lc } = lifecycleOf(urn);
+            const r = await lc.diff(id, withoutLegacy(reveal(olds)), reveal(news));
+            // A resource of 0.1 still carries its serialized provider code: an update (that
+            // builds nothing, see update) rewrites its state without it.
+            if (olds && LEGACY_PROVIDER_KEY in olds && !r.replaces?.length) return { ...r, changes: true };
+            return r;
+        },
+
+        async create(urn, inputs) {
+            const { type, lc } = lifecycleOf(urn);
+            const r = await lc.create(reveal(inputs));
+            return { id: r.id, outs: sealed(type, r.outs, inputs) };
+        },
+
+        async read(id, urn, props) {
+            const { type, lc } = lifecycleOf(urn);
+            const r = await lc.read(id, withoutLegacy(reveal(props)));
+            return { id: r.id, props: sealed(type, r.props, props), inputs: r.inputs && sealed(type, r.inputs, props) };
+        },
+
+        async update(id, urn, olds, news) {
+            const { type, lc } = lifecycleOf(urn);
+            const before = withoutLegacy(reveal(olds));
+            const after = reveal(news);
+            if (olds && LEGACY_PROVIDER_KEY in olds && !(await lc.diff(id, before, after)).changes) {
+                // Only the 0.1 provider code changes: the state is rewritten, nothing is rebuilt.
+                return { outs: sealed(type, { ...before, ...after }, news) };
+            }
+            const r = await lc.update(id, before, after);
+            return { outs: sealed(type, r.outs, news) };
+        },
+
+        async delete(id, urn, props) {
+            await lifecycleOf(urn).lc.delete(id, withoutLegacy(reveal(props)));
+        },
+
+        async construct(name, type, inputs, options) {
+            if (!Object.values(COMPONENT_TYPES).includes(type as any) || !opts.construct) {
+                throw new Error(`pulumi-resource-multiarch ${VERSION} has no component ${type}: use one of ${Object.values(COMPONENT_TYPES).join(", ")}`);
+            }
+            return opts.construct(name, type, inputs, options);
+        },
+    };
+}
