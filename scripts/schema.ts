@@ -58,7 +58,8 @@ export function generateSchema(root: string): Spec {
     function plainMembers(t: ts.Type): ts.Type[] {
         const name = checker.typeToString(t);
         if (/^(Output|OutputInstance|Promise)</.test(name)) {
-            const arg = checker.getTypeArguments(t as ts.TypeReference)[0];
+            // Output<T> is an alias (an intersection), Promise<T> and OutputInstance<T> references.
+            const arg = t.aliasSymbol ? t.aliasTypeArguments?.[0] : checker.getTypeArguments(t as ts.TypeReference)[0];
             return arg ? plainMembers(arg) : [];
         }
         if (t.isUnion()) {
@@ -173,8 +174,9 @@ export function generateSchema(root: string): Spec {
         publisher: "pulumi-multiarch",
         language: {
             nodejs: { packageName: "pulumi-multiarch", dependencies: { "@pulumi/pulumi": "3.248.0" } },
-            python: { packageName: "pulumi_multiarch", requires: { "pulumi": ">=3.0.0,<4.0.0" } },
+            python: { packageName: "pulumi_multiarch", respectSchemaVersion: true, requires: { "pulumi": ">=3.0.0,<4.0.0" } },
         },
+        config: {},
         resources: sorted(resources),
         types: sorted(types),
     };

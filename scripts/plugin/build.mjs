@@ -2,7 +2,7 @@
 // `pulumi plugin install resource multiarch <version> --file` takes:
 //   dist/plugin/pulumi-resource-multiarch
 //   dist/pulumi-resource-multiarch-v<version>-linux-<arch>.tar.gz
-// Usage: node scripts/plugin/build.mjs [--version X] (default: package.json's version).
+// The version is package.json's (components/contract/tokens.ts VERSION equals it).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -10,8 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
-const version = arg("--version") ?? JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
+const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
 const stub = path.join(root, "scripts/plugin/stub.js");
 const outDir = path.join(root, "dist/plugin");
 const exe = path.join(outDir, "pulumi-resource-multiarch");
@@ -29,8 +28,6 @@ await build({
     logLevel: "warning",
     banner: { js: "#!/usr/bin/env node" },
     alias: { "@npmcli/arborist": stub, typescript: stub },
-    // A build of another version (tests of upgrades) announces itself as that version.
-    define: arg("--version") ? { "process.env.PULUMI_MULTIARCH_PLUGIN_VERSION": JSON.stringify(version) } : {},
 });
 fs.chmodSync(exe, 0o755);
 const arch = { x64: "amd64", arm64: "arm64" }[process.arch] ?? process.arch;
