@@ -37,7 +37,7 @@ export class PluginResource extends pulumi.CustomResource {
         super(type, name, props, {
             ...opts,
             version: VERSION,
-            aliases: [...(opts.aliases ?? []), { type: LEGACY_DYNAMIC_TYPE }, { type: LEGACY_DYNAMIC_TYPE, parent: legacyParent }],
+            aliases: [...(opts.aliases ?? []), { type: LEGACY_DYNAMIC_TYPE(type) }, { type: LEGACY_DYNAMIC_TYPE(type), parent: legacyParent }],
         });
     }
 }

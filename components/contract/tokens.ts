@@ -37,6 +37,7 @@ export const SECRET_OUTPUTS: Record<ResourceType, readonly string[]> = {
  * and each custom resource a dynamic resource, so a 0.1 stack moves to 0.2 with one `up`.
  */
 export const LEGACY_COMPONENT_TYPE = (name: keyof typeof COMPONENT_TYPES) => `pulumi-multiarch:index:${name}`;
-export const LEGACY_DYNAMIC_TYPE = "pulumi-nodejs:dynamic:Resource";
+/** `pulumi-nodejs:dynamic/multiarch:Image` for `multiarch:index:Image`, and so on. */
+export const LEGACY_DYNAMIC_TYPE = (type: ResourceType) => `pulumi-nodejs:dynamic/multiarch:${type.split(":").pop()}`;
 /** The input/output under which a dynamic resource kept its serialized provider code. */
 export const LEGACY_PROVIDER_KEY = "__provider";

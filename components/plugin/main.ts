@@ -3,7 +3,12 @@
 // other languages, the three components; the engine finds it by name and exact version.
 import { main } from "@pulumi/pulumi/provider";
 import schema = require("../contract/schema.json");
+import { routeConsoleToEngine } from "./engineLog";
 import { multiarchProvider } from "./provider";
+
+// The engine passes its address as the first argument (flags such as -v=9 aside).
+const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
+if (engineAddress) routeConsoleToEngine(engineAddress);
 
 main(multiarchProvider({
     schema: JSON.stringify(schema),

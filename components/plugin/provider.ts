@@ -8,6 +8,7 @@ import {
 import { binfmtProvider } from "../providers/binfmtProvider";
 import { builderProvider } from "../providers/builderProvider";
 import { imageProvider } from "../providers/imageProvider";
+import { withResource } from "./engineLog";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
 /** check / diff / create / read / update / delete of one resource type, on plain values. */
@@ -57,35 +58,35 @@ export function multiarchProvider(opts: ProviderOptions): provider.Provider {
         version: VERSION,
         schema: opts.schema,
 
-        async check(urn, olds, news) {
+        check: (urn, olds, news) => withResource(urn, async () => {
             const { type, lc } = lifecycleOf(urn);
             const plain = withoutLegacy(reveal(news));
             const r = await lc.check(withoutLegacy(reveal(olds)), plain);
             return { inputs: sealed(type, r.inputs ?? plain, news), failures: r.failures ?? [] };
-        },
+        }),
 
-        async diff(id, urn, olds, news) {
+        diff: (id, urn, olds, news) => withResource(urn, async () => {
             const { lc } = lifecycleOf(urn);
             const r = await lc.diff(id, withoutLegacy(reveal(olds)), reveal(news));
             // A resource of 0.1 still carries its serialized provider code: an update (that
             // builds nothing, see update) rewrites its state without it.
             if (olds && LEGACY_PROVIDER_KEY in olds && !r.replaces?.length) return { ...r, changes: true };
             return r;
-        },
+        }),
 
-        async create(urn, inputs) {
+        create: (urn, inputs) => withResource(urn, async () => {
             const { type, lc } = lifecycleOf(urn);
             const r = await lc.create(reveal(inputs));
             return { id: r.id, outs: sealed(type, r.outs, inputs) };
-        },
+        }),
 
-        async read(id, urn, props) {
+        read: (id, urn, props) => withResource(urn, async () => {
             const { type, lc } = lifecycleOf(urn);
             const r = await lc.read(id, withoutLegacy(reveal(props)));
             return { id: r.id, props: sealed(type, r.props, props), inputs: r.inputs && sealed(type, r.inputs, props) };
-        },
+        }),
 
-        async update(id, urn, olds, news) {
+        update: (id, urn, olds, news) => withResource(urn, async () => {
             const { type, lc } = lifecycleOf(urn);
             const before = withoutLegacy(reveal(olds));
             const after = reveal(news);
@@ -95,11 +96,14 @@ export function multiarchProvider(opts: ProviderOptions): provider.Provider {
             }
             const r = await lc.update(id, before, after);
             return { outs: sealed(type, r.outs, news) };
-        },
+        }),
 
-        async delete(id, urn, props) {
-            await lifecycleOf(urn).lc.delete(id, withoutLegacy(reveal(props)));
-        },
+        delete: (id, urn, props) => withResource(urn, async () => {
+            const { type } = lifecycleOf(urn);
+            await LIFECYCLES[type].delete(id, withoutLegacy(reveal(props)));
+            // One line per delete, naming the code that ran it (after an upgrade: the new one).
+            console.log(`${type.split(":").pop()} ${id} deleted by pulumi-resource-multiarch ${VERSION}`);
+        }),
 
         async construct(name, type, inputs, options) {
             if (!Object.values(COMPONENT_TYPES).includes(type as any) || !opts.construct) {

@@ -8,6 +8,7 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ENV, ROOT, requireRealParts, sh } from "../support/env";
 import { dispose } from "../support/stack";
 import { manifest } from "../support/registry";
+import { packCurrent } from "../support/release";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");
@@ -19,9 +20,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         requireRealParts();
         fs.rmSync(work, { recursive: true, force: true });
         fs.cpSync(path.join(ROOT, "examples", "consumer"), work, { recursive: true });
-        // npm pack runs prepack (the build) and prints the tarball's name last.
-        const name = sh("npm", ["pack", "--pack-destination", work, "--silent"]).trim().split("\n").pop()!;
-        tarball = path.join(work, name);
+        tarball = packCurrent(work);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work, tarball]);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work]);
         stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-consumer", workDir: work }, { envVars: ENV });
