@@ -1,6 +1,7 @@
-// Bundles the provider plugin into one executable file and packs the tarball that
-// `pulumi plugin install resource multiarch <version> --file` takes:
-//   dist/plugin/pulumi-resource-multiarch
+// Bundles the provider plugin into one file, beside its launcher, and packs the tarball that
+// `pulumi plugin install resource multiarch <version> --file` takes (the folder works too):
+//   dist/plugin/pulumi-resource-multiarch      the executable the engine starts (launcher.js)
+//   dist/plugin/pulumi-resource-multiarch.js   the bundle
 //   dist/pulumi-resource-multiarch-v<version>-linux-<arch>.tar.gz
 // The version is package.json's (components/contract/tokens.ts VERSION equals it).
 import { build } from "esbuild";
@@ -18,7 +19,7 @@ const exe = path.join(outDir, "pulumi-resource-multiarch");
 fs.rmSync(outDir, { recursive: true, force: true });
 await build({
     entryPoints: [path.join(root, "components/plugin/main.ts")],
-    outfile: exe,
+    outfile: `${exe}.js`,
     bundle: true,
     platform: "node",
     target: "node20",
@@ -27,11 +28,11 @@ await build({
     keepNames: true,
     legalComments: "none",
     logLevel: "warning",
-    banner: { js: "#!/usr/bin/env node" },
     alias: { "@npmcli/arborist": stub, typescript: stub },
 });
+fs.copyFileSync(path.join(root, "scripts/plugin/launcher.js"), exe);
 fs.chmodSync(exe, 0o755);
 const arch = { x64: "amd64", arm64: "arm64" }[process.arch] ?? process.arch;
 const tarball = path.join(root, "dist", `pulumi-resource-multiarch-v${version}-linux-${arch}.tar.gz`);
-execFileSync("tar", ["-czf", tarball, "-C", outDir, "pulumi-resource-multiarch"]);
+execFileSync("tar", ["-czf", tarball, "-C", outDir, "pulumi-resource-multiarch", "pulumi-resource-multiarch.js"]);
 console.log(tarball);

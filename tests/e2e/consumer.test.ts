@@ -28,7 +28,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work, tarball]);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work]);
         const env = { ...ENV, PULUMI_HOME: path.join(work, ".pulumi-home"), PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "false" };
-        execFileSync("pulumi", ["plugin", "install", "resource", "multiarch", VERSION, "--file", "node_modules/pulumi-multiarch/dist/plugin/pulumi-resource-multiarch"],
+        execFileSync("pulumi", ["plugin", "install", "resource", "multiarch", VERSION, "--file", "node_modules/pulumi-multiarch/dist/plugin"],
             { cwd: work, env: { ...process.env, ...env }, stdio: "pipe" });
         stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-consumer", workDir: work }, { envVars: env });
         await stack.setConfig("multiarch-consumer:repository", { value: repository });
@@ -40,6 +40,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         assert.ok(files.includes("package/dist/components/index.js"));
         assert.ok(files.includes("package/dist/components/index.d.ts"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch"));
+        assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch.js"));
         assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/components/plugin/")), [], "plugin code ships only as the bundle");
         assert.deepStrictEqual(files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")), []);
         const installed = JSON.parse(fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"));
