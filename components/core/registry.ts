@@ -52,13 +52,17 @@ interface Response {
     body: Buffer;
 }
 
-/** Parses `WWW-Authenticate: Bearer realm="...",service="...",scope="..."` (or Basic). */
+/**
+ * Parses `WWW-Authenticate`: a Bearer challenge's `realm`, `service`, `scope`, or
+ * `{ scheme: "basic" }`; undefined for anything else.
+ */
 export function parseChallenge(header: string): Record<string, string> | undefined {
-    const m = /^(Bearer|Basic)\s*(.*)$/i.exec(header.trim());
+    const m = /^(Bearer|Basic)\b\s*(.*)$/i.exec(header.trim());
     if (!m) return undefined;
-    const out: Record<string, string> = { scheme: m[1].toLowerCase() };
+    if (m[1].toLowerCase() === "basic") return { scheme: "basic" };
+    const out: Record<string, string> = {};
     for (const p of m[2].matchAll(/(\w+)="([^"]*)"/g)) out[p[1]] = p[2];
-    return m[1].toLowerCase() === "bearer" ? (({ scheme, ...rest }) => rest)(out) : out;
+    return out;
 }
 
 /** Statuses worth another try: rate limits and a registry (or its proxy) that is briefly down. */
