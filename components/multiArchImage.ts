@@ -109,6 +109,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
         const inputs = {
             ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
         };

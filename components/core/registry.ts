@@ -105,6 +105,8 @@ export interface RegistryOptions {
     credentials?: Credentials;
     /** The buildx builder that pushes: its buildkitd config says how to reach the registry. */
     builder?: string;
+    /** That builder's buildkitd.toml as given, used until buildx has stored the builder. */
+    builderConfig?: string;
     timeoutMs?: number;
     retry?: RetryPolicy;
 }
@@ -119,7 +121,7 @@ export class Registry {
     private readonly retry: RetryPolicy;
 
     constructor(readonly registry: string, private readonly opts: RegistryOptions = {}) {
-        this.access = hosts.hostAccess(registry, opts.builder);
+        this.access = hosts.hostAccess(registry, opts.builder, opts.builderConfig);
         this.timeoutMs = opts.timeoutMs ?? 60_000;
         this.retry = opts.retry ?? DEFAULT_RETRY;
     }

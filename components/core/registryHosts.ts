@@ -68,9 +68,9 @@ function buildxDir(): string {
  * The registry settings of builder `name`'s first node, as buildx itself loads them for
  * `imagetools --builder` (store/storeutil.GetImageConfig): from the builder's stored files.
  */
-export function builderRegistries(name: string): Record<string, BuildkitdRegistry> {
+export function builderRegistries(name: string): Record<string, BuildkitdRegistry> | undefined {
     const file = path.join(buildxDir(), "instances", name);
-    if (!fs.existsSync(file)) return {};
+    if (!fs.existsSync(file)) return undefined;
     const ng = JSON.parse(fs.readFileSync(file, "utf8"));
     const files: Record<string, string> = ng.Nodes?.[0]?.Files ?? {};
     const text = files["buildkitd.toml"];
@@ -79,7 +79,7 @@ export function builderRegistries(name: string): Record<string, BuildkitdRegistr
     return parseBuildkitdRegistries(decode(text), (p) => {
         const stored = files[p.replace(/^\/etc\/buildkit\//, "")];
         if (stored) return decode(stored);
-        return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined;
+        return readLocal(p);
     });
 }
 
@@ -102,14 +102,23 @@ export function systemRoots(): string[] {
     return file ? [fs.readFileSync(file, "utf8")] : [];
 }
 
-/** How to reach `registry` (host[:port]) pushed to through builder `builder`. */
-export function hostAccess(registry: string, builder?: string): HostAccess {
+/** Reads a path named in a buildkitd.toml on this machine, as `buildx create` does. */
+function readLocal(p: string): string | undefined {
+    return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined;
+}
+
+/**
+ * How to reach `registry` (host[:port]) pushed to through builder `builder`: its stored
+ * buildkitd config, or `builderConfig` (the TOML it will be created with) before it exists.
+ */
+export function hostAccess(registry: string, builder?: string, builderConfig?: string): HostAccess {
     const apiHost = ["docker.io", "index.docker.io"].includes(registry) ? HUB_API : registry;
     const sources: string[] = [];
     let fromBuilder: BuildkitdRegistry | undefined;
     if (builder) {
         try {
-            fromBuilder = builderRegistries(builder)[registry];
+            const stored = builderRegistries(builder);
+            fromBuilder = (stored ?? (builderConfig ? parseBuildkitdRegistries(builderConfig, readLocal) : {}))[registry];
         } catch (e) {
             throw new Error(`cannot read builder ${builder}'s buildkitd config (${(e as Error).message}): fix its buildkitdConfig`);
         }

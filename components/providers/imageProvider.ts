@@ -24,6 +24,8 @@ export interface ImageInputs {
     builder: string;
     /** What the builder reports it can build; checked, never a rebuild trigger. */
     builderPlatforms?: string[];
+    /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
+    builderConfig?: string;
     manifest: ManifestMode;
     buildArgs: Record<string, string>;
     target?: string;
@@ -107,13 +109,14 @@ async function registryProblems(inputs: ImageInputs): Promise<{ property: string
     try { ref = registry.parseRef(inputs.tags[0]); } catch { return []; }
     let r: registry.Registry;
     try {
-        r = new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, timeoutMs: 10_000 });
+        r = new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, builderConfig: inputs.builderConfig, timeoutMs: 10_000 });
         await r.ping(ref.repository);
         return [];
     } catch (e) {
         const msg = (e as Error).message;
         if (/refused (the login|an anonymous)/.test(msg)) return [{ property: auth ? "registry" : "tags", reason: `preview ping: ${msg}` }];
-        return [{ property: "tags", reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${msg}): start it, or fix the registry in tags` }];
+        const cause = msg.replace(/: is the registry running and reachable\?$/, "");
+        return [{ property: "tags", reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags` }];
     }
 }
 
@@ -127,7 +130,7 @@ interface Built {
 /** The client for the tags' registry, reached through the builder's registry settings. */
 function reg(inputs: ImageInputs): { r: registry.Registry; repository: string; repo: string } {
     const ref = registry.parseRef(inputs.tags[0]);
-    const r = new registry.Registry(ref.registry, { credentials: inputs.registryAuth, builder: inputs.builder });
+    const r = new registry.Registry(ref.registry, { credentials: inputs.registryAuth, builder: inputs.builder, builderConfig: inputs.builderConfig });
     return { r, repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
 }
 

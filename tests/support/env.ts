@@ -29,6 +29,8 @@ export function requireRealParts(): void {
         ["docker", ["buildx", "version"], "docker buildx"],
         ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
         ["curl", ["-fsS", "http://127.0.0.1:5003/v2/"], "the registry without manifest lists on 127.0.0.1:5003"],
+        ["docker-credential-pass", ["version"], "the credential helper docker-credential-pass"],
+        ["pass", ["version"], "pass (the password store docker-credential-pass uses)"],
     ];
     for (const [cmd, args, what] of checks) {
         try {

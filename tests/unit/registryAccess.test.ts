@@ -161,7 +161,7 @@ describe("registry access: trust and plain HTTP", () => {
         fs.mkdirSync(path.join(buildx, "instances"));
         fs.copyFileSync(path.join(FIXTURES, "buildx-instance-registries.json"), path.join(buildx, "instances", "pm-capture"));
         await withEnv({ BUILDX_CONFIG: buildx }, () => {
-            const regs = hosts.builderRegistries("pm-capture");
+            const regs = hosts.builderRegistries("pm-capture")!;
             assert.deepStrictEqual(Object.keys(regs).sort(), ["127.0.0.1:5000", "plain.pm12.test:5105", "tls.pm12.test:5101"]);
             assert.strictEqual(regs["plain.pm12.test:5105"].http, true);
             assert.strictEqual(regs["tls.pm12.test:5101"].ca.length, 1);
@@ -175,6 +175,10 @@ describe("registry access: trust and plain HTTP", () => {
             assert.strictEqual(hosts.hostAccess("other.pm12.test:5105", "pm-capture").scheme, "https");
             assert.strictEqual(hosts.hostAccess("127.0.0.1:5999", "pm-capture").scheme, "http");
             assert.strictEqual(hosts.hostAccess("tls.pm12.test:5101", "no-such-builder").ca.length, 0);
+            // Before the builder exists (first preview): the TOML it will be created with.
+            assert.strictEqual(hosts.hostAccess("corp.example:5000", "no-such-builder", `[registry."corp.example:5000"]\n  http = true\n`).scheme, "http");
+            assert.strictEqual(hosts.hostAccess("corp.example:5000", "pm-capture", `[registry."corp.example:5000"]\n  http = true\n`).scheme, "https",
+                "a stored builder's config is what buildx uses");
         });
     });
 
