@@ -111,7 +111,8 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 
 /**
  * A token service like Docker Hub's or Harbor's (the docker token protocol): GET
- * ?service=&scope=repository:<name>:<actions> with Basic auth. `users` get every action
+ * ?service=&scope=repository:<name>:<actions> with Basic auth, or the OAuth2 password grant
+ * (POST) that buildx tries first. `users` get every action
  * they ask for; anonymous callers get `pull` on repositories under `public/` and nothing
  * else; a wrong password is a 401. Tokens are RS256 JWTs with the signing cert in `x5c`.
  */
@@ -122,20 +123,7 @@ export async function startTokenServer(dir: string, host: string, port: number, 
     const key = fs.readFileSync(f("token.key"), "utf8");
     const der = new crypto.X509Certificate(fs.readFileSync(f("token.crt"))).raw;
     const issued: TokenServer["issued"] = [];
-    const server = https.createServer({ cert: fs.readFileSync(pki.certFile), key: fs.readFileSync(pki.keyFile) }, (req, res) => {
-        const url = new URL(req.url ?? "/", `https://${host}`);
-        const m = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ""));
-        let who = "anonymous";
-        if (m) {
-            const [user, ...rest] = Buffer.from(m[1], "base64").toString("utf8").split(":");
-            if (users[user] === undefined || users[user] !== rest.join(":")) {
-                res.writeHead(401, { "Content-Type": "application/json" });
-                res.end(JSON.stringify({ details: "incorrect username or password" }));
-                return;
-            }
-            who = user;
-        }
-        const scopes = url.searchParams.getAll("scope");
+    const answer = (res: import("http").ServerResponse, who: string, service: string | null, scopes: string[]) => {
         const access = scopes.flatMap((s) => {
             const [type, name, actions] = [s.split(":")[0], s.split(":").slice(1, -1).join(":"), s.split(":").pop() ?? ""];
             const allowed = actions.split(",").filter((a) => who !== "anonymous" || (a === "pull" && name.startsWith("public/")));
@@ -144,12 +132,38 @@ export async function startTokenServer(dir: string, host: string, port: number, 
         issued.push({ who, scope: scopes, granted: access.map((a) => `${a.name}:${a.actions.join(",")}`) });
         const now = Math.floor(Date.now() / 1000);
         const header = { typ: "JWT", alg: "RS256", x5c: [der.toString("base64")] };
-        const claims = { iss: TOKEN_ISSUER, sub: who, aud: url.searchParams.get("service"), exp: now + 300, nbf: now - 10, iat: now,
-            jti: crypto.randomUUID(), access };
+        const claims = { iss: TOKEN_ISSUER, sub: who, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access };
         const unsigned = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
         const token = `${unsigned}.${b64url(crypto.sign("sha256", Buffer.from(unsigned), key))}`;
         res.writeHead(200, { "Content-Type": "application/json" });
         res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    };
+    const refuse = (res: import("http").ServerResponse) => {
+        res.writeHead(401, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ details: "incorrect username or password" }));
+    };
+    const known = (user: string, password: string) => users[user] !== undefined && users[user] === password;
+    const server = https.createServer({ cert: fs.readFileSync(pki.certFile), key: fs.readFileSync(pki.keyFile) }, (req, res) => {
+        const url = new URL(req.url ?? "/", `https://${host}`);
+        if (req.method === "POST") {
+            // The OAuth2 password grant, which buildx (containerd) tries first when it has a login.
+            let body = "";
+            req.on("data", (c) => (body += c)).on("end", () => {
+                const form = new URLSearchParams(body);
+                if (form.get("grant_type") !== "password") { res.writeHead(400); res.end(); return; }
+                if (!known(form.get("username") ?? "", form.get("password") ?? "")) { refuse(res); return; }
+                answer(res, form.get("username")!, form.get("service"), (form.get("scope") ?? "").split(" ").filter(Boolean));
+            });
+            return;
+        }
+        const m = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ""));
+        let who = "anonymous";
+        if (m) {
+            const [user, ...rest] = Buffer.from(m[1], "base64").toString("utf8").split(":");
+            if (!known(user, rest.join(":"))) { refuse(res); return; }
+            who = user;
+        }
+        answer(res, who, url.searchParams.get("service"), url.searchParams.getAll("scope"));
     });
     await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
     return { realm: `https://${host}:${port}/token`, certFile: f("token.crt"), issued, close: () => server.close() };
