@@ -111,17 +111,25 @@ export interface RegistryOptions {
     retry?: RetryPolicy;
 }
 
+// Fields are set in the constructor, not by initializers: dynamic providers serialize this
+// class, and the serializer drops class field initializers.
 export class Registry {
+    readonly registry: string;
     readonly access: hosts.HostAccess;
+    private readonly opts: RegistryOptions;
     private resolved?: Promise<dockerConfig.Resolved>;
     /** Bearer tokens by scope: a pull token is not a push token, nor one for another repository. */
-    private readonly tokens = new Map<string, string>();
-    private basicAuth = false;
+    private readonly tokens: Map<string, string>;
+    private basicAuth: boolean;
     private readonly timeoutMs: number;
     private readonly retry: RetryPolicy;
 
-    constructor(readonly registry: string, private readonly opts: RegistryOptions = {}) {
+    constructor(registry: string, opts: RegistryOptions = {}) {
+        this.registry = registry;
+        this.opts = opts;
         this.access = hosts.hostAccess(registry, opts.builder, opts.builderConfig);
+        this.tokens = new Map();
+        this.basicAuth = false;
         this.timeoutMs = opts.timeoutMs ?? 60_000;
         this.retry = opts.retry ?? DEFAULT_RETRY;
     }

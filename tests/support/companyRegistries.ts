@@ -179,10 +179,24 @@ export function dockerConfigDir(dir: string, config: object = {}): string {
     return d;
 }
 
-/** `docker login` as a user runs it (password on stdin), into `env`'s DOCKER_CONFIG. */
-export function dockerLogin(env: Record<string, string>, registry: string, username: string, password: string): void {
-    execFileSync("docker", ["login", "--username", username, "--password-stdin", registry], {
-        input: password, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"],
+/**
+ * `docker login` as a user runs it (password on stdin), into `env`'s DOCKER_CONFIG. Async:
+ * the token server answering dockerd lives in this process.
+ */
+export function dockerLogin(env: Record<string, string>, registry: string, username: string, password: string): Promise<void> {
+    return run("docker", ["login", "--username", username, "--password-stdin", registry], env, password);
+}
+
+/** Runs a command without blocking this process (its servers keep answering); rejects with its output. */
+export function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+        let out = "";
+        p.stdout!.on("data", (c) => (out += c));
+        p.stderr!.on("data", (c) => (out += c));
+        p.on("error", reject);
+        p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${out.trim()}`))));
+        p.stdin!.end(input ?? "");
     });
 }
 
