@@ -96,6 +96,22 @@ function transportHint(message: string, registry: string, access: hosts.HostAcce
     return "";
 }
 
+/** "the login of ci from <source>", for messages; never the secret. */
+function whose(r: dockerConfig.Resolved): string {
+    const c = r.credentials;
+    return c ? `the login ${c.username === "<token>" ? "(an identity token)" : `of ${c.username}`} from ${r.source.describe}` : `no login (${r.source.describe})`;
+}
+
+/** What the user does about a login the registry refused, by where it came from. */
+export function loginFix(r: dockerConfig.Resolved, registry: string): string {
+    switch (r.source.kind) {
+        case "registry args": return "check registry.username and registry.password";
+        case "docker config": return `run \`docker login ${registry}\` again, or give the resource registry args`;
+        case "credential helper": return `run \`docker login ${registry}\` again (it stores the login through the helper), or give the resource registry args`;
+        default: return `run \`docker login ${registry}\`, or give the resource registry args`;
+    }
+}
+
 function basic(c: Credentials): string {
     return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
 }
@@ -180,13 +196,15 @@ export class Registry {
         }
     }
 
-    /** The source of the credentials in use, for messages: "auths[...] of ~/.docker/config.json (docker login)". */
-    async credentialSource(): Promise<string> {
-        return (await this.login()).source.describe;
+    /** The credentials in use and what to do when they are refused, for messages (never the secret). */
+    async describeLogin(): Promise<{ who: string; fix: string }> {
+        const login = await this.login();
+        return { who: whose(login), fix: loginFix(login, this.registry) };
     }
 
     private async fetchToken(challenge: Record<string, string>, scope: string | undefined, retry?: RetryPolicy): Promise<string> {
-        const { credentials, source } = await this.login();
+        const login = await this.login();
+        const { credentials } = login;
         const params: Record<string, string> = { ...(challenge.service ? { service: challenge.service } : {}), ...(scope ? { scope } : {}) };
         let res: Response;
         if (credentials?.username === "<token>") {
@@ -197,8 +215,8 @@ export class Registry {
             res = await this.sendRetrying("GET", `${challenge.realm}?${new URLSearchParams(params)}`, credentials ? { Authorization: basic(credentials) } : {}, undefined, retry);
         }
         if (res.status === 401 || res.status === 403) {
-            throw new Error(`${this.registry}'s token service ${challenge.realm} refused ${credentials ? `the login from ${source.describe}` : `an anonymous token (${source.describe})`} ` +
-                `for ${scope ?? "the registry"} (${res.status}): ${credentials ? "check that login" : `log in: docker login ${this.registry}, or give the resource registry args`}`);
+            throw new Error(`${this.registry}'s token service ${challenge.realm} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
+                `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`);
         }
         if (res.status !== 200) throw new Error(`${this.registry}'s token service ${challenge.realm} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
         const j = JSON.parse(res.body.toString("utf8"));
@@ -230,10 +248,10 @@ export class Registry {
             if (challenge) res = await this.sendRetrying(method, url, { ...headers, ...(await authHeader()) }, body);
         }
         if (res.status === 401 || res.status === 403) {
-            const { credentials, source } = await this.login();
-            throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} ` +
-                `${credentials ? `with the login from ${source.describe}: check that login has ${scope.split(":").pop()} rights on ${scope.split(":")[1] ?? "it"}`
-                    : `without a login (${source.describe}): docker login ${this.registry}, or give the resource registry args`}`);
+            const login = await this.login();
+            const [, repo, actions] = scope.split(":");
+            throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
+                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`);
         }
         return res;
     }
@@ -255,15 +273,15 @@ export class Registry {
             throw new Error(`GET ${url} answered ${res.status}${text ? ` (${text})` : ""}, not a registry's /v2/ answer${hint}`);
         }
         if (!challenge) return;
-        const { credentials, source } = await this.login();
-        if (!credentials) return; // anonymous: the registry may allow it; the push will tell
+        const login = await this.login();
+        if (!login.credentials) return; // anonymous: the registry may allow it; the push will tell
         if (challenge.realm) {
             await this.fetchToken(challenge, repository ? `repository:${repository}:pull,push` : undefined, once);
             return;
         }
-        const again = await this.sendRetrying("GET", url, { Authorization: basic(credentials) }, undefined, once);
+        const again = await this.sendRetrying("GET", url, { Authorization: basic(login.credentials) }, undefined, once);
         if (again.status === 401 || again.status === 403) {
-            throw new Error(`${this.registry} refused the login from ${source.describe} (${again.status}): check that login`);
+            throw new Error(`${this.registry} refused ${whose(login)} (${again.status}): ${loginFix(login, this.registry)}`);
         }
     }
 

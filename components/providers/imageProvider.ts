@@ -115,6 +115,7 @@ async function registryProblems(inputs: ImageInputs): Promise<{ property: string
     } catch (e) {
         const msg = (e as Error).message;
         if (/refused (the login|an anonymous)/.test(msg)) return [{ property: auth ? "registry" : "tags", reason: `preview ping: ${msg}` }];
+        if (/docker-credential-|is not valid JSON/.test(msg)) return [{ property: "tags", reason: `preview ping: ${msg}` }];
         const cause = msg.replace(/: is the registry running and reachable\?$/, "");
         return [{ property: "tags", reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags` }];
     }
@@ -256,9 +257,8 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
         if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
             const host = registry.parseRef(inputs.tags[0]).registry;
-            const source = await reg(inputs).r.credentialSource().catch((e2: Error) => e2.message);
-            throw new Error(`push: ${host} refused the push (credentials: ${source}); ` +
-                `${inputs.registryAuth ? "check registry.username and registry.password" : `docker login ${host}, or give the resource registry args`}; no tag was moved (${e.message.split("\n").pop()})`);
+            const login = await reg(inputs).r.describeLogin().catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
+            throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${e.message.split("\n").pop()})`);
         }
         throw e;
     });

@@ -196,12 +196,12 @@ describe("registries as users have them", function () {
         setDockerConfig({});
         stack.workspace.program = program({ platforms: ["linux/amd64"], tags: [`${TLS}/denied/app:1.0`], registry: { username: USER, password: pulumi.secret("wrong-password") } });
         const args = await failure(() => stack.preview());
-        assert.match(args, /property registry .* has a problem: preview ping: tls\.pm12\.test:5101 refused the login from the resource's registry args \(401\): check that login/);
+        assert.match(args, /property registry .* has a problem: preview ping: tls\.pm12\.test:5101 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/);
         assert.ok(!args.includes("wrong-password"));
         setDockerConfig({ auths: { [TOKEN]: { auth: Buffer.from(`${USER}:wrong-password`).toString("base64") } } });
         stack.workspace.program = program({ platforms: ["linux/amd64"], tags: [`${TOKEN}/denied/app:1.0`] });
         const login = await failure(() => stack.up({ onOutput: () => {} }));
-        assert.match(login, /preview ping: token\.pm12\.test:5102's token service https:\/\/auth\.pm12\.test:5103\/token refused the login from auths\["token\.pm12\.test:5102"\] of .*config\.json \(docker login\) for repository:denied\/app:pull,push \(401\): check that login/);
+        assert.match(login, /preview ping: token\.pm12\.test:5102's token service https:\/\/auth\.pm12\.test:5103\/token refused the login of ci from auths\["token\.pm12\.test:5102"\] of .*config\.json \(docker login\) for repository:denied\/app:pull,push \(401\): run .docker login token\.pm12\.test:5102. again/);
         assert.strictEqual(await manifestDigest(TLS, "denied/app", "1.0"), undefined);
         assert.strictEqual(await manifestDigest(TOKEN, "denied/app", "1.0"), undefined);
         stack.workspace.program = program();
