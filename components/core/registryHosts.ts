@@ -126,9 +126,9 @@ export function hostAccess(registry: string, builder?: string, builderConfig?: s
     }
     const certs = certsDir(registry);
     if (certs.ca.length || certs.keypair) sources.push(certs.dir);
-    // Loopback registries speak plain HTTP unless the builder says otherwise, as the docker
-    // engine treats 127.0.0.0/8 as insecure.
-    const plain = fromBuilder?.http ?? (isLoopback(registry) && !fromBuilder?.ca.length && !certs.ca.length);
+    // Loopback registries speak plain HTTP unless the builder says `http = false`, as BuildKit
+    // (containerd's MatchLocalhost) and the docker engine treat them.
+    const plain = fromBuilder?.http ?? isLoopback(registry);
     return {
         apiHost, scheme: plain ? "http" : "https", insecure: fromBuilder?.insecure === true,
         ca: [...(fromBuilder?.ca ?? []), ...certs.ca],
