@@ -107,10 +107,9 @@ async function registryProblems(inputs: ImageInputs): Promise<{ property: string
     if (typeof inputs.builder !== "string") return [];
     let ref: registry.ImageRef;
     try { ref = registry.parseRef(inputs.tags[0]); } catch { return []; }
-    let r: registry.Registry;
     try {
-        r = new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, builderConfig: inputs.builderConfig, timeoutMs: 10_000 });
-        await r.ping(ref.repository);
+        await new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, builderConfig: inputs.builderConfig, timeoutMs: 10_000 })
+            .ping(ref.repository);
         return [];
     } catch (e) {
         const msg = (e as Error).message;
