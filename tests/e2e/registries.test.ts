@@ -47,8 +47,8 @@ describe("registries as users have them", function () {
     /** What a user's `~/.docker/config.json` holds for this case. */
     const setDockerConfig = (cfg: object) => fs.writeFileSync(path.join(dockerConfig, "config.json"), JSON.stringify(cfg));
 
-    /** GET a manifest as an independent client: our own Basic or Bearer exchange with the test login. */
-    async function manifestDigest(registry: string, repo: string, ref: string): Promise<string | undefined> {
+    /** GET a manifest as an independent client: our own Basic or Bearer exchange with the test login, or none. */
+    async function manifestDigest(registry: string, repo: string, ref: string, anonymous = false): Promise<string | undefined> {
         const get = (url: string, headers: Record<string, string>) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
             const lib = url.startsWith("https:") ? https : http;
             lib.get(url, { headers, ca: [pki.ca] }, (res) => {
@@ -59,7 +59,10 @@ describe("registries as users have them", function () {
         const url = `${registry === PLAIN ? "http" : "https"}://${registry}/v2/${repo}/manifests/${ref}`;
         const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
         let auth = registry === TLS ? basic : undefined;
-        if (registry === TOKEN) auth = `Bearer ${JSON.parse((await get(`${token.realm}?service=${TOKEN}&scope=repository:${repo}:pull`, { Authorization: basic })).body).token}`;
+        if (registry === TOKEN) {
+            const t = await get(`${token.realm}?service=${TOKEN}&scope=repository:${repo}:pull`, anonymous ? {} : { Authorization: basic });
+            auth = `Bearer ${JSON.parse(t.body).token}`;
+        }
         const res = await get(url, { Accept: ACCEPT, ...(auth ? { Authorization: auth } : {}) });
         if (res.status === 404) return undefined;
         assert.strictEqual(res.status, 200, `GET ${url}: ${res.status} ${res.body}`);
@@ -81,7 +84,8 @@ describe("registries as users have them", function () {
      * (sees the tag where it was), and removal with deleteOnDestroy (the same provider
      * delete as `pulumi destroy`). Returns the first up's outputs.
      */
-    async function lifecycle(image: Omit<MultiArchImageArgs, "builder" | "context">, dockerfile: string): Promise<Record<string, any>> {
+    async function lifecycle(image: Omit<MultiArchImageArgs, "builder" | "context">, dockerfile: string,
+        whileUp?: (outputs: Record<string, any>) => Promise<void>): Promise<Record<string, any>> {
         fs.writeFileSync(path.join(app, "Dockerfile"), dockerfile);
         const { registry, repository, tag } = parseRef((image.tags as string[])[0]);
         stack.workspace.program = program(image);
@@ -90,6 +94,7 @@ describe("registries as users have them", function () {
         const o = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
         for (const p of image.platforms as string[]) assert.match(o.verification[p], new RegExp(`^ok: config ${p}, /bin/sh is ${p.split("/")[1]}$`));
         assert.strictEqual(await manifestDigest(registry, repository, tag!), o.digest, "the tag is not on the pushed index");
+        await whileUp?.(o);
         const again = await stack.up({ onOutput: () => {} });
         assert.deepStrictEqual(again.summary.resourceChanges, { same: 7 }, "a second up changed something");
         const refreshed = await stack.refresh({ onOutput: () => {} });
@@ -159,7 +164,11 @@ describe("registries as users have them", function () {
         const cfg = JSON.parse(fs.readFileSync(path.join(dockerConfig, "config.json"), "utf8"));
         assert.ok(!JSON.stringify(cfg).includes(Buffer.from(`${USER}:${PASSWORD}`).toString("base64")), "docker login bypassed the credential helper");
         const from = token.issued.length;
-        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TOKEN}/public/app:1.0`] }, FROM_BUSYBOX);
+        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TOKEN}/public/app:1.0`] }, FROM_BUSYBOX, async (o) => {
+            assert.strictEqual(await manifestDigest(TOKEN, "public/app", "1.0", true), o.digest, "anyone may pull the public repository");
+            assert.strictEqual(await manifestDigest(TOKEN, "private/app", "1.0", true).catch((e: Error) => e.message).then((m) => /401/.test(String(m))), true,
+                "the token server must refuse anonymous pulls elsewhere");
+        });
         const grants = token.issued.slice(from).filter((t) => t.who === USER).flatMap((t) => t.granted);
         // Tokens per scope: pull for reads, pull+push for the push and tag moves, delete for
         // deleteOnDestroy. Only the library deletes, with the login that lives only in the
