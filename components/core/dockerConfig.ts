@@ -106,14 +106,15 @@ export async function resolve(registry: string, args?: Credentials, run: exec.Ru
     if (helper) {
         const how = cfg.credHelpers && (authKey(registry) in cfg.credHelpers || registry in cfg.credHelpers) ? `credHelpers` : `credsStore`;
         const describe = `${how} "${helper}" of ${file} (docker-credential-${helper})`;
+        const none: Resolved = { source: { kind: "none", describe: `${describe}, which has no login for ${registry}` } };
         const r = await run(`docker-credential-${helper}`, ["get"], { input: authKey(registry), allowFailure: true });
         if (r.code !== 0) {
-            if (/credentials not found/i.test(r.stdout + r.stderr)) return { source: { kind: "none", describe: `${describe}, which has no login for ${registry}` } };
+            if (/credentials not found/i.test(r.stdout + r.stderr)) return none;
             throw new Error(`docker-credential-${helper} get failed for ${registry} (${(r.stderr || r.stdout).trim().split("\n").pop()}): ` +
                 `fix the helper named by ${how} in ${file}, or give the resource registry args`);
         }
         const credentials = parseHelperOutput(r.stdout);
-        return credentials ? { credentials, source: { kind: "credential helper", describe } } : { source: { kind: "none", describe: `${describe}, which has no login for ${registry}` } };
+        return credentials ? { credentials, source: { kind: "credential helper", describe } } : none;
     }
     const entry = authsEntry(cfg, registry);
     const credentials = entry && fromAuths(entry[1]);

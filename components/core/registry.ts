@@ -43,6 +43,9 @@ export function repoOf(ref: string): string {
 
 export type Credentials = dockerConfig.Credentials;
 
+/** A manifest or index as the registry stored it: its digest, media type, exact bytes, parsed body. */
+export interface Manifest { digest: string; mediaType: string; raw: Buffer; body: any }
+
 /** What a registry operation is part of, for error messages. */
 export type Step = "preview ping" | "read" | "tag move" | "index probe" | "delete";
 
@@ -99,7 +102,8 @@ function transportHint(message: string, registry: string, access: hosts.HostAcce
 /** "the login of ci from <source>", for messages; never the secret. */
 function whose(r: dockerConfig.Resolved): string {
     const c = r.credentials;
-    return c ? `the login ${c.username === "<token>" ? "(an identity token)" : `of ${c.username}`} from ${r.source.describe}` : `no login (${r.source.describe})`;
+    if (!c) return `no login (${r.source.describe})`;
+    return `the login ${c.username === "<token>" ? "(an identity token)" : `of ${c.username}`} from ${r.source.describe}`;
 }
 
 /** What the user does about a login the registry refused, by where it came from. */
@@ -210,18 +214,21 @@ export class Registry {
         if (credentials?.username === "<token>") {
             // An identity token (docker login with OAuth): the refresh-token grant.
             const form = new URLSearchParams({ ...params, grant_type: "refresh_token", refresh_token: credentials.password, client_id: "pulumi-multiarch" });
-            res = await this.sendRetrying("POST", challenge.realm, { "Content-Type": "application/x-www-form-urlencoded" }, Buffer.from(form.toString()), retry);
+            const headers = { "Content-Type": "application/x-www-form-urlencoded" };
+            res = await this.sendRetrying("POST", challenge.realm, headers, Buffer.from(form.toString()), retry);
         } else {
-            res = await this.sendRetrying("GET", `${challenge.realm}?${new URLSearchParams(params)}`, credentials ? { Authorization: basic(credentials) } : {}, undefined, retry);
+            const headers: Record<string, string> = credentials ? { Authorization: basic(credentials) } : {};
+            res = await this.sendRetrying("GET", `${challenge.realm}?${new URLSearchParams(params)}`, headers, undefined, retry);
         }
+        const service = `${this.registry}'s token service ${challenge.realm}`;
         if (res.status === 401 || res.status === 403) {
-            throw new Error(`${this.registry}'s token service ${challenge.realm} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
+            throw new Error(`${service} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
                 `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`);
         }
-        if (res.status !== 200) throw new Error(`${this.registry}'s token service ${challenge.realm} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
+        if (res.status !== 200) throw new Error(`${service} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
         const j = JSON.parse(res.body.toString("utf8"));
         const token = j.token ?? j.access_token;
-        if (!token) throw new Error(`${this.registry}'s token service ${challenge.realm} answered without a token`);
+        if (!token) throw new Error(`${service} answered without a token`);
         return token;
     }
 
@@ -269,7 +276,8 @@ export class Registry {
         const isRegistry = res.status === 200 || !!challenge;
         if (!isRegistry) {
             const text = res.body.toString("utf8").slice(0, 200).trim();
-            const hint = /HTTP request to an HTTPS server/i.test(text) ? `: it speaks HTTPS; remove http = true under [registry."${this.registry}"] in the builder's buildkitdConfig` : "";
+            const hint = /HTTP request to an HTTPS server/i.test(text)
+                ? `: it speaks HTTPS; remove http = true under [registry."${this.registry}"] in the builder's buildkitdConfig` : "";
             throw new Error(`GET ${url} answered ${res.status}${text ? ` (${text})` : ""}, not a registry's /v2/ answer${hint}`);
         }
         if (!challenge) return;
@@ -286,11 +294,13 @@ export class Registry {
     }
 
     /** The raw manifest or index a tag or digest points at; undefined when there is none. */
-    async getManifest(repository: string, reference: string, step: Step = "read"): Promise<{ digest: string; mediaType: string; raw: Buffer; body: any } | undefined> {
+    async getManifest(repository: string, reference: string, step: Step = "read"): Promise<Manifest | undefined> {
         const res = await this.call(step, "GET", `${repository}/manifests/${reference}`, `repository:${repository}:pull`,
             { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
         if (res.status === 404) return undefined;
-        if (res.status !== 200) throw new Error(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+        if (res.status !== 200) {
+            throw new Error(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+        }
         const body = JSON.parse(res.body.toString("utf8"));
         return {
             digest: String(res.headers["docker-content-digest"] ?? reference),
@@ -303,14 +313,16 @@ export class Registry {
     async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string, step: Step = "tag move"): Promise<void> {
         const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
         if (res.status !== 201 && res.status !== 200) {
-            throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${res.body.toString("utf8").slice(0, 300)}`);
+            const text = res.body.toString("utf8").slice(0, 300);
+            throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
         }
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {
         const res = await this.call("delete", "DELETE", `${repository}/manifests/${digest}`, `repository:${repository}:delete`);
         if (![200, 202, 404].includes(res.status)) {
-            throw new Error(`delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): enable deletes in the registry or drop deleteOnDestroy`);
+            throw new Error(`delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): ` +
+                "enable deletes in the registry or drop deleteOnDestroy");
         }
     }
 

@@ -90,7 +90,8 @@ export function certsDir(registry: string, root = "/etc/docker/certs.d"): { ca: 
     const names = fs.readdirSync(dir).sort();
     const ca = names.filter((n) => n.endsWith(".crt")).map((n) => fs.readFileSync(path.join(dir, n), "utf8"));
     const cert = names.find((n) => n.endsWith(".cert") && names.includes(n.replace(/\.cert$/, ".key")));
-    const keypair = cert ? { cert: fs.readFileSync(path.join(dir, cert), "utf8"), key: fs.readFileSync(path.join(dir, cert.replace(/\.cert$/, ".key")), "utf8") } : undefined;
+    const read = (n: string) => fs.readFileSync(path.join(dir, n), "utf8");
+    const keypair = cert ? { cert: read(cert), key: read(cert.replace(/\.cert$/, ".key")) } : undefined;
     return { ca, ...(keypair ? { keypair } : {}), dir };
 }
 

@@ -116,7 +116,10 @@ async function registryProblems(inputs: ImageInputs): Promise<{ property: string
         if (/refused (the login|an anonymous)/.test(msg)) return [{ property: auth ? "registry" : "tags", reason: `preview ping: ${msg}` }];
         if (/docker-credential-|is not valid JSON/.test(msg)) return [{ property: "tags", reason: `preview ping: ${msg}` }];
         const cause = msg.replace(/: is the registry running and reachable\?$/, "");
-        return [{ property: "tags", reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags` }];
+        return [{
+            property: "tags",
+            reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags`,
+        }];
     }
 }
 
@@ -256,7 +259,8 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
         if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
             const host = registry.parseRef(inputs.tags[0]).registry;
-            const login = await reg(inputs).r.describeLogin().catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
+            const login = await reg(inputs).r.describeLogin()
+                .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
             throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${e.message.split("\n").pop()})`);
         }
         throw e;

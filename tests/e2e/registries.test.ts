@@ -28,6 +28,8 @@ const NAMES = [TLS, TOKEN, `${AUTH_HOST}:5103`, PLAIN].map((h) => h.split(":")[0
 const USER = "ci";
 const PASSWORD = `pm12-${process.pid}-${Date.now()}`;
 const BUILDER = `pm-e2e-registries-${process.pid}`;
+/** The test login as `registry` args (the password a Pulumi secret). */
+const login = (password = PASSWORD) => ({ username: USER, password: pulumi.secret(password) });
 
 const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
@@ -49,7 +51,8 @@ describe("registries as users have them", function () {
 
     /** GET a manifest as an independent client: our own Basic or Bearer exchange with the test login, or none. */
     async function manifestDigest(registry: string, repo: string, ref: string, anonymous = false): Promise<string | undefined> {
-        const get = (url: string, headers: Record<string, string>) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        type Got = { status: number; headers: http.IncomingHttpHeaders; body: string };
+        const get = (url: string, headers: Record<string, string>) => new Promise<Got>((resolve, reject) => {
             const lib = url.startsWith("https:") ? https : http;
             lib.get(url, { headers, ca: [pki.ca] }, (res) => {
                 let body = "";
@@ -155,7 +158,7 @@ describe("registries as users have them", function () {
 
     it("HTTPS with a private CA, htpasswd, registry args over a stale `docker login` of the same registry (both)", async () => {
         setDockerConfig({ auths: { [TLS]: { auth: Buffer.from(`${USER}:stale-password`).toString("base64") } } });
-        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TLS}/both/app:1.0`], registry: { username: USER, password: pulumi.secret(PASSWORD) } }, FROM_BUSYBOX);
+        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TLS}/both/app:1.0`], registry: login() }, FROM_BUSYBOX);
     });
 
     it("token auth, a credential helper only (credsStore: pass): a public repository, pushed with a push-scoped token", async () => {
@@ -180,7 +183,7 @@ describe("registries as users have them", function () {
 
     it("token auth, registry args only, a private repository", async () => {
         setDockerConfig({});
-        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TOKEN}/private/app:1.0`], registry: { username: USER, password: pulumi.secret(PASSWORD) } }, FROM_BUSYBOX);
+        await lifecycle({ platforms: ["linux/amd64"], tags: [`${TOKEN}/private/app:1.0`], registry: login() }, FROM_BUSYBOX);
     });
 
     it("a private base image in one registry (docker login through the helper), pushed with registry args to another", async () => {
@@ -191,7 +194,7 @@ describe("registries as users have them", function () {
         fs.writeFileSync(path.join(dir, "Dockerfile.mirror"), "FROM 127.0.0.1:5000/fixtures/busybox:latest\n");
         await company.run("docker", ["buildx", "build", "--builder", BUILDER, "--provenance=false", "--platform", "linux/amd64,linux/arm64",
             "-f", path.join(dir, "Dockerfile.mirror"), "-t", base, "--push", "--progress", "quiet", dir]);
-        await lifecycle({ platforms: ["linux/amd64", "linux/arm64"], tags: [`${TLS}/from-private/app:1.0`], registry: { username: USER, password: pulumi.secret(PASSWORD) } },
+        await lifecycle({ platforms: ["linux/amd64", "linux/arm64"], tags: [`${TLS}/from-private/app:1.0`], registry: login() },
             `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
     });
 
@@ -203,14 +206,14 @@ describe("registries as users have them", function () {
     it("a wrong password, from registry args or from docker login, is refused at preview and nothing is pushed", async () => {
         fs.writeFileSync(path.join(app, "Dockerfile"), FROM_BUSYBOX);
         setDockerConfig({});
-        stack.workspace.program = program({ platforms: ["linux/amd64"], tags: [`${TLS}/denied/app:1.0`], registry: { username: USER, password: pulumi.secret("wrong-password") } });
+        stack.workspace.program = program({ platforms: ["linux/amd64"], tags: [`${TLS}/denied/app:1.0`], registry: login("wrong-password") });
         const args = await failure(() => stack.preview());
         assert.match(args, /property registry .* has a problem: preview ping: tls\.pm12\.test:5101 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/);
         assert.ok(!args.includes("wrong-password"));
         setDockerConfig({ auths: { [TOKEN]: { auth: Buffer.from(`${USER}:wrong-password`).toString("base64") } } });
         stack.workspace.program = program({ platforms: ["linux/amd64"], tags: [`${TOKEN}/denied/app:1.0`] });
-        const login = await failure(() => stack.up({ onOutput: () => {} }));
-        assert.match(login, /preview ping: token\.pm12\.test:5102's token service https:\/\/auth\.pm12\.test:5103\/token refused the login of ci from auths\["token\.pm12\.test:5102"\] of .*config\.json \(docker login\) for repository:denied\/app:pull,push \(401\): run .docker login token\.pm12\.test:5102. again/);
+        const fromConfig = await failure(() => stack.up({ onOutput: () => {} }));
+        assert.match(fromConfig, /preview ping: token\.pm12\.test:5102's token service https:\/\/auth\.pm12\.test:5103\/token refused the login of ci from auths\["token\.pm12\.test:5102"\] of .*config\.json \(docker login\) for repository:denied\/app:pull,push \(401\): run .docker login token\.pm12\.test:5102. again/);
         assert.strictEqual(await manifestDigest(TLS, "denied/app", "1.0"), undefined);
         assert.strictEqual(await manifestDigest(TOKEN, "denied/app", "1.0"), undefined);
         stack.workspace.program = program();
