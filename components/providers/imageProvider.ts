@@ -259,9 +259,14 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
         if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
             const host = registry.parseRef(inputs.tags[0]).registry;
+            const last = e.message.split("\n").pop();
+            if (!/failed to push|pushing|exporting to image/.test(e.message) && !e.message.includes(`${host}/`)) {
+                throw new Error(`build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
+                    `(docker login <registry>); registry args cover only ${host}`);
+            }
             const login = await reg(inputs).r.describeLogin()
                 .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
-            throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${e.message.split("\n").pop()})`);
+            throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${last})`);
         }
         throw e;
     });

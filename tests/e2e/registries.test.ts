@@ -194,8 +194,16 @@ describe("registries as users have them", function () {
         fs.writeFileSync(path.join(dir, "Dockerfile.mirror"), "FROM 127.0.0.1:5000/fixtures/busybox:latest\n");
         await company.run("docker", ["buildx", "build", "--builder", BUILDER, "--provenance=false", "--platform", "linux/amd64,linux/arm64",
             "-f", path.join(dir, "Dockerfile.mirror"), "-t", base, "--push", "--progress", "quiet", dir]);
-        await lifecycle({ platforms: ["linux/amd64", "linux/arm64"], tags: [`${TLS}/from-private/app:1.0`], registry: login() },
-            `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
+        const image = { platforms: ["linux/amd64", "linux/arm64"], tags: [`${TLS}/from-private/app:1.0`], registry: login() };
+        // Logged out of the base image's registry: the build says so, and names the fix.
+        setDockerConfig({});
+        fs.writeFileSync(path.join(app, "Dockerfile"), `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
+        stack.workspace.program = program(image);
+        const refused = await failure(() => stack.up({ onOutput: () => {} }));
+        assert.match(refused, /build: a registry refused a pull \(.*401 Unauthorized.*\): log in to the base image's registry as docker does \(docker login <registry>\); registry args cover only tls\.pm12\.test:5101/);
+        assert.strictEqual(await manifestDigest(TLS, "from-private/app", "1.0"), undefined);
+        setDockerConfig({ credsStore: "pass" });
+        await lifecycle(image, `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
     });
 
     it("plain HTTP under a non-loopback name (builder http = true), no login", async () => {
