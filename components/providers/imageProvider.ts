@@ -257,10 +257,10 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     }
     const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
     const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
-        if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
+        if (/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message)) {
             const host = registry.parseRef(inputs.tags[0]).registry;
             const last = e.message.split("\n").pop();
-            if (!/failed to push|pushing|exporting to image/.test(e.message) && !e.message.includes(`${host}/`)) {
+            if (/failed to resolve source metadata|pull access denied/.test(last ?? "")) {
                 throw new Error(`build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
                     `(docker login <registry>); registry args cover only ${host}`);
             }

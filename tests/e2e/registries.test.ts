@@ -89,6 +89,22 @@ describe("registries as users have them", function () {
      */
     async function lifecycle(image: Omit<MultiArchImageArgs, "builder" | "context">, dockerfile: string,
         whileUp?: (outputs: Record<string, any>) => Promise<void>): Promise<Record<string, any>> {
+        return withReset(() => lifecycleSteps(image, dockerfile, whileUp));
+    }
+
+    /** Runs `fn`; when it fails, removes whatever image it left, so the next case starts from the builder alone. */
+    async function withReset<T>(fn: () => Promise<T>): Promise<T> {
+        try {
+            return await fn();
+        } catch (e) {
+            stack.workspace.program = program();
+            await stack.up({ onOutput: () => {} }).catch(() => {});
+            throw e;
+        }
+    }
+
+    async function lifecycleSteps(image: Omit<MultiArchImageArgs, "builder" | "context">, dockerfile: string,
+        whileUp?: (outputs: Record<string, any>) => Promise<void>): Promise<Record<string, any>> {
         fs.writeFileSync(path.join(app, "Dockerfile"), dockerfile);
         const { registry, repository, tag } = parseRef((image.tags as string[])[0]);
         stack.workspace.program = program(image);
@@ -199,8 +215,14 @@ describe("registries as users have them", function () {
         setDockerConfig({});
         fs.writeFileSync(path.join(app, "Dockerfile"), `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
         stack.workspace.program = program(image);
-        const refused = await failure(() => stack.up({ onOutput: () => {} }));
-        assert.match(refused, /build: a registry refused a pull \(.*401 Unauthorized.*\): log in to the base image's registry as docker does \(docker login <registry>\); registry args cover only tls\.pm12\.test:5101/);
+        let refused: string;
+        try {
+            refused = await failure(() => stack.up({ onOutput: () => {} }));
+        } finally {
+            stack.workspace.program = program();
+            await stack.up({ onOutput: () => {} }); // the failed create left the component
+        }
+        assert.match(refused, /build: a registry refused a pull \(.*pull access denied.*\): log in to the base image's registry as docker does \(docker login <registry>\); registry args cover only tls\.pm12\.test:5101/);
         assert.strictEqual(await manifestDigest(TLS, "from-private/app", "1.0"), undefined);
         setDockerConfig({ credsStore: "pass" });
         await lifecycle(image, `FROM ${base}\nCOPY msg.txt /msg.txt\n`);
