@@ -143,6 +143,8 @@ export class Registry {
     private basicAuth: boolean;
     private readonly timeoutMs: number;
     private readonly retry: RetryPolicy;
+    /** TLS options, built once: the CA bundle is read and parsed once per client, not per request. */
+    private tls?: import("tls").ConnectionOptions;
 
     constructor(registry: string, opts: RegistryOptions = {}) {
         this.registry = registry;
@@ -167,7 +169,8 @@ export class Registry {
     private send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
         const secure = url.startsWith("https:");
         const lib = secure ? https : http;
-        const options = { method, headers, timeout: this.timeoutMs, ...(secure ? hosts.tlsOptions(this.access) : {}) };
+        if (secure) this.tls ??= hosts.tlsOptions(this.access);
+        const options = { method, headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) };
         return new Promise((resolve, reject) => {
             const req = lib.request(url, options, (res) => {
                 const chunks: Buffer[] = [];
