@@ -99,10 +99,13 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly platforms: pulumi.Output<string[]>;
     /** The emulators this builder depends on, if any. */
     readonly binfmt?: BinfmtSetup;
+    /** The buildkitd.toml text it is created with, if any: images read its registry settings before the builder exists. */
+    readonly buildkitdConfig?: string;
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:BuildxBuilder", name, {}, opts);
         this.binfmt = args.binfmt;
+        this.buildkitdConfig = args.buildkitdConfig;
         const inputs = {
             ...createBuilderInputs(name, args),
             tls: tlsInputs(name, args),
