@@ -86,10 +86,15 @@ export function readStackConfig(get: (key: string) => string | undefined, isSecr
     const tlsSet = tlsKeys.filter((k) => get(k) !== undefined);
     const setSecret = (k: keyof typeof TLS_KEYS) => `\`pulumi config set --secret ${NS}:${k} < ${TLS_KEYS[k]}\``;
     if (tlsSet.length) {
-        for (const k of tlsKeys.filter((x) => !tlsSet.includes(x))) errors.push(`${NS}:${k} is missing (mutual TLS needs all of ${tlsKeys.join(", ")}): set it with ${setSecret(k)}`);
-        for (const k of tlsSet.filter((x) => !isSecret(x))) errors.push(`${NS}:${k} is not a secret (its text is in Pulumi.<stack>.yaml in clear): set it again with ${setSecret(k)}`);
+        for (const k of tlsKeys.filter((x) => !tlsSet.includes(x))) {
+            errors.push(`${NS}:${k} is missing (mutual TLS needs all of ${tlsKeys.join(", ")}): set it with ${setSecret(k)}`);
+        }
+        for (const k of tlsSet.filter((x) => !isSecret(x))) {
+            errors.push(`${NS}:${k} is not a secret (its text is in Pulumi.<stack>.yaml in clear): set it again with ${setSecret(k)}`);
+        }
         if (builderDriver !== "remote" || !builderNodes.some((n) => n.endpoint.startsWith("tcp://"))) {
-            errors.push(`${NS}:${tlsSet[0]}: TLS applies to tcp:// nodes of builderDriver "remote", and there are none: set builderNodes, or remove the TLS keys with \`pulumi config rm\``);
+            errors.push(`${NS}:${tlsSet[0]}: TLS applies to tcp:// nodes of builderDriver "remote", and there are none: `
+                + "set builderNodes, or remove the TLS keys with `pulumi config rm`");
         }
     }
     if (errors.length) throw new Error(`stack config:\n  ${errors.join("\n  ")}`);

@@ -168,7 +168,8 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
         if (!tls) return;
         if (driver !== "remote") errs.add(prop, `TLS applies to the remote driver's tcp:// nodes, not driver "${driver}": remove ${prop}`);
         else if (e && !e.startsWith("tcp://")) errs.add(prop, `TLS applies to tcp:// endpoints, not ${e}: remove ${prop} or reach the node on tcp://host:port`);
-        if ((tls.cert === undefined) !== (tls.key === undefined)) errs.add(prop, `${tls.cert === undefined ? "key" : "cert"} is set without ${tls.cert === undefined ? "cert" : "key"}: a client certificate needs its private key`);
+        const [set, unset] = tls.cert === undefined ? ["key", "cert"] : ["cert", "key"];
+        if ((tls.cert === undefined) !== (tls.key === undefined)) errs.add(prop, `${set} is set without ${unset}: a client certificate needs its private key`);
     };
     endpointOk(args.endpoint, "endpoint");
     tlsOk(args.tls, args.endpoint, "tls");

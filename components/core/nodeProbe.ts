@@ -58,7 +58,7 @@ export function materialProblems(tls: NodeTls, now: Date = new Date()): Problem[
         try { key = crypto.createPrivateKey(tls.key); } catch { bad("key is not a PEM private key (or it is encrypted)"); }
     }
     if (cert && key && !cert.checkPrivateKey(key)) bad("key is not the private key of cert");
-    if (cert && new Date(cert.validTo) < now) problems.push({ kind: "client-expired", detail: `it expired on ${new Date(cert.validTo).toISOString()}` });
+    if (cert && new Date(cert.validTo) < now) problems.push({ kind: "client-expired", detail: `valid until ${new Date(cert.validTo).toISOString()}` });
     if (cert && new Date(cert.validFrom) > now) bad(`cert is not valid before ${new Date(cert.validFrom).toISOString()}`);
     return problems;
 }
@@ -75,9 +75,11 @@ export function classify(code: string | undefined, withTls: boolean): ProblemKin
     if (/^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EADDRNOTAVAIL)$/.test(c)) return "down";
     if (c === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
     if (c === "CERT_HAS_EXPIRED") return "server-expired";
-    if (/^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)$/.test(c)) return "untrusted";
+    const untrusted = /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/;
+    if (untrusted.test(c) || c === "CERT_SIGNATURE_FAILURE" || c === "CERT_UNTRUSTED") return "untrusted";
+    // The daemon's alerts about the client's certificate (Go's TLS server sends these three after verifying it).
     if (/ALERT_CERTIFICATE_EXPIRED/.test(c)) return "client-expired";
-    if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|HANDSHAKE_FAILURE)$/.test(c)) return "client-refused";
+    if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(c)) return "client-refused";
     if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(c)) return withTls ? "not-tls" : "not-buildkit";
     if (!withTls && c === "ECONNRESET") return "needs-tls";
     return "not-buildkit";
@@ -103,7 +105,11 @@ export type ProbeEvent = { data: Buffer } | { code?: string; message: string } |
 /** The probe's result from what ended its connection. Pure. */
 export function outcome(e: ProbeEvent, withTls: boolean): ProbeResult {
     if ("data" in e) return classifyAnswer(e.data, withTls);
-    if ("message" in e) return { ok: false, kind: classify(e.code, withTls), detail: errorText(e.message) };
+    if ("message" in e) {
+        const kind = classify(e.code, withTls);
+        // A TLS alert is the daemon's own word: say so.
+        return { ok: false, kind, detail: `${/^ERR_SSL_.*ALERT/.test(e.code ?? "") ? "the node answered: " : ""}${errorText(e.message)}` };
+    }
     return { ok: false, kind: withTls ? "not-buildkit" : "needs-tls", detail: "it closed the connection without answering" };
 }
 
@@ -159,35 +165,32 @@ export interface NodeProps {
 
 /** Why node `node` cannot be used, naming it, its endpoint and the fix. Pure. */
 export function refusal(node: RemoteNode, kind: ProblemKind, detail: string, props: NodeProps): string {
-    const at = `node ${node.name} at ${node.endpoint}`;
     const t = props.tls;
     const port = tcpAddress(node.endpoint)?.port ?? 1234;
-    switch (kind) {
-        case "material":
-            return `${at}: ${t}.${detail}: set ${t} to the PEM text of the CA certificate, the client certificate and its private key (unencrypted)`;
-        case "down":
-            return `${at} does not answer (${detail}): start BuildKit there (\`buildkitd --addr tcp://0.0.0.0:${port} --tlscacert ca.pem --tlscert server.pem --tlskey server-key.pem\`), fix ${props.endpoint}, or remove the node`;
-        case "untrusted":
-            return `${at} presents a certificate that ${t}.cacert did not sign (${detail}): set ${t}.cacert to the CA that signed the daemon's --tlscert`;
-        case "wrong-name":
-            return `${at} presents a certificate for another name (${detail}): reach the node by a name or address its certificate carries, or reissue the daemon's --tlscert with that subjectAltName`;
-        case "server-expired":
-            return `${at} presents an expired certificate (${detail}): renew the daemon's --tlscert and restart buildkitd there`;
-        case "client-refused":
-            return `${at} refused the client certificate in ${t}.cert (${detail}): use a client certificate signed by the CA the daemon trusts (its --tlscacert), and set ${t}.cert and ${t}.key`;
-        case "client-expired":
-            return `${at} refused the client certificate in ${t}.cert as expired (${detail}): issue a new one from the daemon's CA and set ${t}.cert and ${t}.key (that replaces the builder; nothing is rebuilt)`;
-        case "not-tls":
-            return `${at} speaks plain gRPC but ${t} is set (${detail}): start buildkitd there with --tlscacert, --tlscert and --tlskey, or remove ${t}`;
-        case "needs-tls":
-            return `${at} expects TLS (${detail}): set ${t} (cacert, cert and key) for this node`;
-        case "not-buildkit":
-            return `${at} answered, but not as BuildKit (${detail}): check the endpoint's host and port`;
-    }
+    const daemon = `buildkitd --addr tcp://0.0.0.0:${port} --tlscacert ca.pem --tlscert server.pem --tlskey server-key.pem`;
+    const newClient = `set ${t}.cert and ${t}.key`;
+    const [what, fix] = ((): [string, string] => {
+        switch (kind) {
+            case "material": return [`: ${t}.${detail}`, `set ${t} to the PEM text of the CA certificate, the client certificate and its unencrypted key`];
+            case "down": return [` does not answer (${detail})`, `start BuildKit there (\`${daemon}\`), fix ${props.endpoint}, or remove the node`];
+            case "untrusted": return [` presents a certificate that ${t}.cacert did not sign (${detail})`, `set ${t}.cacert to the CA that signed the daemon's --tlscert`];
+            case "wrong-name": return [` presents a certificate for another name (${detail})`,
+                "reach the node by a name or address its certificate carries, or reissue the daemon's --tlscert with that subjectAltName"];
+            case "server-expired": return [` presents an expired certificate (${detail})`, "renew the daemon's --tlscert and restart buildkitd there"];
+            case "client-refused": return [` refused the client certificate in ${t}.cert (${detail})`,
+                `use a client certificate signed by the CA the daemon trusts (its --tlscacert), and ${newClient}`];
+            case "client-expired": return [`: the client certificate in ${t}.cert has expired (${detail})`,
+                `issue a new one from the daemon's CA and ${newClient} (that replaces the builder; nothing is rebuilt)`];
+            case "not-tls": return [` speaks plain gRPC but ${t} is set (${detail})`, `start buildkitd there with --tlscacert, --tlscert and --tlskey, or remove ${t}`];
+            case "needs-tls": return [` expects TLS (${detail})`, `set ${t} (cacert, cert and key) for this node`];
+            case "not-buildkit": return [` answered, but not as BuildKit (${detail})`, "check the endpoint's host and port"];
+        }
+    })();
+    return `node ${node.name} at ${node.endpoint}${what}: ${fix}`;
 }
 
 /** Checks a node's TLS material, then probes it; undefined when usable, else the refusal. */
-export async function checkNode(node: RemoteNode, props: NodeProps, now: Date = new Date(), timeoutMs = 5000): Promise<string | undefined> {
+export async function checkNode(node: RemoteNode, props: NodeProps, now = new Date(), timeoutMs = 5000): Promise<string | undefined> {
     const problems = materialProblems(node.tls ?? {}, now);
     if (problems.length) return problems.map((p) => refusal(node, p.kind, p.detail, props)).join("; ");
     const r = await probe(node, timeoutMs);

@@ -10,7 +10,9 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { requireRealParts, sh } from "../support/env";
-import { committedStack, disposeCommitted, failure, stateTexts } from "../support/stack";
+import * as pulumi from "@pulumi/pulumi";
+import { committedStack, dispose, disposeCommitted, failure, inlineStack, stateTexts } from "../support/stack";
+import { BuildxBuilder } from "../../components";
 import { manifest } from "../support/registry";
 import { argvContaining } from "../support/argv";
 import { FLEET_ENDPOINTS, FLEET_PKI, MACHINE_TLS, TlsFiles, histories, pemLine, pki, requireFleet, setTlsSecrets } from "../support/fleet";
@@ -24,13 +26,14 @@ const DOWN = "tcp://127.0.3.1:1234";
 const tlsRoot = () => path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-tls");
 const builderGone = (name: string) => !sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").includes(name);
 const read = (f: string) => fs.readFileSync(f, "utf8");
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /** Certificates of the test's own: another CA, a client it signed, and expired and rotated clients of the machine's CA. */
 function testPki(dir: string) {
     const other = pki("ca", path.join(dir, "other"));
     return {
         wrongCa: { ...MACHINE_TLS, ca: other.ca },
-        unknownClient: { ...pki("client", dir, path.join(dir, "other"), "stranger"), ca: MACHINE_TLS.ca },
+        unknownClient: { ...pki("client", dir, path.join(dir, "other"), "stranger"), ca: MACHINE_TLS.ca } as TlsFiles,
         expiredClient: pki("expired", dir, FLEET_PKI, "expired"),
         rotated: pki("client", dir, FLEET_PKI, "rotated"),
     };
@@ -65,6 +68,47 @@ describe("the node probe against the fleet's real daemons (as buildx connects: T
     });
 });
 
+describe("BuildxBuilder over the fleet's daemons: one preview refuses each node it cannot use", function () {
+    let dir: string;
+    let stack: Stack;
+    const name = `pm-e2e-fleet-refusals-${process.pid}`;
+    before(async () => {
+        requireRealParts();
+        requireFleet();
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-fleet-refuse-"));
+        const certs = testPki(dir);
+        const tls = (f: TlsFiles) => ({ cacert: pulumi.secret(read(f.ca)), cert: pulumi.secret(read(f.cert)), key: pulumi.secret(read(f.key)) });
+        // The engine stops a preview at the first resource it refuses: one builder, one fault per node.
+        stack = await inlineStack("e2e-fleet-refusals", async () => {
+            new BuildxBuilder("fleet", {
+                name, driver: "remote", endpoint: FLEET_ENDPOINTS.amd64, platforms: ["linux/amd64"], tls: tls(certs.unknownClient),
+                nodes: [
+                    { name: "arm64", endpoint: FLEET_ENDPOINTS.arm64, platforms: ["linux/arm64"], tls: tls(certs.expiredClient) },
+                    { name: "spare", endpoint: DOWN, platforms: ["linux/arm64"], tls: tls(MACHINE_TLS) },
+                ],
+            });
+        });
+    });
+    after(async () => {
+        await dispose(stack);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("a client certificate of another CA, an expired one, a node that is down: each node, its endpoint, the fix; nothing created", async () => {
+        const text = await failure(() => stack.preview({ onOutput: () => {} }));
+        assert.match(text, new RegExp(`node ${name}0 at ${esc(FLEET_ENDPOINTS.amd64)} refused the client certificate in tls\\.cert `
+            + "\\(the node answered: tlsv1 alert unknown ca\\): use a client certificate signed by the CA the daemon trusts \\(its --tlscacert\\), "
+            + "and set tls\\.cert and tls\\.key"));
+        assert.match(text, new RegExp(`node arm64 at ${esc(FLEET_ENDPOINTS.arm64)}: the client certificate in nodes\\[0\\]\\.tls\\.cert has expired `
+            + "\\(valid until 2020-01-02T00:00:00\\.000Z\\): issue a new one from the daemon's CA and set nodes\\[0\\]\\.tls\\.cert and nodes\\[0\\]\\.tls\\.key"));
+        assert.match(text, new RegExp(`node spare at ${esc(DOWN)} does not answer \\(connect ECONNREFUSED 127\\.0\\.3\\.1:1234\\): start BuildKit there `
+            + "\\(`buildkitd --addr tcp://0\\.0\\.0\\.0:1234 --tlscacert ca\\.pem --tlscert server\\.pem --tlskey server-key\\.pem`\\), "
+            + "fix nodes\\[1\\]\\.endpoint, or remove the node"));
+        assert.deepStrictEqual((await stack.exportStack()).deployment.resources ?? [], []);
+        assert.ok(builderGone(name), `builder ${name} exists`);
+    });
+});
+
 describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual TLS", function () {
     const tag = `e2e-${Date.now()}`;
     let stack: Stack;
@@ -72,8 +116,6 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
     let certs: ReturnType<typeof testPki>;
     let builder: string;
     const seen: Record<string, string[]> = {};
-    const nodesAt = (arm64: string) => JSON.stringify([
-        { endpoint: FLEET_ENDPOINTS.amd64, platforms: ["linux/amd64"] }, { name: "arm64", endpoint: arm64, platforms: ["linux/arm64"] }]);
     const newRecords = (arch: "amd64" | "arm64") => histories(arch).filter((r) => !seen[arch].includes(r.Ref));
     const quiet = { onOutput: () => {} };
 
@@ -91,51 +133,20 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    /** Preview fails; the text names each node, its endpoint and the fix. */
-    async function refusedAtPreview(files: TlsFiles, pattern: (node: string, endpoint: string, prop: string) => RegExp, nodes = nodesAt(FLEET_ENDPOINTS.arm64)) {
-        setTlsSecrets(stack, files);
-        await stack.setConfig("pulumi-multiarch:builderNodes", { value: nodes });
-        const text = await failure(() => stack.preview(quiet));
-        return { text, expect: (node: string, endpoint: string, prop: string) => assert.match(text, pattern(node, endpoint, prop)) };
-    }
-    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-
     it("refuses a CA that did not sign the daemons' certificates at preview: each node, its endpoint, the fix", async () => {
-        const r = await refusedAtPreview(certs.wrongCa, (n, e, p) =>
-            new RegExp(`node ${esc(n)} at ${esc(e)} presents a certificate that ${esc(p)}\\.cacert did not sign \\(unable to verify the first certificate\\): set ${esc(p)}\\.cacert to the CA that signed the daemon's --tlscert`));
-        r.expect(`${builder}0`, FLEET_ENDPOINTS.amd64, "tls");
-        r.expect("arm64", FLEET_ENDPOINTS.arm64, "nodes[0].tls");
-    });
-
-    it("refuses a client certificate the daemons do not know (another CA's) at preview", async () => {
-        const r = await refusedAtPreview(certs.unknownClient, (n, e, p) =>
-            new RegExp(`node ${esc(n)} at ${esc(e)} refused the client certificate in ${esc(p)}\\.cert \\(the node answered: tlsv1 alert unknown ca\\): use a client certificate signed by the CA the daemon trusts`));
-        r.expect(`${builder}0`, FLEET_ENDPOINTS.amd64, "tls");
-        r.expect("arm64", FLEET_ENDPOINTS.arm64, "nodes[0].tls");
-    });
-
-    it("refuses an expired client certificate at preview, before connecting", async () => {
-        const r = await refusedAtPreview(certs.expiredClient, (n, e, p) =>
-            new RegExp(`node ${esc(n)} at ${esc(e)}: the client certificate in ${esc(p)}\\.cert has expired \\(valid until 2020-01-02T00:00:00.000Z\\): issue a new one from the daemon's CA and set ${esc(p)}\\.cert and ${esc(p)}\\.key`));
-        r.expect(`${builder}0`, FLEET_ENDPOINTS.amd64, "tls");
-        r.expect("arm64", FLEET_ENDPOINTS.arm64, "nodes[0].tls");
-    });
-
-    it("refuses a node that is down at preview, and only that node", async () => {
-        const r = await refusedAtPreview(MACHINE_TLS, (n, e, p) =>
-            new RegExp(`node ${esc(n)} at ${esc(e)} does not answer \\(connect ECONNREFUSED 127\\.0\\.3\\.1:1234\\): start BuildKit there \\(\`buildkitd --addr tcp://0\\.0\\.0\\.0:1234 --tlscacert ca\\.pem --tlscert server\\.pem --tlskey server-key\\.pem\`\\), fix ${esc(p)}, or remove the node`),
-        nodesAt(DOWN));
-        r.expect("arm64", DOWN, "nodes[0].endpoint");
-        assert.doesNotMatch(r.text, new RegExp(`node ${builder}0 at`), "the node that answers is not refused");
+        setTlsSecrets(stack, certs.wrongCa);
+        const text = await failure(() => stack.preview(quiet));
+        for (const [node, endpoint, prop] of [[`${builder}0`, FLEET_ENDPOINTS.amd64, "tls"], ["arm64", FLEET_ENDPOINTS.arm64, "nodes[0].tls"]]) {
+            assert.match(text, new RegExp(`node ${esc(node)} at ${esc(endpoint)} presents a certificate that ${esc(prop)}\\.cacert did not sign `
+                + `\\(unable to verify the first certificate\\): set ${esc(prop)}\\.cacert to the CA that signed the daemon's --tlscert`));
+        }
     });
 
     it("an up refused the same way creates no builder and writes no TLS file", async () => {
-        setTlsSecrets(stack, certs.wrongCa);
-        await stack.setConfig("pulumi-multiarch:builderNodes", { value: nodesAt(FLEET_ENDPOINTS.arm64) });
         const text = await failure(() => stack.up(quiet));
         assert.match(text, /presents a certificate that tls\.cacert did not sign/);
-        const state = (await stack.exportStack()).deployment;
-        assert.deepStrictEqual((state.resources ?? []).filter((r: any) => /^pulumi-nodejs:dynamic\/multiarch:(Builder|Image)$/.test(r.type)).map((r: any) => r.urn), []);
+        const ours = ((await stack.exportStack()).deployment.resources ?? []).filter((r: any) => /^pulumi-nodejs:dynamic\/multiarch:(Builder|Image)$/.test(r.type));
+        assert.deepStrictEqual(ours.map((r: any) => r.urn), []);
         assert.ok(builderGone(builder), `builder ${builder} exists`);
         assert.ok(!fs.existsSync(path.join(tlsRoot(), builder)), "TLS files were written");
     });
