@@ -134,8 +134,8 @@ export function probe(node: RemoteNode, timeoutMs = 5000): Promise<ProbeResult> 
         const socket = tls
             ? tlsLib.connect({
                 host: addr.host, port: addr.port, ca: tls.cacert, cert: tls.cert, key: tls.key, ALPNProtocols: ["h2"],
-                // Node checks an IP host against the certificate's IP SANs; a servername must be a DNS name.
-                ...(node.servername ?? (net.isIP(addr.host) ? undefined : addr.host) ? { servername: node.servername ?? addr.host } : {}),
+                // Without one, Node checks the host (a name, or an IP against the IP SANs), as buildx does.
+                ...(node.servername ? { servername: node.servername } : {}),
             })
             : net.connect({ host: addr.host, port: addr.port });
         let settled = false;

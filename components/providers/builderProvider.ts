@@ -14,11 +14,7 @@ import platform = require("../core/platform");
 export type Driver = "docker-container" | "remote" | "kubernetes" | "docker";
 
 /** PEM text for a remote node's TLS (secrets). */
-export interface TlsMaterial {
-    cacert?: string;
-    cert?: string;
-    key?: string;
-}
+export type TlsMaterial = nodeProbe.NodeTls;
 
 export interface BuilderInputs {
     name: string;
