@@ -4,7 +4,7 @@
 # Private keys are written 0600 into 0700 directories; certificates are PEM.
 #
 #   pki.sh ca DIR                      DIR/ca.pem, DIR/ca-key.pem (a new CA)
-#   pki.sh server DIR CA_DIR NAME IP   DIR/NAME.pem + NAME-key.pem: serverAuth, SAN = IP
+#   pki.sh server DIR CA_DIR NAME ADDR DIR/NAME.pem + NAME-key.pem: serverAuth, SAN = ADDR (an IP or a DNS name)
 #   pki.sh client DIR CA_DIR NAME      DIR/NAME.pem + NAME-key.pem: clientAuth
 #   pki.sh expired DIR CA_DIR NAME     a client certificate that expired (valid 2020-01-01 .. 2020-01-02)
 set -euo pipefail
@@ -54,7 +54,7 @@ EOF
 }
 
 cmd=${1:-}
-dir=${2:?usage: pki.sh ca|server|client|expired DIR [CA_DIR NAME [IP]]}
+dir=${2:?usage: pki.sh ca|server|client|expired DIR [CA_DIR NAME [ADDR]]}
 mkdir -p "$dir" && chmod 700 "$dir"
 case $cmd in
   ca)
@@ -64,7 +64,7 @@ case $cmd in
     key_and_csr "$dir" "$4"
     sign "$dir" "$3" "$4" "basicConstraints=CA:FALSE
 extendedKeyUsage=serverAuth
-subjectAltName=IP:$5" ;;
+subjectAltName=$(if [[ $5 =~ ^[0-9.]+$|: ]]; then echo IP; else echo DNS; fi):$5" ;;
   client)
     key_and_csr "$dir" "$4"
     sign "$dir" "$3" "$4" "basicConstraints=CA:FALSE
@@ -72,7 +72,7 @@ extendedKeyUsage=clientAuth" ;;
   expired)
     key_and_csr "$dir" "$4"
     sign_expired "$dir" "$3" "$4" ;;
-  *) echo "usage: pki.sh ca|server|client|expired DIR [CA_DIR NAME [IP]]" >&2; exit 2 ;;
+  *) echo "usage: pki.sh ca|server|client|expired DIR [CA_DIR NAME [ADDR]]" >&2; exit 2 ;;
 esac
 chmod 644 "$dir"/*.pem 2>/dev/null || true
 chmod 600 "$dir"/*-key.pem
