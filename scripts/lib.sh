@@ -1,4 +1,4 @@
-# Shared by scripts/*: paths, pinned versions, timed steps. Source it; do not run it.
+# Shared by scripts/*: paths, pinned versions, timed steps, the plan. Source it; do not run it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,12 +15,58 @@ BUILDKIT_IMAGE="pulumi-multiarch/buildkit:v${BUILDKIT_VERSION}"
 
 export PATH="$TOOLS/bin:$PATH"
 
-log() { printf '%s\n' "$*" >&2; }
+# The plan (scripts/bootstrap). Steps run twice: a plan pass (PLAN=1) that only checks and
+# prints what it would change, then a run pass (PLAN=0) that changes it. A step announces
+# every change before making it, and makes it only when `change` says so:
+#
+#   change [--system|--root] VERB WHAT...    e.g.  change --root start "sshd on :2222" && start_sshd
+#
+# Plan pass: prints "VERB WHAT", counts it and returns 1, so the action is skipped. Run pass:
+# logs the same line and returns 0. --system: outside this clone and $CACHE (the machine's
+# engine, registry, ~/.docker); --root: system-wide and needs root (packages, /etc, /proc,
+# services). `uses WHAT` says what is already there and used as it is; `blocked WHY` is
+# something only the user can fix: listed by the plan pass, fatal in the run pass.
+PLAN=0 PLANNED=0 PLANNED_SYSTEM=0 PLANNED_ROOT=0 BLOCKED=0
+STEP_NAME="" STEP_SHOWN=""
+
+log() { [ "$PLAN" = 1 ] || printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# step NAME CMD...: runs CMD, printing the step's name, outcome and duration.
+plan_line() { # VERB TEXT: one line of the plan, under its step's name
+  if [ "$STEP_SHOWN" != "$STEP_NAME" ]; then printf '  %s\n' "$STEP_NAME"; STEP_SHOWN=$STEP_NAME; fi
+  printf '    %-9s %s\n' "$1" "$2"
+}
+
+change() {
+  local mark=""
+  case $1 in
+    --system) mark=" [system]"; shift; PLANNED_SYSTEM=$((PLANNED_SYSTEM + PLAN)) ;;
+    --root) mark=" [system, root]"; shift; PLANNED_SYSTEM=$((PLANNED_SYSTEM + PLAN)); PLANNED_ROOT=$((PLANNED_ROOT + PLAN)) ;;
+  esac
+  local verb=$1; shift
+  if [ "$PLAN" = 1 ]; then
+    plan_line "$verb" "$*$mark"
+    PLANNED=$((PLANNED + 1))
+    return 1
+  fi
+  log "    $verb $*$mark"
+}
+
+uses() { if [ "$PLAN" = 1 ]; then plan_line uses "$*"; else log "    uses $*"; fi; }
+
+blocked() {
+  [ "$PLAN" = 1 ] || die "$*"
+  plan_line BLOCKED "$*"
+  BLOCKED=$((BLOCKED + 1))
+  return 1
+}
+
+# step NAME CMD...: runs CMD, printing the step's name, outcome and duration. In the plan
+# pass a step's checks may meet what is not there yet (no engine before it is installed):
+# that is what the plan is about, so only die stops it.
 step() {
   local name=$1; shift
+  if [ "$PLAN" = 1 ]; then STEP_NAME=$name; "$@" || true; return 0; fi
   local t0=$SECONDS
   log "==> $name"
   "$@"
