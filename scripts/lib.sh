@@ -61,12 +61,35 @@ blocked() {
   return 1
 }
 
+# plan_aware FN: FN, or a function it calls, speaks the plan's words (change, uses, blocked,
+# plan_line). A step that does not is never run in the plan pass, where it would change things.
+plan_aware() {
+  local todo=("$1") seen=" " f body w
+  while [ ${#todo[@]} -gt 0 ]; do
+    f=${todo[0]} todo=("${todo[@]:1}")
+    [[ $seen != *" $f "* ]] || continue
+    seen+="$f "
+    body=$(declare -f "$f") || continue
+    ! grep -qwE 'change|uses|blocked|plan_line' <<<"$body" || return 0
+    for w in $(grep -oE '[a-z_][a-z0-9_]*' <<<"$body" | sort -u); do
+      ! declare -F "$w" >/dev/null || todo+=("$w")
+    done
+  done
+  return 1
+}
+
 # step NAME CMD...: runs CMD, printing the step's name, outcome and duration. In the plan
 # pass a step's checks may meet what is not there yet (no engine before it is installed):
 # that is what the plan is about, so only die stops it.
 step() {
   local name=$1; shift
-  if [ "$PLAN" = 1 ]; then STEP_NAME=$name; "$@" || true; return 0; fi
+  if [ "$PLAN" = 1 ]; then
+    STEP_NAME=$name
+    if plan_aware "$1"; then "$@" || true; return 0; fi
+    plan_line run "this step in the real run: it does not list what it changes (see change in scripts/lib.sh)"
+    PLANNED=$((PLANNED + 1))
+    return 0
+  fi
   local t0=$SECONDS
   log "==> $name"
   "$@"

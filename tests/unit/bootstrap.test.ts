@@ -47,7 +47,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         const r = world.bootstrap("--plan");
         assert.strictEqual(r.status, 0, r.stderr);
         assert.deepStrictEqual(world.snapshot(), before);
-        for (const c of r.calls) assert.match(c, /^(go env GOVERSION|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
+        for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
         const plan = r.stdout;
         for (const want of [
             /install +docker\.io .*openssh-server .*apache2-utils curl jq \(apt-get -s: \d+ new packages, none removed\) \[system, root\]/,
@@ -151,6 +151,22 @@ shim_go() {
         const kept = fs.readdirSync(path.join(world.cache, "displaced"));
         assert.strictEqual(kept.length, 1);
         assert.strictEqual(fs.readFileSync(path.join(world.cache, "displaced", kept[0]), "utf8"), old);
+    });
+});
+
+describe("scripts/bootstrap's plan", function () {
+    let world: ShimWorld | undefined;
+    afterEach(() => world?.remove());
+
+    it("never runs a step that does not list its changes in the plan pass, and runs it in the real run", () => {
+        world = new ShimWorld(HOST);
+        const r = world.step(`mark() { touch "$SHIM_DIR/made"; }
+PLAN=1; step "a step of someone else" mark; echo "planned=$PLANNED"; [ ! -e "$SHIM_DIR/made" ] && echo "plan: untouched"
+PLAN=0; step "a step of someone else" mark; [ -e "$SHIM_DIR/made" ] && echo "run: made"`);
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.match(r.stdout, /a step of someone else\n +run +this step in the real run: it does not list what it changes/);
+        assert.match(r.stdout, /planned=1\nplan: untouched\n/);
+        assert.match(r.stdout, /run: made/);
     });
 });
 
