@@ -13,11 +13,13 @@ const HOST = `
 shim_go() { [ "$1 $2" = "env GOVERSION" ] && echo go1.26.8; }
 shim_node() { :; }
 `;
-// apt-get whose simulation installs what it is asked for and removes nothing.
+// apt-get whose simulation installs what it is asked for and removes nothing; openssh-server
+// upgrades openssh-client, as on this machine.
 const APT = `
 shim_apt_get() {
   [ "$1" = -s ] || return 0
   local p; for p in "\${@:3}"; do echo "Inst $p (1.0 Debian:12/stable [amd64])"; done
+  [[ " $* " != *" openssh-server "* ]] || echo "Inst openssh-client [1:9.2p1-2+deb12u6] (1:9.2p1-2+deb12u10 Debian:12/stable [amd64])"
 }
 `;
 // A Docker CLI whose engine answers and runs privileged containers, with the BuildKit image
@@ -50,7 +52,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
         const plan = r.stdout;
         for (const want of [
-            /install +docker\.io .*openssh-server .*apache2-utils curl jq \(apt-get -s: \d+ new packages, none removed\) \[system, root\]/,
+            /install +docker\.io .*openssh-server .*apache2-utils curl jq \(apt-get -s: 8 new packages, none removed; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
             /docker\.io also adds group docker; enables and starts docker\.service/,
             /install +node_modules \(npm ci/,
             /build +pulumi 3\.248\.0 into .*\/cache\/tools/,
