@@ -39,17 +39,14 @@ plan_line() { # VERB TEXT: one line of the plan, under its step's name
 
 change() {
   local mark=""
-  case $1 in
-    --system) mark=" [system]"; shift; PLANNED_SYSTEM=$((PLANNED_SYSTEM + PLAN)) ;;
-    --root) mark=" [system, root]"; shift; PLANNED_SYSTEM=$((PLANNED_SYSTEM + PLAN)); PLANNED_ROOT=$((PLANNED_ROOT + PLAN)) ;;
-  esac
+  case $1 in --system) mark=" [system]"; shift ;; --root) mark=" [system, root]"; shift ;; esac
   local verb=$1; shift
-  if [ "$PLAN" = 1 ]; then
-    plan_line "$verb" "$*$mark"
-    PLANNED=$((PLANNED + 1))
-    return 1
-  fi
-  log "    $verb $*$mark"
+  if [ "$PLAN" = 0 ]; then log "    $verb $*$mark"; return 0; fi
+  plan_line "$verb" "$*$mark"
+  PLANNED=$((PLANNED + 1))
+  [ -z "$mark" ] || PLANNED_SYSTEM=$((PLANNED_SYSTEM + 1))
+  [ "$mark" != " [system, root]" ] || PLANNED_ROOT=$((PLANNED_ROOT + 1))
+  return 1
 }
 
 uses() { if [ "$PLAN" = 1 ]; then plan_line uses "$*"; else log "    uses $*"; fi; }
@@ -70,9 +67,9 @@ plan_aware() {
     [[ $seen != *" $f "* ]] || continue
     seen+="$f "
     body=$(declare -f "$f") || continue
-    ! grep -qwE 'change|uses|blocked|plan_line' <<<"$body" || return 0
+    ! grep -qE '(^|[;&|!({]|then|do|else|if)[[:space:]]*(change|uses|blocked|plan_line)([[:space:]]|$)' <<<"$body" || return 0
     for w in $(grep -oE '[a-z_][a-z0-9_]*' <<<"$body" | sort -u); do
-      ! declare -F "$w" >/dev/null || todo+=("$w")
+      case $w in change | uses | blocked | plan_line | log | die) ;; *) ! declare -F "$w" >/dev/null || todo+=("$w") ;; esac
     done
   done
   return 1
