@@ -125,6 +125,15 @@ shim_apt_get() {
         assert.deepStrictEqual(aptCalls(r.calls).map((c) => c.split(" ")[1]), ["update", "-s"]);
     });
 
+    it("privileged containers failing on an engine it did not start: stops, saying what to add to that daemon.json", () => {
+        world = new ShimWorld(HOST + APT + ENGINE.replace("info | image | run)", "info | image)") + "BUILDX=v0.38.2\n");
+        const r = world.bootstrap("--plan");
+        assert.strictEqual(r.status, 1);
+        assert.match(r.stdout, /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start: add caps-runc/);
+        assert.match(r.stdout, /"default-runtime": "caps-runc"\) and restart it; bootstrap does not edit a daemon\.json it does not own/);
+        assert.ok(!r.calls.some((c) => /^docker (run (?!--rm --privileged --network none)|build|create|rm|stop|start)\b/.test(c)), r.calls.join("\n"));
+    });
+
     it("a buildx at or above the library's minimum is used as it is: nothing built or linked", () => {
         world = new ShimWorld(HOST + ENGINE + "BUILDX=v0.13.0\n");
         const r = world.step("buildx_plugin");
