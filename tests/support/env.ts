@@ -40,5 +40,7 @@ export function requireRealParts(): void {
 }
 
 export function sh(cmd: string, args: string[]): string {
-    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    // Outputs can outgrow Node's 1 MiB default: the machine-wide buildkitd daemons' histories
+    // (stack multinode) grow with every run of every clone (2.7 MB seen, ENOBUFS).
+    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 }
