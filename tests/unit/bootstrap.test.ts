@@ -52,7 +52,8 @@ describe("scripts/bootstrap on a machine of shims", function () {
         for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
         const plan = r.stdout;
         for (const want of [
-            /install +docker\.io .*openssh-server .*apache2-utils curl jq \(apt-get -s: 8 new packages, none removed; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
+            /install +docker\.io .*openssh-server .*apache2-utils curl jq \(apt-get -s: 8 new packages, none removed; /,
+            /; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
             /docker\.io also adds group docker; enables and starts docker\.service/,
             /install +node_modules \(npm ci/,
             /build +pulumi 3\.248\.0 into .*\/cache\/tools/,
@@ -129,7 +130,8 @@ shim_apt_get() {
         world = new ShimWorld(HOST + APT + ENGINE.replace("info | image | run)", "info | image)") + "BUILDX=v0.38.2\n");
         const r = world.bootstrap("--plan");
         assert.strictEqual(r.status, 1);
-        assert.match(r.stdout, /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start: add caps-runc/);
+        assert.match(r.stdout, /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start/);
+        assert.match(r.stdout, /which this project did not start: add caps-runc \(\S+\/tools\/caps-runc-1\/caps-runc\) to its daemon\.json/);
         assert.match(r.stdout, /"default-runtime": "caps-runc"\) and restart it; bootstrap does not edit a daemon\.json it does not own/);
         assert.ok(!r.calls.some((c) => /^docker (run (?!--rm --privileged --network none)|build|create|rm|stop|start)\b/.test(c)), r.calls.join("\n"));
     });
