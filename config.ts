@@ -23,6 +23,8 @@ export interface StackConfig {
     builderDriver: "docker-container" | "remote";
     /** remote: the builder's nodes (at least one); the first is the builder's endpoint. */
     builderNodes: StackNode[];
+    /** remote: every tcp:// node gets the TLS in secrets builderTlsCa, builderTlsCert and builderTlsKey. */
+    builderTls: boolean;
     buildkitImage?: string;
     binfmtMethod: "host" | "container";
     binfmtImage?: string;
@@ -31,10 +33,15 @@ export interface StackConfig {
 const NS = "pulumi-multiarch";
 const MANIFESTS = ["index", "per-arch-tags", "auto"] as const;
 const DRIVERS = ["docker-container", "remote"] as const;
-const NODES_EXAMPLE = `'[{"endpoint":"unix:///run/buildkitd-amd64.sock","platforms":["linux/amd64"]}]'`;
+const NODES_EXAMPLE = `'[{"endpoint":"tcp://amd64-builder:1234","platforms":["linux/amd64"]}]'`;
+/** The fleet's mutual TLS: config key -> the file `pulumi config set --secret` reads it from. */
+export const TLS_KEYS = { builderTlsCa: "ca.pem", builderTlsCert: "client.pem", builderTlsKey: "client-key.pem" } as const;
 
-/** `get(key)` returns the raw config string, as `pulumi.Config.get` does. */
-export function readStackConfig(get: (key: string) => string | undefined): StackConfig {
+/**
+ * `get(key)` returns the raw config string, as `pulumi.Config.get` does; `isSecret(key)`
+ * says whether it was set with `--secret`. Secret values are only checked for presence.
+ */
+export function readStackConfig(get: (key: string) => string | undefined, isSecret: (key: string) => boolean = () => false): StackConfig {
     const errors: string[] = [];
     const fix = (key: string, example: string) => `set it with \`pulumi config set ${NS}:${key} ${example}\``;
     const json = (key: string, example: string, ok: (v: unknown) => boolean, what: string): unknown => {
@@ -75,11 +82,26 @@ export function readStackConfig(get: (key: string) => string | undefined): Stack
     if (builderDriver !== "remote" && get("builderNodes") !== undefined) {
         errors.push(`${NS}:builderNodes needs builderDriver "remote": ${fix("builderDriver", "remote")}`);
     }
+    const tlsKeys = Object.keys(TLS_KEYS) as (keyof typeof TLS_KEYS)[];
+    const tlsSet = tlsKeys.filter((k) => get(k) !== undefined);
+    const setSecret = (k: keyof typeof TLS_KEYS) => `\`pulumi config set --secret ${NS}:${k} < ${TLS_KEYS[k]}\``;
+    if (tlsSet.length) {
+        for (const k of tlsKeys.filter((x) => !tlsSet.includes(x))) {
+            errors.push(`${NS}:${k} is missing (mutual TLS needs all of ${tlsKeys.join(", ")}): set it with ${setSecret(k)}`);
+        }
+        for (const k of tlsSet.filter((x) => !isSecret(x))) {
+            errors.push(`${NS}:${k} is not a secret (its text is in Pulumi.<stack>.yaml in clear): set it again with ${setSecret(k)}`);
+        }
+        if (builderDriver !== "remote" || !builderNodes.some((n) => n.endpoint.startsWith("tcp://"))) {
+            errors.push(`${NS}:${tlsSet[0]}: TLS applies to tcp:// nodes of builderDriver "remote", and there are none: `
+                + "set builderNodes, or remove the TLS keys with `pulumi config rm`");
+        }
+    }
     if (errors.length) throw new Error(`stack config:\n  ${errors.join("\n  ")}`);
     const optional = (key: string) => (get(key) ? { [key]: get(key) } : {});
     return {
         platforms: platforms!, registry, repository: get("repository") ?? "hello", tag: get("tag") ?? "latest",
-        manifest, binfmtMethod, builderDriver, builderNodes, context: get("context") ?? "./app",
+        manifest, binfmtMethod, builderDriver, builderNodes, builderTls: tlsSet.length > 0, context: get("context") ?? "./app",
         ...optional("dockerfile"), ...optional("buildkitImage"), ...optional("binfmtImage"),
     };
 }

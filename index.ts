@@ -4,8 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage } from "./components";
 import { readStackConfig } from "./config";
 
-const raw = new pulumi.Config("pulumi-multiarch");
-const cfg = readStackConfig((key) => raw.get(key));
+// Which keys were set with --secret: @pulumi/pulumi knows, but marks the function internal.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
+const config = new pulumi.Config("pulumi-multiarch");
+const cfg = readStackConfig((key) => config.get(key), (key) => isConfigSecret(`pulumi-multiarch:${key}`));
 
 const onLoopback = /^(localhost|127\.[\d.]+)(:\d+)?$/.test(cfg.registry);
 
@@ -16,14 +20,20 @@ const qemu = new BinfmtSetup("qemu", {
 });
 
 // docker-container: BuildKit in a container of the local engine. remote: BuildKit daemons
-// someone runs (stack "multinode": one per architecture); each platform goes to its node.
+// someone runs (stack "multinode": one per architecture, over mutual TLS); each platform
+// goes to its node. The TLS secrets go to every tcp:// node.
+const tls = cfg.builderTls
+    ? { cacert: config.requireSecret("builderTlsCa"), cert: config.requireSecret("builderTlsCert"), key: config.requireSecret("builderTlsKey") }
+    : undefined;
+const withTls = (endpoint: string) => (tls && endpoint.startsWith("tcp://") ? { tls } : {});
 const [first, ...more] = cfg.builderNodes;
 const builder = new BuildxBuilder("builder", cfg.builderDriver === "remote" ? {
     driver: "remote",
     binfmt: qemu,
     endpoint: first.endpoint,
     platforms: first.platforms,
-    nodes: more,
+    ...withTls(first.endpoint),
+    nodes: more.map((n) => ({ ...n, ...withTls(n.endpoint) })),
 } : {
     driver: "docker-container",
     binfmt: qemu,

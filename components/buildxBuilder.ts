@@ -100,10 +100,13 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly platforms: pulumi.Output<string[]>;
     /** The emulators this builder depends on, if any. */
     readonly binfmt?: BinfmtSetup;
+    /** The buildkitd.toml text it is created with, if any: images read its registry settings before the builder exists. */
+    readonly buildkitdConfig?: string;
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.BuildxBuilder, name, {}, componentOptions("BuildxBuilder", opts));
         this.binfmt = args.binfmt;
+        this.buildkitdConfig = args.buildkitdConfig;
         const inputs = {
             ...createBuilderInputs(name, args),
             tls: tlsInputs(name, args),
@@ -164,7 +167,16 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
         if (driver === "remote" && !e) errs.add(prop, `the remote driver needs an endpoint: tcp://host:port or unix:///path/buildkitd.sock`);
         if (e && driver === "remote" && !/^(tcp|unix):\/\/.+/.test(e)) errs.add(prop, `"${e}" is not a BuildKit endpoint: write tcp://host:port or unix:///path/buildkitd.sock`);
     };
+    // TLS is for tcp:// (a unix socket's daemon ignores it, so buildx could not connect).
+    const tlsOk = (tls: TlsArgs | undefined, e: string | undefined, prop: string) => {
+        if (!tls) return;
+        if (driver !== "remote") errs.add(prop, `TLS applies to the remote driver's tcp:// nodes, not driver "${driver}": remove ${prop}`);
+        else if (e && !e.startsWith("tcp://")) errs.add(prop, `TLS applies to tcp:// endpoints, not ${e}: remove ${prop} or reach the node on tcp://host:port`);
+        const [set, unset] = tls.cert === undefined ? ["key", "cert"] : ["cert", "key"];
+        if ((tls.cert === undefined) !== (tls.key === undefined)) errs.add(prop, `${set} is set without ${unset}: a client certificate needs its private key`);
+    };
     endpointOk(args.endpoint, "endpoint");
+    tlsOk(args.tls, args.endpoint, "tls");
     if (args.image && driver !== "docker-container") errs.add("image", `image applies to the docker-container driver only, not "${driver}"`);
     if (args.kubernetes && driver !== "kubernetes") errs.add("kubernetes", `kubernetes options need driver "kubernetes", not "${driver}"`);
     if (driver === "docker" && (args.nodes?.length || args.platforms?.length)) errs.add("driver", `the docker driver uses the engine's own builder as it is: drop nodes and platforms, or use "docker-container"`);
@@ -184,6 +196,7 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
         if (names.has(nodeName)) errs.add(`nodes[${i}].name`, `node name "${nodeName}" is used twice: give each node its own name`);
         names.add(nodeName);
         endpointOk(n.endpoint, `nodes[${i}].endpoint`);
+        tlsOk(n.tls, n.endpoint, `nodes[${i}].tls`);
         if (driver === "docker-container" && n.endpoint) errs.add(`nodes[${i}].endpoint`, `docker-container nodes run on a docker context, not an endpoint URL; use driver "remote" for BuildKit daemons`);
         return {
             name: nodeName,

@@ -10,11 +10,14 @@ import type { ImageInputs, ManifestMode } from "./providers/imageProvider";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
-/** Registry login for pushing (and for reading back what was pushed). */
+/**
+ * A login for the tags' registry, added to the user's docker config (its logins and
+ * credential helpers stay in force for every other registry, e.g. a private base image).
+ */
 export interface RegistryArgs {
     /** User name for the tags' registry. */
     username: pulumi.Input<string>;
-    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv. */
+    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. */
     password: pulumi.Input<string>;
 }
 
@@ -71,7 +74,11 @@ export interface MultiArchImageArgs {
     provenance?: pulumi.Input<boolean>;
     /** SBOM attestation. Default `false`. */
     sbom?: pulumi.Input<boolean>;
-    /** Registry credentials. Default none (anonymous, or the docker config's). */
+    /**
+     * A login for the tags' registry, used by the push and everything after it; it wins over
+     * the docker config's for that registry. Default none: the docker config's logins and
+     * credential helpers (`docker login`), as `docker buildx build --push` uses them.
+     */
     registry?: RegistryArgs;
     /** Values whose change forces a rebuild (e.g. a release number). Default none. */
     triggers?: pulumi.Input<string[]>;
@@ -110,6 +117,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
         const inputs = {
             ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
         };

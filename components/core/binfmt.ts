@@ -182,8 +182,12 @@ export interface PreflightInput {
     definitionsDir: string;
 }
 
-/** Every reason this host cannot get the requested handlers, each with its fix. */
-export function preflight(facts: HostFacts, input: PreflightInput, where: string): { property: string; reason: string }[] {
+/**
+ * Every reason this host cannot get the requested handlers, each with its fix. `serving`:
+ * handlers already registered that serve as they are (enabled, with the flags), e.g. from
+ * tonistiigi/binfmt on a machine without qemu-user-static; they need no definition.
+ */
+export function preflight(facts: HostFacts, input: PreflightInput, where: string, serving: string[] = []): { property: string; reason: string }[] {
     const errors: { property: string; reason: string }[] = [];
     if (!facts.mounted) {
         errors.push({ property: "host", reason: `binfmt_misc is not mounted on ${where}: run \`mount -t binfmt_misc binfmt_misc ${BINFMT_DIR}\` as root there (scripts/bootstrap does it locally)` });
@@ -202,7 +206,7 @@ export function preflight(facts: HostFacts, input: PreflightInput, where: string
         }
     } else {
         const native = nativePlatforms(facts.machine);
-        for (const p of input.platforms.filter((x) => !native.includes(x))) {
+        for (const p of input.platforms.filter((x) => !native.includes(x) && !serving.includes(handlerName(x)))) {
             const name = handlerName(p);
             const text = facts.definitions[name];
             if (text === undefined) {

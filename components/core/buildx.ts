@@ -4,6 +4,7 @@ import fs = require("fs");
 import os = require("os");
 import path = require("path");
 import { run, RunOptions } from "./exec";
+import dockerConfig = require("./dockerConfig");
 
 export interface BuilderNode {
     name: string;
@@ -163,7 +164,7 @@ export interface BuildOptions {
     pull?: boolean;
     provenance?: boolean;
     sbom?: boolean;
-    /** Registry credentials, written to a private docker config for this build only. */
+    /** A registry login added to the user's docker config, in a private copy for this build only. */
     auth?: { registry: string; username: string; password: string };
     onLine?: (line: string) => void;
 }
@@ -219,24 +220,12 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     return { args, env };
 }
 
-/** A private docker config holding one registry login, beside the user's buildx state and plugins. */
-function privateDockerConfig(dir: string, auth: NonNullable<BuildOptions["auth"]>): Record<string, string> {
-    const home = process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker");
-    const cfg = path.join(dir, "docker");
-    fs.mkdirSync(cfg, { mode: 0o700 });
-    fs.writeFileSync(path.join(cfg, "config.json"), JSON.stringify({
-        auths: { [auth.registry]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64") } },
-    }), { mode: 0o600 });
-    if (fs.existsSync(path.join(home, "cli-plugins"))) fs.symlinkSync(path.join(home, "cli-plugins"), path.join(cfg, "cli-plugins"));
-    return { DOCKER_CONFIG: cfg, BUILDX_CONFIG: process.env.BUILDX_CONFIG ?? path.join(home, "buildx") };
-}
-
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
     const metadataFile = path.join(dir, "metadata.json");
     try {
         const { args, env } = buildArgs(o, metadataFile);
-        const authEnv = o.auth ? privateDockerConfig(dir, o.auth) : {};
+        const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
         await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {

@@ -1,8 +1,15 @@
-// A small OCI distribution client: read what a push left in a registry, move tags to
-// verified manifests, delete what we pushed. Basic auth, and the bearer-token challenge
-// most registries answer with.
+// A small OCI distribution client for what happens after buildx pushes: read what the push
+// left (verification, refresh, index assembly), move tags to verified manifests, probe
+// whether a registry keeps indexes, delete what we pushed. It reaches a registry the way
+// `docker buildx build --push` does: credentials from the docker config and its credential
+// helpers (dockerConfig.ts) or the resource's `registry` args, trust and plain HTTP from the
+// builder's buildkitd config, /etc/docker/certs.d and the system store (registryHosts.ts).
+// Hand-written rather than `buildx imagetools`: imagetools cannot read blobs, delete, or
+// push a manifest under a tag as it is (see the README's "How registries are reached").
 import http = require("http");
 import https = require("https");
+import dockerConfig = require("./dockerConfig");
+import hosts = require("./registryHosts");
 
 export const INDEX_MEDIA_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -20,12 +27,12 @@ export interface ImageRef {
     digest?: string;
 }
 
-/** Parses "host[:port]/repo[:tag][@digest]"; Docker Hub short names get docker.io. */
+/** Parses "host[:port]/repo[:tag][@digest]" as docker does: short names are Docker Hub's (docker.io, library/). */
 export function parseRef(ref: string): ImageRef {
     const m = /^(?:([^/]+?(?:[.:][^/]*|localhost))\/)?([a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
     if (!m) throw new Error(`"${ref}" is not an image reference: write registry/repository:tag, e.g. localhost:5000/hello:1.0`);
-    const registry = m[1] ?? "docker.io";
-    const repository = m[1] ? m[2] : m[2].includes("/") ? m[2] : `library/${m[2]}`;
+    const registry = !m[1] || m[1] === "index.docker.io" ? "docker.io" : m[1];
+    const repository = registry === "docker.io" && !m[2].includes("/") ? `library/${m[2]}` : m[2];
     return { registry, repository, tag: m[3] ?? (m[4] ? undefined : "latest"), digest: m[4] };
 }
 
@@ -34,17 +41,13 @@ export function repoOf(ref: string): string {
     return `${r.registry}/${r.repository}`;
 }
 
-/** Registries on loopback speak plain HTTP, as the Docker engine assumes. */
-function baseUrl(registry: string): string {
-    const host = registry.replace(/:\d+$/, "");
-    const plain = host === "localhost" || /^127\./.test(host) || host === "[::1]";
-    return `${plain ? "http" : "https"}://${registry}`;
-}
+export type Credentials = dockerConfig.Credentials;
 
-export interface Credentials {
-    username: string;
-    password: string;
-}
+/** A manifest or index as the registry stored it: its digest, media type, exact bytes, parsed body. */
+export interface Manifest { digest: string; mediaType: string; raw: Buffer; body: any }
+
+/** What a registry operation is part of, for error messages. */
+export type Step = "preview ping" | "read" | "tag move" | "index probe" | "delete";
 
 interface Response {
     status: number;
@@ -52,71 +55,255 @@ interface Response {
     body: Buffer;
 }
 
-function request(method: string, url: string, headers: Record<string, string>, body?: Buffer, timeoutMs = 60_000): Promise<Response> {
-    const lib = url.startsWith("https:") ? https : http;
-    return new Promise((resolve, reject) => {
-        const req = lib.request(url, { method, headers, timeout: timeoutMs }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        });
-        req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs / 1000}s`)));
-        req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}: is the registry running and reachable?`)));
-        req.end(body);
-    });
-}
-
-/** Parses `WWW-Authenticate: Bearer realm="...",service="...",scope="..."`. */
+/**
+ * Parses `WWW-Authenticate`: a Bearer challenge's `realm`, `service`, `scope`, or
+ * `{ scheme: "basic" }`; undefined for anything else.
+ */
 export function parseChallenge(header: string): Record<string, string> | undefined {
-    if (!/^Bearer /i.test(header)) return undefined;
+    const m = /^(Bearer|Basic)\b\s*(.*)$/i.exec(header.trim());
+    if (!m) return undefined;
+    if (m[1].toLowerCase() === "basic") return { scheme: "basic" };
     const out: Record<string, string> = {};
-    for (const m of header.slice(7).matchAll(/(\w+)="([^"]*)"/g)) out[m[1]] = m[2];
+    for (const p of m[2].matchAll(/(\w+)="([^"]*)"/g)) out[p[1]] = p[2];
     return out;
 }
 
+/** Statuses worth another try: rate limits and a registry (or its proxy) that is briefly down. */
+export const RETRY_STATUSES = [429, 500, 502, 503, 504];
+
+export interface RetryPolicy {
+    attempts: number;
+    /** First delay; doubles each time, capped at `maxDelayMs`; a Retry-After wins up to the cap. */
+    baseDelayMs: number;
+    maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 8_000 };
+
+/** The wait before retry number `n` (0-based), honouring a Retry-After in seconds. Pure. */
+export function retryDelay(policy: RetryPolicy, n: number, retryAfter?: string): number {
+    const after = retryAfter && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) * 1000 : undefined;
+    return Math.min(policy.maxDelayMs, after ?? policy.baseDelayMs * 2 ** n);
+}
+
+/** Hints for transport errors: what the user changes so the registry is reached as the push reaches it. */
+function transportHint(message: string, registry: string, access: hosts.HostAccess): string {
+    if (/wrong version number|packet length too long|EPROTO/i.test(message) && access.scheme === "https") {
+        return `: it seems to speak plain HTTP; say so in the builder's buildkitdConfig: [registry."${registry}"] http = true`;
+    }
+    if (/certificate|self[- ]signed|unable to verify|UNABLE_TO_GET_ISSUER/i.test(message)) {
+        return `: trust its CA as the push does: ca = ["/path/ca.crt"] under [registry."${registry}"] in the builder's buildkitdConfig, ` +
+            `/etc/docker/certs.d/${registry}/ca.crt, or the system trust store (update-ca-certificates, or SSL_CERT_FILE)`;
+    }
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timed out/i.test(message)) return ": is the registry running and reachable?";
+    return "";
+}
+
+/** "the login of ci from <source>", for messages; never the secret. */
+function whose(r: dockerConfig.Resolved): string {
+    const c = r.credentials;
+    if (!c) return `no login (${r.source.describe})`;
+    return `the login ${c.username === "<token>" ? "(an identity token)" : `of ${c.username}`} from ${r.source.describe}`;
+}
+
+/** What the user does about a login the registry refused, by where it came from. */
+export function loginFix(r: dockerConfig.Resolved, registry: string): string {
+    switch (r.source.kind) {
+        case "registry args": return "check registry.username and registry.password";
+        case "docker config": return `run \`docker login ${registry}\` again, or give the resource registry args`;
+        case "credential helper": return `run \`docker login ${registry}\` again (it stores the login through the helper), or give the resource registry args`;
+        default: return `run \`docker login ${registry}\`, or give the resource registry args`;
+    }
+}
+
+function basic(c: Credentials): string {
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+export interface RegistryOptions {
+    /** The resource's `registry` login; added to (never hiding) the docker config's. */
+    credentials?: Credentials;
+    /** The buildx builder that pushes: its buildkitd config says how to reach the registry. */
+    builder?: string;
+    /** That builder's buildkitd.toml as given, used until buildx has stored the builder. */
+    builderConfig?: string;
+    timeoutMs?: number;
+    retry?: RetryPolicy;
+}
+
+// Fields are set in the constructor, not by initializers: dynamic providers serialize this
+// class, and the serializer drops class field initializers.
 export class Registry {
-    private token?: string;
+    readonly registry: string;
+    readonly access: hosts.HostAccess;
+    private readonly opts: RegistryOptions;
+    private resolved?: Promise<dockerConfig.Resolved>;
+    /** Bearer tokens by scope: a pull token is not a push token, nor one for another repository. */
+    private readonly tokens: Map<string, string>;
+    private basicAuth: boolean;
+    private readonly timeoutMs: number;
+    private readonly retry: RetryPolicy;
+    /** TLS options, built once: the CA bundle is read and parsed once per client, not per request. */
+    private tls?: import("tls").ConnectionOptions;
 
-    constructor(readonly registry: string, private readonly credentials?: Credentials, private readonly timeoutMs = 60_000) {}
+    constructor(registry: string, opts: RegistryOptions = {}) {
+        this.registry = registry;
+        this.opts = opts;
+        this.access = hosts.hostAccess(registry, opts.builder, opts.builderConfig);
+        this.tokens = new Map();
+        this.basicAuth = false;
+        this.timeoutMs = opts.timeoutMs ?? 60_000;
+        this.retry = opts.retry ?? DEFAULT_RETRY;
+    }
 
-    private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
-        const url = `${baseUrl(this.registry)}/v2/${path}`;
-        const auth = (): Record<string, string> => this.token ? { Authorization: `Bearer ${this.token}` }
-            : this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
-        let res = await request(method, url, { ...headers, ...auth() }, body, this.timeoutMs);
-        const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
-        if (challenge?.realm) {
-            const q = new URLSearchParams({ ...(challenge.service ? { service: challenge.service } : {}), ...(challenge.scope ? { scope: challenge.scope } : {}) });
-            const basic: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
-            const t = await request("GET", `${challenge.realm}?${q}`, basic, undefined, this.timeoutMs);
-            if (t.status !== 200) throw new Error(`${this.registry} refused the credentials (token endpoint answered ${t.status}): check registry.username and registry.password`);
-            const j = JSON.parse(t.body.toString("utf8"));
-            this.token = j.token ?? j.access_token;
-            res = await request(method, url, { ...headers, ...auth() }, body, this.timeoutMs);
+    /** Credentials as docker would send them, resolved once (a credential helper runs at most once). */
+    login(): Promise<dockerConfig.Resolved> {
+        this.resolved ??= dockerConfig.resolve(this.registry, this.opts.credentials);
+        return this.resolved;
+    }
+
+    private url(path: string): string {
+        return `${this.access.scheme}://${this.access.apiHost}/v2/${path}`;
+    }
+
+    private send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+        const secure = url.startsWith("https:");
+        const lib = secure ? https : http;
+        if (secure) this.tls ??= hosts.tlsOptions(this.access);
+        const options = { method, headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) };
+        return new Promise((resolve, reject) => {
+            const req = lib.request(url, options, (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
+                    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+                res.on("error", reject);
+            });
+            req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
+            req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
+            req.end(body);
+        });
+    }
+
+    /** Sends with bounded retries on 429/5xx and dropped connections, backing off. */
+    private async sendRetrying(method: string, url: string, headers: Record<string, string>, body?: Buffer, retry = this.retry): Promise<Response> {
+        for (let n = 0; ; n++) {
+            let res: Response | undefined;
+            let err: Error | undefined;
+            try {
+                res = await this.send(method, url, headers, body);
+            } catch (e) {
+                err = e as Error;
+            }
+            const transient = res ? RETRY_STATUSES.includes(res.status) : /ECONNRESET|socket hang up|EPIPE/.test(err!.message);
+            if (!transient || n + 1 >= retry.attempts) {
+                if (err) throw err;
+                return res!;
+            }
+            await new Promise((r) => setTimeout(r, retryDelay(retry, n, res ? String(res.headers["retry-after"] ?? "") : undefined)));
         }
-        if (res.status === 401) throw new Error(`${this.registry} answered 401 Unauthorized for ${method} /v2/${path}: check registry.username and registry.password`);
+    }
+
+    /** The credentials in use and what to do when they are refused, for messages (never the secret). */
+    async describeLogin(): Promise<{ who: string; fix: string }> {
+        const login = await this.login();
+        return { who: whose(login), fix: loginFix(login, this.registry) };
+    }
+
+    private async fetchToken(challenge: Record<string, string>, scope: string | undefined, retry?: RetryPolicy): Promise<string> {
+        const login = await this.login();
+        const { credentials } = login;
+        const params: Record<string, string> = { ...(challenge.service ? { service: challenge.service } : {}), ...(scope ? { scope } : {}) };
+        let res: Response;
+        if (credentials?.username === "<token>") {
+            // An identity token (docker login with OAuth): the refresh-token grant.
+            const form = new URLSearchParams({ ...params, grant_type: "refresh_token", refresh_token: credentials.password, client_id: "pulumi-multiarch" });
+            const headers = { "Content-Type": "application/x-www-form-urlencoded" };
+            res = await this.sendRetrying("POST", challenge.realm, headers, Buffer.from(form.toString()), retry);
+        } else {
+            const headers: Record<string, string> = credentials ? { Authorization: basic(credentials) } : {};
+            res = await this.sendRetrying("GET", `${challenge.realm}?${new URLSearchParams(params)}`, headers, undefined, retry);
+        }
+        const service = `${this.registry}'s token service ${challenge.realm}`;
+        if (res.status === 401 || res.status === 403) {
+            throw new Error(`${service} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
+                `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`);
+        }
+        if (res.status !== 200) throw new Error(`${service} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
+        const j = JSON.parse(res.body.toString("utf8"));
+        const token = j.token ?? j.access_token;
+        if (!token) throw new Error(`${service} answered without a token`);
+        return token;
+    }
+
+    /**
+     * One API call, authenticated as docker would: anonymous first, then on a challenge
+     * Basic with the login, or a Bearer token for exactly the scope the registry asked for.
+     */
+    private async call(step: Step, method: string, path: string, scope: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+        const url = this.url(path);
+        const authHeader = async (): Promise<Record<string, string>> => {
+            const token = this.tokens.get(scope);
+            if (token) return { Authorization: `Bearer ${token}` };
+            const creds = this.basicAuth ? (await this.login()).credentials : undefined;
+            return creds ? { Authorization: basic(creds) } : {};
+        };
+        let res = await this.sendRetrying(method, url, { ...headers, ...(await authHeader()) }, body);
+        if (res.status === 401) {
+            const challenge = parseChallenge(String(res.headers["www-authenticate"] ?? ""));
+            if (challenge?.realm) {
+                this.tokens.set(scope, await this.fetchToken(challenge, challenge.scope ?? scope));
+            } else if (challenge?.scheme === "basic" && !this.basicAuth) {
+                this.basicAuth = true;
+            }
+            if (challenge) res = await this.sendRetrying(method, url, { ...headers, ...(await authHeader()) }, body);
+        }
+        if (res.status === 401 || res.status === 403) {
+            const login = await this.login();
+            const [, repo, actions] = scope.split(":");
+            throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
+                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`);
+        }
         return res;
     }
 
     /**
-     * Asks the registry's API root once (and its token endpoint, if it answers with one):
-     * throws when the registry does not answer, or refuses the credentials given.
-     * Without credentials a 401 is fine: the docker config may hold a login.
+     * Asks the registry's API root once (with one retry-free request per step): healthy only
+     * if it answers as a registry does (200, or 401 with a challenge). When a login is known
+     * (args, docker config, credential helper), checks that the registry accepts it.
      */
-    async ping(): Promise<void> {
-        try {
-            await this.call("GET", "");
-        } catch (e) {
-            if (!this.credentials && /\b401\b|refused the credentials/.test((e as Error).message)) return;
-            throw e;
+    async ping(repository?: string): Promise<void> {
+        const once: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
+        const url = this.url("");
+        const res = await this.sendRetrying("GET", url, {}, undefined, once);
+        const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
+        const isRegistry = res.status === 200 || !!challenge;
+        if (!isRegistry) {
+            const text = res.body.toString("utf8").slice(0, 200).trim();
+            const hint = /HTTP request to an HTTPS server/i.test(text)
+                ? `: it speaks HTTPS; remove http = true under [registry."${this.registry}"] in the builder's buildkitdConfig` : "";
+            throw new Error(`GET ${url} answered ${res.status}${text ? ` (${text})` : ""}, not a registry's /v2/ answer${hint}`);
+        }
+        if (!challenge) return;
+        const login = await this.login();
+        if (!login.credentials) return; // anonymous: the registry may allow it; the push will tell
+        if (challenge.realm) {
+            await this.fetchToken(challenge, repository ? `repository:${repository}:pull,push` : undefined, once);
+            return;
+        }
+        const again = await this.sendRetrying("GET", url, { Authorization: basic(login.credentials) }, undefined, once);
+        if (again.status === 401 || again.status === 403) {
+            throw new Error(`${this.registry} refused ${whose(login)} (${again.status}): ${loginFix(login, this.registry)}`);
         }
     }
 
     /** The raw manifest or index a tag or digest points at; undefined when there is none. */
-    async getManifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string; raw: Buffer; body: any } | undefined> {
-        const res = await this.call("GET", `${repository}/manifests/${reference}`, { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
+    async getManifest(repository: string, reference: string, step: Step = "read"): Promise<Manifest | undefined> {
+        const res = await this.call(step, "GET", `${repository}/manifests/${reference}`, `repository:${repository}:pull`,
+            { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
         if (res.status === 404) return undefined;
-        if (res.status !== 200) throw new Error(`GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+        if (res.status !== 200) {
+            throw new Error(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+        }
         const body = JSON.parse(res.body.toString("utf8"));
         return {
             digest: String(res.headers["docker-content-digest"] ?? reference),
@@ -126,24 +313,29 @@ export class Registry {
     }
 
     /** Points `tag` at exactly these manifest bytes (moving a tag is a manifest PUT). */
-    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string): Promise<void> {
-        const res = await this.call("PUT", `${repository}/manifests/${tag}`, { "Content-Type": mediaType }, raw);
+    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string, step: Step = "tag move"): Promise<void> {
+        const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
         if (res.status !== 201 && res.status !== 200) {
-            throw new Error(`${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${res.body.toString("utf8").slice(0, 300)}`);
+            const text = res.body.toString("utf8").slice(0, 300);
+            throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
         }
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {
-        const res = await this.call("DELETE", `${repository}/manifests/${digest}`);
-        if (![200, 202, 404].includes(res.status)) throw new Error(`${this.registry} refused to delete ${repository}@${digest} (${res.status}): enable deletes in the registry or drop deleteOnDestroy`);
+        const res = await this.call("delete", "DELETE", `${repository}/manifests/${digest}`, `repository:${repository}:delete`);
+        if (![200, 202, 404].includes(res.status)) {
+            throw new Error(`delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): ` +
+                "enable deletes in the registry or drop deleteOnDestroy");
+        }
     }
 
     async getBlob(repository: string, digest: string): Promise<Buffer> {
-        let res = await this.call("GET", `${repository}/blobs/${digest}`);
-        for (let hops = 0; (res.status === 307 || res.status === 302) && hops < 3; hops++) {
-            res = await request("GET", String(res.headers.location), {});
+        let res = await this.call("read", "GET", `${repository}/blobs/${digest}`, `repository:${repository}:pull`);
+        // Blob storage behind a redirect (S3, a CDN) takes no registry credentials.
+        for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status) && hops < 3; hops++) {
+            res = await this.sendRetrying("GET", new URL(String(res.headers.location), this.url("")).toString(), {});
         }
-        if (res.status !== 200) throw new Error(`GET blob ${digest} from ${this.registry}/${repository} answered ${res.status}`);
+        if (res.status !== 200) throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository} answered ${res.status}`);
         return res.body;
     }
 }

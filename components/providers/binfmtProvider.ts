@@ -106,6 +106,11 @@ function drift(h: binfmt.Handler | undefined, flags: string, expectedInterpreter
     return undefined;
 }
 
+/** Handlers on the host that serve as they are: whoever registered them, they need no definition. */
+function serving(handlers: Record<string, binfmt.Handler>, flags: string): string[] {
+    return Object.keys(handlers).filter((n) => !drift(handlers[n], flags));
+}
+
 function expectedInterpreter(facts: binfmt.HostFacts, inputs: BinfmtInputs, name: string): string | undefined {
     if (inputs.method !== "host") return undefined;
     const text = facts.definitions[name];
@@ -118,10 +123,10 @@ function expectedInterpreter(facts: binfmt.HostFacts, inputs: BinfmtInputs, name
  */
 async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<{ owned: string[]; fresh: string[] }> {
     const { facts, emulated } = await plan(h, inputs);
-    const errors = binfmt.preflight(facts, inputs, h.describe());
+    const current = await binfmt.readHandlers(h);
+    const errors = binfmt.preflight(facts, inputs, h.describe(), serving(current, inputs.flags));
     if (errors.length) fail(errors);
     const nowOwned = new Set(owned);
-    const current = await binfmt.readHandlers(h);
     const toInstall: string[] = [];
     const fresh: string[] = [];
     for (const p of emulated) {
@@ -177,7 +182,8 @@ export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
         const facts = await binfmt.gatherFacts(h, news.definitionsDir, news.platforms, news.method === "container");
         const native = binfmt.nativePlatforms(facts.machine);
         const handlerStatus = Object.fromEntries(news.platforms.filter((p) => !native.includes(p)).map((p) => [binfmt.handlerName(p), "ok"]).sort());
-        return { inputs: { ...news, handlerStatus }, failures: binfmt.preflight(facts, news, h.describe()) };
+        const failures = binfmt.preflight(facts, news, h.describe(), serving(await binfmt.readHandlers(h), news.flags));
+        return { inputs: { ...news, handlerStatus }, failures };
     },
 
     async create(inputs: BinfmtInputs) {

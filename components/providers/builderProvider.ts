@@ -8,16 +8,13 @@ import path = require("path");
 import binfmt = require("../core/binfmt");
 import buildx = require("../core/buildx");
 import hostlib = require("../core/host");
+import nodeProbe = require("../core/nodeProbe");
 import platform = require("../core/platform");
 
 export type Driver = "docker-container" | "remote" | "kubernetes" | "docker";
 
 /** PEM text for a remote node's TLS (secrets). */
-export interface TlsMaterial {
-    cacert?: string;
-    cert?: string;
-    key?: string;
-}
+export type TlsMaterial = nodeProbe.NodeTls;
 
 export interface BuilderInputs {
     name: string;
@@ -93,6 +90,24 @@ function describeNodes(nodes: buildx.NodeOptions[]): string {
     return nodes.map((n) => `${n.name}${n.endpoint ? ` at ${n.endpoint}` : ""}${n.platforms.length ? ` [${n.platforms.join(", ")}]` : ""}`).join("; ");
 }
 
+/** Property paths of node `i`'s endpoint and TLS, as the user wrote them. */
+function nodeProps(i: number): nodeProbe.NodeProps {
+    return i === 0 ? { endpoint: "endpoint", tls: "tls" } : { endpoint: `nodes[${i - 1}].endpoint`, tls: `nodes[${i - 1}].tls` };
+}
+
+/** Refusals of the remote driver's tcp:// nodes (TLS material, then one connection each), in node order. */
+async function remoteRefusals(inputs: BuilderInputs): Promise<string[]> {
+    if (inputs.driver !== "remote") return [];
+    const known = (v: unknown) => v === undefined || typeof v === "string";
+    const refusals = await Promise.all(inputs.nodes.map((n, i) => {
+        const tls = inputs.tls?.[n.name];
+        // Unknown at preview (computed from another resource's output): checked at up.
+        if (!n.endpoint?.startsWith("tcp://") || (tls && !Object.values(tls).every(known))) return undefined;
+        return nodeProbe.checkNode({ name: n.name, endpoint: n.endpoint, tls, servername: n.driverOpts?.servername }, nodeProps(i));
+    }));
+    return refusals.filter((r): r is string => r !== undefined);
+}
+
 /** Inputs whose change means a new builder: buildx cannot change them in place. */
 const IDENTITY: (keyof BuilderInputs)[] = ["name", "driver", "nodes", "tls", "buildkitdFlags", "buildkitdConfig", "emulated"];
 
@@ -128,11 +143,13 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
             });
         }
         news.nodes.forEach((n, i) => {
-            const prop = i === 0 ? "endpoint" : `nodes[${i - 1}].endpoint`;
+            const prop = nodeProps(i).endpoint;
             if (news.driver === "remote" && n.endpoint?.startsWith("unix://") && !fs.existsSync(n.endpoint.slice("unix://".length))) {
                 failures.push({ property: "nodes", reason: `${prop}: ${n.endpoint} does not exist: start buildkitd with --addr ${n.endpoint}, or fix the path` });
             }
         });
+        // A node that is down, a CA that did not sign its certificate, a client certificate it refuses.
+        for (const reason of await remoteRefusals(news)) failures.push({ property: "", reason });
         return { inputs: news, failures };
     },
 
@@ -173,6 +190,9 @@ export const builderProvider: pulumi.dynamic.ResourceProvider = {
         } catch (e) {
             await cleanup(); // leave nothing half-created
             const msg = (e as Error).message;
+            // A node that went down (or changed its certificates) since preview: say which and how to fix it.
+            const refusals = await remoteRefusals(inputs);
+            if (refusals.length) throw new Error(`${refusals.join("\n")}\n(buildx: ${msg.split("\n").pop()})`);
             if (inputs.driver === "kubernetes" && /Kubernetes namespace|no configuration has been provided|KUBERNETES_MASTER|kubeconfig|connection refused/i.test(msg)) {
                 throw new Error(`the kubernetes driver found no cluster: ${msg.split("\n").pop()}; point KUBECONFIG (or ~/.kube/config) at a cluster you can reach`);
             }

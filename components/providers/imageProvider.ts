@@ -24,6 +24,8 @@ export interface ImageInputs {
     builder: string;
     /** What the builder reports it can build; checked, never a rebuild trigger. */
     builderPlatforms?: string[];
+    /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
+    builderConfig?: string;
     manifest: ManifestMode;
     buildArgs: Record<string, string>;
     target?: string;
@@ -93,22 +95,31 @@ function unbuildable(inputs: ImageInputs): { property: string; reason: string }[
     }));
 }
 
-/** The registry of the tags does not answer, or refuses the login: one request, no retries. */
+/**
+ * At preview: the registry of the tags answers as a registry (a real /v2/ answer) and accepts
+ * the login the push would use (registry args, else the docker config's). One request per
+ * step, no retries.
+ */
 async function registryProblems(inputs: ImageInputs): Promise<{ property: string; reason: string }[]> {
     if (inputs.push !== true || !Array.isArray(inputs.tags) || typeof inputs.tags[0] !== "string") return [];
     const auth = inputs.registryAuth;
     if (auth !== undefined && (typeof auth !== "object" || typeof auth.username !== "string" || typeof auth.password !== "string")) return []; // unknown at preview
-    let host: string;
-    try { host = registry.parseRef(inputs.tags[0]).registry; } catch { return []; }
+    if (typeof inputs.builder !== "string") return [];
+    let ref: registry.ImageRef;
+    try { ref = registry.parseRef(inputs.tags[0]); } catch { return []; }
     try {
-        await new registry.Registry(host, auth, 10_000).ping();
+        await new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, builderConfig: inputs.builderConfig, timeoutMs: 10_000 })
+            .ping(ref.repository);
         return [];
     } catch (e) {
         const msg = (e as Error).message;
-        if (auth && /\b401\b|refused the credentials/.test(msg)) {
-            return [{ property: "registry", reason: `${host} refused the login of ${auth.username}: check registry.username and registry.password` }];
-        }
-        return [{ property: "tags", reason: `the registry ${host} does not answer (${msg.replace(/: is the registry running and reachable\?$/, "")}): start it, or fix the registry in tags` }];
+        if (/refused (the login|an anonymous)/.test(msg)) return [{ property: auth ? "registry" : "tags", reason: `preview ping: ${msg}` }];
+        if (/docker-credential-|is not valid JSON/.test(msg)) return [{ property: "tags", reason: `preview ping: ${msg}` }];
+        const cause = msg.replace(/: is the registry running and reachable\?$/, "");
+        return [{
+            property: "tags",
+            reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags`,
+        }];
     }
 }
 
@@ -119,9 +130,11 @@ interface Built {
     index?: { digest: string; raw: Buffer; mediaType: string };
 }
 
+/** The client for the tags' registry, reached through the builder's registry settings. */
 function reg(inputs: ImageInputs): { r: registry.Registry; repository: string; repo: string } {
     const ref = registry.parseRef(inputs.tags[0]);
-    return { r: new registry.Registry(ref.registry, inputs.registryAuth), repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
+    const r = new registry.Registry(ref.registry, { credentials: inputs.registryAuth, builder: inputs.builder, builderConfig: inputs.builderConfig });
+    return { r, repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
 }
 
 /** Can this registry keep an index? Pushes an empty one by digest (no tag). */
@@ -130,10 +143,10 @@ async function acceptsIndex(inputs: ImageInputs): Promise<boolean> {
     const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }));
     const digest = `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`;
     try {
-        await r.putManifest(repository, digest, raw, registry.INDEX_MEDIA_TYPES[0]);
+        await r.putManifest(repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
         return true;
     } catch (e) {
-        if (/refused/.test((e as Error).message)) return false;
+        if (/refused application\/vnd/.test((e as Error).message)) return false;
         throw e;
     }
 }
@@ -243,10 +256,17 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         }
     }
     const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
-    const built = await buildByDigest(inputs, perPlatform, log).catch((e: Error) => {
-        if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
-            const who = inputs.registryAuth ? `the login of ${inputs.registryAuth.username}` : "an anonymous push";
-            throw new Error(`${registry.parseRef(inputs.tags[0]).registry} refused ${who}: check registry.username and registry.password; no tag was moved (${e.message.split("\n").pop()})`);
+    const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
+        if (/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message)) {
+            const host = registry.parseRef(inputs.tags[0]).registry;
+            const last = e.message.split("\n").pop();
+            if (/failed to resolve source metadata|pull access denied/.test(last ?? "")) {
+                throw new Error(`build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
+                    `(docker login <registry>); registry args cover only ${host}`);
+            }
+            const login = await reg(inputs).r.describeLogin()
+                .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
+            throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${last})`);
         }
         throw e;
     });

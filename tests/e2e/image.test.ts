@@ -226,7 +226,7 @@ describe("MultiArchImage", function () {
                 registry: { username: auth.username, password: pulumi.secret("wrong-password") },
             }));
             const text = await failure(() => s.up({ onOutput: () => {} }));
-            assert.match(text, /property registry .* has a problem: 127\.0\.0\.1:5002 refused the login of ci: check registry\.username and registry\.password/);
+            assert.match(text, /property registry .* has a problem: preview ping: 127\.0\.0\.1:5002 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/);
             assert.ok(!text.includes("wrong-password"), "the password appeared in the error");
         });
     });

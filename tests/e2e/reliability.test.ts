@@ -457,7 +457,7 @@ describe("reliability: bad input refused at preview with the property path and t
 
     it("an unreachable registry", async () => {
         const text = await refused("rel-bad-unreachable", image({ tags: [`127.0.0.1:${PORTS.nothing}/rel/never:1.0`] }));
-        assert.match(text, /property tags value .* has a problem: the registry 127\.0\.0\.1:5019 does not answer \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/);
+        assert.match(text, /property tags value .* has a problem: preview ping: the registry 127\.0\.0\.1:5019 does not answer as a registry \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/);
     });
 
     it("wrong credentials: one clear message at preview, and only a few requests (no retry storm)", async () => {
@@ -467,7 +467,7 @@ describe("reliability: bad input refused at preview with the property path and t
         try {
             const program = image({ tags: [tag], registry: { username: auth.username, password: pulumi.secret("wrong-password") } });
             const text = await refused("rel-bad-login", program);
-            assert.match(text, /property registry .* has a problem: 127\.0\.0\.1:5013 refused the login of ci: check registry\.username and registry\.password/);
+            assert.match(text, /property registry .* has a problem: preview ping: 127\.0\.0\.1:5013 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/);
             assert.ok(!text.includes("wrong-password"), "the password is in the message");
             assert.ok(proxy.requests.length <= 2, `preview sent ${proxy.requests.length} requests: ${proxy.requests.join(", ")}`);
             // up stops at the same check, before any build or push.

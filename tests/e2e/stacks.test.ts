@@ -1,10 +1,9 @@
-// The committed stacks other than dev (slice.test.ts proves dev): each goes up with its
-// Pulumi.<stack>.yaml through the main program, is verified (platforms, architecture, what
-// the registry holds, which node built what) and is destroyed cleanly.
+// The committed stacks other than dev and multinode (slice.test.ts and fleet.test.ts prove
+// those): each goes up with its Pulumi.<stack>.yaml through the main program, is verified
+// (platforms, architecture, what the registry holds) and is destroyed cleanly.
 import * as assert from "assert";
-import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { ROOT, requireRealParts, sh } from "../support/env";
+import { requireRealParts, sh } from "../support/env";
 import { committedStack, disposeCommitted, failure } from "../support/stack";
 import { manifest, imageConfig } from "../support/registry";
 
@@ -44,53 +43,6 @@ describe("stack company (Pulumi.company.yaml): a registry without manifest lists
         const name = (await stack.outputs()).builderName.value;
         await stack.destroy({ onOutput: () => {} });
         assert.ok(builderGone(name), `builder ${name} is still listed`);
-    });
-});
-
-describe("stack multinode (Pulumi.multinode.yaml): one builder over a BuildKit daemon per architecture", function () {
-    const REG = "127.0.0.1:5000";
-    const buildctl = path.join(ROOT, ".tools/bin/buildctl");
-    /** The daemon's own build records (buildctl talks to it directly, not through buildx). */
-    const histories = (arch: string): { Ref: string; FrontendAttrs: Record<string, string> }[] =>
-        sh(buildctl, ["--addr", `unix:///run/pulumi-multiarch/buildkitd-${arch}.sock`, "debug", "histories", "--format", "{{json .}}"])
-            .split("\n").filter(Boolean).map((l) => JSON.parse(l).record).filter((r: any) => r?.FrontendAttrs);
-    let stack: Stack;
-    const seen: Record<string, string[]> = {};
-    before(async () => {
-        requireRealParts();
-        for (const arch of ["amd64", "arm64"]) seen[arch] = histories(arch).map((r) => r.Ref);
-        stack = await committedStack("multinode", { repository: "e2e/multinode", tag });
-    });
-    after(() => disposeCommitted(stack));
-
-    it("goes up: a manifest list of both platforms, both nodes running", async () => {
-        const o = (await stack.up({ onOutput: () => {} })).outputs;
-        // buildx lists a node's declared platforms first, then what its daemon reports.
-        const nodes = o.builderNodes.value.map((n: any) => [n.endpoint, n.status, n.platforms[0]]);
-        assert.deepStrictEqual(nodes, [
-            ["unix:///run/pulumi-multiarch/buildkitd-amd64.sock", "running", "linux/amd64"],
-            ["unix:///run/pulumi-multiarch/buildkitd-arm64.sock", "running", "linux/arm64"],
-        ]);
-        const index = await manifest(REG, "e2e/multinode", tag);
-        assert.strictEqual(index.digest, o.digest.value);
-        assert.deepStrictEqual(index.body.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort(), ["linux/amd64", "linux/arm64"]);
-        assert.match(run("linux/arm64", o.ref.value), /^machine: aarch64$/m);
-        assert.match(run("linux/amd64", `${REG}/e2e/multinode@${o.platformDigests.value["linux/amd64"]}`), /^machine: x86_64$/m);
-    });
-
-    it("each daemon built only its own platform", () => {
-        for (const arch of ["amd64", "arm64"]) {
-            const fresh = histories(arch).filter((r) => !seen[arch].includes(r.Ref));
-            assert.ok(fresh.length >= 1, `daemon ${arch} built nothing`);
-            assert.deepStrictEqual([...new Set(fresh.map((r) => r.FrontendAttrs.platform))], [`linux/${arch}`]);
-        }
-    });
-
-    it("destroys cleanly: the builder is gone, the daemons (not the stack's) still run", async () => {
-        const name = (await stack.outputs()).builderName.value;
-        await stack.destroy({ onOutput: () => {} });
-        assert.ok(builderGone(name), `builder ${name} is still listed`);
-        for (const arch of ["amd64", "arm64"]) histories(arch);
     });
 });
 

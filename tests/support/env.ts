@@ -29,6 +29,8 @@ export function requireRealParts(): void {
         ["docker", ["buildx", "version"], "docker buildx"],
         ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
         ["curl", ["-fsS", "http://127.0.0.1:5003/v2/"], "the registry without manifest lists on 127.0.0.1:5003"],
+        ["docker-credential-pass", ["version"], "the credential helper docker-credential-pass"],
+        ["pass", ["version"], "pass (the password store docker-credential-pass uses)"],
     ];
     for (const [cmd, args, what] of checks) {
         try {
@@ -39,6 +41,7 @@ export function requireRealParts(): void {
     }
 }
 
+/** Runs a command and returns its stdout; room for large outputs (a shared BuildKit's history grows past 1 MiB). */
 export function sh(cmd: string, args: string[]): string {
-    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 }

@@ -48,19 +48,22 @@ export async function failure(fn: () => Promise<unknown>): Promise<string> {
 }
 
 /** The stack's state twice: as `pulumi stack export` prints it, and the backend's file on disk. */
-export function stateTexts(stack: Stack): { exported: string; onDisk: string } {
+export function stateTexts(stack: Stack, project = "pm-e2e"): { exported: string; onDisk: string } {
     const exported = execFileSync("pulumi", ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir], { encoding: "utf8", env: process.env });
-    const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${stack.name}.json`), "utf8");
+    const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stack.name}.json`), "utf8");
     return { exported, onDisk };
 }
 
 /**
  * Stack `e2e-<name>` of the main program (index.ts) with the committed `Pulumi.<name>.yaml`'s
- * config, `overrides` applied (e.g. another repository, so tests never touch the stack a
- * user runs). Its Pulumi.e2e-<name>.yaml is git-ignored and removed by {@link disposeCommitted}.
+ * config (secrets left out), `overrides` applied (e.g. another repository, so tests never
+ * touch the stack a user runs). Its Pulumi.e2e-<name>.yaml is git-ignored and removed by {@link disposeCommitted}.
  */
 export async function committedStack(name: string, overrides: Record<string, string>): Promise<Stack> {
-    const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8").replace(/^encryptionsalt:.*\n?/m, "");
+    // Without the salt and the secrets encrypted with it (scripts/up sets some for stack multinode):
+    // the copy gets its own salt, and tests set the secrets they need.
+    const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8")
+        .replace(/^encryptionsalt:.*\n?/m, "").replace(/^ {2}\S+:\n {4}secure: .*\n?/gm, "");
     fs.writeFileSync(path.join(ROOT, `Pulumi.e2e-${name}.yaml`), yaml);
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${name}`, workDir: ROOT }, { envVars: ENV });
     for (const [k, v] of Object.entries(overrides)) await stack.setConfig(`pulumi-multiarch:${k}`, { value: v });

@@ -74,6 +74,14 @@ describe("binfmt preflight", () => {
         assert.match(r[0], /^platforms: no QEMU definition for linux\/s390x at \/usr\/share\/binfmts\/qemu-s390x/);
     });
 
+    it("a handler that already serves needs no definition (registered without qemu-user-static)", () => {
+        const bare = { ...local, definitions: {}, interpreters: [] };
+        assert.deepStrictEqual(preflight(bare, base, "testhost", ["qemu-aarch64", "qemu-riscv64"]), []);
+        const r = preflight(bare, base, "testhost", ["qemu-aarch64"]).map((e) => e.reason);
+        assert.deepStrictEqual(r.length, 1);
+        assert.match(r[0], /^no QEMU definition for linux\/riscv64/);
+    });
+
     it("never asks for native platforms", () => {
         assert.deepStrictEqual(reasons({ ...local, definitions: {} }, { ...base, platforms: ["linux/amd64", "linux/386"] }), []);
     });

@@ -69,6 +69,16 @@ describe("BuildxBuilder args", () => {
         assert.deepStrictEqual(paths(() => mod.createBuilderInputs("n", { name: "bad name" })), ["name"]);
     });
 
+    it("refuses TLS where buildx could not use it: a unix socket, another driver, a certificate without its key", () => {
+        const tls = { cacert: "ca", cert: "cert", key: "key" };
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", { driver: "remote", endpoint: "unix:///run/b.sock", tls })), ["tls"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", { driver: "docker-container", tls })), ["tls"]);
+        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", {
+            driver: "remote", endpoint: "tcp://a:1234", tls, nodes: [{ name: "arm", endpoint: "tcp://b:1234", tls: { cacert: "ca", cert: "cert" } }],
+        })), ["nodes[0].tls"]);
+        assert.doesNotThrow(() => mod.createBuilderInputs("t", { driver: "remote", endpoint: "tcp://a:1234", tls: { cacert: "ca" } }));
+    });
+
     it("two stacks get two builders: the default name carries the stack", () => {
         assert.strictEqual(mod.defaultBuilderName("builder"), "pulumi-multiarch-unit-builder");
     });

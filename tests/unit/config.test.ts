@@ -36,13 +36,36 @@ describe("stack config", () => {
         assert.ok(fs.existsSync(path.join(__dirname, "..", "..", c.dockerfile!)));
     });
 
-    it("reads Pulumi.multinode.yaml: a remote builder with one node per architecture", () => {
+    it("reads Pulumi.multinode.yaml: a remote builder with one tcp:// node per architecture, TLS secrets not committed", () => {
         const c = readStackConfig(committed("multinode"));
         assert.strictEqual(c.builderDriver, "remote");
         assert.deepStrictEqual(c.builderNodes.map((n) => [n.endpoint, n.platforms]), [
-            ["unix:///run/pulumi-multiarch/buildkitd-amd64.sock", ["linux/amd64"]],
-            ["unix:///run/pulumi-multiarch/buildkitd-arm64.sock", ["linux/arm64"]],
+            ["tcp://127.0.1.1:1234", ["linux/amd64"]],
+            ["tcp://127.0.2.1:1234", ["linux/arm64"]],
         ]);
+        assert.strictEqual(c.builderTls, false, "the client's material is per machine: scripts/up sets it");
+        const withTls = (k: string) => (k.startsWith("builderTls") ? "-----BEGIN ..." : committed("multinode")(k));
+        assert.strictEqual(readStackConfig(withTls, () => true).builderTls, true);
+    });
+
+    it("refuses TLS keys that are not all set, set in clear, or without a tcp:// node, with the command that fixes each", () => {
+        const nodes = `[{"endpoint":"tcp://x:1234","platforms":["linux/arm64"]}]`;
+        const base = { platforms: `["linux/arm64"]`, builderDriver: "remote", builderNodes: nodes };
+        const secret = (...keys: string[]) => (k: string) => keys.includes(k);
+        assert.throws(() => readStackConfig(from({ ...base, builderTlsCa: "pem" }), secret("builderTlsCa")), (e: Error) => {
+            const lines = e.message.split("\n").slice(1).map((l) => l.trim());
+            assert.deepStrictEqual(lines, [
+                "pulumi-multiarch:builderTlsCert is missing (mutual TLS needs all of builderTlsCa, builderTlsCert, builderTlsKey): set it with `pulumi config set --secret pulumi-multiarch:builderTlsCert < client.pem`",
+                "pulumi-multiarch:builderTlsKey is missing (mutual TLS needs all of builderTlsCa, builderTlsCert, builderTlsKey): set it with `pulumi config set --secret pulumi-multiarch:builderTlsKey < client-key.pem`",
+            ]);
+            return true;
+        });
+        const all = { ...base, builderTlsCa: "pem", builderTlsCert: "pem", builderTlsKey: "pem" };
+        assert.throws(() => readStackConfig(from(all), secret("builderTlsCa", "builderTlsCert")),
+            /pulumi-multiarch:builderTlsKey is not a secret \(its text is in Pulumi.<stack>.yaml in clear\): set it again with `pulumi config set --secret pulumi-multiarch:builderTlsKey < client-key.pem`/);
+        assert.throws(() => readStackConfig(from({ ...all, builderNodes: `[{"endpoint":"unix:///run/b.sock","platforms":["linux/arm64"]}]` }), () => true),
+            /pulumi-multiarch:builderTlsCa: TLS applies to tcp:\/\/ nodes of builderDriver "remote", and there are none/);
+        assert.doesNotThrow(() => readStackConfig(from(all), () => true));
     });
 
     it("refuses bad values, naming every key and the command that fixes it", () => {

@@ -1,10 +1,9 @@
 // MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags,
-// what verification reads from an image config, registry auth challenges.
+// what verification reads from an image config.
 import * as assert from "assert";
 import { buildArgs } from "../../components/core/buildx";
 import { perArchTag } from "../../components/providers/imageProvider";
 import { programOf, candidates } from "../../components/core/verify";
-import { parseChallenge } from "../../components/core/registry";
 
 describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };
@@ -54,13 +53,5 @@ describe("what verification reads", () => {
     it("searches the image's PATH for a relative program", () => {
         assert.deepStrictEqual(candidates("sh", { config: { Env: ["PATH=/usr/bin:/bin"] } }), ["/usr/bin/sh", "/bin/sh"]);
         assert.deepStrictEqual(candidates("/hello", {}), ["/hello"]);
-    });
-});
-
-describe("registry auth", () => {
-    it("parses a bearer challenge", () => {
-        assert.deepStrictEqual(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'),
-            { realm: "https://auth.example/token", service: "registry.example", scope: "repository:a/b:pull,push" });
-        assert.strictEqual(parseChallenge('Basic realm="x"'), undefined);
     });
 });

@@ -1,0 +1,68 @@
+// The README's "Native nodes instead of emulation" example is what stack multinode runs: the
+// snippet and index.ts with Pulumi.multinode.yaml's config register the same builder (with
+// Pulumi's mocks: the inputs the provider would get, TLS secrets included).
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as ts from "typescript";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
+
+/** Inputs of each registration of resource `name`, in order (the mocks' newResource sees no secrets). */
+const registered: Record<string, any[]> = {};
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
+const original = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req: any, cb: any) {
+    (registered[req.getName()] ??= []).push(req.getObject()?.toJavaScript() ?? {});
+    return original.call(this, req, cb);
+};
+
+/** The committed stack's `pulumi-multiarch:` values (one line each), plus the TLS secrets `pulumi config set --secret` adds. */
+function stackConfig(stack: string): Record<string, string> {
+    const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+    const config: Record<string, string> = {};
+    for (const m of yaml.matchAll(/^ {2}(pulumi-multiarch:\w+): (.*)$/gm)) config[m[1]] = m[2].replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
+    for (const k of ["builderTlsCa", "builderTlsCert", "builderTlsKey"]) config[`pulumi-multiarch:${k}`] = `-----BEGIN ${k}-----`;
+    return config;
+}
+
+const builders = () => registered["builder-builder"] ?? [];
+
+/** The inputs of the `count`th registration of resource "builder-builder" (other unit tests use the name too). */
+async function builderInputs(count: number): Promise<any> {
+    for (let i = 0; i < 100 && builders().length < count; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(builders().length >= count, "the builder was not registered");
+    return builders()[count - 1];
+}
+
+describe("README: the native-nodes example is stack multinode's builder", () => {
+    before(() => {
+        const config = stackConfig("multinode");
+        pulumi.runtime.setAllConfig(config, Object.keys(config).filter((k) => k.includes("builderTls")));
+    });
+    after(() => pulumi.runtime.setAllConfig({}));
+
+    it("the snippet and index.ts register the same builder inputs", async () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("**Native nodes instead of emulation.**"));
+        const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1];
+        const js = ts.transpileModule(snippet, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText;
+        const components = await import("../../components");
+        const before = builders().length;
+        new Function("pulumi", "BinfmtSetup", "BuildxBuilder", js)(pulumi, components.BinfmtSetup, components.BuildxBuilder);
+        const fromReadme = await builderInputs(before + 1);
+
+        await import("../../index");
+        const fromStack = await builderInputs(before + 2);
+        assert.deepStrictEqual(fromReadme, fromStack);
+        assert.deepStrictEqual(fromStack.nodes.map((n: any) => n.endpoint), ["tcp://127.0.1.1:1234", "tcp://127.0.2.1:1234"]);
+        // One secret: node name -> the stack's TLS material, for both tcp:// nodes.
+        assert.strictEqual(fromStack.tls[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+        assert.deepStrictEqual(Object.keys(fromStack.tls.value).sort(), ["arm64", "pulumi-multiarch-unit-builder0"]);
+        assert.strictEqual(fromStack.tls.value.arm64.key, "-----BEGIN builderTlsKey-----");
+    });
+});
