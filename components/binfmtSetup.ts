@@ -5,7 +5,7 @@ import type { HostSpec } from "./core/host";
 import { ARCHITECTURES } from "./core/platform";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
-import type { BinfmtInputs } from "./providers/binfmtProvider";
+import type { BinfmtInputs } from "./contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "./core/binfmt";

@@ -3,7 +3,7 @@ import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import type { NodeOptions } from "./core/buildx";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { BuilderInputs, Driver, TlsMaterial } from "./providers/builderProvider";
+import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 

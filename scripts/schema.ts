@@ -18,11 +18,11 @@ const COMPONENTS: Record<keyof typeof COMPONENT_TYPES, { args: string; file: str
 };
 const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: string; file: string; description: string }> = {
     BinfmtHandlers: {
-        inputs: "BinfmtInputs", outputs: "BinfmtOutputs", file: "components/providers/binfmtProvider.ts",
+        inputs: "BinfmtInputs", outputs: "BinfmtOutputs", file: "components/contract/types.ts",
         description: "The QEMU binfmt_misc handlers of one builder host, as the kernel reports them. Used by BinfmtSetup.",
     },
     Builder: {
-        inputs: "BuilderInputs", outputs: "BuilderOutputs", file: "components/providers/builderProvider.ts",
+        inputs: "BuilderInputs", outputs: "BuilderOutputs", file: "components/contract/types.ts",
         description: "One docker buildx builder with its nodes, created and bootstrapped. Used by BuildxBuilder.",
     },
     Image: {

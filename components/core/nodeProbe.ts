@@ -9,8 +9,11 @@ import tlsLib = require("tls");
 
 /** PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key. */
 export interface NodeTls {
+    /** The CA that signed the daemon's certificate (PEM). */
     cacert?: string;
+    /** The client's certificate (PEM). */
     cert?: string;
+    /** The client's private key (PEM, a secret). */
     key?: string;
 }
 

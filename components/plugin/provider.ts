@@ -5,25 +5,16 @@ import type * as provider from "@pulumi/pulumi/provider";
 import {
     COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, ResourceType, SECRET_OUTPUTS, VERSION,
 } from "../contract/tokens";
-import { binfmtProvider } from "../providers/binfmtProvider";
-import { builderProvider } from "../providers/builderProvider";
 import { imageProvider } from "../providers/imageProvider";
+import type { Lifecycle } from "./lifecycle";
+import { binfmtProvider } from "./resources/binfmt";
+import { builderProvider } from "./resources/builder";
 import { withResource } from "./engineLog";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
-/** check / diff / create / read / update / delete of one resource type, on plain values. */
-export interface Lifecycle {
-    check(olds: any, news: any): Promise<{ inputs?: any; failures?: { property: string; reason: string }[] }>;
-    diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
-    create(inputs: any): Promise<{ id: string; outs?: any }>;
-    read(id: string, props: any): Promise<{ id?: string; props?: any; inputs?: any }>;
-    update(id: string, olds: any, news: any): Promise<{ outs?: any }>;
-    delete(id: string, props: any): Promise<void>;
-}
-
 export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
-    [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider as Lifecycle,
-    [RESOURCE_TYPES.Builder]: builderProvider as Lifecycle,
+    [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider,
+    [RESOURCE_TYPES.Builder]: builderProvider,
     [RESOURCE_TYPES.Image]: imageProvider as Lifecycle,
 };
 

@@ -8,7 +8,8 @@ import * as path from "path";
 import * as ts from "typescript";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, VERSION } from "../../components/contract/tokens";
-import { Lifecycle, LIFECYCLES, multiarchProvider } from "../../components/plugin/provider";
+import type { Lifecycle } from "../../components/plugin/lifecycle";
+import { LIFECYCLES, multiarchProvider } from "../../components/plugin/provider";
 import * as wire from "../../components/plugin/wire";
 import { generateSchema } from "../../scripts/schema";
 
@@ -148,11 +149,12 @@ describe("process boundary", () => {
         return out;
     }
 
-    it("program-side code never imports the plugin; the contract imports neither side; core never imports the engine", () => {
+    it("program-side code never imports the plugin; the contract imports neither side (core's types only); core never imports the engine", () => {
         const bad = imports().filter(([file, target]) => {
             if (file.startsWith("components/plugin/")) return false;
             if (target.startsWith("components/plugin")) return true; // program, contract or core importing the plugin
-            if (file.startsWith("components/contract/")) return target.startsWith("components/") && !target.startsWith("components/contract/") || target.startsWith("@pulumi/");
+            // The contract: type tokens, the resources' inputs and outputs (whose fields use core's domain types), the schema.
+            if (file.startsWith("components/contract/")) return target.startsWith("components/") && !/^components\/(contract|core)\//.test(target) || target.startsWith("@pulumi/");
             if (file.startsWith("components/core/")) return target.startsWith("@pulumi/") || target.startsWith("components/") && !target.startsWith("components/core/");
             return false;
         });
