@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
 import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
+import { registryOfServer } from "./core/dockerConfig";
 import { parseRef } from "./core/registry";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { ImageInputs, ManifestMode } from "./providers/imageProvider";
@@ -15,10 +16,15 @@ import { ArgErrors, checkPlatforms, validated } from "./validate";
  * credential helpers stay in force for every other registry, e.g. a private base image).
  */
 export interface RegistryArgs {
-    /** User name for the tags' registry. */
-    username: pulumi.Input<string>;
-    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. */
-    password: pulumi.Input<string>;
+    /**
+     * The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
+     * Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+     */
+    server?: pulumi.Input<string | undefined>;
+    /** User name for the tags' registry. Default none: required. */
+    username?: pulumi.Input<string | undefined>;
+    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required. */
+    password?: pulumi.Input<string | undefined>;
 }
 
 /** Arguments of {@link MultiArchImage}. */
@@ -119,7 +125,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
             ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
             secrets: args.secrets ?? {},
-            registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
+            registryAuth: args.registry ? registryLogin(args.registry, args.tags) : undefined,
         };
         const res = new Image(`${name}-image`, inputs, {
             parent: this, dependsOn: [args.builder],
@@ -218,4 +224,20 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target",
         "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull", "provenance", "sbom",
         "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
+}
+
+/** The `registry` login as the image takes it; each missing part, or a server other than the tags' registry, is refused. */
+export function registryLogin(r: RegistryArgs, tags: pulumi.Input<string[]>): pulumi.Output<{ username: string; password: string }> {
+    return pulumi.all([r.server, r.username, r.password, tags]).apply(([server, username, password, tags]) => {
+        const e = new ArgErrors("MultiArchImage");
+        if (!username) e.add("registry.username", "give the login's user name, or drop registry: the docker config's logins are used");
+        if (!password) e.add("registry.password", "give the login's password or token, as a Pulumi secret");
+        let host: string | undefined;
+        try { host = tags?.[0] ? parseRef(tags[0]).registry : undefined; } catch { /* refused with the tags */ }
+        if (server && host && registryOfServer(server) !== host) {
+            e.add("registry.server", `"${server}" is not the tags' registry (${host}): this login is for the registry the image is pushed to; log in to others with \`docker login\``);
+        }
+        e.throwIfAny();
+        return { username: username!, password: password! };
+    });
 }

@@ -5,12 +5,14 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import type { SshHostArgs } from "../../components";
+import type * as docker from "@pulumi/docker";
+import type { RegistryArgs, SshHostArgs } from "../../components";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
-/** Compile-time: a @pulumi/command connection is assignable to our host shape. */
+/** Compile-time: a @pulumi/command connection is assignable to our host shape, @pulumi/docker's registry args to ours. */
 const asHost = (c: command.types.input.remote.ConnectionArgs): SshHostArgs => c;
+const asRegistry = (r: docker.types.input.Registry): RegistryArgs => r;
 
 describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
     it("is accepted as it is, key authentication and dial limits included", async () => {
@@ -46,5 +48,26 @@ describe("ssh argv for a builder host", () => {
         const d = sshCommand({ kind: "ssh", host: "h" }, "true", files);
         assert.deepStrictEqual(d.args.slice(0, 7), ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=1", "-p"]);
         assert.strictEqual(d.env, undefined);
+    });
+});
+
+describe("@pulumi/docker's registry args as MultiArchImage.registry", () => {
+    const value = <T>(o: pulumi.Output<T>) => (o as any).promise() as Promise<T>;
+
+    it("are accepted as they are; Docker Hub's server names match docker.io tags", async () => {
+        const { registryLogin } = await import("../../components/multiArchImage");
+        const hub = asRegistry({ server: "https://index.docker.io/v1/", username: "me", password: pulumi.secret("token") });
+        assert.deepStrictEqual(await value(registryLogin(hub, ["me/app:1.0"])), { username: "me", password: "token" });
+        const own = asRegistry({ server: "registry.corp:5105", username: "ci", password: "pw" });
+        assert.deepStrictEqual(await value(registryLogin(own, ["registry.corp:5105/team/app:1.0"])), { username: "ci", password: "pw" });
+    });
+
+    it("a login for another registry, or without user or password, is refused naming each property", async () => {
+        const { registryLogin } = await import("../../components/multiArchImage");
+        await assert.rejects(value(registryLogin(asRegistry({ server: "ghcr.io" }), ["registry.corp:5105/team/app:1.0"])), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), ["registry.username", "registry.password", "registry.server"]);
+            assert.match(e.message, /"ghcr.io" is not the tags' registry \(registry.corp:5105\)/);
+            return true;
+        });
     });
 });
