@@ -9,14 +9,14 @@
 import crypto = require("crypto");
 import fs = require("fs");
 import path = require("path");
-import { IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
+import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
 
 export interface ContextDigest {
     /** sha256 over every entry below, in byte order of the paths. */
     digest: string;
     /**
      * relative path -> what the image gets: "sha256:<hex> 0644" for a file, "dir 0755",
-     * "-> target" for a symlink, "fifo 0644", "socket 0755", "char 1,3 0666", "block 8,0 0660",
+     * "-> target" for a symlink, "fifo 0644", "char 1,3 0666", "block 8,0 0660",
      * "hardlink <path>" for a second name of a file. Folders end in "/". Bytes that are not
      * UTF-8 show as \xNN.
      */
@@ -25,6 +25,7 @@ export interface ContextDigest {
     ignoreFile?: string;
 }
 
+const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
 const CHUNK = Buffer.allocUnsafe(1 << 20);
 
 /** sha256 of a file, streamed through one 1 MiB buffer (no size limit, flat memory). */
@@ -69,13 +70,13 @@ function isFile(p: string): boolean {
 
 /**
  * The ignore file BuildKit's Dockerfile frontend uses: `<Dockerfile>.dockerignore` beside the
- * Dockerfile (even outside the context) when it exists and is not empty, else
+ * Dockerfile (even outside the context) when it is a file, even an empty one, else
  * `<context>/.dockerignore`. Anything but a file (a folder, nothing) means no ignore file.
  */
 export function ignoreFileFor(context: string, dockerfile?: string): string | undefined {
     if (dockerfile) {
         const own = `${dockerfile}.dockerignore`;
-        if (isFile(own) && fs.statSync(own).size > 0) return own;
+        if (isFile(own)) return own; // even empty: then nothing is ignored
     }
     const shared = path.join(context, ".dockerignore");
     return isFile(shared) ? shared : undefined;
@@ -84,7 +85,7 @@ export function ignoreFileFor(context: string, dockerfile?: string): string | un
 /** The patterns of `file`, or an error naming the file and the fix. */
 export function loadIgnore(file: string): PatternMatcher {
     try {
-        return new PatternMatcher(readIgnoreFile(fs.readFileSync(file), path.basename(file)));
+        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(file)), path.basename(file)));
     } catch (e) {
         if (!(e instanceof IgnoreFileError)) throw e;
         throw new Error(`${file}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
@@ -147,50 +148,66 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
     return out;
 }
 
-export function hashContext(context: string, dockerfile?: string): ContextDigest {
+export interface ContextEntry {
+    /** Byte string. */
+    path: string;
+    /** What the image gets (see {@link ContextDigest.files}), names as bytes. */
+    value: string;
+    /** A re-included file that BuildKit's sender opens as excluded and sends empty (a BuildKit bug). */
+    sentEmpty?: boolean;
+}
+
+/** Every entry BuildKit sends for this context and Dockerfile, in byte order. */
+export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
     }
     const ignoreFile = ignoreFileFor(context, dockerfile);
     const matcher = ignoreFile ? loadIgnore(ignoreFile) : undefined;
-    const entries = walkContext(fs.realpathSync(context), matcher);
     const root = fs.realpathSync(context);
-    const records: [string, string, string?][] = []; // path, shown value, hashed value when they differ
+    const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
-    for (const { rel, st } of entries) {
+    for (const { rel, st } of walkContext(root, matcher)) {
         const full = Buffer.concat([Buffer.from(root), Buffer.from("/"), Buffer.from(rel, "latin1")]);
         let value: string;
-        let raw: string | undefined;
+        let sentEmpty: boolean | undefined;
         if (st.isSymbolicLink()) {
-            const target = fs.readlinkSync(full, { encoding: "buffer" }).toString("latin1");
-            value = `-> ${displayPath(target)}`;
-            raw = `-> ${target}`;
+            value = `-> ${fs.readlinkSync(full, { encoding: "buffer" }).toString("latin1")}`;
         } else if (st.isDirectory()) {
             value = `dir ${mode(st)}`;
         } else if (st.isFile()) {
             const first = st.nlink > 1 ? inodes.get(`${st.dev}:${st.ino}`) : undefined;
-            if (first !== undefined) {
-                value = `hardlink ${displayPath(first)}`;
-                raw = `hardlink ${first}`;
-            } else {
+            if (first !== undefined) value = `hardlink ${first}`;
+            else {
                 if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
                 value = `sha256:${hashFile(full)} ${mode(st)}`;
+                if (matcher?.matchesOrParentMatches(rel)) sentEmpty = true;
             }
         } else if (st.isFIFO()) {
             value = `fifo ${mode(st)}`;
         } else if (st.isSocket()) {
-            value = `socket ${mode(st)}`;
+            value = `sha256:${EMPTY_SHA256} ${mode(st)}`; // BuildKit writes a socket as an empty file
         } else {
             const kind = st.isCharacterDevice() ? "char" : "block";
             value = `${kind} ${Math.floor(st.rdev / 256) & 0xfff},${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)} ${mode(st)}`;
         }
-        records.push([rel, value, raw]);
+        entries.push({ path: rel, value, ...(sentEmpty ? { sentEmpty } : {}) });
     }
+    return { entries, ...(ignoreFile ? { ignoreFile } : {}) };
+}
+
+/**
+ * The digest of what BuildKit sends. A file BuildKit's bug sends empty is hashed with its
+ * real bytes: a rebuild it causes is needless, never stale (and right once BuildKit is fixed).
+ */
+export function hashContext(context: string, dockerfile?: string): ContextDigest {
+    const { entries, ignoreFile } = contextEntries(context, dockerfile);
     const files: Record<string, string> = {};
     const h = crypto.createHash("sha256");
-    for (const [rel, value, raw] of records) {
-        files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = value;
-        h.update(Buffer.from(`${rel}\0${raw ?? value}\n`, "latin1"));
+    for (const { path: rel, value } of entries) {
+        const shown = /^(->|hardlink) /.test(value) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
+        files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
+        h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
     }
     // The Dockerfile counts even when it lives outside the context or is ignored.
     if (dockerfile) {

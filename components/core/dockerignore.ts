@@ -131,6 +131,24 @@ export function readIgnoreFile(bytes: Buffer, name = ".dockerignore"): string[] 
 }
 
 /**
+ * The patterns as BuildKit's sender receives them: the Dockerfile frontend puts them in the
+ * build definition as JSON, which turns each byte that is not UTF-8 into U+FFFD; then they
+ * travel as gRPC metadata, URL-encoded only when one of them has a non-ASCII character, so a
+ * control character in an all-ASCII set makes BuildKit fail.
+ */
+export function asSent(patterns: string[], name = ".dockerignore"): string[] {
+    const sent = patterns.map((p) => Buffer.from(runes(p), "utf8").toString("latin1"));
+    if (!sent.some((p) => /[\x80-\xff]/.test(p))) {
+        const bad = sent.find((p) => /[\x00-\x1f\x7f]/.test(p));
+        if (bad !== undefined) {
+            throw new IgnoreFileError(`${name}: the pattern ${JSON.stringify(bad)} holds a control character, which BuildKit cannot send ` +
+                `("header key \"exclude-patterns\" contains value with non-printable ASCII characters"): remove it, or match it with ?`);
+        }
+    }
+    return sent;
+}
+
+/**
  * Go's filepath.Match, used by patternmatcher only for its syntax check (`Match(p, ".")`):
  * like Go, it reports a bad pattern only where matching "." reaches it.
  */
@@ -219,7 +237,11 @@ function getEsc(chunk: string): [number, string] {
 }
 
 type MatchType = "exact" | "prefix" | "suffix" | "regexp";
-const SHOULD_ESCAPE = new Set([..."." + "+()|{}$"]);
+// patternmatcher means to escape . + ( ) | { } $, but its bitmap holds one byte per row, so
+// the bits of | { } (code points 64 and up) are lost: they reach RE2 unescaped, where | is
+// alternation (`a|*` matches everything) and {n} a repetition.
+const SHOULD_ESCAPE = new Set([..."." + "+()$"]);
+const RAW_RE2 = new Set([..."|{}"]);
 
 /** One pattern of a {@link PatternMatcher}; compiled on first use, as Go does. */
 export class Pattern {
@@ -296,6 +318,9 @@ export class Pattern {
                 add(ch);
                 type = "regexp";
                 re2Only = true;
+            } else if (RAW_RE2.has(ch)) {
+                add(ch);
+                re2Only = true;
             } else {
                 add(ch);
             }
@@ -366,6 +391,23 @@ export class PatternMatcher {
             if (match) matched = !pattern.exclusion;
         });
         return { matched, info };
+    }
+
+    /**
+     * MatchesOrParentMatches: what fsutil's Open asks before it sends a file's bytes. It can
+     * disagree with the walk (a BuildKit bug: the file is then sent empty).
+     */
+    matchesOrParentMatches(path: string): boolean {
+        let matched = false;
+        const slash = path.lastIndexOf("/");
+        const dirs = slash > 0 ? path.slice(0, slash).split("/") : [];
+        for (const pattern of this.patterns) {
+            if (pattern.exclusion !== matched) continue;
+            let match = pattern.match(path);
+            for (let j = 0; j < dirs.length && !match; j++) match = pattern.match(dirs.slice(0, j + 1).join("/"));
+            if (match) matched = !pattern.exclusion;
+        }
+        return matched;
     }
 
     /**
