@@ -139,6 +139,7 @@ function handCases(): Case[] {
         ign("a bad pattern fails the build", "ok\nsrc/[a-\n"),
         ign("an unused bad exclusion is never compiled", "!\\y\n"),
         ign("a used bad exclusion fails the build", "*\n!\\y\n"),
+        ign("the BuildKit bug: a re-included file listed but sent empty", "a\n!a/d\na\n", { "a/d": f("real bytes\n"), "a/e": f() }),
     ];
 }
 
@@ -207,6 +208,7 @@ describe("context digest vs the real BuildKit (differential)", function () {
         for (const b of bugs.slice(0, 5)) console.log(`      BuildKit bug: ${b}`);
         if (process.env.DIFFERENTIAL_REPORT) fs.writeFileSync(process.env.DIFFERENTIAL_REPORT, [...divergences, ...bugs.map((b) => `bug: ${b}`)].join("\n"));
         assert.deepStrictEqual(divergences, []);
+        assert.ok(bugs.some((b) => b.startsWith("the BuildKit bug")), "the named BuildKit bug no longer shows: BuildKit may be fixed; update the docs");
     });
 });
 
