@@ -79,10 +79,14 @@ export class Registry {
 
     constructor(readonly registry: string, private readonly credentials?: Credentials, private readonly timeoutMs = 60_000) {}
 
+    private auth(): Record<string, string> {
+        return this.token ? { Authorization: `Bearer ${this.token}` }
+            : this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
+    }
+
     private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
         const url = `${baseUrl(this.registry)}/v2/${path}`;
-        const auth = (): Record<string, string> => this.token ? { Authorization: `Bearer ${this.token}` }
-            : this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` } : {};
+        const auth = () => this.auth();
         let res = await request(method, url, { ...headers, ...auth() }, body, this.timeoutMs);
         const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
         if (challenge?.realm) {
@@ -136,6 +140,35 @@ export class Registry {
     async deleteManifest(repository: string, digest: string): Promise<void> {
         const res = await this.call("DELETE", `${repository}/manifests/${digest}`);
         if (![200, 202, 404].includes(res.status)) throw new Error(`${this.registry} refused to delete ${repository}@${digest} (${res.status}): enable deletes in the registry or drop deleteOnDestroy`);
+    }
+
+    /**
+     * A blob's bytes as a stream, so a layer of any size is read with flat memory and the
+     * reader can stop early (destroying the response). A HEAD first settles authentication.
+     */
+    async openBlob(repository: string, digest: string): Promise<http.IncomingMessage> {
+        await this.call("HEAD", `${repository}/blobs/${digest}`);
+        let url = `${baseUrl(this.registry)}/v2/${repository}/blobs/${digest}`;
+        for (let hops = 0; hops < 4; hops++) {
+            const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+                const lib = url.startsWith("https:") ? https : http;
+                const req = lib.request(url, { method: "GET", headers: hops ? {} : this.auth(), timeout: this.timeoutMs }, resolve);
+                req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out after ${this.timeoutMs / 1000}s`)));
+                req.on("error", (e) => reject(new Error(`GET ${url}: ${e.message}: is the registry running and reachable?`)));
+                req.end();
+            });
+            if ([301, 302, 307, 308].includes(res.statusCode ?? 0) && res.headers.location) {
+                url = new URL(res.headers.location, url).toString();
+                res.resume();
+                continue;
+            }
+            if (res.statusCode !== 200) {
+                res.resume();
+                throw new Error(`GET blob ${digest} from ${this.registry}/${repository} answered ${res.statusCode}`);
+            }
+            return res;
+        }
+        throw new Error(`GET blob ${digest} from ${this.registry}/${repository}: too many redirects`);
     }
 
     async getBlob(repository: string, digest: string): Promise<Buffer> {
