@@ -19,11 +19,16 @@ export interface TarHeader {
 }
 
 /** Pulls exact byte counts out of an async iterator of chunks. */
+// Fields are set in constructors: provider code is serialized into the state, and the
+// serializer keeps constructors but not class field initializers.
 class ByteReader {
-    private buf: Buffer = Buffer.alloc(0);
-    private done = false;
+    private buf: Buffer;
+    private done: boolean;
 
-    constructor(private readonly it: AsyncIterator<Buffer | Uint8Array>) {}
+    constructor(private readonly it: AsyncIterator<Buffer | Uint8Array>) {
+        this.buf = Buffer.alloc(0);
+        this.done = false;
+    }
 
     private async fill(n: number): Promise<void> {
         while (this.buf.length < n && !this.done) {

@@ -127,16 +127,23 @@ async function* pipe(src: AsyncIterable<Buffer>, t: NodeJS.ReadWriteStream & { d
  * passed need no second read.
  */
 export class LayerIndex {
-    readonly entries = new Map<string, IndexedEntry>();
+    readonly entries: Map<string, IndexedEntry>;
     /** Folders whose lower-layer contents this layer hides (`.wh..wh..opq`). */
-    readonly opaque = new Set<string>();
+    readonly opaque: Set<string>;
     /** Folders this layer holds only through entries below them. */
-    private readonly implicitDirs = new Set<string>();
-    complete = false;
+    private readonly implicitDirs: Set<string>;
+    complete: boolean;
     private iter?: AsyncGenerator<TarEntry>;
-    private lock: Promise<unknown> = Promise.resolve();
+    private lock: Promise<unknown>;
 
-    constructor(private readonly open: () => AsyncIterable<Buffer>) {}
+    // Fields are set here, not by initializers: the provider serializer keeps only constructors.
+    constructor(private readonly open: () => AsyncIterable<Buffer>) {
+        this.entries = new Map();
+        this.opaque = new Set();
+        this.implicitDirs = new Set();
+        this.complete = false;
+        this.lock = Promise.resolve();
+    }
 
     private async step(onEntry?: (name: string, e: IndexedEntry) => void): Promise<string | undefined> {
         this.iter ??= tarEntries(this.open());
@@ -188,10 +195,13 @@ export class LayerIndex {
 
 /** Shares layer indexes by digest across the platforms of one verification. */
 export class Verifier {
-    private readonly layers = new Map<string, LayerIndex>();
-    readonly counter = { bytes: 0 };
+    private readonly layers: Map<string, LayerIndex>;
+    readonly counter: { bytes: number };
 
-    constructor(private readonly source: BlobSource) {}
+    constructor(private readonly source: BlobSource) {
+        this.layers = new Map();
+        this.counter = { bytes: 0 };
+    }
 
     layer(desc: any): LayerIndex {
         let l = this.layers.get(desc.digest);
@@ -242,18 +252,19 @@ export class Verifier {
 
         // 1. Every ELF file the build added.
         let addedElfs = 0;
-        let offender: { name: string; machine: number } | undefined;
+        let offender: { name: string; machine: number; interpreter?: string } | undefined;
         for (const l of layers.slice(base)) {
             await l.readAll((name, e) => {
                 if (e.head?.machine === undefined) return;
                 addedElfs++;
-                if (e.head.machine !== wantMachine && !offender) offender = { name, machine: e.head.machine };
+                if (e.head.machine !== wantMachine && !offender) offender = { name, machine: e.head.machine, interpreter: e.head.interpreter };
             });
         }
         out.addedElfs = addedElfs;
         if (offender) {
             const architecture = archOfMachine(offender.machine);
-            out.problem = `${platform}: /${offender.name}, added by the build, is an ${architecture} ELF file. Likely cause: a hard-coded GOARCH ` +
+            const kind = offender.interpreter ? `dynamically linked ${architecture} ELF file (loader ${offender.interpreter})` : `${architecture} ELF file`;
+            out.problem = `${platform}: /${offender.name}, added by the build, is a${/^[aeiou]/.test(kind) ? "n" : ""} ${kind}. Likely cause: a hard-coded GOARCH ` +
                 `(or another compiler target) in a build stage, or a COPY --from a stage or image of another platform; build with GOARCH=$TARGETARCH ` +
                 `(ARG TARGETARCH) and copy from stages of the target platform`;
             out.binary = { path: `/${offender.name}`, architecture };
@@ -285,7 +296,7 @@ export class Verifier {
         if (!head || depth > 4) return undefined;
         if (head.machine !== undefined) {
             const architecture = archOfMachine(head.machine);
-            if (depth === 0 || !out.binary) out.binary = { path: file.path, architecture, ...(head.interpreter ? { interpreter: head.interpreter } : {}) };
+            if (!out.binary) out.binary = { path: file.path, architecture, ...(head.interpreter ? { interpreter: head.interpreter } : {}) };
             if (head.machine !== wantMachine) {
                 out.binary = { path: file.path, architecture };
                 return `${platform}: ${file.path} is an ${architecture} binary. Likely cause: ${cause}`;
@@ -342,7 +353,7 @@ interface Target { path: string; candidates: string[]; required: boolean; base: 
 export function programTargets(config: any): Target[] {
     const c = config?.config ?? {};
     const argv: string[] = [...(c.Entrypoint ?? []), ...(c.Entrypoint?.length ? [] : c.Cmd ?? [])];
-    if (!argv.length) return [];
+    if (!argv.length) return [{ path: "/bin/sh", candidates: ["/bin/sh"], required: false, base: BASE_CAUSE }];
     const env: string[] = c.Env ?? [];
     const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
     const workdir = c.WorkingDir || "/";
@@ -353,6 +364,9 @@ export function programTargets(config: any): Target[] {
         const word = shellCommandWord(argv[2]);
         if (word) out.push({ path: word, candidates: pathCandidates(word, workdir, pathVar), required: false, base: cause });
     }
+    // The base's shell: a right program on a base of another architecture still fails at
+    // `docker run ... sh` and in every RUN of images built on it (the article's last FROM).
+    out.push({ path: "/bin/sh", candidates: ["/bin/sh"], required: false, base: BASE_CAUSE });
     return out;
 }
 
@@ -412,7 +426,7 @@ class Lookup {
     async resolve(_program: string, candidates: string[]): Promise<{ path: string; entry: IndexedEntry } | undefined> {
         for (const c of candidates) {
             const r = await this.resolveOne(c);
-            if (r && r.entry.type !== "dir") return r;
+            if (r && r.entry.type !== "dir") return r.path === c ? r : { ...r, path: `${c} (-> ${r.path})` };
         }
         return undefined;
     }

@@ -52,11 +52,11 @@ describe("verification", () => {
     it("resolves the program like the runtime: absolute, WorkingDir-relative, PATH, shell form", () => {
         assert.deepStrictEqual(pathCandidates("./hello", "/app", "/bin"), ["/app/hello"]);
         assert.deepStrictEqual(pathCandidates("sh", "/", "/usr/bin:/bin"), ["/usr/bin/sh", "/bin/sh"]);
-        assert.deepStrictEqual(programTargets({ config: { WorkingDir: "/app", Cmd: ["./hello"] } }).map((t) => t.candidates), [["/app/hello"]]);
+        assert.deepStrictEqual(programTargets({ config: { WorkingDir: "/app", Cmd: ["./hello"] } }).map((t) => t.candidates), [["/app/hello"], ["/bin/sh"]]);
         const shell = programTargets({ config: { WorkingDir: "/app", Cmd: ["/bin/sh", "-c", "FOO=1 exec ./hello --x"] } });
-        assert.deepStrictEqual(shell.map((t) => t.candidates[0]), ["/bin/sh", "/app/hello"]);
+        assert.deepStrictEqual(shell.map((t) => t.candidates[0]), ["/bin/sh", "/app/hello", "/bin/sh"]);
         assert.strictEqual(shellCommandWord("$APP"), undefined);
-        assert.deepStrictEqual(programTargets({ config: { Entrypoint: ["/e"], Cmd: ["x"] } }).map((t) => t.path), ["/e"]);
+        assert.deepStrictEqual(programTargets({ config: { Entrypoint: ["/e"], Cmd: ["x"] } }).map((t) => t.path), ["/e", "/bin/sh"]);
     });
 
     it("reads an ELF's machine and a dynamic binary's loader (this host's /bin/ls), and a #! line", () => {
@@ -93,7 +93,7 @@ describe("verification", () => {
         const amdBase = await tar([{ name: "bin/busybox", body: AMD }, { name: "bin/sh", link: "busybox" }]);
         const script = await tar([{ name: "run.sh", body: Buffer.from("#!/bin/sh\necho hi\n") }]);
         const viaShell = await new Verifier(s.source).check(await s.image("arm64", { Cmd: ["/bin/sh", "-c", "echo hi"] }, [amdBase]), "linux/arm64", 1);
-        assert.match(viaShell.problem!, /\/bin\/busybox is an amd64 binary. Likely cause: the final stage's FROM/);
+        assert.match(viaShell.problem!, /\/bin\/sh \(-> \/bin\/busybox\) is an amd64 binary. Likely cause: the final stage's FROM/);
         const viaScript = await new Verifier(s.source).check(await s.image("arm64", { Entrypoint: ["/run.sh"] }, [amdBase, script]), "linux/arm64", 1);
         assert.match(viaScript.problem!, /interpreter of \/run.sh comes from a base of another architecture/);
     });
