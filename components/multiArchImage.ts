@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
+import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
 import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
 import { parseRef } from "./core/registry";
@@ -76,7 +77,11 @@ export interface MultiArchImageArgs {
     triggers?: pulumi.Input<string[]>;
     /** Verify each platform's config and entrypoint binary before tags move. Default `true`. */
     verify?: pulumi.Input<boolean>;
-    /** Dockerfile lint findings fail the preview instead of warning. Default `false`. */
+    /**
+     * Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
+     * platform, once the builder exists) and of this library's rules fail the preview instead
+     * of warning. Default `false`.
+     */
     strict?: boolean;
     /** Delete the pushed manifests on destroy (registry API). Default `false`: images are kept. */
     deleteOnDestroy?: pulumi.Input<boolean>;
@@ -107,8 +112,11 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
+        const warn = (msg: string) => pulumi.log.warn(msg, this);
+        const created = createImageInputs(args, warn);
         const inputs = {
-            ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            ...created, builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            buildkitChecks: buildkitChecks(args, created, warn),
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
         };
@@ -146,6 +154,33 @@ class Image extends pulumi.dynamic.Resource {
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
         super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts, "multiarch", "Image");
     }
+}
+
+/**
+ * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
+ * exists (before that, at a stack's first preview, there is no BuildKit to ask; `up` runs
+ * them after creating the builder and before the build). Each finding is a warning with its
+ * rule and line, or, with `strict`, an error that stops the preview.
+ */
+function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void): pulumi.Output<string[]> {
+    return pulumi.all([args.builder.name, inputs.platforms, inputs.dockerfile, inputs.buildArgs, inputs.target]).apply(
+        async ([builder, platforms, dockerfile, buildArgs, target]: [string, string[], string, Record<string, string>, string | undefined]) => {
+            if (!builder || !platforms?.length || !(await findBuilder(builder).catch(() => undefined))) return [];
+            const seen = new Map<string, string[]>();
+            for (const platform of platforms) {
+                const findings = await buildkitCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                for (const f of findings) {
+                    const msg = `${dockerfile}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                    seen.set(msg, [...(seen.get(msg) ?? []), platform]);
+                }
+            }
+            const out = [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`));
+            if (args.strict && out.length) {
+                throw new pulumi.InputPropertiesError({ message: "MultiArchImage: BuildKit's Dockerfile checks failed (strict)", errors: out.map((reason) => ({ propertyPath: "dockerfile", reason })) });
+            }
+            for (const m of out) warn(m);
+            return out;
+        });
 }
 
 /**

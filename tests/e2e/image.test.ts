@@ -187,6 +187,24 @@ describe("MultiArchImage", function () {
         assert.match(honestOut.honest.value["linux/arm64"], /^ok: config linux\/arm64, \/app\/hello is arm64, 1 ELF file added by the build$/);
     });
 
+    it("BuildKit's own checks at preview: a wrong-platform final base warns with rule and line before any build; strict makes it an error", async () => {
+        const ctx = appCopy("checks", fs.readFileSync(path.join(ROOT, "app", "Dockerfile"), "utf8"));
+        const program = (strict: boolean) => imageProgram(builderName("checks"), { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/e2e/checks:1.0`], strict });
+        const s = await stack("e2e-image-checks", program(false));
+        await s.up({ onOutput: () => {} });
+        const before = await tagDigest(REG, "e2e/checks", "1.0");
+        const lines = fs.readFileSync(path.join(ctx, "Dockerfile"), "utf8").split("\n");
+        const at = lines.findIndex((l) => l.startsWith(`FROM ${REG}/fixtures/busybox`));
+        lines[at] = lines[at].replace("FROM ", "FROM --platform=linux/amd64 ");
+        fs.writeFileSync(path.join(ctx, "Dockerfile"), lines.join("\n"));
+        const preview = await s.preview({ diff: true });
+        assert.match(preview.stdout, new RegExp(`warning: .*Dockerfile:${at + 1}: FROM --platform flag should not use constant value "linux/amd64" \\[BuildKit FromPlatformFlagConstDisallowed`));
+        s.workspace.program = program(true);
+        const text = await failure(() => s.preview({ diff: true }));
+        assert.match(text, new RegExp(`dockerfile: .*Dockerfile:${at + 1}: FROM --platform flag should not use constant value "linux/amd64" \\[BuildKit FromPlatformFlagConstDisallowed`));
+        assert.strictEqual(await tagDigest(REG, "e2e/checks", "1.0"), before, "a preview moved the tag");
+    });
+
     it("one changed source file: preview --diff names it, up rebuilds only the image", async () => {
         const ctx = appCopy("change", fs.readFileSync(path.join(ROOT, "app", "Dockerfile"), "utf8"));
         const s = await stack("e2e-image-change", imageProgram(builderName("change"), { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/e2e/change:1.0`] }));
