@@ -212,7 +212,7 @@ describe("MultiArchImage", function () {
         fs.appendFileSync(path.join(ctx, "main.go"), "\n// a one-line change\n");
         const preview = await s.preview({ diff: true });
         assert.deepStrictEqual({ update: preview.changeSummary.update, same: preview.changeSummary.same }, { update: 1, same: 6 });
-        assert.match(preview.stdout, /~ main\.go\s*: "sha256:[0-9a-f]+" => "sha256:[0-9a-f]+"/);
+        assert.match(preview.stdout, /~ main\.go\s*: "sha256:[0-9a-f]+ 0644" => "sha256:[0-9a-f]+ 0644"/);
         assert.doesNotMatch(preview.stdout, /go\.mod\s*:.*=>/);
         const second = (await s.up({ onOutput: () => {} })).outputs;
         assert.deepStrictEqual(second.reason.value, ["contextDigest"]);
