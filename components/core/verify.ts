@@ -332,8 +332,9 @@ export function pathCandidates(program: string, workdir: string, pathVar: string
     return pathVar.split(":").filter(Boolean).map((d) => path.posix.join(d.startsWith("/") ? d : path.posix.join(workdir || "/", d), program));
 }
 
-const SHELL_BUILTINS = new Set([":", ".", "[", "cd", "echo", "eval", "exit", "export", "false", "printf", "read", "return", "set",
-    "shift", "source", "test", "trap", "true", "ulimit", "umask", "unset", "wait"]);
+// An array, not a Set: provider code is serialized into the state, and a captured Set is not.
+const SHELL_BUILTINS = [":", ".", "[", "cd", "echo", "eval", "exit", "export", "false", "printf", "read", "return", "set",
+    "shift", "source", "test", "trap", "true", "ulimit", "umask", "unset", "wait"];
 
 /** The first word a shell runs of a command string (after assignments and `exec`), or undefined. */
 export function shellCommandWord(cmd: string): string | undefined {
@@ -342,7 +343,7 @@ export function shellCommandWord(cmd: string): string | undefined {
         if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || w === "exec") continue;
         if (/[$`*?[]/.test(w)) return undefined; // expanded by the shell: not knowable here
         const word = w.replace(/^["']|["']$/g, "");
-        return SHELL_BUILTINS.has(word) ? undefined : word;
+        return SHELL_BUILTINS.includes(word) ? undefined : word;
     }
     return undefined;
 }
