@@ -168,7 +168,14 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
             if (!builder || !platforms?.length || !(await findBuilder(builder).catch(() => undefined))) return [];
             const seen = new Map<string, string[]>();
             for (const platform of platforms) {
-                const findings = await buildkitCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                let findings;
+                try {
+                    findings = await buildkitCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                } catch (e) {
+                    // Not a finding: the builder may be down (up recreates it); the build reports real errors.
+                    warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
+                    return [];
+                }
                 for (const f of findings) {
                     const msg = `${dockerfile}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
                     seen.set(msg, [...(seen.get(msg) ?? []), platform]);
