@@ -24,6 +24,7 @@ function file(p: string, text: string | Buffer, mode = 0o644): void {
 /** Incompressible bytes, made once (a gzip layer of them is as large as they are). */
 async function noise(p: string, mb: number): Promise<void> {
     if (fs.existsSync(p) && fs.statSync(p).size === mb << 20) return;
+    fs.mkdirSync(path.dirname(p), { recursive: true });
     await timed("bash", ["-c", `head -c ${mb}M /dev/urandom > ${p}`]);
 }
 
@@ -38,10 +39,11 @@ async function builder(): Promise<void> {
 
 /** The base (pushed once): busybox's rootfs and 600 MB of data in one layer per platform. */
 async function baseImage(dir: string): Promise<void> {
-    if (out("docker", ["buildx", "imagetools", "inspect", "--builder", BUILDER, BASE], {}).includes("linux/arm64")) return;
+    try {
+        if (out("docker", ["buildx", "imagetools", "inspect", "--builder", BUILDER, BASE]).includes("linux/arm64")) return;
+    } catch { /* not pushed yet */ }
     const ctx = path.join(dir, "base");
     await noise(path.join(ctx, "big"), 600);
-    file(path.join(ctx, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest AS bb\nFROM scratch\nCOPY --from=bb / /\nCOPY big /usr/share/big\n`);
     // One layer: busybox's files and the data, as a distribution's single rootfs layer.
     file(path.join(ctx, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest AS bb\nFROM scratch AS root\nCOPY --from=bb / /\nCOPY big /usr/share/big\nFROM scratch\nCOPY --from=root / /\n`);
     await timed("docker", ["buildx", "build", "--builder", BUILDER, "--platform", PLATFORMS, "--provenance=false", "--output", `type=image,name=${BASE},push=true`, ctx]);
