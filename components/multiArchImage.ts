@@ -116,7 +116,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const created = createImageInputs(args, warn);
         const inputs = {
             ...created, builder: args.builder.name, builderPlatforms: args.builder.platforms,
-            buildkitChecks: buildkitChecks(args, created, warn),
+            buildkitChecks: buildkitChecks(args, created, warn), strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
         };
@@ -160,7 +160,7 @@ class Image extends pulumi.dynamic.Resource {
  * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
  * exists (before that, at a stack's first preview, there is no BuildKit to ask; `up` runs
  * them after creating the builder and before the build). Each finding is a warning with its
- * rule and line, or, with `strict`, an error that stops the preview.
+ * rule and line, or, with `strict`, an error of the image's check that stops the preview.
  */
 function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void): pulumi.Output<string[]> {
     return pulumi.all([args.builder.name, inputs.platforms, inputs.dockerfile, inputs.buildArgs, inputs.target]).apply(
@@ -182,10 +182,9 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
                 }
             }
             const out = [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`));
-            if (args.strict && out.length) {
-                throw new pulumi.InputPropertiesError({ message: "MultiArchImage: BuildKit's Dockerfile checks failed (strict)", errors: out.map((reason) => ({ propertyPath: "dockerfile", reason })) });
-            }
-            for (const m of out) warn(m);
+            // With strict, the image provider's check turns them into errors (a throw here would
+            // not stop an inline program cleanly).
+            if (!args.strict) for (const m of out) warn(m);
             return out;
         });
 }

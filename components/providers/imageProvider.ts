@@ -52,6 +52,10 @@ export interface ImageInputs {
     contextDigest: string;
     /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
     contextFiles: Record<string, string>;
+    /** Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]). */
+    buildkitChecks?: string[];
+    /** Findings fail the check (preview) instead of warning. */
+    strict?: boolean;
 }
 
 export interface ImageOutputs extends ImageInputs {
@@ -344,7 +348,9 @@ export const imageProvider: pulumi.dynamic.ResourceProvider = {
     async check(olds: ImageInputs, news: ImageInputs) {
         // The registry is asked only when this run would build: an unchanged image needs none.
         const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
-        return { inputs: news, failures: [...unbuildable(news), ...(builds ? await registryProblems(news) : [])] };
+        const strictFindings = news.strict && Array.isArray(news.buildkitChecks)
+            ? news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })) : [];
+        return { inputs: news, failures: [...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {
