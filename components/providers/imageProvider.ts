@@ -223,10 +223,10 @@ async function baseLayers(inputs: ImageInputs, platform: string): Promise<number
 }
 
 /** Every platform verified, reading each shared blob once. */
-async function verifyPlatforms(inputs: ImageInputs, manifests: Record<string, string>): Promise<verify.PlatformCheck[]> {
+async function verifyPlatforms(inputs: ImageInputs, manifests: Record<string, string>, bases: Record<string, Promise<number | undefined>>): Promise<verify.PlatformCheck[]> {
     const verifier = new verify.Verifier(registrySource(inputs));
     try {
-        return await Promise.all(inputs.platforms.map(async (p) => verifier.check(manifests[p], p, await baseLayers(inputs, p))));
+        return await Promise.all(inputs.platforms.map(async (p) => verifier.check(manifests[p], p, await (bases[p] ?? baseLayers(inputs, p)))));
     } finally {
         verifier.close();
     }
@@ -282,6 +282,8 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         }
     }
     const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
+    // The final stage's base, per platform, looked up while the build runs (it needs no build).
+    const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
     const built = await buildByDigest(inputs, perPlatform, log).catch((e: Error) => {
         if (/\b401\b|unauthorized|authentication required/i.test(e.message)) {
             const who = inputs.registryAuth ? `the login of ${inputs.registryAuth.username}` : "an anonymous push";
@@ -293,7 +295,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     // Verify every platform before any tag moves.
     const verification: Record<string, string> = {};
     if (inputs.push && inputs.verify) {
-        const checks = await verifyPlatforms(inputs, built.manifests);
+        const checks = await verifyPlatforms(inputs, built.manifests, bases);
         const bad = checks.filter((c) => c.problem);
         for (const c of checks) verification[c.platform] = verify.describe(c);
         if (bad.length) {
