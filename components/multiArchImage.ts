@@ -1,4 +1,6 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
@@ -170,7 +172,7 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
             for (const platform of platforms) {
                 let findings;
                 try {
-                    findings = await buildkitCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                    findings = await cachedCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
                 } catch (e) {
                     // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                     warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
@@ -187,6 +189,21 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
             if (!args.strict) for (const m of out) warn(m);
             return out;
         });
+}
+
+/**
+ * BuildKit's checks, remembered per Dockerfile content, build args, target, platform and
+ * builder (in the temp dir), so a run that changes none of them (a no-op `up`) asks no
+ * BuildKit: the checks read only the Dockerfile and the base images' metadata.
+ */
+async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
+    const key = crypto.createHash("sha256").update(JSON.stringify([fs.readFileSync(o.dockerfile, "utf8"), o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
+    const file = path.join(os.tmpdir(), "pulumi-multiarch-checks", `${key}.json`);
+    try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
+    const findings = await buildkitCheck(o);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(findings));
+    return findings;
 }
 
 /**
