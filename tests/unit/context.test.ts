@@ -6,8 +6,12 @@ import * as os from "os";
 import * as path from "path";
 import { hashContext, diffFiles, summarizeFiles } from "../../components/core/context";
 
+const made: string[] = [];
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+
 function tree(files: Record<string, string>, mode = 0o644): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+    made.push(dir);
     for (const [rel, content] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), content, { mode });
