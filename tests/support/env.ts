@@ -39,6 +39,7 @@ export function requireRealParts(): void {
     }
 }
 
+/** Runs a command and returns its stdout; room for large outputs (a shared BuildKit's history grows past 1 MiB). */
 export function sh(cmd: string, args: string[]): string {
-    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 }
