@@ -1,6 +1,8 @@
 // The context digest against the real BuildKit: every generated context is built
-// `FROM scratch` / `COPY . /` with `--output type=tar` by the machine-wide buildkitd (through
-// buildctl, whose file sender is the same fsutil as buildx's), and what lands in the tar is
+// `FROM scratch` / `COPY . /` with `--output type=tar` by a buildkitd of the test's own (the
+// bootstrap's build, started and stopped here so its hundreds of build records stay out of
+// the machine-wide daemons' history), through buildctl, whose file sender is the same fsutil
+// as buildx's, and what lands in the tar is
 // compared with the digest's entries. Then mutations: a changed file, mode or ignore file
 // must change the digest exactly when it changes the image.
 import * as assert from "assert";
@@ -13,9 +15,12 @@ import { Case, materialize, randomIgnore, randomTree, rng } from "../support/con
 import { contextEntries } from "../../components/core/context";
 import { tarEntries } from "../../components/core/tar";
 import { run } from "../../components/core/exec";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 
-const ADDR = "unix:///run/pulumi-multiarch/buildkitd-amd64.sock";
 const BUILDCTL = path.join(ROOT, ".tools/bin/buildctl");
+const BUILDKITD = path.join(ROOT, ".tools/bin/buildkitd");
+const DAEMON = fs.mkdtempSync(path.join(os.tmpdir(), "pm-differential-buildkitd-"));
+const ADDR = `unix://${DAEMON}/buildkitd.sock`;
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 13);
 const RANDOM_CASES = Number(process.env.DIFFERENTIAL_RANDOM ?? 240);
 const PARALLEL = 4;
@@ -155,10 +160,26 @@ describe("context digest vs the real BuildKit (differential)", function () {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "pm-differential-"));
     after(() => { if (!process.env.DIFFERENTIAL_REPORT) fs.rmSync(work, { recursive: true, force: true }); });
 
-    before(() => {
-        if (!fs.existsSync(BUILDCTL) || !fs.existsSync(ADDR.slice(7))) {
-            throw new Error(`buildctl or the machine-wide buildkitd (${ADDR}) is missing: run \`bash scripts/bootstrap\``);
+    let daemon: ChildProcess | undefined;
+    before(async () => {
+        if (!fs.existsSync(BUILDCTL) || !fs.existsSync(BUILDKITD)) {
+            throw new Error(`buildctl or buildkitd is missing from .tools/bin: run \`bash scripts/bootstrap\``);
         }
+        fs.writeFileSync(path.join(DAEMON, "buildkitd.toml"), `[otel]\n  socketPath = "${DAEMON}/otel.sock"\n`);
+        const log = fs.openSync(path.join(DAEMON, "buildkitd.log"), "a");
+        daemon = spawn(BUILDKITD, ["--addr", ADDR, "--root", path.join(DAEMON, "root"), "--config", path.join(DAEMON, "buildkitd.toml"),
+            "--oci-worker-platform", "linux/amd64"], { stdio: ["ignore", log, log] });
+        for (let i = 0; i < 60; i++) {
+            try { execFileSync(BUILDCTL, ["--addr", ADDR, "debug", "workers"], { stdio: "ignore" }); return; } catch { await new Promise((r) => setTimeout(r, 500)); }
+        }
+        throw new Error(`the test's buildkitd did not start: ${fs.readFileSync(path.join(DAEMON, "buildkitd.log"), "utf8").split("\n").slice(-5).join(" ")}`);
+    });
+    after(async () => {
+        if (daemon && daemon.exitCode === null) {
+            daemon.kill("SIGTERM");
+            await new Promise((r) => { daemon!.once("exit", r); setTimeout(r, 10_000); });
+        }
+        fs.rmSync(DAEMON, { recursive: true, force: true });
     });
 
     it(`lists exactly what BuildKit copies: ${handCases().length} hand cases and ${RANDOM_CASES} random ones (seed ${SEED}), with mutations`, async () => {
