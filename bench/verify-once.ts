@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const text = fs.readFileSync(dockerfile, "utf8");
     const checks = await Promise.all(Object.entries(manifests).map(async ([p, d]) => {
         const base = finalStageBase(text, {}, undefined, p);
-        return v.check(d, p, base === undefined ? undefined : await baseLayerCount(builder, base, p));
+        return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
     }));
     v.close();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -1,10 +1,10 @@
 // The image the final stage builds on, so verification knows which layers the build added:
 // the last FROM (or the --target stage's), followed through stages it names, with ARG values
-// expanded the way the Dockerfile frontend does; then its layer count, read through
-// `docker buildx imagetools` (which reaches the registry exactly as the build does).
+// expanded the way the Dockerfile frontend does; then its layer count, read with the registry
+// client, which reaches the registry as the build does (docker's logins, the builder's TLS).
 import { DockerfileParser } from "dockerfile-ast";
-import { run } from "./exec";
 import platformlib = require("./platform");
+import registry = require("./registry");
 
 /** `$X`, `${X}`, `${X:-default}`, `${X:+alt}`, `${X-default}`, `${X+alt}`; undefined when a value is unknown. */
 export function expand(text: string, vars: Record<string, string | undefined>): string | undefined {
@@ -53,18 +53,24 @@ export function finalStageBase(dockerfile: string, buildArgs: Record<string, str
     return undefined;
 }
 
-/** How many layers `ref` has for `platform`, read through buildx (0 for scratch). */
-export async function baseLayerCount(builder: string, ref: string, platform: string): Promise<number> {
+/** How many layers `ref` has for `platform` (0 for scratch); `opts` say how its registry is reached. */
+export async function baseLayerCount(ref: string, platform: string, opts: registry.RegistryOptions): Promise<number> {
     if (ref === "scratch") return 0;
-    const raw = async (r: string) => JSON.parse((await run("docker", ["buildx", "imagetools", "inspect", "--builder", builder, "--raw", r])).stdout);
-    let m = await raw(ref);
+    const r = registry.parseRef(ref);
+    const client = new registry.Registry(r.registry, opts);
+    const read = async (reference: string) => {
+        const m = await client.getManifest(r.repository, reference);
+        if (!m) throw new Error(`${ref} is not in its registry`);
+        return m.body;
+    };
+    let m = await read(r.digest ?? r.tag!);
     if (Array.isArray(m.manifests)) {
         const want = platformlib.formatPlatform(platformlib.parsePlatform(platform));
         const entry = m.manifests.find((e: any) => e.platform && (() => {
             try { return platformlib.formatPlatform(platformlib.parsePlatform([e.platform.os, e.platform.architecture, e.platform.variant].filter(Boolean).join("/"))) === want; } catch { return false; }
         })());
         if (!entry) throw new Error(`${ref} has no ${platform} image`);
-        m = await raw(`${ref.replace(/@sha256:[a-f0-9]{64}$/, "")}@${entry.digest}`);
+        m = await read(entry.digest);
     }
     return (m.layers ?? []).length;
 }

@@ -229,7 +229,11 @@ function registrySource(inputs: ImageInputs): verify.BlobSource {
 async function baseLayers(inputs: ImageInputs, platform: string): Promise<number | undefined> {
     try {
         const ref = baseImage.finalStageBase(fs.readFileSync(inputs.dockerfile, "utf8"), inputs.buildArgs, inputs.target, platform);
-        return ref === undefined ? undefined : await baseImage.baseLayerCount(inputs.builder, ref, platform);
+        if (ref === undefined) return undefined;
+        // The push's login counts only where the base lives in the same registry.
+        const same = ref !== "scratch" && registry.parseRef(ref).registry === registry.parseRef(inputs.tags[0]).registry;
+        return await baseImage.baseLayerCount(ref, platform,
+            { builder: inputs.builder, builderConfig: inputs.builderConfig, ...(same ? { credentials: inputs.registryAuth } : {}) });
     } catch {
         return undefined;
     }
