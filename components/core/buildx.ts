@@ -167,6 +167,8 @@ export interface BuildOptions {
     /** A registry login added to the user's docker config, in a private copy for this build only. */
     auth?: { registry: string; username: string; password: string };
     onLine?: (line: string) => void;
+    /** Aborting it stops the build (buildx cancels it on SIGTERM). */
+    signal?: AbortSignal;
 }
 
 /** What `--metadata-file` records for a push. */
@@ -226,7 +228,7 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
-        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
+        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

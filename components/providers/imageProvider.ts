@@ -188,8 +188,17 @@ async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l:
         if (!Array.isArray(index.body.manifests)) return { manifests: { [inputs.platforms[0]]: meta.digest } };
         return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType } };
     }
-    const metas = await Promise.all(inputs.platforms.map((p) =>
-        buildx.build(buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`))).then((m) => [p, m] as const)));
+    // The first build that fails stops the others, and the call returns only once they have
+    // exited: no build goes on pushing after the resource reported its failure.
+    const stop = new AbortController();
+    let failed: Error | undefined;
+    const settled = await Promise.allSettled(inputs.platforms.map((p) =>
+        buildx.build({ ...buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`)), signal: stop.signal }).then((m) => [p, m] as const, (e: Error) => {
+            if (!failed) { failed = e; stop.abort(); }
+            throw e;
+        })));
+    if (failed) throw failed;
+    const metas = settled.map((r) => (r as PromiseFulfilledResult<readonly [string, buildx.BuildMetadata]>).value);
     const manifests: Record<string, string> = {};
     for (const [p, m] of metas) {
         if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
