@@ -1,7 +1,10 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
+import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
 import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
@@ -90,7 +93,11 @@ export interface MultiArchImageArgs {
     triggers?: pulumi.Input<string[]>;
     /** Verify each platform's config and entrypoint binary before tags move. Default `true`. */
     verify?: pulumi.Input<boolean>;
-    /** Dockerfile lint findings fail the preview instead of warning. Default `false`. */
+    /**
+     * Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
+     * platform, once the builder exists) and of this library's rules fail the preview instead
+     * of warning. Default `false`.
+     */
     strict?: boolean;
     /** Delete the pushed manifests on destroy (registry API). Default `false`: images are kept. */
     deleteOnDestroy?: pulumi.Input<boolean>;
@@ -121,9 +128,12 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
+        const warn = (msg: string) => pulumi.log.warn(msg, this);
+        const created = createImageInputs(args, warn);
         const inputs = {
-            ...createImageInputs(args, (msg) => pulumi.log.warn(msg, this)), builder: args.builder.name, builderPlatforms: args.builder.platforms,
+            ...created, builder: args.builder.name, builderPlatforms: args.builder.platforms,
             ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
+            buildkitChecks: buildkitChecks(args, created, warn), strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? registryLogin(args.registry, args.tags) : undefined,
         };
@@ -161,6 +171,54 @@ class Image extends PluginResource {
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
         super(RESOURCE_TYPES.Image, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts);
     }
+}
+
+/**
+ * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
+ * exists (before that, at a stack's first preview, there is no BuildKit to ask; `up` runs
+ * them after creating the builder and before the build). Each finding is a warning with its
+ * rule and line, or, with `strict`, an error of the image's check that stops the preview.
+ */
+function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void): pulumi.Output<string[]> {
+    return pulumi.all([args.builder.name, inputs.platforms, inputs.dockerfile, inputs.buildArgs, inputs.target]).apply(
+        async ([builder, platforms, dockerfile, buildArgs, target]: [string, string[], string, Record<string, string>, string | undefined]) => {
+            if (!builder || !platforms?.length || !(await findBuilder(builder).catch(() => undefined))) return [];
+            const seen = new Map<string, string[]>();
+            for (const platform of platforms) {
+                let findings;
+                try {
+                    findings = await cachedCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                } catch (e) {
+                    // Not a finding: the builder may be down (up recreates it); the build reports real errors.
+                    warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
+                    return [];
+                }
+                for (const f of findings) {
+                    const msg = `${dockerfile}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                    seen.set(msg, [...(seen.get(msg) ?? []), platform]);
+                }
+            }
+            const out = [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`));
+            // With strict, the image provider's check turns them into errors (a throw here would
+            // not stop an inline program cleanly).
+            if (!args.strict) for (const m of out) warn(m);
+            return out;
+        });
+}
+
+/**
+ * BuildKit's checks, remembered per Dockerfile content, build args, target, platform and
+ * builder (in the temp dir), so a run that changes none of them (a no-op `up`) asks no
+ * BuildKit: the checks read only the Dockerfile and the base images' metadata.
+ */
+async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
+    const key = crypto.createHash("sha256").update(JSON.stringify([fs.readFileSync(o.dockerfile, "utf8"), o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
+    const file = path.join(os.tmpdir(), "pulumi-multiarch-checks", `${key}.json`);
+    try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
+    const findings = await buildkitCheck(o);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(findings));
+    return findings;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Case 7: the provider plugin's start-up, as the engine meets it: exec of the installed
+// Case 8: the provider plugin's start-up, as the engine meets it: exec of the installed
 // pulumi-resource-multiarch to its port printed on stdout, at most 0.2 s; against the
 // cheapest possible Node.js process (a script printing one line), measured in the same run.
 import { spawn } from "child_process";
@@ -44,10 +44,10 @@ export async function startupCase(runs: number): Promise<CaseResult> {
         if (i % 2 === 0) { ours.push(await timeToFirstLine(plugin)); bare.push(await timeToFirstLine("node", node)); }
         else { bare.push(await timeToFirstLine("node", node)); ours.push(await timeToFirstLine(plugin)); }
     }
-    say(`case 7: plugin start-up median ${fmtSeconds(summarize(ours).median)}`);
+    say(`case 8: plugin start-up median ${fmtSeconds(summarize(ours).median)}`);
     const median = summarize(ours).median;
     return {
-        id: "7", title: "Provider plugin start-up",
+        id: "8", title: "Provider plugin start-up",
         rows: [
             plainRow("exec of the installed pulumi-resource-multiarch to its port printed", fmtSeconds(median), "", "≤ 0.20 s", median <= 0.2),
             ratioRow("the same vs `node -e 'console.log(1)'` (Node.js itself)", ours, bare),

@@ -175,6 +175,8 @@ export interface BuildOptions {
     /** A registry login added to the user's docker config, in a private copy for this build only. */
     auth?: { registry: string; username: string; password: string };
     onLine?: (line: string) => void;
+    /** Aborting it stops the build (buildx cancels it on SIGTERM). */
+    signal?: AbortSignal;
 }
 
 /** What `--metadata-file` records for a push. */
@@ -234,9 +236,59 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
-        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined });
+        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/** A finding of BuildKit's own Dockerfile checks (`docker buildx build --call=check`). */
+export interface CheckFinding {
+    rule: string;
+    detail: string;
+    url: string;
+    /** First line the finding points at, when it points at one. */
+    line?: number;
+}
+
+export interface CheckOptions {
+    builder: string;
+    context: string;
+    dockerfile: string;
+    platform: string;
+    buildArgs: Record<string, string>;
+    target?: string;
+}
+
+/** The argv of BuildKit's checks for one platform, machine-readable. Pure. */
+export function checkArgs(o: CheckOptions): string[] {
+    const args = ["buildx", "build", "--builder", o.builder, "--call", "check,format=json", "--platform", o.platform, "--file", o.dockerfile];
+    for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
+    if (o.target) args.push("--target", o.target);
+    args.push(o.context);
+    return args;
+}
+
+/** Parses `--call=check,format=json` output: its `warnings`. */
+export function parseCheck(text: string): CheckFinding[] {
+    const start = text.indexOf("{");
+    if (start < 0) throw new Error(`no JSON in \`buildx build --call=check\` output: ${text.trim().slice(0, 300)}`);
+    const j = JSON.parse(text.slice(start));
+    return (j.warnings ?? []).map((w: any) => ({
+        rule: String(w.ruleName ?? "BuildKit"),
+        detail: String(w.detail ?? w.description ?? ""),
+        url: String(w.url ?? ""),
+        ...(w.location?.ranges?.[0]?.start?.line ? { line: Number(w.location.ranges[0].start.line) } : {}),
+    }));
+}
+
+/**
+ * Runs BuildKit's checks of the Dockerfile frontend (buildx exits 1 when there are
+ * findings, so only output without JSON is a failure: e.g. a Dockerfile that does not parse).
+ */
+export async function check(o: CheckOptions): Promise<CheckFinding[]> {
+    const r = await run("docker", checkArgs(o), { allowFailure: true });
+    if (r.stdout.includes("{")) return parseCheck(r.stdout);
+    throw new Error(`BuildKit's checks of ${o.dockerfile} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
 }

@@ -1,67 +1,225 @@
-// Content-based, machine-independent digest of a build context: relative paths, file
-// contents and the executable bit only (no umask, owner, mtime or absolute path), after
-// .dockerignore. Ignored folders are not walked unless an exception (!pattern) could
-// re-include something below them.
+// Content-based, machine-independent digest of what BuildKit sends for a build context:
+// the same ignore file (`<Dockerfile>.dockerignore` first), the same pattern semantics and
+// walk (./dockerignore.ts, a port of moby/patternmatcher and tonistiigi/fsutil's filter),
+// and for every entry sent what COPY writes into the image: its type, its full permission
+// bits (setuid/setgid/sticky included), its bytes, its link target, its device numbers.
+// Owners and mtimes are left out (a checkout sets them; COPY resets owners to root).
+// Every file is hashed as a stream with one reused buffer, so memory does not grow with
+// file size, and names are handled as bytes, so any name a file system allows works.
 import crypto = require("crypto");
 import fs = require("fs");
 import path = require("path");
-import dockerignore = require("@balena/dockerignore");
+import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
 
 export interface ContextDigest {
-    /** sha256 over every entry below, in path order. */
+    /** sha256 over every entry below, in byte order of the paths. */
     digest: string;
-    /** relative path -> "sha256:<hex>" (with "+x" appended for executables). */
+    /**
+     * relative path -> what the image gets: "sha256:<hex> 0644" for a file, "dir 0755",
+     * "-> target" for a symlink, "fifo 0644", "char 1,3 0666", "block 8,0 0660",
+     * "hardlink <path>" for a second name of a file. Folders end in "/". Bytes that are not
+     * UTF-8 show as \xNN.
+     */
     files: Record<string, string>;
+    /** The ignore file BuildKit uses for this build, when there is one. */
+    ignoreFile?: string;
 }
 
-function fileHash(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
+const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
+const CHUNK = Buffer.allocUnsafe(1 << 20);
 
-/** Reads and parses <context>/.dockerignore (none: nothing ignored). */
-export function loadIgnore(context: string): { ignores(p: string): boolean; hasExceptions: boolean } {
-    const file = path.join(context, ".dockerignore");
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-    const ig = dockerignore.default({ ignorecase: false }).add(lines);
-    return { ignores: (p) => ig.ignores(p), hasExceptions: lines.some((l) => l.startsWith("!")) };
-}
-
-export function hashContext(context: string, dockerfile?: string): ContextDigest {
-    if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
-        throw new Error(`build context "${context}" is not a directory`);
-    }
-    const ig = loadIgnore(context);
-    const files: Record<string, string> = {};
-    const walk = (rel: string) => {
-        const abs = path.join(context, rel);
-        for (const ent of fs.readdirSync(abs, { withFileTypes: true })) {
-            const r = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isDirectory()) {
-                if (ig.ignores(r) && !ig.hasExceptions) continue;
-                walk(r);
-            } else if (!ig.ignores(r)) {
-                const full = path.join(context, r);
-                if (ent.isSymbolicLink()) {
-                    files[r] = `link:${fs.readlinkSync(full)}`;
-                } else if (ent.isFile()) {
-                    const exec = (fs.statSync(full).mode & 0o111) !== 0;
-                    files[r] = `sha256:${fileHash(full)}${exec ? "+x" : ""}`;
-                }
-            }
-        }
-    };
-    walk("");
-    // The Dockerfile counts even when it lives outside the context or is ignored.
-    if (dockerfile) files["<Dockerfile>"] = `sha256:${fileHash(dockerfile)}`;
+/** sha256 of a file, streamed through one 1 MiB buffer (no size limit, flat memory). */
+export function hashFile(file: string | Buffer): string {
     const h = crypto.createHash("sha256");
-    for (const k of Object.keys(files).sort()) h.update(`${k}\0${files[k]}\n`);
-    return { digest: `sha256:${h.digest("hex")}`, files };
+    const fd = fs.openSync(file, "r");
+    try {
+        for (;;) {
+            const n = fs.readSync(fd, CHUNK, 0, CHUNK.length, null);
+            if (n === 0) break;
+            h.update(CHUNK.subarray(0, n));
+        }
+    } finally {
+        fs.closeSync(fd);
+    }
+    return h.digest("hex");
+}
+
+/** A byte-string path for display and state keys: UTF-8 as is, other bytes as \xNN. */
+export function displayPath(bytes: string): string {
+    const decoded = Buffer.from(bytes, "latin1").toString("utf8");
+    if (Buffer.from(decoded, "utf8").toString("latin1") === bytes) return decoded;
+    let out = "";
+    const r = runes(bytes);
+    let i = 0;
+    for (const ch of r) {
+        const n = Buffer.byteLength(ch, "utf8");
+        if (ch === "\ufffd" && bytes.slice(i, i + 3) !== "\xef\xbf\xbd") {
+            out += `\\x${bytes.charCodeAt(i).toString(16).padStart(2, "0")}`;
+            i += 1;
+        } else {
+            out += ch;
+            i += n;
+        }
+    }
+    return out;
+}
+
+function isFile(p: string): boolean {
+    try { return fs.statSync(p).isFile(); } catch { return false; }
 }
 
 /**
- * What state keeps to explain a rebuild: every file for small contexts; above `limit` files,
- * one entry per top-level folder ("src/" -> "sha256:... (1234 files)") so the state stays
+ * The ignore file BuildKit's Dockerfile frontend uses: `<Dockerfile>.dockerignore` beside the
+ * Dockerfile (even outside the context) when it is a file, even an empty one, else
+ * `<context>/.dockerignore`. Anything but a file (a folder, nothing) means no ignore file.
+ */
+export function ignoreFileFor(context: string, dockerfile?: string): string | undefined {
+    if (dockerfile) {
+        const own = `${dockerfile}.dockerignore`;
+        if (isFile(own)) return own; // even empty: then nothing is ignored
+    }
+    const shared = path.join(context, ".dockerignore");
+    return isFile(shared) ? shared : undefined;
+}
+
+/** The patterns of `file`, or an error naming the file and the fix. */
+export function loadIgnore(file: string): PatternMatcher {
+    try {
+        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(file)), path.basename(file)));
+    } catch (e) {
+        if (!(e instanceof IgnoreFileError)) throw e;
+        throw new Error(`${file}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
+    }
+}
+
+function mode(st: fs.Stats): string {
+    return (st.mode & 0o7777).toString(8).padStart(4, "0");
+}
+
+interface Walked {
+    rel: string; // byte string
+    st: fs.Stats;
+}
+
+/**
+ * Walks `context` as fsutil's filter does for BuildKit's sender: entries in byte order;
+ * an excluded folder is skipped unless a `!` pattern could re-include something in it, and
+ * then appears only if something inside it does.
+ */
+export function walkContext(context: string, matcher?: PatternMatcher): Walked[] {
+    const root = Buffer.from(context);
+    const out: Walked[] = [];
+    const abs = (rel: string) => Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]);
+    const pending: { entry: Walked; emitted: boolean }[] = [];
+    const walk = (dirRel: string, parentInfo: boolean[] | undefined) => {
+        const dir = dirRel ? abs(dirRel) : root;
+        const names = fs.readdirSync(dir, { encoding: "buffer" }).sort(Buffer.compare);
+        for (const name of names) {
+            const rel = dirRel ? `${dirRel}/${name.toString("latin1")}` : name.toString("latin1");
+            const st = fs.lstatSync(abs(rel));
+            let skip = false;
+            let info: boolean[] | undefined;
+            if (matcher) {
+                let r: { matched: boolean; info: boolean[] };
+                try {
+                    r = matcher.matchesUsingParentResults(rel, parentInfo);
+                } catch (e) {
+                    throw new Error(`${(e as Error).message} (while matching ${displayPath(rel)})`);
+                }
+                info = r.info;
+                if (r.matched) {
+                    if (st.isDirectory() && matcher.canSkipExcludedDir(rel)) continue;
+                    skip = true;
+                }
+            }
+            const entry = { rel, st };
+            if (!skip) {
+                for (const p of pending) if (!p.emitted) { out.push(p.entry); p.emitted = true; }
+                out.push(entry);
+            }
+            if (st.isDirectory()) {
+                pending.push({ entry, emitted: !skip });
+                walk(rel, info);
+                pending.pop();
+            }
+        }
+    };
+    walk("", undefined);
+    return out;
+}
+
+export interface ContextEntry {
+    /** Byte string. */
+    path: string;
+    /** What the image gets (see {@link ContextDigest.files}), names as bytes. */
+    value: string;
+    /** A re-included file that BuildKit's sender opens as excluded and sends empty (a BuildKit bug). */
+    sentEmpty?: boolean;
+}
+
+/** Every entry BuildKit sends for this context and Dockerfile, in byte order. */
+export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string } {
+    if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
+        throw new Error(`build context "${context}" is not a directory`);
+    }
+    const ignoreFile = ignoreFileFor(context, dockerfile);
+    const matcher = ignoreFile ? loadIgnore(ignoreFile) : undefined;
+    const root = fs.realpathSync(context);
+    const entries: ContextEntry[] = [];
+    const inodes = new Map<string, string>();
+    for (const { rel, st } of walkContext(root, matcher)) {
+        const full = Buffer.concat([Buffer.from(root), Buffer.from("/"), Buffer.from(rel, "latin1")]);
+        let value: string;
+        let sentEmpty: boolean | undefined;
+        if (st.isSymbolicLink()) {
+            value = `-> ${fs.readlinkSync(full, { encoding: "buffer" }).toString("latin1")}`;
+        } else if (st.isDirectory()) {
+            value = `dir ${mode(st)}`;
+        } else if (st.isFile()) {
+            const first = st.nlink > 1 ? inodes.get(`${st.dev}:${st.ino}`) : undefined;
+            if (first !== undefined) value = `hardlink ${first}`;
+            else {
+                if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
+                value = `sha256:${hashFile(full)} ${mode(st)}`;
+                if (matcher?.matchesOrParentMatches(rel)) sentEmpty = true;
+            }
+        } else if (st.isFIFO()) {
+            value = `fifo ${mode(st)}`;
+        } else if (st.isSocket()) {
+            value = `sha256:${EMPTY_SHA256} ${mode(st)}`; // BuildKit writes a socket as an empty file
+        } else {
+            const kind = st.isCharacterDevice() ? "char" : "block";
+            value = `${kind} ${Math.floor(st.rdev / 256) & 0xfff},${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)} ${mode(st)}`;
+        }
+        entries.push({ path: rel, value, ...(sentEmpty ? { sentEmpty } : {}) });
+    }
+    return { entries, ...(ignoreFile ? { ignoreFile } : {}) };
+}
+
+/**
+ * The digest of what BuildKit sends. A file BuildKit's bug sends empty is hashed with its
+ * real bytes: a rebuild it causes is needless, never stale (and right once BuildKit is fixed).
+ */
+export function hashContext(context: string, dockerfile?: string): ContextDigest {
+    const { entries, ignoreFile } = contextEntries(context, dockerfile);
+    const files: Record<string, string> = {};
+    const h = crypto.createHash("sha256");
+    for (const { path: rel, value } of entries) {
+        const shown = /^(->|hardlink) /.test(value) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
+        files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
+        h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
+    }
+    // The Dockerfile counts even when it lives outside the context or is ignored.
+    if (dockerfile) {
+        files["<Dockerfile>"] = `sha256:${hashFile(dockerfile)}`;
+        h.update(`<Dockerfile>\0${files["<Dockerfile>"]}\n`);
+    }
+    return { digest: `sha256:${h.digest("hex")}`, files, ...(ignoreFile ? { ignoreFile } : {}) };
+}
+
+/**
+ * What state keeps to explain a rebuild: every entry for small contexts; above `limit`
+ * entries, one per top-level folder ("src/" -> "sha256:... (1234 files)") so the state stays
  * small and `preview --diff` still says where the change is.
  */
 export function summarizeFiles(files: Record<string, string>, limit = 500): Record<string, string> {
@@ -70,15 +228,15 @@ export function summarizeFiles(files: Record<string, string>, limit = 500): Reco
     const groups: Record<string, string[]> = {};
     for (const k of keys) {
         const slash = k.indexOf("/");
-        const g = slash < 0 ? k : `${k.slice(0, slash)}/`;
+        const g = slash < 0 || slash === k.length - 1 ? k : `${k.slice(0, slash)}/`;
         (groups[g] ??= []).push(k);
     }
     const out: Record<string, string> = {};
     for (const [g, members] of Object.entries(groups)) {
-        if (!g.endsWith("/")) { out[g] = files[g]; continue; }
+        if (members.length === 1 && members[0] === g) { out[g] = files[g]; continue; }
         const h = crypto.createHash("sha256");
         for (const k of members) h.update(`${k}\0${files[k]}\n`);
-        out[g] = `sha256:${h.digest("hex")} (${members.length} files)`;
+        out[g] = `sha256:${h.digest("hex")} (${members.filter((k) => !k.endsWith("/")).length} files)`;
     }
     return out;
 }

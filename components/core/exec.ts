@@ -12,6 +12,8 @@ export interface RunOptions {
     onLine?: (line: string, stream: "stdout" | "stderr") => void;
     /** Resolve with the result instead of throwing when the exit code is not 0. */
     allowFailure?: boolean;
+    /** Aborting it stops the child (SIGTERM); the call then rejects once the child has exited. */
+    signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -50,6 +52,7 @@ export const run: Runner = (file, args, opts = {}) => {
             cwd: opts.cwd,
             env: { ...process.env, ...opts.env },
             stdio: ["pipe", "pipe", "pipe"],
+            signal: opts.signal,
         });
         let stdout = "";
         let stderr = "";
@@ -63,6 +66,7 @@ export const run: Runner = (file, args, opts = {}) => {
         child.stdout.setEncoding("utf8").on("data", (c: string) => { stdout += c; feed("stdout", c); });
         child.stderr.setEncoding("utf8").on("data", (c: string) => { stderr += c; feed("stderr", c); });
         child.on("error", (err: NodeJS.ErrnoException) => {
+            if (err.name === "AbortError") return; // the child is being stopped: "close" settles the call
             if (err.code === "ENOENT") {
                 reject(new Error(`\`${file}\` was not found on PATH: run \`npm run up\` (scripts/bootstrap) to install the toolchain, or source scripts/env.sh`));
             } else {

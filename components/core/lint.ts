@@ -1,5 +1,7 @@
-// Dockerfile checks for multi-platform builds, on the syntax tree of a well-kept parser
+// Dockerfile checks for multi-platform builds that BuildKit's own checks (`--call=check`,
+// run by MultiArchImage at preview) lack, on the syntax tree of a well-kept parser
 // (dockerfile-ast). Each finding says what is wrong for which target and how to fix it.
+// Not here because BuildKit has them: a constant FROM --platform (FromPlatformFlagConstDisallowed).
 import { DockerfileParser } from "dockerfile-ast";
 import { parsePlatform } from "./platform";
 
@@ -24,8 +26,10 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
     const last = froms[froms.length - 1];
     const lineOf = (r: { start: { line: number } }) => r.start.line + 1;
 
+    // A constant is BuildKit's FromPlatformFlagConstDisallowed; a variable other than
+    // TARGETPLATFORM (e.g. $BUILDPLATFORM) it accepts, and every target gets the build platform's base.
     const pinned = last.getPlatformFlag()?.getValue();
-    if (pinned && !TARGET_PLATFORM.test(pinned)) {
+    if (pinned && pinned.includes("$") && !TARGET_PLATFORM.test(pinned)) {
         findings.push({ rule: "final-stage-platform", line: lineOf(last.getRange()), message: `the final stage pins --platform=${pinned}: every target (${platforms.join(", ")}) gets that base, and the image fails at docker run with "exec format error" (the last FROM must match the target); drop --platform from the last FROM` });
     }
     const name = last.getImage() ?? "";

@@ -235,18 +235,21 @@ export class Registry {
         return token;
     }
 
+    /** The Authorization header a request for `scope` carries now: its Bearer token, Basic once asked for, or none. */
+    private async authFor(scope: string): Promise<Record<string, string>> {
+        const token = this.tokens.get(scope);
+        if (token) return { Authorization: `Bearer ${token}` };
+        const creds = this.basicAuth ? (await this.login()).credentials : undefined;
+        return creds ? { Authorization: basic(creds) } : {};
+    }
+
     /**
      * One API call, authenticated as docker would: anonymous first, then on a challenge
      * Basic with the login, or a Bearer token for exactly the scope the registry asked for.
      */
     private async call(step: Step, method: string, path: string, scope: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
         const url = this.url(path);
-        const authHeader = async (): Promise<Record<string, string>> => {
-            const token = this.tokens.get(scope);
-            if (token) return { Authorization: `Bearer ${token}` };
-            const creds = this.basicAuth ? (await this.login()).credentials : undefined;
-            return creds ? { Authorization: basic(creds) } : {};
-        };
+        const authHeader = () => this.authFor(scope);
         let res = await this.sendRetrying(method, url, { ...headers, ...(await authHeader()) }, body);
         if (res.status === 401) {
             const challenge = parseChallenge(String(res.headers["www-authenticate"] ?? ""));
@@ -327,6 +330,39 @@ export class Registry {
             throw new Error(`delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): ` +
                 "enable deletes in the registry or drop deleteOnDestroy");
         }
+    }
+
+    /**
+     * A blob's bytes as a stream, so a layer of any size is read with flat memory and the
+     * reader can stop early (destroying the response). A HEAD first settles authentication.
+     */
+    async openBlob(repository: string, digest: string): Promise<http.IncomingMessage> {
+        const scope = `repository:${repository}:pull`;
+        await this.call("read", "HEAD", `${repository}/blobs/${digest}`, scope);
+        let url = this.url(`${repository}/blobs/${digest}`);
+        for (let hops = 0; hops < 4; hops++) {
+            // Blob storage behind a redirect (S3, a CDN) takes no registry credentials.
+            const headers = hops ? {} : await this.authFor(scope);
+            const secure = url.startsWith("https:");
+            if (secure) this.tls ??= hosts.tlsOptions(this.access);
+            const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+                const req = (secure ? https : http).request(url, { method: "GET", headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) }, resolve);
+                req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
+                req.on("error", (e) => reject(new Error(`read: GET ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
+                req.end();
+            });
+            if ([301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && res.headers.location) {
+                url = new URL(res.headers.location, url).toString();
+                res.resume();
+                continue;
+            }
+            if (res.statusCode !== 200) {
+                res.resume();
+                throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository} answered ${res.statusCode}`);
+            }
+            return res;
+        }
+        throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository}: too many redirects`);
     }
 
     async getBlob(repository: string, digest: string): Promise<Buffer> {

@@ -8,6 +8,8 @@
 // never leaves a tag on a partial or wrong image.
 import type * as pulumi from "@pulumi/pulumi";
 import crypto = require("crypto");
+import fs = require("fs");
+import baseImage = require("../core/baseImage");
 import buildx = require("../core/buildx");
 import registry = require("../core/registry");
 import verify = require("../core/verify");
@@ -52,6 +54,10 @@ export interface ImageInputs {
     contextDigest: string;
     /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
     contextFiles: Record<string, string>;
+    /** Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]). */
+    buildkitChecks?: string[];
+    /** Findings fail the check (preview) instead of warning. */
+    strict?: boolean;
 }
 
 export interface ImageOutputs extends ImageInputs {
@@ -182,8 +188,17 @@ async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l:
         if (!Array.isArray(index.body.manifests)) return { manifests: { [inputs.platforms[0]]: meta.digest } };
         return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType } };
     }
-    const metas = await Promise.all(inputs.platforms.map((p) =>
-        buildx.build(buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`))).then((m) => [p, m] as const)));
+    // The first build that fails stops the others, and the call returns only once they have
+    // exited: no build goes on pushing after the resource reported its failure.
+    const stop = new AbortController();
+    let failed: Error | undefined;
+    const settled = await Promise.allSettled(inputs.platforms.map((p) =>
+        buildx.build({ ...buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`)), signal: stop.signal }).then((m) => [p, m] as const, (e: Error) => {
+            if (!failed) { failed = e; stop.abort(); }
+            throw e;
+        })));
+    if (failed) throw failed;
+    const metas = settled.map((r) => (r as PromiseFulfilledResult<readonly [string, buildx.BuildMetadata]>).value);
     const manifests: Record<string, string> = {};
     for (const [p, m] of metas) {
         if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
@@ -204,6 +219,43 @@ async function assembleIndex(inputs: ImageInputs, manifests: Record<string, stri
     const mediaType = registry.INDEX_MEDIA_TYPES[0];
     const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries }));
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
+}
+
+/** The pushed images, read back from the registry as streams (see bench case 7 for why not a local OCI layout). */
+function registrySource(inputs: ImageInputs): verify.BlobSource {
+    const { r, repository } = reg(inputs);
+    return {
+        manifest: async (digest) => {
+            const m = await r.getManifest(repository, digest);
+            if (!m) throw new Error(`manifest ${digest} is not in ${repository} after the push`);
+            return m.body;
+        },
+        blob: (digest) => r.openBlob(repository, digest),
+    };
+}
+
+/** How many layers of `platform`'s image come from the final stage's base; undefined when unknown. */
+async function baseLayers(inputs: ImageInputs, platform: string): Promise<number | undefined> {
+    try {
+        const ref = baseImage.finalStageBase(fs.readFileSync(inputs.dockerfile, "utf8"), inputs.buildArgs, inputs.target, platform);
+        if (ref === undefined) return undefined;
+        // The push's login counts only where the base lives in the same registry.
+        const same = ref !== "scratch" && registry.parseRef(ref).registry === registry.parseRef(inputs.tags[0]).registry;
+        return await baseImage.baseLayerCount(ref, platform,
+            { builder: inputs.builder, builderConfig: inputs.builderConfig, ...(same ? { credentials: inputs.registryAuth } : {}) });
+    } catch {
+        return undefined;
+    }
+}
+
+/** Every platform verified, reading each shared blob once. */
+async function verifyPlatforms(inputs: ImageInputs, manifests: Record<string, string>, bases: Record<string, Promise<number | undefined>>): Promise<verify.PlatformCheck[]> {
+    const verifier = new verify.Verifier(registrySource(inputs));
+    try {
+        return await Promise.all(inputs.platforms.map(async (p) => verifier.check(manifests[p], p, await (bases[p] ?? baseLayers(inputs, p)))));
+    } finally {
+        verifier.close();
+    }
 }
 
 interface TagMove { tag: string; raw: Buffer; mediaType: string }
@@ -256,6 +308,8 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         }
     }
     const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
+    // The final stage's base, per platform, looked up while the build runs (it needs no build).
+    const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
     const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
         if (/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message)) {
             const host = registry.parseRef(inputs.tags[0]).registry;
@@ -274,10 +328,9 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     // Verify every platform before any tag moves.
     const verification: Record<string, string> = {};
     if (inputs.push && inputs.verify) {
-        const { r, repository } = reg(inputs);
-        const checks = await Promise.all(inputs.platforms.map((p) => verify.checkPlatform(r, repository, built.manifests[p], p)));
+        const checks = await verifyPlatforms(inputs, built.manifests, bases);
         const bad = checks.filter((c) => c.problem);
-        for (const c of checks) verification[c.platform] = c.problem ? `FAILED: ${c.problem}` : `ok: config ${c.configPlatform}${c.binary ? `, ${c.binary.path} is ${c.binary.architecture}` : ""}`;
+        for (const c of checks) verification[c.platform] = verify.describe(c);
         if (bad.length) {
             throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
         }
@@ -330,7 +383,9 @@ export const imageProvider: pulumi.dynamic.ResourceProvider = {
     async check(olds: ImageInputs, news: ImageInputs) {
         // The registry is asked only when this run would build: an unchanged image needs none.
         const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
-        return { inputs: news, failures: [...unbuildable(news), ...(builds ? await registryProblems(news) : [])] };
+        const strictFindings = news.strict && Array.isArray(news.buildkitChecks)
+            ? news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })) : [];
+        return { inputs: news, failures: [...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {

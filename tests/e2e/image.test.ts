@@ -78,7 +78,7 @@ describe("MultiArchImage", function () {
             context: appCopy("amd64", ARTICLE_AMD64), platforms: ["linux/amd64"], tags: [`${REG}/e2e/article:amd64`],
         }));
         const o = (await s.up({ onOutput: () => {} })).outputs;
-        assert.match(o.verification.value["linux/amd64"], /^ok: config linux\/amd64, \/hello is amd64$/);
+        assert.match(o.verification.value["linux/amd64"], /^ok: config linux\/amd64, \/hello is amd64, 1 ELF file added by the build$/);
         assert.strictEqual(sh("docker", ["run", "--rm", "--platform", "linux/amd64", `${REG}/e2e/article@${o.platformDigests.value["linux/amd64"]}`]).split("\n")[0], "Hello from linux/amd64");
     });
 
@@ -87,7 +87,7 @@ describe("MultiArchImage", function () {
             context: appCopy("arm64", ARTICLE_ARM64), platforms: ["linux/arm64"], tags: [`${REG}/e2e/article:arm64`],
         }));
         const o = (await s.up({ onOutput: () => {} })).outputs;
-        assert.match(o.verification.value["linux/arm64"], /\/hello is arm64$/);
+        assert.match(o.verification.value["linux/arm64"], /\/hello is arm64, 1 ELF file added by the build$/);
         assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /machine: aarch64/);
     });
 
@@ -131,7 +131,7 @@ describe("MultiArchImage", function () {
         s.workspace.program = imageProgram(name, { context: appCopy("wrong", bad), platforms: ["linux/amd64", "linux/arm64"], tags: [tag] });
         const text = await failure(() => s.up({ onOutput: () => {} }));
         assert.match(text, /verification failed, no tag was moved:/);
-        assert.match(text, /linux\/arm64: \/bin\/sh is an amd64 binary\. Likely cause: the final stage.s FROM pins another platform/);
+        assert.match(text, /linux\/arm64: \/bin\/sh \(-> \/bin\/busybox\) is an amd64 binary\. Likely cause: the final stage.s FROM pins another platform/);
         assert.strictEqual(await tagDigest(REG, "e2e/wrong", "1.0"), good, "the tag moved to a bad image");
     });
 
@@ -141,8 +141,70 @@ describe("MultiArchImage", function () {
             platforms: ["linux/arm64"], tags: [`${REG}/e2e/goarch:1.0`],
         }));
         const text = await failure(() => s.up({ onOutput: () => {} }));
-        assert.match(text, /linux\/arm64: \/hello is an amd64 binary\. Likely cause: a hard-coded GOARCH/);
+        assert.match(text, /linux\/arm64: \/hello, added by the build, is an amd64 ELF file\. Likely cause: a hard-coded GOARCH/);
         assert.strictEqual(await tagDigest(REG, "e2e/goarch", "1.0"), undefined);
+    });
+
+    it("verification reads what the build added and what the image runs: each wrong image fails before its tag moves", async () => {
+        // The article's Dockerfile as written (WORKDIR /app, CMD ["./hello"], GOARCH=amd64), a
+        // shell form and a #! script on a base of another architecture, a foreign ELF in a folder
+        // never run, a foreign dynamic ELF (this host's /bin/ls) and an honest multi-arch image.
+        const busybox = `${REG}/fixtures/busybox:latest`;
+        const build = `FROM --platform=$BUILDPLATFORM ${GO} AS builder\nWORKDIR /app\nCOPY go.mod main.go ./\nARG TARGETARCH\n`;
+        const article = `${build}RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o hello .\nFROM ${busybox}\nWORKDIR /app\nCOPY --from=builder /app/hello .\nCMD ["./hello"]\n`;
+        const honest = `${build}RUN CGO_ENABLED=0 GOOS=linux GOARCH=$TARGETARCH go build -o hello .\nFROM ${busybox}\nWORKDIR /app\nCOPY --from=builder /app/hello .\nCMD ["./hello"]\n`;
+        const cases: Record<string, { dockerfile: string; platforms: string[]; error?: RegExp }> = {
+            article: { dockerfile: article, platforms: ["linux/arm64"], error: /linux\/arm64: \/app\/hello, added by the build, is an amd64 ELF file\. Likely cause: a hard-coded GOARCH/ },
+            shell: { dockerfile: `FROM --platform=linux/amd64 ${busybox}\nCMD echo hello\n`, platforms: ["linux/arm64"], error: /linux\/arm64: \/bin\/sh \(-> \/bin\/busybox\) is an amd64 binary\. Likely cause: the final stage's FROM/ },
+            script: { dockerfile: `FROM --platform=linux/amd64 ${busybox}\nCOPY run.sh /run.sh\nENTRYPOINT ["/run.sh"]\n`, platforms: ["linux/arm64"], error: /linux\/arm64: \/bin\/sh \(-> \/bin\/busybox\) is an amd64 binary\. Likely cause: the interpreter of \/run\.sh comes from a base of another architecture/ },
+            stray: { dockerfile: `${honest}COPY --from=builder /usr/local/go/bin/gofmt /opt/tools/gofmt\n`, platforms: ["linux/arm64"], error: /linux\/arm64: \/opt\/tools\/gofmt, added by the build, is an amd64 ELF file/ },
+            dynamic: { dockerfile: `FROM ${busybox}\nCOPY ls /bin/ls-host\nENTRYPOINT ["/bin/ls-host"]\n`, platforms: ["linux/arm64"], error: /linux\/arm64: \/bin\/ls-host, added by the build, is a dynamically linked amd64 ELF file \(loader \/lib.*ld-linux-x86-64\.so\.2\)/ },
+            honest: { dockerfile: honest, platforms: ["linux/amd64", "linux/arm64"] },
+        };
+        const contexts = Object.fromEntries(Object.entries(cases).map(([n, c]) => {
+            const dir = appCopy(`verify-${n}`, c.dockerfile);
+            fs.writeFileSync(path.join(dir, "run.sh"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+            fs.copyFileSync("/bin/ls", path.join(dir, "ls"));
+            return [n, dir];
+        }));
+        const s = await stack("e2e-image-verify", async () => {
+            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
+            const builder = new BuildxBuilder("b", { name: builderName("verify"), binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+            const out: Record<string, pulumi.Output<Record<string, string>>> = {};
+            for (const [n, c] of Object.entries(cases)) {
+                out[n] = new MultiArchImage(n, { context: contexts[n], platforms: c.platforms, tags: [`${REG}/e2e/verify-${n}:1.0`], builder }).verification;
+            }
+            return out;
+        });
+        const text = await failure(() => s.up({ onOutput: () => {}, continueOnError: true }));
+        for (const [n, c] of Object.entries(cases)) {
+            if (!c.error) continue;
+            assert.match(text, c.error, `${n}: ${text.split("\n").filter((l) => /verification failed|error:/.test(l)).join("\n")}`);
+            assert.strictEqual(await tagDigest(REG, `e2e/verify-${n}`, "1.0"), undefined, `${n}: the tag moved`);
+        }
+        // Tags move only after verification passed: the honest image's did.
+        assert.ok(await tagDigest(REG, "e2e/verify-honest", "1.0"), "the honest image was not tagged");
+    });
+
+    it("BuildKit's own checks at preview: a wrong-platform final base warns with rule and line before any build; strict makes it an error", async () => {
+        const ctx = appCopy("checks", fs.readFileSync(path.join(ROOT, "app", "Dockerfile"), "utf8"));
+        const program = (strict: boolean) => imageProgram(builderName("checks"), { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/e2e/checks:1.0`], strict });
+        const s = await stack("e2e-image-checks", program(false));
+        await s.up({ onOutput: () => {} });
+        const before = await tagDigest(REG, "e2e/checks", "1.0");
+        const lines = fs.readFileSync(path.join(ctx, "Dockerfile"), "utf8").split("\n");
+        const at = lines.findIndex((l) => l.startsWith(`FROM ${REG}/fixtures/busybox`));
+        lines[at] = lines[at].replace("FROM ", "FROM --platform=linux/amd64 ");
+        fs.writeFileSync(path.join(ctx, "Dockerfile"), lines.join("\n"));
+        // The default display ends with the diagnostics (the --diff display leaves them out).
+        const preview = await s.preview({});
+        const finding = new RegExp(`Dockerfile:${at + 1}: FROM --platform flag should not use constant value \\\\?"linux/amd64\\\\?" \\[BuildKit FromPlatformFlagConstDisallowed`);
+        assert.match(preview.stdout, new RegExp(`warning: .*${finding.source}`));
+        s.workspace.program = program(true);
+        const text = await failure(() => s.preview({}));
+        assert.match(text, finding);
+        assert.match(text, /strict: BuildKit's Dockerfile checks fail the preview/);
+        assert.strictEqual(await tagDigest(REG, "e2e/checks", "1.0"), before, "a preview moved the tag");
     });
 
     it("one changed source file: preview --diff names it, up rebuilds only the image", async () => {
@@ -152,7 +214,7 @@ describe("MultiArchImage", function () {
         fs.appendFileSync(path.join(ctx, "main.go"), "\n// a one-line change\n");
         const preview = await s.preview({ diff: true });
         assert.deepStrictEqual({ update: preview.changeSummary.update, same: preview.changeSummary.same }, { update: 1, same: 6 });
-        assert.match(preview.stdout, /~ main\.go\s*: "sha256:[0-9a-f]+" => "sha256:[0-9a-f]+"/);
+        assert.match(preview.stdout, /~ main\.go\s*: "sha256:[0-9a-f]+ 0644" => "sha256:[0-9a-f]+ 0644"/);
         assert.doesNotMatch(preview.stdout, /go\.mod\s*:.*=>/);
         const second = (await s.up({ onOutput: () => {} })).outputs;
         assert.deepStrictEqual(second.reason.value, ["contextDigest"]);
@@ -211,7 +273,7 @@ describe("MultiArchImage", function () {
             const out: string[] = [];
             const { result, seen } = await argvContaining(auth.password, () => s.up({ onOutput: (l) => out.push(l) }));
             const o = result.outputs;
-            assert.match(o.verification.value["linux/arm64"], /is arm64$/);
+            assert.match(o.verification.value["linux/arm64"], /is arm64, 1 ELF file added by the build$/);
             assert.deepStrictEqual(seen, [], "the registry password was on a command line");
             assert.ok(!out.join("").includes(auth.password));
             const { exported, onDisk } = stateTexts(s);

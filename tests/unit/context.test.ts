@@ -1,12 +1,17 @@
 // Context hashing on real files: content-based, machine-independent, .dockerignore-aware.
+// (tests/e2e/context-differential.test.ts proves the file list against the real BuildKit.)
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { hashContext, diffFiles, summarizeFiles } from "../../components/core/context";
 
+const made: string[] = [];
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+
 function tree(files: Record<string, string>, mode = 0o644): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+    made.push(dir);
     for (const [rel, content] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), content, { mode });
@@ -17,10 +22,46 @@ function tree(files: Record<string, string>, mode = 0o644): string {
 describe("context digest", () => {
     const files = { "Dockerfile": "FROM scratch\n", "main.go": "package main\n", "pkg/a.go": "package pkg\n" };
 
-    it("is the same for the same content in another place with other permissions", () => {
+    it("is the same for the same content and modes in another place, owned by another user, touched later", () => {
         const a = tree(files, 0o644);
-        const b = tree(files, 0o600); // another umask
+        const b = tree(files, 0o644);
+        fs.chownSync(path.join(b, "main.go"), 1234, 1234);
+        fs.utimesSync(path.join(b, "main.go"), new Date(2001, 1, 1), new Date(2001, 1, 1));
         assert.strictEqual(hashContext(a).digest, hashContext(b).digest);
+    });
+
+    it("changes with the permission bits COPY writes: another umask is another image", () => {
+        const a = tree(files, 0o644);
+        const b = tree(files, 0o600);
+        assert.notStrictEqual(hashContext(a).digest, hashContext(b).digest);
+        const before = hashContext(a).digest;
+        fs.chmodSync(path.join(a, "main.go"), 0o4644); // setuid
+        assert.notStrictEqual(hashContext(a).digest, before);
+        fs.chmodSync(path.join(a, "main.go"), 0o644);
+        fs.chmodSync(path.join(a, "pkg"), 0o700);
+        assert.notStrictEqual(hashContext(a).digest, before);
+        assert.strictEqual(hashContext(a).files["pkg/"], "dir 0700");
+    });
+
+    it("counts empty folders, symlinks, hardlinks and FIFOs, as BuildKit sends them", () => {
+        const a = tree(files);
+        const before = hashContext(a).digest;
+        fs.mkdirSync(path.join(a, "empty"));
+        const withDir = hashContext(a);
+        assert.notStrictEqual(withDir.digest, before);
+        assert.strictEqual(withDir.files["empty/"], "dir 0755");
+        fs.symlinkSync("../main.go", path.join(a, "pkg/link"));
+        fs.linkSync(path.join(a, "main.go"), path.join(a, "second"));
+        const d = hashContext(a);
+        assert.strictEqual(d.files["pkg/link"], "-> ../main.go");
+        assert.strictEqual(d.files["second"], "hardlink main.go");
+    });
+
+    it("takes any byte sequence as a name", () => {
+        const a = tree(files);
+        const name = Buffer.concat([Buffer.from(a + "/"), Buffer.from([0x66, 0xff, 0xfe, 0x0a, 0x67])]);
+        fs.writeFileSync(name, "x");
+        assert.strictEqual(hashContext(a).files["f\\xff\\xfe\ng"]?.slice(0, 7), "sha256:");
     });
 
     it("changes with one byte of one file, and says which file", () => {
@@ -32,17 +73,23 @@ describe("context digest", () => {
         assert.deepStrictEqual(diffFiles(before.files, after.files), { added: [], removed: [], changed: ["pkg/a.go"] });
     });
 
-    it("counts the executable bit, and only that", () => {
+    it("streams a file larger than 2 GiB (a sparse one) without reading it into memory", function () {
+        this.timeout(120_000);
         const a = tree(files);
-        const before = hashContext(a).digest;
-        fs.chmodSync(path.join(a, "main.go"), 0o755);
-        assert.notStrictEqual(hashContext(a).digest, before);
+        const big = path.join(a, "big.img");
+        const fd = fs.openSync(big, "w");
+        fs.ftruncateSync(fd, 2 ** 31 + 5);
+        fs.closeSync(fd);
+        const rssBefore = process.memoryUsage().rss;
+        const d = hashContext(a);
+        assert.match(d.files["big.img"], /^sha256:[0-9a-f]{64} 0644$/);
+        assert.ok(process.memoryUsage().rss - rssBefore < 256 * 2 ** 20, "memory grew with the file");
     });
 
     it("ignores what .dockerignore ignores", () => {
         const a = tree({ ...files, ".dockerignore": "node_modules\n*.log\n", "node_modules/x/i.js": "1", "debug.log": "x" });
         const d = hashContext(a);
-        assert.deepStrictEqual(Object.keys(d.files).sort(), [".dockerignore", "Dockerfile", "main.go", "pkg/a.go"]);
+        assert.deepStrictEqual(Object.keys(d.files).sort(), [".dockerignore", "Dockerfile", "main.go", "pkg/", "pkg/a.go"]);
         fs.writeFileSync(path.join(a, "node_modules/x/i.js"), "2");
         fs.writeFileSync(path.join(a, "debug.log"), "y");
         assert.strictEqual(hashContext(a).digest, d.digest);
@@ -52,7 +99,29 @@ describe("context digest", () => {
         const a = tree({ ...files, ".dockerignore": "docs\n!docs/keep.md\n", "docs/keep.md": "k", "docs/drop.md": "d" });
         const keys = Object.keys(hashContext(a).files);
         assert.ok(keys.includes("docs/keep.md"));
+        assert.ok(keys.includes("docs/"), "BuildKit sends the folder of a re-included file");
         assert.ok(!keys.includes("docs/drop.md"));
+    });
+
+    it("uses <Dockerfile>.dockerignore before .dockerignore, also beside a Dockerfile outside the context", () => {
+        const a = tree({ ...files, ".dockerignore": "build\n", "build/out": "o", "node_modules/m.js": "m" });
+        const dir = tree({ "Dockerfile.prod": "FROM scratch\n", "Dockerfile.prod.dockerignore": "node_modules\n" });
+        const d = hashContext(a, path.join(dir, "Dockerfile.prod"));
+        assert.strictEqual(d.ignoreFile, path.join(dir, "Dockerfile.prod.dockerignore"));
+        assert.ok("build/out" in d.files && !("node_modules/m.js" in d.files));
+        assert.ok(!("build/out" in hashContext(a, path.join(a, "Dockerfile")).files));
+    });
+
+    it("treats a .dockerignore that is a folder as none, as BuildKit does", () => {
+        const a = tree({ ...files, ".dockerignore/x": "main.go\n" });
+        assert.ok("main.go" in hashContext(a).files);
+    });
+
+    it("refuses a .dockerignore BuildKit refuses, naming the file and the fix", () => {
+        const a = tree({ ...files, ".dockerignore": "ok\nsrc/[a-\n" });
+        assert.throws(() => hashContext(a), (e: Error) => e.message.startsWith(path.join(a, ".dockerignore")) && /syntax error in pattern.*fix the pattern/.test(e.message));
+        const b = tree({ ...files, ".dockerignore": "*\n!\\y\n" });
+        assert.throws(() => hashContext(b), /invalid escape sequence: \\y/);
     });
 
     it("counts a Dockerfile that lives outside the context", () => {

@@ -1,9 +1,7 @@
-// MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags,
-// what verification reads from an image config.
+// MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags.
 import * as assert from "assert";
 import { buildArgs } from "../../components/core/buildx";
 import { perArchTag } from "../../components/providers/imageProvider";
-import { programOf, candidates } from "../../components/core/verify";
 
 describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };
@@ -40,18 +38,5 @@ describe("per-arch tags", () => {
         assert.strictEqual(perArchTag("r/h:1.0", "linux/amd64"), "r/h:1.0-amd64");
         assert.strictEqual(perArchTag("r/h:1.0", "linux/arm64"), "r/h:1.0-arm64");
         assert.strictEqual(perArchTag("r/h:1.0", "linux/arm/v7"), "r/h:1.0-armv7");
-    });
-});
-
-describe("what verification reads", () => {
-    it("takes the entrypoint, else the cmd", () => {
-        assert.strictEqual(programOf({ config: { Entrypoint: ["/hello"], Cmd: ["x"] } }), "/hello");
-        assert.strictEqual(programOf({ config: { Cmd: ["sh"] } }), "sh");
-        assert.strictEqual(programOf({ config: {} }), undefined);
-    });
-
-    it("searches the image's PATH for a relative program", () => {
-        assert.deepStrictEqual(candidates("sh", { config: { Env: ["PATH=/usr/bin:/bin"] } }), ["/usr/bin/sh", "/bin/sh"]);
-        assert.deepStrictEqual(candidates("/hello", {}), ["/hello"]);
     });
 });

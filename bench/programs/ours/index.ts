@@ -1,7 +1,7 @@
 // The library side of the benchmarks: one builder and the images listed in stack config
 // `bench:images`, each a MultiArchImage as a user would write it. Config:
 //   bench:builder  builder name (bench-*)
-//   bench:images   [{ name, context, tag, platforms?, cacheRepository?, buildArgs?, triggers? }]
+//   bench:images   [{ name, context, tag, platforms?, cacheRepository?, buildArgs?, triggers?, verify? }]
 // The library as users get it: the compiled package (dist/, `npm run build`, linked as
 // node_modules/pulumi-multiarch by bench/run); tsconfig.json maps the name to components/
 // for the repository's type check.
@@ -16,6 +16,7 @@ interface ImageSpec {
     cacheRepository?: string;
     buildArgs?: Record<string, string>;
     triggers?: string[];
+    verify?: boolean;
 }
 
 const cfg = new pulumi.Config("bench");
@@ -43,6 +44,7 @@ for (const spec of images) {
         ...(spec.cacheRepository ? { cacheRepository: spec.cacheRepository } : {}),
         ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
         ...(spec.triggers ? { triggers: spec.triggers } : {}),
+        ...(spec.verify === false ? { verify: false } : {}),
     });
     digests[spec.name] = image.digest;
 }
