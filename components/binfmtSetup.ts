@@ -89,6 +89,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     readonly requestedPlatforms: pulumi.Output<string[]>;
     /** Wanted handler -> why it no longer serves (after `pulumi refresh`); empty when all is well. */
     readonly drift: pulumi.Output<Record<string, string>>;
+    /** The builder host's kernel release (`uname -r`); flag F needs 4.8 or later. */
     readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, args: BinfmtSetupArgs, opts?: pulumi.ComponentResourceOptions) {

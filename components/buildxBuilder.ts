@@ -92,7 +92,9 @@ export interface BuildxBuilderArgs {
  * out of band (`pulumi refresh` sees it), removed by `pulumi destroy`.
  */
 export class BuildxBuilder extends pulumi.ComponentResource {
+    /** The builder's name, as `docker buildx ls` lists it. */
     readonly name: pulumi.Output<string>;
+    /** The buildx driver. */
     readonly driver: pulumi.Output<string>;
     /** Each node as `buildx ls --format json` reports it: name, endpoint, status, platforms, BuildKit version. */
     readonly nodes: pulumi.Output<BuilderNode[]>;

@@ -10,7 +10,7 @@ import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
 import { parseRef } from "./core/registry";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ImageInputs, ManifestMode } from "./providers/imageProvider";
+import type { ImageInputs, ManifestMode } from "./contract/types";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 

@@ -26,7 +26,7 @@ const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: 
         description: "One docker buildx builder with its nodes, created and bootstrapped. Used by BuildxBuilder.",
     },
     Image: {
-        inputs: "ImageInputs", outputs: "ImageOutputs", file: "components/providers/imageProvider.ts",
+        inputs: "ImageInputs", outputs: "ImageOutputs", file: "components/contract/types.ts",
         description: "One multi-platform image: built, verified, pushed by digest, tags moved. Used by MultiArchImage.",
     },
 };
@@ -79,6 +79,7 @@ export function generateSchema(root: string): Spec {
         if (all(ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
         if (members.length !== 1) return { $ref: "pulumi.json#/Any" }; // a union of object shapes (e.g. a host spec)
         const t = members[0];
+        if (t.flags & (ts.TypeFlags.NonPrimitive | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
         if (checker.isArrayType(t)) return { type: "array", items: typeSpec(checker.getTypeArguments(t as ts.TypeReference)[0], `${where}[]`) };
         const index = checker.getIndexInfoOfType(t, ts.IndexKind.String);
         if (index && t.getProperties().length === 0) return { type: "object", additionalProperties: typeSpec(index.type, `${where}{}`) };
@@ -162,7 +163,7 @@ export function generateSchema(root: string): Spec {
             ...(outputs.required ? { required: outputs.required } : {}),
         };
     }
-    if (problems.length && !process.env.LENIENT) throw new Error(`the schema cannot be generated:\n  ${problems.join("\n  ")}`);
+    if (problems.length) throw new Error(`the schema cannot be generated:\n  ${problems.join("\n  ")}`);
     const sorted = (o: Record<string, Spec>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
     return {
         name: PACKAGE,

@@ -90,3 +90,96 @@ export interface BuilderOutputs extends BuilderInputs {
     /** false for the docker driver's builder, which belongs to the engine. */
     managed: boolean;
 }
+
+/** How the tags point at the platforms' images. */
+export type ManifestMode = "index" | "per-arch-tags" | "auto";
+
+/** A registry login (the password a secret). */
+export interface RegistryAuth {
+    /** User name. */
+    username: string;
+    /** Password or token. */
+    password: string;
+}
+
+/** Inputs of `multiarch:index:Image`. */
+export interface ImageInputs {
+    /** Build context, as the program gave it (relative paths keep state machine-independent). */
+    context: string;
+    /** The Dockerfile's path. */
+    dockerfile: string;
+    /** Normalized platforms to build. */
+    platforms: string[];
+    /** Tags to move to the verified image, all in one repository. */
+    tags: string[];
+    /** Push (and verify and tag); false keeps the result in the build cache. */
+    push: boolean;
+    /** The buildx builder's name. */
+    builder: string;
+    /** What the builder reports it can build; checked, never a rebuild trigger. */
+    builderPlatforms?: string[];
+    /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
+    builderConfig?: string;
+    /** How the tags point at the platforms' images. */
+    manifest: ManifestMode;
+    /** `--build-arg`s. */
+    buildArgs: Record<string, string>;
+    /** `--target` stage. */
+    target?: string;
+    /** `--label`s. */
+    labels: Record<string, string>;
+    /** `--annotation`s. */
+    annotations: Record<string, string>;
+    /** Build secrets (id -> value); a Pulumi secret in state. */
+    secrets: Record<string, string>;
+    /** `--ssh` specs. */
+    ssh: string[];
+    /** `--cache-from`s. */
+    cacheFrom: string[];
+    /** `--cache-to`s. */
+    cacheTo: string[];
+    /** Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform. */
+    cacheRepository?: string;
+    /** `--no-cache`. */
+    noCache: boolean;
+    /** `--pull`. */
+    pull: boolean;
+    /** Provenance attestation. */
+    provenance: boolean;
+    /** SBOM attestation. */
+    sbom: boolean;
+    /** Registry login (password a Pulumi secret). */
+    registryAuth?: RegistryAuth;
+    /** Any change rebuilds (like a timestamp or a git sha the user passes). */
+    triggers: string[];
+    /** Verify every platform before any tag moves. */
+    verify: boolean;
+    /** Delete the pushed manifests on destroy. */
+    deleteOnDestroy: boolean;
+    /** Content digest of context + Dockerfile; the rebuild trigger. */
+    contextDigest: string;
+    /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
+    contextFiles: Record<string, string>;
+    /** Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]). */
+    buildkitChecks?: string[];
+    /** Findings fail the check (preview) instead of warning. */
+    strict?: boolean;
+}
+
+/** Outputs of `multiarch:index:Image`. */
+export interface ImageOutputs extends ImageInputs {
+    /** Digest of the index (manifest "index"), "" for per-arch tags. */
+    digest: string;
+    /** platform -> digest of that platform's image manifest. */
+    platformDigests: Record<string, string>;
+    /** `<repository>@<digest>`. */
+    ref: string;
+    /** Every tag this resource pushed. */
+    pushedTags: string[];
+    /** The mode used: "auto" resolves to one of the others, once. */
+    manifestMode: "index" | "per-arch-tags";
+    /** Why the last build ran: "create", or the inputs that changed. */
+    buildReason: string[];
+    /** platform -> what verification found. */
+    verification: Record<string, string>;
+}

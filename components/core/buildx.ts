@@ -83,6 +83,7 @@ export function versionAtLeast(have: string, min: string): boolean {
     return true;
 }
 
+/** One node of a builder as `buildx create` makes it. */
 export interface NodeOptions {
     /** Node name (`--node`). */
     name: string;

@@ -5,10 +5,10 @@ import type * as provider from "@pulumi/pulumi/provider";
 import {
     COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, ResourceType, SECRET_OUTPUTS, VERSION,
 } from "../contract/tokens";
-import { imageProvider } from "../providers/imageProvider";
 import type { Lifecycle } from "./lifecycle";
 import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
+import { imageProvider } from "./resources/image";
 import { withResource } from "./engineLog";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 

@@ -1,7 +1,7 @@
 // The values CRUD calls of @pulumi/pulumi/provider receive are raw: a secret arrives as
 // `{ [SIG_KEY]: SECRET_SIG, value }` and a value unknown at preview as the UNKNOWN string
 // (@pulumi/pulumi runtime/rpc.js). The resource lifecycles see plain values, with unknowns
-// kept as UNKNOWN (as dynamic providers saw them); secrets are sealed again on the way out.
+// kept as UNKNOWN (as the 0.1 dynamic providers saw them); secrets are sealed again on the way out.
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

@@ -21,14 +21,16 @@ __all__ = [
     'KubernetesArgsDict',
     'NodeOptionsArgs',
     'NodeOptionsArgsDict',
+    'NodeTlsArgs',
+    'NodeTlsArgsDict',
     'RegistryArgs',
     'RegistryArgsDict',
+    'RegistryAuthArgs',
+    'RegistryAuthArgsDict',
     'SshHostArgs',
     'SshHostArgsDict',
     'TlsArgs',
     'TlsArgsDict',
-    'TlsMaterialArgs',
-    'TlsMaterialArgsDict',
 ]
 
 class BuilderNodeArgsDict(TypedDict):
@@ -240,12 +242,21 @@ class KubernetesArgs:
 
 
 class NodeOptionsArgsDict(TypedDict):
+    """
+    One node of a builder as `buildx create` makes it.
+    """
     driver_opts: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]
+    """
+    Driver options (`--driver-opt k=v`).
+    """
     name: pulumi.Input[_builtins.str]
     """
     Node name (`--node`).
     """
     platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]
+    """
+    Platforms the node is declared to build (`--platform`); empty: what BuildKit detects.
+    """
     endpoint: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     Endpoint: a docker context, or for the remote driver tcp://, unix://.
@@ -259,7 +270,11 @@ class NodeOptionsArgs:
                  platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None):
         """
+        One node of a builder as `buildx create` makes it.
+
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] driver_opts: Driver options (`--driver-opt k=v`).
         :param pulumi.Input[_builtins.str] name: Node name (`--node`).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms the node is declared to build (`--platform`); empty: what BuildKit detects.
         :param pulumi.Input[_builtins.str] endpoint: Endpoint: a docker context, or for the remote driver tcp://, unix://.
         """
         pulumi.set(__self__, "driver_opts", driver_opts)
@@ -271,6 +286,9 @@ class NodeOptionsArgs:
     @_builtins.property
     @pulumi.getter(name="driverOpts")
     def driver_opts(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        Driver options (`--driver-opt k=v`).
+        """
         return pulumi.get(self, "driver_opts")
 
     @driver_opts.setter
@@ -292,6 +310,9 @@ class NodeOptionsArgs:
     @_builtins.property
     @pulumi.getter
     def platforms(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Platforms the node is declared to build (`--platform`); empty: what BuildKit detects.
+        """
         return pulumi.get(self, "platforms")
 
     @platforms.setter
@@ -311,29 +332,182 @@ class NodeOptionsArgs:
         pulumi.set(self, "endpoint", value)
 
 
+class NodeTlsArgsDict(TypedDict):
+    """
+    PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key.
+    """
+    cacert: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The CA that signed the daemon's certificate (PEM).
+    """
+    cert: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The client's certificate (PEM).
+    """
+    key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The client's private key (PEM, a secret).
+    """
+
+@pulumi.input_type
+class NodeTlsArgs:
+    def __init__(__self__, *,
+                 cacert: pulumi.Input[Optional[_builtins.str]] = None,
+                 cert: pulumi.Input[Optional[_builtins.str]] = None,
+                 key: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key.
+
+        :param pulumi.Input[_builtins.str] cacert: The CA that signed the daemon's certificate (PEM).
+        :param pulumi.Input[_builtins.str] cert: The client's certificate (PEM).
+        :param pulumi.Input[_builtins.str] key: The client's private key (PEM, a secret).
+        """
+        if cacert is not None:
+            pulumi.set(__self__, "cacert", cacert)
+        if cert is not None:
+            pulumi.set(__self__, "cert", cert)
+        if key is not None:
+            pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def cacert(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The CA that signed the daemon's certificate (PEM).
+        """
+        return pulumi.get(self, "cacert")
+
+    @cacert.setter
+    def cacert(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "cacert", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def cert(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The client's certificate (PEM).
+        """
+        return pulumi.get(self, "cert")
+
+    @cert.setter
+    def cert(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "cert", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The client's private key (PEM, a secret).
+        """
+        return pulumi.get(self, "key")
+
+    @key.setter
+    def key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "key", value)
+
+
 class RegistryArgsDict(TypedDict):
     """
-    Registry login for pushing (and for reading back what was pushed).
+    A login for the tags' registry, added to the user's docker config (its logins and
+    credential helpers stay in force for every other registry, e.g. a private base image).
     """
-    password: pulumi.Input[_builtins.str]
+    password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
-    A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv.
+    A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required.
     """
-    username: pulumi.Input[_builtins.str]
+    server: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
-    User name for the tags' registry.
+    The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
+    Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+    """
+    username: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    User name for the tags' registry. Default none: required.
     """
 
 @pulumi.input_type
 class RegistryArgs:
     def __init__(__self__, *,
+                 password: pulumi.Input[Optional[_builtins.str]] = None,
+                 server: pulumi.Input[Optional[_builtins.str]] = None,
+                 username: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A login for the tags' registry, added to the user's docker config (its logins and
+        credential helpers stay in force for every other registry, e.g. a private base image).
+
+        :param pulumi.Input[_builtins.str] password: A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required.
+        :param pulumi.Input[_builtins.str] server: The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
+               Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+        :param pulumi.Input[_builtins.str] username: User name for the tags' registry. Default none: required.
+        """
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if server is not None:
+            pulumi.set(__self__, "server", server)
+        if username is not None:
+            pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def server(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
+        Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+        """
+        return pulumi.get(self, "server")
+
+    @server.setter
+    def server(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "server", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        User name for the tags' registry. Default none: required.
+        """
+        return pulumi.get(self, "username")
+
+    @username.setter
+    def username(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "username", value)
+
+
+class RegistryAuthArgsDict(TypedDict):
+    """
+    A registry login (the password a secret).
+    """
+    password: pulumi.Input[_builtins.str]
+    """
+    Password or token.
+    """
+    username: pulumi.Input[_builtins.str]
+    """
+    User name.
+    """
+
+@pulumi.input_type
+class RegistryAuthArgs:
+    def __init__(__self__, *,
                  password: pulumi.Input[_builtins.str],
                  username: pulumi.Input[_builtins.str]):
         """
-        Registry login for pushing (and for reading back what was pushed).
+        A registry login (the password a secret).
 
-        :param pulumi.Input[_builtins.str] password: A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv.
-        :param pulumi.Input[_builtins.str] username: User name for the tags' registry.
+        :param pulumi.Input[_builtins.str] password: Password or token.
+        :param pulumi.Input[_builtins.str] username: User name.
         """
         pulumi.set(__self__, "password", password)
         pulumi.set(__self__, "username", username)
@@ -342,7 +516,7 @@ class RegistryArgs:
     @pulumi.getter
     def password(self) -> pulumi.Input[_builtins.str]:
         """
-        A Pulumi secret: encrypted in state; reaches buildx through a private 0600 docker config, never argv.
+        Password or token.
         """
         return pulumi.get(self, "password")
 
@@ -354,7 +528,7 @@ class RegistryArgs:
     @pulumi.getter
     def username(self) -> pulumi.Input[_builtins.str]:
         """
-        User name for the tags' registry.
+        User name.
         """
         return pulumi.get(self, "username")
 
@@ -365,15 +539,33 @@ class RegistryArgs:
 
 class SshHostArgsDict(TypedDict):
     """
-    A builder host reached over SSH.
+    A builder host reached over SSH, with key authentication. The shape of `@pulumi/command`'s
+    `remote.ConnectionArgs`: a connection object made for `remote.Command`s on the same host can
+    be passed as it is (its password and proxy fields are refused with the fix).
     """
     host: pulumi.Input[_builtins.str]
     """
     Host name or address.
     """
+    agent_socket_path: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    An SSH agent's socket holding the key (SSH_AUTH_SOCK). Default: the environment's SSH_AUTH_SOCK.
+    """
+    dial_error_limit: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Connection attempts before giving up (ssh ConnectionAttempts). Default `1`.
+    """
     host_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     The host's public key ("ssh-ed25519 AAAA..."), pinning the host. Default: ~/.ssh/known_hosts.
+    """
+    password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Not supported (password authentication): refused at preview. Default none: use privateKey or an agent.
+    """
+    per_dial_timeout: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Seconds to wait for each connection (ssh ConnectTimeout). Default `10`.
     """
     port: NotRequired[pulumi.Input[Optional[_builtins.float]]]
     """
@@ -382,6 +574,14 @@ class SshHostArgsDict(TypedDict):
     private_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     PEM private key. Kept secret: state encrypts it; it reaches ssh as a 0600 file, never argv. Default: ssh's own keys/agent.
+    """
+    private_key_password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Not supported (an encrypted privateKey): refused at preview. Default none: load the key into an agent (agentSocketPath).
+    """
+    proxy: NotRequired[Any]
+    """
+    Not supported (a jump host): refused at preview. Default none: reach the host directly, or set ProxyJump in ~/.ssh/config.
     """
     user: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
@@ -392,26 +592,56 @@ class SshHostArgsDict(TypedDict):
 class SshHostArgs:
     def __init__(__self__, *,
                  host: pulumi.Input[_builtins.str],
+                 agent_socket_path: pulumi.Input[Optional[_builtins.str]] = None,
+                 dial_error_limit: pulumi.Input[Optional[_builtins.float]] = None,
                  host_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 password: pulumi.Input[Optional[_builtins.str]] = None,
+                 per_dial_timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  port: pulumi.Input[Optional[_builtins.float]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 private_key_password: pulumi.Input[Optional[_builtins.str]] = None,
+                 proxy: Optional[Any] = None,
                  user: pulumi.Input[Optional[_builtins.str]] = None):
         """
-        A builder host reached over SSH.
+        A builder host reached over SSH, with key authentication. The shape of `@pulumi/command`'s
+        `remote.ConnectionArgs`: a connection object made for `remote.Command`s on the same host can
+        be passed as it is (its password and proxy fields are refused with the fix).
 
         :param pulumi.Input[_builtins.str] host: Host name or address.
+        :param pulumi.Input[_builtins.str] agent_socket_path: An SSH agent's socket holding the key (SSH_AUTH_SOCK). Default: the environment's SSH_AUTH_SOCK.
+        :param pulumi.Input[_builtins.float] dial_error_limit: Connection attempts before giving up (ssh ConnectionAttempts). Default `1`.
         :param pulumi.Input[_builtins.str] host_key: The host's public key ("ssh-ed25519 AAAA..."), pinning the host. Default: ~/.ssh/known_hosts.
+        :param pulumi.Input[_builtins.str] password: Not supported (password authentication): refused at preview. Default none: use privateKey or an agent.
+        :param pulumi.Input[_builtins.float] per_dial_timeout: Seconds to wait for each connection (ssh ConnectTimeout). Default `10`.
         :param pulumi.Input[_builtins.float] port: Default 22.
         :param pulumi.Input[_builtins.str] private_key: PEM private key. Kept secret: state encrypts it; it reaches ssh as a 0600 file, never argv. Default: ssh's own keys/agent.
+        :param pulumi.Input[_builtins.str] private_key_password: Not supported (an encrypted privateKey): refused at preview. Default none: load the key into an agent (agentSocketPath).
+        :param Any proxy: Not supported (a jump host): refused at preview. Default none: reach the host directly, or set ProxyJump in ~/.ssh/config.
         :param pulumi.Input[_builtins.str] user: Default "root": registering handlers needs root.
         """
         pulumi.set(__self__, "host", host)
+        if agent_socket_path is not None:
+            pulumi.set(__self__, "agent_socket_path", agent_socket_path)
+        if dial_error_limit is None:
+            dial_error_limit = 1
+        if dial_error_limit is not None:
+            pulumi.set(__self__, "dial_error_limit", dial_error_limit)
         if host_key is not None:
             pulumi.set(__self__, "host_key", host_key)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if per_dial_timeout is None:
+            per_dial_timeout = 10
+        if per_dial_timeout is not None:
+            pulumi.set(__self__, "per_dial_timeout", per_dial_timeout)
         if port is not None:
             pulumi.set(__self__, "port", port)
         if private_key is not None:
             pulumi.set(__self__, "private_key", private_key)
+        if private_key_password is not None:
+            pulumi.set(__self__, "private_key_password", private_key_password)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if user is not None:
             pulumi.set(__self__, "user", user)
 
@@ -428,6 +658,30 @@ class SshHostArgs:
         pulumi.set(self, "host", value)
 
     @_builtins.property
+    @pulumi.getter(name="agentSocketPath")
+    def agent_socket_path(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        An SSH agent's socket holding the key (SSH_AUTH_SOCK). Default: the environment's SSH_AUTH_SOCK.
+        """
+        return pulumi.get(self, "agent_socket_path")
+
+    @agent_socket_path.setter
+    def agent_socket_path(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "agent_socket_path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dialErrorLimit")
+    def dial_error_limit(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Connection attempts before giving up (ssh ConnectionAttempts). Default `1`.
+        """
+        return pulumi.get(self, "dial_error_limit")
+
+    @dial_error_limit.setter
+    def dial_error_limit(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "dial_error_limit", value)
+
+    @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -438,6 +692,30 @@ class SshHostArgs:
     @host_key.setter
     def host_key(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "host_key", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Not supported (password authentication): refused at preview. Default none: use privateKey or an agent.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter(name="perDialTimeout")
+    def per_dial_timeout(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Seconds to wait for each connection (ssh ConnectTimeout). Default `10`.
+        """
+        return pulumi.get(self, "per_dial_timeout")
+
+    @per_dial_timeout.setter
+    def per_dial_timeout(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "per_dial_timeout", value)
 
     @_builtins.property
     @pulumi.getter
@@ -462,6 +740,30 @@ class SshHostArgs:
     @private_key.setter
     def private_key(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "private_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyPassword")
+    def private_key_password(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Not supported (an encrypted privateKey): refused at preview. Default none: load the key into an agent (agentSocketPath).
+        """
+        return pulumi.get(self, "private_key_password")
+
+    @private_key_password.setter
+    def private_key_password(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "private_key_password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional[Any]:
+        """
+        Not supported (a jump host): refused at preview. Default none: reach the host directly, or set ProxyJump in ~/.ssh/config.
+        """
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: Optional[Any]):
+        pulumi.set(self, "proxy", value)
 
     @_builtins.property
     @pulumi.getter
@@ -543,58 +845,6 @@ class TlsArgs:
         """
         Client private key (`key=`), a secret. Default none.
         """
-        return pulumi.get(self, "key")
-
-    @key.setter
-    def key(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "key", value)
-
-
-class TlsMaterialArgsDict(TypedDict):
-    """
-    PEM text for a remote node's TLS (secrets).
-    """
-    cacert: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    cert: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-    key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
-
-@pulumi.input_type
-class TlsMaterialArgs:
-    def __init__(__self__, *,
-                 cacert: pulumi.Input[Optional[_builtins.str]] = None,
-                 cert: pulumi.Input[Optional[_builtins.str]] = None,
-                 key: pulumi.Input[Optional[_builtins.str]] = None):
-        """
-        PEM text for a remote node's TLS (secrets).
-        """
-        if cacert is not None:
-            pulumi.set(__self__, "cacert", cacert)
-        if cert is not None:
-            pulumi.set(__self__, "cert", cert)
-        if key is not None:
-            pulumi.set(__self__, "key", key)
-
-    @_builtins.property
-    @pulumi.getter
-    def cacert(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "cacert")
-
-    @cacert.setter
-    def cacert(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "cacert", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def cert(self) -> pulumi.Input[Optional[_builtins.str]]:
-        return pulumi.get(self, "cert")
-
-    @cert.setter
-    def cert(self, value: pulumi.Input[Optional[_builtins.str]]):
-        pulumi.set(self, "cert", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def key(self) -> pulumi.Input[Optional[_builtins.str]]:
         return pulumi.get(self, "key")
 
     @key.setter

@@ -31,8 +31,11 @@ class BinfmtHandlersArgs:
         """
         The set of arguments for constructing a BinfmtHandlers resource.
 
+        :param pulumi.Input[_builtins.bool] allow_unpinned_image: Accept an `image` that is not pinned by digest.
         :param pulumi.Input[_builtins.str] definitions_dir: Where the qemu-user-static definitions live on the host.
         :param pulumi.Input[_builtins.str] flags: Flags every handler must carry, e.g. "F".
+        :param Any host: The builder host: `{kind: "local"}` or `{kind: "ssh", host, port, user, privateKey, hostKey, ...}` (a secret).
+        :param pulumi.Input[_builtins.str] method: `"host"`: register from qemu-user-static's definitions; `"container"`: run the emulator-install `image`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized requested platforms; those the host runs natively are skipped.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] handler_status: Set by check: every handler this host needs, each "ok". Outputs hold what the host
                really has, so after a refresh `pulumi preview --diff` shows e.g.
@@ -53,6 +56,9 @@ class BinfmtHandlersArgs:
     @_builtins.property
     @pulumi.getter(name="allowUnpinnedImage")
     def allow_unpinned_image(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Accept an `image` that is not pinned by digest.
+        """
         return pulumi.get(self, "allow_unpinned_image")
 
     @allow_unpinned_image.setter
@@ -86,6 +92,9 @@ class BinfmtHandlersArgs:
     @_builtins.property
     @pulumi.getter
     def host(self) -> Any:
+        """
+        The builder host: `{kind: "local"}` or `{kind: "ssh", host, port, user, privateKey, hostKey, ...}` (a secret).
+        """
         return pulumi.get(self, "host")
 
     @host.setter
@@ -95,6 +104,9 @@ class BinfmtHandlersArgs:
     @_builtins.property
     @pulumi.getter
     def method(self) -> pulumi.Input[_builtins.str]:
+        """
+        `"host"`: register from qemu-user-static's definitions; `"container"`: run the emulator-install `image`.
+        """
         return pulumi.get(self, "method")
 
     @method.setter
@@ -160,12 +172,15 @@ class BinfmtHandlers(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.bool] allow_unpinned_image: Accept an `image` that is not pinned by digest.
         :param pulumi.Input[_builtins.str] definitions_dir: Where the qemu-user-static definitions live on the host.
         :param pulumi.Input[_builtins.str] flags: Flags every handler must carry, e.g. "F".
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] handler_status: Set by check: every handler this host needs, each "ok". Outputs hold what the host
                really has, so after a refresh `pulumi preview --diff` shows e.g.
                `qemu-riscv64: "missing" => "ok"`.
+        :param Any host: The builder host: `{kind: "local"}` or `{kind: "ssh", host, port, user, privateKey, hostKey, ...}` (a secret).
         :param pulumi.Input[_builtins.str] image: Emulator-install image for method "container".
+        :param pulumi.Input[_builtins.str] method: `"host"`: register from qemu-user-static's definitions; `"container"`: run the emulator-install `image`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized requested platforms; those the host runs natively are skipped.
         """
         ...
@@ -280,6 +295,9 @@ class BinfmtHandlers(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="allowUnpinnedImage")
     def allow_unpinned_image(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Accept an `image` that is not pinned by digest.
+        """
         return pulumi.get(self, "allow_unpinned_image")
 
     @_builtins.property
@@ -333,11 +351,17 @@ class BinfmtHandlers(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def host(self) -> pulumi.Output[Any]:
+        """
+        The builder host: `{kind: "local"}` or `{kind: "ssh", host, port, user, privateKey, hostKey, ...}` (a secret).
+        """
         return pulumi.get(self, "host")
 
     @_builtins.property
     @pulumi.getter(name="hostMachine")
     def host_machine(self) -> pulumi.Output[_builtins.str]:
+        """
+        The host's machine (`uname -m`), e.g. `x86_64`.
+        """
         return pulumi.get(self, "host_machine")
 
     @_builtins.property
@@ -351,11 +375,17 @@ class BinfmtHandlers(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="kernelVersion")
     def kernel_version(self) -> pulumi.Output[_builtins.str]:
+        """
+        The host's kernel release (`uname -r`).
+        """
         return pulumi.get(self, "kernel_version")
 
     @_builtins.property
     @pulumi.getter
     def method(self) -> pulumi.Output[_builtins.str]:
+        """
+        `"host"`: register from qemu-user-static's definitions; `"container"`: run the emulator-install `image`.
+        """
         return pulumi.get(self, "method")
 
     @_builtins.property

@@ -288,6 +288,9 @@ class BinfmtSetup(pulumi.ComponentResource):
     @_builtins.property
     @pulumi.getter(name="kernelVersion")
     def kernel_version(self) -> pulumi.Output[_builtins.str]:
+        """
+        The builder host's kernel release (`uname -r`); flag F needs 4.8 or later.
+        """
         return pulumi.get(self, "kernel_version")
 
     @_builtins.property

@@ -27,15 +27,22 @@ class BuilderArgs:
                  keep_state: pulumi.Input[_builtins.bool],
                  name: pulumi.Input[_builtins.str],
                  nodes: pulumi.Input[Sequence[pulumi.Input['NodeOptionsArgs']]],
-                 tls: pulumi.Input[Mapping[str, pulumi.Input['TlsMaterialArgs']]],
+                 tls: pulumi.Input[Mapping[str, pulumi.Input['NodeTlsArgs']]],
                  buildkitd_config: pulumi.Input[Optional[_builtins.str]] = None,
                  buildkitd_flags: pulumi.Input[Optional[_builtins.str]] = None,
                  owner: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Builder resource.
 
+        :param pulumi.Input[_builtins.bool] bootstrap: Boot every node at create (`buildx inspect --bootstrap`) and check their platforms.
+        :param pulumi.Input[_builtins.str] driver: The buildx driver.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] emulated: Platforms the BinfmtSetup this builder depends on emulates (requested).
-        :param pulumi.Input[Mapping[str, pulumi.Input['TlsMaterialArgs']]] tls: node name -> TLS material; written as 0600 files that live as long as the builder.
+        :param pulumi.Input[_builtins.bool] keep_state: `buildx rm --keep-state` on delete.
+        :param pulumi.Input[_builtins.str] name: The builder's name (`buildx create --name`).
+        :param pulumi.Input[Sequence[pulumi.Input['NodeOptionsArgs']]] nodes: Every node, the first created and the others appended, with endpoint, platforms and driver options.
+        :param pulumi.Input[Mapping[str, pulumi.Input['NodeTlsArgs']]] tls: node name -> TLS material; written as 0600 files that live as long as the builder.
+        :param pulumi.Input[_builtins.str] buildkitd_config: buildkitd.toml text (`--buildkitd-config`, a 0600 file during create).
+        :param pulumi.Input[_builtins.str] buildkitd_flags: Extra buildkitd flags (`--buildkitd-flags`).
         :param pulumi.Input[_builtins.str] owner: `<project>/<stack>/<resource>`: written beside buildx's own state while creating, so an interrupted create is recognised as ours.
         """
         pulumi.set(__self__, "bootstrap", bootstrap)
@@ -55,6 +62,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter
     def bootstrap(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Boot every node at create (`buildx inspect --bootstrap`) and check their platforms.
+        """
         return pulumi.get(self, "bootstrap")
 
     @bootstrap.setter
@@ -64,6 +74,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter
     def driver(self) -> pulumi.Input[_builtins.str]:
+        """
+        The buildx driver.
+        """
         return pulumi.get(self, "driver")
 
     @driver.setter
@@ -85,6 +98,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter(name="keepState")
     def keep_state(self) -> pulumi.Input[_builtins.bool]:
+        """
+        `buildx rm --keep-state` on delete.
+        """
         return pulumi.get(self, "keep_state")
 
     @keep_state.setter
@@ -94,6 +110,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter
     def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        The builder's name (`buildx create --name`).
+        """
         return pulumi.get(self, "name")
 
     @name.setter
@@ -103,6 +122,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter
     def nodes(self) -> pulumi.Input[Sequence[pulumi.Input['NodeOptionsArgs']]]:
+        """
+        Every node, the first created and the others appended, with endpoint, platforms and driver options.
+        """
         return pulumi.get(self, "nodes")
 
     @nodes.setter
@@ -111,19 +133,22 @@ class BuilderArgs:
 
     @_builtins.property
     @pulumi.getter
-    def tls(self) -> pulumi.Input[Mapping[str, pulumi.Input['TlsMaterialArgs']]]:
+    def tls(self) -> pulumi.Input[Mapping[str, pulumi.Input['NodeTlsArgs']]]:
         """
         node name -> TLS material; written as 0600 files that live as long as the builder.
         """
         return pulumi.get(self, "tls")
 
     @tls.setter
-    def tls(self, value: pulumi.Input[Mapping[str, pulumi.Input['TlsMaterialArgs']]]):
+    def tls(self, value: pulumi.Input[Mapping[str, pulumi.Input['NodeTlsArgs']]]):
         pulumi.set(self, "tls", value)
 
     @_builtins.property
     @pulumi.getter(name="buildkitdConfig")
     def buildkitd_config(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        buildkitd.toml text (`--buildkitd-config`, a 0600 file during create).
+        """
         return pulumi.get(self, "buildkitd_config")
 
     @buildkitd_config.setter
@@ -133,6 +158,9 @@ class BuilderArgs:
     @_builtins.property
     @pulumi.getter(name="buildkitdFlags")
     def buildkitd_flags(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Extra buildkitd flags (`--buildkitd-flags`).
+        """
         return pulumi.get(self, "buildkitd_flags")
 
     @buildkitd_flags.setter
@@ -167,16 +195,23 @@ class Builder(pulumi.CustomResource):
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input[Union['NodeOptionsArgs', 'NodeOptionsArgsDict']]]]] = None,
                  owner: pulumi.Input[Optional[_builtins.str]] = None,
-                 tls: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['TlsMaterialArgs', 'TlsMaterialArgsDict']]]]] = None,
+                 tls: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodeTlsArgs', 'NodeTlsArgsDict']]]]] = None,
                  __props__=None):
         """
         One docker buildx builder with its nodes, created and bootstrapped. Used by BuildxBuilder.
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.bool] bootstrap: Boot every node at create (`buildx inspect --bootstrap`) and check their platforms.
+        :param pulumi.Input[_builtins.str] buildkitd_config: buildkitd.toml text (`--buildkitd-config`, a 0600 file during create).
+        :param pulumi.Input[_builtins.str] buildkitd_flags: Extra buildkitd flags (`--buildkitd-flags`).
+        :param pulumi.Input[_builtins.str] driver: The buildx driver.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] emulated: Platforms the BinfmtSetup this builder depends on emulates (requested).
+        :param pulumi.Input[_builtins.bool] keep_state: `buildx rm --keep-state` on delete.
+        :param pulumi.Input[_builtins.str] name: The builder's name (`buildx create --name`).
+        :param pulumi.Input[Sequence[pulumi.Input[Union['NodeOptionsArgs', 'NodeOptionsArgsDict']]]] nodes: Every node, the first created and the others appended, with endpoint, platforms and driver options.
         :param pulumi.Input[_builtins.str] owner: `<project>/<stack>/<resource>`: written beside buildx's own state while creating, so an interrupted create is recognised as ours.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Union['TlsMaterialArgs', 'TlsMaterialArgsDict']]]] tls: node name -> TLS material; written as 0600 files that live as long as the builder.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Union['NodeTlsArgs', 'NodeTlsArgsDict']]]] tls: node name -> TLS material; written as 0600 files that live as long as the builder.
         """
         ...
     @overload
@@ -211,7 +246,7 @@ class Builder(pulumi.CustomResource):
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  nodes: pulumi.Input[Optional[Sequence[pulumi.Input[Union['NodeOptionsArgs', 'NodeOptionsArgsDict']]]]] = None,
                  owner: pulumi.Input[Optional[_builtins.str]] = None,
-                 tls: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['TlsMaterialArgs', 'TlsMaterialArgsDict']]]]] = None,
+                 tls: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['NodeTlsArgs', 'NodeTlsArgsDict']]]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -290,21 +325,33 @@ class Builder(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def bootstrap(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Boot every node at create (`buildx inspect --bootstrap`) and check their platforms.
+        """
         return pulumi.get(self, "bootstrap")
 
     @_builtins.property
     @pulumi.getter(name="buildkitdConfig")
     def buildkitd_config(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        buildkitd.toml text (`--buildkitd-config`, a 0600 file during create).
+        """
         return pulumi.get(self, "buildkitd_config")
 
     @_builtins.property
     @pulumi.getter(name="buildkitdFlags")
     def buildkitd_flags(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Extra buildkitd flags (`--buildkitd-flags`).
+        """
         return pulumi.get(self, "buildkitd_flags")
 
     @_builtins.property
     @pulumi.getter
     def driver(self) -> pulumi.Output[_builtins.str]:
+        """
+        The buildx driver.
+        """
         return pulumi.get(self, "driver")
 
     @_builtins.property
@@ -318,6 +365,9 @@ class Builder(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="keepState")
     def keep_state(self) -> pulumi.Output[_builtins.bool]:
+        """
+        `buildx rm --keep-state` on delete.
+        """
         return pulumi.get(self, "keep_state")
 
     @_builtins.property
@@ -331,11 +381,17 @@ class Builder(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def name(self) -> pulumi.Output[_builtins.str]:
+        """
+        The builder's name (`buildx create --name`).
+        """
         return pulumi.get(self, "name")
 
     @_builtins.property
     @pulumi.getter
     def nodes(self) -> pulumi.Output[Sequence['outputs.NodeOptions']]:
+        """
+        Every node, the first created and the others appended, with endpoint, platforms and driver options.
+        """
         return pulumi.get(self, "nodes")
 
     @_builtins.property
@@ -364,7 +420,7 @@ class Builder(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def tls(self) -> pulumi.Output[Mapping[str, 'outputs.TlsMaterial']]:
+    def tls(self) -> pulumi.Output[Mapping[str, 'outputs.NodeTls']]:
         """
         node name -> TLS material; written as 0600 files that live as long as the builder.
         """

@@ -392,11 +392,17 @@ class BuildxBuilder(pulumi.ComponentResource):
     @_builtins.property
     @pulumi.getter
     def driver(self) -> pulumi.Output[_builtins.str]:
+        """
+        The buildx driver.
+        """
         return pulumi.get(self, "driver")
 
     @_builtins.property
     @pulumi.getter
     def name(self) -> pulumi.Output[_builtins.str]:
+        """
+        The builder's name, as `docker buildx ls` lists it.
+        """
         return pulumi.get(self, "name")
 
     @_builtins.property

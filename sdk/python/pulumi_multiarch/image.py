@@ -13,6 +13,8 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
+from ._inputs import *
 
 __all__ = ['ImageArgs', 'Image']
 
@@ -42,21 +44,46 @@ class ImageArgs:
                  tags: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  triggers: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  verify: pulumi.Input[_builtins.bool],
+                 builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
-                 registry_auth: Optional[Any] = None,
+                 registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
+                 strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Image resource.
 
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: `--annotation`s.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: `--build-arg`s.
+        :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
         :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent).
         :param pulumi.Input[_builtins.str] context_digest: Content digest of context + Dockerfile; the rebuild trigger.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
+        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
+        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
+        :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
+        :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
+        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
+        :param pulumi.Input[_builtins.bool] pull: `--pull`.
+        :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
+        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
+        :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
+        :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
-        :param Any registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input['RegistryAuthArgs'] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
+        :param pulumi.Input[_builtins.str] target: `--target` stage.
         """
         pulumi.set(__self__, "annotations", annotations)
         pulumi.set(__self__, "build_args", build_args)
@@ -81,18 +108,27 @@ class ImageArgs:
         pulumi.set(__self__, "tags", tags)
         pulumi.set(__self__, "triggers", triggers)
         pulumi.set(__self__, "verify", verify)
+        if builder_config is not None:
+            pulumi.set(__self__, "builder_config", builder_config)
         if builder_platforms is not None:
             pulumi.set(__self__, "builder_platforms", builder_platforms)
+        if buildkit_checks is not None:
+            pulumi.set(__self__, "buildkit_checks", buildkit_checks)
         if cache_repository is not None:
             pulumi.set(__self__, "cache_repository", cache_repository)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
+        if strict is not None:
+            pulumi.set(__self__, "strict", strict)
         if target is not None:
             pulumi.set(__self__, "target", target)
 
     @_builtins.property
     @pulumi.getter
     def annotations(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        `--annotation`s.
+        """
         return pulumi.get(self, "annotations")
 
     @annotations.setter
@@ -102,6 +138,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter(name="buildArgs")
     def build_args(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        `--build-arg`s.
+        """
         return pulumi.get(self, "build_args")
 
     @build_args.setter
@@ -111,6 +150,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def builder(self) -> pulumi.Input[_builtins.str]:
+        """
+        The buildx builder's name.
+        """
         return pulumi.get(self, "builder")
 
     @builder.setter
@@ -120,6 +162,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter(name="cacheFrom")
     def cache_from(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        `--cache-from`s.
+        """
         return pulumi.get(self, "cache_from")
 
     @cache_from.setter
@@ -129,6 +174,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter(name="cacheTo")
     def cache_to(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        `--cache-to`s.
+        """
         return pulumi.get(self, "cache_to")
 
     @cache_to.setter
@@ -174,6 +222,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter(name="deleteOnDestroy")
     def delete_on_destroy(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Delete the pushed manifests on destroy.
+        """
         return pulumi.get(self, "delete_on_destroy")
 
     @delete_on_destroy.setter
@@ -183,6 +234,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def dockerfile(self) -> pulumi.Input[_builtins.str]:
+        """
+        The Dockerfile's path.
+        """
         return pulumi.get(self, "dockerfile")
 
     @dockerfile.setter
@@ -192,6 +246,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def labels(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
+        """
+        `--label`s.
+        """
         return pulumi.get(self, "labels")
 
     @labels.setter
@@ -201,6 +258,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def manifest(self) -> pulumi.Input[_builtins.str]:
+        """
+        How the tags point at the platforms' images.
+        """
         return pulumi.get(self, "manifest")
 
     @manifest.setter
@@ -210,6 +270,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter(name="noCache")
     def no_cache(self) -> pulumi.Input[_builtins.bool]:
+        """
+        `--no-cache`.
+        """
         return pulumi.get(self, "no_cache")
 
     @no_cache.setter
@@ -219,6 +282,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def platforms(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Normalized platforms to build.
+        """
         return pulumi.get(self, "platforms")
 
     @platforms.setter
@@ -228,6 +294,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def provenance(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Provenance attestation.
+        """
         return pulumi.get(self, "provenance")
 
     @provenance.setter
@@ -237,6 +306,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def pull(self) -> pulumi.Input[_builtins.bool]:
+        """
+        `--pull`.
+        """
         return pulumi.get(self, "pull")
 
     @pull.setter
@@ -246,6 +318,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def push(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Push (and verify and tag); false keeps the result in the build cache.
+        """
         return pulumi.get(self, "push")
 
     @push.setter
@@ -255,6 +330,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def sbom(self) -> pulumi.Input[_builtins.bool]:
+        """
+        SBOM attestation.
+        """
         return pulumi.get(self, "sbom")
 
     @sbom.setter
@@ -276,6 +354,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def ssh(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        `--ssh` specs.
+        """
         return pulumi.get(self, "ssh")
 
     @ssh.setter
@@ -285,6 +366,9 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def tags(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Tags to move to the verified image, all in one repository.
+        """
         return pulumi.get(self, "tags")
 
     @tags.setter
@@ -306,11 +390,26 @@ class ImageArgs:
     @_builtins.property
     @pulumi.getter
     def verify(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Verify every platform before any tag moves.
+        """
         return pulumi.get(self, "verify")
 
     @verify.setter
     def verify(self, value: pulumi.Input[_builtins.bool]):
         pulumi.set(self, "verify", value)
+
+    @_builtins.property
+    @pulumi.getter(name="builderConfig")
+    def builder_config(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
+        """
+        return pulumi.get(self, "builder_config")
+
+    @builder_config.setter
+    def builder_config(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "builder_config", value)
 
     @_builtins.property
     @pulumi.getter(name="builderPlatforms")
@@ -323,6 +422,18 @@ class ImageArgs:
     @builder_platforms.setter
     def builder_platforms(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "builder_platforms", value)
+
+    @_builtins.property
+    @pulumi.getter(name="buildkitChecks")
+    def buildkit_checks(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
+        """
+        return pulumi.get(self, "buildkit_checks")
+
+    @buildkit_checks.setter
+    def buildkit_checks(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "buildkit_checks", value)
 
     @_builtins.property
     @pulumi.getter(name="cacheRepository")
@@ -338,19 +449,34 @@ class ImageArgs:
 
     @_builtins.property
     @pulumi.getter(name="registryAuth")
-    def registry_auth(self) -> Optional[Any]:
+    def registry_auth(self) -> pulumi.Input[Optional['RegistryAuthArgs']]:
         """
         Registry login (password a Pulumi secret).
         """
         return pulumi.get(self, "registry_auth")
 
     @registry_auth.setter
-    def registry_auth(self, value: Optional[Any]):
+    def registry_auth(self, value: pulumi.Input[Optional['RegistryAuthArgs']]):
         pulumi.set(self, "registry_auth", value)
 
     @_builtins.property
     @pulumi.getter
+    def strict(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Findings fail the check (preview) instead of warning.
+        """
+        return pulumi.get(self, "strict")
+
+    @strict.setter
+    def strict(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "strict", value)
+
+    @_builtins.property
+    @pulumi.getter
     def target(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `--target` stage.
+        """
         return pulumi.get(self, "target")
 
     @target.setter
@@ -367,7 +493,9 @@ class Image(pulumi.CustomResource):
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
+                 builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -383,10 +511,11 @@ class Image(pulumi.CustomResource):
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
-                 registry_auth: Optional[Any] = None,
+                 registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -397,14 +526,36 @@ class Image(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: `--annotation`s.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: `--build-arg`s.
+        :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
+        :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
         :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent).
         :param pulumi.Input[_builtins.str] context_digest: Content digest of context + Dockerfile; the rebuild trigger.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
-        :param Any registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
+        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
+        :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
+        :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
+        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
+        :param pulumi.Input[_builtins.bool] pull: `--pull`.
+        :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
+        :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
+        :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
+        :param pulumi.Input[_builtins.str] target: `--target` stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
+        :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
         """
         ...
     @overload
@@ -433,7 +584,9 @@ class Image(pulumi.CustomResource):
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
+                 builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -449,10 +602,11 @@ class Image(pulumi.CustomResource):
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
-                 registry_auth: Optional[Any] = None,
+                 registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -475,7 +629,9 @@ class Image(pulumi.CustomResource):
             if builder is None and not opts.urn:
                 raise TypeError("Missing required property 'builder'")
             __props__.__dict__["builder"] = builder
+            __props__.__dict__["builder_config"] = builder_config
             __props__.__dict__["builder_platforms"] = builder_platforms
+            __props__.__dict__["buildkit_checks"] = buildkit_checks
             if cache_from is None and not opts.urn:
                 raise TypeError("Missing required property 'cache_from'")
             __props__.__dict__["cache_from"] = cache_from
@@ -529,6 +685,7 @@ class Image(pulumi.CustomResource):
             if ssh is None and not opts.urn:
                 raise TypeError("Missing required property 'ssh'")
             __props__.__dict__["ssh"] = ssh
+            __props__.__dict__["strict"] = strict
             if tags is None and not opts.urn:
                 raise TypeError("Missing required property 'tags'")
             __props__.__dict__["tags"] = tags
@@ -574,7 +731,9 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["build_args"] = None
         __props__.__dict__["build_reason"] = None
         __props__.__dict__["builder"] = None
+        __props__.__dict__["builder_config"] = None
         __props__.__dict__["builder_platforms"] = None
+        __props__.__dict__["buildkit_checks"] = None
         __props__.__dict__["cache_from"] = None
         __props__.__dict__["cache_repository"] = None
         __props__.__dict__["cache_to"] = None
@@ -599,6 +758,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["sbom"] = None
         __props__.__dict__["secrets"] = None
         __props__.__dict__["ssh"] = None
+        __props__.__dict__["strict"] = None
         __props__.__dict__["tags"] = None
         __props__.__dict__["target"] = None
         __props__.__dict__["triggers"] = None
@@ -609,11 +769,17 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def annotations(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        `--annotation`s.
+        """
         return pulumi.get(self, "annotations")
 
     @_builtins.property
     @pulumi.getter(name="buildArgs")
     def build_args(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        `--build-arg`s.
+        """
         return pulumi.get(self, "build_args")
 
     @_builtins.property
@@ -627,7 +793,18 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def builder(self) -> pulumi.Output[_builtins.str]:
+        """
+        The buildx builder's name.
+        """
         return pulumi.get(self, "builder")
+
+    @_builtins.property
+    @pulumi.getter(name="builderConfig")
+    def builder_config(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
+        """
+        return pulumi.get(self, "builder_config")
 
     @_builtins.property
     @pulumi.getter(name="builderPlatforms")
@@ -638,8 +815,19 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "builder_platforms")
 
     @_builtins.property
+    @pulumi.getter(name="buildkitChecks")
+    def buildkit_checks(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
+        """
+        return pulumi.get(self, "buildkit_checks")
+
+    @_builtins.property
     @pulumi.getter(name="cacheFrom")
     def cache_from(self) -> pulumi.Output[Sequence[_builtins.str]]:
+        """
+        `--cache-from`s.
+        """
         return pulumi.get(self, "cache_from")
 
     @_builtins.property
@@ -653,6 +841,9 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="cacheTo")
     def cache_to(self) -> pulumi.Output[Sequence[_builtins.str]]:
+        """
+        `--cache-to`s.
+        """
         return pulumi.get(self, "cache_to")
 
     @_builtins.property
@@ -682,6 +873,9 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="deleteOnDestroy")
     def delete_on_destroy(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Delete the pushed manifests on destroy.
+        """
         return pulumi.get(self, "delete_on_destroy")
 
     @_builtins.property
@@ -695,16 +889,25 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def dockerfile(self) -> pulumi.Output[_builtins.str]:
+        """
+        The Dockerfile's path.
+        """
         return pulumi.get(self, "dockerfile")
 
     @_builtins.property
     @pulumi.getter
     def labels(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        `--label`s.
+        """
         return pulumi.get(self, "labels")
 
     @_builtins.property
     @pulumi.getter
     def manifest(self) -> pulumi.Output[_builtins.str]:
+        """
+        How the tags point at the platforms' images.
+        """
         return pulumi.get(self, "manifest")
 
     @_builtins.property
@@ -718,31 +921,49 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="noCache")
     def no_cache(self) -> pulumi.Output[_builtins.bool]:
+        """
+        `--no-cache`.
+        """
         return pulumi.get(self, "no_cache")
 
     @_builtins.property
     @pulumi.getter(name="platformDigests")
     def platform_digests(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        platform -> digest of that platform's image manifest.
+        """
         return pulumi.get(self, "platform_digests")
 
     @_builtins.property
     @pulumi.getter
     def platforms(self) -> pulumi.Output[Sequence[_builtins.str]]:
+        """
+        Normalized platforms to build.
+        """
         return pulumi.get(self, "platforms")
 
     @_builtins.property
     @pulumi.getter
     def provenance(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Provenance attestation.
+        """
         return pulumi.get(self, "provenance")
 
     @_builtins.property
     @pulumi.getter
     def pull(self) -> pulumi.Output[_builtins.bool]:
+        """
+        `--pull`.
+        """
         return pulumi.get(self, "pull")
 
     @_builtins.property
     @pulumi.getter
     def push(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Push (and verify and tag); false keeps the result in the build cache.
+        """
         return pulumi.get(self, "push")
 
     @_builtins.property
@@ -756,11 +977,14 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def ref(self) -> pulumi.Output[_builtins.str]:
+        """
+        `<repository>@<digest>`.
+        """
         return pulumi.get(self, "ref")
 
     @_builtins.property
     @pulumi.getter(name="registryAuth")
-    def registry_auth(self) -> pulumi.Output[Optional[Any]]:
+    def registry_auth(self) -> pulumi.Output[Optional['outputs.RegistryAuth']]:
         """
         Registry login (password a Pulumi secret).
         """
@@ -769,6 +993,9 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def sbom(self) -> pulumi.Output[_builtins.bool]:
+        """
+        SBOM attestation.
+        """
         return pulumi.get(self, "sbom")
 
     @_builtins.property
@@ -782,16 +1009,33 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def ssh(self) -> pulumi.Output[Sequence[_builtins.str]]:
+        """
+        `--ssh` specs.
+        """
         return pulumi.get(self, "ssh")
 
     @_builtins.property
     @pulumi.getter
+    def strict(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Findings fail the check (preview) instead of warning.
+        """
+        return pulumi.get(self, "strict")
+
+    @_builtins.property
+    @pulumi.getter
     def tags(self) -> pulumi.Output[Sequence[_builtins.str]]:
+        """
+        Tags to move to the verified image, all in one repository.
+        """
         return pulumi.get(self, "tags")
 
     @_builtins.property
     @pulumi.getter
     def target(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `--target` stage.
+        """
         return pulumi.get(self, "target")
 
     @_builtins.property
@@ -813,5 +1057,8 @@ class Image(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def verify(self) -> pulumi.Output[_builtins.bool]:
+        """
+        Verify every platform before any tag moves.
+        """
         return pulumi.get(self, "verify")
 

@@ -73,11 +73,15 @@ class MultiArchImageArgs:
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
-        :param pulumi.Input['RegistryArgs'] registry: Registry credentials. Default none (anonymous, or the docker config's).
+        :param pulumi.Input['RegistryArgs'] registry: A login for the tags' registry, used by the push and everything after it; it wins over
+               the docker config's for that registry. Default none: the docker config's logins and
+               credential helpers (`docker login`), as `docker buildx build --push` uses them.
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation. Default `false`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none.
-        :param pulumi.Input[_builtins.bool] strict: Dockerfile lint findings fail the preview instead of warning. Default `false`.
+        :param pulumi.Input[_builtins.bool] strict: Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
+               platform, once the builder exists) and of this library's rules fail the preview instead
+               of warning. Default `false`.
         :param pulumi.Input[_builtins.str] target: Target stage (`--target`). Default: the last stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Values whose change forces a rebuild (e.g. a release number). Default none.
         :param pulumi.Input[_builtins.bool] verify: Verify each platform's config and entrypoint binary before tags move. Default `true`.
@@ -360,7 +364,9 @@ class MultiArchImageArgs:
     @pulumi.getter
     def registry(self) -> pulumi.Input[Optional['RegistryArgs']]:
         """
-        Registry credentials. Default none (anonymous, or the docker config's).
+        A login for the tags' registry, used by the push and everything after it; it wins over
+        the docker config's for that registry. Default none: the docker config's logins and
+        credential helpers (`docker login`), as `docker buildx build --push` uses them.
         """
         return pulumi.get(self, "registry")
 
@@ -408,7 +414,9 @@ class MultiArchImageArgs:
     @pulumi.getter
     def strict(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        Dockerfile lint findings fail the preview instead of warning. Default `false`.
+        Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
+        platform, once the builder exists) and of this library's rules fail the preview instead
+        of warning. Default `false`.
         """
         return pulumi.get(self, "strict")
 
@@ -515,11 +523,15 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
-        :param pulumi.Input[Union['RegistryArgs', 'RegistryArgsDict']] registry: Registry credentials. Default none (anonymous, or the docker config's).
+        :param pulumi.Input[Union['RegistryArgs', 'RegistryArgsDict']] registry: A login for the tags' registry, used by the push and everything after it; it wins over
+               the docker config's for that registry. Default none: the docker config's logins and
+               credential helpers (`docker login`), as `docker buildx build --push` uses them.
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation. Default `false`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none.
-        :param pulumi.Input[_builtins.bool] strict: Dockerfile lint findings fail the preview instead of warning. Default `false`.
+        :param pulumi.Input[_builtins.bool] strict: Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
+               platform, once the builder exists) and of this library's rules fail the preview instead
+               of warning. Default `false`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository.
         :param pulumi.Input[_builtins.str] target: Target stage (`--target`). Default: the last stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Values whose change forces a rebuild (e.g. a release number). Default none.

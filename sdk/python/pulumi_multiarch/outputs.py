@@ -20,8 +20,9 @@ __all__ = [
     'Handler',
     'Kubernetes',
     'NodeOptions',
+    'NodeTls',
+    'RegistryAuth',
     'Tls',
-    'TlsMaterial',
 ]
 
 @pulumi.output_type
@@ -140,8 +141,12 @@ class Handler(dict):
         """
         A registered handler, as the kernel reports it.
 
+        :param _builtins.bool enabled: The kernel's `enabled` / `disabled` line.
         :param _builtins.str flags: Flag letters as the kernel prints them, e.g. "POCF".
+        :param _builtins.str interpreter: The emulator the kernel runs, e.g. `/usr/libexec/qemu-binfmt/aarch64-binfmt-P`.
         :param _builtins.str magic: Hex, as the kernel prints it.
+        :param _builtins.str mask: Hex mask applied before comparing the magic, as the kernel prints it.
+        :param _builtins.float offset: Where the magic bytes start in the file.
         """
         pulumi.set(__self__, "enabled", enabled)
         pulumi.set(__self__, "flags", flags)
@@ -153,6 +158,9 @@ class Handler(dict):
     @_builtins.property
     @pulumi.getter
     def enabled(self) -> _builtins.bool:
+        """
+        The kernel's `enabled` / `disabled` line.
+        """
         return pulumi.get(self, "enabled")
 
     @_builtins.property
@@ -166,6 +174,9 @@ class Handler(dict):
     @_builtins.property
     @pulumi.getter
     def interpreter(self) -> _builtins.str:
+        """
+        The emulator the kernel runs, e.g. `/usr/libexec/qemu-binfmt/aarch64-binfmt-P`.
+        """
         return pulumi.get(self, "interpreter")
 
     @_builtins.property
@@ -179,11 +190,17 @@ class Handler(dict):
     @_builtins.property
     @pulumi.getter
     def mask(self) -> _builtins.str:
+        """
+        Hex mask applied before comparing the magic, as the kernel prints it.
+        """
         return pulumi.get(self, "mask")
 
     @_builtins.property
     @pulumi.getter
     def offset(self) -> _builtins.float:
+        """
+        Where the magic bytes start in the file.
+        """
         return pulumi.get(self, "offset")
 
 
@@ -254,6 +271,9 @@ class Kubernetes(dict):
 
 @pulumi.output_type
 class NodeOptions(dict):
+    """
+    One node of a builder as `buildx create` makes it.
+    """
     @staticmethod
     def __key_warning(key: str):
         suggest = None
@@ -277,7 +297,11 @@ class NodeOptions(dict):
                  platforms: Sequence[_builtins.str],
                  endpoint: Optional[_builtins.str] = None):
         """
+        One node of a builder as `buildx create` makes it.
+
+        :param Mapping[str, _builtins.str] driver_opts: Driver options (`--driver-opt k=v`).
         :param _builtins.str name: Node name (`--node`).
+        :param Sequence[_builtins.str] platforms: Platforms the node is declared to build (`--platform`); empty: what BuildKit detects.
         :param _builtins.str endpoint: Endpoint: a docker context, or for the remote driver tcp://, unix://.
         """
         pulumi.set(__self__, "driver_opts", driver_opts)
@@ -289,6 +313,9 @@ class NodeOptions(dict):
     @_builtins.property
     @pulumi.getter(name="driverOpts")
     def driver_opts(self) -> Mapping[str, _builtins.str]:
+        """
+        Driver options (`--driver-opt k=v`).
+        """
         return pulumi.get(self, "driver_opts")
 
     @_builtins.property
@@ -302,6 +329,9 @@ class NodeOptions(dict):
     @_builtins.property
     @pulumi.getter
     def platforms(self) -> Sequence[_builtins.str]:
+        """
+        Platforms the node is declared to build (`--platform`); empty: what BuildKit detects.
+        """
         return pulumi.get(self, "platforms")
 
     @_builtins.property
@@ -311,6 +341,88 @@ class NodeOptions(dict):
         Endpoint: a docker context, or for the remote driver tcp://, unix://.
         """
         return pulumi.get(self, "endpoint")
+
+
+@pulumi.output_type
+class NodeTls(dict):
+    """
+    PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key.
+    """
+    def __init__(__self__, *,
+                 cacert: Optional[_builtins.str] = None,
+                 cert: Optional[_builtins.str] = None,
+                 key: Optional[_builtins.str] = None):
+        """
+        PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key.
+
+        :param _builtins.str cacert: The CA that signed the daemon's certificate (PEM).
+        :param _builtins.str cert: The client's certificate (PEM).
+        :param _builtins.str key: The client's private key (PEM, a secret).
+        """
+        if cacert is not None:
+            pulumi.set(__self__, "cacert", cacert)
+        if cert is not None:
+            pulumi.set(__self__, "cert", cert)
+        if key is not None:
+            pulumi.set(__self__, "key", key)
+
+    @_builtins.property
+    @pulumi.getter
+    def cacert(self) -> Optional[_builtins.str]:
+        """
+        The CA that signed the daemon's certificate (PEM).
+        """
+        return pulumi.get(self, "cacert")
+
+    @_builtins.property
+    @pulumi.getter
+    def cert(self) -> Optional[_builtins.str]:
+        """
+        The client's certificate (PEM).
+        """
+        return pulumi.get(self, "cert")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> Optional[_builtins.str]:
+        """
+        The client's private key (PEM, a secret).
+        """
+        return pulumi.get(self, "key")
+
+
+@pulumi.output_type
+class RegistryAuth(dict):
+    """
+    A registry login (the password a secret).
+    """
+    def __init__(__self__, *,
+                 password: _builtins.str,
+                 username: _builtins.str):
+        """
+        A registry login (the password a secret).
+
+        :param _builtins.str password: Password or token.
+        :param _builtins.str username: User name.
+        """
+        pulumi.set(__self__, "password", password)
+        pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> _builtins.str:
+        """
+        Password or token.
+        """
+        return pulumi.get(self, "password")
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> _builtins.str:
+        """
+        User name.
+        """
+        return pulumi.get(self, "username")
 
 
 @pulumi.output_type
@@ -358,41 +470,6 @@ class Tls(dict):
         """
         Client private key (`key=`), a secret. Default none.
         """
-        return pulumi.get(self, "key")
-
-
-@pulumi.output_type
-class TlsMaterial(dict):
-    """
-    PEM text for a remote node's TLS (secrets).
-    """
-    def __init__(__self__, *,
-                 cacert: Optional[_builtins.str] = None,
-                 cert: Optional[_builtins.str] = None,
-                 key: Optional[_builtins.str] = None):
-        """
-        PEM text for a remote node's TLS (secrets).
-        """
-        if cacert is not None:
-            pulumi.set(__self__, "cacert", cacert)
-        if cert is not None:
-            pulumi.set(__self__, "cert", cert)
-        if key is not None:
-            pulumi.set(__self__, "key", key)
-
-    @_builtins.property
-    @pulumi.getter
-    def cacert(self) -> Optional[_builtins.str]:
-        return pulumi.get(self, "cacert")
-
-    @_builtins.property
-    @pulumi.getter
-    def cert(self) -> Optional[_builtins.str]:
-        return pulumi.get(self, "cert")
-
-    @_builtins.property
-    @pulumi.getter
-    def key(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "key")
 
 
