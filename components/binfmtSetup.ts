@@ -152,8 +152,12 @@ export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof Checked
                 errs.add("image", `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`);
             }
             if (args.host && !hostName) errs.add("host.host", "give the builder host's name or address");
-            if (password) errs.add("host.password", "BinfmtSetup reaches hosts with key authentication only: give privateKey, or an agent holding the key (agentSocketPath)");
-            if (keyPassword) errs.add("host.privateKeyPassword", "an encrypted privateKey cannot be used without a prompt: load it into an SSH agent and give agentSocketPath");
+            if (password) {
+                errs.add("host.password", "BinfmtSetup reaches hosts with key authentication only: give privateKey, or an agent holding the key (agentSocketPath)");
+            }
+            if (keyPassword) {
+                errs.add("host.privateKeyPassword", "an encrypted privateKey cannot be used without a prompt: load it into an SSH agent and give agentSocketPath");
+            }
             if (proxy) errs.add("host.proxy", "jump hosts are not supported: reach the builder host directly, or set ProxyJump for it in ~/.ssh/config");
             errs.throwIfAny();
             return { platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, ...(image ? { image } : {}) };
