@@ -2,6 +2,7 @@
 // `pulumi plugin install resource multiarch <version> --file` takes (the folder works too):
 //   dist/plugin/pulumi-resource-multiarch      the executable the engine starts (launcher.js)
 //   dist/plugin/pulumi-resource-multiarch.js   the bundle
+//   dist/plugin/re2.wasm                       re2-wasm's module, which its code loads from beside itself
 //   dist/pulumi-resource-multiarch-v<version>-linux-<arch>.tar.gz
 // The version is package.json's (components/contract/tokens.ts VERSION equals it).
 import { build } from "esbuild";
@@ -31,8 +32,10 @@ await build({
     alias: { "@npmcli/arborist": stub, typescript: stub },
 });
 fs.copyFileSync(path.join(root, "scripts/plugin/launcher.js"), exe);
+// esbuild bundles re2-wasm's JavaScript, which reads re2.wasm from __dirname: the bundle's folder.
+fs.copyFileSync(path.join(root, "node_modules/re2-wasm/build/wasm/re2.wasm"), path.join(outDir, "re2.wasm"));
 fs.chmodSync(exe, 0o755);
 const arch = { x64: "amd64", arm64: "arm64" }[process.arch] ?? process.arch;
 const tarball = path.join(root, "dist", `pulumi-resource-multiarch-v${version}-linux-${arch}.tar.gz`);
-execFileSync("tar", ["-czf", tarball, "-C", outDir, "pulumi-resource-multiarch", "pulumi-resource-multiarch.js"]);
+execFileSync("tar", ["-czf", tarball, "-C", outDir, "pulumi-resource-multiarch", "pulumi-resource-multiarch.js", "re2.wasm"]);
 console.log(tarball);

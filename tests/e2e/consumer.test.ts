@@ -41,6 +41,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         assert.ok(files.includes("package/dist/components/index.d.ts"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch.js"));
+        assert.ok(files.includes("package/dist/plugin/re2.wasm"), "the bundle loads re2-wasm's module from beside itself");
         assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/components/plugin/")), [], "plugin code ships only as the bundle");
         assert.deepStrictEqual(files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")), []);
         const installed = JSON.parse(fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"));

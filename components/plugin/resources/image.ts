@@ -11,6 +11,7 @@ import crypto = require("crypto");
 import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
+import { sameAsLegacyRecord } from "../../core/context";
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
@@ -24,7 +25,9 @@ const REBUILD: (keyof ImageInputs)[] = [
 ];
 
 function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null))
+        // A 0.1.0 state records the same context in its older format: not a change.
+        .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles));
 }
 
 /** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
