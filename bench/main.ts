@@ -12,6 +12,7 @@ import { hashingCase } from "./cases/hashing";
 import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
 import { cacheCase, cacheStack } from "./cases/cache";
 import { scaleCase, scaleStack } from "./cases/scale";
+import { startupCase } from "./cases/startup";
 import { verifyCase } from "./cases/verify";
 
 const PEER_VERSION = "0.0.22";
@@ -20,7 +21,7 @@ const PEER_BIN = path.join(CACHE, "tools", `pulumi-resource-docker-build-${PEER_
 interface Args { runs: number; cases: Set<string>; clean: boolean }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { runs: 5, cases: new Set(["1", "2", "3", "4", "5", "6", "7"]), clean: false };
+    const args: Args = { runs: 5, cases: new Set(["1", "2", "3", "4", "5", "6", "7", "8"]), clean: false };
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--runs") args.runs = Number(argv[++i]);
         else if (argv[i] === "--cases") args.cases = new Set(argv[++i].split(","));
@@ -92,12 +93,13 @@ async function main(): Promise<void> {
     if (args.cases.has("4")) results["4"] = await cacheCase(args.runs);
     if (args.cases.has("5")) results["5"] = await scaleCase(args.runs);
     if (args.cases.has("7")) results["7"] = await verifyCase(args.runs);
+    if (args.cases.has("8")) results["8"] = await startupCase(args.runs);
     await idleBuilders();
 
     const totalSeconds = (Date.now() - t0 - peerMs) / 1000;
     const fx = fixtureRecords();
     const m = readMachine();
-    const complete = args.runs >= 5 && ["1", "2", "3", "4", "5", "6", "7"].every((c) => results[c]);
+    const complete = args.runs >= 5 && ["1", "2", "3", "4", "5", "6", "7", "8"].every((c) => results[c]);
     const text = renderResults({
         date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
         machine: [
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
                 : "No run needed repeating (no transient QEMU handler failures).",
             `Log of every command: ${path.relative(ROOT, LOG)}.`,
         ],
-    }, ["1", "2", "3", "4", "5", "6", "7"].filter((c) => results[c]).map((c) => results[c]));
+    }, ["1", "2", "3", "4", "5", "6", "7", "8"].filter((c) => results[c]).map((c) => results[c]));
     const file = complete ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
     fs.writeFileSync(file, text);
     say(`wrote ${path.relative(ROOT, file)} (${fmtSeconds(totalSeconds)} in all, peer build excluded)`);

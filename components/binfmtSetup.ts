@@ -3,13 +3,18 @@ import type { Handler } from "./core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
 import type { HostSpec } from "./core/host";
 import { ARCHITECTURES } from "./core/platform";
-import { outputsOnly, spread } from "./dynamic";
-import { binfmtProvider, BinfmtInputs } from "./providers/binfmtProvider";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
+import type { BinfmtInputs } from "./contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "./core/binfmt";
 
-/** A builder host reached over SSH. */
+/**
+ * A builder host reached over SSH, with key authentication. The shape of `@pulumi/command`'s
+ * `remote.ConnectionArgs`: a connection object made for `remote.Command`s on the same host can
+ * be passed as it is (its password and proxy fields are refused with the fix).
+ */
 export interface SshHostArgs {
     /** Host name or address. */
     host: pulumi.Input<string>;
@@ -21,6 +26,18 @@ export interface SshHostArgs {
     privateKey?: pulumi.Input<string>;
     /** The host's public key ("ssh-ed25519 AAAA..."), pinning the host. Default: ~/.ssh/known_hosts. */
     hostKey?: pulumi.Input<string>;
+    /** An SSH agent's socket holding the key (SSH_AUTH_SOCK). Default: the environment's SSH_AUTH_SOCK. */
+    agentSocketPath?: pulumi.Input<string>;
+    /** Seconds to wait for each connection (ssh ConnectTimeout). Default `10`. */
+    perDialTimeout?: pulumi.Input<number>;
+    /** Connection attempts before giving up (ssh ConnectionAttempts). Default `1`. */
+    dialErrorLimit?: pulumi.Input<number>;
+    /** Not supported (password authentication): refused at preview. Default none: use privateKey or an agent. */
+    password?: pulumi.Input<string>;
+    /** Not supported (an encrypted privateKey): refused at preview. Default none: load the key into an agent (agentSocketPath). */
+    privateKeyPassword?: pulumi.Input<string>;
+    /** Not supported (a jump host): refused at preview. Default none: reach the host directly, or set ProxyJump in ~/.ssh/config. */
+    proxy?: pulumi.Input<object>;
 }
 
 /** Arguments of {@link BinfmtSetup}. */
@@ -72,10 +89,11 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     readonly requestedPlatforms: pulumi.Output<string[]>;
     /** Wanted handler -> why it no longer serves (after `pulumi refresh`); empty when all is well. */
     readonly drift: pulumi.Output<Record<string, string>>;
+    /** The builder host's kernel release (`uname -r`); flag F needs 4.8 or later. */
     readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, args: BinfmtSetupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:BinfmtSetup", name, {}, opts);
+        super(COMPONENT_TYPES.BinfmtSetup, name, {}, componentOptions("BinfmtSetup", opts));
         const checked = createBinfmtInputs(args);
         this.requestedPlatforms = checked.platforms;
         const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, {
@@ -97,8 +115,8 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     }
 }
 
-/** The handlers themselves, managed by {@link binfmtProvider}. */
-class BinfmtHandlers extends pulumi.dynamic.Resource {
+/** The handlers themselves, managed by the plugin (components/plugin, binfmt lifecycle). */
+class BinfmtHandlers extends PluginResource {
     declare readonly handlers: pulumi.Output<Record<string, Handler>>;
     declare readonly runnable: pulumi.Output<string[]>;
     declare readonly emulated: pulumi.Output<string[]>;
@@ -106,11 +124,11 @@ class BinfmtHandlers extends pulumi.dynamic.Resource {
     declare readonly handlerStatus: pulumi.Output<Record<string, string>>;
     declare readonly kernelVersion: pulumi.Output<string>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(binfmtProvider, name, {
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BinfmtSetup }) {
+        super(RESOURCE_TYPES.BinfmtHandlers, name, {
             ...inputs,
             ...outputsOnly(["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
-        }, opts, "multiarch", "BinfmtHandlers");
+        }, opts);
     }
 }
 
@@ -122,8 +140,8 @@ type CheckedBinfmt = Omit<BinfmtInputs, "host" | "handlerStatus">;
  */
 export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof CheckedBinfmt]-?: pulumi.Output<CheckedBinfmt[K]> } {
     const checked = validated([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
-        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, args.host?.host],
-        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName]): CheckedBinfmt => {
+        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, args.host?.host, args.host?.password, args.host?.privateKeyPassword, args.host?.proxy],
+        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName, password, keyPassword, proxy]): CheckedBinfmt => {
             const errs = new ArgErrors("BinfmtSetup");
             const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
             const normalized = checkPlatforms(errs, "platforms", requested);
@@ -134,6 +152,13 @@ export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof Checked
                 errs.add("image", `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`);
             }
             if (args.host && !hostName) errs.add("host.host", "give the builder host's name or address");
+            if (password) {
+                errs.add("host.password", "BinfmtSetup reaches hosts with key authentication only: give privateKey, or an agent holding the key (agentSocketPath)");
+            }
+            if (keyPassword) {
+                errs.add("host.privateKeyPassword", "an encrypted privateKey cannot be used without a prompt: load it into an SSH agent and give agentSocketPath");
+            }
+            if (proxy) errs.add("host.proxy", "jump hosts are not supported: reach the builder host directly, or set ProxyJump for it in ~/.ssh/config");
             errs.throwIfAny();
             return { platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, ...(image ? { image } : {}) };
         });
@@ -142,8 +167,10 @@ export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof Checked
 
 function hostSpec(h: SshHostArgs | undefined): pulumi.Output<HostSpec> {
     if (!h) return pulumi.output({ kind: "local" as const });
-    return pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey]).apply(([name, port, user, privateKey, hostKey]) => ({
+    return pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey, h.agentSocketPath, h.perDialTimeout, h.dialErrorLimit])
+        .apply(([name, port, user, privateKey, hostKey, agentSocketPath, connectTimeout, connectionAttempts]) => ({
         kind: "ssh" as const, host: name, port: port ?? 22, user: user ?? "root",
-        ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}),
+        ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}), ...(agentSocketPath ? { agentSocketPath } : {}),
+        ...(connectTimeout !== undefined ? { connectTimeout } : {}), ...(connectionAttempts !== undefined ? { connectionAttempts } : {}),
     }));
 }

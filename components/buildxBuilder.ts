@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import type { NodeOptions } from "./core/buildx";
-import { builderProvider, BuilderInputs, Driver, TlsMaterial } from "./providers/builderProvider";
-import { outputsOnly } from "./dynamic";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
+import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 
 export type { BuilderNode } from "./core/buildx";
@@ -91,7 +92,9 @@ export interface BuildxBuilderArgs {
  * out of band (`pulumi refresh` sees it), removed by `pulumi destroy`.
  */
 export class BuildxBuilder extends pulumi.ComponentResource {
+    /** The builder's name, as `docker buildx ls` lists it. */
     readonly name: pulumi.Output<string>;
+    /** The buildx driver. */
     readonly driver: pulumi.Output<string>;
     /** Each node as `buildx ls --format json` reports it: name, endpoint, status, platforms, BuildKit version. */
     readonly nodes: pulumi.Output<BuilderNode[]>;
@@ -103,7 +106,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly buildkitdConfig?: string;
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:BuildxBuilder", name, {}, opts);
+        super(COMPONENT_TYPES.BuildxBuilder, name, {}, componentOptions("BuildxBuilder", opts));
         this.binfmt = args.binfmt;
         this.buildkitdConfig = args.buildkitdConfig;
         const inputs = {
@@ -124,15 +127,15 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     }
 }
 
-/** The builder itself, managed by {@link builderProvider}. */
-class Builder extends pulumi.dynamic.Resource {
+/** The builder itself, managed by the plugin (components/plugin, builder lifecycle). */
+class Builder extends PluginResource {
     declare readonly name: pulumi.Output<string>;
     declare readonly driver: pulumi.Output<string>;
     declare readonly reported: pulumi.Output<BuilderNode[]>;
     declare readonly reportedPlatforms: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(builderProvider, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts, "multiarch", "Builder");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BuildxBuilder }) {
+        super(RESOURCE_TYPES.Builder, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts);
     }
 }
 

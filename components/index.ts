@@ -5,4 +5,4 @@ export {
     defaultBuilderName, DEFAULT_BUILDKIT_IMAGE,
 } from "./buildxBuilder";
 export { MultiArchImage, MultiArchImageArgs, RegistryArgs } from "./multiArchImage";
-export type { ManifestMode } from "./providers/imageProvider";
+export type { ManifestMode } from "./contract/types";

@@ -7,9 +7,11 @@ import { BuildxBuilder } from "./buildxBuilder";
 import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
 import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
+import { registryOfServer } from "./core/dockerConfig";
 import { parseRef } from "./core/registry";
-import { imageProvider, ImageInputs, ManifestMode } from "./providers/imageProvider";
-import { outputsOnly, spread } from "./dynamic";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { ImageInputs, ManifestMode } from "./contract/types";
+import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 /**
@@ -17,10 +19,15 @@ import { ArgErrors, checkPlatforms, validated } from "./validate";
  * credential helpers stay in force for every other registry, e.g. a private base image).
  */
 export interface RegistryArgs {
-    /** User name for the tags' registry. */
-    username: pulumi.Input<string>;
-    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. */
-    password: pulumi.Input<string>;
+    /**
+     * The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
+     * Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+     */
+    server?: pulumi.Input<string | undefined>;
+    /** User name for the tags' registry. Default none: required. */
+    username?: pulumi.Input<string | undefined>;
+    /** A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required. */
+    password?: pulumi.Input<string | undefined>;
 }
 
 /** Arguments of {@link MultiArchImage}. */
@@ -120,7 +127,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly buildReason: pulumi.Output<string[]>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("pulumi-multiarch:index:MultiArchImage", name, {}, opts);
+        super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
         const warn = (msg: string) => pulumi.log.warn(msg, this);
         const created = createImageInputs(args, warn);
         const inputs = {
@@ -128,7 +135,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
             buildkitChecks: buildkitChecks(args, created, warn), strict: args.strict ?? false,
             secrets: args.secrets ?? {},
-            registryAuth: args.registry ? pulumi.all([args.registry.username, args.registry.password]).apply(([username, password]) => ({ username, password })) : undefined,
+            registryAuth: args.registry ? registryLogin(args.registry, args.tags) : undefined,
         };
         const res = new Image(`${name}-image`, inputs, {
             parent: this, dependsOn: [args.builder],
@@ -150,8 +157,8 @@ export class MultiArchImage extends pulumi.ComponentResource {
     }
 }
 
-/** The pushed image itself, managed by {@link imageProvider}. */
-class Image extends pulumi.dynamic.Resource {
+/** The pushed image itself, managed by the plugin (components/plugin, image lifecycle). */
+class Image extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;
     declare readonly ref: pulumi.Output<string>;
@@ -161,8 +168,8 @@ class Image extends pulumi.dynamic.Resource {
     declare readonly contextDigest: pulumi.Output<string>;
     declare readonly buildReason: pulumi.Output<string[]>;
 
-    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-        super(imageProvider, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts, "multiarch", "Image");
+    constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
+        super(RESOURCE_TYPES.Image, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts);
     }
 }
 
@@ -275,4 +282,20 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target",
         "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull", "provenance", "sbom",
         "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
+}
+
+/** The `registry` login as the image takes it; each missing part, or a server other than the tags' registry, is refused. */
+export function registryLogin(r: RegistryArgs, tags: pulumi.Input<string[]>): pulumi.Output<{ username: string; password: string }> {
+    return pulumi.all([r.server, r.username, r.password, tags]).apply(([server, username, password, tags]) => {
+        const e = new ArgErrors("MultiArchImage");
+        if (!username) e.add("registry.username", "give the login's user name, or drop registry: the docker config's logins are used");
+        if (!password) e.add("registry.password", "give the login's password or token, as a Pulumi secret");
+        let host: string | undefined;
+        try { host = tags?.[0] ? parseRef(tags[0]).registry : undefined; } catch { /* refused with the tags */ }
+        if (server && host && registryOfServer(server) !== host) {
+            e.add("registry.server", `"${server}" is not the tags' registry (${host}): this login is for the registry the image is pushed to; log in to others with \`docker login\``);
+        }
+        e.throwIfAny();
+        return { username: username!, password: password! };
+    });
 }

@@ -11,13 +11,17 @@ export const DEBIAN_BINFMTS_DIR = "/usr/share/binfmts";
 
 /** A registered handler, as the kernel reports it. */
 export interface Handler {
+    /** The kernel's `enabled` / `disabled` line. */
     enabled: boolean;
+    /** The emulator the kernel runs, e.g. `/usr/libexec/qemu-binfmt/aarch64-binfmt-P`. */
     interpreter: string;
     /** Flag letters as the kernel prints them, e.g. "POCF". */
     flags: string;
+    /** Where the magic bytes start in the file. */
     offset: number;
     /** Hex, as the kernel prints it. */
     magic: string;
+    /** Hex mask applied before comparing the magic, as the kernel prints it. */
     mask: string;
 }
 

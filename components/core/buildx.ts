@@ -7,11 +7,17 @@ import { run, RunOptions } from "./exec";
 import dockerConfig = require("./dockerConfig");
 
 export interface BuilderNode {
+    /** Node name, e.g. `<builder>0`. */
     name: string;
+    /** Where BuildKit runs: a docker context's socket, `tcp://` or `unix://`. */
     endpoint: string;
+    /** `running`, `inactive`, ... as buildx reports it. */
     status: string;
+    /** Platforms the node reports it can build. */
     platforms: string[];
+    /** BuildKit's version on the node, e.g. `v0.34.2`. */
     buildkitVersion: string;
+    /** The node's driver options. */
     driverOpts: Record<string, string>;
 }
 
@@ -77,12 +83,15 @@ export function versionAtLeast(have: string, min: string): boolean {
     return true;
 }
 
+/** One node of a builder as `buildx create` makes it. */
 export interface NodeOptions {
     /** Node name (`--node`). */
     name: string;
     /** Endpoint: a docker context, or for the remote driver tcp://, unix://. */
     endpoint?: string;
+    /** Platforms the node is declared to build (`--platform`); empty: what BuildKit detects. */
     platforms: string[];
+    /** Driver options (`--driver-opt k=v`). */
     driverOpts: Record<string, string>;
 }
 

@@ -248,3 +248,27 @@ export function diffFiles(before: Record<string, string>, after: Record<string, 
     const changed = Object.keys(after).filter((k) => k in before && before[k] !== after[k]).sort();
     return { added, removed, changed };
 }
+
+const LEGACY_ENTRY = /^(sha256:[0-9a-f]{64}(\+x)?|link:.*)$/s;
+
+/**
+ * 0.1.0 recorded a context as "sha256:<hex>" per file ("+x" when executable) and
+ * "link:<target>" per symlink, without folders or special files. True when `old` is such a
+ * record and `current` (this version's record) holds the same files, modes as far as 0.1.0
+ * saw them, and links: the context did not change, only the record's format. A record
+ * 0.1.0 could not have written the same way (a hard link, a summary of a large context)
+ * is never the same, so the image is rebuilt as before.
+ */
+export function sameAsLegacyRecord(old: Record<string, string> | undefined, current: Record<string, string> | undefined): boolean {
+    if (!old || !current || !Object.values(old).every((v) => LEGACY_ENTRY.test(v))) return false;
+    const projected: Record<string, string> = {};
+    for (const [k, v] of Object.entries(current)) {
+        let m: RegExpMatchArray | null;
+        if (/^(dir|fifo|char|block) /.test(v)) continue; // 0.1.0 listed files and links only
+        if ((m = /^(sha256:[0-9a-f]{64})(?: ([0-7]{4}))?$/.exec(v))) projected[k] = `${m[1]}${m[2] && parseInt(m[2], 8) & 0o111 ? "+x" : ""}`;
+        else if (v.startsWith("-> ")) projected[k] = `link:${v.slice(3)}`;
+        else return false;
+    }
+    const keys = Object.keys(old).sort();
+    return keys.length === Object.keys(projected).length && keys.every((k) => projected[k] === old[k]);
+}

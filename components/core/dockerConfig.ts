@@ -53,6 +53,12 @@ function hostnameOf(key: string): string {
     return key.replace(/^https?:\/\//, "").split("/")[0];
 }
 
+/** The registry a login's server names, as image references name it: `https://index.docker.io/v1/` -> `docker.io`. */
+export function registryOfServer(server: string): string {
+    const host = hostnameOf(server.trim());
+    return ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(host) ? "docker.io" : host;
+}
+
 /** The helper docker would ask for `registry` (credHelpers first, then credsStore), or undefined. */
 export function helperFor(cfg: DockerConfigFile, registry: string): string | undefined {
     const key = authKey(registry);

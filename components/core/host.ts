@@ -18,6 +18,12 @@ export type HostSpec =
         privateKey?: string;
         /** The host's public key line ("ssh-ed25519 AAAA..."); pins the host. Default: ~/.ssh/known_hosts. */
         hostKey?: string;
+        /** An SSH agent's socket holding the key (SSH_AUTH_SOCK). Default: the environment's. */
+        agentSocketPath?: string;
+        /** Seconds to wait for each connection (ssh ConnectTimeout). Default 10. */
+        connectTimeout?: number;
+        /** Connection attempts before giving up (ssh ConnectionAttempts). Default 1. */
+        connectionAttempts?: number;
     };
 
 export interface Host {
@@ -34,6 +40,21 @@ function shellQuote(s: string): string {
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+type SshSpec = Extract<HostSpec, { kind: "ssh" }>;
+
+/**
+ * The `ssh` argv and environment that run `script` on `spec`'s host. Pure: the key and the
+ * pinned host key are files the caller writes (0600) at `files.key` / `files.knownHosts`.
+ */
+export function sshCommand(spec: SshSpec, script: string, files: { key: string; knownHosts: string }): { args: string[]; env?: Record<string, string> } {
+    const args = ["-o", "BatchMode=yes", "-o", `ConnectTimeout=${spec.connectTimeout ?? 10}`,
+        "-o", `ConnectionAttempts=${spec.connectionAttempts ?? 1}`, "-p", String(spec.port ?? 22)];
+    if (spec.privateKey) args.push("-i", files.key, "-o", "IdentitiesOnly=yes");
+    if (spec.hostKey) args.push("-o", `UserKnownHostsFile=${files.knownHosts}`, "-o", "StrictHostKeyChecking=yes");
+    args.push(`${spec.user ?? "root"}@${spec.host}`, `sh -c ${shellQuote(script)}`);
+    return { args, ...(spec.agentSocketPath ? { env: { SSH_AUTH_SOCK: spec.agentSocketPath } } : {}) };
+}
+
 export function connect(spec: HostSpec): Host {
     if (spec.kind === "local") {
         return {
@@ -46,22 +67,18 @@ export function connect(spec: HostSpec): Host {
         async sh(script, input) {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-ssh-"));
             try {
-                const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", String(spec.port ?? 22)];
+                const files = { key: path.join(dir, "id"), knownHosts: path.join(dir, "known_hosts") };
                 if (spec.privateKey) {
-                    const key = path.join(dir, "id");
-                    fs.writeFileSync(key, spec.privateKey.endsWith("\n") ? spec.privateKey : `${spec.privateKey}\n`, { mode: 0o600 });
-                    args.push("-i", key, "-o", "IdentitiesOnly=yes");
+                    fs.writeFileSync(files.key, spec.privateKey.endsWith("\n") ? spec.privateKey : `${spec.privateKey}\n`, { mode: 0o600 });
                 }
                 if (spec.hostKey) {
-                    const known = path.join(dir, "known_hosts");
                     const name = (spec.port ?? 22) === 22 ? spec.host : `[${spec.host}]:${spec.port}`;
-                    fs.writeFileSync(known, `${name} ${spec.hostKey.trim()}\n`, { mode: 0o600 });
-                    args.push("-o", `UserKnownHostsFile=${known}`, "-o", "StrictHostKeyChecking=yes");
+                    fs.writeFileSync(files.knownHosts, `${name} ${spec.hostKey.trim()}\n`, { mode: 0o600 });
                 }
-                args.push(`${spec.user ?? "root"}@${spec.host}`, `sh -c ${shellQuote(script)}`);
-                const r = await exec.run("ssh", args, { input, allowFailure: true });
+                const { args, env } = sshCommand(spec, script, files);
+                const r = await exec.run("ssh", args, { input, allowFailure: true, env });
                 if (r.code === 255) {
-                    throw new Error(`cannot reach ${describeHost(spec)} over SSH: ${r.stderr.trim()}; check host, port, user, privateKey and hostKey`);
+                    throw new Error(`cannot reach ${describeHost(spec)} over SSH: ${r.stderr.trim()}; check host, port, user, privateKey (or agentSocketPath) and hostKey`);
                 }
                 return r;
             } finally {

@@ -9,8 +9,11 @@ import tlsLib = require("tls");
 
 /** PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key. */
 export interface NodeTls {
+    /** The CA that signed the daemon's certificate (PEM). */
     cacert?: string;
+    /** The client's certificate (PEM). */
     cert?: string;
+    /** The client's private key (PEM, a secret). */
     key?: string;
 }
 
@@ -93,7 +96,6 @@ export function errorText(message: string): string {
 
 /**
  * The client's HTTP/2 preface and an empty SETTINGS frame: how every gRPC client begins.
- * Made on each call: a captured Buffer does not survive the dynamic provider's serialization.
  */
 function h2Preface(): Buffer {
     return Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);

@@ -131,8 +131,6 @@ export interface RegistryOptions {
     retry?: RetryPolicy;
 }
 
-// Fields are set in the constructor, not by initializers: dynamic providers serialize this
-// class, and the serializer drops class field initializers.
 export class Registry {
     readonly registry: string;
     readonly access: hosts.HostAccess;

@@ -1,13 +1,18 @@
 // The library as another project meets it: `npm pack` of this repository, the tarball
-// installed into a copy of examples/consumer, `pulumi up` of that project on the real engine,
-// the image checked in the registry and run, `pulumi destroy`.
+// installed into a copy of examples/consumer and its plugin installed from it, as the README
+// says, into a PULUMI_HOME of the consumer's own with plugin downloads allowed (offline, any
+// plugin it tried to fetch would fail the run), `pulumi up` of that project on the real
+// engine, the image checked in the registry and run, `pulumi destroy`.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ENV, ROOT, requireRealParts, sh } from "../support/env";
 import { dispose } from "../support/stack";
 import { manifest } from "../support/registry";
+import { packCurrent } from "../support/release";
+import { VERSION } from "../../components/contract/tokens";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");
@@ -19,23 +24,33 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         requireRealParts();
         fs.rmSync(work, { recursive: true, force: true });
         fs.cpSync(path.join(ROOT, "examples", "consumer"), work, { recursive: true });
-        // npm pack runs prepack (the build) and prints the tarball's name last.
-        const name = sh("npm", ["pack", "--pack-destination", work, "--silent"]).trim().split("\n").pop()!;
-        tarball = path.join(work, name);
+        tarball = packCurrent(work);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work, tarball]);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work]);
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-consumer", workDir: work }, { envVars: ENV });
+        const env = { ...ENV, PULUMI_HOME: path.join(work, ".pulumi-home"), PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "false" };
+        execFileSync("pulumi", ["plugin", "install", "resource", "multiarch", VERSION, "--file", "node_modules/pulumi-multiarch/dist/plugin"],
+            { cwd: work, env: { ...process.env, ...env }, stdio: "pipe" });
+        stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-consumer", workDir: work }, { envVars: env });
         await stack.setConfig("multiarch-consumer:repository", { value: repository });
     });
     after(() => dispose(stack));
 
-    it("the tarball holds the built library and its types, not the sources or tests", () => {
+    it("the tarball holds the built library, its types and its plugin, not the sources or tests", () => {
         const files = sh("tar", ["-tzf", tarball]).split("\n").filter(Boolean);
         assert.ok(files.includes("package/dist/components/index.js"));
         assert.ok(files.includes("package/dist/components/index.d.ts"));
+        assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch"));
+        assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch.js"));
+        assert.ok(files.includes("package/dist/plugin/re2.wasm"), "the bundle loads re2-wasm's module from beside itself");
+        assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/components/plugin/")), [], "plugin code ships only as the bundle");
         assert.deepStrictEqual(files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")), []);
         const installed = JSON.parse(fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"));
         assert.strictEqual(installed.version, JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);
+        assert.deepStrictEqual(installed.pulumi, { resource: true, name: "multiarch", version: installed.version });
+        // No package in the consumer's tree declares a plugin it would not run.
+        const declared = sh("find", [path.join(work, "node_modules"), "-name", "package.json", "-path", "*/node_modules/*", "-not", "-path", "*/node_modules/*/node_modules/*"])
+            .split("\n").filter(Boolean).map((f) => JSON.parse(fs.readFileSync(f, "utf8"))).filter((p) => p.pulumi?.resource).map((p) => p.name);
+        assert.deepStrictEqual(declared.sort(), ["pulumi-multiarch"]);
     });
 
     it("pulumi up builds and pushes the consumer's image for amd64 and arm64", async () => {

@@ -16,7 +16,8 @@ import { BuildxBuilder } from "../../components";
 import { manifest } from "../support/registry";
 import { argvContaining } from "../support/argv";
 import { FLEET_ENDPOINTS, FLEET_PKI, MACHINE_TLS, TlsFiles, histories, pemLine, pki, requireFleet, setTlsSecrets } from "../support/fleet";
-import { builderProvider, BuilderInputs } from "../../components/providers/builderProvider";
+import { builderProvider } from "../../components/plugin/resources/builder";
+import type { BuilderInputs } from "../../components/contract/types";
 import { probe, ProbeResult } from "../../components/core/nodeProbe";
 
 const REG = "127.0.0.1:5000";

@@ -525,7 +525,9 @@ describe("reliability: secrets never in state, argv or logs", function () {
             assert.deepStrictEqual(passwordArgv, [], "the registry password was on a command line");
             assert.deepStrictEqual(secretArgv, [], "the build secret was on a command line");
             assert.match(output.join(""), /built linux\/amd64,linux\/arm64 -> sha256:/, "not the build's output");
-            assert.ok(logs.length > 500_000, `verbose logs expected, got ${logs.length} characters`);
+            // Verbose logs that reached the plugin (logFlow): its gRPC calls are logged.
+            assert.ok(logs.length > 100_000, `verbose logs expected, got ${logs.length} characters`);
+            assert.match(logs, /resource-multiarch/, "the verbose logs do not show the plugin");
             const buildkitLogs = sh("sh", ["-c", `docker logs buildx_buildkit_${name}0 2>&1`]);
             const { exported, onDisk } = stateTexts(s);
             for (const [what, value] of [["registry password", auth.password], ["build secret", buildSecret]]) {

@@ -1,10 +1,11 @@
 // Inline-program stacks for e2e tests: the real engine through the Automation API, on the
-// project's local file backend. Each stack gets a work dir under .state/e2e (so the dynamic
-// provider process resolves @pulumi/pulumi from the project's node_modules).
+// project's local file backend. Each stack gets a work dir under .state/e2e (so the program
+// resolves @pulumi/pulumi from the project's node_modules).
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, PulumiFn, Stack, PulumiCommand } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
+import * as os from "os";
 import { ROOT, ENV } from "./env";
 
 export interface StackOptions {
@@ -14,7 +15,22 @@ export interface StackOptions {
     pulumiRoot?: string;
 }
 
+/**
+ * Removes the stack's locks left by a `pulumi` of this host that no longer runs (a run killed
+ * by a timeout): the file backend keeps them forever, and every later run of the stack would
+ * fail "the stack is currently locked". Locks of live processes stay.
+ */
+function clearDeadLocks(project: string, stackName: string): void {
+    const dir = path.join(ROOT, ".state/pulumi/.pulumi/locks/organization", project, stackName);
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+        const lock = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+        if (lock.hostname !== os.hostname() || fs.existsSync(`/proc/${lock.pid}`)) continue;
+        fs.rmSync(path.join(dir, f));
+    }
+}
+
 export async function inlineStack(name: string, program: PulumiFn, opts: StackOptions = {}): Promise<Stack> {
+    clearDeadLocks("pm-e2e", name);
     const workDir = path.join(ROOT, ".state", "e2e", name);
     fs.mkdirSync(workDir, { recursive: true });
     const pulumiCommand = opts.pulumiRoot ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true }) : undefined;
@@ -65,6 +81,7 @@ export async function committedStack(name: string, overrides: Record<string, str
     const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8")
         .replace(/^encryptionsalt:.*\n?/m, "").replace(/^ {2}\S+:\n {4}secure: .*\n?/gm, "");
     fs.writeFileSync(path.join(ROOT, `Pulumi.e2e-${name}.yaml`), yaml);
+    clearDeadLocks("pulumi-multiarch", `e2e-${name}`);
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${name}`, workDir: ROOT }, { envVars: ENV });
     for (const [k, v] of Object.entries(overrides)) await stack.setConfig(`pulumi-multiarch:${k}`, { value: v });
     return stack;

@@ -52,7 +52,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
         const plan = r.stdout;
         for (const want of [
-            /install +docker\.io .*openssh-server .*apache2-utils pass gnupg openssl curl jq \(apt-get -s: 11 new packages, none removed; /,
+            /install +docker\.io .*openssh-server .*apache2-utils pass gnupg python3-venv openssl curl jq \(apt-get -s: 12 new packages, none removed; /,
             /; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
             /docker\.io also adds group docker; enables and starts docker\.service/,
             /install +node_modules \(npm ci/,
@@ -88,7 +88,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         const apt = aptCalls(r.calls);
         assert.deepStrictEqual(apt.map((c) => c.split(" ").slice(0, 3).join(" ")),
             ["apt-get update -qq", "apt-get -s install", "apt-get install -y"], "update, simulate, install");
-        assert.match(apt[2], /--no-remove docker-registry openssh-server openssh-client apache2-utils pass gnupg openssl curl jq$/);
+        assert.match(apt[2], /--no-remove docker-registry openssh-server openssh-client apache2-utils pass gnupg python3-venv openssl curl jq$/);
         const planned = /^ +install +(.*) \(apt-get -s:/m.exec(plan.stdout)![1].split(" ");
         const engine = ["docker.io", "docker-ce", "docker-ce-cli", "containerd", "containerd.io", "runc"];
         for (const c of [...apt, planned.join(" ")]) assert.ok(!c.split(" ").some((w) => engine.includes(w)), c);

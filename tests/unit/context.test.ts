@@ -4,7 +4,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { hashContext, diffFiles, summarizeFiles } from "../../components/core/context";
+import * as crypto from "crypto";
+import { hashContext, diffFiles, sameAsLegacyRecord, summarizeFiles } from "../../components/core/context";
 
 const made: string[] = [];
 after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
@@ -148,3 +149,46 @@ describe("context digest", () => {
         assert.strictEqual(Object.keys(summarizeFiles({ a: "1" })).length, 1);
     });
 });
+
+// The record 0.1.0 kept in the state, as its hashContext wrote it (tests/fixtures/releases/
+// pulumi-multiarch-0.1.0.tgz, dist/components/core/context.js): files and links only.
+describe("a 0.1.0 context record", () => {
+    const sha = (text: string) => `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
+    const ctx = () => {
+        const dir = tree({ "Dockerfile": "FROM scratch\n", "pkg/a.go": "package pkg\n" });
+        fs.writeFileSync(path.join(dir, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
+        fs.symlinkSync("pkg/a.go", path.join(dir, "link"));
+        return dir;
+    };
+    const legacy = {
+        "Dockerfile": sha("FROM scratch\n"), "link": "link:pkg/a.go", "pkg/a.go": sha("package pkg\n"), "run.sh": `${sha("#!/bin/sh\n")}+x`,
+        "<Dockerfile>": sha("FROM scratch\n"),
+    };
+    const current = (dir: string) => ({ ...summarizeFiles(hashContext(dir).files), "<Dockerfile>": sha("FROM scratch\n") });
+
+    it("is the same context in this version's record: no rebuild after an upgrade", () => {
+        assert.ok(sameAsLegacyRecord(legacy, current(ctx())));
+    });
+
+    it("differs when a file's content, its executable bit or a link changed, or a file came or went", () => {
+        const changes: ((dir: string) => void)[] = [
+            (d) => fs.writeFileSync(path.join(d, "pkg/a.go"), "package pkg // changed\n"),
+            (d) => fs.chmodSync(path.join(d, "run.sh"), 0o644),
+            (d) => { fs.rmSync(path.join(d, "link")); fs.symlinkSync("run.sh", path.join(d, "link")); },
+            (d) => fs.writeFileSync(path.join(d, "new.txt"), "x"),
+            (d) => fs.rmSync(path.join(d, "run.sh")),
+            (d) => fs.linkSync(path.join(d, "run.sh"), path.join(d, "second")), // 0.1.0 hashed it as a file
+        ];
+        for (const change of changes) {
+            const dir = ctx();
+            change(dir);
+            assert.ok(!sameAsLegacyRecord(legacy, current(dir)), change.toString());
+        }
+    });
+
+    it("is never taken for a record of this version", () => {
+        const dir = ctx();
+        assert.ok(!sameAsLegacyRecord(current(dir), current(dir)));
+    });
+});
+

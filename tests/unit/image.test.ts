@@ -1,7 +1,7 @@
 // MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags.
 import * as assert from "assert";
 import { buildArgs } from "../../components/core/buildx";
-import { perArchTag } from "../../components/providers/imageProvider";
+import { perArchTag } from "../../components/plugin/resources/image";
 
 describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };

@@ -1,46 +1,16 @@
-// Lifecycle of a buildx builder, one node or many. A dynamic provider (see
-// binfmtProvider.ts for why): builders get removed by hand or collide between pipelines,
-// and refresh must see that.
-import type * as pulumi from "@pulumi/pulumi";
+// Lifecycle of a buildx builder, one node or many, served by the plugin as
+// multiarch:index:Builder: builders get removed by hand or collide between pipelines, and
+// refresh must see that.
 import fs = require("fs");
 import os = require("os");
 import path = require("path");
-import binfmt = require("../core/binfmt");
-import buildx = require("../core/buildx");
-import hostlib = require("../core/host");
-import nodeProbe = require("../core/nodeProbe");
-import platform = require("../core/platform");
-
-export type Driver = "docker-container" | "remote" | "kubernetes" | "docker";
-
-/** PEM text for a remote node's TLS (secrets). */
-export type TlsMaterial = nodeProbe.NodeTls;
-
-export interface BuilderInputs {
-    name: string;
-    driver: Driver;
-    nodes: buildx.NodeOptions[];
-    /** node name -> TLS material; written as 0600 files that live as long as the builder. */
-    tls: Record<string, TlsMaterial>;
-    buildkitdFlags?: string;
-    buildkitdConfig?: string;
-    bootstrap: boolean;
-    keepState: boolean;
-    /** Platforms the BinfmtSetup this builder depends on emulates (requested). */
-    emulated: string[];
-    /** `<project>/<stack>/<resource>`: written beside buildx's own state while creating, so an interrupted create is recognised as ours. */
-    owner?: string;
-}
-
-export interface BuilderOutputs extends BuilderInputs {
-    nodes: buildx.NodeOptions[];
-    /** Each node as `buildx ls` reports it. */
-    reported: buildx.BuilderNode[];
-    /** Every platform some node reports it can build. */
-    reportedPlatforms: string[];
-    /** false for the docker driver's builder, which belongs to the engine. */
-    managed: boolean;
-}
+import binfmt = require("../../core/binfmt");
+import buildx = require("../../core/buildx");
+import hostlib = require("../../core/host");
+import nodeProbe = require("../../core/nodeProbe");
+import platform = require("../../core/platform");
+import type { BuilderInputs, BuilderOutputs } from "../../contract/types";
+import type { Lifecycle } from "../lifecycle";
 
 /** Where TLS files of a builder's nodes live while it exists. */
 function tlsDir(builder: string): string {
@@ -111,7 +81,7 @@ async function remoteRefusals(inputs: BuilderInputs): Promise<string[]> {
 /** Inputs whose change means a new builder: buildx cannot change them in place. */
 const IDENTITY: (keyof BuilderInputs)[] = ["name", "driver", "nodes", "tls", "buildkitdFlags", "buildkitdConfig", "emulated"];
 
-export const builderProvider: pulumi.dynamic.ResourceProvider = {
+export const builderProvider: Lifecycle = {
     // Checks at preview: buildx present and new enough, endpoints that exist, and declared
     // platforms this host can build (natively or through its emulators).
     async check(_olds: BuilderInputs, news: BuilderInputs) {

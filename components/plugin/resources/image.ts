@@ -1,79 +1,21 @@
-// Lifecycle of a multi-platform image in a registry. A dynamic provider: the rebuild
-// decision is ours (a content digest of the context, not timestamps), every platform is
-// verified before any tag moves, and `read` sees a tag that moved out of band.
+// Lifecycle of a multi-platform image in a registry, served by the plugin as
+// multiarch:index:Image: the rebuild decision is ours (a content digest of the context, not
+// timestamps), every platform is verified before any tag moves, and `read` sees a tag that
+// moved out of band.
 //
 // Every build pushes by digest only (no tag). The tags then move, through the registry
 // API, to the verified index (manifest "index") or to each verified platform manifest
 // (`<tag>-<arch>`, manifest "per-arch-tags"), so a failed build, push or verification
 // never leaves a tag on a partial or wrong image.
-import type * as pulumi from "@pulumi/pulumi";
 import crypto = require("crypto");
 import fs = require("fs");
-import baseImage = require("../core/baseImage");
-import buildx = require("../core/buildx");
-import registry = require("../core/registry");
-import verify = require("../core/verify");
-
-export type ManifestMode = "index" | "per-arch-tags" | "auto";
-
-export interface ImageInputs {
-    /** Build context, as the program gave it (relative paths keep state machine-independent). */
-    context: string;
-    dockerfile: string;
-    platforms: string[];
-    tags: string[];
-    push: boolean;
-    builder: string;
-    /** What the builder reports it can build; checked, never a rebuild trigger. */
-    builderPlatforms?: string[];
-    /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
-    builderConfig?: string;
-    manifest: ManifestMode;
-    buildArgs: Record<string, string>;
-    target?: string;
-    labels: Record<string, string>;
-    annotations: Record<string, string>;
-    /** Build secrets (id -> value); a Pulumi secret in state. */
-    secrets: Record<string, string>;
-    ssh: string[];
-    cacheFrom: string[];
-    cacheTo: string[];
-    /** Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform. */
-    cacheRepository?: string;
-    noCache: boolean;
-    pull: boolean;
-    provenance: boolean;
-    sbom: boolean;
-    /** Registry login (password a Pulumi secret). */
-    registryAuth?: { username: string; password: string };
-    /** Any change rebuilds (like a timestamp or a git sha the user passes). */
-    triggers: string[];
-    verify: boolean;
-    deleteOnDestroy: boolean;
-    /** Content digest of context + Dockerfile; the rebuild trigger. */
-    contextDigest: string;
-    /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
-    contextFiles: Record<string, string>;
-    /** Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]). */
-    buildkitChecks?: string[];
-    /** Findings fail the check (preview) instead of warning. */
-    strict?: boolean;
-}
-
-export interface ImageOutputs extends ImageInputs {
-    /** Digest of the index (manifest "index"), "" for per-arch tags. */
-    digest: string;
-    platformDigests: Record<string, string>;
-    ref: string;
-    /** Every tag this resource pushed. */
-    pushedTags: string[];
-    /** The mode used: "auto" resolves to one of the others, once. */
-    manifestMode: "index" | "per-arch-tags";
-    /** Why the last build ran: "create", or the inputs that changed. */
-    buildReason: string[];
-    /** platform -> what verification found. */
-    verification: Record<string, string>;
-}
+import baseImage = require("../../core/baseImage");
+import buildx = require("../../core/buildx");
+import { sameAsLegacyRecord } from "../../core/context";
+import registry = require("../../core/registry");
+import verify = require("../../core/verify");
+import type { ImageInputs, ImageOutputs } from "../../contract/types";
+import type { Lifecycle } from "../lifecycle";
 
 /** Inputs that change what is built or where it goes: any change rebuilds. */
 const REBUILD: (keyof ImageInputs)[] = [
@@ -83,7 +25,9 @@ const REBUILD: (keyof ImageInputs)[] = [
 ];
 
 function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null))
+        // A 0.1.0 state records the same context in its older format: not a change.
+        .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles));
 }
 
 /** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
@@ -377,7 +321,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     return { ...inputs, digest: "", platformDigests: {}, ref: "", pushedTags: [], manifestMode: mode, buildReason: reason, verification };
 }
 
-export const imageProvider: pulumi.dynamic.ResourceProvider = {
+export const imageProvider: Lifecycle = {
     // At preview: refuse platforms the (existing) builder cannot build, a registry that does
     // not answer and a login it refuses, before anything is built or pushed.
     async check(olds: ImageInputs, news: ImageInputs) {

@@ -1,51 +1,14 @@
 // Lifecycle of QEMU binfmt_misc handlers on a builder host (this machine or one reached over
-// SSH). A dynamic provider, because the state drifts under us (a reboot wipes every handler)
-// and only a provider with `read` lets `pulumi refresh` see that; no plugin binary is needed.
-// Its code is serialized into the state, so it captures only engine-free modules (core/*),
-// imported with `import x = require(...)` so the serializer sees the real module objects.
-import type * as pulumi from "@pulumi/pulumi";
+// SSH), served by the plugin as multiarch:index:BinfmtHandlers. The state drifts under us (a
+// reboot wipes every handler), so `read` lets `pulumi refresh` see that, and `diff` reads the
+// host too.
 import crypto = require("crypto");
-import binfmt = require("../core/binfmt");
-import elf = require("../core/elf");
-import hostlib = require("../core/host");
-import platform = require("../core/platform");
-
-export interface BinfmtInputs {
-    /** Normalized requested platforms; those the host runs natively are skipped. */
-    platforms: string[];
-    /** Flags every handler must carry, e.g. "F". */
-    flags: string;
-    method: "host" | "container";
-    /** Emulator-install image for method "container". */
-    image?: string;
-    allowUnpinnedImage: boolean;
-    host: hostlib.HostSpec;
-    /** Where the qemu-user-static definitions live on the host. */
-    definitionsDir: string;
-    /**
-     * Set by check: every handler this host needs, each "ok". Outputs hold what the host
-     * really has, so after a refresh `pulumi preview --diff` shows e.g.
-     * `qemu-riscv64: "missing" => "ok"`.
-     */
-    handlerStatus?: Record<string, string>;
-}
-
-export interface BinfmtOutputs extends BinfmtInputs {
-    /** handler name -> what the kernel reports for it. */
-    handlers: Record<string, binfmt.Handler>;
-    /** Handlers this resource registered (and so removes on delete). */
-    owned: string[];
-    /** Platforms that need emulation on this host (requested minus native). */
-    emulated: string[];
-    /** The native platforms plus every emulated platform a test program actually ran on. */
-    runnable: string[];
-    kernelVersion: string;
-    hostMachine: string;
-    /** handler name -> "ok", or why it no longer serves us (missing, disabled, flags, interpreter). */
-    handlerStatus: Record<string, string>;
-    /** This resource's claim on the handlers it relies on, recorded on the host (see binfmt.claimHandlers). */
-    claim?: string;
-}
+import binfmt = require("../../core/binfmt");
+import elf = require("../../core/elf");
+import hostlib = require("../../core/host");
+import platform = require("../../core/platform");
+import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
+import type { Lifecycle } from "../lifecycle";
 
 interface Plan {
     facts: binfmt.HostFacts;
@@ -173,7 +136,7 @@ async function release(h: hostlib.Host, names: string[], claim: string | undefin
     for (const [name, f] of Object.entries(free)) if (f.registered || owned.includes(name)) await binfmt.unregister(h, name);
 }
 
-export const binfmtProvider: pulumi.dynamic.ResourceProvider = {
+export const binfmtProvider: Lifecycle = {
     // Preflight at preview: each failure names the property and the fix.
     async check(_olds: BinfmtInputs, news: BinfmtInputs) {
         // Values still unknown at preview (from other resources) are checked at create.

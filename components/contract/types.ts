@@ -1,0 +1,185 @@
+// The inputs and outputs of the plugin's custom resources: what the program side registers
+// and the plugin's lifecycles receive and return. The schema (schema.json) is generated from
+// these interfaces and the components' Args (scripts/schema.ts): every field's JSDoc is its
+// description there.
+import type { Handler } from "../core/binfmt";
+import type { BuilderNode, NodeOptions } from "../core/buildx";
+import type { HostSpec } from "../core/host";
+import type { NodeTls } from "../core/nodeProbe";
+
+/** Inputs of `multiarch:index:BinfmtHandlers`. */
+export interface BinfmtInputs {
+    /** Normalized requested platforms; those the host runs natively are skipped. */
+    platforms: string[];
+    /** Flags every handler must carry, e.g. "F". */
+    flags: string;
+    /** `"host"`: register from qemu-user-static's definitions; `"container"`: run the emulator-install `image`. */
+    method: "host" | "container";
+    /** Emulator-install image for method "container". */
+    image?: string;
+    /** Accept an `image` that is not pinned by digest. */
+    allowUnpinnedImage: boolean;
+    /** The builder host: `{kind: "local"}` or `{kind: "ssh", host, port, user, privateKey, hostKey, ...}` (a secret). */
+    host: HostSpec;
+    /** Where the qemu-user-static definitions live on the host. */
+    definitionsDir: string;
+    /**
+     * Set by check: every handler this host needs, each "ok". Outputs hold what the host
+     * really has, so after a refresh `pulumi preview --diff` shows e.g.
+     * `qemu-riscv64: "missing" => "ok"`.
+     */
+    handlerStatus?: Record<string, string>;
+}
+
+/** Outputs of `multiarch:index:BinfmtHandlers`. */
+export interface BinfmtOutputs extends BinfmtInputs {
+    /** handler name -> what the kernel reports for it. */
+    handlers: Record<string, Handler>;
+    /** Handlers this resource registered (and so removes on delete). */
+    owned: string[];
+    /** Platforms that need emulation on this host (requested minus native). */
+    emulated: string[];
+    /** The native platforms plus every emulated platform a test program actually ran on. */
+    runnable: string[];
+    /** The host's kernel release (`uname -r`). */
+    kernelVersion: string;
+    /** The host's machine (`uname -m`), e.g. `x86_64`. */
+    hostMachine: string;
+    /** handler name -> "ok", or why it no longer serves us (missing, disabled, flags, interpreter). */
+    handlerStatus: Record<string, string>;
+    /** This resource's claim on the handlers it relies on, recorded on the host (see binfmt.claimHandlers). */
+    claim?: string;
+}
+
+/** A buildx driver. */
+export type Driver = "docker-container" | "remote" | "kubernetes" | "docker";
+
+/** PEM text for a remote node's TLS (secrets). */
+export type TlsMaterial = NodeTls;
+
+/** Inputs of `multiarch:index:Builder`. */
+export interface BuilderInputs {
+    /** The builder's name (`buildx create --name`). */
+    name: string;
+    /** The buildx driver. */
+    driver: Driver;
+    /** Every node, the first created and the others appended, with endpoint, platforms and driver options. */
+    nodes: NodeOptions[];
+    /** node name -> TLS material; written as 0600 files that live as long as the builder. */
+    tls: Record<string, TlsMaterial>;
+    /** Extra buildkitd flags (`--buildkitd-flags`). */
+    buildkitdFlags?: string;
+    /** buildkitd.toml text (`--buildkitd-config`, a 0600 file during create). */
+    buildkitdConfig?: string;
+    /** Boot every node at create (`buildx inspect --bootstrap`) and check their platforms. */
+    bootstrap: boolean;
+    /** `buildx rm --keep-state` on delete. */
+    keepState: boolean;
+    /** Platforms the BinfmtSetup this builder depends on emulates (requested). */
+    emulated: string[];
+    /** `<project>/<stack>/<resource>`: written beside buildx's own state while creating, so an interrupted create is recognised as ours. */
+    owner?: string;
+}
+
+/** Outputs of `multiarch:index:Builder`. */
+export interface BuilderOutputs extends BuilderInputs {
+    /** Each node as `buildx ls` reports it. */
+    reported: BuilderNode[];
+    /** Every platform some node reports it can build. */
+    reportedPlatforms: string[];
+    /** false for the docker driver's builder, which belongs to the engine. */
+    managed: boolean;
+}
+
+/** How the tags point at the platforms' images. */
+export type ManifestMode = "index" | "per-arch-tags" | "auto";
+
+/** A registry login (the password a secret). */
+export interface RegistryAuth {
+    /** User name. */
+    username: string;
+    /** Password or token. */
+    password: string;
+}
+
+/** Inputs of `multiarch:index:Image`. */
+export interface ImageInputs {
+    /** Build context, as the program gave it (relative paths keep state machine-independent). */
+    context: string;
+    /** The Dockerfile's path. */
+    dockerfile: string;
+    /** Normalized platforms to build. */
+    platforms: string[];
+    /** Tags to move to the verified image, all in one repository. */
+    tags: string[];
+    /** Push (and verify and tag); false keeps the result in the build cache. */
+    push: boolean;
+    /** The buildx builder's name. */
+    builder: string;
+    /** What the builder reports it can build; checked, never a rebuild trigger. */
+    builderPlatforms?: string[];
+    /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
+    builderConfig?: string;
+    /** How the tags point at the platforms' images. */
+    manifest: ManifestMode;
+    /** `--build-arg`s. */
+    buildArgs: Record<string, string>;
+    /** `--target` stage. */
+    target?: string;
+    /** `--label`s. */
+    labels: Record<string, string>;
+    /** `--annotation`s. */
+    annotations: Record<string, string>;
+    /** Build secrets (id -> value); a Pulumi secret in state. */
+    secrets: Record<string, string>;
+    /** `--ssh` specs. */
+    ssh: string[];
+    /** `--cache-from`s. */
+    cacheFrom: string[];
+    /** `--cache-to`s. */
+    cacheTo: string[];
+    /** Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform. */
+    cacheRepository?: string;
+    /** `--no-cache`. */
+    noCache: boolean;
+    /** `--pull`. */
+    pull: boolean;
+    /** Provenance attestation. */
+    provenance: boolean;
+    /** SBOM attestation. */
+    sbom: boolean;
+    /** Registry login (password a Pulumi secret). */
+    registryAuth?: RegistryAuth;
+    /** Any change rebuilds (like a timestamp or a git sha the user passes). */
+    triggers: string[];
+    /** Verify every platform before any tag moves. */
+    verify: boolean;
+    /** Delete the pushed manifests on destroy. */
+    deleteOnDestroy: boolean;
+    /** Content digest of context + Dockerfile; the rebuild trigger. */
+    contextDigest: string;
+    /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
+    contextFiles: Record<string, string>;
+    /** Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]). */
+    buildkitChecks?: string[];
+    /** Findings fail the check (preview) instead of warning. */
+    strict?: boolean;
+}
+
+/** Outputs of `multiarch:index:Image`. */
+export interface ImageOutputs extends ImageInputs {
+    /** Digest of the index (manifest "index"), "" for per-arch tags. */
+    digest: string;
+    /** platform -> digest of that platform's image manifest. */
+    platformDigests: Record<string, string>;
+    /** `<repository>@<digest>`. */
+    ref: string;
+    /** Every tag this resource pushed. */
+    pushedTags: string[];
+    /** The mode used: "auto" resolves to one of the others, once. */
+    manifestMode: "index" | "per-arch-tags";
+    /** Why the last build ran: "create", or the inputs that changed. */
+    buildReason: string[];
+    /** platform -> what verification found. */
+    verification: Record<string, string>;
+}

@@ -1,0 +1,86 @@
+// The plugin from other Pulumi languages: its schema as the engine serves it, the Python SDK
+// generated from that schema, and the main job written in Pulumi YAML (examples/yaml) and in
+// Python (examples/python), each through the components the plugin constructs.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { VERSION } from "../../components/contract/tokens";
+import { ENV, ROOT, requireRealParts, sh } from "../support/env";
+import { dispose } from "../support/stack";
+import { manifest } from "../support/registry";
+
+const REGISTRY = "127.0.0.1:5000";
+
+/** The whole life of one example project: up, the image, a no-op up, destroy. */
+function lifecycle(example: string, env: Record<string, string> = {}) {
+    const repository = `e2e/${example}-${Date.now()}`;
+    let stack: Stack;
+    before(async () => {
+        requireRealParts();
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: `e2e-${example}`, workDir: path.join(ROOT, "examples", example) },
+            { envVars: { ...ENV, ...env } });
+        await stack.setConfig(`multiarch-${example}:repository`, { value: repository });
+    });
+    after(async () => {
+        await dispose(stack);
+        fs.rmSync(path.join(ROOT, "examples", example, `Pulumi.e2e-${example}.yaml`), { force: true });
+    });
+
+    it("up builds the app for amd64 and arm64 through the plugin's components, verified", async () => {
+        const o = (await stack.up({ onOutput: () => {} })).outputs;
+        const index = await manifest(REGISTRY, repository, "1.0");
+        assert.deepStrictEqual(index.body.manifests.map((m: any) => m.platform.architecture).sort(), ["amd64", "arm64"]);
+        assert.match(o.verification.value["linux/arm64"], /^ok: config linux\/arm64, \S+ is arm64, 1 ELF file added by the build$/);
+        assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /machine: aarch64/);
+        const types = (await stack.exportStack()).deployment.resources.map((r: any) => r.type);
+        for (const t of ["multiarch:index:MultiArchImage", "multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers"]) {
+            assert.ok(types.includes(t), `${t} not in ${types}`);
+        }
+    });
+
+    it("a second up changes nothing", async () => {
+        const res = await stack.up({ onOutput: () => {} });
+        assert.deepStrictEqual(Object.keys(res.summary.resourceChanges ?? {}), ["same"]);
+    });
+
+    it("destroy removes its builder", async () => {
+        const name = (await stack.outputs()).builderName.value;
+        await stack.destroy({ onOutput: () => {} });
+        assert.ok(!sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").includes(name));
+    });
+}
+
+describe("other languages: the plugin's schema and SDKs", () => {
+    it("`pulumi package get-schema` prints the schema the plugin serves: the committed one", () => {
+        const served = JSON.parse(sh("pulumi", ["package", "get-schema", `multiarch@${VERSION}`]));
+        assert.deepStrictEqual(served, JSON.parse(fs.readFileSync(path.join(ROOT, "components/contract/schema.json"), "utf8")));
+    });
+
+    it("sdk/python is what Pulumi's code generator makes of that schema (npm run sdk)", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "pm-sdk-"));
+        try {
+            sh(path.join(ROOT, ".tools/bin/sdkgen"), [path.join(ROOT, "components/contract/schema.json"), "python", out]);
+            const list = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
+                .filter((f) => fs.statSync(path.join(dir, f)).isFile() && !/__pycache__|\.egg-info/.test(f)).sort();
+            assert.deepStrictEqual(list(path.join(ROOT, "sdk/python")), list(out));
+            for (const f of list(out)) {
+                assert.strictEqual(fs.readFileSync(path.join(ROOT, "sdk/python", f), "utf8"), fs.readFileSync(path.join(out, f), "utf8"), `sdk/python/${f} is stale: run npm run sdk`);
+            }
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("Pulumi YAML (examples/yaml)", function () {
+    lifecycle("yaml");
+});
+
+describe("Python (examples/python, the generated SDK)", function () {
+    const venv = path.join(ROOT, "examples/python/venv");
+    // The v3.68 Python host ignores runtime.options.virtualenv: the venv is activated by PATH.
+    lifecycle("python", { PATH: `${venv}/bin:${ENV.PATH}`, VIRTUAL_ENV: venv });
+});

@@ -1,0 +1,73 @@
+// Where our API mirrors @pulumi/command's and @pulumi/docker's, their objects fit ours: a
+// connection made for `remote.Command`s on the builder host is a BinfmtSetup host. Both
+// packages are devDependencies only (a consumer must not download plugins it never runs), so
+// this file is where they have their role: `tsc` fails if the shapes drift apart.
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
+import type * as docker from "@pulumi/docker";
+import type { RegistryArgs, SshHostArgs } from "../../components";
+
+pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
+
+/** Compile-time: a @pulumi/command connection is assignable to our host shape, @pulumi/docker's registry args to ours. */
+const asHost = (c: command.types.input.remote.ConnectionArgs): SshHostArgs => c;
+const asRegistry = (r: docker.types.input.Registry): RegistryArgs => r;
+
+describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
+    it("is accepted as it is, key authentication and dial limits included", async () => {
+        const { BinfmtSetup } = await import("../../components");
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: "builder.example", port: 2222, user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\n...", perDialTimeout: 5, dialErrorLimit: 3,
+        };
+        assert.doesNotThrow(() => new BinfmtSetup("ok", { platforms: ["linux/arm64"], host: asHost(connection) }));
+    });
+
+    it("its password, encrypted key and proxy are refused at preview, each with the fix", async () => {
+        const { BinfmtSetup } = await import("../../components");
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: "builder.example", password: "pw", privateKeyPassword: "pp", proxy: { host: "jump.example" },
+        };
+        assert.throws(() => new BinfmtSetup("bad", { platforms: ["linux/arm64"], host: asHost(connection) }), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), ["host.password", "host.privateKeyPassword", "host.proxy"]);
+            assert.match(e.message, /agentSocketPath/);
+            return true;
+        });
+    });
+});
+
+describe("ssh argv for a builder host", () => {
+    it("carries the dial limits, the key and host-key files, and the agent socket only in the environment", async () => {
+        const { sshCommand } = await import("../../components/core/host");
+        const files = { key: "/tmp/x/id", knownHosts: "/tmp/x/known_hosts" };
+        const c = sshCommand({ kind: "ssh", host: "h", port: 2222, user: "u", privateKey: "PRIVATE-KEY-TEXT", hostKey: "ssh-ed25519 AAA", agentSocketPath: "/run/agent.sock", connectTimeout: 5, connectionAttempts: 3 }, "echo hi", files);
+        assert.deepStrictEqual(c.args, ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ConnectionAttempts=3", "-p", "2222",
+            "-i", "/tmp/x/id", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=/tmp/x/known_hosts", "-o", "StrictHostKeyChecking=yes", "u@h", "sh -c 'echo hi'"]);
+        assert.deepStrictEqual(c.env, { SSH_AUTH_SOCK: "/run/agent.sock" });
+        assert.ok(!c.args.join(" ").includes("PRIVATE-KEY-TEXT"), "the key itself never reaches argv");
+        const d = sshCommand({ kind: "ssh", host: "h" }, "true", files);
+        assert.deepStrictEqual(d.args.slice(0, 7), ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ConnectionAttempts=1", "-p"]);
+        assert.strictEqual(d.env, undefined);
+    });
+});
+
+describe("@pulumi/docker's registry args as MultiArchImage.registry", () => {
+    const value = <T>(o: pulumi.Output<T>) => (o as any).promise() as Promise<T>;
+
+    it("are accepted as they are; Docker Hub's server names match docker.io tags", async () => {
+        const { registryLogin } = await import("../../components/multiArchImage");
+        const hub = asRegistry({ server: "https://index.docker.io/v1/", username: "me", password: pulumi.secret("token") });
+        assert.deepStrictEqual(await value(registryLogin(hub, ["me/app:1.0"])), { username: "me", password: "token" });
+        const own = asRegistry({ server: "registry.corp:5105", username: "ci", password: "pw" });
+        assert.deepStrictEqual(await value(registryLogin(own, ["registry.corp:5105/team/app:1.0"])), { username: "ci", password: "pw" });
+    });
+
+    it("a login for another registry, or without user or password, is refused naming each property", async () => {
+        const { registryLogin } = await import("../../components/multiArchImage");
+        await assert.rejects(value(registryLogin(asRegistry({ server: "ghcr.io" }), ["registry.corp:5105/team/app:1.0"])), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), ["registry.username", "registry.password", "registry.server"]);
+            assert.match(e.message, /"ghcr.io" is not the tags' registry \(registry.corp:5105\)/);
+            return true;
+        });
+    });
+});
