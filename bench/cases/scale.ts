@@ -55,14 +55,14 @@ export async function scaleCase(runs: number): Promise<CaseResult> {
             ratioRow("8 images in one `pulumi up` vs 8 single-image ups (sum)", wall[8], sumOfSingles(8)),
             ratioRow("build part only (up minus the no-op up of 8 images): 4 images vs 4 x 1", buildPart(wall[4]), singlesBuildPart(4)),
             ratioRow("build part only: 8 images vs 8 x 1", buildPart(wall[8]), singlesBuildPart(8)),
-            ...SIZES.map((n) => plainRow(`peak RSS with ${n} image${n > 1 ? "s" : ""}: Pulumi program (language host + node program) / dynamic provider / whole tree`,
+            ...SIZES.map((n) => plainRow(`peak RSS with ${n} image${n > 1 ? "s" : ""}: Pulumi program (language host + node program) / provider plugin / whole tree`,
                 `${mem(n, "program")} / ${mem(n, "provider")} / ${mem(n, "all")}`)),
         ],
         notes: [
             "Each image: FROM the busybox fixture, COPY a stamp file, `RUN sleep 2` (a stand-in for a download: it occupies no core, so what shows is whether builds overlap, not how many cores the machine has), amd64 + arm64, pushed and verified. Each run rewrites the stamps of the images it builds, so every one of them rebuilds.",
             "Sum of single runs: N times the single-image up of the same run (the N images are the same work on different stamps). A serializing library would give about 1.0 on the build-part rows; 1/N is full overlap.",
             "Build part: each up minus the no-op up of the 8-image stack in the same run (measured right after the 8-image up). Subtracting the 8-image no-op from the single-image up too makes the single build look shorter, so these ratios err against us.",
-            "Peak RSS: the sum of VmRSS over the `pulumi up` process tree, sampled every 100 ms from /proc, split by role: the language host and the Node.js process running the program; the dynamic provider's Node.js process (pulumi-resource-pulumi-nodejs), where builds are driven; the whole tree (CLI, buildx and docker clients included).",
+            "Peak RSS: the sum of VmRSS over the `pulumi up` process tree, sampled every 100 ms from /proc, split by role: the language host and the Node.js process running the program; the provider plugin's Node.js process (pulumi-resource-multiarch), where builds are driven; the whole tree (CLI, buildx and docker clients included).",
         ],
         seconds: (Date.now() - t0) / 1000,
     };
