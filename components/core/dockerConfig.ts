@@ -42,10 +42,12 @@ export function readConfig(dir = configDir()): DockerConfigFile {
 }
 
 const HUB = "https://index.docker.io/v1/";
+/** The names Docker Hub goes by in references and logins. */
+export const HUB_NAMES = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /** The registry's key in the docker config: Docker Hub's is `https://index.docker.io/v1/`, as docker writes it. */
 export function authKey(registry: string): string {
-    return ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(registry) ? HUB : registry;
+    return HUB_NAMES.includes(registry) ? HUB : registry;
 }
 
 /** `https://host/v1/` -> `host`, as docker/cli's ConvertToHostname. */
@@ -56,15 +58,20 @@ function hostnameOf(key: string): string {
 /** The registry a login's server names, as image references name it: `https://index.docker.io/v1/` -> `docker.io`. */
 export function registryOfServer(server: string): string {
     const host = hostnameOf(server.trim());
-    return ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(host) ? "docker.io" : host;
+    return HUB_NAMES.includes(host) ? "docker.io" : host;
+}
+
+/** The helper docker would ask for `registry` and the setting naming it (credHelpers first, then credsStore), or undefined. */
+function helperEntry(cfg: DockerConfigFile, registry: string): { helper: string; how: "credHelpers" | "credsStore" } | undefined {
+    for (const key of [authKey(registry), registry]) {
+        if (cfg.credHelpers && key in cfg.credHelpers) return cfg.credHelpers[key] ? { helper: cfg.credHelpers[key], how: "credHelpers" } : undefined;
+    }
+    return cfg.credsStore ? { helper: cfg.credsStore, how: "credsStore" } : undefined;
 }
 
 /** The helper docker would ask for `registry` (credHelpers first, then credsStore), or undefined. */
 export function helperFor(cfg: DockerConfigFile, registry: string): string | undefined {
-    const key = authKey(registry);
-    if (cfg.credHelpers && key in cfg.credHelpers) return cfg.credHelpers[key] || undefined;
-    if (cfg.credHelpers && registry in cfg.credHelpers) return cfg.credHelpers[registry] || undefined;
-    return cfg.credsStore || undefined;
+    return helperEntry(cfg, registry)?.helper;
 }
 
 /** The `auths` entry docker would use for `registry`: the exact key, else one naming the same host. */
@@ -108,9 +115,9 @@ export async function resolve(registry: string, args?: Credentials, run: exec.Ru
     const dir = configDir();
     const cfg = readConfig(dir);
     const file = path.join(dir, "config.json");
-    const helper = helperFor(cfg, registry);
-    if (helper) {
-        const how = cfg.credHelpers && (authKey(registry) in cfg.credHelpers || registry in cfg.credHelpers) ? `credHelpers` : `credsStore`;
+    const entry0 = helperEntry(cfg, registry);
+    if (entry0) {
+        const { helper, how } = entry0;
         const describe = `${how} "${helper}" of ${file} (docker-credential-${helper})`;
         const none: Resolved = { source: { kind: "none", describe: `${describe}, which has no login for ${registry}` } };
         const r = await run(`docker-credential-${helper}`, ["get"], { input: authKey(registry), allowFailure: true });

@@ -68,6 +68,9 @@ export function parseChallenge(header: string): Record<string, string> | undefin
     return out;
 }
 
+/** Redirects a blob GET follows (to the blob store). */
+const REDIRECTS = [301, 302, 303, 307, 308];
+
 /** Statuses worth another try: rate limits and a registry (or its proxy) that is briefly down. */
 export const RETRY_STATUSES = [429, 500, 502, 503, 504];
 
@@ -164,21 +167,26 @@ export class Registry {
         return `${this.access.scheme}://${this.access.apiHost}/v2/${path}`;
     }
 
-    private send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+    /** Opens one request (TLS as `access` says); resolves with the response, its body unread. */
+    private open(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
         const secure = url.startsWith("https:");
-        const lib = secure ? https : http;
         if (secure) this.tls ??= hosts.tlsOptions(this.access);
         const options = { method, headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) };
         return new Promise((resolve, reject) => {
-            const req = lib.request(url, options, (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
-                    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-                res.on("error", reject);
-            });
+            const req = (secure ? https : http).request(url, options, resolve);
             req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
             req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
             req.end(body);
+        });
+    }
+
+    private async send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+        const res = await this.open(method, url, headers, body);
+        return new Promise((resolve, reject) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on("error", reject);
         });
     }
 
@@ -340,16 +348,10 @@ export class Registry {
         let url = this.url(`${repository}/blobs/${digest}`);
         for (let hops = 0; hops < 4; hops++) {
             // Blob storage behind a redirect (S3, a CDN) takes no registry credentials.
-            const headers = hops ? {} : await this.authFor(scope);
-            const secure = url.startsWith("https:");
-            if (secure) this.tls ??= hosts.tlsOptions(this.access);
-            const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-                const req = (secure ? https : http).request(url, { method: "GET", headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) }, resolve);
-                req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
-                req.on("error", (e) => reject(new Error(`read: GET ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
-                req.end();
+            const res = await this.open("GET", url, hops ? {} : await this.authFor(scope)).catch((e: Error) => {
+                throw new Error(`read: ${e.message}`);
             });
-            if ([301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && res.headers.location) {
+            if (REDIRECTS.includes(res.statusCode ?? 0) && res.headers.location) {
                 url = new URL(res.headers.location, url).toString();
                 res.resume();
                 continue;
@@ -361,16 +363,6 @@ export class Registry {
             return res;
         }
         throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository}: too many redirects`);
-    }
-
-    async getBlob(repository: string, digest: string): Promise<Buffer> {
-        let res = await this.call("read", "GET", `${repository}/blobs/${digest}`, `repository:${repository}:pull`);
-        // Blob storage behind a redirect (S3, a CDN) takes no registry credentials.
-        for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status) && hops < 3; hops++) {
-            res = await this.sendRetrying("GET", new URL(String(res.headers.location), this.url("")).toString(), {});
-        }
-        if (res.status !== 200) throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository} answered ${res.status}`);
-        return res.body;
     }
 }
 

@@ -4,10 +4,10 @@
 // `/etc/docker/certs.d/<host>/` (ca: *.crt, client: *.cert + *.key, as the docker engine
 // reads it) and the system trust store (`SSL_CERT_FILE`, else the distribution's bundle).
 import fs = require("fs");
-import os = require("os");
 import path = require("path");
 import tls = require("tls");
 import toml = require("smol-toml");
+import { configDir, HUB_NAMES } from "./dockerConfig";
 
 export interface HostAccess {
     /** The host:port requests go to (Docker Hub's API lives at registry-1.docker.io). */
@@ -61,7 +61,7 @@ export function parseBuildkitdRegistries(text: string, read: (p: string) => stri
 }
 
 function buildxDir(): string {
-    return process.env.BUILDX_CONFIG ?? path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx");
+    return process.env.BUILDX_CONFIG ?? path.join(configDir(), "buildx");
 }
 
 /**
@@ -113,7 +113,7 @@ function readLocal(p: string): string | undefined {
  * buildkitd config, or `builderConfig` (the TOML it will be created with) before it exists.
  */
 export function hostAccess(registry: string, builder?: string, builderConfig?: string): HostAccess {
-    const apiHost = ["docker.io", "index.docker.io"].includes(registry) ? HUB_API : registry;
+    const apiHost = HUB_NAMES.includes(registry) ? HUB_API : registry;
     const sources: string[] = [];
     let fromBuilder: BuildkitdRegistry | undefined;
     if (builder) {

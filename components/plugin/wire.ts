@@ -2,14 +2,16 @@
 // `{ [SIG_KEY]: SECRET_SIG, value }` and a value unknown at preview as the UNKNOWN string
 // (@pulumi/pulumi runtime/rpc.js). The resource lifecycles see plain values, with unknowns
 // kept as UNKNOWN (as the 0.1 dynamic providers saw them); secrets are sealed again on the way out.
-export const SIG_KEY = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+import { isRpcSecret, specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+
+export const SIG_KEY = specialSigKey;
+export const SECRET_SIG = specialSecretSig;
+export const UNKNOWN = unknownValue;
 
 type Props = Record<string, unknown>;
 
 export function isSecret(v: unknown): v is { value: unknown } {
-    return !!v && typeof v === "object" && (v as Props)[SIG_KEY] === SECRET_SIG;
+    return !!isRpcSecret(v);
 }
 
 /** `v` with every secret wrapper removed, at any depth. */

@@ -2,7 +2,7 @@
 // multiarch:index:Builder: builders get removed by hand or collide between pipelines, and
 // refresh must see that.
 import fs = require("fs");
-import os = require("os");
+import { configDir } from "../../core/dockerConfig";
 import path = require("path");
 import binfmt = require("../../core/binfmt");
 import buildx = require("../../core/buildx");
@@ -14,12 +14,12 @@ import type { Lifecycle } from "../lifecycle";
 
 /** Where TLS files of a builder's nodes live while it exists. */
 function tlsDir(builder: string): string {
-    return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-tls", builder);
+    return path.join(configDir(), "buildx", "pulumi-multiarch-tls", builder);
 }
 
 /** Who is creating builder `name` (see BuilderInputs.owner); removed with the builder. */
 function ownerFile(builder: string): string {
-    return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-owners", builder);
+    return path.join(configDir(), "buildx", "pulumi-multiarch-owners", builder);
 }
 
 /** Writes TLS material as files and returns the nodes with cacert/cert/key driver options. */
