@@ -37,16 +37,17 @@ function machine(): Record<string, unknown> {
     const home = os.homedir();
     return {
         files: ["/etc/passwd", "/etc/shadow", "/etc/group", "/var/lib/dpkg/status", "/etc/docker/daemon.json",
-            path.join(ROOT, ".state/docker/daemon.json"), "/var/lib/pulumi-multiarch-sshd/authorized_keys"].map((f) => `${f} ${hash(f)}`),
+            path.join(ROOT, ".state/docker/daemon.json"), "/var/lib/pulumi-multiarch-sshd/authorized_keys",
+            ...["amd64", "arm64"].flatMap((a) => [`/var/lib/pulumi-multiarch/fleet/buildkitd-${a}.toml`, `/var/lib/pulumi-multiarch/fleet/buildkitd-${a}.pid`]),
+        ].map((f) => `${f} ${hash(f)}`),
         foreignArchitectures: out("dpkg", ["--print-foreign-architectures"]),
         binfmtMounted: fs.existsSync("/proc/sys/fs/binfmt_misc/register"),
         trees: [path.join(ROOT, ".tools"), path.join(home, ".docker/cli-plugins"), path.join(CACHE, "tools"),
-            path.join(CACHE, "apt"), path.join(CACHE, "sshd"), path.join(CACHE, "displaced")].map(tree),
-        sockets: ["amd64", "arm64"].map((a) => fs.existsSync(`/run/pulumi-multiarch/buildkitd-${a}.sock`)),
+            path.join(CACHE, "apt"), path.join(CACHE, "sshd"), path.join(CACHE, "displaced"), path.join(CACHE, "fleet")].map(tree),
         images: out("docker", ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "pulumi-multiarch/*"]),
         bootstrapBuilder: out("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter((n) => n === "pulumi-multiarch-bootstrap"),
         services: ["dockerd --config-file", "docker-registry serve .*/.state/registry/config.yml", "sshd -f .*/sshd/sshd_config",
-            "buildkitd --addr unix:///run/pulumi-multiarch/buildkitd-", "noIndexRegistry.ts"].map((p) => `${p}: ${out("pgrep", ["-f", p])}`),
+            "buildkitd --addr tcp://127\\.0\\.[12]\\.1:1234", "noIndexRegistry.ts"].map((p) => `${p}: ${out("pgrep", ["-f", p])}`),
     };
 }
 

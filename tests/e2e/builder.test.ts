@@ -7,10 +7,10 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BuildxBuilder, BuildxBuilderArgs, MultiArchImage } from "../../components";
-import { ROOT, requireRealParts, sh } from "../support/env";
+import { ROOT, requireRealParts, sh, builderNames } from "../support/env";
 import { inlineStack, dispose, failure } from "../support/stack";
 
-const builders = () => sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+const builders = builderNames;
 
 function builderProgram(args: BuildxBuilderArgs) {
     return async () => {

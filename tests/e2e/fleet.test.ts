@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh } from "../support/env";
+import { requireRealParts, sh, builderGone } from "../support/env";
 import * as pulumi from "@pulumi/pulumi";
 import { committedStack, dispose, disposeCommitted, failure, inlineStack, stateTexts } from "../support/stack";
 import { BuildxBuilder } from "../../components";
@@ -25,7 +25,6 @@ const REPO = "e2e/fleet";
 /** An address of the test's own where nothing listens: a node that is down. */
 const DOWN = "tcp://127.0.3.1:1234";
 const tlsRoot = () => path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "buildx", "pulumi-multiarch-tls");
-const builderGone = (name: string) => !sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").includes(name);
 const read = (f: string) => fs.readFileSync(f, "utf8");
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 

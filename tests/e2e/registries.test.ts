@@ -18,6 +18,7 @@ import { requireRealParts } from "../support/env";
 import { dispose, failure, inlineStack } from "../support/stack";
 import { startProxy } from "../support/faults";
 import * as company from "../support/companyRegistries";
+import { ACCEPT } from "../support/registry";
 
 const TLS = "tls.pm12.test:5101"; // HTTPS, private CA, htpasswd
 const TOKEN = "token.pm12.test:5102"; // HTTPS, private CA, token auth
@@ -30,9 +31,6 @@ const PASSWORD = `pm12-${process.pid}-${Date.now()}`;
 const BUILDER = `pm-e2e-registries-${process.pid}`;
 /** The test login as `registry` args (the password a Pulumi secret). */
 const login = (password = PASSWORD) => ({ username: USER, password: pulumi.secret(password) });
-
-const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
 
 describe("registries as users have them", function () {
     let dir: string;
@@ -89,14 +87,10 @@ describe("registries as users have them", function () {
      */
     async function lifecycle(image: Omit<MultiArchImageArgs, "builder" | "context">, dockerfile: string,
         whileUp?: (outputs: Record<string, any>) => Promise<void>): Promise<Record<string, any>> {
-        return withReset(() => lifecycleSteps(image, dockerfile, whileUp));
-    }
-
-    /** Runs `fn`; when it fails, removes whatever image it left, so the next case starts from the builder alone. */
-    async function withReset<T>(fn: () => Promise<T>): Promise<T> {
         try {
-            return await fn();
+            return await lifecycleSteps(image, dockerfile, whileUp);
         } catch (e) {
+            // Remove whatever image the failed case left, so the next case starts from the builder alone.
             stack.workspace.program = program();
             await stack.up({ onOutput: () => {} }).catch(() => {});
             throw e;

@@ -3,7 +3,7 @@
 // a real registry and dockerd.
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh } from "../support/env";
+import { requireRealParts, sh, builderNames } from "../support/env";
 import { committedStack, disposeCommitted } from "../support/stack";
 import { manifest } from "../support/registry";
 
@@ -74,7 +74,7 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
     it("`destroy` removes the builder", async () => {
         const res = await stack.destroy({ onOutput: () => {} });
         assert.strictEqual(res.summary.result, "succeeded");
-        const names = sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n");
+        const names = builderNames();
         assert.ok(!names.includes(builderName), `builder ${builderName} still listed: ${names}`);
         const containers = sh("docker", ["ps", "-a", "--format", "{{.Names}}"]);
         assert.ok(!containers.includes(`buildx_buildkit_${builderName}0`), "the BuildKit container is still there");

@@ -3,13 +3,12 @@
 // (platforms, architecture, what the registry holds) and is destroyed cleanly.
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh } from "../support/env";
+import { requireRealParts, sh, builderGone } from "../support/env";
 import { committedStack, disposeCommitted, failure } from "../support/stack";
 import { manifest, imageConfig } from "../support/registry";
 
 const tag = `e2e-${Date.now()}`;
 const run = (platform: string, ref: string) => sh("docker", ["run", "--rm", "--platform", platform, ref]);
-const builderGone = (name: string) => !sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").includes(name);
 
 describe("stack company (Pulumi.company.yaml): a registry without manifest lists", function () {
     const REG = "127.0.0.1:5003";

@@ -45,3 +45,11 @@ export function requireRealParts(): void {
 export function sh(cmd: string, args: string[]): string {
     return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 }
+
+/** The buildx builders docker knows (`docker buildx ls`). */
+export function builderNames(): string[] {
+    return sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+}
+
+/** True when docker knows no builder `name`. */
+export const builderGone = (name: string): boolean => !builderNames().includes(name);

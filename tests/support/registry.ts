@@ -1,7 +1,8 @@
 // Reads a registry over its HTTP API, accepting every manifest kind, as a pull would.
 import * as http from "http";
 
-const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+/** Every manifest kind, as a pull asks for them. */
+export const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
 
 export interface Manifest { status: number; digest?: string; mediaType?: string; body: any }

@@ -5,7 +5,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ShimWorld } from "../support/shimWorld";
-import { ROOT } from "../support/env";
+// Not ../support/env: it sets the e2e environment on import, which unit tests must not inherit.
+const ROOT = path.join(__dirname, "..", "..");
 import * as elf from "../../components/core/elf";
 
 // Go and Node, which bootstrap asks for up front; everything else is per scenario.
