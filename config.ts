@@ -1,6 +1,8 @@
 // Typed stack config for the main job (index.ts), validated with errors that name the
 // config key and the command that fixes it. Pure: takes a getter, so tests need no engine.
 // Every key lives in the `pulumi-multiarch:` namespace; README lists them with defaults.
+import * as os from "os";
+
 export interface StackNode {
     /** Node name (not for the first node, which buildx names `<builder>0`); default `<builder><index>`. */
     name?: string;
@@ -25,6 +27,12 @@ export interface StackConfig {
     builderNodes: StackNode[];
     /** remote: every tcp:// node gets the TLS in secrets builderTlsCa, builderTlsCert and builderTlsKey. */
     builderTls: boolean;
+    /**
+     * remote: every tcp:// node gets the TLS read from this folder at each run (the files named
+     * in TLS_KEYS), so machine-made keys stay in the machine's files, not in Pulumi.<stack>.yaml.
+     * `~/` is the user's home.
+     */
+    builderTlsDir?: string;
     buildkitImage?: string;
     binfmtMethod: "host" | "container";
     binfmtImage?: string;
@@ -41,7 +49,8 @@ export const TLS_KEYS = { builderTlsCa: "ca.pem", builderTlsCert: "client.pem", 
  * `get(key)` returns the raw config string, as `pulumi.Config.get` does; `isSecret(key)`
  * says whether it was set with `--secret`. Secret values are only checked for presence.
  */
-export function readStackConfig(get: (key: string) => string | undefined, isSecret: (key: string) => boolean = () => false): StackConfig {
+export function readStackConfig(get: (key: string) => string | undefined, isSecret: (key: string) => boolean = () => false,
+    home = os.homedir()): StackConfig {
     const errors: string[] = [];
     const fix = (key: string, example: string) => `set it with \`pulumi config set ${NS}:${key} ${example}\``;
     const json = (key: string, example: string, ok: (v: unknown) => boolean, what: string): unknown => {
@@ -85,6 +94,13 @@ export function readStackConfig(get: (key: string) => string | undefined, isSecr
     const tlsKeys = Object.keys(TLS_KEYS) as (keyof typeof TLS_KEYS)[];
     const tlsSet = tlsKeys.filter((k) => get(k) !== undefined);
     const setSecret = (k: keyof typeof TLS_KEYS) => `\`pulumi config set --secret ${NS}:${k} < ${TLS_KEYS[k]}\``;
+    const tlsDir = get("builderTlsDir");
+    if (tlsDir !== undefined && tlsSet.length) {
+        errors.push(`${NS}:builderTlsDir and ${NS}:${tlsSet[0]} both give the TLS: keep one (\`pulumi config rm ${NS}:builderTlsDir\`, or the three secrets)`);
+    } else if (tlsDir !== undefined && (builderDriver !== "remote" || !builderNodes.some((n) => n.endpoint.startsWith("tcp://")))) {
+        errors.push(`${NS}:builderTlsDir: TLS applies to tcp:// nodes of builderDriver "remote", and there are none: `
+            + `set builderNodes, or remove it with \`pulumi config rm ${NS}:builderTlsDir\``);
+    }
     if (tlsSet.length) {
         for (const k of tlsKeys.filter((x) => !tlsSet.includes(x))) {
             errors.push(`${NS}:${k} is missing (mutual TLS needs all of ${tlsKeys.join(", ")}): set it with ${setSecret(k)}`);
@@ -102,6 +118,7 @@ export function readStackConfig(get: (key: string) => string | undefined, isSecr
     return {
         platforms: platforms!, registry, repository: get("repository") ?? "hello", tag: get("tag") ?? "latest",
         manifest, binfmtMethod, builderDriver, builderNodes, builderTls: tlsSet.length > 0, context: get("context") ?? "./app",
+        ...(tlsDir !== undefined ? { builderTlsDir: tlsDir.replace(/^~(?=\/|$)/, home) } : {}),
         ...optional("dockerfile"), ...optional("buildkitImage"), ...optional("binfmtImage"),
     };
 }

@@ -2,7 +2,9 @@
 // `npm run up` runs it for stack "dev" (Pulumi.dev.yaml); config keys are in config.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage } from "./components";
-import { readStackConfig } from "./config";
+import * as fs from "fs";
+import * as path from "path";
+import { readStackConfig, TLS_KEYS } from "./config";
 
 // Which keys were set with --secret: @pulumi/pulumi knows, but marks the function internal.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -22,9 +24,11 @@ const qemu = new BinfmtSetup("qemu", {
 // docker-container: BuildKit in a container of the local engine. remote: BuildKit daemons
 // someone runs (stack "multinode": one per architecture, over mutual TLS); each platform
 // goes to its node. The TLS secrets go to every tcp:// node.
+// The TLS comes from the stack's secrets, or from the files in builderTlsDir (the fleet that
+// scripts/bootstrap made on this machine keeps its keys there, never in Pulumi.<stack>.yaml).
 const tls = cfg.builderTls
     ? { cacert: config.requireSecret("builderTlsCa"), cert: config.requireSecret("builderTlsCert"), key: config.requireSecret("builderTlsKey") }
-    : undefined;
+    : cfg.builderTlsDir !== undefined ? readTlsDir(cfg.builderTlsDir) : undefined;
 const withTls = (endpoint: string) => (tls && endpoint.startsWith("tcp://") ? { tls } : {});
 const [first, ...more] = cfg.builderNodes;
 const builder = new BuildxBuilder("builder", cfg.builderDriver === "remote" ? {
@@ -62,3 +66,18 @@ export const builderPlatforms = builder.platforms;
 export const builderNodes = builder.nodes;
 export const handlers = qemu.handlers;
 export const runnablePlatforms = qemu.platforms;
+
+/** The fleet's client TLS from a folder, as secrets; a missing file is named with the fix. */
+function readTlsDir(dir: string): { cacert: pulumi.Output<string>; cert: pulumi.Output<string>; key: pulumi.Output<string> } {
+    const read = (key: keyof typeof TLS_KEYS) => {
+        const file = path.join(dir, TLS_KEYS[key]);
+        try {
+            return pulumi.secret(fs.readFileSync(file, "utf8"));
+        } catch (e) {
+            throw new Error(`pulumi-multiarch:builderTlsDir: cannot read ${file} (${(e as NodeJS.ErrnoException).code}): `
+                + "run `STACK=multinode npm run up -- --plan` to see what makes the fleet's certificates, "
+                + "or point builderTlsDir at the folder that holds ca.pem, client.pem and client-key.pem");
+        }
+    };
+    return { cacert: read("builderTlsCa"), cert: read("builderTlsCert"), key: read("builderTlsKey") };
+}

@@ -19,7 +19,8 @@ source "$ROOT/scripts/env.sh"
 BENCH_CACHE="$CACHE/bench"
 PEER_VERSION=0.0.22
 PEER_BIN="$CACHE/tools/pulumi-resource-docker-build-$PEER_VERSION/pulumi-resource-docker-build"
-GO_VERSION=$(go env GOVERSION | sed 's/^go//')
+GO_VERSION=$(go env GOVERSION)
+GO_VERSION=${GO_VERSION#go}
 GOLANG_REF="$REGISTRY_ADDR/bench/golang:$GO_VERSION-std"
 mkdir -p "$BENCH_CACHE"
 [ -f "$BENCH_CACHE/fixtures.json" ] || echo '{}' >"$BENCH_CACHE/fixtures.json"
@@ -41,7 +42,9 @@ peer_provider() {
       -o "$tmp/pulumi-resource-docker-build" github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build) ||
     die "building pulumi-resource-docker-build failed: see the go output above (scripts/go/docker-build/go.mod explains the pinned set)"
   mkdir -p "$(dirname "$PEER_BIN")" && mv "$tmp/pulumi-resource-docker-build" "$PEER_BIN" && rmdir "$tmp"
-  record peerBuild "{\"seconds\": $((SECONDS - t0)), \"at\": \"$(date -u +%FT%TZ)\"}"
+  local at
+  at=$(date -u +%FT%TZ)
+  record peerBuild "{\"seconds\": $((SECONDS - t0)), \"at\": \"$at\"}"
   log "    built pulumi-resource-docker-build in $((SECONDS - t0))s"
 }
 
@@ -53,13 +56,14 @@ manifest_present() {
 
 # goroot ARCH DIR: the host's Go release for linux/ARCH (the toolchain cross-built for arm64).
 goroot() {
-  local arch=$1 dir=$2 src
+  local arch=$1 dir=$2 src host
   src=$(go env GOROOT)
+  host=$(go env GOARCH)
   mkdir -p "$dir/bin" "$dir/pkg/tool/linux_$arch" "$dir/pkg"
   cp -a "$src/src" "$src/VERSION" "$src/go.env" "$dir/"
   cp -a "$src/pkg/include" "$dir/pkg/"
   rm -rf "$dir/src/cmd" # the toolchain's own sources: not needed to build programs
-  if [ "$arch" = "$(go env GOARCH)" ]; then
+  if [ "$arch" = "$host" ]; then
     cp -a "$src/bin/go" "$dir/bin/"
     cp -a "$src/pkg/tool/linux_$arch/"{asm,compile,link} "$dir/pkg/tool/linux_$arch/"
   else
@@ -100,7 +104,9 @@ DOCKERFILE
   local emulated cross
   emulated=$(awk '/\[linux\/arm64 [0-9]+\/[0-9]+\] RUN GOARCH=arm64/ {split($1, a, "#"); id=a[2]} id && $1 == "#"id && $2 == "DONE" {sub(/s$/, "", $3); print $3; exit}' "$BENCH_CACHE/golang-build.log")
   cross=$(awk '/\[linux\/amd64 [0-9]+\/[0-9]+\] RUN if/ {split($1, a, "#"); id=a[2]} id && $1 == "#"id && $2 == "DONE" {sub(/s$/, "", $3); print $3; exit}' "$BENCH_CACHE/golang-build.log")
-  record golangStd "{\"emulatedArm64Seconds\": ${emulated:-null}, \"crossArm64Seconds\": ${cross:-null}, \"at\": \"$(date -u +%FT%TZ)\", \"ref\": \"$GOLANG_REF\"}"
+  local at
+  at=$(date -u +%FT%TZ)
+  record golangStd "{\"emulatedArm64Seconds\": ${emulated:-null}, \"crossArm64Seconds\": ${cross:-null}, \"at\": \"$at\", \"ref\": \"$GOLANG_REF\"}"
 }
 
 # bench/fixtures.sh [peer|golang]...: the named fixtures, default both.

@@ -7,7 +7,7 @@
 set -eu
 dir=/proc/sys/fs/binfmt_misc
 [ -e "$dir/register" ] || mount -t binfmt_misc binfmt_misc "$dir"
-[ "${1:-}" = "--install" ] && [ -n "${2:-}" ] || { echo "usage: --install arch[,arch...]" >&2; exit 2; }
+if [ "${1:-}" != "--install" ] || [ -z "${2:-}" ]; then echo "usage: --install arch[,arch...]" >&2; exit 2; fi
 for arch in $(echo "$2" | tr ',' ' '); do
   case "$arch" in
     arm64) q=aarch64 ;; arm) q=arm ;; riscv64) q=riscv64 ;; ppc64le) q=ppc64le ;; s390x) q=s390x ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source this to use the project's toolchain directly:  source scripts/env.sh
 # Puts pulumi, buildctl and friends on PATH and points Pulumi at a local, offline backend.
 _pm_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,16 +1,53 @@
+# shellcheck shell=bash
 # Shared by scripts/*: paths, pinned versions, timed steps, the plan. Source it; do not run it.
-set -euo pipefail
+#
+# No silent exit: errexit holds in functions, subshells and command substitutions
+# (-E, inherit_errexit), and whatever fails where errexit holds is reported by on_err with
+# the step, the file and line, the command, its status and the fix where one is known. A
+# check that may fail says so in the code (`if`, `||`), never by a bare `x=$(a | b)`.
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+# ERR_FIX: the fix to print if a command of the current step fails (set by `fix`, cleared by
+# `step`). Each report is marked in ERR_MARK, so that the callers a failure passes through
+# (a command substitution, then the assignment of its output) add "from" lines, not a second
+# error.
+ERR_FIX=""
+ERR_MARK="${TMPDIR:-/tmp}/pulumi-multiarch-err.$$"
+fix() { ERR_FIX="$*"; }
+on_err() {
+  local rc=$? statuses="${PIPESTATUS[*]}" cmd=$BASH_COMMAND where="${BASH_SOURCE[1]:-$0}:${BASH_LINENO[0]}" fn="${FUNCNAME[1]:-main}"
+  # In a pipeline, BASH_COMMAND is its last command: the statuses say which one failed.
+  local pipeline=""
+  [ "${statuses// /}" = "$rc" ] || pipeline=" (the end of a pipeline whose exit statuses are $statuses)"
+  where=${where#"${ROOT:-}"/}
+  # shellcheck disable=SC2016 # the backquotes are text
+  if [ -e "$ERR_MARK" ]; then
+    printf '  from %s (%s), `%s`\n' "$where" "$fn" "$cmd" >&2
+  else
+    : >"$ERR_MARK"
+    printf 'error: %s: `%s`%s failed with exit status %d (%s, in %s)\n' "${STEP_NAME:-${0##*/}}" "$cmd" "$pipeline" "$rc" "$where" "$fn" >&2
+    printf '  fix: %s\n' "${ERR_FIX:-run again as bash -x $0 to see every command; the line above names the one that failed}" >&2
+  fi
+  # The outermost shell ends here: the mark was only for the shells in between.
+  [ "$BASH_SUBSHELL" != 0 ] || rm -f "$ERR_MARK"
+}
+rm -f "$ERR_MARK"
+trap on_err ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
 source "$ROOT/scripts/versions.env"
 
+# Used by the scripts that source this (hence SC2034).
 # Git-ignored, per clone: the tools on PATH, and everything services write.
 TOOLS="$ROOT/.tools"
+# shellcheck disable=SC2034
 STATE="$ROOT/.state"
 # Outside the clone, keyed by version: a fresh clone on a warm machine skips Go builds.
+# shellcheck disable=SC2034
 CACHE="${PULUMI_MULTIARCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-multiarch}"
-
+# shellcheck disable=SC2034
 BUILDKIT_IMAGE="pulumi-multiarch/buildkit:v${BUILDKIT_VERSION}"
 
 export PATH="$TOOLS/bin:$PATH"
@@ -25,7 +62,7 @@ export PATH="$TOOLS/bin:$PATH"
 # logs the same line and returns 0. --system: outside this clone and $CACHE (the machine's
 # engine, registry, ~/.docker); --root: system-wide and needs root (packages, /etc, /proc,
 # services). `uses WHAT` says what is already there and used as it is; `blocked WHY` is
-# something only the user can fix: listed by the plan pass, fatal in the run pass.
+# something only the user can fix: listed by the plan pass (which goes on), fatal in the run pass.
 PLAN=0 PLANNED=0 PLANNED_SYSTEM=0 PLANNED_ROOT=0 BLOCKED=0
 STEP_NAME="" STEP_SHOWN=""
 
@@ -55,40 +92,40 @@ blocked() {
   [ "$PLAN" = 1 ] || die "$*"
   plan_line BLOCKED "$*"
   BLOCKED=$((BLOCKED + 1))
-  return 1
 }
 
 # plan_aware FN: FN, or a function it calls, speaks the plan's words (change, uses, blocked,
 # plan_line). A step that does not is never run in the plan pass, where it would change things.
 plan_aware() {
-  local todo=("$1") seen=" " f body w
+  local todo=("$1") seen=" " f body w words
   while [ ${#todo[@]} -gt 0 ]; do
     f=${todo[0]} todo=("${todo[@]:1}")
     [[ $seen != *" $f "* ]] || continue
     seen+="$f "
     body=$(declare -f "$f") || continue
     ! grep -qE '(^|[;&|!({]|then|do|else|if)[[:space:]]*(change|uses|blocked|plan_line)([[:space:]]|$)' <<<"$body" || return 0
-    for w in $(grep -oE '[a-z_][a-z0-9_]*' <<<"$body" | sort -u); do
+    words=$(grep -oE '[a-z_][a-z0-9_]*' <<<"$body" | sort -u)
+    while read -r w; do
       case $w in change | uses | blocked | plan_line | log | die) ;; *) ! declare -F "$w" >/dev/null || todo+=("$w") ;; esac
-    done
+    done <<<"$words"
   done
   return 1
 }
 
-# step NAME CMD...: runs CMD, printing the step's name, outcome and duration. In the plan
-# pass a step's checks may meet what is not there yet (no engine before it is installed):
-# that is what the plan is about, so only die stops it.
+# step NAME CMD...: runs CMD, printing the step's name, outcome and duration. The plan pass
+# runs it under the same rules as the run pass: a check that meets what is not there yet (no
+# engine before it is installed) says so in its own code; any other failure stops the plan
+# with the step and the command named (on_err), rather than planning past it.
 step() {
-  local name=$1; shift
+  STEP_NAME=$1 ERR_FIX=""; shift
   if [ "$PLAN" = 1 ]; then
-    STEP_NAME=$name
-    if plan_aware "$1"; then "$@" || true; return 0; fi
+    if plan_aware "$1"; then "$@"; return 0; fi
     plan_line run "this step in the real run: it does not list what it changes (see change in scripts/lib.sh)"
     PLANNED=$((PLANNED + 1))
     return 0
   fi
   local t0=$SECONDS
-  log "==> $name"
+  log "==> $STEP_NAME"
   "$@"
-  log "    $name: done in $((SECONDS - t0))s"
+  log "    $STEP_NAME: done in $((SECONDS - t0))s"
 }

@@ -17,10 +17,13 @@ key_and_csr() { # DIR NAME
     -keyout "$1/$2-key.pem" -out "$1/$2.csr" 2>/dev/null
 }
 
+san_kind() { if [[ $1 =~ ^[0-9.]+$|: ]]; then echo IP; else echo DNS; fi; } # ADDR: IP or DNS
+
 sign() { # DIR CA_DIR NAME EXTENSIONS
-  local ext
+  local ext serial
   ext=$(mktemp) && printf '%s\n' "$4" >"$ext"
-  openssl x509 -req -in "$1/$3.csr" -CA "$2/ca.pem" -CAkey "$2/ca-key.pem" -set_serial "0x$(openssl rand -hex 8)" -days $DAYS \
+  serial=$(openssl rand -hex 8)
+  openssl x509 -req -in "$1/$3.csr" -CA "$2/ca.pem" -CAkey "$2/ca-key.pem" -set_serial "0x$serial" -days $DAYS \
     -extfile "$ext" -out "$1/$3.pem" 2>/dev/null
   rm -f "$ext" "$1/$3.csr"
 }
@@ -58,13 +61,15 @@ dir=${2:?usage: pki.sh ca|server|client|expired DIR [CA_DIR NAME [ADDR]]}
 mkdir -p "$dir" && chmod 700 "$dir"
 case $cmd in
   ca)
+    now=$(date +%s)
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days $DAYS \
-      -subj "/CN=pulumi-multiarch fleet CA $(date +%s)" -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null ;;
+      -subj "/CN=pulumi-multiarch fleet CA $now" -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null ;;
   server)
     key_and_csr "$dir" "$4"
+    san=$(san_kind "$5")
     sign "$dir" "$3" "$4" "basicConstraints=CA:FALSE
 extendedKeyUsage=serverAuth
-subjectAltName=$(if [[ $5 =~ ^[0-9.]+$|: ]]; then echo IP; else echo DNS; fi):$5" ;;
+subjectAltName=$san:$5" ;;
   client)
     key_and_csr "$dir" "$4"
     sign "$dir" "$3" "$4" "basicConstraints=CA:FALSE

@@ -13,11 +13,11 @@ const ROOT = path.join(__dirname, "..", "..");
 /** What bootstrap needs to run its checks: never shimmed, never recorded. */
 const BASICS = ["bash", "sed", "sort", "head", "tail", "grep", "awk", "tr", "cat", "mktemp", "base64", "chmod", "rm",
     "readlink", "dirname", "basename", "cmp", "id", "uname", "date", "mkdir", "ln", "mv", "cp", "seq", "sleep", "cut",
-    "getent", "env", "ls", "install", "touch", "wc", "rmdir"];
+    "getent", "env", "ls", "install", "touch", "wc", "rmdir", "sha256sum", "git"];
 
 /** The files of the clone bootstrap reads. */
 const CLONE_FILES = ["scripts/bootstrap", "scripts/lib.sh", "scripts/versions.env", "scripts/env.sh", "scripts/binfmt-proofs.txt",
-    "scripts/buildkitd.toml", "components/core/buildx.ts", "Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "package-lock.json"];
+    "scripts/buildkitd.toml", "scripts/go/sdkgen/main.go", "scripts/go/sdkgen/go.sum", "components/core/buildx.ts", "Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "package-lock.json"];
 
 export interface RunResult { status: number | null; stdout: string; stderr: string; calls: string[] }
 

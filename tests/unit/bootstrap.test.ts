@@ -31,9 +31,14 @@ shim_docker() {
     info | image | run) return 0 ;;
     version) echo 27.3.1 ;;
     context) echo default ;;
-    buildx) [ -z "\${BUILDX:-}" ] || echo "github.com/docker/buildx $BUILDX 0000000" ;;
+    buildx) buildx_shim "$@" ;;
     *) return 1 ;;
   esac
+}
+# As docker 28.2.2 answers without the plugin: exit 1, a word on stderr.
+buildx_shim() {
+  if [ -n "\${BUILDX:-}" ]; then echo "github.com/docker/buildx $BUILDX 0000000"; return 0; fi
+  echo "docker: unknown command: docker buildx" >&2; echo "Run 'docker --help' for more information" >&2; return 1
 }
 shim_dpkg_query() { echo "dpkg-query: no packages found matching \${*: -1}" >&2; return 1; }
 `;
@@ -53,7 +58,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
         const plan = r.stdout;
         for (const want of [
-            /install +docker\.io .*openssh-server .*apache2-utils pass gnupg python3-venv openssl curl jq \(apt-get -s: 12 new packages, none removed; /,
+            /install +docker\.io .*openssh-server .*shellcheck apache2-utils pass gnupg python3-venv openssl curl jq \(apt-get -s: 13 new packages, none removed; /,
             /; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
             /docker\.io also adds group docker; enables and starts docker\.service/,
             /install +node_modules \(npm ci/,
@@ -89,7 +94,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         const apt = aptCalls(r.calls);
         assert.deepStrictEqual(apt.map((c) => c.split(" ").slice(0, 3).join(" ")),
             ["apt-get update -qq", "apt-get -s install", "apt-get install -y"], "update, simulate, install");
-        assert.match(apt[2], /--no-remove docker-registry openssh-server openssh-client apache2-utils pass gnupg python3-venv openssl curl jq$/);
+        assert.match(apt[2], /--no-remove docker-registry openssh-server openssh-client shellcheck apache2-utils pass gnupg python3-venv openssl curl jq$/);
         const planned = /^ +install +(.*) \(apt-get -s:/m.exec(plan.stdout)![1].split(" ");
         const engine = ["docker.io", "docker-ce", "docker-ce-cli", "containerd", "containerd.io", "runc"];
         for (const c of [...apt, planned.join(" ")]) assert.ok(!c.split(" ").some((w) => engine.includes(w)), c);
@@ -165,6 +170,73 @@ shim_go() {
         const kept = fs.readdirSync(path.join(world.cache, "displaced"));
         assert.strictEqual(kept.length, 1);
         assert.strictEqual(fs.readFileSync(path.join(world.cache, "displaced", kept[0]), "utf8"), old);
+    });
+});
+
+describe("scripts/bootstrap names every failure", function () {
+    let world: ShimWorld | undefined;
+    afterEach(() => world?.remove());
+
+    it("a docker CLI without the buildx plugin (docker 28 exits 1): the pinned buildx is built and linked, in the plan and the run", () => {
+        world = new ShimWorld(HOST + ENGINE.replace(/buildx\) .*/, 'buildx) if [ -x "$HOME/.docker/cli-plugins/docker-buildx" ]; then "$HOME/.docker/cli-plugins/docker-buildx" "${@:2}"; else buildx_shim "$@"; fi ;;') + `
+shim_go() {
+  [ "$1" = build ] || { echo go1.26.8; return; }
+  while [ "$1" != -o ]; do shift; done
+  printf '#!/bin/bash\\necho github.com/docker/buildx v0.38.2 built\\n' >"$2"; chmod +x "$2"
+}`);
+        const plan = world.bootstrap("--plan");
+        assert.strictEqual(plan.status, 0, plan.stderr);
+        assert.match(plan.stdout, /docker buildx\n +build +docker-buildx 0\.38\.2 .*\n +install +\S+\/docker-buildx -> buildx 0\.38\.2 \(no docker buildx\) \[system\]/);
+        const r = world.step("buildx_plugin");
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.strictEqual(fs.readlinkSync(path.join(world.home, ".docker/cli-plugins/docker-buildx")),
+            path.join(world.cache, "tools/docker-buildx-0.38.2/docker-buildx"));
+    });
+
+    it("a failing command in a step stops it with the step, file, line, command and the fix; a caller adds 'from' lines", () => {
+        world = new ShimWorld(HOST);
+        const r = world.step(`probe() { local v; v=$(false | cat); echo "went on with '$v'"; }
+PLAN=0; fix "start the thing"; step "a probe" probe; echo "after the step"`);
+        assert.strictEqual(r.status, 1);
+        assert.doesNotMatch(r.stdout, /went on|after the step/);
+        assert.match(r.stderr, /^error: a probe: `cat` \(the end of a pipeline whose exit statuses are 1 0\) failed with exit status 1 \(\S+:\d+, in probe\)$/m);
+        assert.match(r.stderr, /^ {2}from \S+:\d+ \(probe\), `v=\$\(false \| cat\)`$/m);
+        assert.match(r.stderr, /^ {2}fix: run again as bash -x/m, "step clears the previous step's fix");
+    });
+
+    it("the plan pass stops at a probe that fails, naming it, instead of planning past it", () => {
+        world = new ShimWorld(HOST);
+        const r = world.step(`probe() { local out; out=$(bash -c 'echo broken >&2; exit 3'); uses "it: $out"; }
+PLAN=1; step "a probe" probe; echo "planned past it"`);
+        assert.strictEqual(r.status, 3);
+        assert.doesNotMatch(r.stdout, /planned past it|uses/);
+        assert.match(r.stderr, /broken\nerror: a probe: `bash -c 'echo broken >&2; exit 3'` failed with exit status 3 \(\S+:\d+, in probe\)/);
+    });
+
+    it("a command substitution that fails inside reports there first, then where its output was used", () => {
+        world = new ShimWorld(HOST);
+        const r = world.step(`inner() { fix "do the inner fix"; cat /nonexistent; echo never; }
+outer() { local x; x=$(inner); echo "outer got $x"; }
+PLAN=0; STEP_NAME=s; outer`);
+        assert.strictEqual(r.status, 1);
+        assert.match(r.stderr, /error: s: `cat \/nonexistent` failed with exit status 1 \(\S+:\d+, in inner\)\n {2}fix: do the inner fix\n {2}from \S+:\d+ \(outer\), `x=\$\(inner\)`/);
+        assert.strictEqual(r.stderr.match(/^error:/gm)?.length, 1, r.stderr);
+    });
+
+    it("a static runc has no libraries to copy (ldd says 'not a dynamic executable' and exits 1)", () => {
+        const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "pm-static-"));
+        try {
+            const prog = path.join(dir, "runc");
+            fs.writeFileSync(prog, elf.exitProgram("amd64"), { mode: 0o755 });
+            const r = require("child_process").spawnSync("bash", ["-c", `source scripts/bootstrap && runc_libraries ${prog} && echo "none: ok"`],
+                { cwd: ROOT, encoding: "utf8" });
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.strictEqual(r.stdout, "none: ok\n");
+            const dynamic = require("child_process").spawnSync("bash", ["-c", "source scripts/bootstrap && runc_libraries /bin/ls"], { cwd: ROOT, encoding: "utf8" });
+            assert.match(dynamic.stdout, /^\/lib.*libc\.so\.6$/m);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 

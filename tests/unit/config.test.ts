@@ -43,9 +43,14 @@ describe("stack config", () => {
             ["tcp://127.0.1.1:1234", ["linux/amd64"]],
             ["tcp://127.0.2.1:1234", ["linux/arm64"]],
         ]);
-        assert.strictEqual(c.builderTls, false, "the client's material is per machine: scripts/up sets it");
-        const withTls = (k: string) => (k.startsWith("builderTls") ? "-----BEGIN ..." : committed("multinode")(k));
+        assert.strictEqual(c.builderTls, false, "the client's material is per machine: not in the stack file");
+        assert.strictEqual(readStackConfig(committed("multinode"), () => false, "/home/me").builderTlsDir,
+            "/home/me/.cache/pulumi-multiarch/fleet", "read at each run from the machine's files, ~ the user's home");
+        const withTls = (k: string) => (k === "builderTlsDir" ? undefined : k.startsWith("builderTls") ? "-----BEGIN ..." : committed("multinode")(k));
         assert.strictEqual(readStackConfig(withTls, () => true).builderTls, true);
+        const both = (k: string) => (k.startsWith("builderTls") && k !== "builderTlsDir" ? "-----BEGIN ..." : committed("multinode")(k));
+        assert.throws(() => readStackConfig(both, () => true),
+            /pulumi-multiarch:builderTlsDir and pulumi-multiarch:builderTlsCa both give the TLS: keep one/);
     });
 
     it("refuses TLS keys that are not all set, set in clear, or without a tcp:// node, with the command that fixes each", () => {

@@ -21,11 +21,15 @@ MockMonitor.prototype.registerResource = function (req: any, cb: any) {
     return original.call(this, req, cb);
 };
 
-/** The committed stack's `pulumi-multiarch:` values (one line each), plus the TLS secrets `pulumi config set --secret` adds. */
+/**
+ * The committed stack's `pulumi-multiarch:` values (one line each), with the TLS as a team sets
+ * its own (the README's snippet): the three secrets in place of this machine's builderTlsDir.
+ */
 function stackConfig(stack: string): Record<string, string> {
     const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
     const config: Record<string, string> = {};
     for (const m of yaml.matchAll(/^ {2}(pulumi-multiarch:\w+): (.*)$/gm)) config[m[1]] = m[2].replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
+    delete config["pulumi-multiarch:builderTlsDir"];
     for (const k of ["builderTlsCa", "builderTlsCert", "builderTlsKey"]) config[`pulumi-multiarch:${k}`] = `-----BEGIN ${k}-----`;
     return config;
 }

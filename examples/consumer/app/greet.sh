@@ -1,2 +1,3 @@
 #!/bin/sh
-echo "greetings from $(uname -m)"
+machine=$(uname -m) || exit 1
+echo "greetings from $machine"
