@@ -40,10 +40,13 @@ apt_provides() {
 `;
 // A Docker CLI whose engine answers and runs privileged containers, with the BuildKit image
 // present; buildx as $BUILDX says.
+// The BuildKit image present, built by the current recipe (its label).
+const RECIPE = /^BUILDKIT_IMAGE_RECIPE=(\d+)$/m.exec(fs.readFileSync(path.join(ROOT, "scripts/bootstrap"), "utf8"))![1];
 const ENGINE = `
 shim_docker() {
   case "$1" in
-    info | image | run) return 0 ;;
+    info | run) return 0 ;;
+    image) echo ${RECIPE} ;;
     version) echo 27.3.1 ;;
     context) echo default ;;
     buildx) buildx_shim "$@" ;;
@@ -99,6 +102,14 @@ describe("scripts/bootstrap on a machine of shims", function () {
         assert.doesNotMatch(r.stdout, /sshd|pm-nonroot|openssh|apache2-utils|5003|buildkitd for|fixtures\/binfmt/);
     });
 
+    it("a BuildKit image of an older recipe (without git, for Git contexts) is built again", () => {
+        world = new ShimWorld(HOST + APT + ENGINE.replace(`image) echo ${RECIPE} ;;`, "image) echo '<no value>' ;;") + "BUILDX=v0.38.2\n");
+        const plan = world.bootstrap("--plan");
+        assert.match(plan.stdout, /build +image pulumi-multiarch\/buildkit:v0\.34\.2 in the Docker engine \(FROM scratch: buildkitd, buildctl, the host's runc and git, Debian's busybox-static\)/);
+        world = new ShimWorld(HOST + APT + ENGINE + "BUILDX=v0.38.2\n");
+        assert.doesNotMatch(world.bootstrap("--plan").stdout, /build +image pulumi-multiarch\/buildkit/);
+    });
+
     it("an engine that answers is used: no docker package is installed, though docker.io is absent", () => {
         world = new ShimWorld(HOST + APT + ENGINE + "BUILDX=v0.38.2\n");
         const plan = world.bootstrap("--plan");
@@ -148,7 +159,7 @@ shim_apt_get() {
     });
 
     it("privileged containers failing on an engine it did not start: stops, saying what to add to that daemon.json", () => {
-        world = new ShimWorld(HOST + APT + ENGINE.replace("info | image | run)", "info | image)") + "BUILDX=v0.38.2\n");
+        world = new ShimWorld(HOST + APT + ENGINE.replace("info | run)", "info)") + "BUILDX=v0.38.2\n");
         const r = world.bootstrap("--plan");
         assert.strictEqual(r.status, 1);
         assert.match(r.stdout, /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start/);
@@ -243,11 +254,11 @@ PLAN=0; STEP_NAME=s; outer`);
         try {
             const prog = path.join(dir, "runc");
             fs.writeFileSync(prog, elf.exitProgram("amd64"), { mode: 0o755 });
-            const r = require("child_process").spawnSync("bash", ["-c", `source scripts/bootstrap && runc_libraries ${prog} && echo "none: ok"`],
+            const r = require("child_process").spawnSync("bash", ["-c", `source scripts/bootstrap && libraries_of ${prog} && echo "none: ok"`],
                 { cwd: ROOT, encoding: "utf8" });
             assert.strictEqual(r.status, 0, r.stderr);
             assert.strictEqual(r.stdout, "none: ok\n");
-            const dynamic = require("child_process").spawnSync("bash", ["-c", "source scripts/bootstrap && runc_libraries /bin/ls"], { cwd: ROOT, encoding: "utf8" });
+            const dynamic = require("child_process").spawnSync("bash", ["-c", "source scripts/bootstrap && libraries_of /bin/ls"], { cwd: ROOT, encoding: "utf8" });
             assert.match(dynamic.stdout, /^\/lib.*libc\.so\.6$/m);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
