@@ -23,6 +23,10 @@ export interface ContextDigest {
     files: Record<string, string>;
     /** The ignore file BuildKit uses for this build, when there is one. */
     ignoreFile?: string;
+    /** name -> the same record for each local named context (`--build-context name=path`). */
+    named?: Record<string, Record<string, string>>;
+    /** Ignore files that BuildKit will not use, each with why and the fix (for a warning). */
+    unusedIgnoreFiles?: string[];
 }
 
 const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
@@ -64,31 +68,92 @@ export function displayPath(bytes: string): string {
     return out;
 }
 
-function isFile(p: string): boolean {
-    try { return fs.statSync(p).isFile(); } catch { return false; }
+/**
+ * The regular file BuildKit reads as `name` in the folder `root`, or undefined. BuildKit has
+ * only what the client sent of that folder, and the client follows a symlink with `root` as
+ * "/" (fsutil's FollowPaths; the read in the snapshot resolves the same way): `/x` and `../x`
+ * both mean `<root>/x`, so a link to a file outside the folder finds nothing there.
+ */
+export function fileInside(root: string, name: string): string | undefined {
+    let parts = name.split("/");
+    const at: string[] = [];
+    for (let hops = 0; parts.length > 0;) {
+        const part = parts.shift()!;
+        if (part === "" || part === ".") continue;
+        if (part === "..") { at.pop(); continue; }
+        const full = path.join(root, ...at, part);
+        let st: fs.Stats;
+        try { st = fs.lstatSync(full); } catch { return undefined; }
+        if (!st.isSymbolicLink()) {
+            at.push(part);
+            if (parts.length > 0 && !st.isDirectory()) return undefined;
+            continue;
+        }
+        if (++hops > 255) return undefined; // a loop, as the kernel refuses it
+        const target = fs.readlinkSync(full);
+        if (target.startsWith("/")) at.length = 0;
+        parts = [...target.split("/"), ...parts];
+    }
+    const file = path.join(root, ...at);
+    try { return fs.lstatSync(file).isFile() ? file : undefined; } catch { return undefined; }
+}
+
+/** Where `root/name` leads when a symlink is followed freely, as the library did before 0.3: a regular file, or undefined. */
+function realFile(root: string, name: string): string | undefined {
+    try {
+        const real = fs.realpathSync(path.join(root, name));
+        return fs.statSync(real).isFile() ? real : undefined;
+    } catch { return undefined; }
+}
+
+export interface IgnoreChoice {
+    /** The ignore file BuildKit applies, as named beside the Dockerfile or in the context. */
+    name?: string;
+    /** The file whose bytes BuildKit reads for it (the name, or where its symlink leads inside the folder). */
+    file?: string;
+    /** Ignore files BuildKit does not use because they are symlinks out of their folder: why, and the fix. */
+    unused: string[];
 }
 
 /**
  * The ignore file BuildKit's Dockerfile frontend uses: `<Dockerfile>.dockerignore` beside the
  * Dockerfile (even outside the context) when it is a file, even an empty one, else
- * `<context>/.dockerignore`. Anything but a file (a folder, nothing) means no ignore file.
+ * `<context>/.dockerignore`. Anything but a file (a folder, nothing, a symlink that leaves its
+ * folder: see {@link fileInside}) means no ignore file. A named context has only its own
+ * `.dockerignore`: leave out `dockerfile`.
  */
-export function ignoreFileFor(context: string, dockerfile?: string): string | undefined {
-    if (dockerfile) {
-        const own = `${dockerfile}.dockerignore`;
-        if (isFile(own)) return own; // even empty: then nothing is ignored
+export function chooseIgnoreFile(context: string, dockerfile?: string): IgnoreChoice {
+    const skipped: { candidate: string; real: string; root: string }[] = [];
+    const candidates = [
+        ...(dockerfile ? [[path.dirname(dockerfile), `${path.basename(dockerfile)}.dockerignore`]] : []),
+        [context, ".dockerignore"],
+    ];
+    let chosen: { name: string; file: string } | undefined;
+    for (const [root, name] of candidates) {
+        const file = fileInside(root, name);
+        const real = realFile(root, name);
+        if (real && (!file || fs.realpathSync(file) !== real)) skipped.push({ candidate: path.join(root, name), real, root });
+        if (file) { chosen = { name: path.join(root, name), file }; break; } // even empty: then nothing is ignored
     }
-    const shared = path.join(context, ".dockerignore");
-    return isFile(shared) ? shared : undefined;
+    const applied = chosen && fs.realpathSync(chosen.file);
+    const unused = skipped.filter((s) => s.real !== applied).map((s) =>
+        `${s.candidate} is a symlink to ${s.real}, outside ${s.root}: BuildKit receives only what is inside that folder, so it does not use ` +
+        `this ignore file (${chosen ? `it applies ${chosen.file}` : "it sends every file"}); copy the file into the folder, or hard-link it, to have it applied`);
+    return { ...chosen, unused };
 }
 
-/** The patterns of `file`, or an error naming the file and the fix. */
-export function loadIgnore(file: string): PatternMatcher {
+/** The ignore file BuildKit applies (see {@link chooseIgnoreFile}), or undefined. */
+export function ignoreFileFor(context: string, dockerfile?: string): string | undefined {
+    return chooseIgnoreFile(context, dockerfile).name;
+}
+
+/** The patterns of the ignore file `name` (read from `file`, where its symlink leads), or an error naming it and the fix. */
+export function loadIgnore(name: string, file = name): PatternMatcher {
     try {
-        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(file)), path.basename(file)));
+        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(name)), path.basename(name)));
     } catch (e) {
         if (!(e instanceof IgnoreFileError)) throw e;
-        throw new Error(`${file}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
+        throw new Error(`${name}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
     }
 }
 
@@ -157,13 +222,17 @@ export interface ContextEntry {
     sentEmpty?: boolean;
 }
 
-/** Every entry BuildKit sends for this context and Dockerfile, in byte order. */
-export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string } {
+/**
+ * Every entry BuildKit sends for this context and Dockerfile, in byte order. For a named
+ * context leave out `dockerfile`: BuildKit applies only the folder's own `.dockerignore`.
+ */
+export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
     }
-    const ignoreFile = ignoreFileFor(context, dockerfile);
-    const matcher = ignoreFile ? loadIgnore(ignoreFile) : undefined;
+    const ignore = chooseIgnoreFile(context, dockerfile);
+    const ignoreFile = ignore.name;
+    const matcher = ignore.name ? loadIgnore(ignore.name, ignore.file) : undefined;
     const root = fs.realpathSync(context);
     const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
@@ -193,28 +262,65 @@ export function contextEntries(context: string, dockerfile?: string): { entries:
         }
         entries.push({ path: rel, value, ...(sentEmpty ? { sentEmpty } : {}) });
     }
-    return { entries, ...(ignoreFile ? { ignoreFile } : {}) };
+    return { entries, ...(ignoreFile ? { ignoreFile } : {}), unusedIgnoreFiles: ignore.unused };
 }
 
-/**
- * The digest of what BuildKit sends. A file BuildKit's bug sends empty is hashed with its
- * real bytes: a rebuild it causes is needless, never stale (and right once BuildKit is fixed).
- */
-export function hashContext(context: string, dockerfile?: string): ContextDigest {
-    const { entries, ignoreFile } = contextEntries(context, dockerfile);
+/** One entry per line of the digest, and its display form. */
+function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string> {
     const files: Record<string, string> = {};
-    const h = crypto.createHash("sha256");
     for (const { path: rel, value } of entries) {
         const shown = /^(->|hardlink) /.test(value) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
         h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
     }
+    return files;
+}
+
+/** What a build reads from this machine: the folders and the Dockerfile BuildKit is sent. */
+export interface LocalSources {
+    /** The context folder; leave out for a remote (Git) context, which is pinned by its commit instead. */
+    context?: string;
+    /** The Dockerfile: a local path (inside the context or not), or its text (`--file -`). Leave out when it lives in a Git context. */
+    dockerfile?: string | { inline: string };
+    /** name -> folder of each local named context (`--build-context name=path`). */
+    named?: Record<string, string>;
+}
+
+/**
+ * The digest of what BuildKit sends. A file BuildKit's bug sends empty is hashed with its
+ * real bytes: a rebuild it causes is needless, never stale (and right once BuildKit is fixed).
+ * A context and Dockerfile alone hash as they always have, so stacks keep their digests.
+ */
+export function hashSources(s: LocalSources): ContextDigest {
+    const h = crypto.createHash("sha256");
+    const dockerfile = typeof s.dockerfile === "string" ? s.dockerfile : undefined;
+    const main = s.context !== undefined ? contextEntries(s.context, dockerfile) : undefined;
+    const files = main ? record(main.entries, h) : {};
+    const unused = [...(main?.unusedIgnoreFiles ?? [])];
     // The Dockerfile counts even when it lives outside the context or is ignored.
-    if (dockerfile) {
-        files["<Dockerfile>"] = `sha256:${hashFile(dockerfile)}`;
+    if (s.dockerfile !== undefined) {
+        files["<Dockerfile>"] = `sha256:${typeof s.dockerfile === "string" ? hashFile(s.dockerfile) : crypto.createHash("sha256").update(s.dockerfile.inline).digest("hex")}`;
         h.update(`<Dockerfile>\0${files["<Dockerfile>"]}\n`);
     }
-    return { digest: `sha256:${h.digest("hex")}`, files, ...(ignoreFile ? { ignoreFile } : {}) };
+    const named: Record<string, Record<string, string>> = {};
+    for (const name of Object.keys(s.named ?? {}).sort()) {
+        const sent = contextEntries(s.named![name]);
+        const hn = crypto.createHash("sha256");
+        named[name] = record(sent.entries, hn);
+        unused.push(...sent.unusedIgnoreFiles);
+        h.update(`<named ${name}>\0sha256:${hn.digest("hex")}\n`);
+    }
+    return {
+        digest: `sha256:${h.digest("hex")}`, files,
+        ...(main?.ignoreFile ? { ignoreFile: main.ignoreFile } : {}),
+        ...(s.named && Object.keys(s.named).length ? { named } : {}),
+        ...(unused.length ? { unusedIgnoreFiles: unused } : {}),
+    };
+}
+
+/** The digest of a context folder and its Dockerfile (see {@link hashSources}). */
+export function hashContext(context: string, dockerfile?: string): ContextDigest {
+    return hashSources({ context, dockerfile });
 }
 
 /**

@@ -1,17 +1,18 @@
 // The context digest against the real BuildKit: every generated context is built
-// `FROM scratch` / `COPY . /` with `--output type=tar` by a buildkitd of the test's own (the
-// bootstrap's build, started and stopped here so its hundreds of build records stay out of
-// the machine-wide daemons' history), through buildctl, whose file sender is the same fsutil
-// as buildx's, and what lands in the tar is
-// compared with the digest's entries. Then mutations: a changed file, mode or ignore file
-// must change the digest exactly when it changes the image.
+// `FROM scratch` with `COPY . /ctx/` and, sent a second time as a named context,
+// `COPY --from=named . /named/` (which applies only the folder's own .dockerignore), with
+// `--output type=tar` by a buildkitd of the test's own (the bootstrap's build, started and
+// stopped here so its hundreds of build records stay out of the machine-wide daemons'
+// history), through buildctl, whose file sender is the same fsutil as buildx's, and what lands
+// in the tar is compared with the digest's entries for each. Then mutations: a changed file,
+// mode or ignore file must change the digest exactly when it changes the image.
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT } from "../support/env";
-import { Case, materialize, randomIgnore, randomTree, rng } from "../support/contexts";
+import { Case, CASE_DIR, DOCKERFILE, materialize, randomIgnore, randomTree, rng } from "../support/contexts";
 import { contextEntries } from "../../components/core/context";
 import { tarEntries } from "../../components/core/tar";
 import { run } from "../../components/core/exec";
@@ -24,24 +25,67 @@ const ADDR = `unix://${DAEMON}/buildkitd.sock`;
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 13);
 const RANDOM_CASES = Number(process.env.DIFFERENTIAL_RANDOM ?? 240);
 const PARALLEL = 4;
+/** A Dockerfile folder with no ignore file, for building the named side alone. */
+const EMPTY_DOCKERFILE_DIR = path.join(DAEMON, "named-only");
 
 type Records = Map<string, string>;
+/** What the build copied of the context as the main one, and as a named one. */
+interface Sides { main: Records; named: Records }
+const SIDES = ["main", "named"] as const;
+const PREFIX = { main: "ctx/", named: "named/" };
 
-/** What BuildKit wrote, in the digest's notation; or the error that stopped the build. */
-async function buildkit(context: string, dockerfile: string, out: string): Promise<{ records?: Records; error?: string }> {
-    const r = await run(BUILDCTL, [
+/** One build: `context`, the Dockerfile's folder and the named context's folder, each a local of its own. */
+async function buildctl(locals: { context: string; dockerfile: string; named: string }, filename: string, out: string) {
+    return run(BUILDCTL, [
         "--addr", ADDR, "build", "--frontend", "dockerfile.v0",
-        "--local", `context=${context}`, "--local", `dockerfile=${path.dirname(dockerfile)}`,
-        "--opt", `filename=${path.basename(dockerfile)}`, "--output", `type=tar,dest=${out}`,
+        ...Object.entries(locals).flatMap(([k, v]) => ["--local", `${k}=${v}`]),
+        "--opt", "context:named=local:named", "--opt", `filename=${filename}`, "--output", `type=tar,dest=${out}`,
     ], { allowFailure: true });
-    if (r.code !== 0) {
-        if (!/dockerignore|pattern|excludepatterns/i.test(r.stderr)) throw new Error(`buildctl failed: ${r.stderr.trim().split("\n").slice(-5).join("\n")}`);
-        return { error: r.stderr.trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? r.stderr.trim() };
+}
+
+function failed(stderr: string): string {
+    if (!/dockerignore|pattern|excludepatterns/i.test(stderr)) throw new Error(`buildctl failed: ${stderr.trim().split("\n").slice(-5).join("\n")}`);
+    return stderr.trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? stderr.trim();
+}
+
+/** The entries under `prefix`, without it (hardlinks name their first path under it too). */
+function side(all: Records, prefix: string): Records {
+    return new Map([...all].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v.replace(/^hardlink (ctx|named)\//, "hardlink ")]));
+}
+
+/**
+ * What BuildKit wrote for each side, in the digest's notation; or, per side, the error that
+ * stopped it. When the build fails, each side is built again with the other one empty, to
+ * tell which one fails (the Dockerfile, maybe part of the context, stays as it is).
+ */
+async function buildkit(context: string, dockerfile: string, out: string): Promise<{ records: Partial<Sides>; error: Partial<Record<keyof Sides, string>> }> {
+    const locals = { context, dockerfile: path.dirname(dockerfile), named: context };
+    const r = await buildctl(locals, path.basename(dockerfile), out);
+    if (r.code === 0) {
+        const all = await tarRecords(out);
+        return { records: { main: side(all, PREFIX.main), named: side(all, PREFIX.named) }, error: {} };
     }
+    failed(r.stderr);
+    const result: { records: Partial<Sides>; error: Partial<Record<keyof Sides, string>> } = { records: {}, error: {} };
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "pm-differential-empty-"));
+    try {
+        for (const s of SIDES) {
+            const one = await buildctl(s === "main" ? { ...locals, named: empty } : { ...locals, context: empty, dockerfile: EMPTY_DOCKERFILE_DIR }, s === "main" ? path.basename(dockerfile) : "Dockerfile", out);
+            if (one.code !== 0) result.error[s] = failed(one.stderr);
+            else result.records[s] = side(await tarRecords(out), PREFIX[s]);
+        }
+    } finally {
+        fs.rmSync(empty, { recursive: true, force: true });
+    }
+    return result;
+}
+
+/** Every entry of a tar in the digest's notation. */
+async function tarRecords(out: string): Promise<Records> {
     const records: Records = new Map();
     for await (const e of tarEntries(fs.createReadStream(out))) {
         const h = e.header;
-        if (h.name === "" || h.name === ".") continue;
+        if (h.name === "" || h.name === "." || h.name === "ctx" || h.name === "named") continue;
         const mode = h.mode.toString(8).padStart(4, "0");
         let value: string;
         switch (h.type) {
@@ -61,23 +105,28 @@ async function buildkit(context: string, dockerfile: string, out: string): Promi
         records.set(h.name, value);
     }
     fs.rmSync(out, { force: true });
-    return { records };
+    return records;
 }
 
-/** The digest's entries, or the error it refuses the context with. */
-function ours(context: string, dockerfile: string): { records?: Records; sentEmpty?: Set<string>; digest?: string; error?: string } {
-    try {
-        const { entries } = contextEntries(context, dockerfile);
-        const h = crypto.createHash("sha256");
-        for (const e of entries) h.update(Buffer.from(`${e.path}\0${e.value}\n`, "latin1"));
-        return {
-            records: new Map(entries.map((e) => [e.path, e.value])),
-            sentEmpty: new Set(entries.filter((e) => e.sentEmpty).map((e) => e.path)),
-            digest: h.digest("hex"),
-        };
-    } catch (e) {
-        return { error: (e as Error).message };
-    }
+interface Ours { records?: Records; sentEmpty?: Set<string>; digest?: string; error?: string }
+
+/** The digest's entries for the context as the main one (with its Dockerfile) and as a named one, or the error it refuses each with. */
+function ours(context: string, dockerfile: string): Record<keyof Sides, Ours> {
+    const side = (df?: string): Ours => {
+        try {
+            const { entries } = contextEntries(context, df);
+            const h = crypto.createHash("sha256");
+            for (const e of entries) h.update(Buffer.from(`${e.path}\0${e.value}\n`, "latin1"));
+            return {
+                records: new Map(entries.map((e) => [e.path, e.value])),
+                sentEmpty: new Set(entries.filter((e) => e.sentEmpty).map((e) => e.path)),
+                digest: h.digest("hex"),
+            };
+        } catch (e) {
+            return { error: (e as Error).message };
+        }
+    };
+    return { main: side(dockerfile), named: side() };
 }
 
 const EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -108,6 +157,8 @@ function handCases(): Case[] {
     const d = (mode = 0o755) => ({ kind: "dir" as const, mode });
     const base = { "main.go": f("package main\n"), "src/a.go": f(), "src/util/u.go": f(), "src/x/b.go": f(), "build/out": f(), "node_modules/m/i.js": f() };
     const ign = (name: string, text: string, tree: Case["tree"] = base, more: Partial<Case> = {}): Case => ({ name, tree, dockerignore: text, ...more });
+    const l = (target: string) => ({ kind: "symlink" as const, target });
+    const linked = (name: string, tree: Case["tree"]): Case => ({ name, tree: { ...base, ...tree }, outside: { "shared.dockerignore": "build\nsrc\n" } });
     return [
         { name: "Dockerfile.prod.dockerignore first", tree: base, dockerignore: "build\n", dockerfile: { name: "Dockerfile.prod" }, dockerfileIgnore: "node_modules\n" },
         { name: "Dockerfile.prod.dockerignore beside a Dockerfile outside the context", tree: base, dockerignore: "build\n", dockerfile: { name: "Dockerfile.prod", outside: true }, dockerfileIgnore: "node_modules\n" },
@@ -145,8 +196,19 @@ function handCases(): Case[] {
         ign("an unused bad exclusion is never compiled", "!\\y\n"),
         ign("a used bad exclusion fails the build", "*\n!\\y\n"),
         ign("the BuildKit bug: a re-included file listed but sent empty", "a\n!a/d\na\n", { "a/d": f("real bytes\n"), "a/e": f() }),
+        // An ignore file that is a symlink: BuildKit follows it only inside its folder ("/" and ".." stop at the folder).
+        linked(".dockerignore -> a file outside the context (relative): not used", { ".dockerignore": l("../shared.dockerignore") }),
+        linked(".dockerignore -> a file outside the context (absolute): not used", { ".dockerignore": l(`${CASE_DIR}/shared.dockerignore`) }),
+        linked(".dockerignore -> a file inside the context: used", { ".dockerignore": l("conf/ignore"), "conf/ignore": f("build\nsrc/*.go\n") }),
+        linked(".dockerignore -> a chain of links and a linked folder inside: used", { ".dockerignore": l("first"), first: l("cfg/ignore"), cfg: l("conf"), "conf/ignore": f("build\n") }),
+        linked(".dockerignore -> /conf/ignore, absolute: read as the context's conf/ignore", { ".dockerignore": l("/conf/ignore"), "conf/ignore": f("node_modules\n") }),
+        linked(".dockerignore -> ../ctx/conf/ignore: leaves the context, so not used even though it comes back", { ".dockerignore": l("../ctx/conf/ignore"), "conf/ignore": f("build\n") }),
+        linked("Dockerfile.dockerignore -> outside: .dockerignore is used instead", { "Dockerfile.dockerignore": l("../shared.dockerignore"), ".dockerignore": f("node_modules\n") }),
+        linked(".dockerignore -> a folder inside: not used", { ".dockerignore": l("src") }),
     ];
 }
+
+const pickOf = <T>(r: () => number, xs: T[]): T => xs[Math.floor(r() * xs.length)];
 
 async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
     let next = 0;
@@ -166,6 +228,8 @@ describe("context digest vs the real BuildKit (differential)", function () {
             throw new Error(`buildctl or buildkitd is missing from .tools/test-bin: run \`bash scripts/bootstrap\``);
         }
         fs.writeFileSync(path.join(DAEMON, "buildkitd.toml"), `[otel]\n  socketPath = "${DAEMON}/otel.sock"\n`);
+        fs.mkdirSync(EMPTY_DOCKERFILE_DIR);
+        fs.writeFileSync(path.join(EMPTY_DOCKERFILE_DIR, "Dockerfile"), DOCKERFILE);
         const log = fs.openSync(path.join(DAEMON, "buildkitd.log"), "a");
         daemon = spawn(BUILDKITD, ["--addr", ADDR, "--root", path.join(DAEMON, "root"), "--config", path.join(DAEMON, "buildkitd.toml"),
             "--oci-worker-platform", "linux/amd64"], { stdio: ["ignore", log, log] });
@@ -188,6 +252,14 @@ describe("context digest vs the real BuildKit (differential)", function () {
         for (let i = 0; i < RANDOM_CASES; i++) {
             const tree = randomTree(r);
             const c: Case = { name: `random ${cases.length}`, tree, dockerignore: randomIgnore(r, tree) };
+            if (r() < 0.08) {
+                // The ignore file a symlink, out of the context or into it.
+                const out = r() < 0.5;
+                c.outside = { "shared.dockerignore": c.dockerignore! };
+                c.tree = { ...tree, ".dockerignore": { kind: "symlink", target: out ? pickOf(r, ["../shared.dockerignore", `${CASE_DIR}/shared.dockerignore`]) : "in.ignore" } };
+                if (!out) c.tree["in.ignore"] = { kind: "file", content: c.dockerignore!, mode: 0o644 };
+                delete c.dockerignore;
+            }
             if (r() < 0.1) { c.dockerfile = { name: "Dockerfile.x", outside: r() < 0.5 }; c.dockerfileIgnore = randomIgnore(r, tree); }
             cases.push(c);
         }
@@ -201,35 +273,47 @@ describe("context digest vs the real BuildKit (differential)", function () {
             const bk = await buildkit(context, dockerfile, tar);
             const us = ours(context, dockerfile);
             built++;
-            if (bk.error || us.error) {
-                if (process.env.DIFFERENTIAL_REPORT) fs.writeFileSync(`${dir}/errors`, `${bk.error}\n${us.error}`);
-                if (!(bk.error && us.error)) divergences.push(`${c.name}: BuildKit ${bk.error ? `failed (${bk.error})` : "built"}, digest ${us.error ? `failed (${us.error})` : "computed"}`);
-                return;
+            const comparable: (keyof Sides)[] = [];
+            for (const side of SIDES) {
+                const name = `${c.name}${side === "named" ? " (as a named context)" : ""}`;
+                const b = bk.error[side], u = us[side].error;
+                if (b || u) {
+                    if (process.env.DIFFERENTIAL_REPORT) fs.writeFileSync(`${dir}/errors-${side}`, `${b}\n${u}`);
+                    if (!(b && u)) divergences.push(`${name}: BuildKit ${b ? `failed (${b})` : "built"}, digest ${u ? `failed (${u})` : "computed"}`);
+                    continue;
+                }
+                const o = compare(bk.records![side]!, us[side].records!, us[side].sentEmpty!);
+                divergences.push(...o.divergences.map((x) => `${name}: ${x}`));
+                bugs.push(...o.buildkitBugs.map((x) => `${name}: ${x}`));
+                comparable.push(side);
             }
-            const o = compare(bk.records!, us.records!, us.sentEmpty!);
-            divergences.push(...o.divergences.map((x) => `${c.name}: ${x}`));
-            bugs.push(...o.buildkitBugs.map((x) => `${c.name}: ${x}`));
             // Every third case: mutate once, rebuild, and compare "image changed" with "digest changed".
-            if (i % 3 !== 0 || us.records!.size === 0) return;
-            const m = applyMutation(mutate, context, dockerfile, [...us.records!.keys()], Object.keys(c.tree));
+            if (i % 3 !== 0 || comparable.length < 2 || us.main.records!.size === 0) return;
+            const m = applyMutation(mutate, context, dockerfile, [...us.main.records!.keys()], Object.keys(c.tree));
             const bk2 = await buildkit(context, dockerfile, tar);
             const us2 = ours(context, dockerfile);
             mutations++;
-            if (bk2.error || us2.error) {
-                if (!(bk2.error && us2.error)) divergences.push(`${c.name} after ${m}: BuildKit ${bk2.error ?? "built"}, digest ${us2.error ?? "computed"}`);
-                return;
+            for (const side of SIDES) {
+                const name = `${c.name}${side === "named" ? " (as a named context)" : ""} after ${m}`;
+                const b = bk2.error[side], u = us2[side].error;
+                if (b || u) {
+                    if (!(b && u)) divergences.push(`${name}: BuildKit ${b ?? "built"}, digest ${u ?? "computed"}`);
+                    continue;
+                }
+                const imageChanged = JSON.stringify([...bk.records![side]!].sort()) !== JSON.stringify([...bk2.records![side]!].sort());
+                const digestChanged = us[side].digest !== us2[side].digest;
+                if (imageChanged) changedImages++;
+                const bugOnly = compare(bk2.records![side]!, us2[side].records!, us2[side].sentEmpty!).buildkitBugs.length
+                    + compare(bk.records![side]!, us[side].records!, us[side].sentEmpty!).buildkitBugs.length > 0;
+                if (imageChanged !== digestChanged && !bugOnly) divergences.push(`${name}: image ${imageChanged ? "changed" : "unchanged"}, digest ${digestChanged ? "changed" : "unchanged"}`);
             }
-            const imageChanged = JSON.stringify([...bk.records!].sort()) !== JSON.stringify([...bk2.records!].sort());
-            const digestChanged = us.digest !== us2.digest;
-            if (imageChanged) changedImages++;
-            const bugOnly = compare(bk2.records!, us2.records!, us2.sentEmpty!).buildkitBugs.length + compare(bk.records!, us.records!, us.sentEmpty!).buildkitBugs.length > 0;
-            if (imageChanged !== digestChanged && !bugOnly) divergences.push(`${c.name} after ${m}: image ${imageChanged ? "changed" : "unchanged"}, digest ${digestChanged ? "changed" : "unchanged"}`);
         });
-        console.log(`      ${built} contexts built, ${mutations} mutations (${changedImages} changed the image), ${divergences.length} divergences, ${bugs.length} files hit by the BuildKit bug`);
+        console.log(`      ${built} contexts built, each as the main and as a named context; ${mutations} mutations (${changedImages} changed an image), ${divergences.length} divergences, ${bugs.length} files hit by the BuildKit bug`);
         for (const b of bugs.slice(0, 5)) console.log(`      BuildKit bug: ${b}`);
         if (process.env.DIFFERENTIAL_REPORT) fs.writeFileSync(process.env.DIFFERENTIAL_REPORT, [...divergences, ...bugs.map((b) => `bug: ${b}`)].join("\n"));
         assert.deepStrictEqual(divergences, []);
         assert.ok(bugs.some((b) => b.startsWith("the BuildKit bug")), "the named BuildKit bug no longer shows: BuildKit may be fixed; update the docs");
+        assert.ok(bugs.some((b) => b.startsWith("the BuildKit bug") && b.includes("(as a named context)")), "the named BuildKit bug no longer shows for named contexts");
     });
 });
 

@@ -37,11 +37,19 @@ export interface Case {
     dockerfileIgnore?: string;
     /** Bytes of .dockerignore at the context root (also settable through tree). */
     dockerignore?: string;
+    /** Files beside the context folder (path -> bytes), for symlinks that leave it. */
+    outside?: Record<string, string>;
 }
+
+/** In a symlink's target, the folder that holds the context (`<dir>/ctx`), for absolute links out of it. */
+export const CASE_DIR = "@DIR@";
+
+/** The Dockerfile every case is built with: the context as the main one and, again, as a named one. */
+export const DOCKERFILE = "FROM scratch\nCOPY . /ctx/\nCOPY --from=named . /named/\n";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 
-/** Writes a case into `dir` (context in dir/ctx, an outside Dockerfile in dir/df). */
+/** Writes a case into `dir` (context in dir/ctx, an outside Dockerfile in dir/df, `outside` files in dir). */
 export function materialize(c: Case, dir: string): { context: string; dockerfile: string } {
     const context = path.join(dir, "ctx");
     const dfDir = c.dockerfile?.outside ? path.join(dir, "df") : context;
@@ -64,7 +72,7 @@ export function materialize(c: Case, dir: string): { context: string; dockerfile
         switch (n.kind) {
             case "file": fs.writeFileSync(p, b(n.content)); fs.chmodSync(p, n.mode); break;
             case "dir": if (!fs.existsSync(p)) fs.mkdirSync(p); dirs.push([p, n.mode]); break;
-            case "symlink": fs.symlinkSync(b(n.target), p); break;
+            case "symlink": fs.symlinkSync(b(n.target.replace(CASE_DIR, dir)), p); break;
             case "hardlink": fs.linkSync(at(n.to), p); break;
             // Made under an ASCII name, then renamed: argv cannot carry arbitrary bytes.
             case "fifo": execFileSync("mkfifo", ["-m", n.mode.toString(8), `${dir}/tmp-node`]); fs.renameSync(`${dir}/tmp-node`, p); break;
@@ -82,7 +90,11 @@ export function materialize(c: Case, dir: string): { context: string; dockerfile
     }
     for (const [p, mode] of dirs.reverse()) fs.chmodSync(p, mode);
     const dfName = c.dockerfile?.name ?? "Dockerfile";
-    fs.writeFileSync(path.join(dfDir, dfName), "FROM scratch\nCOPY . /\n");
+    fs.writeFileSync(path.join(dfDir, dfName), DOCKERFILE);
+    for (const [rel, content] of Object.entries(c.outside ?? {})) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), b(content));
+    }
     if (c.dockerfileIgnore !== undefined) fs.writeFileSync(path.join(dfDir, `${dfName}.dockerignore`), b(c.dockerfileIgnore));
     if (c.dockerignore !== undefined) fs.writeFileSync(path.join(context, ".dockerignore"), b(c.dockerignore));
     return { context, dockerfile: path.join(dfDir, dfName) };
