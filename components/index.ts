@@ -4,5 +4,7 @@ export {
     BuildxBuilder, BuildxBuilderArgs, BuilderNodeArgs, BuilderNode, KubernetesArgs, TlsArgs,
     defaultBuilderName, DEFAULT_BUILDKIT_IMAGE,
 } from "./buildxBuilder";
-export { MultiArchImage, MultiArchImageArgs, RegistryArgs } from "./multiArchImage";
+export {
+    MultiArchImage, MultiArchImageArgs, RegistryArgs, BuildContextArgs, NamedContextArgs, DockerfileArgs,
+} from "./multiArchImage";
 export type { ManifestMode } from "./contract/types";

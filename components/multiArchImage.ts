@@ -5,12 +5,13 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
 import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
-import { hashContext, summarizeFiles } from "./core/context";
+import { dockerfileInRepository } from "./core/buildContexts";
 import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
 import { parseRef } from "./core/registry";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { ImageInputs, ManifestMode } from "./contract/types";
+import { checkSources, sourceArgs } from "./imageSources";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
@@ -30,12 +31,53 @@ export interface RegistryArgs {
     password?: pulumi.Input<string | undefined>;
 }
 
+/** One named build context (`--build-context <name>=<location>`), as `@pulumi/docker-build` names it. */
+export interface NamedContextArgs {
+    /**
+     * A local folder relative to the program (hashed with its own `.dockerignore`, as BuildKit
+     * sends it); `docker-image://<ref>` (a tag is resolved to its digest at every preview);
+     * `oci-layout://<path>[:tag][@sha256:...]` (resolved the same way); or a Git URL as for
+     * `context` (its commit resolved at every preview). buildx's `target:<name>` links targets of
+     * one bake run only: to build on another MultiArchImage, give `docker-image://${image.ref}`.
+     */
+    location: pulumi.Input<string>;
+}
+
+/** The build context with named contexts, as `@pulumi/docker-build`'s `context`. */
+export interface BuildContextArgs {
+    /**
+     * A local folder relative to the program (e.g. `"./app"`), or a Git repository
+     * (`https://host/repo.git#<branch|tag|commit>:<subdir>`, the `?ref=&subdir=` form too)
+     * whose commit is resolved at every preview, so a new commit is a rebuild reason.
+     */
+    location: string;
+    /**
+     * Named contexts, name -> location, for `FROM <name>` and `COPY --from=<name>`. Default none.
+     */
+    named?: Record<string, NamedContextArgs>;
+}
+
+/** The Dockerfile, as `@pulumi/docker-build`'s `dockerfile`: a path or its text, not both. */
+export interface DockerfileArgs {
+    /**
+     * Path of the Dockerfile, relative to the program, inside the context or not (its
+     * `<Dockerfile>.dockerignore` then applies). With a Git context, a relative path is inside
+     * the repository. Default `<context>/Dockerfile`.
+     */
+    location?: string;
+    /** The Dockerfile's text, sent to buildx on stdin (`--file -`). Default none. */
+    inline?: pulumi.Input<string>;
+}
+
 /** Arguments of {@link MultiArchImage}. */
 export interface MultiArchImageArgs {
-    /** Build context directory, relative to the program (e.g. `"./app"`). */
-    context: string;
-    /** Dockerfile path. Default `<context>/Dockerfile`. */
-    dockerfile?: string;
+    /**
+     * The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
+     * `{ location, named }` with named contexts (docker-build's shape).
+     */
+    context: string | BuildContextArgs;
+    /** The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`. */
+    dockerfile?: string | DockerfileArgs;
     /** Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`. */
     platforms: pulumi.Input<string[]>;
     /** Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository. */
@@ -133,7 +175,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const inputs = {
             ...created, builder: args.builder.name, builderPlatforms: args.builder.platforms,
             ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
-            buildkitChecks: buildkitChecks(args, created, warn), strict: args.strict ?? false,
+            buildkitChecks: buildkitChecks(args, created, warn, (msg) => pulumi.log.info(msg, this)), strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth: args.registry ? registryLogin(args.registry, args.tags) : undefined,
         };
@@ -179,22 +221,32 @@ class Image extends PluginResource {
  * them after creating the builder and before the build). Each finding is a warning with its
  * rule and line, or, with `strict`, an error of the image's check that stops the preview.
  */
-function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void): pulumi.Output<string[]> {
-    return pulumi.all([args.builder.name, inputs.platforms, inputs.dockerfile, inputs.buildArgs, inputs.target]).apply(
-        async ([builder, platforms, dockerfile, buildArgs, target]: [string, string[], string, Record<string, string>, string | undefined]) => {
-            if (!builder || !platforms?.length || !(await findBuilder(builder).catch(() => undefined))) return [];
+function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void, note: (msg: string) => void): pulumi.Output<string[]> {
+    return pulumi.all([args.builder.name, inputs.platforms, inputs.context, inputs.dockerfile, inputs.dockerfileInline, inputs.namedContexts, inputs.buildArgs, inputs.target]).apply(
+        async ([builder, platforms, context, dockerfile, dockerfileInline, namedContexts, buildArgs, target]:
+            [string, string[], string, string | undefined, string | undefined, Record<string, string> | undefined, Record<string, string>, string | undefined]) => {
+            if (!builder || !platforms?.length) return [];
+            if (dockerfileInRepository({ context, dockerfile, dockerfileInline })) {
+                note("BuildKit's Dockerfile checks run at build time only: the Dockerfile is read from the Git repository");
+                return [];
+            }
+            if (!(await findBuilder(builder).catch(() => undefined))) return [];
+            const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
             const seen = new Map<string, string[]>();
             for (const platform of platforms) {
                 let findings;
                 try {
-                    findings = await cachedCheck({ builder, context: args.context, dockerfile, platform, buildArgs: buildArgs ?? {}, target });
+                    findings = await cachedCheck({
+                        builder, context, platform, buildArgs: buildArgs ?? {}, target,
+                        ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }), ...(namedContexts ? { namedContexts } : {}),
+                    });
                 } catch (e) {
                     // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                     warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
                     return [];
                 }
                 for (const f of findings) {
-                    const msg = `${dockerfile}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
                     seen.set(msg, [...(seen.get(msg) ?? []), platform]);
                 }
             }
@@ -207,12 +259,13 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
 }
 
 /**
- * BuildKit's checks, remembered per Dockerfile content, build args, target, platform and
- * builder (in the temp dir), so a run that changes none of them (a no-op `up`) asks no
- * BuildKit: the checks read only the Dockerfile and the base images' metadata.
+ * BuildKit's checks, remembered per Dockerfile content, named contexts, build args, target,
+ * platform and builder (in the temp dir), so a run that changes none of them (a no-op `up`)
+ * asks no BuildKit: the checks read only the Dockerfile and the base images' metadata.
  */
 async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
-    const key = crypto.createHash("sha256").update(JSON.stringify([fs.readFileSync(o.dockerfile, "utf8"), o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
+    const text = o.dockerfileInline ?? fs.readFileSync(o.dockerfile!, "utf8");
+    const key = crypto.createHash("sha256").update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
     const file = path.join(os.tmpdir(), "pulumi-multiarch-checks", `${key}.json`);
     try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
     const findings = await buildkitCheck(o);
@@ -222,28 +275,22 @@ async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<t
 }
 
 /**
- * Validates and normalizes the args (all but the builder); one Output per property. Lints
- * the Dockerfile for the requested platforms: findings go to `warn`, or fail with `strict`.
+ * Validates and normalizes the args (all but the builder); one Output per property. Hashes the
+ * local sources and lints a local or inline Dockerfile for the requested platforms: findings go
+ * to `warn`, or fail with `strict`.
  */
 export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) => void = () => {}): pulumi.Inputs {
-    const errs = new ArgErrors("MultiArchImage");
-    // The context is hashed here, in the program, so `pulumi preview` knows whether to rebuild.
-    const dockerfile = args.dockerfile ?? path.join(args.context ?? ".", "Dockerfile");
-    if (!args.context || !fs.existsSync(args.context) || !fs.statSync(args.context).isDirectory()) {
-        errs.add("context", `"${args.context}" is not a directory: give the build context relative to the program, e.g. "./app"`);
-    } else if (!fs.existsSync(dockerfile)) {
-        errs.add("dockerfile", `"${dockerfile}" does not exist: create it or point dockerfile at yours`);
-    }
-    errs.throwIfAny();
-    const digest = hashContext(args.context, dockerfile);
+    const src = sourceArgs(args);
+    // The sources are hashed here, in the program, so `pulumi preview` knows whether to rebuild.
     const checked = validated([
         args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
         args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheFrom ?? [], args.cacheTo ?? [], args.cacheRepository,
         args.noCache ?? false, args.pull ?? false, args.provenance ?? false, args.sbom ?? false, args.triggers ?? [], args.verify ?? true,
-        args.deleteOnDestroy ?? false,
+        args.deleteOnDestroy ?? false, src.named, src.inline,
     ], ([platforms, tags, push, manifest, buildArgs, target, labels, annotations, ssh, cacheFrom, cacheTo, cacheRepository,
-        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
+        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, named, inline]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
         const e = new ArgErrors("MultiArchImage");
+        const sources = checkSources(e, src, named as Record<string, string>, inline);
         const normalized = checkPlatforms(e, "platforms", platforms);
         if (!tags || tags.length === 0) e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]`);
         const repos = new Set<string>();
@@ -257,10 +304,11 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
             }
         });
         if (repos.size > 1) e.add("tags", `all tags must be in one repository, got ${[...repos].join(", ")}: use one MultiArchImage per repository`);
-        if (normalized.length && fs.existsSync(dockerfile)) {
-            for (const f of lintDockerfile(fs.readFileSync(dockerfile, "utf8"), normalized)) {
-                const msg = `${dockerfile}:${f.line}: ${f.message} [${f.rule}]`;
-                if (args.strict) e.add("dockerfile", msg);
+        if (normalized.length && sources?.dockerfileText) {
+            const { name, text } = sources.dockerfileText;
+            for (const f of lintDockerfile(text, normalized)) {
+                const msg = `${name}:${f.line}: ${f.message} [${f.rule}]`;
+                if (args.strict) e.add(src.inline !== undefined ? "dockerfile.inline" : src.dockerfileProp, msg);
                 else warn(msg);
             }
         }
@@ -271,17 +319,17 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
             }
         }
         e.throwIfAny();
+        for (const w of sources!.warnings) warn(w);
         return {
-            context: args.context, dockerfile, platforms: normalized, tags, push, manifest, buildArgs,
+            ...sources!.inputs, platforms: normalized, tags, push, manifest, buildArgs,
             ...(target ? { target } : {}),
             labels, annotations, ssh, cacheFrom, cacheTo, ...(cacheRepository ? { cacheRepository } : {}),
             noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy,
-            contextDigest: digest.digest, contextFiles: summarizeFiles(digest.files),
         };
     });
-    return spread(checked, ["context", "dockerfile", "platforms", "tags", "push", "manifest", "buildArgs", "target",
-        "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull", "provenance", "sbom",
-        "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
+    return spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
+        "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
+        "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
 }
 
 /** The `registry` login as the image takes it; each missing part, or a server other than the tags' registry, is refused. */

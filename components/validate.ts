@@ -12,6 +12,11 @@ export class ArgErrors {
         this.errors.push({ propertyPath, reason });
     }
 
+    /** How many problems were found so far. */
+    get count(): number {
+        return this.errors.length;
+    }
+
     /** Throws one InputPropertiesError listing every problem found. */
     throwIfAny(): void {
         if (this.errors.length === 0) return;

@@ -77,6 +77,12 @@ export function generateSchema(root: string): Spec {
         if (all(ts.TypeFlags.String | ts.TypeFlags.StringLiteral)) return { type: "string" };
         if (all(ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral)) return { type: "number" };
         if (all(ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
+        // A string or one object shape (`context: string | BuildContextArgs`): a union, as docker-build's inputs read.
+        const strings = members.filter((x) => x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral));
+        const objects = members.filter((x) => !(x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral)));
+        if (strings.length && objects.length === 1 && objects[0].getSymbol()?.flags! & ts.SymbolFlags.Interface) {
+            return { oneOf: [{ type: "string" }, typeSpec(objects[0], where)] };
+        }
         if (members.length !== 1) return { $ref: "pulumi.json#/Any" }; // a union of object shapes (e.g. a host spec)
         const t = members[0];
         if (t.flags & (ts.TypeFlags.NonPrimitive | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };

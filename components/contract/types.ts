@@ -104,10 +104,22 @@ export interface RegistryAuth {
 
 /** Inputs of `multiarch:index:Image`. */
 export interface ImageInputs {
-    /** Build context, as the program gave it (relative paths keep state machine-independent). */
+    /** Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL. */
     context: string;
-    /** The Dockerfile's path. */
-    dockerfile: string;
+    /** For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails. */
+    contextCommit?: string;
+    /** The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context. */
+    dockerfile?: string;
+    /** The Dockerfile's text (`--file -`). */
+    dockerfileInline?: string;
+    /**
+     * Named contexts, name -> location (`--build-context`): local folders as given, remote ones
+     * pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
+     * a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
+     */
+    namedContexts?: Record<string, string>;
+    /** name -> what `contextFiles` records, for each local named context. */
+    namedContextFiles?: Record<string, Record<string, string>>;
     /** Normalized platforms to build. */
     platforms: string[];
     /** Tags to move to the verified image, all in one repository. */
@@ -156,7 +168,7 @@ export interface ImageInputs {
     verify: boolean;
     /** Delete the pushed manifests on destroy. */
     deleteOnDestroy: boolean;
-    /** Content digest of context + Dockerfile; the rebuild trigger. */
+    /** Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger. */
     contextDigest: string;
     /** relative path (or folder, for large contexts) -> content hash, to say what changed. */
     contextFiles: Record<string, string>;

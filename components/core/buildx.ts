@@ -153,8 +153,14 @@ export async function remove(name: string, keepState: boolean): Promise<void> {
 
 export interface BuildOptions {
     builder: string;
+    /** A local folder or a Git URL. */
     context: string;
-    dockerfile: string;
+    /** The Dockerfile's path; leave out for `<context>/Dockerfile` (in a Git context: in the repository). */
+    dockerfile?: string;
+    /** The Dockerfile's text, sent on stdin (`--file -`) instead of a path. */
+    dockerfileInline?: string;
+    /** Named contexts, name -> location (`--build-context name=location`). */
+    namedContexts?: Record<string, string>;
     platforms: string[];
     /** Repository to push to by digest (no tag moves here), or undefined to keep the result in the build cache. */
     pushRepository?: string;
@@ -196,13 +202,20 @@ export function parseMetadata(text: string): BuildMetadata {
     };
 }
 
+/** `--file` (a path, or `-` for the text on stdin) and one `--build-context` per named context. */
+function dockerfileArgs(o: { dockerfile?: string; dockerfileInline?: string; namedContexts?: Record<string, string> }): string[] {
+    const args = o.dockerfileInline !== undefined ? ["--file", "-"] : o.dockerfile ? ["--file", o.dockerfile] : [];
+    for (const [name, location] of Object.entries(o.namedContexts ?? {}).sort()) args.push("--build-context", `${name}=${location}`);
+    return args;
+}
+
 /** The `buildx build` argv and environment for `o`. Pure: secrets appear only in env. */
 export function buildArgs(o: BuildOptions, metadataFile: string): { args: string[]; env: Record<string, string> } {
     const args = [
         "buildx", "build",
         "--builder", o.builder,
         "--platform", o.platforms.join(","),
-        "--file", o.dockerfile,
+        ...dockerfileArgs(o),
         "--metadata-file", metadataFile,
         "--progress", "plain",
         // Attestation manifests would add unknown/unknown entries to the index; opt in.
@@ -237,7 +250,10 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
-        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal });
+        await run("docker", args, {
+            env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal,
+            ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
+        });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -256,7 +272,12 @@ export interface CheckFinding {
 export interface CheckOptions {
     builder: string;
     context: string;
-    dockerfile: string;
+    /** The Dockerfile's path (see {@link BuildOptions}). */
+    dockerfile?: string;
+    /** The Dockerfile's text, on stdin. */
+    dockerfileInline?: string;
+    /** Named contexts, name -> location. */
+    namedContexts?: Record<string, string>;
     platform: string;
     buildArgs: Record<string, string>;
     target?: string;
@@ -264,7 +285,7 @@ export interface CheckOptions {
 
 /** The argv of BuildKit's checks for one platform, machine-readable. Pure. */
 export function checkArgs(o: CheckOptions): string[] {
-    const args = ["buildx", "build", "--builder", o.builder, "--call", "check,format=json", "--platform", o.platform, "--file", o.dockerfile];
+    const args = ["buildx", "build", "--builder", o.builder, "--call", "check,format=json", "--platform", o.platform, ...dockerfileArgs(o)];
     for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
     if (o.target) args.push("--target", o.target);
     args.push(o.context);
@@ -289,7 +310,7 @@ export function parseCheck(text: string): CheckFinding[] {
  * findings, so only output without JSON is a failure: e.g. a Dockerfile that does not parse).
  */
 export async function check(o: CheckOptions): Promise<CheckFinding[]> {
-    const r = await run("docker", checkArgs(o), { allowFailure: true });
+    const r = await run("docker", checkArgs(o), { allowFailure: true, ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}) });
     if (r.stdout.includes("{")) return parseCheck(r.stdout);
-    throw new Error(`BuildKit's checks of ${o.dockerfile} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    throw new Error(`BuildKit's checks of ${o.dockerfile ?? "the inline Dockerfile"} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
 }

@@ -1,5 +1,8 @@
-// Reads a registry over its HTTP API, accepting every manifest kind, as a pull would.
+// Reads a registry over its HTTP API, accepting every manifest kind, as a pull would; copies
+// an index across repositories and lists what an image's layers hold.
 import * as http from "http";
+import * as zlib from "zlib";
+import { tarEntries } from "../../components/core/tar";
 
 /** Every manifest kind, as a pull asks for them. */
 export const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -29,4 +32,50 @@ export function imageConfig(registry: string, repo: string, m: Manifest): Promis
             res.on("data", (c) => (text += c)).on("end", () => resolve(JSON.parse(text)));
         }).on("error", reject);
     });
+}
+
+function request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(url, { method, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        }).on("error", reject);
+        req.end(body);
+    });
+}
+
+/**
+ * Tags `toRepo:tag` with a copy of the index `fromRepo:ref` (its manifests and blobs mounted
+ * across repositories, as a push does), `annotations` added to the index so that each set of
+ * them gives another digest of the same images: a tag "moved" upstream. Returns the digest.
+ */
+export async function copyIndex(registry: string, fromRepo: string, ref: string, toRepo: string, tag: string, annotations: Record<string, string> = {}): Promise<string> {
+    const index = await manifest(registry, fromRepo, ref);
+    if (!Array.isArray(index.body?.manifests)) throw new Error(`${fromRepo}:${ref} is not an index`);
+    for (const m of index.body.manifests) {
+        const one = await manifest(registry, fromRepo, m.digest);
+        for (const blob of [one.body.config, ...(one.body.layers ?? [])]) {
+            const r = await request("POST", `http://${registry}/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`);
+            if (r.status !== 201) throw new Error(`mounting ${blob.digest} into ${toRepo}: ${r.status} ${r.body}`);
+        }
+        const raw = await request("GET", `http://${registry}/v2/${fromRepo}/manifests/${m.digest}`, { Accept: ACCEPT });
+        const put = await request("PUT", `http://${registry}/v2/${toRepo}/manifests/${m.digest}`, { "Content-Type": one.mediaType! }, raw.body);
+        if (put.status !== 201) throw new Error(`putting ${m.digest} into ${toRepo}: ${put.status} ${put.body}`);
+    }
+    const raw = Buffer.from(JSON.stringify({ ...index.body, ...(Object.keys(annotations).length ? { annotations } : {}) }));
+    const put = await request("PUT", `http://${registry}/v2/${toRepo}/manifests/${tag}`, { "Content-Type": index.mediaType! }, raw);
+    if (put.status !== 201) throw new Error(`tagging ${toRepo}:${tag}: ${put.status} ${put.body}`);
+    return String(put.headers["docker-content-digest"]);
+}
+
+/** Every path in the layers of the single-platform manifest `digest`, each as the layer writes it (`name` or `name/` for folders). */
+export async function imageFiles(registry: string, repo: string, digest: string): Promise<string[]> {
+    const m = await manifest(registry, repo, digest);
+    const out: string[] = [];
+    for (const layer of m.body.layers ?? []) {
+        const blob = await request("GET", `http://${registry}/v2/${repo}/blobs/${layer.digest}`);
+        const bytes = /gzip/.test(layer.mediaType) ? zlib.gunzipSync(blob.body) : blob.body;
+        for await (const e of tarEntries((async function* () { yield bytes; })())) out.push(`${e.header.name}${e.header.type === "dir" ? "/" : ""}`);
+    }
+    return out.sort();
 }

@@ -11,23 +11,76 @@ import crypto = require("crypto");
 import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
+import buildContexts = require("../../core/buildContexts");
 import { sameAsLegacyRecord } from "../../core/context";
+import git = require("../../core/git");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
+import { UNKNOWN } from "../wire";
 
 /** Inputs that change what is built or where it goes: any change rebuilds. */
 const REBUILD: (keyof ImageInputs)[] = [
-    "contextDigest", "dockerfile", "platforms", "tags", "push", "builder", "manifest", "buildArgs", "target",
-    "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
+    "contextDigest", "context", "contextCommit", "dockerfile", "namedContexts", "platforms", "tags", "push", "builder", "manifest",
+    "buildArgs", "target", "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
     "provenance", "sbom", "triggers", "verify",
 ];
 
+/** The rebuild reasons; a named context as `namedContexts.<name>`, so the reason says which one moved. */
 function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null))
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    return REBUILD.flatMap((k) => {
+        if (same(olds[k], news[k])) return [];
+        if (k === "namedContexts") {
+            const o = olds.namedContexts ?? {}, n = news.namedContexts ?? {};
+            return [...new Set([...Object.keys(o), ...Object.keys(n)])].sort().filter((name) => o[name] !== n[name]).map((name) => `namedContexts.${name}`);
+        }
+        // 0.2 kept a local context's path only for the build, not as a reason: its content is the digest.
+        if (k === "context" && !olds.contextCommit && !news.contextCommit) return [];
+        return [k];
+    })
         // A 0.1.0 state records the same context in its older format: not a change.
         .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles));
+}
+
+/**
+ * At every preview: each remote source pinned to what it names now (a Git context's commit
+ * into `contextCommit`, named contexts' images and commits into their locations), through the
+ * registry settings the build uses. A source that cannot be resolved fails the preview.
+ */
+async function pinSources(news: ImageInputs): Promise<{ inputs: ImageInputs; failures: { property: string; reason: string }[] }> {
+    const failures: { property: string; reason: string }[] = [];
+    const inputs = { ...news };
+    const known = (v: unknown): v is string => typeof v === "string" && v !== UNKNOWN;
+    if (known(news.context)) {
+        try {
+            const g = git.parseGitContext(news.context);
+            if (g) inputs.contextCommit = await git.resolveCommit(g);
+        } catch (e) {
+            failures.push({ property: "context", reason: `the Git context cannot be resolved at preview: ${(e as Error).message}` });
+        }
+    }
+    if (news.namedContexts && typeof news.namedContexts === "object") {
+        let tagsRegistry: string | undefined;
+        try { tagsRegistry = registry.parseRef(news.tags[0]).registry; } catch { /* refused with the tags */ }
+        const opts = (ref: string) => {
+            let same = false;
+            try { same = registry.parseRef(ref.replace(/^docker-image:\/\//, "")).registry === tagsRegistry; } catch { /* not an image */ }
+            return { builder: news.builder, builderConfig: news.builderConfig, timeoutMs: 10_000, ...(same && news.registryAuth ? { credentials: news.registryAuth } : {}) };
+        };
+        const pinned = await Promise.all(Object.entries(news.namedContexts).map(async ([name, location]) => {
+            if (!known(location)) return [name, location] as const;
+            try {
+                return [name, await buildContexts.pin(location, opts(location))] as const;
+            } catch (e) {
+                failures.push({ property: "namedContexts", reason: `context.named.${name}.location: ${location} cannot be resolved at preview: ${(e as Error).message}` });
+                return [name, location] as const;
+            }
+        }));
+        inputs.namedContexts = Object.fromEntries(pinned);
+    }
+    return { inputs, failures };
 }
 
 /** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
@@ -101,6 +154,12 @@ async function acceptsIndex(inputs: ImageInputs): Promise<boolean> {
     }
 }
 
+/** The context buildx gets: a Git context pinned to the commit the check resolved, so the build fetches that or fails. */
+function buildContext(inputs: ImageInputs): string {
+    const g = inputs.contextCommit ? git.parseGitContext(inputs.context) : undefined;
+    return g ? git.pinnedLocation(g, inputs.contextCommit!) : inputs.context;
+}
+
 function buildOptions(inputs: ImageInputs, platforms: string[], log: (l: string) => void): buildx.BuildOptions {
     const { repo } = reg(inputs);
     const arch = platforms.length === 1 ? platforms[0].split("/").slice(1).join("") : "";
@@ -109,7 +168,9 @@ function buildOptions(inputs: ImageInputs, platforms: string[], log: (l: string)
         cacheTo: [...inputs.cacheTo, `type=registry,ref=${inputs.cacheRepository}:${arch},mode=max`],
     } : { cacheFrom: inputs.cacheFrom, cacheTo: inputs.cacheTo };
     return {
-        builder: inputs.builder, context: inputs.context, dockerfile: inputs.dockerfile, platforms,
+        builder: inputs.builder, context: buildContext(inputs), platforms,
+        ...(inputs.dockerfileInline !== undefined ? { dockerfileInline: inputs.dockerfileInline } : inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
+        ...(inputs.namedContexts ? { namedContexts: inputs.namedContexts } : {}),
         pushRepository: inputs.push ? repo : undefined,
         buildArgs: inputs.buildArgs, target: inputs.target, labels: inputs.labels, annotations: inputs.annotations,
         secrets: inputs.secrets, ssh: inputs.ssh, ...perPlatformCache,
@@ -181,8 +242,16 @@ function registrySource(inputs: ImageInputs): verify.BlobSource {
 /** How many layers of `platform`'s image come from the final stage's base; undefined when unknown. */
 async function baseLayers(inputs: ImageInputs, platform: string): Promise<number | undefined> {
     try {
-        const ref = baseImage.finalStageBase(fs.readFileSync(inputs.dockerfile, "utf8"), inputs.buildArgs, inputs.target, platform);
+        if (buildContexts.dockerfileInRepository(inputs)) return undefined;
+        const text = inputs.dockerfileInline ?? fs.readFileSync(inputs.dockerfile!, "utf8");
+        let ref = baseImage.finalStageBase(text, inputs.buildArgs, inputs.target, platform);
         if (ref === undefined) return undefined;
+        // A named context of that name replaces the image: an image one is followed, others are unknown here.
+        const named = inputs.namedContexts?.[ref] ?? inputs.namedContexts?.[ref.replace(/:latest$/, "")];
+        if (named !== undefined) {
+            if (!named.startsWith("docker-image://")) return undefined;
+            ref = named.slice("docker-image://".length);
+        }
         // The push's login counts only where the base lives in the same registry.
         const same = ref !== "scratch" && registry.parseRef(ref).registry === registry.parseRef(inputs.tags[0]).registry;
         return await baseImage.baseLayerCount(ref, platform,
@@ -322,14 +391,16 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
 }
 
 export const imageProvider: Lifecycle = {
-    // At preview: refuse platforms the (existing) builder cannot build, a registry that does
-    // not answer and a login it refuses, before anything is built or pushed.
+    // At preview: pin the remote sources (a moved tag or a new commit is then a change), and
+    // refuse platforms the (existing) builder cannot build, a registry that does not answer and
+    // a login it refuses, before anything is built or pushed.
     async check(olds: ImageInputs, news: ImageInputs) {
+        const pinned = await pinSources(news);
         // The registry is asked only when this run would build: an unchanged image needs none.
-        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
+        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, pinned.inputs).length > 0;
         const strictFindings = news.strict && Array.isArray(news.buildkitChecks)
             ? news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })) : [];
-        return { inputs: news, failures: [...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
+        return { inputs: pinned.inputs, failures: [...pinned.failures, ...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {

@@ -15,10 +15,16 @@ else:
 from . import _utilities
 
 __all__ = [
+    'BuildContextArgs',
+    'BuildContextArgsDict',
     'BuilderNodeArgs',
     'BuilderNodeArgsDict',
+    'DockerfileArgs',
+    'DockerfileArgsDict',
     'KubernetesArgs',
     'KubernetesArgsDict',
+    'NamedContextArgs',
+    'NamedContextArgsDict',
     'NodeOptionsArgs',
     'NodeOptionsArgsDict',
     'NodeTlsArgs',
@@ -32,6 +38,65 @@ __all__ = [
     'TlsArgs',
     'TlsArgsDict',
 ]
+
+class BuildContextArgsDict(TypedDict):
+    """
+    The build context with named contexts, as `@pulumi/docker-build`'s `context`.
+    """
+    location: pulumi.Input[_builtins.str]
+    """
+    A local folder relative to the program (e.g. `"./app"`), or a Git repository
+    (`https://host/repo.git#<branch|tag|commit>:<subdir>`, the `?ref=&subdir=` form too)
+    whose commit is resolved at every preview, so a new commit is a rebuild reason.
+    """
+    named: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input['NamedContextArgsDict']]]]]
+    """
+    Named contexts, name -> location, for `FROM <name>` and `COPY --from=<name>`. Default none.
+    """
+
+@pulumi.input_type
+class BuildContextArgs:
+    def __init__(__self__, *,
+                 location: pulumi.Input[_builtins.str],
+                 named: pulumi.Input[Optional[Mapping[str, pulumi.Input['NamedContextArgs']]]] = None):
+        """
+        The build context with named contexts, as `@pulumi/docker-build`'s `context`.
+
+        :param pulumi.Input[_builtins.str] location: A local folder relative to the program (e.g. `"./app"`), or a Git repository
+               (`https://host/repo.git#<branch|tag|commit>:<subdir>`, the `?ref=&subdir=` form too)
+               whose commit is resolved at every preview, so a new commit is a rebuild reason.
+        :param pulumi.Input[Mapping[str, pulumi.Input['NamedContextArgs']]] named: Named contexts, name -> location, for `FROM <name>` and `COPY --from=<name>`. Default none.
+        """
+        pulumi.set(__self__, "location", location)
+        if named is not None:
+            pulumi.set(__self__, "named", named)
+
+    @_builtins.property
+    @pulumi.getter
+    def location(self) -> pulumi.Input[_builtins.str]:
+        """
+        A local folder relative to the program (e.g. `"./app"`), or a Git repository
+        (`https://host/repo.git#<branch|tag|commit>:<subdir>`, the `?ref=&subdir=` form too)
+        whose commit is resolved at every preview, so a new commit is a rebuild reason.
+        """
+        return pulumi.get(self, "location")
+
+    @location.setter
+    def location(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "location", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def named(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input['NamedContextArgs']]]]:
+        """
+        Named contexts, name -> location, for `FROM <name>` and `COPY --from=<name>`. Default none.
+        """
+        return pulumi.get(self, "named")
+
+    @named.setter
+    def named(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['NamedContextArgs']]]]):
+        pulumi.set(self, "named", value)
+
 
 class BuilderNodeArgsDict(TypedDict):
     """
@@ -167,6 +232,66 @@ class BuilderNodeArgs:
         pulumi.set(self, "tls", value)
 
 
+class DockerfileArgsDict(TypedDict):
+    """
+    The Dockerfile, as `@pulumi/docker-build`'s `dockerfile`: a path or its text, not both.
+    """
+    inline: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The Dockerfile's text, sent to buildx on stdin (`--file -`). Default none.
+    """
+    location: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Path of the Dockerfile, relative to the program, inside the context or not (its
+    `<Dockerfile>.dockerignore` then applies). With a Git context, a relative path is inside
+    the repository. Default `<context>/Dockerfile`.
+    """
+
+@pulumi.input_type
+class DockerfileArgs:
+    def __init__(__self__, *,
+                 inline: pulumi.Input[Optional[_builtins.str]] = None,
+                 location: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        The Dockerfile, as `@pulumi/docker-build`'s `dockerfile`: a path or its text, not both.
+
+        :param pulumi.Input[_builtins.str] inline: The Dockerfile's text, sent to buildx on stdin (`--file -`). Default none.
+        :param pulumi.Input[_builtins.str] location: Path of the Dockerfile, relative to the program, inside the context or not (its
+               `<Dockerfile>.dockerignore` then applies). With a Git context, a relative path is inside
+               the repository. Default `<context>/Dockerfile`.
+        """
+        if inline is not None:
+            pulumi.set(__self__, "inline", inline)
+        if location is not None:
+            pulumi.set(__self__, "location", location)
+
+    @_builtins.property
+    @pulumi.getter
+    def inline(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Dockerfile's text, sent to buildx on stdin (`--file -`). Default none.
+        """
+        return pulumi.get(self, "inline")
+
+    @inline.setter
+    def inline(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "inline", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def location(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Path of the Dockerfile, relative to the program, inside the context or not (its
+        `<Dockerfile>.dockerignore` then applies). With a Git context, a relative path is inside
+        the repository. Default `<context>/Dockerfile`.
+        """
+        return pulumi.get(self, "location")
+
+    @location.setter
+    def location(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "location", value)
+
+
 class KubernetesArgsDict(TypedDict):
     """
     Kubernetes driver options.
@@ -239,6 +364,51 @@ class KubernetesArgs:
     @replicas.setter
     def replicas(self, value: pulumi.Input[Optional[_builtins.float]]):
         pulumi.set(self, "replicas", value)
+
+
+class NamedContextArgsDict(TypedDict):
+    """
+    One named build context (`--build-context <name>=<location>`), as `@pulumi/docker-build` names it.
+    """
+    location: pulumi.Input[_builtins.str]
+    """
+    A local folder relative to the program (hashed with its own `.dockerignore`, as BuildKit
+    sends it); `docker-image://<ref>` (a tag is resolved to its digest at every preview);
+    `oci-layout://<path>[:tag][@sha256:...]` (resolved the same way); or a Git URL as for
+    `context` (its commit resolved at every preview). buildx's `target:<name>` links targets of
+    one bake run only: to build on another MultiArchImage, give `docker-image://${image.ref}`.
+    """
+
+@pulumi.input_type
+class NamedContextArgs:
+    def __init__(__self__, *,
+                 location: pulumi.Input[_builtins.str]):
+        """
+        One named build context (`--build-context <name>=<location>`), as `@pulumi/docker-build` names it.
+
+        :param pulumi.Input[_builtins.str] location: A local folder relative to the program (hashed with its own `.dockerignore`, as BuildKit
+               sends it); `docker-image://<ref>` (a tag is resolved to its digest at every preview);
+               `oci-layout://<path>[:tag][@sha256:...]` (resolved the same way); or a Git URL as for
+               `context` (its commit resolved at every preview). buildx's `target:<name>` links targets of
+               one bake run only: to build on another MultiArchImage, give `docker-image://${image.ref}`.
+        """
+        pulumi.set(__self__, "location", location)
+
+    @_builtins.property
+    @pulumi.getter
+    def location(self) -> pulumi.Input[_builtins.str]:
+        """
+        A local folder relative to the program (hashed with its own `.dockerignore`, as BuildKit
+        sends it); `docker-image://<ref>` (a tag is resolved to its digest at every preview);
+        `oci-layout://<path>[:tag][@sha256:...]` (resolved the same way); or a Git URL as for
+        `context` (its commit resolved at every preview). buildx's `target:<name>` links targets of
+        one bake run only: to build on another MultiArchImage, give `docker-image://${image.ref}`.
+        """
+        return pulumi.get(self, "location")
+
+    @location.setter
+    def location(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "location", value)
 
 
 class NodeOptionsArgsDict(TypedDict):

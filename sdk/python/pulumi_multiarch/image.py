@@ -30,7 +30,6 @@ class ImageArgs:
                  context_digest: pulumi.Input[_builtins.str],
                  context_files: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
                  delete_on_destroy: pulumi.Input[_builtins.bool],
-                 dockerfile: pulumi.Input[_builtins.str],
                  labels: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
                  manifest: pulumi.Input[_builtins.str],
                  no_cache: pulumi.Input[_builtins.bool],
@@ -48,6 +47,11 @@ class ImageArgs:
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
+                 context_commit: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
+                 named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
+                 named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None):
@@ -59,11 +63,10 @@ class ImageArgs:
         :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
-        :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent).
-        :param pulumi.Input[_builtins.str] context_digest: Content digest of context + Dockerfile; the rebuild trigger.
+        :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
+        :param pulumi.Input[_builtins.str] context_digest: Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
-        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
         :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
@@ -81,6 +84,13 @@ class ImageArgs:
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
+        :param pulumi.Input[_builtins.str] context_commit: For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
+        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
+        :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] named_context_files: name -> what `contextFiles` records, for each local named context.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
+               pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
+               a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
         :param pulumi.Input['RegistryAuthArgs'] registry_auth: Registry login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
@@ -94,7 +104,6 @@ class ImageArgs:
         pulumi.set(__self__, "context_digest", context_digest)
         pulumi.set(__self__, "context_files", context_files)
         pulumi.set(__self__, "delete_on_destroy", delete_on_destroy)
-        pulumi.set(__self__, "dockerfile", dockerfile)
         pulumi.set(__self__, "labels", labels)
         pulumi.set(__self__, "manifest", manifest)
         pulumi.set(__self__, "no_cache", no_cache)
@@ -116,6 +125,16 @@ class ImageArgs:
             pulumi.set(__self__, "buildkit_checks", buildkit_checks)
         if cache_repository is not None:
             pulumi.set(__self__, "cache_repository", cache_repository)
+        if context_commit is not None:
+            pulumi.set(__self__, "context_commit", context_commit)
+        if dockerfile is not None:
+            pulumi.set(__self__, "dockerfile", dockerfile)
+        if dockerfile_inline is not None:
+            pulumi.set(__self__, "dockerfile_inline", dockerfile_inline)
+        if named_context_files is not None:
+            pulumi.set(__self__, "named_context_files", named_context_files)
+        if named_contexts is not None:
+            pulumi.set(__self__, "named_contexts", named_contexts)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
         if strict is not None:
@@ -187,7 +206,7 @@ class ImageArgs:
     @pulumi.getter
     def context(self) -> pulumi.Input[_builtins.str]:
         """
-        Build context, as the program gave it (relative paths keep state machine-independent).
+        Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
         """
         return pulumi.get(self, "context")
 
@@ -199,7 +218,7 @@ class ImageArgs:
     @pulumi.getter(name="contextDigest")
     def context_digest(self) -> pulumi.Input[_builtins.str]:
         """
-        Content digest of context + Dockerfile; the rebuild trigger.
+        Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
         """
         return pulumi.get(self, "context_digest")
 
@@ -230,18 +249,6 @@ class ImageArgs:
     @delete_on_destroy.setter
     def delete_on_destroy(self, value: pulumi.Input[_builtins.bool]):
         pulumi.set(self, "delete_on_destroy", value)
-
-    @_builtins.property
-    @pulumi.getter
-    def dockerfile(self) -> pulumi.Input[_builtins.str]:
-        """
-        The Dockerfile's path.
-        """
-        return pulumi.get(self, "dockerfile")
-
-    @dockerfile.setter
-    def dockerfile(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "dockerfile", value)
 
     @_builtins.property
     @pulumi.getter
@@ -448,6 +455,68 @@ class ImageArgs:
         pulumi.set(self, "cache_repository", value)
 
     @_builtins.property
+    @pulumi.getter(name="contextCommit")
+    def context_commit(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
+        """
+        return pulumi.get(self, "context_commit")
+
+    @context_commit.setter
+    def context_commit(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "context_commit", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dockerfile(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
+        """
+        return pulumi.get(self, "dockerfile")
+
+    @dockerfile.setter
+    def dockerfile(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "dockerfile", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dockerfileInline")
+    def dockerfile_inline(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Dockerfile's text (`--file -`).
+        """
+        return pulumi.get(self, "dockerfile_inline")
+
+    @dockerfile_inline.setter
+    def dockerfile_inline(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "dockerfile_inline", value)
+
+    @_builtins.property
+    @pulumi.getter(name="namedContextFiles")
+    def named_context_files(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]:
+        """
+        name -> what `contextFiles` records, for each local named context.
+        """
+        return pulumi.get(self, "named_context_files")
+
+    @named_context_files.setter
+    def named_context_files(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]):
+        pulumi.set(self, "named_context_files", value)
+
+    @_builtins.property
+    @pulumi.getter(name="namedContexts")
+    def named_contexts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Named contexts, name -> location (`--build-context`): local folders as given, remote ones
+        pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
+        a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
+        """
+        return pulumi.get(self, "named_contexts")
+
+    @named_contexts.setter
+    def named_contexts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "named_contexts", value)
+
+    @_builtins.property
     @pulumi.getter(name="registryAuth")
     def registry_auth(self) -> pulumi.Input[Optional['RegistryAuthArgs']]:
         """
@@ -500,12 +569,16 @@ class Image(pulumi.CustomResource):
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  context: pulumi.Input[Optional[_builtins.str]] = None,
+                 context_commit: pulumi.Input[Optional[_builtins.str]] = None,
                  context_digest: pulumi.Input[Optional[_builtins.str]] = None,
                  context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
+                 named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
+                 named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -535,13 +608,19 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
-        :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent).
-        :param pulumi.Input[_builtins.str] context_digest: Content digest of context + Dockerfile; the rebuild trigger.
+        :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
+        :param pulumi.Input[_builtins.str] context_commit: For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
+        :param pulumi.Input[_builtins.str] context_digest: Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
-        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path.
+        :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
+        :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] named_context_files: name -> what `contextFiles` records, for each local named context.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
+               pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
+               a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
         :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
@@ -591,12 +670,16 @@ class Image(pulumi.CustomResource):
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  context: pulumi.Input[Optional[_builtins.str]] = None,
+                 context_commit: pulumi.Input[Optional[_builtins.str]] = None,
                  context_digest: pulumi.Input[Optional[_builtins.str]] = None,
                  context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
+                 named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
+                 named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -642,6 +725,7 @@ class Image(pulumi.CustomResource):
             if context is None and not opts.urn:
                 raise TypeError("Missing required property 'context'")
             __props__.__dict__["context"] = context
+            __props__.__dict__["context_commit"] = context_commit
             if context_digest is None and not opts.urn:
                 raise TypeError("Missing required property 'context_digest'")
             __props__.__dict__["context_digest"] = context_digest
@@ -651,15 +735,16 @@ class Image(pulumi.CustomResource):
             if delete_on_destroy is None and not opts.urn:
                 raise TypeError("Missing required property 'delete_on_destroy'")
             __props__.__dict__["delete_on_destroy"] = delete_on_destroy
-            if dockerfile is None and not opts.urn:
-                raise TypeError("Missing required property 'dockerfile'")
             __props__.__dict__["dockerfile"] = dockerfile
+            __props__.__dict__["dockerfile_inline"] = dockerfile_inline
             if labels is None and not opts.urn:
                 raise TypeError("Missing required property 'labels'")
             __props__.__dict__["labels"] = labels
             if manifest is None and not opts.urn:
                 raise TypeError("Missing required property 'manifest'")
             __props__.__dict__["manifest"] = manifest
+            __props__.__dict__["named_context_files"] = named_context_files
+            __props__.__dict__["named_contexts"] = named_contexts
             if no_cache is None and not opts.urn:
                 raise TypeError("Missing required property 'no_cache'")
             __props__.__dict__["no_cache"] = no_cache
@@ -738,14 +823,18 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["cache_repository"] = None
         __props__.__dict__["cache_to"] = None
         __props__.__dict__["context"] = None
+        __props__.__dict__["context_commit"] = None
         __props__.__dict__["context_digest"] = None
         __props__.__dict__["context_files"] = None
         __props__.__dict__["delete_on_destroy"] = None
         __props__.__dict__["digest"] = None
         __props__.__dict__["dockerfile"] = None
+        __props__.__dict__["dockerfile_inline"] = None
         __props__.__dict__["labels"] = None
         __props__.__dict__["manifest"] = None
         __props__.__dict__["manifest_mode"] = None
+        __props__.__dict__["named_context_files"] = None
+        __props__.__dict__["named_contexts"] = None
         __props__.__dict__["no_cache"] = None
         __props__.__dict__["platform_digests"] = None
         __props__.__dict__["platforms"] = None
@@ -850,15 +939,23 @@ class Image(pulumi.CustomResource):
     @pulumi.getter
     def context(self) -> pulumi.Output[_builtins.str]:
         """
-        Build context, as the program gave it (relative paths keep state machine-independent).
+        Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
         """
         return pulumi.get(self, "context")
+
+    @_builtins.property
+    @pulumi.getter(name="contextCommit")
+    def context_commit(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
+        """
+        return pulumi.get(self, "context_commit")
 
     @_builtins.property
     @pulumi.getter(name="contextDigest")
     def context_digest(self) -> pulumi.Output[_builtins.str]:
         """
-        Content digest of context + Dockerfile; the rebuild trigger.
+        Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
         """
         return pulumi.get(self, "context_digest")
 
@@ -888,11 +985,19 @@ class Image(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def dockerfile(self) -> pulumi.Output[_builtins.str]:
+    def dockerfile(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The Dockerfile's path.
+        The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
         """
         return pulumi.get(self, "dockerfile")
+
+    @_builtins.property
+    @pulumi.getter(name="dockerfileInline")
+    def dockerfile_inline(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The Dockerfile's text (`--file -`).
+        """
+        return pulumi.get(self, "dockerfile_inline")
 
     @_builtins.property
     @pulumi.getter
@@ -917,6 +1022,24 @@ class Image(pulumi.CustomResource):
         The mode used: "auto" resolves to one of the others, once.
         """
         return pulumi.get(self, "manifest_mode")
+
+    @_builtins.property
+    @pulumi.getter(name="namedContextFiles")
+    def named_context_files(self) -> pulumi.Output[Optional[Mapping[str, Mapping[str, _builtins.str]]]]:
+        """
+        name -> what `contextFiles` records, for each local named context.
+        """
+        return pulumi.get(self, "named_context_files")
+
+    @_builtins.property
+    @pulumi.getter(name="namedContexts")
+    def named_contexts(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        Named contexts, name -> location (`--build-context`): local folders as given, remote ones
+        pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
+        a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
+        """
+        return pulumi.get(self, "named_contexts")
 
     @_builtins.property
     @pulumi.getter(name="noCache")

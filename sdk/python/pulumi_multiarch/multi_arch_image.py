@@ -22,7 +22,7 @@ __all__ = ['MultiArchImageArgs', 'MultiArchImage']
 class MultiArchImageArgs:
     def __init__(__self__, *,
                  builder: pulumi.Input['BuildxBuilder'],
-                 context: pulumi.Input[_builtins.str],
+                 context: pulumi.Input[Union[_builtins.str, 'BuildContextArgs']],
                  platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  tags: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -31,7 +31,7 @@ class MultiArchImageArgs:
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
-                 dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile: pulumi.Input[Optional[Union[_builtins.str, 'DockerfileArgs']]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -50,7 +50,8 @@ class MultiArchImageArgs:
         The set of arguments for constructing a MultiArchImage resource.
 
         :param pulumi.Input['BuildxBuilder'] builder: The builder; the image depends on it and, through it, on its emulators.
-        :param pulumi.Input[_builtins.str] context: Build context directory, relative to the program (e.g. `"./app"`).
+        :param pulumi.Input[Union[_builtins.str, 'BuildContextArgs']] context: The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
+               `{ location, named }` with named contexts (docker-build's shape).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: OCI annotations (`--annotation`). Default `{}`.
@@ -62,7 +63,7 @@ class MultiArchImageArgs:
                its own (parallel) invocation and the index is assembled from them. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy (registry API). Default `false`: images are kept.
-        :param pulumi.Input[_builtins.str] dockerfile: Dockerfile path. Default `<context>/Dockerfile`.
+        :param pulumi.Input[Union[_builtins.str, 'DockerfileArgs']] dockerfile: The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
@@ -163,14 +164,15 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def context(self) -> pulumi.Input[_builtins.str]:
+    def context(self) -> pulumi.Input[Union[_builtins.str, 'BuildContextArgs']]:
         """
-        Build context directory, relative to the program (e.g. `"./app"`).
+        The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
+        `{ location, named }` with named contexts (docker-build's shape).
         """
         return pulumi.get(self, "context")
 
     @context.setter
-    def context(self, value: pulumi.Input[_builtins.str]):
+    def context(self, value: pulumi.Input[Union[_builtins.str, 'BuildContextArgs']]):
         pulumi.set(self, "context", value)
 
     @_builtins.property
@@ -274,14 +276,14 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def dockerfile(self) -> pulumi.Input[Optional[_builtins.str]]:
+    def dockerfile(self) -> pulumi.Input[Optional[Union[_builtins.str, 'DockerfileArgs']]]:
         """
-        Dockerfile path. Default `<context>/Dockerfile`.
+        The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
         """
         return pulumi.get(self, "dockerfile")
 
     @dockerfile.setter
-    def dockerfile(self, value: pulumi.Input[Optional[_builtins.str]]):
+    def dockerfile(self, value: pulumi.Input[Optional[Union[_builtins.str, 'DockerfileArgs']]]):
         pulumi.set(self, "dockerfile", value)
 
     @_builtins.property
@@ -473,9 +475,9 @@ class MultiArchImage(pulumi.ComponentResource):
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 context: pulumi.Input[Optional[_builtins.str]] = None,
+                 context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
-                 dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -509,9 +511,10 @@ class MultiArchImage(pulumi.ComponentResource):
                multi-platform build (docker/buildx#1044), so with this set each platform is built by
                its own (parallel) invocation and the index is assembled from them. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
-        :param pulumi.Input[_builtins.str] context: Build context directory, relative to the program (e.g. `"./app"`).
+        :param pulumi.Input[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]] context: The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
+               `{ location, named }` with named contexts (docker-build's shape).
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy (registry API). Default `false`: images are kept.
-        :param pulumi.Input[_builtins.str] dockerfile: Dockerfile path. Default `<context>/Dockerfile`.
+        :param pulumi.Input[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]] dockerfile: The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
@@ -569,9 +572,9 @@ class MultiArchImage(pulumi.ComponentResource):
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 context: pulumi.Input[Optional[_builtins.str]] = None,
+                 context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
-                 dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
