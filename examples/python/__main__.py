@@ -1,4 +1,5 @@
-"""The main job in Python: emulators, a builder and the app's image for amd64 and arm64."""
+"""The main job in Python: emulators, a builder and the app's image for amd64 and arm64,
+and a small image from named contexts."""
 import pulumi
 import pulumi_multiarch as multiarch
 
@@ -21,7 +22,24 @@ image = multiarch.MultiArchImage(
     builder=builder,
 )
 
+# A second image through named contexts (docker-build's shape): the Dockerfile inline, the main
+# context ../greeting/app and a named context "words" with its own .dockerignore.
+greeting = multiarch.MultiArchImage(
+    "greeting",
+    context=multiarch.BuildContextArgs(
+        location="../greeting/app",
+        named={"words": multiarch.NamedContextArgs(location="../greeting/words")},
+    ),
+    dockerfile=multiarch.DockerfileArgs(
+        inline="FROM scratch\nCOPY note.txt /note.txt\nCOPY --from=words hello.txt /hello.txt\n",
+    ),
+    platforms=["linux/amd64", "linux/arm64"],
+    tags=[f"{registry}/{repository}-greeting:1.0"],
+    builder=builder,
+)
+
 pulumi.export("ref", image.ref)
 pulumi.export("platformDigests", image.platform_digests)
 pulumi.export("verification", image.verification)
 pulumi.export("builderName", builder.name)
+pulumi.export("greetingDigests", greeting.platform_digests)

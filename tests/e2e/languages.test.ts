@@ -1,6 +1,7 @@
 // The plugin from other Pulumi languages: its schema as the engine serves it, the Python SDK
 // generated from that schema, and the main job written in Pulumi YAML (examples/yaml) and in
-// Python (examples/python), each through the components the plugin constructs.
+// Python (examples/python), each through the components the plugin constructs, with a second
+// image from named contexts and an inline Dockerfile (docker-build's input shapes).
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -9,11 +10,11 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { VERSION } from "../../components/contract/tokens";
 import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
 import { dispose } from "../support/stack";
-import { manifest } from "../support/registry";
+import { imageFiles, manifest } from "../support/registry";
 
 const REGISTRY = "127.0.0.1:5000";
 
-/** The whole life of one example project: up, the image, a no-op up, destroy. */
+/** The whole life of one example project: up, the images, a no-op up, destroy. */
 function lifecycle(example: string, env: Record<string, string> = {}) {
     const repository = `e2e/${example}-${Date.now()}`;
     let stack: Stack;
@@ -39,6 +40,12 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
         for (const t of ["multiarch:index:MultiArchImage", "multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers"]) {
             assert.ok(types.includes(t), `${t} not in ${types}`);
         }
+    });
+
+    it("the second image takes its named context through the schema: words' hello.txt, not the draft its .dockerignore leaves out", async () => {
+        const digests = (await stack.outputs()).greetingDigests.value;
+        assert.deepStrictEqual(Object.keys(digests).sort(), ["linux/amd64", "linux/arm64"]);
+        assert.deepStrictEqual(await imageFiles(REGISTRY, `${repository}-greeting`, digests["linux/arm64"]), ["hello.txt", "note.txt"]);
     });
 
     it("a second up changes nothing", async () => {
