@@ -72,6 +72,8 @@ export function checkSources(e: ArgErrors, s: SourceArgs, named: Record<string, 
         e.add("dockerfile", "give dockerfile.location or dockerfile.inline, not both");
     } else if (inline !== undefined && (typeof inline !== "string" || inline.trim() === "")) {
         e.add("dockerfile.inline", "the inline Dockerfile is empty: give its text, or a location");
+    } else if (inline === undefined && dockerfile !== undefined && /^https?:\/\//.test(dockerfile)) {
+        e.add(s.dockerfileProp, `"${dockerfile}": a Dockerfile by URL is not supported (its content would be unknown until the build): give its text as dockerfile.inline, or keep it in a Git context`);
     } else if (inline === undefined && e.count === before) {
         if (dockerfile === undefined && !git) dockerfile = path.join(s.location, "Dockerfile");
         // A relative Dockerfile of a Git context is read from the repository, as buildx does.

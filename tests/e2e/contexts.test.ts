@@ -40,7 +40,7 @@ function images(gitUrl: string): Images {
         "named-local": { context: { location: `${D}/main`, named: { shared: { location: `${D}/shared` } } } },
         "named-image": { context: { location: `${D}/img`, named: { base: { location: `docker-image://${REG}/${BASE}:1` } } } },
         "named-layout": { context: { location: `${D}/img`, named: { lay: { location: `oci-layout://${D}/layout:v1` } } }, dockerfile: `${D}/img/Dockerfile.layout` },
-        git: { context: `${gitUrl}/app.git#main:app` },
+        git: { context: { location: `${gitUrl}/app.git#main:app`, named: { tools: { location: `${gitUrl}/app.git#main:tools` } } } },
         inline: { context: `${D}/inl`, dockerfile: { inline: "FROM scratch\nCOPY hello.txt /\n" } },
         outside: { context: `${D}/out-ctx`, dockerfile: { location: `${D}/out-docker/Dockerfile` } },
         "ignore-link": { context: `${D}/link` },
@@ -111,7 +111,10 @@ describe("MultiArchImage contexts and Dockerfiles (named contexts, Git, inline, 
         base1 = await copyIndex(REG, "fixtures/busybox", "latest", BASE, "1");
         git = await startGitServer();
         git.createRepo("app");
-        commit1 = git.commit("app", { "app/Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "app/hello.txt": "from git 1\n", "README": "not in the context\n" });
+        commit1 = git.commit("app", {
+            "app/Dockerfile": "FROM scratch\nCOPY hello.txt /\nCOPY --from=tools tool.txt /\n", "app/hello.txt": "from git 1\n",
+            "tools/tool.txt": "a named Git context\n", "README": "not in the context\n",
+        });
         s = await inlineStack("e2e-contexts", program(git.url));
     });
     after(async () => {
@@ -128,7 +131,7 @@ describe("MultiArchImage contexts and Dockerfiles (named contexts, Git, inline, 
         }
         assert.deepStrictEqual(await filesOf("named-local", first["named-local"]), ["main.txt", "shared/", "shared/.dockerignore", "shared/keep.txt"]);
         assert.deepStrictEqual((await filesOf("named-layout", first["named-layout"])), ["from-layout.txt"]);
-        assert.deepStrictEqual(await filesOf("git", first.git), ["hello.txt"]);
+        assert.deepStrictEqual(await filesOf("git", first.git), ["hello.txt", "tool.txt"]);
         assert.deepStrictEqual(await filesOf("inline", first.inline), ["hello.txt"]);
         assert.deepStrictEqual(await filesOf("outside", first.outside), ["a.txt"], "Dockerfile.dockerignore beside the outside Dockerfile applies");
         assert.deepStrictEqual(await filesOf("ignore-link", first["ignore-link"]), [".dockerignore", "Dockerfile", "a.txt", "big.txt"],
@@ -143,6 +146,7 @@ describe("MultiArchImage contexts and Dockerfiles (named contexts, Git, inline, 
         assert.strictEqual(state["named-image"].namedContexts.base, `docker-image://${REG}/${BASE}:1@${base1}`, "the tag is pinned at preview");
         assert.match(state["named-layout"].namedContexts.lay, /^oci-layout:\/\/.*\/layout:v1@sha256:[0-9a-f]{64}$/);
         assert.strictEqual(state.git.contextCommit, commit1);
+        assert.strictEqual(state.git.namedContexts.tools, `${git.url}/app.git?checksum=${commit1}#main:tools`);
         assert.deepStrictEqual(Object.keys(state["named-local"].namedContextFiles.shared).sort(), [".dockerignore", "keep.txt"]);
         assert.ok("big.txt" in state["ignore-link"].contextFiles);
         assert.ok(!("secret.txt" in state.outside.contextFiles));
@@ -176,10 +180,10 @@ describe("MultiArchImage contexts and Dockerfiles (named contexts, Git, inline, 
         const second = Object.fromEntries(Object.entries((await s.up({ onOutput: () => {} })).outputs).map(([k, v]) => [k, v.value as Built]));
         const reasons = Object.fromEntries(Object.entries(second).map(([k, v]) => [k, v.reason]));
         assert.deepStrictEqual(reasons, {
-            "named-local": ["contextDigest"], "named-image": ["namedContexts.base"], "named-layout": ["namedContexts.lay"], git: ["contextCommit"],
+            "named-local": ["contextDigest"], "named-image": ["namedContexts.base"], "named-layout": ["namedContexts.lay"], git: ["contextCommit", "namedContexts.tools"],
             "ignore-link": ["contextDigest"], inline: ["create"], outside: ["create"], "on-other": ["create"],
         });
-        assert.deepStrictEqual(await filesOf("git", second.git), ["hello.txt"]);
+        assert.deepStrictEqual(await filesOf("git", second.git), ["hello.txt", "tool.txt"]);
         assert.notStrictEqual(second.git.ref, first.git.ref);
     });
 

@@ -223,6 +223,7 @@ describe("MultiArchImage's context and dockerfile args", () => {
         assert.deepStrictEqual(refused({ context: app, dockerfile: { location: path.join(app, "Dockerfile"), inline: "FROM scratch\n" } }), ["dockerfile: give dockerfile.location or dockerfile.inline, not both"]);
         assert.deepStrictEqual(refused({ context: app, dockerfile: { inline: " \n" } }), ["dockerfile.inline: the inline Dockerfile is empty: give its text, or a location"]);
         assert.match(refused({ context: app, dockerfile: { location: path.join(d, "nope/Dockerfile") } })[0], /^dockerfile\.location: ".*nope\/Dockerfile" does not exist/);
+        assert.match(refused({ context: app, dockerfile: "https://h.example/Dockerfile" })[0], /^dockerfile: "https:\/\/h\.example\/Dockerfile": a Dockerfile by URL is not supported .*dockerfile\.inline/);
         const named = (n: Record<string, string>) => refused({ context: { location: app, named: Object.fromEntries(Object.entries(n).map(([k, v]) => [k, { location: v }])) } });
         assert.match(named({ Bad: "./x" })[0], /^context\.named\.Bad: "Bad" is not a context name BuildKit accepts/);
         assert.match(named({ s: path.join(d, "nope") })[0], /^context\.named\.s\.location: ".*nope" is not a directory/);
