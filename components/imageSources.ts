@@ -59,12 +59,14 @@ export function checkSources(e: ArgErrors, s: SourceArgs, named: Record<string, 
         e.add(s.locationProp, `give the build context: a folder relative to the program (e.g. "./app") or a Git URL (https://host/repo.git#main)`);
     } else {
         try { git = parseGitContext(s.location); } catch (err) { e.add(s.locationProp, `${(err as Error).message}: fix the Git URL`); }
-        const { kind, problem } = git ? { kind: "git" } : classify(s.location);
-        if (!git && kind !== "local") {
-            e.add(s.locationProp, problem && kind === "git" ? problem : `"${s.location}": the build context is a folder or a Git URL; docker-image:// and oci-layout:// are for named contexts (context.named)`);
-        } else if (!git && problem) e.add(s.locationProp, problem);
-        else if (!git && !isDir(s.location)) {
-            e.add(s.locationProp, `"${s.location}" is not a directory: give the build context relative to the program, e.g. "./app", or a Git URL`);
+        if (!git && e.count === before) {
+            const { kind, problem } = classify(s.location);
+            if (kind === "git" || (kind === "local" && problem)) e.add(s.locationProp, problem!); // another URL, another scheme
+            else if (kind !== "local") {
+                e.add(s.locationProp, `"${s.location}": the build context is a folder or a Git URL; docker-image:// and oci-layout:// are for named contexts (context.named)`);
+            } else if (!isDir(s.location)) {
+                e.add(s.locationProp, `"${s.location}" is not a directory: give the build context relative to the program, e.g. "./app", or a Git URL`);
+            }
         }
     }
     let dockerfile = s.dockerfile;
@@ -110,13 +112,13 @@ export function checkSources(e: ArgErrors, s: SourceArgs, named: Record<string, 
         return undefined;
     }
     // Sorted, so the same contexts given in another order are no change.
-    const named2 = Object.keys(named).length ? { namedContexts: Object.fromEntries(Object.keys(named).sort().map((k) => [k, named[k]])) } : {};
+    const namedInputs = Object.keys(named).length ? { namedContexts: Object.fromEntries(Object.keys(named).sort().map((k) => [k, named[k]])) } : {};
     return {
         inputs: {
             context: s.location,
             ...(dockerfile !== undefined && inline === undefined ? { dockerfile } : {}),
             ...(inline !== undefined ? { dockerfileInline: inline } : {}),
-            ...named2,
+            ...namedInputs,
             ...(digest.named ? { namedContextFiles: Object.fromEntries(Object.entries(digest.named).map(([k, v]) => [k, summarizeFiles(v)])) } : {}),
             contextDigest: digest.digest, contextFiles: summarizeFiles(digest.files),
         },
