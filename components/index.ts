@@ -5,4 +5,8 @@ export {
     defaultBuilderName, DEFAULT_BUILDKIT_IMAGE,
 } from "./buildxBuilder";
 export { MultiArchImage, MultiArchImageArgs, RegistryArgs } from "./multiArchImage";
+export {
+    BuilderConfigArgs, ExportArgs, ExportCacheOnlyArgs, ExportDockerArgs, ExportLocalArgs, ExportOCIArgs, ExportRegistryArgs, RegistryLoginArgs,
+} from "./destinations";
 export type { ManifestMode } from "./contract/types";
+export type { ExportResult, ExportType } from "./core/exports";

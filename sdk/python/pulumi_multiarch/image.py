@@ -48,6 +48,10 @@ class ImageArgs:
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]] = None,
                  registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None):
@@ -74,14 +78,18 @@ class ImageArgs:
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
-        :param pulumi.Input['RegistryAuthArgs'] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        :param pulumi.Input[Sequence[pulumi.Input['ExportSpecArgs']]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
+        :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginEntryArgs']]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        :param pulumi.Input['RegistryAuthArgs'] registry_auth: The `registry` login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         """
@@ -116,6 +124,14 @@ class ImageArgs:
             pulumi.set(__self__, "buildkit_checks", buildkit_checks)
         if cache_repository is not None:
             pulumi.set(__self__, "cache_repository", cache_repository)
+        if existing_builder is not None:
+            pulumi.set(__self__, "existing_builder", existing_builder)
+        if exports is not None:
+            pulumi.set(__self__, "exports", exports)
+        if load is not None:
+            pulumi.set(__self__, "load", load)
+        if registries is not None:
+            pulumi.set(__self__, "registries", registries)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
         if strict is not None:
@@ -367,7 +383,7 @@ class ImageArgs:
     @pulumi.getter
     def tags(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
         """
-        Tags to move to the verified image, all in one repository.
+        Tags to move to the verified image, in any repositories and registries.
         """
         return pulumi.get(self, "tags")
 
@@ -448,10 +464,58 @@ class ImageArgs:
         pulumi.set(self, "cache_repository", value)
 
     @_builtins.property
+    @pulumi.getter(name="existingBuilder")
+    def existing_builder(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        """
+        return pulumi.get(self, "existing_builder")
+
+    @existing_builder.setter
+    def existing_builder(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "existing_builder", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def exports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]]:
+        """
+        Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        """
+        return pulumi.get(self, "exports")
+
+    @exports.setter
+    def exports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]]):
+        pulumi.set(self, "exports", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def load(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Load the image into the docker engine (`--load`); its tags move there after verification.
+        """
+        return pulumi.get(self, "load")
+
+    @load.setter
+    def load(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "load", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def registries(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]]:
+        """
+        More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        """
+        return pulumi.get(self, "registries")
+
+    @registries.setter
+    def registries(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]]):
+        pulumi.set(self, "registries", value)
+
+    @_builtins.property
     @pulumi.getter(name="registryAuth")
     def registry_auth(self) -> pulumi.Input[Optional['RegistryAuthArgs']]:
         """
-        Registry login (password a Pulumi secret).
+        The `registry` login (password a Pulumi secret).
         """
         return pulumi.get(self, "registry_auth")
 
@@ -504,13 +568,17 @@ class Image(pulumi.CustomResource):
                  context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -540,19 +608,23 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
         :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path.
+        :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
         :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
         :param pulumi.Input[_builtins.bool] pull: `--pull`.
         :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
-        :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: The `registry` login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
@@ -595,13 +667,17 @@ class Image(pulumi.CustomResource):
                  context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -654,9 +730,12 @@ class Image(pulumi.CustomResource):
             if dockerfile is None and not opts.urn:
                 raise TypeError("Missing required property 'dockerfile'")
             __props__.__dict__["dockerfile"] = dockerfile
+            __props__.__dict__["existing_builder"] = existing_builder
+            __props__.__dict__["exports"] = exports
             if labels is None and not opts.urn:
                 raise TypeError("Missing required property 'labels'")
             __props__.__dict__["labels"] = labels
+            __props__.__dict__["load"] = load
             if manifest is None and not opts.urn:
                 raise TypeError("Missing required property 'manifest'")
             __props__.__dict__["manifest"] = manifest
@@ -675,6 +754,7 @@ class Image(pulumi.CustomResource):
             if push is None and not opts.urn:
                 raise TypeError("Missing required property 'push'")
             __props__.__dict__["push"] = push
+            __props__.__dict__["registries"] = None if registries is None else pulumi.Output.secret(registries)
             __props__.__dict__["registry_auth"] = None if registry_auth is None else pulumi.Output.secret(registry_auth)
             if sbom is None and not opts.urn:
                 raise TypeError("Missing required property 'sbom'")
@@ -698,12 +778,16 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["verify"] = verify
             __props__.__dict__["build_reason"] = None
             __props__.__dict__["digest"] = None
+            __props__.__dict__["drift"] = None
+            __props__.__dict__["exported"] = None
+            __props__.__dict__["loaded_image"] = None
             __props__.__dict__["manifest_mode"] = None
+            __props__.__dict__["manifest_modes"] = None
             __props__.__dict__["platform_digests"] = None
             __props__.__dict__["pushed_tags"] = None
             __props__.__dict__["ref"] = None
             __props__.__dict__["verification"] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registryAuth", "secrets"])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registries", "registryAuth", "secrets"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Image, __self__).__init__(
             'multiarch:index:Image',
@@ -743,9 +827,16 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["delete_on_destroy"] = None
         __props__.__dict__["digest"] = None
         __props__.__dict__["dockerfile"] = None
+        __props__.__dict__["drift"] = None
+        __props__.__dict__["existing_builder"] = None
+        __props__.__dict__["exported"] = None
+        __props__.__dict__["exports"] = None
         __props__.__dict__["labels"] = None
+        __props__.__dict__["load"] = None
+        __props__.__dict__["loaded_image"] = None
         __props__.__dict__["manifest"] = None
         __props__.__dict__["manifest_mode"] = None
+        __props__.__dict__["manifest_modes"] = None
         __props__.__dict__["no_cache"] = None
         __props__.__dict__["platform_digests"] = None
         __props__.__dict__["platforms"] = None
@@ -754,6 +845,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["push"] = None
         __props__.__dict__["pushed_tags"] = None
         __props__.__dict__["ref"] = None
+        __props__.__dict__["registries"] = None
         __props__.__dict__["registry_auth"] = None
         __props__.__dict__["sbom"] = None
         __props__.__dict__["secrets"] = None
@@ -896,11 +988,59 @@ class Image(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def drift(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        What refresh found changed out of band (a tag moved, an export deleted); the next `up` repairs it.
+        """
+        return pulumi.get(self, "drift")
+
+    @_builtins.property
+    @pulumi.getter(name="existingBuilder")
+    def existing_builder(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        """
+        return pulumi.get(self, "existing_builder")
+
+    @_builtins.property
+    @pulumi.getter
+    def exported(self) -> pulumi.Output[Optional[Sequence['outputs.ExportResult']]]:
+        """
+        What each export wrote.
+        """
+        return pulumi.get(self, "exported")
+
+    @_builtins.property
+    @pulumi.getter
+    def exports(self) -> pulumi.Output[Optional[Sequence['outputs.ExportSpec']]]:
+        """
+        Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        """
+        return pulumi.get(self, "exports")
+
+    @_builtins.property
+    @pulumi.getter
     def labels(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
         """
         `--label`s.
         """
         return pulumi.get(self, "labels")
+
+    @_builtins.property
+    @pulumi.getter
+    def load(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Load the image into the docker engine (`--load`); its tags move there after verification.
+        """
+        return pulumi.get(self, "load")
+
+    @_builtins.property
+    @pulumi.getter(name="loadedImage")
+    def loaded_image(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The image loaded into the docker engine (its ID there), or "".
+        """
+        return pulumi.get(self, "loaded_image")
 
     @_builtins.property
     @pulumi.getter
@@ -914,9 +1054,17 @@ class Image(pulumi.CustomResource):
     @pulumi.getter(name="manifestMode")
     def manifest_mode(self) -> pulumi.Output[_builtins.str]:
         """
-        The mode used: "auto" resolves to one of the others, once.
+        The mode used ("auto" resolves to one of the others, once per registry); "mixed" when registries differ.
         """
         return pulumi.get(self, "manifest_mode")
+
+    @_builtins.property
+    @pulumi.getter(name="manifestModes")
+    def manifest_modes(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        registry -> the mode used there.
+        """
+        return pulumi.get(self, "manifest_modes")
 
     @_builtins.property
     @pulumi.getter(name="noCache")
@@ -983,10 +1131,18 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "ref")
 
     @_builtins.property
+    @pulumi.getter
+    def registries(self) -> pulumi.Output[Optional[Sequence['outputs.RegistryLoginEntry']]]:
+        """
+        More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        """
+        return pulumi.get(self, "registries")
+
+    @_builtins.property
     @pulumi.getter(name="registryAuth")
     def registry_auth(self) -> pulumi.Output[Optional['outputs.RegistryAuth']]:
         """
-        Registry login (password a Pulumi secret).
+        The `registry` login (password a Pulumi secret).
         """
         return pulumi.get(self, "registry_auth")
 
@@ -1026,7 +1182,7 @@ class Image(pulumi.CustomResource):
     @pulumi.getter
     def tags(self) -> pulumi.Output[Sequence[_builtins.str]]:
         """
-        Tags to move to the verified image, all in one repository.
+        Tags to move to the verified image, in any repositories and registries.
         """
         return pulumi.get(self, "tags")
 
