@@ -136,7 +136,8 @@ export function generateSchema(root: string): Spec {
             properties[p.name] = spec;
             if (!(p.flags & ts.SymbolFlags.Optional)) required.push(p.name);
         }
-        return { properties, ...(required.length ? { required } : {}) };
+        // An object without properties has none in the schema the engine serves back (it drops `{}`).
+        return { ...(Object.keys(properties).length ? { properties } : {}), ...(required.length ? { required } : {}) };
     }
 
     const resources: Record<string, Spec> = {};
@@ -158,7 +159,7 @@ export function generateSchema(root: string): Spec {
             inputProperties: inputs.properties,
             ...(inputs.required ? { requiredInputs: inputs.required } : {}),
             properties: outputs.properties,
-            required: Object.keys(outputs.properties),
+            required: Object.keys(outputs.properties ?? {}),
         };
     }
     for (const [name, r] of Object.entries(RESOURCES)) {

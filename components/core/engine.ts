@@ -40,6 +40,14 @@ export async function imageId(ref: string): Promise<string | undefined> {
     throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
 }
 
+/** The engine's tags on an image, or undefined when the engine has no such image. */
+export async function imageTags(ref: string): Promise<string[] | undefined> {
+    const r = await run("docker", ["image", "inspect", "--format", "{{json .RepoTags}}", ref], { allowFailure: true });
+    if (r.code === 0) return JSON.parse(r.stdout.trim()) ?? [];
+    if (/no such image/i.test(r.stderr)) return undefined;
+    throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
+}
+
 export async function tag(id: string, ref: string): Promise<void> {
     await run("docker", ["image", "tag", id, ref]);
 }

@@ -379,6 +379,27 @@ async function readExports(inputs: ImageInputs): Promise<exportsLib.ExportResult
     }));
 }
 
+/** Verifies every platform, in every target, then moves the tags in all of them (all or none). */
+async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built,
+    bases: Record<string, Promise<number | undefined>>): Promise<{ moved: { pushedTags: string[]; digest: string }; verification: Record<string, string> }> {
+    // Verify every platform, in every target, before any tag moves.
+    const verification: Record<string, string> = {};
+    if (inputs.push && inputs.verify) {
+        const checks = await verifyPlatforms(inputs, targets, built.manifests, bases);
+        const bad = checks.filter((c) => c.problem);
+        for (const c of checks) verification[c.platform] = verify.describe(c);
+        if (bad.length) throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
+        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
+            throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);
+        }
+    }
+
+    if (!inputs.push) return { moved: { pushedTags: [], digest: "" }, verification };
+    const { moves, ...moved } = await tagMoves(inputs, targets, modes, built);
+    await moveTags(moves);
+    return { moved, verification };
+}
+
 /** A builder named by the user must still exist when the build starts. */
 async function requireExistingBuilder(inputs: ImageInputs): Promise<void> {
     if (inputs.existingBuilder && !(await buildx.find(inputs.builder))) throw new Error(`builder: ${builderGone(inputs.builder)}`);
@@ -401,27 +422,19 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
     const built = await buildByDigest(inputs, targets, perPlatform, log).catch(async (e: Error) => { throw await explainBuildFailure(inputs, e); });
 
-    // Verify every platform, in every target, before any tag moves.
-    const verification: Record<string, string> = {};
-    if (inputs.push && inputs.verify) {
-        const checks = await verifyPlatforms(inputs, targets, built.manifests, bases);
-        const bad = checks.filter((c) => c.problem);
-        for (const c of checks) verification[c.platform] = verify.describe(c);
-        if (bad.length) throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
-        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
-            throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);
+    let moved: { pushedTags: string[]; digest: string }, exported: exportsLib.ExportResult[], verification: Record<string, string>;
+    try {
+        ({ moved, verification } = await verifyAndMove(inputs, targets, modes, built, bases));
+        // The engine's tags, once the registries' moved (verification passed).
+        if (built.loadedId) for (const t of inputs.tags) await engine.tag(built.loadedId, t);
+        exported = await readExports(inputs);
+    } catch (e) {
+        // A loaded image no tag points at is this build's only: leave nothing behind.
+        if (built.loadedId && (await engine.imageTags(built.loadedId).catch(() => undefined))?.length === 0) {
+            await engine.untag(built.loadedId).catch(() => {});
         }
+        throw e;
     }
-
-    let moved = { pushedTags: [] as string[], digest: "" };
-    if (inputs.push) {
-        const { moves, ...rest } = await tagMoves(inputs, targets, modes, built);
-        await moveTags(moves);
-        moved = rest;
-    }
-    // The engine's tags, once the registries' moved (verification passed).
-    if (built.loadedId) for (const t of inputs.tags) await engine.tag(built.loadedId, t);
-    const exported = await readExports(inputs);
 
     const used = [...new Set(Object.values(modes))];
     const manifestMode = used.length > 1 ? "mixed" : used[0] ?? (inputs.manifest === "per-arch-tags" ? "per-arch-tags" : "index");
