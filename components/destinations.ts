@@ -127,11 +127,12 @@ export function checkOutputs(e: ArgErrors, a: { exports: any[]; load: boolean; p
             return;
         }
         const kind = kinds[0] as Exclude<(typeof KINDS)[number], "raw">;
-        const f = entry[kind] ?? {};
+        // Fields set to null (absent in other languages' SDKs) count as not given.
+        const f = Object.fromEntries(Object.entries(entry[kind] ?? {}).filter(([, x]) => x !== undefined && x !== null)) as Record<string, any>;
         const prop = `${at}.${kind}`;
         const allowed = kind === "oci" || kind === "docker" ? IMAGE_FIELDS : kind === "local" || kind === "tar" ? ["dest"]
             : kind === "cacheonly" ? [] : ["names", "push"];
-        for (const k of Object.keys(f).filter((k) => f[k] !== undefined && !allowed.includes(k))) {
+        for (const k of Object.keys(f).filter((k) => !allowed.includes(k))) {
             e.add(`${prop}.${k}`, kind === "registry" || kind === "image"
                 ? `not taken here: the push is by digest, verified, then tagged (push options are BuildKit's defaults); drop ${k}`
                 : `not a field of ${kind} exports: use ${allowed.join(", ") || "none"}`);
@@ -146,7 +147,7 @@ export function checkOutputs(e: ArgErrors, a: { exports: any[]; load: boolean; p
         }
         if (kind === "cacheonly") { out.exports.push({ type: "cacheonly" }); return; }
         if (kind === "docker" && f.dest === undefined) {
-            const extra = Object.keys(f).filter((k) => f[k] !== undefined);
+            const extra = Object.keys(f);
             if (extra.length) e.add(`${prop}.dest`, `without dest a docker export is the engine's load, which takes none of ${extra.join(", ")}: give dest to write a tarball`);
             out.load = true;
             return;
@@ -171,7 +172,7 @@ export function checkOutputs(e: ArgErrors, a: { exports: any[]; load: boolean; p
             e.add(`${prop}.compressionLevel`, `${f.compressionLevel} is not a level: give an integer from 0 to 22`);
         }
         const spec: ExportSpec = { type: kind, dest: f.dest };
-        for (const k of IMAGE_FIELDS.slice(1)) if (f[k] !== undefined) (spec as any)[k] = f[k];
+        for (const k of IMAGE_FIELDS.slice(1)) if (k in f) (spec as any)[k] = f[k];
         out.exports.push(spec);
     });
     return out;

@@ -60,8 +60,9 @@ export interface MultiArchImageArgs {
      * `"index"` (default): each tag points at one manifest list / OCI index.
      * `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
      * registries that keep no manifest lists (the article's company registry) or consumers
-     * that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-     * with a warning.
+     * that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+     * with a warning, where it keeps no lists (one registry may keep lists, another get
+     * per-arch tags).
      */
     manifest?: pulumi.Input<ManifestMode>;
     /** Build arguments (`--build-arg`). Default `{}`. */

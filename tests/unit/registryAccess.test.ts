@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import dockerConfig = require("../../components/core/dockerConfig");
 import hosts = require("../../components/core/registryHosts");
-import { parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../components/core/registry";
+import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../components/core/registry";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures");
 
@@ -114,6 +114,11 @@ describe("registry access: credentials from the docker config", () => {
             const args = await dockerConfig.resolve("ghcr.io", { username: "ci", password: "from-args" });
             assert.deepStrictEqual(args.credentials, { username: "ci", password: "from-args" });
             assert.strictEqual(args.source.kind, "registry args");
+            assert.strictEqual(loginFix(args, "ghcr.io"), "check registry.username and registry.password");
+            // A login of the registries list is named by its entry, in the description and the fix.
+            const entry = await dockerConfig.resolve("ghcr.io", { username: "ci", password: "x" }, undefined, "registries[1]");
+            assert.strictEqual(entry.source.describe, "the resource's registries[1]");
+            assert.strictEqual(loginFix(entry, "ghcr.io"), "check registries[1].username and registries[1].password");
         });
         // The server URL went to the helper on stdin, Docker Hub's under its v1 key; args asked nothing.
         assert.deepStrictEqual(helper.calls(), ["ghcr.io", "https://index.docker.io/v1/", "plain.example"]);

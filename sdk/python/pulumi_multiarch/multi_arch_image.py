@@ -82,8 +82,9 @@ class MultiArchImageArgs:
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
                registries that keep no manifest lists (the article's company registry) or consumers
-               that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-               with a warning.
+               that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+               with a warning, where it keeps no lists (one registry may keep lists, another get
+               per-arch tags).
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
@@ -362,8 +363,9 @@ class MultiArchImageArgs:
         `"index"` (default): each tag points at one manifest list / OCI index.
         `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
         registries that keep no manifest lists (the article's company registry) or consumers
-        that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-        with a warning.
+        that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+        with a warning, where it keeps no lists (one registry may keep lists, another get
+        per-arch tags).
         """
         return pulumi.get(self, "manifest")
 
@@ -601,8 +603,9 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
                registries that keep no manifest lists (the article's company registry) or consumers
-               that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-               with a warning.
+               that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+               with a warning, where it keeps no lists (one registry may keep lists, another get
+               per-arch tags).
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
