@@ -23,7 +23,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
 import { builderNames, requireRealParts, sh } from "../support/env";
-import { dispose, failure, inlineStack } from "../support/stack";
+import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 import { startProxy, Proxy } from "../support/faults";
 import { MACHINE_TLS, FLEET_ENDPOINTS, requireFleet } from "../support/fleet";
 import * as company from "../support/companyRegistries";
@@ -229,8 +229,10 @@ describe("where images go: several registries, registries logins, load, exports,
         assert.match(first.byname.verification["linux/amd64"], /^ok: config linux\/amd64/);
     });
 
-    it("a second up changes nothing; refresh sees no drift", async () => {
+    it("a second up changes nothing; refresh sees no drift; the registries password is nowhere in clear in the state", async () => {
         assert.deepStrictEqual((await stack.up(quiet)).summary.resourceChanges, { same: SAME });
+        const state = stateTexts(stack);
+        assert.ok(!state.exported.includes(PASSWORD) && !state.onDisk.includes(PASSWORD), "the registries password is in the state in clear");
         const refreshed = await stack.refresh(quiet);
         assert.ok(!refreshed.summary.resourceChanges?.update, `refresh saw drift: ${JSON.stringify(refreshed.summary.resourceChanges)}`);
         assert.deepStrictEqual((await stack.preview()).changeSummary, { same: SAME });
