@@ -7,4 +7,8 @@ export {
 export {
     MultiArchImage, MultiArchImageArgs, RegistryArgs, BuildContextArgs, NamedContextArgs, DockerfileArgs,
 } from "./multiArchImage";
+export {
+    BuilderConfigArgs, ExportArgs, ExportCacheOnlyArgs, ExportDockerArgs, ExportLocalArgs, ExportOCIArgs, ExportRegistryArgs, RegistryLoginArgs,
+} from "./destinations";
 export type { ManifestMode } from "./contract/types";
+export type { ExportResult, ExportType } from "./core/exports";

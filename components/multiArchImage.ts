@@ -8,9 +8,11 @@ import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
 import { dockerfileInRepository } from "./core/buildContexts";
 import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
+import type { ExportResult } from "./core/exports";
 import { parseRef } from "./core/registry";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ImageInputs, ManifestMode } from "./contract/types";
+import type { ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
+import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
 import { checkSources, sourceArgs } from "./imageSources";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
@@ -22,7 +24,8 @@ import { ArgErrors, checkPlatforms, validated } from "./validate";
 export interface RegistryArgs {
     /**
      * The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
-     * Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+     * Docker Hub's `index.docker.io` allowed), one of the tags' registries. Default: the tags'
+     * registry (required when the tags are in several; log in to others with `registries`).
      */
     server?: pulumi.Input<string | undefined>;
     /** User name for the tags' registry. Default none: required. */
@@ -80,18 +83,28 @@ export interface MultiArchImageArgs {
     dockerfile?: string | DockerfileArgs;
     /** Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`. */
     platforms: pulumi.Input<string[]>;
-    /** Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository. */
+    /**
+     * Tags to push, e.g. `["localhost:5000/hello:1.0", "ghcr.io/org/hello:1.0"]`: any number
+     * of repositories and registries, one build pushed to all, verified in each, tags moved in
+     * all or none. May be empty when `push` is false.
+     */
     tags: pulumi.Input<string[]>;
     /** Push to the registry. Default `true`. */
     push?: pulumi.Input<boolean>;
-    /** The builder; the image depends on it and, through it, on its emulators. */
-    builder: BuildxBuilder;
+    /**
+     * The builder: a {@link BuildxBuilder} of this stack (the image depends on it and, through
+     * it, on its emulators), or one the user already has, by name (`{ name: "ci-builder" }`,
+     * made by hand or by setup-buildx-action): read and checked at preview, never created or
+     * removed.
+     */
+    builder: BuildxBuilder | BuilderConfigArgs;
     /**
      * `"index"` (default): each tag points at one manifest list / OCI index.
      * `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
      * registries that keep no manifest lists (the article's company registry) or consumers
-     * that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-     * with a warning.
+     * that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+     * with a warning, where it keeps no lists (one registry may keep lists, another get
+     * per-arch tags).
      */
     manifest?: pulumi.Input<ManifestMode>;
     /** Build arguments (`--build-arg`). Default `{}`. */
@@ -131,6 +144,24 @@ export interface MultiArchImageArgs {
      * credential helpers (`docker login`), as `docker buildx build --push` uses them.
      */
     registry?: RegistryArgs;
+    /**
+     * More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
+     * docker logins for the build (base images, caches, pushes) and for every registry call
+     * after it. Default none.
+     */
+    registries?: pulumi.Input<pulumi.Input<RegistryLoginArgs>[]>;
+    /**
+     * Load the image into the docker engine (`--load`), tagged with `tags` after verification:
+     * one platform, or every platform where the engine has the containerd image store (else
+     * refused at preview). Default `false`.
+     */
+    load?: pulumi.Input<boolean>;
+    /**
+     * Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
+     * tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
+     * Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
+     */
+    exports?: pulumi.Input<pulumi.Input<ExportArgs>[]>;
     /** Values whose change forces a rebuild (e.g. a release number). Default none. */
     triggers?: pulumi.Input<string[]>;
     /** Verify each platform's config and entrypoint binary before tags move. Default `true`. */
@@ -141,7 +172,7 @@ export interface MultiArchImageArgs {
      * of warning. Default `false`.
      */
     strict?: boolean;
-    /** Delete the pushed manifests on destroy (registry API). Default `false`: images are kept. */
+    /** Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept. */
     deleteOnDestroy?: pulumi.Input<boolean>;
 }
 
@@ -167,22 +198,30 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly contextDigest: pulumi.Output<string>;
     /** What drove the last build: `["create"]` or the inputs that changed. */
     readonly buildReason: pulumi.Output<string[]>;
+    /** registry -> the manifest mode used there ("auto" resolved per registry). */
+    readonly manifestModes: pulumi.Output<Record<string, string>>;
+    /** The loaded image's ID in the docker engine, or "". */
+    readonly loadedImage: pulumi.Output<string>;
+    /** What each export wrote: type, dest, the image digest inside (oci, docker), the file's or folder's content digest. */
+    readonly exported: pulumi.Output<ExportResult[]>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
         const warn = (msg: string) => pulumi.log.warn(msg, this);
         const created = createImageInputs(args, warn);
+        const builder = builderOf(args.builder);
+        const registryAuth = args.registry ? registryLogin(args.registry, created.tags as pulumi.Output<string[]>) : undefined;
         const inputs = {
-            ...created, builder: args.builder.name, builderPlatforms: args.builder.platforms,
-            ...(args.builder.buildkitdConfig ? { builderConfig: args.builder.buildkitdConfig } : {}),
-            buildkitChecks: buildkitChecks(args, created, warn, (msg) => pulumi.log.info(msg, this)), strict: args.strict ?? false,
+            ...created, ...builder.inputs,
+            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => pulumi.log.info(msg, this)), strict: args.strict ?? false,
             secrets: args.secrets ?? {},
-            registryAuth: args.registry ? registryLogin(args.registry, args.tags) : undefined,
+            registryAuth,
+            registries: registryLogins(args.registries, registryAuth ? registryAuth.apply((a) => a.address) : undefined),
         };
         const res = new Image(`${name}-image`, inputs, {
-            parent: this, dependsOn: [args.builder],
-            // Build secrets and the registry password stay encrypted in state even if given as plain strings.
-            additionalSecretOutputs: ["secrets", "registryAuth"],
+            parent: this, dependsOn: builder.dependsOn,
+            // Build secrets and registry passwords stay encrypted in state even if given as plain strings.
+            additionalSecretOutputs: ["secrets", "registryAuth", "registries"],
         });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
@@ -192,9 +231,13 @@ export class MultiArchImage extends pulumi.ComponentResource {
         this.verification = res.verification;
         this.contextDigest = res.contextDigest;
         this.buildReason = res.buildReason;
+        this.manifestModes = res.manifestModes;
+        this.loadedImage = res.loadedImage;
+        this.exported = res.exported;
         this.registerOutputs({
             digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
             contextDigest: this.contextDigest, buildReason: this.buildReason, manifestMode: this.manifestMode, verification: this.verification,
+            manifestModes: this.manifestModes, loadedImage: this.loadedImage, exported: this.exported,
         });
     }
 }
@@ -209,10 +252,39 @@ class Image extends PluginResource {
     declare readonly verification: pulumi.Output<Record<string, string>>;
     declare readonly contextDigest: pulumi.Output<string>;
     declare readonly buildReason: pulumi.Output<string[]>;
+    declare readonly manifestModes: pulumi.Output<Record<string, string>>;
+    declare readonly loadedImage: pulumi.Output<string>;
+    declare readonly exported: pulumi.Output<ExportResult[]>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
-        super(RESOURCE_TYPES.Image, name, { ...inputs, ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification"]) }, opts);
+        super(RESOURCE_TYPES.Image, name, {
+            ...inputs,
+            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage", "exported", "drift"]),
+        }, opts);
     }
+}
+
+/**
+ * The image's builder as inputs: a BuildxBuilder of the stack (a dependency, with its reported
+ * platforms and its buildkitd config), or a builder by name (read by the plugin at preview).
+ */
+function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<string>; inputs: pulumi.Inputs; dependsOn: pulumi.Resource[] } {
+    if (b instanceof BuildxBuilder || pulumi.Resource.isInstance(b)) {
+        const managed = b as BuildxBuilder;
+        return {
+            name: managed.name,
+            inputs: { builder: managed.name, builderPlatforms: managed.platforms, ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}) },
+            dependsOn: [managed],
+        };
+    }
+    const name = validated([b?.name], ([n]) => {
+        const e = new ArgErrors("MultiArchImage");
+        if (!n) e.add("builder.name", "give the name of an existing builder (`docker buildx ls`), or a BuildxBuilder");
+        else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n)) e.add("builder.name", `"${n}" is not a builder name: buildx names use letters, digits, "-", "_" and "."`);
+        e.throwIfAny();
+        return n!;
+    });
+    return { name, inputs: { builder: name, existingBuilder: true }, dependsOn: [] };
 }
 
 /**
@@ -221,8 +293,9 @@ class Image extends PluginResource {
  * them after creating the builder and before the build). Each finding is a warning with its
  * rule and line, or, with `strict`, an error of the image's check that stops the preview.
  */
-function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (msg: string) => void, note: (msg: string) => void): pulumi.Output<string[]> {
-    return pulumi.all([args.builder.name, inputs.platforms, inputs.context, inputs.dockerfile, inputs.dockerfileInline, inputs.namedContexts, inputs.buildArgs, inputs.target]).apply(
+function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<string>, inputs: pulumi.Inputs, warn: (msg: string) => void,
+    note: (msg: string) => void): pulumi.Output<string[]> {
+    return pulumi.all([builderName, inputs.platforms, inputs.context, inputs.dockerfile, inputs.dockerfileInline, inputs.namedContexts, inputs.buildArgs, inputs.target]).apply(
         async ([builder, platforms, context, dockerfile, dockerfileInline, namedContexts, buildArgs, target]:
             [string, string[], string, string | undefined, string | undefined, Record<string, string> | undefined, Record<string, string>, string | undefined]) => {
             if (!builder || !platforms?.length) return [];
@@ -286,24 +359,27 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
         args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheFrom ?? [], args.cacheTo ?? [], args.cacheRepository,
         args.noCache ?? false, args.pull ?? false, args.provenance ?? false, args.sbom ?? false, args.triggers ?? [], args.verify ?? true,
-        args.deleteOnDestroy ?? false, src.named, src.inline,
-    ], ([platforms, tags, push, manifest, buildArgs, target, labels, annotations, ssh, cacheFrom, cacheTo, cacheRepository,
-        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, named, inline]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
+        args.deleteOnDestroy ?? false, src.named, src.inline, args.load ?? false, args.exports ?? [],
+    ], ([platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheFrom, cacheTo, cacheRepository,
+        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, named, inline, load0, exports0]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
         const e = new ArgErrors("MultiArchImage");
         const sources = checkSources(e, src, named as Record<string, string>, inline);
         const normalized = checkPlatforms(e, "platforms", platforms);
-        if (!tags || tags.length === 0) e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]`);
-        const repos = new Set<string>();
-        (tags ?? []).forEach((t, i) => {
+        // Exports can add the push (a registry export) and the load (a docker export without dest).
+        const { exports, load, push, tags } = checkOutputs(e, {
+            exports: exports0 as any[], load: load0, push: push0, tags: tags0 ?? [], platforms: normalized, provenance, sbom,
+            context: typeof src.location === "string" ? src.location : "",
+        });
+        if (tags.length === 0 && (push || (!load && !exports.length))) {
+            e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]${push ? "" : ", or an output: load or exports"}`);
+        }
+        tags.forEach((t, i) => {
             try {
-                const r = parseRef(t);
-                repos.add(`${r.registry}/${r.repository}`);
-                if (r.digest) e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
+                if (parseRef(t).digest) e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
             } catch (err) {
                 e.add(`tags[${i}]`, (err as Error).message);
             }
         });
-        if (repos.size > 1) e.add("tags", `all tags must be in one repository, got ${[...repos].join(", ")}: use one MultiArchImage per repository`);
         if (normalized.length && sources?.dockerfileText) {
             const { name, text } = sources.dockerfileText;
             for (const f of lintDockerfile(text, normalized)) {
@@ -324,26 +400,36 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
             ...sources!.inputs, platforms: normalized, tags, push, manifest, buildArgs,
             ...(target ? { target } : {}),
             labels, annotations, ssh, cacheFrom, cacheTo, ...(cacheRepository ? { cacheRepository } : {}),
-            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy,
+            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, load, exports,
         };
     });
     return spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
         "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
-        "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "contextDigest", "contextFiles"]);
+        "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "load", "exports", "contextDigest", "contextFiles"]);
 }
 
-/** The `registry` login as the image takes it; each missing part, or a server other than the tags' registry, is refused. */
-export function registryLogin(r: RegistryArgs, tags: pulumi.Input<string[]>): pulumi.Output<{ username: string; password: string }> {
+/**
+ * The `registry` login as the image takes it, with the registry it is for: `server`, one of the
+ * tags' registries, or the tags' one registry. Each missing part, a server the tags do not
+ * name, or no server with tags in several registries, is refused.
+ */
+export function registryLogin(r: RegistryArgs, tags: pulumi.Input<string[]>): pulumi.Output<RegistryAuth & { address: string }> {
     return pulumi.all([r.server, r.username, r.password, tags]).apply(([server, username, password, tags]) => {
         const e = new ArgErrors("MultiArchImage");
         if (!username) e.add("registry.username", "give the login's user name, or drop registry: the docker config's logins are used");
         if (!password) e.add("registry.password", "give the login's password or token, as a Pulumi secret");
-        let host: string | undefined;
-        try { host = tags?.[0] ? parseRef(tags[0]).registry : undefined; } catch { /* refused with the tags */ }
-        if (server && host && registryOfServer(server) !== host) {
-            e.add("registry.server", `"${server}" is not the tags' registry (${host}): this login is for the registry the image is pushed to; log in to others with \`docker login\``);
+        const hosts = registriesOfTags(tags);
+        let address = hosts[0];
+        if (server) {
+            address = registryOfServer(server);
+            if (hosts.length && !hosts.includes(address)) {
+                e.add("registry.server", `"${server}" is not the tags' registry (${hosts.join(", ")}): this login is for a registry the image is pushed to; log in to others with registries (or \`docker login\`)`);
+            }
+        } else if (hosts.length > 1) {
+            e.add("registry.server", `the tags are in several registries (${hosts.join(", ")}): name the one this login is for, and log in to the others with registries`);
         }
+        if (!address) e.add("registry.server", "the image has no tags: name the registry this login is for");
         e.throwIfAny();
-        return { username: username!, password: password! };
+        return { username: username!, password: password!, address: address! };
     });
 }

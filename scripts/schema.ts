@@ -32,7 +32,7 @@ const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: 
 };
 /** Secret inputs of the components (Pulumi secrets in every language). */
 const SECRET_INPUTS: Record<string, string[]> = {
-    SshHostArgs: ["privateKey"], TlsArgs: ["key"], RegistryArgs: ["password"], MultiArchImageArgs: ["secrets"],
+    SshHostArgs: ["privateKey"], TlsArgs: ["key"], RegistryArgs: ["password"], RegistryLoginArgs: ["password"], MultiArchImageArgs: ["secrets"],
 };
 
 const token = (name: string) => `${PACKAGE}:index:${name}`;
@@ -71,6 +71,12 @@ export function generateSchema(root: string): Spec {
         return [t];
     }
 
+    /** A class or interface with a name of its own (not an inline type literal). */
+    function named(t: ts.Type): boolean {
+        const sym = t.aliasSymbol ?? t.getSymbol();
+        return !!sym && !!(sym.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface)) && sym.getName() !== "__type";
+    }
+
     function typeSpec(t0: ts.Type, where: string): Spec {
         const members = plainMembers(t0);
         const all = (flags: ts.TypeFlags) => members.length > 0 && members.every((x) => x.flags & flags);
@@ -83,7 +89,11 @@ export function generateSchema(root: string): Spec {
         if (strings.length && objects.length === 1 && objects[0].getSymbol()?.flags! & ts.SymbolFlags.Interface) {
             return { oneOf: [{ type: "string" }, typeSpec(objects[0], where)] };
         }
-        if (members.length !== 1) return { $ref: "pulumi.json#/Any" }; // a union of object shapes (e.g. a host spec)
+        if (members.length > 1 && members.every(named)) {
+            // A component or a named shape (builder: a BuildxBuilder or a builder by name).
+            return { oneOf: members.map((m, i) => typeSpec(m, `${where}|${i}`)) };
+        }
+        if (members.length !== 1) return { $ref: "pulumi.json#/Any" }; // a union of unnamed object shapes (e.g. a host spec)
         const t = members[0];
         if (t.flags & (ts.TypeFlags.NonPrimitive | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
         if (checker.isArrayType(t)) return { type: "array", items: typeSpec(checker.getTypeArguments(t as ts.TypeReference)[0], `${where}[]`) };
@@ -132,7 +142,8 @@ export function generateSchema(root: string): Spec {
             properties[p.name] = spec;
             if (!(p.flags & ts.SymbolFlags.Optional)) required.push(p.name);
         }
-        return { properties, ...(required.length ? { required } : {}) };
+        // An object without properties has none in the schema the engine serves back (it drops `{}`).
+        return { ...(Object.keys(properties).length ? { properties } : {}), ...(required.length ? { required } : {}) };
     }
 
     const resources: Record<string, Spec> = {};
@@ -154,7 +165,7 @@ export function generateSchema(root: string): Spec {
             inputProperties: inputs.properties,
             ...(inputs.required ? { requiredInputs: inputs.required } : {}),
             properties: outputs.properties,
-            required: Object.keys(outputs.properties),
+            required: Object.keys(outputs.properties ?? {}),
         };
     }
     for (const [name, r] of Object.entries(RESOURCES)) {

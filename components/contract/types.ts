@@ -4,6 +4,7 @@
 // description there.
 import type { Handler } from "../core/binfmt";
 import type { BuilderNode, NodeOptions } from "../core/buildx";
+import type { ExportResult, ExportSpec } from "../core/exports";
 import type { HostSpec } from "../core/host";
 import type { NodeTls } from "../core/nodeProbe";
 
@@ -100,6 +101,18 @@ export interface RegistryAuth {
     username: string;
     /** Password or token. */
     password: string;
+    /** The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry. */
+    address?: string;
+}
+
+/** One login of the image's `registries` (docker-build's shape; the password a secret). */
+export interface RegistryLoginEntry {
+    /** The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`. */
+    address: string;
+    /** User name. */
+    username: string;
+    /** Password or token. */
+    password: string;
 }
 
 /** Inputs of `multiarch:index:Image`. */
@@ -122,12 +135,14 @@ export interface ImageInputs {
     namedContextFiles?: Record<string, Record<string, string>>;
     /** Normalized platforms to build. */
     platforms: string[];
-    /** Tags to move to the verified image, all in one repository. */
+    /** Tags to move to the verified image, in any repositories and registries. */
     tags: string[];
     /** Push (and verify and tag); false keeps the result in the build cache. */
     push: boolean;
     /** The buildx builder's name. */
     builder: string;
+    /** The builder is one the user already has (by name): read and checked at preview, never created or removed. */
+    existingBuilder?: boolean;
     /** What the builder reports it can build; checked, never a rebuild trigger. */
     builderPlatforms?: string[];
     /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
@@ -160,8 +175,14 @@ export interface ImageInputs {
     provenance: boolean;
     /** SBOM attestation. */
     sbom: boolean;
-    /** Registry login (password a Pulumi secret). */
+    /** The `registry` login (password a Pulumi secret). */
     registryAuth?: RegistryAuth;
+    /** More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call. */
+    registries?: RegistryLoginEntry[];
+    /** Load the image into the docker engine (`--load`); its tags move there after verification. */
+    load?: boolean;
+    /** Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly. */
+    exports?: ExportSpec[];
     /** Any change rebuilds (like a timestamp or a git sha the user passes). */
     triggers: string[];
     /** Verify every platform before any tag moves. */
@@ -188,8 +209,16 @@ export interface ImageOutputs extends ImageInputs {
     ref: string;
     /** Every tag this resource pushed. */
     pushedTags: string[];
-    /** The mode used: "auto" resolves to one of the others, once. */
-    manifestMode: "index" | "per-arch-tags";
+    /** The mode used ("auto" resolves to one of the others, once per registry); "mixed" when registries differ. */
+    manifestMode: "index" | "per-arch-tags" | "mixed";
+    /** registry -> the mode used there. */
+    manifestModes?: Record<string, "index" | "per-arch-tags">;
+    /** The image loaded into the docker engine (its ID there), or "". */
+    loadedImage?: string;
+    /** What each export wrote. */
+    exported?: ExportResult[];
+    /** What refresh found changed out of band (a tag moved, an export deleted); the next `up` repairs it. */
+    drift?: string[];
     /** Why the last build ran: "create", or the inputs that changed. */
     buildReason: string[];
     /** platform -> what verification found. */

@@ -5,6 +5,7 @@ import os = require("os");
 import path = require("path");
 import { run, RunOptions } from "./exec";
 import dockerConfig = require("./dockerConfig");
+import { csvField } from "./exports";
 
 export interface BuilderNode {
     /** Node name, e.g. `<builder>0`. */
@@ -162,8 +163,10 @@ export interface BuildOptions {
     /** Named contexts, name -> location (`--build-context name=location`). */
     namedContexts?: Record<string, string>;
     platforms: string[];
-    /** Repository to push to by digest (no tag moves here), or undefined to keep the result in the build cache. */
-    pushRepository?: string;
+    /** Repositories to push to by digest (no tag moves here); none: the result stays in the build cache unless `outputs` write it. */
+    pushRepositories?: string[];
+    /** More `--output` values (exports, the engine's load), written by the same build. */
+    outputs?: string[];
     buildArgs: Record<string, string>;
     target?: string;
     labels?: Record<string, string>;
@@ -179,8 +182,8 @@ export interface BuildOptions {
     pull?: boolean;
     provenance?: boolean;
     sbom?: boolean;
-    /** A registry login added to the user's docker config, in a private copy for this build only. */
-    auth?: { registry: string; username: string; password: string };
+    /** Registry logins (registry -> login) added to the user's docker config, in a private copy for this build only. */
+    logins?: Record<string, dockerConfig.Credentials>;
     onLine?: (line: string) => void;
     /** Aborting it stops the build (buildx cancels it on SIGTERM). */
     signal?: AbortSignal;
@@ -189,6 +192,8 @@ export interface BuildOptions {
 /** What `--metadata-file` records for a push. */
 export interface BuildMetadata {
     digest?: string;
+    /** The image config's digest: a loaded image's ID in an engine without the containerd image store. */
+    configDigest?: string;
     imageName?: string;
     buildRef?: string;
 }
@@ -197,6 +202,7 @@ export function parseMetadata(text: string): BuildMetadata {
     const m = JSON.parse(text);
     return {
         digest: m["containerimage.digest"],
+        configDigest: m["containerimage.config.digest"],
         imageName: m["image.name"],
         buildRef: m["buildx.build.ref"],
     };
@@ -237,9 +243,11 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     if (o.noCache) args.push("--no-cache");
     if (o.pull) args.push("--pull");
     if (o.target) args.push("--target", o.target);
-    args.push("--output", o.pushRepository
-        ? `type=image,name=${o.pushRepository},push-by-digest=true,name-canonical=true,push=true`
-        : "type=image,push=false");
+    if (o.pushRepositories?.length) {
+        args.push("--output", `type=image,${csvField(`name=${o.pushRepositories.join(",")}`)},push-by-digest=true,name-canonical=true,push=true`);
+    }
+    for (const out of o.outputs ?? []) args.push("--output", out);
+    if (!o.pushRepositories?.length && !o.outputs?.length) args.push("--output", "type=image,push=false");
     args.push(o.context);
     return { args, env };
 }
@@ -249,7 +257,7 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
     const metadataFile = path.join(dir, "metadata.json");
     try {
         const { args, env } = buildArgs(o, metadataFile);
-        const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
+        const authEnv = o.logins && Object.keys(o.logins).length ? dockerConfig.privateConfig(dir, o.logins) : {};
         await run("docker", args, {
             env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal,
             ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),

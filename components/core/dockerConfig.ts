@@ -25,6 +25,8 @@ export interface CredentialSource {
     kind: "registry args" | "credential helper" | "docker config" | "none";
     /** e.g. `credHelpers["ghcr.io"] = "pass" (docker-credential-pass)`, or the config file. */
     describe: string;
+    /** For registry args: the resource's property that holds them (`registry`, `registries[1]`). */
+    property?: string;
 }
 
 export function configDir(): string {
@@ -110,8 +112,11 @@ export interface Resolved {
  * resource's `registry` login) wins for its registry, as it does in the private docker
  * config written for the build. A helper that knows nothing of the registry is no login.
  */
-export async function resolve(registry: string, args?: Credentials, run: exec.Runner = exec.run): Promise<Resolved> {
-    if (args) return { credentials: args, source: { kind: "registry args", describe: "the resource's registry args" } };
+export async function resolve(registry: string, args?: Credentials, run: exec.Runner = exec.run, property = "registry"): Promise<Resolved> {
+    if (args) {
+        const describe = property === "registry" ? "the resource's registry args" : `the resource's ${property}`;
+        return { credentials: args, source: { kind: "registry args", describe, property } };
+    }
     const dir = configDir();
     const cfg = readConfig(dir);
     const file = path.join(dir, "config.json");
@@ -137,19 +142,19 @@ export async function resolve(registry: string, args?: Credentials, run: exec.Ru
 
 /**
  * A private docker config for one build: the user's config (logins, credential helpers,
- * proxies, context) plus `login` for `registry`, in a 0700 dir under `dir`. The login is
- * made to win over a credsStore/credHelpers entry for that registry (an empty helper
- * sends docker to the file), and nothing of the user's is hidden. Returns the environment.
+ * proxies, context) plus `logins` (registry -> login), in a 0700 dir under `dir`. Each login
+ * is made to win over a credsStore/credHelpers entry for its registry (an empty helper sends
+ * docker to the file), and nothing of the user's is hidden. Returns the environment.
  */
-export function privateConfig(dir: string, registry: string, login: Credentials): Record<string, string> {
+export function privateConfig(dir: string, logins: Record<string, Credentials>): Record<string, string> {
     const home = configDir();
     const cfg = readConfig(home);
-    const key = authKey(registry);
-    const out: DockerConfigFile = {
-        ...cfg,
-        auths: { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${login.username}:${login.password}`).toString("base64") } },
-    };
-    if (helperFor(cfg, registry)) out.credHelpers = { ...(cfg.credHelpers ?? {}), [key]: "" };
+    const out: DockerConfigFile = { ...cfg, auths: { ...(cfg.auths ?? {}) } };
+    for (const [registry, login] of Object.entries(logins)) {
+        const key = authKey(registry);
+        out.auths![key] = { auth: Buffer.from(`${login.username}:${login.password}`).toString("base64") };
+        if (helperFor(cfg, registry)) out.credHelpers = { ...(out.credHelpers ?? {}), [key]: "" };
+    }
     const priv = path.join(dir, "docker");
     fs.mkdirSync(priv, { mode: 0o700 });
     fs.writeFileSync(path.join(priv, "config.json"), JSON.stringify(out), { mode: 0o600 });

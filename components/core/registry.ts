@@ -112,7 +112,7 @@ function whose(r: dockerConfig.Resolved): string {
 /** What the user does about a login the registry refused, by where it came from. */
 export function loginFix(r: dockerConfig.Resolved, registry: string): string {
     switch (r.source.kind) {
-        case "registry args": return "check registry.username and registry.password";
+        case "registry args": return `check ${r.source.property ?? "registry"}.username and ${r.source.property ?? "registry"}.password`;
         case "docker config": return `run \`docker login ${registry}\` again, or give the resource registry args`;
         case "credential helper": return `run \`docker login ${registry}\` again (it stores the login through the helper), or give the resource registry args`;
         default: return `run \`docker login ${registry}\`, or give the resource registry args`;
@@ -124,8 +124,10 @@ function basic(c: Credentials): string {
 }
 
 export interface RegistryOptions {
-    /** The resource's `registry` login; added to (never hiding) the docker config's. */
+    /** The resource's login for this registry; added to (never hiding) the docker config's. */
     credentials?: Credentials;
+    /** The resource's property that holds `credentials`, for messages. Default `registry`. */
+    credentialsProperty?: string;
     /** The buildx builder that pushes: its buildkitd config says how to reach the registry. */
     builder?: string;
     /** That builder's buildkitd.toml as given, used until buildx has stored the builder. */
@@ -159,7 +161,7 @@ export class Registry {
 
     /** Credentials as docker would send them, resolved once (a credential helper runs at most once). */
     login(): Promise<dockerConfig.Resolved> {
-        this.resolved ??= dockerConfig.resolve(this.registry, this.opts.credentials);
+        this.resolved ??= dockerConfig.resolve(this.registry, this.opts.credentials, undefined, this.opts.credentialsProperty);
         return this.resolved;
     }
 
@@ -328,6 +330,14 @@ export class Registry {
             const text = res.body.toString("utf8").slice(0, 300);
             throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
         }
+    }
+
+    /** Whether the repository holds the blob (a HEAD). */
+    async hasBlob(repository: string, digest: string): Promise<boolean> {
+        const res = await this.call("read", "HEAD", `${repository}/blobs/${digest}`, `repository:${repository}:pull`);
+        if (res.status === 200) return true;
+        if (res.status === 404) return false;
+        throw new Error(`read: HEAD blob ${digest} of ${this.registry}/${repository} answered ${res.status}`);
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {

@@ -1,10 +1,13 @@
 """The main job in Python: emulators, a builder and the app's image for amd64 and arm64,
-and a small image from named contexts."""
+pushed to two registries: one that keeps manifest lists, and the article's company registry
+that keeps none (manifest "auto" gives it one tag per architecture); and a small image from
+named contexts."""
 import pulumi
 import pulumi_multiarch as multiarch
 
 config = pulumi.Config()
 registry = config.get("registry") or "127.0.0.1:5000"
+company_registry = config.get("companyRegistry") or "127.0.0.1:5003"
 repository = config.get("repository") or "python/hello"
 
 qemu = multiarch.BinfmtSetup("qemu", platforms=["linux/arm64"])
@@ -12,13 +15,15 @@ builder = multiarch.BuildxBuilder(
     "builder",
     binfmt=qemu,
     driver_opts={"network": "host"},  # reach a registry on loopback
-    buildkitd_config=f'[registry."{registry}"]\n  http = true\n',  # which speaks plain HTTP
+    # both speak plain HTTP
+    buildkitd_config=f'[registry."{registry}"]\n  http = true\n[registry."{company_registry}"]\n  http = true\n',
 )
 image = multiarch.MultiArchImage(
     "hello",
     context="../../app",
     platforms=["linux/amd64", "linux/arm64"],
-    tags=[f"{registry}/{repository}:1.0"],
+    tags=[f"{registry}/{repository}:1.0", f"{company_registry}/{repository}-company:1.0"],
+    manifest="auto",
     builder=builder,
 )
 
@@ -41,5 +46,7 @@ greeting = multiarch.MultiArchImage(
 pulumi.export("ref", image.ref)
 pulumi.export("platformDigests", image.platform_digests)
 pulumi.export("verification", image.verification)
+pulumi.export("tags", image.tags)
+pulumi.export("manifestModes", image.manifest_modes)
 pulumi.export("builderName", builder.name)
 pulumi.export("greetingDigests", greeting.platform_digests)

@@ -13,6 +13,7 @@ import { dispose } from "../support/stack";
 import { imageFiles, manifest } from "../support/registry";
 
 const REGISTRY = "127.0.0.1:5000";
+const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists
 
 /** The whole life of one example project: up, the images, a no-op up, destroy. */
 function lifecycle(example: string, env: Record<string, string> = {}) {
@@ -30,10 +31,16 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
         fs.rmSync(path.join(ROOT, "examples", example, `Pulumi.e2e-${example}.yaml`), { force: true });
     });
 
-    it("up builds the app for amd64 and arm64 through the plugin's components, verified", async () => {
+    it("up builds the app for amd64 and arm64 through the plugin's components, verified, in two registries", async () => {
         const o = (await stack.up({ onOutput: () => {} })).outputs;
         const index = await manifest(REGISTRY, repository, "1.0");
         assert.deepStrictEqual(index.body.manifests.map((m: any) => m.platform.architecture).sort(), ["amd64", "arm64"]);
+        // The company registry keeps no list: auto gave it one tag per architecture.
+        assert.deepStrictEqual(o.manifestModes.value, { [REGISTRY]: "index", [COMPANY]: "per-arch-tags" });
+        assert.deepStrictEqual(o.tags.value, [`${REGISTRY}/${repository}:1.0`, `${COMPANY}/${repository}-company:1.0-amd64`, `${COMPANY}/${repository}-company:1.0-arm64`]);
+        for (const arch of ["amd64", "arm64"]) {
+            assert.strictEqual((await manifest(COMPANY, `${repository}-company`, `1.0-${arch}`)).digest, index.body.manifests.find((m: any) => m.platform.architecture === arch).digest);
+        }
         assert.match(o.verification.value["linux/arm64"], /^ok: config linux\/arm64, \S+ is arm64, 1 ELF file added by the build$/);
         assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /machine: aarch64/);
         const types = (await stack.exportStack()).deployment.resources.map((r: any) => r.type);

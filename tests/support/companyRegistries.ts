@@ -20,14 +20,16 @@ export function scratch(prefix: string): string {
 
 export interface Pki { caFile: string; certFile: string; keyFile: string; ca: string }
 
-/** A private CA and a server certificate for `names`, as a company's PKI would issue. */
+/** A private CA and a server certificate for `names` (host names or IPv4 addresses), as a company's PKI would issue. */
 export function makePki(dir: string, names: string[]): Pki {
     const f = (n: string) => path.join(dir, n);
     const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
     ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "2",
         "-subj", "/CN=pulumi-multiarch test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", `/CN=${names[0]}`]);
-    fs.writeFileSync(f("server.ext"), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\n`);
+    // An IP address is matched against IP SANs only (Go and Node alike).
+    const san = names.map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? `IP:${n}` : `DNS:${n}`));
+    fs.writeFileSync(f("server.ext"), `subjectAltName=${san.join(",")}\nextendedKeyUsage=serverAuth\n`);
     ssl(["x509", "-req", "-in", f("server.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("server.crt"),
         "-days", "2", "-extfile", f("server.ext")]);
     return { caFile: f("ca.crt"), certFile: f("server.crt"), keyFile: f("server.key"), ca: fs.readFileSync(f("ca.crt"), "utf8") };

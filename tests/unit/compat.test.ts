@@ -6,13 +6,18 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
-import type { RegistryArgs, SshHostArgs } from "../../components";
+import type * as dockerBuild from "@pulumi/docker-build";
+import type { BuilderConfigArgs, ExportArgs, RegistryArgs, RegistryLoginArgs, SshHostArgs } from "../../components";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
 /** Compile-time: a @pulumi/command connection is assignable to our host shape, @pulumi/docker's registry args to ours. */
 const asHost = (c: command.types.input.remote.ConnectionArgs): SshHostArgs => c;
 const asRegistry = (r: docker.types.input.Registry): RegistryArgs => r;
+/** Compile-time: @pulumi/docker-build's `registries` entries, `exports` entries and `builder` fit MultiArchImage's. */
+const asLogin = (r: dockerBuild.types.input.RegistryArgs): RegistryLoginArgs => r;
+const asExport = (e: dockerBuild.types.input.ExportArgs): ExportArgs => e;
+const asBuilder = (b: dockerBuild.types.input.BuilderConfigArgs): BuilderConfigArgs => b;
 
 describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
     it("is accepted as it is, key authentication and dial limits included", async () => {
@@ -57,9 +62,13 @@ describe("@pulumi/docker's registry args as MultiArchImage.registry", () => {
     it("are accepted as they are; Docker Hub's server names match docker.io tags", async () => {
         const { registryLogin } = await import("../../components/multiArchImage");
         const hub = asRegistry({ server: "https://index.docker.io/v1/", username: "me", password: pulumi.secret("token") });
-        assert.deepStrictEqual(await value(registryLogin(hub, ["me/app:1.0"])), { username: "me", password: "token" });
+        assert.deepStrictEqual(await value(registryLogin(hub, ["me/app:1.0"])), { username: "me", password: "token", address: "docker.io" });
         const own = asRegistry({ server: "registry.corp:5105", username: "ci", password: "pw" });
-        assert.deepStrictEqual(await value(registryLogin(own, ["registry.corp:5105/team/app:1.0"])), { username: "ci", password: "pw" });
+        assert.deepStrictEqual(await value(registryLogin(own, ["registry.corp:5105/team/app:1.0"])), { username: "ci", password: "pw", address: "registry.corp:5105" });
+        // Without server: the tags' one registry; with tags in two, the server picks one of them.
+        assert.strictEqual((await value(registryLogin(asRegistry({ username: "ci", password: "pw" }), ["registry.corp:5105/a:1"]))).address, "registry.corp:5105");
+        const two = ["registry.corp:5105/a:1", "ghcr.io/org/a:1"];
+        assert.strictEqual((await value(registryLogin(asRegistry({ server: "ghcr.io", username: "ci", password: "pw" }), two))).address, "ghcr.io");
     });
 
     it("a login for another registry, or without user or password, is refused naming each property", async () => {
@@ -69,5 +78,37 @@ describe("@pulumi/docker's registry args as MultiArchImage.registry", () => {
             assert.match(e.message, /"ghcr.io" is not the tags' registry \(registry.corp:5105\)/);
             return true;
         });
+        await assert.rejects(value(registryLogin(asRegistry({ username: "ci", password: "pw" }), ["registry.corp:5105/a:1", "ghcr.io/org/a:1"])), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), ["registry.server"]);
+            assert.match(e.message, /the tags are in several registries \(registry.corp:5105, ghcr.io\): name the one this login is for/);
+            return true;
+        });
+    });
+});
+
+describe("@pulumi/docker-build's Image inputs as MultiArchImage's", () => {
+    const value = <T>(o: pulumi.Output<T>) => (o as any).promise() as Promise<T>;
+
+    it("registries entries are accepted as they are (Docker Hub's names too), and bad ones refused naming each property", async () => {
+        const { registryLogins } = await import("../../components/destinations");
+        const list = [asLogin({ address: "ghcr.io", username: "me", password: pulumi.secret("t") }), asLogin({ address: "https://index.docker.io/v1/", username: "u", password: "p" })];
+        assert.deepStrictEqual(await value(registryLogins(list, undefined)), [
+            { address: "ghcr.io", username: "me", password: "t" }, { address: "docker.io", username: "u", password: "p" },
+        ]);
+        const bad = [asLogin({ address: "not a host" }), asLogin({ address: "ghcr.io", username: "a", password: "b" }), asLogin({ address: "ghcr.io", username: "c", password: "d" }),
+            asLogin({ address: "registry.corp:5105", username: "e", password: "f" })];
+        await assert.rejects(value(registryLogins(bad, "registry.corp:5105")), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), [
+                "registries[0].address", "registries[0].username", "registries[0].password", "registries[2].address", "registries[3].address",
+            ]);
+            assert.match(e.message, /registries\[2\]\.address: registries\[1\] logs in to ghcr\.io already/);
+            assert.match(e.message, /registries\[3\]\.address: the registry arg logs in to registry\.corp:5105 already/);
+            return true;
+        });
+    });
+
+    it("exports entries and builder are accepted as docker-build types them", () => {
+        assert.deepStrictEqual(asExport({ oci: { dest: "image.tar", tar: true } }), { oci: { dest: "image.tar", tar: true } });
+        assert.deepStrictEqual(asBuilder({ name: "ci" }), { name: "ci" });
     });
 });

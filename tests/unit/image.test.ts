@@ -7,8 +7,11 @@ describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };
 
     it("pushes by digest only: no tag on the command line", () => {
-        const { args } = buildArgs({ ...base, pushRepository: "127.0.0.1:5000/hello" }, "/tmp/m.json");
+        const { args } = buildArgs({ ...base, pushRepositories: ["127.0.0.1:5000/hello"] }, "/tmp/m.json");
         assert.ok(args.includes("type=image,name=127.0.0.1:5000/hello,push-by-digest=true,name-canonical=true,push=true"));
+        // Several repositories: one name= field, quoted as buildx's CSV parser reads it.
+        const two = buildArgs({ ...base, pushRepositories: ["127.0.0.1:5000/hello", "127.0.0.1:5003/team/hello"] }, "/m").args;
+        assert.ok(two.includes(`type=image,"name=127.0.0.1:5000/hello,127.0.0.1:5003/team/hello",push-by-digest=true,name-canonical=true,push=true`));
         assert.ok(!args.includes("--tag") && !args.includes("--push"));
         assert.deepStrictEqual(args.slice(0, 14), ["buildx", "build", "--builder", "b", "--platform", "linux/amd64,linux/arm64", "--file", "app/Dockerfile", "--metadata-file", "/tmp/m.json", "--progress", "plain", "--provenance=false", "--build-arg"]);
     });

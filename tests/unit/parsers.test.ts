@@ -70,7 +70,15 @@ describe("buildx parsers", () => {
 
     it("reads the digest from a metadata file", () => {
         const m = parseMetadata('{"buildx.build.ref":"b/b0/x","containerimage.digest":"sha256:abc","image.name":"r/h:1"}');
-        assert.deepStrictEqual(m, { digest: "sha256:abc", imageName: "r/h:1", buildRef: "b/b0/x" });
+        assert.deepStrictEqual(m, { digest: "sha256:abc", configDigest: undefined, imageName: "r/h:1", buildRef: "b/b0/x" });
+    });
+
+    it("reads the pushed digest and the loaded image's config digest from one build's metadata (push to two registries + load)", () => {
+        // Captured: buildx 0.38.2, one platform, --output type=image,"name=<two repos>",push-by-digest=true --output type=docker.
+        const m = parseMetadata(fixture("buildx-metadata-push-and-load.json"));
+        assert.strictEqual(m.digest, "sha256:358a73e92d61ddfef734c8a51da09fea33256996af20f9467131ef1404be7f1d");
+        assert.strictEqual(m.configDigest, "sha256:2eb9b36f8b1e24d830b01f51ac98bc6f3206ee6283ba10be3a72ca439f797e1e");
+        assert.strictEqual(m.imageName, "127.0.0.1:5000/i20exp/a,127.0.0.1:5003/i20exp/b");
     });
 });
 

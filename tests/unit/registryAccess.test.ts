@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import dockerConfig = require("../../components/core/dockerConfig");
 import hosts = require("../../components/core/registryHosts");
-import { parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../components/core/registry";
+import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../components/core/registry";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures");
 
@@ -114,6 +114,11 @@ describe("registry access: credentials from the docker config", () => {
             const args = await dockerConfig.resolve("ghcr.io", { username: "ci", password: "from-args" });
             assert.deepStrictEqual(args.credentials, { username: "ci", password: "from-args" });
             assert.strictEqual(args.source.kind, "registry args");
+            assert.strictEqual(loginFix(args, "ghcr.io"), "check registry.username and registry.password");
+            // A login of the registries list is named by its entry, in the description and the fix.
+            const entry = await dockerConfig.resolve("ghcr.io", { username: "ci", password: "x" }, undefined, "registries[1]");
+            assert.strictEqual(entry.source.describe, "the resource's registries[1]");
+            assert.strictEqual(loginFix(entry, "ghcr.io"), "check registries[1].username and registries[1].password");
         });
         // The server URL went to the helper on stdin, Docker Hub's under its v1 key; args asked nothing.
         assert.deepStrictEqual(helper.calls(), ["ghcr.io", "https://index.docker.io/v1/", "plain.example"]);
@@ -127,7 +132,7 @@ describe("registry access: credentials from the docker config", () => {
         });
     });
 
-    it("the build's private config adds the args login to the user's logins and helpers", async () => {
+    it("the build's private config adds the args logins to the user's logins and helpers", async () => {
         const home = tmp();
         fs.mkdirSync(path.join(home, "cli-plugins"));
         fs.writeFileSync(path.join(home, "config.json"), JSON.stringify({
@@ -135,7 +140,7 @@ describe("registry access: credentials from the docker config", () => {
         }));
         const work = tmp();
         const env = await withEnv({ DOCKER_CONFIG: home, BUILDX_CONFIG: undefined }, () =>
-            dockerConfig.privateConfig(work, "push.example:5000", { username: "ci", password: "pw" }));
+            dockerConfig.privateConfig(work, { "push.example:5000": { username: "ci", password: "pw" }, "gcr.io": { username: "_json_key", password: "k" } }));
         assert.strictEqual(env.DOCKER_CONFIG, path.join(work, "docker"));
         assert.strictEqual(env.BUILDX_CONFIG, path.join(home, "buildx"));
         const file = path.join(work, "docker", "config.json");
@@ -143,14 +148,17 @@ describe("registry access: credentials from the docker config", () => {
         const cfg = JSON.parse(fs.readFileSync(file, "utf8"));
         assert.deepStrictEqual(cfg, {
             credsStore: "pass",
-            // An empty helper for the push registry sends docker to auths for it; the others keep theirs.
-            credHelpers: { "gcr.io": "gcloud", "push.example:5000": "" },
-            auths: { "base.example": { auth: "YTpi" }, "push.example:5000": { auth: Buffer.from("ci:pw").toString("base64") } },
+            // An empty helper for each login's registry sends docker to auths for it; the others keep theirs.
+            credHelpers: { "gcr.io": "", "push.example:5000": "" },
+            auths: {
+                "base.example": { auth: "YTpi" }, "push.example:5000": { auth: Buffer.from("ci:pw").toString("base64") },
+                "gcr.io": { auth: Buffer.from("_json_key:k").toString("base64") },
+            },
             proxies: { default: { httpProxy: "http://p:3128" } },
         });
         assert.strictEqual(fs.readlinkSync(path.join(work, "docker", "cli-plugins")), path.join(home, "cli-plugins"));
         const hub = tmp();
-        await withEnv({ DOCKER_CONFIG: tmp() }, () => dockerConfig.privateConfig(hub, "docker.io", { username: "u", password: "p" }));
+        await withEnv({ DOCKER_CONFIG: tmp() }, () => dockerConfig.privateConfig(hub, { "docker.io": { username: "u", password: "p" } }));
         assert.deepStrictEqual(Object.keys(JSON.parse(fs.readFileSync(path.join(hub, "docker", "config.json"), "utf8")).auths), ["https://index.docker.io/v1/"]);
     });
 });

@@ -1,37 +1,47 @@
-// Lifecycle of a multi-platform image in a registry, served by the plugin as
-// multiarch:index:Image: the rebuild decision is ours (a content digest of the context, not
-// timestamps), every platform is verified before any tag moves, and `read` sees a tag that
-// moved out of band.
+// Lifecycle of a multi-platform image, served by the plugin as multiarch:index:Image: the
+// rebuild decision is ours (a content digest of the context, not timestamps), every platform
+// is verified before any tag moves, and `read` sees a tag that moved, a loaded image or an
+// export that went away out of band.
 //
-// Every build pushes by digest only (no tag). The tags then move, through the registry
-// API, to the verified index (manifest "index") or to each verified platform manifest
-// (`<tag>-<arch>`, manifest "per-arch-tags"), so a failed build, push or verification
-// never leaves a tag on a partial or wrong image.
+// Every build pushes by digest only (no tag), to every repository the tags name. The tags
+// then move, through the registry API, to the verified index (manifest "index") or to each
+// verified platform manifest (`<tag>-<arch>`, manifest "per-arch-tags"), decided per
+// registry, all or none over every registry, so a failed build, push, verification or tag
+// move never leaves a tag on a partial or wrong image, nor one registry ahead of another.
+// The engine's load and the exports are written by the same build; the loaded image gets its
+// tags only after verification.
 import crypto = require("crypto");
 import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
 import buildContexts = require("../../core/buildContexts");
 import { sameAsLegacyRecord } from "../../core/context";
+import engine = require("../../core/engine");
+import exportsLib = require("../../core/exports");
 import git = require("../../core/git");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
-import type { Lifecycle } from "../lifecycle";
+import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
+import { clientFor, loginsOf, moveTags, registriesOf, Target, targetsOf, TagMove } from "./targets";
+
+type Mode = "index" | "per-arch-tags";
 
 /** Inputs that change what is built or where it goes: any change rebuilds. */
 const REBUILD: (keyof ImageInputs)[] = [
     "contextDigest", "context", "contextCommit", "dockerfile", "namedContexts", "platforms", "tags", "push", "builder", "manifest",
     "buildArgs", "target", "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
-    "provenance", "sbom", "triggers", "verify",
+    "provenance", "sbom", "triggers", "verify", "load", "exports",
 ];
+/** Inputs added after 0.2.0, at their defaults: a state without them holds the same. */
+const ADDED_DEFAULTS: Partial<Record<keyof ImageInputs, unknown>> = { load: false, exports: [] };
 
 /** The rebuild reasons; a named context as `namedContexts.<name>`, so the reason says which one moved. */
 function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const value = (o: Partial<ImageInputs>, k: keyof ImageInputs) => JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null);
     return REBUILD.flatMap((k) => {
-        if (same(olds[k], news[k])) return [];
+        if (value(olds, k) === value(news, k)) return [];
         if (k === "namedContexts") {
             const o = olds.namedContexts ?? {}, n = news.namedContexts ?? {};
             return [...new Set([...Object.keys(o), ...Object.keys(n)])].sort().filter((name) => o[name] !== n[name]).map((name) => `namedContexts.${name}`);
@@ -62,12 +72,16 @@ async function pinSources(news: ImageInputs): Promise<{ inputs: ImageInputs; fai
         }
     }
     if (news.namedContexts && typeof news.namedContexts === "object") {
-        let tagsRegistry: string | undefined;
-        try { tagsRegistry = registry.parseRef(news.tags[0]).registry; } catch { /* refused with the tags */ }
+        // The resource's logins count where the image lives in one of their registries, as for base images.
+        let logins: ReturnType<typeof loginsOf> = {};
+        try { logins = loginsOf(news); } catch { /* tags refused elsewhere */ }
         const opts = (ref: string) => {
-            let same = false;
-            try { same = registry.parseRef(ref.replace(/^docker-image:\/\//, "")).registry === tagsRegistry; } catch { /* not an image */ }
-            return { builder: news.builder, builderConfig: news.builderConfig, timeoutMs: 10_000, ...(same && news.registryAuth ? { credentials: news.registryAuth } : {}) };
+            let login: ReturnType<typeof loginsOf>[string] | undefined;
+            try { login = logins[registry.parseRef(ref.replace(/^docker-image:\/\//, "")).registry]; } catch { /* not an image */ }
+            return {
+                builder: news.builder, builderConfig: news.builderConfig, timeoutMs: 10_000,
+                ...(login ? { credentials: login.credentials, credentialsProperty: login.property } : {}),
+            };
         };
         const pinned = await Promise.all(Object.entries(news.namedContexts).map(async ([name, location]) => {
             if (!known(location)) return [name, location] as const;
@@ -90,40 +104,99 @@ export function perArchTag(tag: string, platform: string): string {
 }
 
 /** Requested platforms the builder cannot build, as failures naming them and its nodes. */
-function unbuildable(inputs: ImageInputs): { property: string; reason: string }[] {
+function unbuildable(inputs: ImageInputs): CheckFailure[] {
     if (!Array.isArray(inputs.builderPlatforms) || !Array.isArray(inputs.platforms)) return [];
+    const fix = inputs.existingBuilder
+        ? "register an emulator for it on the builder's host (a BinfmtSetup) and restart the builder, or add a node that runs it natively"
+        : "give the builder a BinfmtSetup for it or a node that runs it natively";
     return inputs.platforms.filter((p) => !inputs.builderPlatforms!.includes(p)).map((p) => ({
         property: "platforms",
-        reason: `builder ${inputs.builder} cannot build ${p}: its nodes build ${inputs.builderPlatforms!.join(", ")}; give the builder a BinfmtSetup for ${p} or a node that runs it natively`,
+        reason: `builder ${inputs.builder} cannot build ${p}: its nodes build ${inputs.builderPlatforms!.join(", ")}; ${fix}`,
     }));
 }
 
 /**
- * At preview: the registry of the tags answers as a registry (a real /v2/ answer) and accepts
- * the login the push would use (registry args, else the docker config's). One request per
- * step, no retries.
+ * A builder the user already has, named by `builder: { name }`: read at preview (booted first
+ * when a node is not running, as the build would), so its platforms are checked like a
+ * managed builder's. Never created, changed or removed here.
  */
-async function registryProblems(inputs: ImageInputs): Promise<{ property: string; reason: string }[]> {
-    if (inputs.push !== true || !Array.isArray(inputs.tags) || typeof inputs.tags[0] !== "string") return [];
-    const auth = inputs.registryAuth;
-    if (auth !== undefined && (typeof auth !== "object" || typeof auth.username !== "string" || typeof auth.password !== "string")) return []; // unknown at preview
-    if (typeof inputs.builder !== "string") return [];
-    let ref: registry.ImageRef;
-    try { ref = registry.parseRef(inputs.tags[0]); } catch { return []; }
+async function readExistingBuilder(news: ImageInputs): Promise<CheckFailure[]> {
+    if (news.existingBuilder !== true || typeof news.builder !== "string" || news.builder === UNKNOWN) return [];
+    const name = news.builder;
+    let b: buildx.BuilderInfo | undefined;
     try {
-        await new registry.Registry(ref.registry, { credentials: auth, builder: inputs.builder, builderConfig: inputs.builderConfig, timeoutMs: 10_000 })
-            .ping(ref.repository);
-        return [];
+        b = await buildx.find(name);
     } catch (e) {
-        const msg = (e as Error).message;
-        if (/refused (the login|an anonymous)/.test(msg)) return [{ property: auth ? "registry" : "tags", reason: `preview ping: ${msg}` }];
-        if (/docker-credential-|is not valid JSON/.test(msg)) return [{ property: "tags", reason: `preview ping: ${msg}` }];
-        const cause = msg.replace(/: is the registry running and reachable\?$/, "");
+        return [{ property: "builder", reason: `cannot list buildx builders (${(e as Error).message.split("\n")[0]}): install docker buildx` }];
+    }
+    if (!b) return [{ property: "builder", reason: builderGone(name) }];
+    if (b.nodes.some((n) => n.status !== "running")) {
+        try {
+            b = await buildx.bootstrap(name);
+        } catch (e) {
+            return [{ property: "builder", reason: `builder ${name} does not boot (${(e as Error).message.split("\n").pop()}): start its nodes, or fix it with \`docker buildx inspect --bootstrap ${name}\`` }];
+        }
+    }
+    news.builderPlatforms = buildx.builderPlatforms(b);
+    return [];
+}
+
+function builderGone(name: string): string {
+    return `no buildx builder named "${name}" (\`docker buildx ls\`): create it (\`docker buildx create --name ${name} --bootstrap\`, ` +
+        "as setup-buildx-action does), or give the image a BuildxBuilder";
+}
+
+/**
+ * At preview: each registry of the tags answers as a registry (a real /v2/ answer) and accepts
+ * the login the push would use (the resource's for it, else the docker config's). One request
+ * per step and registry, no retries.
+ */
+async function registryProblems(inputs: ImageInputs): Promise<CheckFailure[]> {
+    if (inputs.push !== true || !Array.isArray(inputs.tags) || !inputs.tags.every((t) => typeof t === "string")) return [];
+    if (typeof inputs.builder !== "string" || inputs.builder === UNKNOWN) return [];
+    const secretsKnown = (o: unknown) => !o || (typeof o === "object" && Object.values(o).every((v) => typeof v === "string"));
+    if (!secretsKnown(inputs.registryAuth) || !(inputs.registries ?? []).every(secretsKnown)) return []; // unknown at preview
+    let targets: Target[];
+    try { targets = targetsOf(inputs); } catch { return []; }
+    const logins = loginsOf(inputs);
+    const failures = await Promise.all(registriesOf(targets).map(async (host): Promise<CheckFailure | undefined> => {
+        const target = targets.find((t) => t.registry === host)!;
+        try {
+            await clientFor(inputs, host, 10_000).ping(target.repository);
+            return undefined;
+        } catch (e) {
+            const msg = (e as Error).message;
+            if (/refused (the login|an anonymous)/.test(msg)) return { property: logins[host]?.property ?? "tags", reason: `preview ping: ${msg}` };
+            if (/docker-credential-|is not valid JSON/.test(msg)) return { property: "tags", reason: `preview ping: ${msg}` };
+            const cause = msg.replace(/: is the registry running and reachable\?$/, "");
+            return {
+                property: "tags",
+                reason: `preview ping: the registry ${host} does not answer as a registry (${cause}): start it, or fix the registry in tags`,
+            };
+        }
+    }));
+    return failures.filter((f): f is CheckFailure => !!f);
+}
+
+/**
+ * What the docker engine's image store can take, at preview: without the containerd image
+ * store it holds one platform per image and no attestations (buildx refuses the rest).
+ */
+export function loadProblems(inputs: Pick<ImageInputs, "load" | "platforms" | "provenance" | "sbom">, info: engine.EngineInfo): CheckFailure[] {
+    if (inputs.load !== true || info.containerdStore || !Array.isArray(inputs.platforms)) return [];
+    const engineIs = `the docker engine (${info.serverVersion}, storage driver ${info.driver}, no containerd image store) holds one platform per image`;
+    const store = `enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)`;
+    if (inputs.platforms.length > 1) {
         return [{
-            property: "tags",
-            reason: `preview ping: the registry ${ref.registry} does not answer as a registry (${cause}): start it, or fix the registry in tags`,
+            property: "load",
+            reason: `${engineIs}, and ${inputs.platforms.join(", ")} were asked: load one platform (one MultiArchImage with platforms: ["${inputs.platforms[0]}"] and load), ` +
+                `${store} to load them all, or write them to an OCI tarball (exports: [{ oci: { dest: "image.tar" } }])`,
         }];
     }
+    if (inputs.provenance === true || inputs.sbom === true) {
+        return [{ property: "load", reason: `${engineIs} without attestations: set provenance and sbom to false for a load, or ${store}` }];
+    }
+    return [];
 }
 
 interface Built {
@@ -131,22 +204,16 @@ interface Built {
     manifests: Record<string, string>;
     /** the index buildx pushed, when it pushed one */
     index?: { digest: string; raw: Buffer; mediaType: string };
+    /** the image's ID in the docker engine, when the build loaded it */
+    loadedId?: string;
 }
 
-/** The client for the tags' registry, reached through the builder's registry settings. */
-function reg(inputs: ImageInputs): { r: registry.Registry; repository: string; repo: string } {
-    const ref = registry.parseRef(inputs.tags[0]);
-    const r = new registry.Registry(ref.registry, { credentials: inputs.registryAuth, builder: inputs.builder, builderConfig: inputs.builderConfig });
-    return { r, repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
-}
-
-/** Can this registry keep an index? Pushes an empty one by digest (no tag). */
-async function acceptsIndex(inputs: ImageInputs): Promise<boolean> {
-    const { r, repository } = reg(inputs);
+/** Can this repository's registry keep an index? Pushes an empty one by digest (no tag). */
+async function acceptsIndex(target: Target): Promise<boolean> {
     const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }));
     const digest = `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`;
     try {
-        await r.putManifest(repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
+        await target.client.putManifest(target.repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
         return true;
     } catch (e) {
         if (/refused application\/vnd/.test((e as Error).message)) return false;
@@ -160,45 +227,87 @@ function buildContext(inputs: ImageInputs): string {
     return g ? git.pinnedLocation(g, inputs.contextCommit!) : inputs.context;
 }
 
-function buildOptions(inputs: ImageInputs, platforms: string[], log: (l: string) => void): buildx.BuildOptions {
-    const { repo } = reg(inputs);
+/**
+ * The manifest mode of each registry: as asked; for "auto", probed once per registry (the
+ * answer is kept in state, so later runs do not probe again).
+ */
+async function decideModes(inputs: ImageInputs, targets: Target[], olds?: ImageOutputs): Promise<Record<string, Mode>> {
+    const modes: Record<string, Mode> = {};
+    const firstRegistry = targets[0]?.registry;
+    for (const host of registriesOf(targets)) {
+        if (inputs.manifest !== "auto") { modes[host] = inputs.manifest; continue; }
+        // A state of 0.2.0 kept one mode, for the one registry of its tags.
+        const remembered = olds?.manifest === "auto"
+            ? olds.manifestModes?.[host] ?? (!olds.manifestModes && host === firstRegistry && olds.manifestMode !== "mixed" ? olds.manifestMode : undefined)
+            : undefined;
+        if (remembered) { modes[host] = remembered; continue; }
+        const target = targets.find((t) => t.registry === host)!;
+        modes[host] = !inputs.push || await acceptsIndex(target) ? "index" : "per-arch-tags";
+        if (modes[host] === "per-arch-tags") {
+            console.log(`warning: ${target.repo} does not accept manifest lists / OCI indexes: pushing one tag per architecture ` +
+                `(${inputs.platforms.map((p) => perArchTag(target.tags[0], p)).join(", ")}) instead`);
+        }
+    }
+    return modes;
+}
+
+/** The `--output` values besides the push: the engine's load (unnamed: it is tagged after verification) and the exports. */
+function localOutputs(inputs: ImageInputs): string[] {
+    return [...(inputs.load ? ["type=docker"] : []), ...(inputs.exports ?? []).map(exportsLib.outputArg)];
+}
+
+function buildOptions(inputs: ImageInputs, platforms: string[], push: string[], outputs: string[], log: (l: string) => void): buildx.BuildOptions {
     const arch = platforms.length === 1 ? platforms[0].split("/").slice(1).join("") : "";
     const perPlatformCache = inputs.cacheRepository && arch ? {
         cacheFrom: [...inputs.cacheFrom, `type=registry,ref=${inputs.cacheRepository}:${arch}`],
         cacheTo: [...inputs.cacheTo, `type=registry,ref=${inputs.cacheRepository}:${arch},mode=max`],
     } : { cacheFrom: inputs.cacheFrom, cacheTo: inputs.cacheTo };
+    const logins = Object.fromEntries(Object.entries(loginsOf(inputs)).map(([host, l]) => [host, l.credentials]));
     return {
         builder: inputs.builder, context: buildContext(inputs), platforms,
         ...(inputs.dockerfileInline !== undefined ? { dockerfileInline: inputs.dockerfileInline } : inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
         ...(inputs.namedContexts ? { namedContexts: inputs.namedContexts } : {}),
-        pushRepository: inputs.push ? repo : undefined,
+        pushRepositories: push, outputs,
         buildArgs: inputs.buildArgs, target: inputs.target, labels: inputs.labels, annotations: inputs.annotations,
         secrets: inputs.secrets, ssh: inputs.ssh, ...perPlatformCache,
         noCache: inputs.noCache, pull: inputs.pull, provenance: inputs.provenance, sbom: inputs.sbom,
-        ...(inputs.registryAuth ? { auth: { registry: registry.parseRef(inputs.tags[0]).registry, ...inputs.registryAuth } } : {}),
-        onLine: log,
+        logins, onLine: log,
     };
 }
 
-/** Builds and pushes by digest: one invocation for an index, or one per platform (in parallel). */
-async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l: string) => void): Promise<Built> {
-    const { r, repository } = reg(inputs);
+/** The loaded image's ID in the engine, from the metadata of the build that loaded it. */
+function loadedId(meta: buildx.BuildMetadata, containerdStore: boolean): string {
+    const id = containerdStore ? meta.digest : meta.configDigest;
+    if (!id) throw new Error("buildx reported no image digest for the load into the docker engine");
+    return id;
+}
+
+/**
+ * Builds and pushes by digest to every target: one invocation for an index (with the load and
+ * exports), or one per platform (in parallel), then one more for the load and exports (from
+ * BuildKit's cache).
+ */
+async function buildByDigest(inputs: ImageInputs, targets: Target[], perPlatform: boolean, log: (l: string) => void): Promise<Built> {
+    const push = inputs.push ? targets.map((t) => t.repo) : [];
+    const local = localOutputs(inputs);
+    const containerdStore = inputs.load ? (await engine.info()).containerdStore : false;
     if (!perPlatform) {
-        const meta = await buildx.build(buildOptions(inputs, inputs.platforms, log));
-        if (!inputs.push) return { manifests: {} };
+        const meta = await buildx.build(buildOptions(inputs, inputs.platforms, push, local, log));
+        const loaded = inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {};
+        if (!inputs.push) return { manifests: {}, ...loaded };
         if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags[0]}`);
-        const index = await r.getManifest(repository, meta.digest);
-        if (!index) throw new Error(`${repository}@${meta.digest} is not in the registry after the push`);
+        const index = await targets[0].client.getManifest(targets[0].repository, meta.digest);
+        if (!index) throw new Error(`${targets[0].repo}@${meta.digest} is not in the registry after the push`);
         // One platform without attestations: buildx pushes a plain manifest, no index.
-        if (!Array.isArray(index.body.manifests)) return { manifests: { [inputs.platforms[0]]: meta.digest } };
-        return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType } };
+        if (!Array.isArray(index.body.manifests)) return { manifests: { [inputs.platforms[0]]: meta.digest }, ...loaded };
+        return { manifests: registry.platformDigests(index.body), index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType }, ...loaded };
     }
     // The first build that fails stops the others, and the call returns only once they have
     // exited: no build goes on pushing after the resource reported its failure.
     const stop = new AbortController();
     let failed: Error | undefined;
     const settled = await Promise.allSettled(inputs.platforms.map((p) =>
-        buildx.build({ ...buildOptions(inputs, [p], (l) => log(`[${p}] ${l}`)), signal: stop.signal }).then((m) => [p, m] as const, (e: Error) => {
+        buildx.build({ ...buildOptions(inputs, [p], push, [], (l) => log(`[${p}] ${l}`)), signal: stop.signal }).then((m) => [p, m] as const, (e: Error) => {
             if (!failed) { failed = e; stop.abort(); }
             throw e;
         })));
@@ -209,15 +318,16 @@ async function buildByDigest(inputs: ImageInputs, perPlatform: boolean, log: (l:
         if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
         if (m.digest) manifests[p] = m.digest;
     }
-    return { manifests };
+    if (!local.length) return { manifests };
+    const meta = await buildx.build(buildOptions(inputs, inputs.platforms, [], local, (l) => log(`[load/exports] ${l}`)));
+    return { manifests, ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}) };
 }
 
-/** An OCI index over per-platform manifests pushed separately. */
-async function assembleIndex(inputs: ImageInputs, manifests: Record<string, string>): Promise<{ digest: string; raw: Buffer; mediaType: string }> {
-    const { r, repository } = reg(inputs);
+/** An OCI index over per-platform manifests pushed separately (read from `target`). */
+async function assembleIndex(inputs: ImageInputs, target: Target, manifests: Record<string, string>): Promise<{ digest: string; raw: Buffer; mediaType: string }> {
     const entries = [];
     for (const p of inputs.platforms) {
-        const m = (await r.getManifest(repository, manifests[p]))!;
+        const m = (await target.client.getManifest(target.repository, manifests[p]))!;
         const [os, architecture, variant] = p.split("/");
         entries.push({ mediaType: m.mediaType, digest: m.digest, size: m.raw.length, platform: { architecture, os, ...(variant ? { variant } : {}) } });
     }
@@ -226,16 +336,15 @@ async function assembleIndex(inputs: ImageInputs, manifests: Record<string, stri
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
 }
 
-/** The pushed images, read back from the registry as streams (see bench case 7 for why not a local OCI layout). */
-function registrySource(inputs: ImageInputs): verify.BlobSource {
-    const { r, repository } = reg(inputs);
+/** The pushed images, read back from one target as streams (see bench case 7 for why not a local OCI layout). */
+function registrySource(target: Target): verify.BlobSource {
     return {
         manifest: async (digest) => {
-            const m = await r.getManifest(repository, digest);
-            if (!m) throw new Error(`manifest ${digest} is not in ${repository} after the push`);
+            const m = await target.client.getManifest(target.repository, digest);
+            if (!m) throw new Error(`manifest ${digest} is not in ${target.repo} after the push`);
             return m.body;
         },
-        blob: (digest) => r.openBlob(repository, digest),
+        blob: (digest) => target.client.openBlob(target.repository, digest),
     };
 }
 
@@ -252,59 +361,123 @@ async function baseLayers(inputs: ImageInputs, platform: string): Promise<number
             if (!named.startsWith("docker-image://")) return undefined;
             ref = named.slice("docker-image://".length);
         }
-        // The push's login counts only where the base lives in the same registry.
-        const same = ref !== "scratch" && registry.parseRef(ref).registry === registry.parseRef(inputs.tags[0]).registry;
-        return await baseImage.baseLayerCount(ref, platform,
-            { builder: inputs.builder, builderConfig: inputs.builderConfig, ...(same ? { credentials: inputs.registryAuth } : {}) });
+        // The resource's logins count where the base lives in one of their registries.
+        const login = ref === "scratch" ? undefined : loginsOf(inputs)[registry.parseRef(ref).registry];
+        return await baseImage.baseLayerCount(ref, platform, {
+            builder: inputs.builder, builderConfig: inputs.builderConfig,
+            ...(login ? { credentials: login.credentials, credentialsProperty: login.property } : {}),
+        });
     } catch {
         return undefined;
     }
 }
 
-/** Every platform verified, reading each shared blob once. */
-async function verifyPlatforms(inputs: ImageInputs, manifests: Record<string, string>, bases: Record<string, Promise<number | undefined>>): Promise<verify.PlatformCheck[]> {
-    const verifier = new verify.Verifier(registrySource(inputs));
+/**
+ * Every platform verified: read in full from the first target (each shared blob once); every
+ * other target must hold the same manifests and every blob they name (the content is the same
+ * by digest, so what remains to check there is that the push landed whole).
+ */
+async function verifyPlatforms(inputs: ImageInputs, targets: Target[], manifests: Record<string, string>,
+    bases: Record<string, Promise<number | undefined>>): Promise<verify.PlatformCheck[]> {
+    const verifier = new verify.Verifier(registrySource(targets[0]));
+    let checks: verify.PlatformCheck[];
     try {
-        return await Promise.all(inputs.platforms.map(async (p) => verifier.check(manifests[p], p, await (bases[p] ?? baseLayers(inputs, p)))));
+        checks = await Promise.all(inputs.platforms.map(async (p) => verifier.check(manifests[p], p, await (bases[p] ?? baseLayers(inputs, p)))));
     } finally {
         verifier.close();
     }
-}
-
-interface TagMove { tag: string; raw: Buffer; mediaType: string }
-
-/**
- * Moves each tag to its manifest, all or none: when one move fails, the tags already moved
- * go back to the manifests they had, so no tag (no architecture's, for per-arch tags) is
- * left newer than another. Whatever could not be put back is named in the error.
- */
-async function moveTags(inputs: ImageInputs, moves: TagMove[]): Promise<void> {
-    const { r, repository, repo } = reg(inputs);
-    const before = await Promise.all(moves.map((m) => r.getManifest(repository, m.tag)));
-    for (let i = 0; i < moves.length; i++) {
-        try {
-            await r.putManifest(repository, moves[i].tag, moves[i].raw, moves[i].mediaType);
-        } catch (e) {
-            const restored: string[] = [], newer: string[] = [];
-            for (let j = 0; j < i; j++) {
-                const prev = before[j];
-                try {
-                    if (!prev) throw new Error("it did not exist before, and a registry cannot untag");
-                    await r.putManifest(repository, moves[j].tag, prev.raw, prev.mediaType);
-                    restored.push(moves[j].tag);
-                } catch (e2) {
-                    newer.push(`${moves[j].tag} (${(e2 as Error).message.split("\n")[0]})`);
-                }
-            }
-            const cause = `moving tag ${repo}:${moves[i].tag} failed (${(e as Error).message.split("\n")[0]})`;
-            throw new Error(newer.length
-                ? `${cause}; NOT put back, so newer than the others: ${newer.join(", ")}; still on the previous build: ${[...restored, ...moves.slice(i).map((m) => m.tag)].join(", ")}; run \`pulumi up\` again to move them all`
-                : `${cause}; ${restored.length ? `put ${restored.join(", ")} back where ${restored.length > 1 ? "they were" : "it was"}, so ` : ""}no tag moved to this build; run \`pulumi up\` again`);
+    for (const t of targets.slice(1)) {
+        for (const c of checks.filter((x) => !x.problem)) {
+            const m = await t.client.getManifest(t.repository, manifests[c.platform]);
+            const missing = !m ? [`manifest ${manifests[c.platform]}`]
+                : (await Promise.all([m.body.config, ...(m.body.layers ?? [])].map(async (d: any) => (await t.client.hasBlob(t.repository, d.digest) ? undefined : `blob ${d.digest}`))))
+                    .filter((x): x is string => !!x);
+            if (missing.length) c.problem = `${c.platform}: ${t.repo} lacks ${missing.join(", ")} after the push: push again (\`pulumi up\`), or check that registry's storage`;
         }
     }
+    return checks;
+}
+
+/** Tag moves for every target, by its registry's mode; and the tags as users see them. */
+async function tagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built): Promise<{ moves: TagMove[]; pushedTags: string[]; digest: string }> {
+    const moves: TagMove[] = [], pushedTags: string[] = [];
+    let index: Built["index"];
+    for (const target of targets) {
+        if (modes[target.registry] === "index") {
+            index ??= built.index ?? await assembleIndex(inputs, target, built.manifests);
+            for (const t of target.tags) {
+                moves.push({ target, tag: registry.parseRef(t).tag!, raw: index.raw, mediaType: index.mediaType });
+                pushedTags.push(t);
+            }
+            continue;
+        }
+        // All platforms are built and verified before the first per-arch tag moves, so no
+        // architecture's tag is left newer than another's by a failed build; moveTags puts
+        // moved tags back if a later move fails.
+        for (const t of target.tags) {
+            for (const p of inputs.platforms) {
+                const m = (await target.client.getManifest(target.repository, built.manifests[p]))!;
+                const tag = perArchTag(t, p);
+                moves.push({ target, tag: registry.parseRef(tag).tag!, raw: m.raw, mediaType: m.mediaType });
+                pushedTags.push(tag);
+            }
+        }
+    }
+    return { moves, pushedTags, digest: index?.digest ?? "" };
+}
+
+/** A build failure a registry caused, said with which registry, whose login and the fix. */
+async function explainBuildFailure(inputs: ImageInputs, e: Error): Promise<Error> {
+    if (!/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message)) return e;
+    const last = e.message.split("\n").pop() ?? "";
+    const logins = Object.keys(loginsOf(inputs));
+    if (/failed to resolve source metadata|pull access denied/.test(last)) {
+        return new Error(`build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
+            `(docker login <registry>); registry args cover only ${logins.join(", ") || "no registry"} (registries adds logins for others)`);
+    }
+    const host = /failed to push ([^/\s]+)\//.exec(last)?.[1] ?? registry.parseRef(inputs.tags[0]).registry;
+    const login = await clientFor(inputs, host).describeLogin()
+        .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
+    return new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved in any registry (${last})`);
+}
+
+/** What each export wrote, read back after the build; one that wrote nothing is an error. */
+async function readExports(inputs: ImageInputs): Promise<exportsLib.ExportResult[]> {
+    return Promise.all((inputs.exports ?? []).map(async (e, i) => {
+        const r = await exportsLib.readExport(e);
+        if (!r) throw new Error(`exports[${i}] (${e.type}) wrote nothing at ${e.dest}`);
+        return r;
+    }));
+}
+
+/** Verifies every platform, in every target, then moves the tags in all of them (all or none). */
+async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built,
+    bases: Record<string, Promise<number | undefined>>): Promise<{ moved: { pushedTags: string[]; digest: string }; verification: Record<string, string> }> {
+    // Verify every platform, in every target, before any tag moves.
+    const verification: Record<string, string> = {};
+    if (inputs.push && inputs.verify) {
+        const checks = await verifyPlatforms(inputs, targets, built.manifests, bases);
+        const bad = checks.filter((c) => c.problem);
+        for (const c of checks) verification[c.platform] = verify.describe(c);
+        if (bad.length) throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
+        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
+            throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);
+        }
+    }
+
+    if (!inputs.push) return { moved: { pushedTags: [], digest: "" }, verification };
+    const { moves, ...moved } = await tagMoves(inputs, targets, modes, built);
+    await moveTags(moves);
+    return { moved, verification };
+}
+
+/** A builder named by the user must still exist when the build starts. */
+async function requireExistingBuilder(inputs: ImageInputs): Promise<void> {
+    if (inputs.existingBuilder && !(await buildx.find(inputs.builder))) throw new Error(`builder: ${builderGone(inputs.builder)}`);
 }
 
 async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
+    await requireExistingBuilder(inputs);
     const refused = unbuildable(inputs);
     if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join(" | "));
     const started = Date.now();
@@ -313,126 +486,141 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         if (/\bCACHED\b/.test(line)) cached++;
         console.log(line); // streamed into Pulumi's output
     };
-    let mode: "index" | "per-arch-tags" = inputs.manifest === "auto" ? (olds?.manifest === "auto" ? olds.manifestMode : "index") : inputs.manifest;
-    if (inputs.manifest === "auto" && inputs.push && !(olds?.manifest === "auto" && olds.manifestMode)) {
-        if (!(await acceptsIndex(inputs))) {
-            mode = "per-arch-tags";
-            console.log(`warning: ${registry.repoOf(inputs.tags[0])} does not accept manifest lists / OCI indexes: pushing one tag per architecture (${inputs.platforms.map((p) => perArchTag(inputs.tags[0], p)).join(", ")}) instead`);
-        }
-    }
-    const perPlatform = mode === "per-arch-tags" || !!inputs.cacheRepository;
+    const targets = targetsOf(inputs);
+    const modes = await decideModes(inputs, targets, olds);
+    const perPlatform = (inputs.push && Object.values(modes).includes("per-arch-tags")) || !!inputs.cacheRepository;
     // The final stage's base, per platform, looked up while the build runs (it needs no build).
     const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
-    const built = await buildByDigest(inputs, perPlatform, log).catch(async (e: Error) => {
-        if (/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message)) {
-            const host = registry.parseRef(inputs.tags[0]).registry;
-            const last = e.message.split("\n").pop();
-            if (/failed to resolve source metadata|pull access denied/.test(last ?? "")) {
-                throw new Error(`build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
-                    `(docker login <registry>); registry args cover only ${host}`);
-            }
-            const login = await reg(inputs).r.describeLogin()
-                .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
-            throw new Error(`push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved (${last})`);
+    const built = await buildByDigest(inputs, targets, perPlatform, log).catch(async (e: Error) => { throw await explainBuildFailure(inputs, e); });
+
+    let moved: { pushedTags: string[]; digest: string }, exported: exportsLib.ExportResult[], verification: Record<string, string>;
+    try {
+        ({ moved, verification } = await verifyAndMove(inputs, targets, modes, built, bases));
+        // The engine's tags, once the registries' moved (verification passed).
+        if (built.loadedId) for (const t of inputs.tags) await engine.tag(built.loadedId, t);
+        exported = await readExports(inputs);
+    } catch (e) {
+        // A loaded image no tag points at is this build's only: leave nothing behind.
+        if (built.loadedId && (await engine.imageTags(built.loadedId).catch(() => undefined))?.length === 0) {
+            await engine.untag(built.loadedId).catch(() => {});
         }
         throw e;
-    });
-
-    // Verify every platform before any tag moves.
-    const verification: Record<string, string> = {};
-    if (inputs.push && inputs.verify) {
-        const checks = await verifyPlatforms(inputs, built.manifests, bases);
-        const bad = checks.filter((c) => c.problem);
-        for (const c of checks) verification[c.platform] = verify.describe(c);
-        if (bad.length) {
-            throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
-        }
-        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
-            throw new Error(`the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`);
-        }
     }
 
-    // Move the tags.
-    const pushedTags: string[] = [];
-    let digest = "";
-    if (inputs.push) {
-        const { r, repository, repo } = reg(inputs);
-        const moves: TagMove[] = [];
-        if (mode === "index") {
-            const index = built.index ?? await assembleIndex(inputs, built.manifests);
-            for (const t of inputs.tags) {
-                moves.push({ tag: registry.parseRef(t).tag!, raw: index.raw, mediaType: index.mediaType });
-                pushedTags.push(t);
-            }
-            digest = index.digest;
-        } else {
-            // All platforms are built and verified before the first per-arch tag moves, so no
-            // architecture's tag is left newer than another's by a failed build; moveTags
-            // puts moved tags back if a later move fails.
-            for (const t of inputs.tags) {
-                for (const p of inputs.platforms) {
-                    const m = (await r.getManifest(repository, built.manifests[p]))!;
-                    const tag = perArchTag(t, p);
-                    moves.push({ tag: registry.parseRef(tag).tag!, raw: m.raw, mediaType: m.mediaType });
-                    pushedTags.push(tag);
-                }
+    const used = [...new Set(Object.values(modes))];
+    const manifestMode = used.length > 1 ? "mixed" : used[0] ?? (inputs.manifest === "per-arch-tags" ? "per-arch-tags" : "index");
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const where = [
+        inputs.push ? `${targets.length} ${targets.length === 1 ? "repository" : "repositories"}` : "not pushed",
+        ...(built.loadedId ? [`loaded ${built.loadedId.slice(0, 19)}`] : []),
+        ...(exported.length ? [`${exported.length} export${exported.length === 1 ? "" : "s"}`] : []),
+    ].join(", ");
+    const digest = moved.digest;
+    console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",") || "(no push)"} (${manifestMode}; ${where}) in ${secs}s (${cached} steps cached)`);
+    return {
+        ...inputs, digest, platformDigests: built.manifests,
+        ref: inputs.push ? `${targets[0].repo}@${digest || built.manifests[inputs.platforms[0]]}` : "",
+        pushedTags: moved.pushedTags, manifestMode, manifestModes: inputs.push ? modes : {}, buildReason: reason, verification,
+        loadedImage: built.loadedId ?? "", exported, drift: [],
+    };
+}
+
+/** What moved or went away out of band since the last `up`, one line each. */
+async function observeDrift(props: ImageOutputs): Promise<string[]> {
+    const drift: string[] = [];
+    if (props.push && (props.digest || Object.keys(props.platformDigests ?? {}).length)) {
+        const modes = props.manifestModes ?? {};
+        for (const target of targetsOf(props)) {
+            const mode = modes[target.registry] ?? (props.manifestMode === "per-arch-tags" ? "per-arch-tags" : "index");
+            const expected: [string, string][] = mode === "index"
+                ? target.tags.map((t) => [registry.parseRef(t).tag!, props.digest || props.platformDigests[props.platforms[0]]])
+                : target.tags.flatMap((t) => props.platforms.map((p) => [registry.parseRef(perArchTag(t, p)).tag!, props.platformDigests[p]] as [string, string]));
+            for (const [tag, want] of expected) {
+                const now = await target.client.getManifest(target.repository, tag);
+                if (now?.digest !== want) drift.push(`tag ${target.repo}:${tag} ${now ? `moved to ${now.digest}` : "is gone"}`);
             }
         }
-        await moveTags(inputs, moves);
-        const secs = ((Date.now() - started) / 1000).toFixed(1);
-        console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",")} (${mode}) in ${secs}s (${cached} steps cached)`);
-        return {
-            ...inputs, digest, platformDigests: built.manifests, ref: digest ? `${repo}@${digest}` : `${repo}@${built.manifests[inputs.platforms[0]]}`,
-            pushedTags, manifestMode: mode, buildReason: reason, verification,
-        };
     }
-    console.log(`built ${inputs.platforms.join(",")} (not pushed) in ${((Date.now() - started) / 1000).toFixed(1)}s (${cached} steps cached)`);
-    return { ...inputs, digest: "", platformDigests: {}, ref: "", pushedTags: [], manifestMode: mode, buildReason: reason, verification };
+    if (props.loadedImage) {
+        if (!(await engine.imageId(props.loadedImage))) drift.push(`the loaded image ${props.loadedImage} is gone from the docker engine`);
+        else {
+            for (const t of props.tags) {
+                if ((await engine.imageId(t)) !== props.loadedImage) drift.push(`the docker engine's tag ${t} no longer points at the loaded image`);
+            }
+        }
+    }
+    for (const [i, e] of (props.exports ?? []).entries()) {
+        const was = props.exported?.[i];
+        if (!was?.contentDigest) continue;
+        const now = await exportsLib.readExport(e);
+        if (!now) drift.push(`exports[${i}] (${e.type}): ${e.dest} was deleted`);
+        else if (now.contentDigest !== was.contentDigest) drift.push(`exports[${i}] (${e.type}): ${e.dest} changed`);
+    }
+    return drift;
 }
 
 export const imageProvider: Lifecycle = {
-    // At preview: pin the remote sources (a moved tag or a new commit is then a change), and
-    // refuse platforms the (existing) builder cannot build, a registry that does not answer and
-    // a login it refuses, before anything is built or pushed.
+    // At preview: pin the remote sources (a moved tag or a new commit is then a change), read a
+    // builder the user named, refuse platforms the builder cannot build, a registry that does not
+    // answer or refuses the login, and a load the engine cannot take, before anything is built or pushed.
     async check(olds: ImageInputs, news: ImageInputs) {
         const pinned = await pinSources(news);
-        // The registry is asked only when this run would build: an unchanged image needs none.
+        const failures: CheckFailure[] = [...pinned.failures, ...await readExistingBuilder(news), ...unbuildable(news)];
+        if (news.strict && Array.isArray(news.buildkitChecks)) {
+            failures.push(...news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })));
+        }
+        // The registries are asked only when this run would build: an unchanged image needs none.
         const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, pinned.inputs).length > 0;
-        const strictFindings = news.strict && Array.isArray(news.buildkitChecks)
-            ? news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })) : [];
-        return { inputs: pinned.inputs, failures: [...pinned.failures, ...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
+        if (builds) failures.push(...await registryProblems(news));
+        if (news.load === true) {
+            try {
+                failures.push(...loadProblems(news, await engine.info()));
+            } catch (e) {
+                failures.push({ property: "load", reason: `the docker engine does not answer (${(e as Error).message.split("\n").pop()}): start it, or drop load` });
+            }
+        }
+        return { inputs: pinned.inputs, failures };
     },
 
     async create(inputs: ImageInputs) {
         const outs = await buildAndPush(inputs, ["create"]);
-        return { id: `${registry.repoOf(inputs.tags[0])}:${inputs.platforms.join(",")}`, outs };
+        const where = inputs.tags.length ? registry.repoOf(inputs.tags[0]) : "image";
+        return { id: `${where}:${inputs.platforms.join(",")}`, outs };
     },
 
     async diff(_id: string, olds: ImageOutputs, news: ImageInputs) {
         const changed = changedKeys(olds, news);
-        // A tag that moved away from our push (seen by refresh) is pushed again.
-        if (olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !changed.includes("tags")) changed.push("tags");
+        // What refresh saw moved or gone is put back (a state of 0.2.0 marked a moved tag with digest "").
+        const legacyMoved = olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !olds.manifestModes;
+        if ((olds.drift?.length || legacyMoved) && !changed.length) changed.push("drift");
         return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
 
     async update(_id: string, olds: ImageOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
-        return { outs: await buildAndPush(news, reason.length ? reason : ["tag moved out of band"], olds) };
+        return { outs: await buildAndPush(news, reason.length ? reason : olds.drift?.length ? olds.drift : ["tag moved out of band"], olds) };
     },
 
     async read(id: string, props: ImageOutputs) {
-        if (!props.push || props.manifestMode !== "index" || !props.digest) return { id, props };
-        const { r, repository } = reg(props);
-        const current = await r.getManifest(repository, registry.parseRef(props.tags[0]).tag!);
-        // The tag is gone or points elsewhere: clear the digest so the next `up` re-pushes.
-        return { id, props: { ...props, digest: current?.digest === props.digest ? props.digest : "" } };
+        return { id, props: { ...props, drift: await observeDrift(props) } };
     },
 
-    // Pushed images are kept unless deleteOnDestroy: other deployments may use them.
+    // Pushed images, loaded images and exports are kept unless deleteOnDestroy: others may use them.
     async delete(_id: string, props: ImageOutputs) {
-        if (!props.deleteOnDestroy || !props.push) return;
-        const { r, repository } = reg(props);
-        const digests = new Set([props.digest, ...Object.values(props.platformDigests ?? {})].filter(Boolean));
-        for (const d of digests) await r.deleteManifest(repository, d);
+        if (!props.deleteOnDestroy) return;
+        if (props.push) {
+            const digests = new Set([props.digest, ...Object.values(props.platformDigests ?? {})].filter(Boolean));
+            for (const target of targetsOf(props)) {
+                for (const d of digests) await target.client.deleteManifest(target.repository, d);
+            }
+        }
+        if (props.loadedImage) {
+            for (const t of props.tags) if ((await engine.imageId(t)) === props.loadedImage) await engine.untag(t);
+            await engine.untag(props.loadedImage).catch((e: Error) => console.log(`warning: the loaded image stays in the engine: ${e.message}`));
+        }
+        for (const e of props.exports ?? []) {
+            const p = exportsLib.exportPath(e);
+            if (p) fs.rmSync(p, { recursive: true, force: true });
+        }
     },
 };

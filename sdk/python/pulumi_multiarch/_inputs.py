@@ -17,10 +17,26 @@ from . import _utilities
 __all__ = [
     'BuildContextArgs',
     'BuildContextArgsDict',
+    'BuilderConfigArgs',
+    'BuilderConfigArgsDict',
     'BuilderNodeArgs',
     'BuilderNodeArgsDict',
     'DockerfileArgs',
     'DockerfileArgsDict',
+    'ExportArgs',
+    'ExportArgsDict',
+    'ExportCacheOnlyArgs',
+    'ExportCacheOnlyArgsDict',
+    'ExportDockerArgs',
+    'ExportDockerArgsDict',
+    'ExportLocalArgs',
+    'ExportLocalArgsDict',
+    'ExportOCIArgs',
+    'ExportOCIArgsDict',
+    'ExportRegistryArgs',
+    'ExportRegistryArgsDict',
+    'ExportSpecArgs',
+    'ExportSpecArgsDict',
     'KubernetesArgs',
     'KubernetesArgsDict',
     'NamedContextArgs',
@@ -33,6 +49,10 @@ __all__ = [
     'RegistryArgsDict',
     'RegistryAuthArgs',
     'RegistryAuthArgsDict',
+    'RegistryLoginArgs',
+    'RegistryLoginArgsDict',
+    'RegistryLoginEntryArgs',
+    'RegistryLoginEntryArgsDict',
     'SshHostArgs',
     'SshHostArgsDict',
     'TlsArgs',
@@ -96,6 +116,40 @@ class BuildContextArgs:
     @named.setter
     def named(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['NamedContextArgs']]]]):
         pulumi.set(self, "named", value)
+
+
+class BuilderConfigArgsDict(TypedDict):
+    """
+    A buildx builder the user already has, by name (`@pulumi/docker-build`'s `builder`).
+    """
+    name: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Its name, as `docker buildx ls` lists it (made by hand, by setup-buildx-action, ...). Default none: required.
+    """
+
+@pulumi.input_type
+class BuilderConfigArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A buildx builder the user already has, by name (`@pulumi/docker-build`'s `builder`).
+
+        :param pulumi.Input[_builtins.str] name: Its name, as `docker buildx ls` lists it (made by hand, by setup-buildx-action, ...). Default none: required.
+        """
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Its name, as `docker buildx ls` lists it (made by hand, by setup-buildx-action, ...). Default none: required.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "name", value)
 
 
 class BuilderNodeArgsDict(TypedDict):
@@ -290,6 +344,855 @@ class DockerfileArgs:
     @location.setter
     def location(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "location", value)
+
+
+class ExportArgsDict(TypedDict):
+    """
+    One output of the build besides `push` (docker-build's `exports` entry): exactly one exporter per entry.
+    """
+    cacheonly: NotRequired[pulumi.Input[Optional['ExportCacheOnlyArgsDict']]]
+    """
+    No output, caches only (`type=cacheonly`). Default none.
+    """
+    disabled: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Leave this entry out. Default `false`.
+    """
+    docker: NotRequired[pulumi.Input[Optional['ExportDockerArgsDict']]]
+    """
+    A docker image tarball (`type=docker`); without `dest`, a load into the engine (as `load`). Default none.
+    """
+    image: NotRequired[pulumi.Input[Optional['ExportRegistryArgsDict']]]
+    """
+    As `registry`, but pushing only with `push: true`. Default none.
+    """
+    local: NotRequired[pulumi.Input[Optional['ExportLocalArgsDict']]]
+    """
+    The image's files in a folder (`type=local`). Default none.
+    """
+    oci: NotRequired[pulumi.Input[Optional['ExportOCIArgsDict']]]
+    """
+    An OCI image tarball or layout folder, every platform (`type=oci`). Default none.
+    """
+    raw: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A `--output` value as build-push-action's `outputs` and `docker buildx build -o` take it, e.g. `"type=oci,dest=image.tar"`. Default none.
+    """
+    registry: NotRequired[pulumi.Input[Optional['ExportRegistryArgsDict']]]
+    """
+    A push to the image's tags (or `names`). Default none.
+    """
+    tar: NotRequired[pulumi.Input[Optional['ExportLocalArgsDict']]]
+    """
+    The image's files in a tarball (`type=tar`). Default none.
+    """
+
+@pulumi.input_type
+class ExportArgs:
+    def __init__(__self__, *,
+                 cacheonly: pulumi.Input[Optional['ExportCacheOnlyArgs']] = None,
+                 disabled: pulumi.Input[Optional[_builtins.bool]] = None,
+                 docker: pulumi.Input[Optional['ExportDockerArgs']] = None,
+                 image: pulumi.Input[Optional['ExportRegistryArgs']] = None,
+                 local: pulumi.Input[Optional['ExportLocalArgs']] = None,
+                 oci: pulumi.Input[Optional['ExportOCIArgs']] = None,
+                 raw: pulumi.Input[Optional[_builtins.str]] = None,
+                 registry: pulumi.Input[Optional['ExportRegistryArgs']] = None,
+                 tar: pulumi.Input[Optional['ExportLocalArgs']] = None):
+        """
+        One output of the build besides `push` (docker-build's `exports` entry): exactly one exporter per entry.
+
+        :param pulumi.Input['ExportCacheOnlyArgs'] cacheonly: No output, caches only (`type=cacheonly`). Default none.
+        :param pulumi.Input[_builtins.bool] disabled: Leave this entry out. Default `false`.
+        :param pulumi.Input['ExportDockerArgs'] docker: A docker image tarball (`type=docker`); without `dest`, a load into the engine (as `load`). Default none.
+        :param pulumi.Input['ExportRegistryArgs'] image: As `registry`, but pushing only with `push: true`. Default none.
+        :param pulumi.Input['ExportLocalArgs'] local: The image's files in a folder (`type=local`). Default none.
+        :param pulumi.Input['ExportOCIArgs'] oci: An OCI image tarball or layout folder, every platform (`type=oci`). Default none.
+        :param pulumi.Input[_builtins.str] raw: A `--output` value as build-push-action's `outputs` and `docker buildx build -o` take it, e.g. `"type=oci,dest=image.tar"`. Default none.
+        :param pulumi.Input['ExportRegistryArgs'] registry: A push to the image's tags (or `names`). Default none.
+        :param pulumi.Input['ExportLocalArgs'] tar: The image's files in a tarball (`type=tar`). Default none.
+        """
+        if cacheonly is not None:
+            pulumi.set(__self__, "cacheonly", cacheonly)
+        if disabled is None:
+            disabled = False
+        if disabled is not None:
+            pulumi.set(__self__, "disabled", disabled)
+        if docker is not None:
+            pulumi.set(__self__, "docker", docker)
+        if image is not None:
+            pulumi.set(__self__, "image", image)
+        if local is not None:
+            pulumi.set(__self__, "local", local)
+        if oci is not None:
+            pulumi.set(__self__, "oci", oci)
+        if raw is not None:
+            pulumi.set(__self__, "raw", raw)
+        if registry is not None:
+            pulumi.set(__self__, "registry", registry)
+        if tar is not None:
+            pulumi.set(__self__, "tar", tar)
+
+    @_builtins.property
+    @pulumi.getter
+    def cacheonly(self) -> pulumi.Input[Optional['ExportCacheOnlyArgs']]:
+        """
+        No output, caches only (`type=cacheonly`). Default none.
+        """
+        return pulumi.get(self, "cacheonly")
+
+    @cacheonly.setter
+    def cacheonly(self, value: pulumi.Input[Optional['ExportCacheOnlyArgs']]):
+        pulumi.set(self, "cacheonly", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def disabled(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Leave this entry out. Default `false`.
+        """
+        return pulumi.get(self, "disabled")
+
+    @disabled.setter
+    def disabled(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "disabled", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def docker(self) -> pulumi.Input[Optional['ExportDockerArgs']]:
+        """
+        A docker image tarball (`type=docker`); without `dest`, a load into the engine (as `load`). Default none.
+        """
+        return pulumi.get(self, "docker")
+
+    @docker.setter
+    def docker(self, value: pulumi.Input[Optional['ExportDockerArgs']]):
+        pulumi.set(self, "docker", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def image(self) -> pulumi.Input[Optional['ExportRegistryArgs']]:
+        """
+        As `registry`, but pushing only with `push: true`. Default none.
+        """
+        return pulumi.get(self, "image")
+
+    @image.setter
+    def image(self, value: pulumi.Input[Optional['ExportRegistryArgs']]):
+        pulumi.set(self, "image", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def local(self) -> pulumi.Input[Optional['ExportLocalArgs']]:
+        """
+        The image's files in a folder (`type=local`). Default none.
+        """
+        return pulumi.get(self, "local")
+
+    @local.setter
+    def local(self, value: pulumi.Input[Optional['ExportLocalArgs']]):
+        pulumi.set(self, "local", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def oci(self) -> pulumi.Input[Optional['ExportOCIArgs']]:
+        """
+        An OCI image tarball or layout folder, every platform (`type=oci`). Default none.
+        """
+        return pulumi.get(self, "oci")
+
+    @oci.setter
+    def oci(self, value: pulumi.Input[Optional['ExportOCIArgs']]):
+        pulumi.set(self, "oci", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def raw(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A `--output` value as build-push-action's `outputs` and `docker buildx build -o` take it, e.g. `"type=oci,dest=image.tar"`. Default none.
+        """
+        return pulumi.get(self, "raw")
+
+    @raw.setter
+    def raw(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "raw", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def registry(self) -> pulumi.Input[Optional['ExportRegistryArgs']]:
+        """
+        A push to the image's tags (or `names`). Default none.
+        """
+        return pulumi.get(self, "registry")
+
+    @registry.setter
+    def registry(self, value: pulumi.Input[Optional['ExportRegistryArgs']]):
+        pulumi.set(self, "registry", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tar(self) -> pulumi.Input[Optional['ExportLocalArgs']]:
+        """
+        The image's files in a tarball (`type=tar`). Default none.
+        """
+        return pulumi.get(self, "tar")
+
+    @tar.setter
+    def tar(self, value: pulumi.Input[Optional['ExportLocalArgs']]):
+        pulumi.set(self, "tar", value)
+
+
+class ExportCacheOnlyArgsDict(TypedDict):
+    """
+    Nothing written: the build fills its caches only (docker-build's `cacheonly`).
+    """
+    pass
+
+@pulumi.input_type
+class ExportCacheOnlyArgs:
+    def __init__(__self__):
+        """
+        Nothing written: the build fills its caches only (docker-build's `cacheonly`).
+        """
+        pass
+
+
+class ExportDockerArgsDict(TypedDict):
+    """
+    A docker image tarball (one platform, no attestations: the docker exporter's limits).
+    """
+    annotations: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Annotations of the exported image. Default none.
+    """
+    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+    """
+    compression_level: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Compression level, 0 to 22. Default: the compression's own.
+    """
+    dest: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+    """
+    force_compression: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Recompress layers already compressed otherwise. Default `false`.
+    """
+    names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Image names recorded in the export. Default none.
+    """
+    oci_media_types: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    OCI media types. Default: the exporter's (oci: true, docker: false).
+    """
+    tar: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A tarball (true) or an OCI layout folder (false). Default `true`.
+    """
+
+@pulumi.input_type
+class ExportDockerArgs:
+    def __init__(__self__, *,
+                 annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 compression_level: pulumi.Input[Optional[_builtins.float]] = None,
+                 dest: pulumi.Input[Optional[_builtins.str]] = None,
+                 force_compression: pulumi.Input[Optional[_builtins.bool]] = None,
+                 names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 oci_media_types: pulumi.Input[Optional[_builtins.bool]] = None,
+                 tar: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        A docker image tarball (one platform, no attestations: the docker exporter's limits).
+
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: Annotations of the exported image. Default none.
+        :param pulumi.Input[_builtins.str] compression: Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        :param pulumi.Input[_builtins.float] compression_level: Compression level, 0 to 22. Default: the compression's own.
+        :param pulumi.Input[_builtins.str] dest: The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+        :param pulumi.Input[_builtins.bool] force_compression: Recompress layers already compressed otherwise. Default `false`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] names: Image names recorded in the export. Default none.
+        :param pulumi.Input[_builtins.bool] oci_media_types: OCI media types. Default: the exporter's (oci: true, docker: false).
+        :param pulumi.Input[_builtins.bool] tar: A tarball (true) or an OCI layout folder (false). Default `true`.
+        """
+        if annotations is not None:
+            pulumi.set(__self__, "annotations", annotations)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if dest is not None:
+            pulumi.set(__self__, "dest", dest)
+        if force_compression is None:
+            force_compression = False
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if names is not None:
+            pulumi.set(__self__, "names", names)
+        if oci_media_types is not None:
+            pulumi.set(__self__, "oci_media_types", oci_media_types)
+        if tar is None:
+            tar = True
+        if tar is not None:
+            pulumi.set(__self__, "tar", tar)
+
+    @_builtins.property
+    @pulumi.getter
+    def annotations(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Annotations of the exported image. Default none.
+        """
+        return pulumi.get(self, "annotations")
+
+    @annotations.setter
+    def annotations(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "annotations", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Compression level, 0 to 22. Default: the compression's own.
+        """
+        return pulumi.get(self, "compression_level")
+
+    @compression_level.setter
+    def compression_level(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "compression_level", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+        """
+        return pulumi.get(self, "dest")
+
+    @dest.setter
+    def dest(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "dest", value)
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Recompress layers already compressed otherwise. Default `false`.
+        """
+        return pulumi.get(self, "force_compression")
+
+    @force_compression.setter
+    def force_compression(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "force_compression", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Image names recorded in the export. Default none.
+        """
+        return pulumi.get(self, "names")
+
+    @names.setter
+    def names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "names", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ociMediaTypes")
+    def oci_media_types(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        OCI media types. Default: the exporter's (oci: true, docker: false).
+        """
+        return pulumi.get(self, "oci_media_types")
+
+    @oci_media_types.setter
+    def oci_media_types(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "oci_media_types", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tar(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A tarball (true) or an OCI layout folder (false). Default `true`.
+        """
+        return pulumi.get(self, "tar")
+
+    @tar.setter
+    def tar(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "tar", value)
+
+
+class ExportLocalArgsDict(TypedDict):
+    """
+    A folder (local) or tarball (tar) of the image's files: the final stage's filesystem, one subfolder per platform when several.
+    """
+    dest: pulumi.Input[_builtins.str]
+    """
+    The folder (local) or file (tar) to write, relative to the program. Default none: required.
+    """
+
+@pulumi.input_type
+class ExportLocalArgs:
+    def __init__(__self__, *,
+                 dest: pulumi.Input[_builtins.str]):
+        """
+        A folder (local) or tarball (tar) of the image's files: the final stage's filesystem, one subfolder per platform when several.
+
+        :param pulumi.Input[_builtins.str] dest: The folder (local) or file (tar) to write, relative to the program. Default none: required.
+        """
+        pulumi.set(__self__, "dest", dest)
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> pulumi.Input[_builtins.str]:
+        """
+        The folder (local) or file (tar) to write, relative to the program. Default none: required.
+        """
+        return pulumi.get(self, "dest")
+
+    @dest.setter
+    def dest(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "dest", value)
+
+
+class ExportOCIArgsDict(TypedDict):
+    """
+    The image options an OCI or docker export shares (docker-build's fields).
+    """
+    annotations: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Annotations of the exported image. Default none.
+    """
+    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+    """
+    compression_level: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Compression level, 0 to 22. Default: the compression's own.
+    """
+    dest: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+    """
+    force_compression: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Recompress layers already compressed otherwise. Default `false`.
+    """
+    names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Image names recorded in the export. Default none.
+    """
+    oci_media_types: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    OCI media types. Default: the exporter's (oci: true, docker: false).
+    """
+    tar: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A tarball (true) or an OCI layout folder (false). Default `true`.
+    """
+
+@pulumi.input_type
+class ExportOCIArgs:
+    def __init__(__self__, *,
+                 annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 compression_level: pulumi.Input[Optional[_builtins.float]] = None,
+                 dest: pulumi.Input[Optional[_builtins.str]] = None,
+                 force_compression: pulumi.Input[Optional[_builtins.bool]] = None,
+                 names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 oci_media_types: pulumi.Input[Optional[_builtins.bool]] = None,
+                 tar: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        The image options an OCI or docker export shares (docker-build's fields).
+
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: Annotations of the exported image. Default none.
+        :param pulumi.Input[_builtins.str] compression: Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        :param pulumi.Input[_builtins.float] compression_level: Compression level, 0 to 22. Default: the compression's own.
+        :param pulumi.Input[_builtins.str] dest: The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+        :param pulumi.Input[_builtins.bool] force_compression: Recompress layers already compressed otherwise. Default `false`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] names: Image names recorded in the export. Default none.
+        :param pulumi.Input[_builtins.bool] oci_media_types: OCI media types. Default: the exporter's (oci: true, docker: false).
+        :param pulumi.Input[_builtins.bool] tar: A tarball (true) or an OCI layout folder (false). Default `true`.
+        """
+        if annotations is not None:
+            pulumi.set(__self__, "annotations", annotations)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if dest is not None:
+            pulumi.set(__self__, "dest", dest)
+        if force_compression is None:
+            force_compression = False
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if names is not None:
+            pulumi.set(__self__, "names", names)
+        if oci_media_types is not None:
+            pulumi.set(__self__, "oci_media_types", oci_media_types)
+        if tar is None:
+            tar = True
+        if tar is not None:
+            pulumi.set(__self__, "tar", tar)
+
+    @_builtins.property
+    @pulumi.getter
+    def annotations(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Annotations of the exported image. Default none.
+        """
+        return pulumi.get(self, "annotations")
+
+    @annotations.setter
+    def annotations(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "annotations", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Layer compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Compression level, 0 to 22. Default: the compression's own.
+        """
+        return pulumi.get(self, "compression_level")
+
+    @compression_level.setter
+    def compression_level(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "compression_level", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The file (a tarball) or folder (`tar: false`) to write, relative to the program. Default none: required for oci; a docker export without it is the engine's load.
+        """
+        return pulumi.get(self, "dest")
+
+    @dest.setter
+    def dest(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "dest", value)
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Recompress layers already compressed otherwise. Default `false`.
+        """
+        return pulumi.get(self, "force_compression")
+
+    @force_compression.setter
+    def force_compression(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "force_compression", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Image names recorded in the export. Default none.
+        """
+        return pulumi.get(self, "names")
+
+    @names.setter
+    def names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "names", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ociMediaTypes")
+    def oci_media_types(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        OCI media types. Default: the exporter's (oci: true, docker: false).
+        """
+        return pulumi.get(self, "oci_media_types")
+
+    @oci_media_types.setter
+    def oci_media_types(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "oci_media_types", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tar(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A tarball (true) or an OCI layout folder (false). Default `true`.
+        """
+        return pulumi.get(self, "tar")
+
+    @tar.setter
+    def tar(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "tar", value)
+
+
+class ExportRegistryArgsDict(TypedDict):
+    """
+    A push (docker-build's `registry` and `image` exports): the same push, verification and tag moves as `push` with `tags`.
+    """
+    names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Where to push when the image has no `tags`. Default: the image's tags.
+    """
+    push: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Push. Default `true` for `registry`, `false` for `image` (then nothing leaves BuildKit's cache).
+    """
+
+@pulumi.input_type
+class ExportRegistryArgs:
+    def __init__(__self__, *,
+                 names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 push: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        A push (docker-build's `registry` and `image` exports): the same push, verification and tag moves as `push` with `tags`.
+
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] names: Where to push when the image has no `tags`. Default: the image's tags.
+        :param pulumi.Input[_builtins.bool] push: Push. Default `true` for `registry`, `false` for `image` (then nothing leaves BuildKit's cache).
+        """
+        if names is not None:
+            pulumi.set(__self__, "names", names)
+        if push is None:
+            push = True
+        if push is not None:
+            pulumi.set(__self__, "push", push)
+
+    @_builtins.property
+    @pulumi.getter
+    def names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Where to push when the image has no `tags`. Default: the image's tags.
+        """
+        return pulumi.get(self, "names")
+
+    @names.setter
+    def names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "names", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def push(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Push. Default `true` for `registry`, `false` for `image` (then nothing leaves BuildKit's cache).
+        """
+        return pulumi.get(self, "push")
+
+    @push.setter
+    def push(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "push", value)
+
+
+class ExportSpecArgsDict(TypedDict):
+    """
+    One `exports` entry, normalized: what `--output` gets besides the push.
+    """
+    type: pulumi.Input[_builtins.str]
+    """
+    The exporter.
+    """
+    annotations: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    oci and docker: annotations of the exported image (`annotation.<key>=`).
+    """
+    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    oci and docker: layer compression (`compression=`: gzip, estargz, zstd, uncompressed).
+    """
+    compression_level: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    oci and docker: compression level, 0-22 (`compression-level=`).
+    """
+    dest: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Where it writes, as the program gave it (relative to the program).
+    """
+    force_compression: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    oci and docker: recompress layers already compressed otherwise (`force-compression=`).
+    """
+    names: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    oci and docker: image names recorded in the export (`name=`).
+    """
+    oci_media_types: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    oci and docker: OCI media types (`oci-mediatypes=`).
+    """
+    tar: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    oci and docker: one tarball (true) or an OCI layout folder (false).
+    """
+
+@pulumi.input_type
+class ExportSpecArgs:
+    def __init__(__self__, *,
+                 type: pulumi.Input[_builtins.str],
+                 annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 compression_level: pulumi.Input[Optional[_builtins.float]] = None,
+                 dest: pulumi.Input[Optional[_builtins.str]] = None,
+                 force_compression: pulumi.Input[Optional[_builtins.bool]] = None,
+                 names: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 oci_media_types: pulumi.Input[Optional[_builtins.bool]] = None,
+                 tar: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        One `exports` entry, normalized: what `--output` gets besides the push.
+
+        :param pulumi.Input[_builtins.str] type: The exporter.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: oci and docker: annotations of the exported image (`annotation.<key>=`).
+        :param pulumi.Input[_builtins.str] compression: oci and docker: layer compression (`compression=`: gzip, estargz, zstd, uncompressed).
+        :param pulumi.Input[_builtins.float] compression_level: oci and docker: compression level, 0-22 (`compression-level=`).
+        :param pulumi.Input[_builtins.str] dest: Where it writes, as the program gave it (relative to the program).
+        :param pulumi.Input[_builtins.bool] force_compression: oci and docker: recompress layers already compressed otherwise (`force-compression=`).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] names: oci and docker: image names recorded in the export (`name=`).
+        :param pulumi.Input[_builtins.bool] oci_media_types: oci and docker: OCI media types (`oci-mediatypes=`).
+        :param pulumi.Input[_builtins.bool] tar: oci and docker: one tarball (true) or an OCI layout folder (false).
+        """
+        pulumi.set(__self__, "type", type)
+        if annotations is not None:
+            pulumi.set(__self__, "annotations", annotations)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if dest is not None:
+            pulumi.set(__self__, "dest", dest)
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if names is not None:
+            pulumi.set(__self__, "names", names)
+        if oci_media_types is not None:
+            pulumi.set(__self__, "oci_media_types", oci_media_types)
+        if tar is not None:
+            pulumi.set(__self__, "tar", tar)
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> pulumi.Input[_builtins.str]:
+        """
+        The exporter.
+        """
+        return pulumi.get(self, "type")
+
+    @type.setter
+    def type(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "type", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def annotations(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        oci and docker: annotations of the exported image (`annotation.<key>=`).
+        """
+        return pulumi.get(self, "annotations")
+
+    @annotations.setter
+    def annotations(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "annotations", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        oci and docker: layer compression (`compression=`: gzip, estargz, zstd, uncompressed).
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        oci and docker: compression level, 0-22 (`compression-level=`).
+        """
+        return pulumi.get(self, "compression_level")
+
+    @compression_level.setter
+    def compression_level(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "compression_level", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Where it writes, as the program gave it (relative to the program).
+        """
+        return pulumi.get(self, "dest")
+
+    @dest.setter
+    def dest(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "dest", value)
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        oci and docker: recompress layers already compressed otherwise (`force-compression=`).
+        """
+        return pulumi.get(self, "force_compression")
+
+    @force_compression.setter
+    def force_compression(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "force_compression", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def names(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        oci and docker: image names recorded in the export (`name=`).
+        """
+        return pulumi.get(self, "names")
+
+    @names.setter
+    def names(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "names", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ociMediaTypes")
+    def oci_media_types(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        oci and docker: OCI media types (`oci-mediatypes=`).
+        """
+        return pulumi.get(self, "oci_media_types")
+
+    @oci_media_types.setter
+    def oci_media_types(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "oci_media_types", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tar(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        oci and docker: one tarball (true) or an OCI layout folder (false).
+        """
+        return pulumi.get(self, "tar")
+
+    @tar.setter
+    def tar(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "tar", value)
 
 
 class KubernetesArgsDict(TypedDict):
@@ -588,7 +1491,8 @@ class RegistryArgsDict(TypedDict):
     server: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
-    Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+    Docker Hub's `index.docker.io` allowed), one of the tags' registries. Default: the tags'
+    registry (required when the tags are in several; log in to others with `registries`).
     """
     username: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
@@ -607,7 +1511,8 @@ class RegistryArgs:
 
         :param pulumi.Input[_builtins.str] password: A Pulumi secret: encrypted in state; reaches buildx through a private 0600 copy of the docker config, never argv. Default none: required.
         :param pulumi.Input[_builtins.str] server: The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
-               Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+               Docker Hub's `index.docker.io` allowed), one of the tags' registries. Default: the tags'
+               registry (required when the tags are in several; log in to others with `registries`).
         :param pulumi.Input[_builtins.str] username: User name for the tags' registry. Default none: required.
         """
         if password is not None:
@@ -634,7 +1539,8 @@ class RegistryArgs:
     def server(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
         The registry the login is for, as `@pulumi/docker`'s registry args name it (`https://`,
-        Docker Hub's `index.docker.io` allowed). Default: the tags' registry; another is refused.
+        Docker Hub's `index.docker.io` allowed), one of the tags' registries. Default: the tags'
+        registry (required when the tags are in several; log in to others with `registries`).
         """
         return pulumi.get(self, "server")
 
@@ -667,20 +1573,184 @@ class RegistryAuthArgsDict(TypedDict):
     """
     User name.
     """
+    address: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry.
+    """
 
 @pulumi.input_type
 class RegistryAuthArgs:
     def __init__(__self__, *,
                  password: pulumi.Input[_builtins.str],
-                 username: pulumi.Input[_builtins.str]):
+                 username: pulumi.Input[_builtins.str],
+                 address: pulumi.Input[Optional[_builtins.str]] = None):
         """
         A registry login (the password a secret).
 
         :param pulumi.Input[_builtins.str] password: Password or token.
         :param pulumi.Input[_builtins.str] username: User name.
+        :param pulumi.Input[_builtins.str] address: The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry.
         """
         pulumi.set(__self__, "password", password)
         pulumi.set(__self__, "username", username)
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> pulumi.Input[_builtins.str]:
+        """
+        Password or token.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> pulumi.Input[_builtins.str]:
+        """
+        User name.
+        """
+        return pulumi.get(self, "username")
+
+    @username.setter
+    def username(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "username", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry.
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "address", value)
+
+
+class RegistryLoginArgsDict(TypedDict):
+    """
+    A registry login, as `@pulumi/docker-build`'s `registries` entries are written.
+    """
+    address: pulumi.Input[_builtins.str]
+    """
+    The registry, e.g. `"ghcr.io"`, `"registry.corp:5000"`, `"docker.io"` (`https://` and Docker Hub's `index.docker.io/v1/` allowed).
+    """
+    password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Password or token, a Pulumi secret: encrypted in state, given to buildx only in a private 0600 copy of the docker config. Default none: required.
+    """
+    username: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    User name. Default none: required.
+    """
+
+@pulumi.input_type
+class RegistryLoginArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 password: pulumi.Input[Optional[_builtins.str]] = None,
+                 username: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A registry login, as `@pulumi/docker-build`'s `registries` entries are written.
+
+        :param pulumi.Input[_builtins.str] address: The registry, e.g. `"ghcr.io"`, `"registry.corp:5000"`, `"docker.io"` (`https://` and Docker Hub's `index.docker.io/v1/` allowed).
+        :param pulumi.Input[_builtins.str] password: Password or token, a Pulumi secret: encrypted in state, given to buildx only in a private 0600 copy of the docker config. Default none: required.
+        :param pulumi.Input[_builtins.str] username: User name. Default none: required.
+        """
+        pulumi.set(__self__, "address", address)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if username is not None:
+            pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        """
+        The registry, e.g. `"ghcr.io"`, `"registry.corp:5000"`, `"docker.io"` (`https://` and Docker Hub's `index.docker.io/v1/` allowed).
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Password or token, a Pulumi secret: encrypted in state, given to buildx only in a private 0600 copy of the docker config. Default none: required.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        User name. Default none: required.
+        """
+        return pulumi.get(self, "username")
+
+    @username.setter
+    def username(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "username", value)
+
+
+class RegistryLoginEntryArgsDict(TypedDict):
+    """
+    One login of the image's `registries` (docker-build's shape; the password a secret).
+    """
+    address: pulumi.Input[_builtins.str]
+    """
+    The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`.
+    """
+    password: pulumi.Input[_builtins.str]
+    """
+    Password or token.
+    """
+    username: pulumi.Input[_builtins.str]
+    """
+    User name.
+    """
+
+@pulumi.input_type
+class RegistryLoginEntryArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 password: pulumi.Input[_builtins.str],
+                 username: pulumi.Input[_builtins.str]):
+        """
+        One login of the image's `registries` (docker-build's shape; the password a secret).
+
+        :param pulumi.Input[_builtins.str] address: The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`.
+        :param pulumi.Input[_builtins.str] password: Password or token.
+        :param pulumi.Input[_builtins.str] username: User name.
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "password", password)
+        pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        """
+        The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`.
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
 
     @_builtins.property
     @pulumi.getter

@@ -50,8 +50,12 @@ class ImageArgs:
                  context_commit: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]] = None,
                  registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None):
@@ -77,7 +81,7 @@ class ImageArgs:
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
@@ -87,11 +91,15 @@ class ImageArgs:
         :param pulumi.Input[_builtins.str] context_commit: For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
         :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
         :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
+        :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        :param pulumi.Input[Sequence[pulumi.Input['ExportSpecArgs']]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
         :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] named_context_files: name -> what `contextFiles` records, for each local named context.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
                pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
                a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
-        :param pulumi.Input['RegistryAuthArgs'] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginEntryArgs']]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        :param pulumi.Input['RegistryAuthArgs'] registry_auth: The `registry` login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         """
@@ -131,10 +139,18 @@ class ImageArgs:
             pulumi.set(__self__, "dockerfile", dockerfile)
         if dockerfile_inline is not None:
             pulumi.set(__self__, "dockerfile_inline", dockerfile_inline)
+        if existing_builder is not None:
+            pulumi.set(__self__, "existing_builder", existing_builder)
+        if exports is not None:
+            pulumi.set(__self__, "exports", exports)
+        if load is not None:
+            pulumi.set(__self__, "load", load)
         if named_context_files is not None:
             pulumi.set(__self__, "named_context_files", named_context_files)
         if named_contexts is not None:
             pulumi.set(__self__, "named_contexts", named_contexts)
+        if registries is not None:
+            pulumi.set(__self__, "registries", registries)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
         if strict is not None:
@@ -374,7 +390,7 @@ class ImageArgs:
     @pulumi.getter
     def tags(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
         """
-        Tags to move to the verified image, all in one repository.
+        Tags to move to the verified image, in any repositories and registries.
         """
         return pulumi.get(self, "tags")
 
@@ -491,6 +507,42 @@ class ImageArgs:
         pulumi.set(self, "dockerfile_inline", value)
 
     @_builtins.property
+    @pulumi.getter(name="existingBuilder")
+    def existing_builder(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        """
+        return pulumi.get(self, "existing_builder")
+
+    @existing_builder.setter
+    def existing_builder(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "existing_builder", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def exports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]]:
+        """
+        Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        """
+        return pulumi.get(self, "exports")
+
+    @exports.setter
+    def exports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]]):
+        pulumi.set(self, "exports", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def load(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Load the image into the docker engine (`--load`); its tags move there after verification.
+        """
+        return pulumi.get(self, "load")
+
+    @load.setter
+    def load(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "load", value)
+
+    @_builtins.property
     @pulumi.getter(name="namedContextFiles")
     def named_context_files(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]]:
         """
@@ -517,10 +569,22 @@ class ImageArgs:
         pulumi.set(self, "named_contexts", value)
 
     @_builtins.property
+    @pulumi.getter
+    def registries(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]]:
+        """
+        More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        """
+        return pulumi.get(self, "registries")
+
+    @registries.setter
+    def registries(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]]):
+        pulumi.set(self, "registries", value)
+
+    @_builtins.property
     @pulumi.getter(name="registryAuth")
     def registry_auth(self) -> pulumi.Input[Optional['RegistryAuthArgs']]:
         """
-        Registry login (password a Pulumi secret).
+        The `registry` login (password a Pulumi secret).
         """
         return pulumi.get(self, "registry_auth")
 
@@ -575,7 +639,10 @@ class Image(pulumi.CustomResource):
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -584,6 +651,7 @@ class Image(pulumi.CustomResource):
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -615,7 +683,10 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy.
         :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
         :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
+        :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
         :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] named_context_files: name -> what `contextFiles` records, for each local named context.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
@@ -626,12 +697,13 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
         :param pulumi.Input[_builtins.bool] pull: `--pull`.
         :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
-        :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: Registry login (password a Pulumi secret).
+        :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: The `registry` login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
@@ -676,7 +748,10 @@ class Image(pulumi.CustomResource):
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
+                 existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -685,6 +760,7 @@ class Image(pulumi.CustomResource):
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -737,9 +813,12 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["delete_on_destroy"] = delete_on_destroy
             __props__.__dict__["dockerfile"] = dockerfile
             __props__.__dict__["dockerfile_inline"] = dockerfile_inline
+            __props__.__dict__["existing_builder"] = existing_builder
+            __props__.__dict__["exports"] = exports
             if labels is None and not opts.urn:
                 raise TypeError("Missing required property 'labels'")
             __props__.__dict__["labels"] = labels
+            __props__.__dict__["load"] = load
             if manifest is None and not opts.urn:
                 raise TypeError("Missing required property 'manifest'")
             __props__.__dict__["manifest"] = manifest
@@ -760,6 +839,7 @@ class Image(pulumi.CustomResource):
             if push is None and not opts.urn:
                 raise TypeError("Missing required property 'push'")
             __props__.__dict__["push"] = push
+            __props__.__dict__["registries"] = None if registries is None else pulumi.Output.secret(registries)
             __props__.__dict__["registry_auth"] = None if registry_auth is None else pulumi.Output.secret(registry_auth)
             if sbom is None and not opts.urn:
                 raise TypeError("Missing required property 'sbom'")
@@ -783,12 +863,16 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["verify"] = verify
             __props__.__dict__["build_reason"] = None
             __props__.__dict__["digest"] = None
+            __props__.__dict__["drift"] = None
+            __props__.__dict__["exported"] = None
+            __props__.__dict__["loaded_image"] = None
             __props__.__dict__["manifest_mode"] = None
+            __props__.__dict__["manifest_modes"] = None
             __props__.__dict__["platform_digests"] = None
             __props__.__dict__["pushed_tags"] = None
             __props__.__dict__["ref"] = None
             __props__.__dict__["verification"] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registryAuth", "secrets"])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registries", "registryAuth", "secrets"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Image, __self__).__init__(
             'multiarch:index:Image',
@@ -830,9 +914,16 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["digest"] = None
         __props__.__dict__["dockerfile"] = None
         __props__.__dict__["dockerfile_inline"] = None
+        __props__.__dict__["drift"] = None
+        __props__.__dict__["existing_builder"] = None
+        __props__.__dict__["exported"] = None
+        __props__.__dict__["exports"] = None
         __props__.__dict__["labels"] = None
+        __props__.__dict__["load"] = None
+        __props__.__dict__["loaded_image"] = None
         __props__.__dict__["manifest"] = None
         __props__.__dict__["manifest_mode"] = None
+        __props__.__dict__["manifest_modes"] = None
         __props__.__dict__["named_context_files"] = None
         __props__.__dict__["named_contexts"] = None
         __props__.__dict__["no_cache"] = None
@@ -843,6 +934,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["push"] = None
         __props__.__dict__["pushed_tags"] = None
         __props__.__dict__["ref"] = None
+        __props__.__dict__["registries"] = None
         __props__.__dict__["registry_auth"] = None
         __props__.__dict__["sbom"] = None
         __props__.__dict__["secrets"] = None
@@ -1001,11 +1093,59 @@ class Image(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def drift(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        What refresh found changed out of band (a tag moved, an export deleted); the next `up` repairs it.
+        """
+        return pulumi.get(self, "drift")
+
+    @_builtins.property
+    @pulumi.getter(name="existingBuilder")
+    def existing_builder(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        The builder is one the user already has (by name): read and checked at preview, never created or removed.
+        """
+        return pulumi.get(self, "existing_builder")
+
+    @_builtins.property
+    @pulumi.getter
+    def exported(self) -> pulumi.Output[Optional[Sequence['outputs.ExportResult']]]:
+        """
+        What each export wrote.
+        """
+        return pulumi.get(self, "exported")
+
+    @_builtins.property
+    @pulumi.getter
+    def exports(self) -> pulumi.Output[Optional[Sequence['outputs.ExportSpec']]]:
+        """
+        Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        """
+        return pulumi.get(self, "exports")
+
+    @_builtins.property
+    @pulumi.getter
     def labels(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
         """
         `--label`s.
         """
         return pulumi.get(self, "labels")
+
+    @_builtins.property
+    @pulumi.getter
+    def load(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Load the image into the docker engine (`--load`); its tags move there after verification.
+        """
+        return pulumi.get(self, "load")
+
+    @_builtins.property
+    @pulumi.getter(name="loadedImage")
+    def loaded_image(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The image loaded into the docker engine (its ID there), or "".
+        """
+        return pulumi.get(self, "loaded_image")
 
     @_builtins.property
     @pulumi.getter
@@ -1019,9 +1159,17 @@ class Image(pulumi.CustomResource):
     @pulumi.getter(name="manifestMode")
     def manifest_mode(self) -> pulumi.Output[_builtins.str]:
         """
-        The mode used: "auto" resolves to one of the others, once.
+        The mode used ("auto" resolves to one of the others, once per registry); "mixed" when registries differ.
         """
         return pulumi.get(self, "manifest_mode")
+
+    @_builtins.property
+    @pulumi.getter(name="manifestModes")
+    def manifest_modes(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        registry -> the mode used there.
+        """
+        return pulumi.get(self, "manifest_modes")
 
     @_builtins.property
     @pulumi.getter(name="namedContextFiles")
@@ -1106,10 +1254,18 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "ref")
 
     @_builtins.property
+    @pulumi.getter
+    def registries(self) -> pulumi.Output[Optional[Sequence['outputs.RegistryLoginEntry']]]:
+        """
+        More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
+        """
+        return pulumi.get(self, "registries")
+
+    @_builtins.property
     @pulumi.getter(name="registryAuth")
     def registry_auth(self) -> pulumi.Output[Optional['outputs.RegistryAuth']]:
         """
-        Registry login (password a Pulumi secret).
+        The `registry` login (password a Pulumi secret).
         """
         return pulumi.get(self, "registry_auth")
 
@@ -1149,7 +1305,7 @@ class Image(pulumi.CustomResource):
     @pulumi.getter
     def tags(self) -> pulumi.Output[Sequence[_builtins.str]]:
         """
-        Tags to move to the verified image, all in one repository.
+        Tags to move to the verified image, in any repositories and registries.
         """
         return pulumi.get(self, "tags")
 

@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._inputs import *
 from .buildx_builder import BuildxBuilder
 
@@ -21,7 +22,7 @@ __all__ = ['MultiArchImageArgs', 'MultiArchImage']
 @pulumi.input_type
 class MultiArchImageArgs:
     def __init__(__self__, *,
-                 builder: pulumi.Input['BuildxBuilder'],
+                 builder: pulumi.Input[Union['BuildxBuilder', 'BuilderConfigArgs']],
                  context: pulumi.Input[Union[_builtins.str, 'BuildContextArgs']],
                  platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  tags: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
@@ -32,12 +33,15 @@ class MultiArchImageArgs:
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, 'DockerfileArgs']]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input['ExportArgs']]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginArgs']]]] = None,
                  registry: pulumi.Input[Optional['RegistryArgs']] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -49,11 +53,16 @@ class MultiArchImageArgs:
         """
         The set of arguments for constructing a MultiArchImage resource.
 
-        :param pulumi.Input['BuildxBuilder'] builder: The builder; the image depends on it and, through it, on its emulators.
+        :param pulumi.Input[Union['BuildxBuilder', 'BuilderConfigArgs']] builder: The builder: a {@link BuildxBuilder} of this stack (the image depends on it and, through
+               it, on its emulators), or one the user already has, by name (`{ name: "ci-builder" }`,
+               made by hand or by setup-buildx-action): read and checked at preview, never created or
+               removed.
         :param pulumi.Input[Union[_builtins.str, 'BuildContextArgs']] context: The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
                `{ location, named }` with named contexts (docker-build's shape).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0", "ghcr.io/org/hello:1.0"]`: any number
+               of repositories and registries, one build pushed to all, verified in each, tags moved in
+               all or none. May be empty when `push` is false.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: OCI annotations (`--annotation`). Default `{}`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: Build arguments (`--build-arg`). Default `{}`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: Cache sources (`--cache-from`). Default none.
@@ -62,18 +71,28 @@ class MultiArchImageArgs:
                multi-platform build (docker/buildx#1044), so with this set each platform is built by
                its own (parallel) invocation and the index is assembled from them. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
-        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy (registry API). Default `false`: images are kept.
+        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept.
         :param pulumi.Input[Union[_builtins.str, 'DockerfileArgs']] dockerfile: The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
+        :param pulumi.Input[Sequence[pulumi.Input['ExportArgs']]] exports: Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
+               tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
+               Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`), tagged with `tags` after verification:
+               one platform, or every platform where the engine has the containerd image store (else
+               refused at preview). Default `false`.
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
                registries that keep no manifest lists (the article's company registry) or consumers
-               that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-               with a warning.
+               that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+               with a warning, where it keeps no lists (one registry may keep lists, another get
+               per-arch tags).
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
+        :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginArgs']]] registries: More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
+               docker logins for the build (base images, caches, pushes) and for every registry call
+               after it. Default none.
         :param pulumi.Input['RegistryArgs'] registry: A login for the tags' registry, used by the push and everything after it; it wins over
                the docker config's for that registry. Default none: the docker config's logins and
                credential helpers (`docker login`), as `docker buildx build --push` uses them.
@@ -107,8 +126,14 @@ class MultiArchImageArgs:
             pulumi.set(__self__, "delete_on_destroy", delete_on_destroy)
         if dockerfile is not None:
             pulumi.set(__self__, "dockerfile", dockerfile)
+        if exports is not None:
+            pulumi.set(__self__, "exports", exports)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
+        if load is None:
+            load = False
+        if load is not None:
+            pulumi.set(__self__, "load", load)
         if manifest is not None:
             pulumi.set(__self__, "manifest", manifest)
         if no_cache is None:
@@ -127,6 +152,8 @@ class MultiArchImageArgs:
             push = True
         if push is not None:
             pulumi.set(__self__, "push", push)
+        if registries is not None:
+            pulumi.set(__self__, "registries", registries)
         if registry is not None:
             pulumi.set(__self__, "registry", registry)
         if sbom is None:
@@ -152,14 +179,17 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def builder(self) -> pulumi.Input['BuildxBuilder']:
+    def builder(self) -> pulumi.Input[Union['BuildxBuilder', 'BuilderConfigArgs']]:
         """
-        The builder; the image depends on it and, through it, on its emulators.
+        The builder: a {@link BuildxBuilder} of this stack (the image depends on it and, through
+        it, on its emulators), or one the user already has, by name (`{ name: "ci-builder" }`,
+        made by hand or by setup-buildx-action): read and checked at preview, never created or
+        removed.
         """
         return pulumi.get(self, "builder")
 
     @builder.setter
-    def builder(self, value: pulumi.Input['BuildxBuilder']):
+    def builder(self, value: pulumi.Input[Union['BuildxBuilder', 'BuilderConfigArgs']]):
         pulumi.set(self, "builder", value)
 
     @_builtins.property
@@ -191,7 +221,9 @@ class MultiArchImageArgs:
     @pulumi.getter
     def tags(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
         """
-        Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository.
+        Tags to push, e.g. `["localhost:5000/hello:1.0", "ghcr.io/org/hello:1.0"]`: any number
+        of repositories and registries, one build pushed to all, verified in each, tags moved in
+        all or none. May be empty when `push` is false.
         """
         return pulumi.get(self, "tags")
 
@@ -266,7 +298,7 @@ class MultiArchImageArgs:
     @pulumi.getter(name="deleteOnDestroy")
     def delete_on_destroy(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        Delete the pushed manifests on destroy (registry API). Default `false`: images are kept.
+        Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept.
         """
         return pulumi.get(self, "delete_on_destroy")
 
@@ -288,6 +320,20 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
+    def exports(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['ExportArgs']]]]:
+        """
+        Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
+        tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
+        Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
+        """
+        return pulumi.get(self, "exports")
+
+    @exports.setter
+    def exports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ExportArgs']]]]):
+        pulumi.set(self, "exports", value)
+
+    @_builtins.property
+    @pulumi.getter
     def labels(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
         Image labels (`--label`). Default `{}`.
@@ -300,13 +346,28 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
+    def load(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Load the image into the docker engine (`--load`), tagged with `tags` after verification:
+        one platform, or every platform where the engine has the containerd image store (else
+        refused at preview). Default `false`.
+        """
+        return pulumi.get(self, "load")
+
+    @load.setter
+    def load(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "load", value)
+
+    @_builtins.property
+    @pulumi.getter
     def manifest(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
         `"index"` (default): each tag points at one manifest list / OCI index.
         `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
         registries that keep no manifest lists (the article's company registry) or consumers
-        that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-        with a warning.
+        that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+        with a warning, where it keeps no lists (one registry may keep lists, another get
+        per-arch tags).
         """
         return pulumi.get(self, "manifest")
 
@@ -361,6 +422,20 @@ class MultiArchImageArgs:
     @push.setter
     def push(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "push", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def registries(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginArgs']]]]:
+        """
+        More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
+        docker logins for the build (base images, caches, pushes) and for every registry call
+        after it. Default none.
+        """
+        return pulumi.get(self, "registries")
+
+    @registries.setter
+    def registries(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginArgs']]]]):
+        pulumi.set(self, "registries", value)
 
     @_builtins.property
     @pulumi.getter
@@ -471,20 +546,23 @@ class MultiArchImage(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
-                 builder: pulumi.Input[Optional['BuildxBuilder']] = None,
+                 builder: pulumi.Input[Optional[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]]] = None,
                  registry: pulumi.Input[Optional[Union['RegistryArgs', 'RegistryArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -504,7 +582,10 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: OCI annotations (`--annotation`). Default `{}`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: Build arguments (`--build-arg`). Default `{}`.
-        :param pulumi.Input['BuildxBuilder'] builder: The builder; the image depends on it and, through it, on its emulators.
+        :param pulumi.Input[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]] builder: The builder: a {@link BuildxBuilder} of this stack (the image depends on it and, through
+               it, on its emulators), or one the user already has, by name (`{ name: "ci-builder" }`,
+               made by hand or by setup-buildx-action): read and checked at preview, never created or
+               removed.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: Cache sources (`--cache-from`). Default none.
         :param pulumi.Input[_builtins.str] cache_repository: A repository for an automatic registry cache per platform (`<repo>:amd64`,
                `<repo>:arm64`, mode=max). One registry cache ref keeps only the last platform of a
@@ -513,19 +594,29 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
         :param pulumi.Input[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]] context: The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
                `{ location, named }` with named contexts (docker-build's shape).
-        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests on destroy (registry API). Default `false`: images are kept.
+        :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept.
         :param pulumi.Input[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]] dockerfile: The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]] exports: Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
+               tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
+               Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
+        :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`), tagged with `tags` after verification:
+               one platform, or every platform where the engine has the containerd image store (else
+               refused at preview). Default `false`.
         :param pulumi.Input[_builtins.str] manifest: `"index"` (default): each tag points at one manifest list / OCI index.
                `"per-arch-tags"`: no list; one tag per architecture (`<tag>-amd64`, `<tag>-arm64`), for
                registries that keep no manifest lists (the article's company registry) or consumers
-               that reject an index. `"auto"`: probe the registry once; fall back to per-arch tags
-               with a warning.
+               that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
+               with a warning, where it keeps no lists (one registry may keep lists, another get
+               per-arch tags).
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`.
         :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]] registries: More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
+               docker logins for the build (base images, caches, pushes) and for every registry call
+               after it. Default none.
         :param pulumi.Input[Union['RegistryArgs', 'RegistryArgsDict']] registry: A login for the tags' registry, used by the push and everything after it; it wins over
                the docker config's for that registry. Default none: the docker config's logins and
                credential helpers (`docker login`), as `docker buildx build --push` uses them.
@@ -535,7 +626,9 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.bool] strict: Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
                platform, once the builder exists) and of this library's rules fail the preview instead
                of warning. Default `false`.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0"]`; all in one repository.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0", "ghcr.io/org/hello:1.0"]`: any number
+               of repositories and registries, one build pushed to all, verified in each, tags moved in
+               all or none. May be empty when `push` is false.
         :param pulumi.Input[_builtins.str] target: Target stage (`--target`). Default: the last stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Values whose change forces a rebuild (e.g. a release number). Default none.
         :param pulumi.Input[_builtins.bool] verify: Verify each platform's config and entrypoint binary before tags move. Default `true`.
@@ -568,20 +661,23 @@ class MultiArchImage(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
-                 builder: pulumi.Input[Optional['BuildxBuilder']] = None,
+                 builder: pulumi.Input[Optional[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
+                 exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  provenance: pulumi.Input[Optional[_builtins.bool]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]]] = None,
                  registry: pulumi.Input[Optional[Union['RegistryArgs', 'RegistryArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
@@ -617,7 +713,11 @@ class MultiArchImage(pulumi.ComponentResource):
                 delete_on_destroy = False
             __props__.__dict__["delete_on_destroy"] = delete_on_destroy
             __props__.__dict__["dockerfile"] = dockerfile
+            __props__.__dict__["exports"] = exports
             __props__.__dict__["labels"] = labels
+            if load is None:
+                load = False
+            __props__.__dict__["load"] = load
             __props__.__dict__["manifest"] = manifest
             if no_cache is None:
                 no_cache = False
@@ -634,6 +734,7 @@ class MultiArchImage(pulumi.ComponentResource):
             if push is None:
                 push = True
             __props__.__dict__["push"] = push
+            __props__.__dict__["registries"] = registries
             __props__.__dict__["registry"] = registry
             if sbom is None:
                 sbom = False
@@ -654,7 +755,10 @@ class MultiArchImage(pulumi.ComponentResource):
             __props__.__dict__["build_reason"] = None
             __props__.__dict__["context_digest"] = None
             __props__.__dict__["digest"] = None
+            __props__.__dict__["exported"] = None
+            __props__.__dict__["loaded_image"] = None
             __props__.__dict__["manifest_mode"] = None
+            __props__.__dict__["manifest_modes"] = None
             __props__.__dict__["platform_digests"] = None
             __props__.__dict__["ref"] = None
             __props__.__dict__["verification"] = None
@@ -690,12 +794,36 @@ class MultiArchImage(pulumi.ComponentResource):
         return pulumi.get(self, "digest")
 
     @_builtins.property
+    @pulumi.getter
+    def exported(self) -> pulumi.Output[Sequence['outputs.ExportResult']]:
+        """
+        What each export wrote: type, dest, the image digest inside (oci, docker), the file's or folder's content digest.
+        """
+        return pulumi.get(self, "exported")
+
+    @_builtins.property
+    @pulumi.getter(name="loadedImage")
+    def loaded_image(self) -> pulumi.Output[_builtins.str]:
+        """
+        The loaded image's ID in the docker engine, or "".
+        """
+        return pulumi.get(self, "loaded_image")
+
+    @_builtins.property
     @pulumi.getter(name="manifestMode")
     def manifest_mode(self) -> pulumi.Output[_builtins.str]:
         """
         The manifest mode used ("auto" resolved).
         """
         return pulumi.get(self, "manifest_mode")
+
+    @_builtins.property
+    @pulumi.getter(name="manifestModes")
+    def manifest_modes(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        registry -> the manifest mode used there ("auto" resolved per registry).
+        """
+        return pulumi.get(self, "manifest_modes")
 
     @_builtins.property
     @pulumi.getter(name="platformDigests")

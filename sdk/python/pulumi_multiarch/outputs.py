@@ -17,11 +17,14 @@ from . import outputs
 
 __all__ = [
     'BuilderNode',
+    'ExportResult',
+    'ExportSpec',
     'Handler',
     'Kubernetes',
     'NodeOptions',
     'NodeTls',
     'RegistryAuth',
+    'RegistryLoginEntry',
     'Tls',
 ]
 
@@ -124,6 +127,222 @@ class BuilderNode(dict):
         Remote driver TLS for this node. Default none (plain connection).
         """
         return pulumi.get(self, "tls")
+
+
+@pulumi.output_type
+class ExportResult(dict):
+    """
+    What an export wrote, recorded after the build and read again by refresh.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "contentDigest":
+            suggest = "content_digest"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in ExportResult. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        ExportResult.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        ExportResult.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 type: _builtins.str,
+                 content_digest: Optional[_builtins.str] = None,
+                 dest: Optional[_builtins.str] = None,
+                 digest: Optional[_builtins.str] = None):
+        """
+        What an export wrote, recorded after the build and read again by refresh.
+
+        :param _builtins.str type: The exporter.
+        :param _builtins.str content_digest: sha256 of the tarball, or of the folder's paths, modes and contents: what refresh compares.
+        :param _builtins.str dest: The file or folder written, as the program gave it.
+        :param _builtins.str digest: oci and docker: the digest of the image inside (its index, or its one manifest).
+        """
+        pulumi.set(__self__, "type", type)
+        if content_digest is not None:
+            pulumi.set(__self__, "content_digest", content_digest)
+        if dest is not None:
+            pulumi.set(__self__, "dest", dest)
+        if digest is not None:
+            pulumi.set(__self__, "digest", digest)
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> _builtins.str:
+        """
+        The exporter.
+        """
+        return pulumi.get(self, "type")
+
+    @_builtins.property
+    @pulumi.getter(name="contentDigest")
+    def content_digest(self) -> Optional[_builtins.str]:
+        """
+        sha256 of the tarball, or of the folder's paths, modes and contents: what refresh compares.
+        """
+        return pulumi.get(self, "content_digest")
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> Optional[_builtins.str]:
+        """
+        The file or folder written, as the program gave it.
+        """
+        return pulumi.get(self, "dest")
+
+    @_builtins.property
+    @pulumi.getter
+    def digest(self) -> Optional[_builtins.str]:
+        """
+        oci and docker: the digest of the image inside (its index, or its one manifest).
+        """
+        return pulumi.get(self, "digest")
+
+
+@pulumi.output_type
+class ExportSpec(dict):
+    """
+    One `exports` entry, normalized: what `--output` gets besides the push.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "compressionLevel":
+            suggest = "compression_level"
+        elif key == "forceCompression":
+            suggest = "force_compression"
+        elif key == "ociMediaTypes":
+            suggest = "oci_media_types"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in ExportSpec. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        ExportSpec.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        ExportSpec.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 type: _builtins.str,
+                 annotations: Optional[Mapping[str, _builtins.str]] = None,
+                 compression: Optional[_builtins.str] = None,
+                 compression_level: Optional[_builtins.float] = None,
+                 dest: Optional[_builtins.str] = None,
+                 force_compression: Optional[_builtins.bool] = None,
+                 names: Optional[Sequence[_builtins.str]] = None,
+                 oci_media_types: Optional[_builtins.bool] = None,
+                 tar: Optional[_builtins.bool] = None):
+        """
+        One `exports` entry, normalized: what `--output` gets besides the push.
+
+        :param _builtins.str type: The exporter.
+        :param Mapping[str, _builtins.str] annotations: oci and docker: annotations of the exported image (`annotation.<key>=`).
+        :param _builtins.str compression: oci and docker: layer compression (`compression=`: gzip, estargz, zstd, uncompressed).
+        :param _builtins.float compression_level: oci and docker: compression level, 0-22 (`compression-level=`).
+        :param _builtins.str dest: Where it writes, as the program gave it (relative to the program).
+        :param _builtins.bool force_compression: oci and docker: recompress layers already compressed otherwise (`force-compression=`).
+        :param Sequence[_builtins.str] names: oci and docker: image names recorded in the export (`name=`).
+        :param _builtins.bool oci_media_types: oci and docker: OCI media types (`oci-mediatypes=`).
+        :param _builtins.bool tar: oci and docker: one tarball (true) or an OCI layout folder (false).
+        """
+        pulumi.set(__self__, "type", type)
+        if annotations is not None:
+            pulumi.set(__self__, "annotations", annotations)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if dest is not None:
+            pulumi.set(__self__, "dest", dest)
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if names is not None:
+            pulumi.set(__self__, "names", names)
+        if oci_media_types is not None:
+            pulumi.set(__self__, "oci_media_types", oci_media_types)
+        if tar is not None:
+            pulumi.set(__self__, "tar", tar)
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> _builtins.str:
+        """
+        The exporter.
+        """
+        return pulumi.get(self, "type")
+
+    @_builtins.property
+    @pulumi.getter
+    def annotations(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        oci and docker: annotations of the exported image (`annotation.<key>=`).
+        """
+        return pulumi.get(self, "annotations")
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> Optional[_builtins.str]:
+        """
+        oci and docker: layer compression (`compression=`: gzip, estargz, zstd, uncompressed).
+        """
+        return pulumi.get(self, "compression")
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> Optional[_builtins.float]:
+        """
+        oci and docker: compression level, 0-22 (`compression-level=`).
+        """
+        return pulumi.get(self, "compression_level")
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> Optional[_builtins.str]:
+        """
+        Where it writes, as the program gave it (relative to the program).
+        """
+        return pulumi.get(self, "dest")
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> Optional[_builtins.bool]:
+        """
+        oci and docker: recompress layers already compressed otherwise (`force-compression=`).
+        """
+        return pulumi.get(self, "force_compression")
+
+    @_builtins.property
+    @pulumi.getter
+    def names(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        oci and docker: image names recorded in the export (`name=`).
+        """
+        return pulumi.get(self, "names")
+
+    @_builtins.property
+    @pulumi.getter(name="ociMediaTypes")
+    def oci_media_types(self) -> Optional[_builtins.bool]:
+        """
+        oci and docker: OCI media types (`oci-mediatypes=`).
+        """
+        return pulumi.get(self, "oci_media_types")
+
+    @_builtins.property
+    @pulumi.getter
+    def tar(self) -> Optional[_builtins.bool]:
+        """
+        oci and docker: one tarball (true) or an OCI layout folder (false).
+        """
+        return pulumi.get(self, "tar")
 
 
 @pulumi.output_type
@@ -398,15 +617,72 @@ class RegistryAuth(dict):
     """
     def __init__(__self__, *,
                  password: _builtins.str,
-                 username: _builtins.str):
+                 username: _builtins.str,
+                 address: Optional[_builtins.str] = None):
         """
         A registry login (the password a secret).
 
         :param _builtins.str password: Password or token.
         :param _builtins.str username: User name.
+        :param _builtins.str address: The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry.
         """
         pulumi.set(__self__, "password", password)
         pulumi.set(__self__, "username", username)
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> _builtins.str:
+        """
+        Password or token.
+        """
+        return pulumi.get(self, "password")
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> _builtins.str:
+        """
+        User name.
+        """
+        return pulumi.get(self, "username")
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> Optional[_builtins.str]:
+        """
+        The registry it is for, as image references name it; absent in states of 0.2.0: the first tag's registry.
+        """
+        return pulumi.get(self, "address")
+
+
+@pulumi.output_type
+class RegistryLoginEntry(dict):
+    """
+    One login of the image's `registries` (docker-build's shape; the password a secret).
+    """
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 password: _builtins.str,
+                 username: _builtins.str):
+        """
+        One login of the image's `registries` (docker-build's shape; the password a secret).
+
+        :param _builtins.str address: The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`.
+        :param _builtins.str password: Password or token.
+        :param _builtins.str username: User name.
+        """
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "password", password)
+        pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        """
+        The registry, as image references name it: `docker.io`, `ghcr.io`, `registry.corp:5000`.
+        """
+        return pulumi.get(self, "address")
 
     @_builtins.property
     @pulumi.getter
