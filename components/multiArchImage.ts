@@ -1,6 +1,5 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
@@ -9,6 +8,7 @@ import { hashContext, summarizeFiles } from "./core/context";
 import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
 import { parseRef } from "./core/registry";
+import * as tempDirs from "./core/tempDirs";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { ImageInputs, ManifestMode } from "./contract/types";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
@@ -139,8 +139,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         };
         const res = new Image(`${name}-image`, inputs, {
             parent: this, dependsOn: [args.builder],
-            // Build secrets and the registry password stay encrypted in state even if given as plain strings.
-            additionalSecretOutputs: ["secrets", "registryAuth"],
+            // The registry password stays encrypted in state even if given as a plain string (the
+            // build secrets are in no output: the plugin keeps only how often they changed).
+            additionalSecretOutputs: ["registryAuth"],
         });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
@@ -208,15 +209,14 @@ function buildkitChecks(args: MultiArchImageArgs, inputs: pulumi.Inputs, warn: (
 
 /**
  * BuildKit's checks, remembered per Dockerfile content, build args, target, platform and
- * builder (in the temp dir), so a run that changes none of them (a no-op `up`) asks no
+ * builder (in the temp dir, core/tempDirs), so a run that changes none of them (a no-op `up`) asks no
  * BuildKit: the checks read only the Dockerfile and the base images' metadata.
  */
 async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
     const key = crypto.createHash("sha256").update(JSON.stringify([fs.readFileSync(o.dockerfile, "utf8"), o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
-    const file = path.join(os.tmpdir(), "pulumi-multiarch-checks", `${key}.json`);
+    const file = path.join(tempDirs.cacheDir("checks"), `${key}.json`);
     try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
     const findings = await buildkitCheck(o);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, JSON.stringify(findings));
     return findings;
 }

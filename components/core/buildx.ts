@@ -1,10 +1,10 @@
 // docker buildx through the exec seam: builder lifecycle and builds. Parsers are pure and
 // tested against captured real output (tests/fixtures/buildx-*).
 import fs = require("fs");
-import os = require("os");
 import path = require("path");
 import { run, RunOptions } from "./exec";
 import dockerConfig = require("./dockerConfig");
+import tempDirs = require("./tempDirs");
 
 export interface BuilderNode {
     /** Node name, e.g. `<builder>0`. */
@@ -125,7 +125,7 @@ export async function create(o: CreateOptions): Promise<void> {
     try {
         let configFile: string | undefined;
         if (o.buildkitdConfig) {
-            dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+            dir = tempDirs.make("buildkitd-");
             configFile = path.join(dir, "buildkitd.toml");
             fs.writeFileSync(configFile, o.buildkitdConfig, { mode: 0o600 });
         }
@@ -232,7 +232,7 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
 }
 
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+    const dir = tempDirs.make("build-");
     const metadataFile = path.join(dir, "metadata.json");
     try {
         const { args, env } = buildArgs(o, metadataFile);
