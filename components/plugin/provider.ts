@@ -10,6 +10,7 @@ import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
 import { imageProvider } from "./resources/image";
 import { withResource } from "./engineLog";
+import { cancel } from "./lifetime";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
 export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
@@ -95,6 +96,9 @@ export function multiarchProvider(opts: ProviderOptions): provider.Provider {
             // One line per delete, naming the code that ran it (after an upgrade: the new one).
             console.log(`${type.split(":").pop()} ${id} deleted by pulumi-resource-multiarch ${VERSION}`);
         }),
+
+        // Ctrl-C once: the engine asks every plugin to cancel; builds stop, no tag moves.
+        cancel,
 
         async construct(name, type, inputs, options) {
             if (!Object.values(COMPONENT_TYPES).includes(type as any) || !opts.construct) {
