@@ -214,7 +214,7 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     for (const [k, v] of Object.entries(o.labels ?? {}).sort()) args.push("--label", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.annotations ?? {}).sort()) args.push("--annotation", `${k}=${v}`);
     Object.keys(o.secrets ?? {}).sort().forEach((id, i) => {
-        const name = `PULUMI_MULTIARCH_SECRET_${i}`;
+        const name = `MULTIARCH_BUILD_SECRET_${i}`;
         env[name] = o.secrets![id];
         args.push("--secret", `id=${id},env=${name}`);
     });
@@ -231,13 +231,21 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     return { args, env };
 }
 
+/**
+ * `line` without terminal escapes and control characters: buildx colours some lines even
+ * without a terminal (`\x1b[33m2 warnings found ...\x1b[0m`), and the engine shows them raw. Pure.
+ */
+export function plainText(line: string): string {
+    return line.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
+}
+
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
     const dir = tempDirs.make("build-");
     const metadataFile = path.join(dir, "metadata.json");
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.auth ? dockerConfig.privateConfig(dir, o.auth.registry, o.auth) : {};
-        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal });
+        await run("docker", args, { env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined, signal: o.signal });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

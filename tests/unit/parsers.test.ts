@@ -3,7 +3,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../components/core/binfmt";
-import { parseLs, parseVersion, builderPlatforms, parseMetadata } from "../../components/core/buildx";
+import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../components/core/buildx";
 import { parseRef, platformDigests } from "../../components/core/registry";
 import { parsePlatform, normalizePlatform, qemuName } from "../../components/core/platform";
 import { elfMachine, exitProgram } from "../../components/core/elf";
@@ -71,6 +71,17 @@ describe("buildx parsers", () => {
     it("reads the digest from a metadata file", () => {
         const m = parseMetadata('{"buildx.build.ref":"b/b0/x","containerimage.digest":"sha256:abc","image.name":"r/h:1"}');
         assert.deepStrictEqual(m, { digest: "sha256:abc", imageName: "r/h:1", buildRef: "b/b0/x" });
+    });
+
+    it("forwards build output without terminal escapes (buildx colours its warnings even without a terminal)", () => {
+        const raw = fixture("buildx-build-warnings.txt").split("\n");
+        assert.ok(raw.some((l) => l.includes("\x1b[33m")), "the captured output has no escape: capture it again");
+        const lines = raw.map(plainText);
+        assert.deepStrictEqual(lines.filter((l) => /[\x00-\x08\x0b-\x1f\x7f]/.test(l)), []);
+        assert.ok(lines.includes(" 2 warnings found (use docker --debug to expand):"));
+        assert.ok(lines.includes(" - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"));
+        assert.strictEqual(plainText("#5 \x1b]8;;https://x\x07link\x1b]8;;\x07 done\r"), "#5 link done");
+        assert.strictEqual(plainText("tab\tkept"), "tab\tkept");
     });
 });
 

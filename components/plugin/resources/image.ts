@@ -11,6 +11,7 @@ import crypto = require("crypto");
 import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
+import exec = require("../../core/exec");
 import { sameAsLegacyRecord } from "../../core/context";
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
@@ -20,15 +21,53 @@ import type { Lifecycle } from "../lifecycle";
 /** Inputs that change what is built or where it goes: any change rebuilds. */
 const REBUILD: (keyof ImageInputs)[] = [
     "contextDigest", "dockerfile", "platforms", "tags", "push", "builder", "manifest", "buildArgs", "target",
-    "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
+    "labels", "annotations", "secretsRevision", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
     "provenance", "sbom", "triggers", "verify",
 ];
 
-function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    return REBUILD.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null))
-        // A 0.1.0 state records the same context in its older format: not a change.
-        .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles));
+/** `v` as JSON with object keys sorted, so that two maps given in another order compare equal. */
+function canonical(v: unknown): string {
+    return JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
 }
+
+/**
+ * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
+ * --debug` printed them with the engine's answer): they are compared as they are, and the
+ * next update rewrites the state without them.
+ */
+type LegacyOutputs = ImageOutputs & { secrets?: Record<string, string> };
+
+const holdsSecretValues = (olds: LegacyOutputs) => Object.keys(olds.secrets ?? {}).length > 0;
+
+function changedKeys(olds: LegacyOutputs | ImageInputs, news: ImageInputs): string[] {
+    const legacy = "secrets" in olds && !("secretsRevision" in olds);
+    const before = (k: keyof ImageInputs) => (k === "secretsRevision" ? (legacy ? canonical(olds.secrets) : olds.secretsRevision ?? 0) : olds[k]);
+    const after = (k: keyof ImageInputs) => (k === "secretsRevision" ? (legacy ? canonical(news.secrets) : news.secretsRevision ?? 0) : news[k]);
+    return REBUILD.filter((k) => JSON.stringify(before(k) ?? null) !== JSON.stringify(after(k) ?? null))
+        // A 0.1.0 state records the same context in its older format: not a change.
+        .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles))
+        .map((k) => (k === "secretsRevision" ? "secrets" : k));
+}
+
+/**
+ * Build secrets are compared here, where the old inputs (which keep them, encrypted) are at
+ * hand: outputs keep only how often they changed, never their values.
+ */
+export function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
+    if (!olds || Object.keys(olds).length === 0) return 0;
+    const revision = olds.secretsRevision ?? 0;
+    return canonical(olds.secrets ?? {}) === canonical(news.secrets ?? {}) ? revision : revision + 1;
+}
+
+/** What the state keeps of a build: the inputs without the secrets' values, and what was built. */
+function outputsOf(inputs: ImageInputs, built: Omit<ImageOutputs, keyof Omit<ImageInputs, "secrets">>): ImageOutputs {
+    const { secrets: _values, ...kept } = inputs as ImageInputs & { secrets?: unknown };
+    return { ...kept, ...built };
+}
+
+/** The tag an `index` image was pushed to points elsewhere (seen by refresh): it is pushed again. */
+const tagMovedAway = (olds: ImageOutputs, news: ImageInputs) =>
+    olds.push && news.push && olds.digest === "" && olds.manifestMode === "index";
 
 /** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
 export function perArchTag(tag: string, platform: string): string {
@@ -81,7 +120,7 @@ interface Built {
 }
 
 /** The client for the tags' registry, reached through the builder's registry settings. */
-function reg(inputs: ImageInputs): { r: registry.Registry; repository: string; repo: string } {
+function reg(inputs: Pick<ImageInputs, "tags" | "registryAuth" | "builder" | "builderConfig">): { r: registry.Registry; repository: string; repo: string } {
     const ref = registry.parseRef(inputs.tags[0]);
     const r = new registry.Registry(ref.registry, { credentials: inputs.registryAuth, builder: inputs.builder, builderConfig: inputs.builderConfig });
     return { r, repository: ref.repository, repo: `${ref.registry}/${ref.repository}` };
@@ -269,7 +308,8 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         throw e;
     });
 
-    // Verify every platform before any tag moves.
+    // Verify every platform before any tag moves; nothing follows a cancelled build.
+    exec.throwIfStopped();
     const verification: Record<string, string> = {};
     if (inputs.push && inputs.verify) {
         const checks = await verifyPlatforms(inputs, built.manifests, bases);
@@ -309,16 +349,17 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
                 }
             }
         }
+        exec.throwIfStopped(); // cancelled while verifying: the tags stay
         await moveTags(inputs, moves);
         const secs = ((Date.now() - started) / 1000).toFixed(1);
         console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",")} (${mode}) in ${secs}s (${cached} steps cached)`);
-        return {
-            ...inputs, digest, platformDigests: built.manifests, ref: digest ? `${repo}@${digest}` : `${repo}@${built.manifests[inputs.platforms[0]]}`,
+        return outputsOf(inputs, {
+            digest, platformDigests: built.manifests, ref: digest ? `${repo}@${digest}` : `${repo}@${built.manifests[inputs.platforms[0]]}`,
             pushedTags, manifestMode: mode, buildReason: reason, verification,
-        };
+        });
     }
     console.log(`built ${inputs.platforms.join(",")} (not pushed) in ${((Date.now() - started) / 1000).toFixed(1)}s (${cached} steps cached)`);
-    return { ...inputs, digest: "", platformDigests: {}, ref: "", pushedTags: [], manifestMode: mode, buildReason: reason, verification };
+    return outputsOf(inputs, { digest: "", platformDigests: {}, ref: "", pushedTags: [], manifestMode: mode, buildReason: reason, verification });
 }
 
 export const imageProvider: Lifecycle = {
@@ -326,10 +367,11 @@ export const imageProvider: Lifecycle = {
     // not answer and a login it refuses, before anything is built or pushed.
     async check(olds: ImageInputs, news: ImageInputs) {
         // The registry is asked only when this run would build: an unchanged image needs none.
-        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, news).length > 0;
+        const checked = { ...news, secretsRevision: secretsRevision(olds, news) };
+        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, checked).length > 0;
         const strictFindings = news.strict && Array.isArray(news.buildkitChecks)
             ? news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })) : [];
-        return { inputs: news, failures: [...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
+        return { inputs: checked, failures: [...unbuildable(news), ...strictFindings, ...(builds ? await registryProblems(news) : [])] };
     },
 
     async create(inputs: ImageInputs) {
@@ -337,15 +379,20 @@ export const imageProvider: Lifecycle = {
         return { id: `${registry.repoOf(inputs.tags[0])}:${inputs.platforms.join(",")}`, outs };
     },
 
-    async diff(_id: string, olds: ImageOutputs, news: ImageInputs) {
+    async diff(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const changed = changedKeys(olds, news);
-        // A tag that moved away from our push (seen by refresh) is pushed again.
-        if (olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !changed.includes("tags")) changed.push("tags");
-        return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+        if (tagMovedAway(olds, news) && !changed.includes("tags")) changed.push("tags");
+        return { changes: changed.length > 0 || holdsSecretValues(olds), replaces: [], deleteBeforeReplace: false };
     },
 
-    async update(_id: string, olds: ImageOutputs, news: ImageInputs) {
+    async update(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
+        if (!reason.length && !tagMovedAway(olds, news)) {
+            // Only the secrets' values leave the state: nothing is built.
+            const { secrets: _old, ...built } = olds;
+            const { secrets: _new, ...inputs } = news;
+            return { outs: { ...built, ...inputs } };
+        }
         return { outs: await buildAndPush(news, reason.length ? reason : ["tag moved out of band"], olds) };
     },
 
