@@ -5,12 +5,14 @@ import { main } from "@pulumi/pulumi/provider";
 import schema = require("../contract/schema.json");
 import { routeConsoleToEngine } from "./engineLog";
 import { liveWithEngine } from "./lifetime";
-import { multiarchProvider } from "./provider";
+import { answerPreviews } from "./preview";
+import { multiarchProvider, previewOutputs } from "./provider";
 
 // The engine passes its address as the first argument (flags such as -v=9 aside).
 const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
 liveWithEngine(engineAddress);
 if (engineAddress) routeConsoleToEngine(engineAddress);
+answerPreviews(previewOutputs);
 
 main(multiarchProvider({
     schema: JSON.stringify(schema),

@@ -38,6 +38,15 @@ function sealed(type: ResourceType, outs: any, inputs?: any): any {
     return outs && seal(outs, [...SECRET_OUTPUTS[type], ...secretKeys(inputs)]);
 }
 
+/** Inputs that are no output: the Image's build secrets (the state keeps only how often they changed). */
+const NOT_OUTPUTS: Partial<Record<ResourceType, readonly string[]>> = { [RESOURCE_TYPES.Image]: ["secrets"] };
+
+/** A resource at preview as the program sees it (preview.ts): its checked inputs, but those that are no output. */
+export function previewOutputs(urn: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const hidden = NOT_OUTPUTS[typeOfUrn(urn) as ResourceType] ?? [];
+    return Object.fromEntries(Object.entries(inputs).filter(([k]) => !hidden.includes(k)));
+}
+
 export interface ProviderOptions {
     /** The package schema (JSON text) served by GetSchema. */
     schema: string;
