@@ -1,7 +1,8 @@
 // Reliability against the real parts (docs/RELIABILITY.md lists every case): faults in the
 // middle of a run, each followed by a second `up` that converges with nothing lost and no
-// orphaned builder or tag; bad input refused at preview; secrets kept out of state, argv
-// and logs; tags that never point at a partial image.
+// orphaned builder or tag; a killed or cancelled `pulumi up` that leaves nothing running;
+// bad input refused at preview; secrets kept out of state, argv, logs and children's
+// environments; tags that never point at a partial image.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";

@@ -53,7 +53,7 @@ function changedKeys(olds: LegacyOutputs | ImageInputs, news: ImageInputs): stri
  * Build secrets are compared here, where the old inputs (which keep them, encrypted) are at
  * hand: outputs keep only how often they changed, never their values.
  */
-export function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
+function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
     if (!olds || Object.keys(olds).length === 0) return 0;
     const revision = olds.secretsRevision ?? 0;
     return canonical(olds.secrets ?? {}) === canonical(news.secrets ?? {}) ? revision : revision + 1;
