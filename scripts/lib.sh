@@ -42,6 +42,10 @@ source "$ROOT/scripts/versions.env"
 # Used by the scripts that source this (hence SC2034).
 # Git-ignored, per clone: the tools on PATH, and everything services write.
 TOOLS="$ROOT/.tools"
+# What only the tests run (test daemons' clients, credential helpers, sdkgen): never on the
+# PATH scripts/env.sh and npm run up give a user (scripts/test adds it).
+# shellcheck disable=SC2034
+TEST_BIN="$TOOLS/test-bin"
 # shellcheck disable=SC2034
 STATE="$ROOT/.state"
 # Outside the clone, keyed by version: a fresh clone on a warm machine skips Go builds.

@@ -69,7 +69,7 @@ function startBuildkitd(dir: string, arch: string): { proc: ChildProcess; socket
     const config = path.join(dir, `${arch}.toml`);
     fs.writeFileSync(config, `[otel]\n  socketPath = "${dir}/otel-${arch}.sock"\n[registry."127.0.0.1:5000"]\n  http = true\n  insecure = true\n`);
     const log = fs.openSync(path.join(dir, `${arch}.log`), "w");
-    const proc = spawn(path.join(ROOT, ".tools/bin/buildkitd"), [
+    const proc = spawn(path.join(ROOT, ".tools/test-bin/buildkitd"), [
         "--addr", `unix://${socket}`, "--root", path.join(dir, `root-${arch}`), "--config", config,
         "--oci-worker-platform", `linux/${arch}`, "--oci-worker-net", "host",
     ], { stdio: ["ignore", log, log] });
@@ -124,7 +124,7 @@ describe("BuildxBuilder, remote driver with two nodes (one BuildKit daemon per p
 
     it("each platform was built on its own node (each daemon's own build history)", () => {
         for (const arch of ["amd64", "arm64"]) {
-            const records = sh(path.join(ROOT, ".tools/bin/buildctl"), ["--addr", `unix://${sockets[arch]}`, "debug", "histories", "--format", "{{json .}}"])
+            const records = sh(path.join(ROOT, ".tools/test-bin/buildctl"), ["--addr", `unix://${sockets[arch]}`, "debug", "histories", "--format", "{{json .}}"])
                 .split("\n").filter(Boolean).map((l) => JSON.parse(l).record).filter((r: any) => r?.FrontendAttrs);
             const platforms = records.map((r: any) => r.FrontendAttrs.platform);
             assert.deepStrictEqual([...new Set(platforms)], [`linux/${arch}`], `daemon ${arch} built ${platforms}`);

@@ -17,8 +17,8 @@ import { tarEntries } from "../../components/core/tar";
 import { run } from "../../components/core/exec";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 
-const BUILDCTL = path.join(ROOT, ".tools/bin/buildctl");
-const BUILDKITD = path.join(ROOT, ".tools/bin/buildkitd");
+const BUILDCTL = path.join(ROOT, ".tools/test-bin/buildctl");
+const BUILDKITD = path.join(ROOT, ".tools/test-bin/buildkitd");
 const DAEMON = fs.mkdtempSync(path.join(os.tmpdir(), "pm-differential-buildkitd-"));
 const ADDR = `unix://${DAEMON}/buildkitd.sock`;
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 13);
@@ -163,7 +163,7 @@ describe("context digest vs the real BuildKit (differential)", function () {
     let daemon: ChildProcess | undefined;
     before(async () => {
         if (!fs.existsSync(BUILDCTL) || !fs.existsSync(BUILDKITD)) {
-            throw new Error(`buildctl or buildkitd is missing from .tools/bin: run \`bash scripts/bootstrap\``);
+            throw new Error(`buildctl or buildkitd is missing from .tools/test-bin: run \`bash scripts/bootstrap\``);
         }
         fs.writeFileSync(path.join(DAEMON, "buildkitd.toml"), `[otel]\n  socketPath = "${DAEMON}/otel.sock"\n`);
         const log = fs.openSync(path.join(DAEMON, "buildkitd.log"), "a");

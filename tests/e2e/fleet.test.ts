@@ -125,7 +125,8 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-fleet-"));
         certs = testPki(dir);
         for (const arch of ["amd64", "arm64"] as const) seen[arch] = histories(arch).map((r) => r.Ref);
-        stack = await committedStack("multinode", { repository: REPO, tag });
+        // As committed, but the folder this machine's fleet PKI is in (PULUMI_MULTIARCH_CACHE may move it).
+        stack = await committedStack("multinode", { repository: REPO, tag, builderTlsDir: FLEET_PKI });
         builder = `pulumi-multiarch-${stack.name}-builder`;
     });
     after(async () => {
@@ -151,8 +152,9 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
         assert.ok(!fs.existsSync(path.join(tlsRoot(), builder)), "TLS files were written");
     });
 
-    it("first up over mutual TLS: an index of amd64 + arm64, the arm64 image runs as aarch64; the key reaches no argv, output or state", async () => {
-        setTlsSecrets(stack, MACHINE_TLS);
+    it("first up over mutual TLS, the material read from builderTlsDir as committed: an index of amd64 + arm64, the arm64 image runs as aarch64; the key reaches no argv, output or state", async () => {
+        await stack.removeAllConfig(["pulumi-multiarch:builderTlsCa", "pulumi-multiarch:builderTlsCert", "pulumi-multiarch:builderTlsKey"]);
+        await stack.setConfig("pulumi-multiarch:builderTlsDir", { value: FLEET_PKI });
         const out: string[] = [];
         const { result, seen: argv } = await argvContaining(pemLine(MACHINE_TLS.key), () => stack.up({ onOutput: (l) => out.push(l) }));
         const o = result.outputs;

@@ -62,7 +62,7 @@ describe("other languages: the plugin's schema and SDKs", () => {
     it("sdk/python is what Pulumi's code generator makes of that schema (npm run sdk)", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "pm-sdk-"));
         try {
-            sh(path.join(ROOT, ".tools/bin/sdkgen"), [path.join(ROOT, "components/contract/schema.json"), "python", out]);
+            sh(path.join(ROOT, ".tools/test-bin/sdkgen"), [path.join(ROOT, "components/contract/schema.json"), "python", out]);
             const list = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
                 .filter((f) => fs.statSync(path.join(dir, f)).isFile() && !/__pycache__|\.egg-info/.test(f)).sort();
             assert.deepStrictEqual(list(path.join(ROOT, "sdk/python")), list(out));

@@ -10,7 +10,8 @@ export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
     ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");
 
 export const ENV: Record<string, string> = {
-    PATH: `${ROOT}/.tools/bin:${process.env.PATH}`,
+    // .tools/test-bin: what only the tests run (buildctl, buildkitd, docker-credential-pass, sdkgen).
+    PATH: `${ROOT}/.tools/bin:${ROOT}/.tools/test-bin:${process.env.PATH}`,
     PULUMI_BACKEND_URL: `file://${ROOT}/.state/pulumi`,
     PULUMI_HOME: `${ROOT}/.state/pulumi-home`,
     PULUMI_SKIP_UPDATE_CHECK: "true",

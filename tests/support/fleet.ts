@@ -10,7 +10,7 @@ import { CACHE, ENV, ROOT, sh } from "./env";
 /** The fleet's CA, daemon and client certificates (scripts/bootstrap, fleet_start). */
 export const FLEET_PKI = path.join(CACHE, "fleet");
 export const FLEET_ENDPOINTS: Record<"amd64" | "arm64", string> = { amd64: "tcp://127.0.1.1:1234", arm64: "tcp://127.0.2.1:1234" };
-const BUILDCTL = path.join(ROOT, ".tools/bin/buildctl");
+const BUILDCTL = path.join(ROOT, ".tools/test-bin/buildctl");
 
 export interface TlsFiles { ca: string; cert: string; key: string }
 export const MACHINE_TLS: TlsFiles = { ca: `${FLEET_PKI}/ca.pem`, cert: `${FLEET_PKI}/client.pem`, key: `${FLEET_PKI}/client-key.pem` };
@@ -50,6 +50,9 @@ export function pki(what: "ca" | "client" | "expired", dir: string, caDir?: stri
  * the PEM text on stdin, never on a command line.
  */
 export function setTlsSecrets(stack: Stack, files: TlsFiles): void {
+    // The secrets replace the folder the committed stack reads (builderTlsDir): one or the other.
+    execFileSync("pulumi", ["config", "rm", "--stack", stack.name, "pulumi-multiarch:builderTlsDir"],
+        { cwd: stack.workspace.workDir, env: { ...process.env, ...ENV }, stdio: "pipe" });
     for (const [key, file] of [["builderTlsCa", files.ca], ["builderTlsCert", files.cert], ["builderTlsKey", files.key]]) {
         execFileSync("pulumi", ["config", "set", "--secret", "--stack", stack.name, `pulumi-multiarch:${key}`], {
             cwd: stack.workspace.workDir, env: { ...process.env, ...ENV }, input: fs.readFileSync(file), stdio: ["pipe", "pipe", "pipe"],

@@ -16,11 +16,26 @@ shim_node() { :; }
 `;
 // apt-get whose simulation installs what it is asked for and removes nothing; openssh-server
 // upgrades openssh-client, as on this machine.
+// apt-get install makes each package's commands exist (shims that succeed), as bootstrap then checks.
 const APT = `
 shim_apt_get() {
-  [ "$1" = -s ] || return 0
-  local p; for p in "\${@:3}"; do echo "Inst $p (1.0 Debian:12/stable [amd64])"; done
-  [[ " $* " != *" openssh-server "* ]] || echo "Inst openssh-client [1:9.2p1-2+deb12u6] (1:9.2p1-2+deb12u10 Debian:12/stable [amd64])"
+  case "$1" in
+    -s)
+      local p; for p in "\${@:3}"; do echo "Inst $p (1.0 Debian:12/stable [amd64])"; done
+      [[ " $* " != *" openssh-server "* ]] || echo "Inst openssh-client [1:9.2p1-2+deb12u6] (1:9.2p1-2+deb12u10 Debian:12/stable [amd64])" ;;
+    install) apt_provides "$@" ;;
+  esac
+}
+apt_provides() {
+  local p c
+  for p in "$@"; do
+    case $p in
+      docker-registry) c=docker-registry ;; openssh-server) c=sshd ;; openssh-client) c=ssh ;; shellcheck) c=shellcheck ;;
+      apache2-utils) c=htpasswd ;; pass) c=pass ;; gnupg) c=gpg ;; python3-venv) c=python3 ;; openssl) c=openssl ;;
+      curl) c=curl ;; jq) c=jq ;; *) continue ;;
+    esac
+    printf '#!/bin/bash\\nexit 0\\n' >"$SHIM_DIR/bin/$c"; chmod +x "$SHIM_DIR/bin/$c"
+  done
 }
 `;
 // A Docker CLI whose engine answers and runs privileged containers, with the BuildKit image
