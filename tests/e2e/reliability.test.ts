@@ -446,7 +446,9 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
         const before = await tagDigest(tag);
         version(v);
         const up = cli("up", "--yes", "--skip-preview");
-        await strikeAt();
+        await Promise.race([strikeAt(), up.exited.then((r) => {
+            throw new Error(`pulumi up ended (${r.code}) before the moment to strike:\n${r.output.slice(-3000)}`);
+        })]);
         const tree = processTree(up.pid);
         assert.ok(tree.some((p) => /pulumi-resource-multiarch/.test(p.argv)), "no plugin under the CLI");
         const ours = tree.filter((p) => !isLanguageHost(p)).map((p) => p.pid);
