@@ -446,9 +446,19 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
         const before = await tagDigest(tag);
         version(v);
         const up = cli("up", "--yes", "--skip-preview");
-        await Promise.race([strikeAt(), up.exited.then((r) => {
-            throw new Error(`pulumi up ended (${r.code}) before the moment to strike:\n${r.output.slice(-3000)}`);
-        })]);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+            await Promise.race([strikeAt(), up.exited.then((r) => {
+                throw new Error(`pulumi up ended (${r.code}) before the moment to strike:\n${r.output.slice(-3000)}`);
+            }), new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`the moment to strike did not come in 3 minutes:\n${up.output().slice(-3000)}`)), 180_000);
+            })]);
+        } catch (e) {
+            try { process.kill(-up.pid, "SIGKILL"); } catch { /* ended */ }
+            throw e;
+        } finally {
+            clearTimeout(timer);
+        }
         const tree = processTree(up.pid);
         assert.ok(tree.some((p) => /pulumi-resource-multiarch/.test(p.argv)), "no plugin under the CLI");
         const ours = tree.filter((p) => !isLanguageHost(p)).map((p) => p.pid);
