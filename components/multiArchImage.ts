@@ -1,6 +1,5 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
@@ -10,6 +9,7 @@ import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
 import type { ExportResult } from "./core/exports";
 import { parseRef } from "./core/registry";
+import * as tempDirs from "./core/tempDirs";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
 import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
@@ -220,8 +220,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         };
         const res = new Image(`${name}-image`, inputs, {
             parent: this, dependsOn: builder.dependsOn,
-            // Build secrets and registry passwords stay encrypted in state even if given as plain strings.
-            additionalSecretOutputs: ["secrets", "registryAuth", "registries"],
+            // Registry passwords stay encrypted in state even if given as plain strings (the build
+            // secrets are in no output: the plugin keeps only how often they changed).
+            additionalSecretOutputs: ["registryAuth", "registries"],
         });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
@@ -333,16 +334,15 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
 
 /**
  * BuildKit's checks, remembered per Dockerfile content, named contexts, build args, target,
- * platform and builder (in the temp dir), so a run that changes none of them (a no-op `up`)
- * asks no BuildKit: the checks read only the Dockerfile and the base images' metadata.
+ * platform and builder (in the temp dir, core/tempDirs), so a run that changes none of them (a
+ * no-op `up`) asks no BuildKit: the checks read only the Dockerfile and the base images' metadata.
  */
 async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
     const text = o.dockerfileInline ?? fs.readFileSync(o.dockerfile!, "utf8");
     const key = crypto.createHash("sha256").update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
-    const file = path.join(os.tmpdir(), "pulumi-multiarch-checks", `${key}.json`);
+    const file = path.join(tempDirs.cacheDir("checks"), `${key}.json`);
     try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
     const findings = await buildkitCheck(o);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, JSON.stringify(findings));
     return findings;
 }

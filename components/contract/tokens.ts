@@ -25,7 +25,10 @@ export const RESOURCE_TYPES = {
 export type ResourceType = (typeof RESOURCE_TYPES)[keyof typeof RESOURCE_TYPES];
 export type ComponentType = (typeof COMPONENT_TYPES)[keyof typeof COMPONENT_TYPES];
 
-/** Outputs the plugin returns as secrets: they hold private keys, passwords, build secrets. */
+/**
+ * Properties the plugin keeps as secrets wherever they appear (inputs in the state, outputs):
+ * they hold private keys, passwords, build secrets. The Image's build secrets are no output.
+ */
 export const SECRET_OUTPUTS: Record<ResourceType, readonly string[]> = {
     [RESOURCE_TYPES.BinfmtHandlers]: ["host"],
     [RESOURCE_TYPES.Builder]: ["tls"],

@@ -157,8 +157,10 @@ export interface ImageInputs {
     labels: Record<string, string>;
     /** `--annotation`s. */
     annotations: Record<string, string>;
-    /** Build secrets (id -> value); a Pulumi secret in state. */
+    /** Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output. */
     secrets: Record<string, string>;
+    /** How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values. */
+    secretsRevision?: number;
     /** `--ssh` specs. */
     ssh: string[];
     /** `--cache-from`s. */
@@ -199,8 +201,8 @@ export interface ImageInputs {
     strict?: boolean;
 }
 
-/** Outputs of `multiarch:index:Image`. */
-export interface ImageOutputs extends ImageInputs {
+/** Outputs of `multiarch:index:Image`: its inputs but the build secrets' values, and what was built. */
+export interface ImageOutputs extends Omit<ImageInputs, "secrets"> {
     /** Digest of the index (manifest "index"), "" for per-arch tags. */
     digest: string;
     /** platform -> digest of that platform's image manifest. */

@@ -1,11 +1,11 @@
 // docker buildx through the exec seam: builder lifecycle and builds. Parsers are pure and
 // tested against captured real output (tests/fixtures/buildx-*).
 import fs = require("fs");
-import os = require("os");
 import path = require("path");
 import { run, RunOptions } from "./exec";
 import dockerConfig = require("./dockerConfig");
 import { csvField } from "./exports";
+import tempDirs = require("./tempDirs");
 
 export interface BuilderNode {
     /** Node name, e.g. `<builder>0`. */
@@ -126,7 +126,7 @@ export async function create(o: CreateOptions): Promise<void> {
     try {
         let configFile: string | undefined;
         if (o.buildkitdConfig) {
-            dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+            dir = tempDirs.make("buildkitd-");
             configFile = path.join(dir, "buildkitd.toml");
             fs.writeFileSync(configFile, o.buildkitdConfig, { mode: 0o600 });
         }
@@ -233,7 +233,7 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     for (const [k, v] of Object.entries(o.labels ?? {}).sort()) args.push("--label", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.annotations ?? {}).sort()) args.push("--annotation", `${k}=${v}`);
     Object.keys(o.secrets ?? {}).sort().forEach((id, i) => {
-        const name = `PULUMI_MULTIARCH_SECRET_${i}`;
+        const name = `MULTIARCH_BUILD_SECRET_${i}`;
         env[name] = o.secrets![id];
         args.push("--secret", `id=${id},env=${name}`);
     });
@@ -252,14 +252,22 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     return { args, env };
 }
 
+/**
+ * `line` without terminal escapes and control characters: buildx colours some lines even
+ * without a terminal (`\x1b[33m2 warnings found ...\x1b[0m`), and the engine shows them raw. Pure.
+ */
+export function plainText(line: string): string {
+    return line.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
+}
+
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-"));
+    const dir = tempDirs.make("build-");
     const metadataFile = path.join(dir, "metadata.json");
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.logins && Object.keys(o.logins).length ? dockerConfig.privateConfig(dir, o.logins) : {};
         await run("docker", args, {
-            env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(l) : undefined, signal: o.signal,
+            env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined, signal: o.signal,
             ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
         });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));

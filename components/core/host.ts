@@ -2,9 +2,9 @@
 // operation is a POSIX shell script run through the exec seam, so local and remote hosts
 // share one code path; payloads (handler lines, test programs) travel on stdin.
 import fs = require("fs");
-import os = require("os");
 import path = require("path");
 import exec = require("./exec");
+import tempDirs = require("./tempDirs");
 
 /** A builder host. `local`: this machine. `ssh`: a remote host, as user@host:port. */
 export type HostSpec =
@@ -65,7 +65,7 @@ export function connect(spec: HostSpec): Host {
     return {
         describe: () => describeHost(spec),
         async sh(script, input) {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-multiarch-ssh-"));
+            const dir = tempDirs.make("ssh-");
             try {
                 const files = { key: path.join(dir, "id"), knownHosts: path.join(dir, "known_hosts") };
                 if (spec.privateKey) {

@@ -1,14 +1,18 @@
 // pulumi-resource-multiarch: the provider plugin the engine starts (bundled into one file,
-// scripts/build-plugin.mjs). It serves the three resource lifecycles and, for programs in
+// scripts/plugin/build.mjs). It serves the three resource lifecycles and, for programs in
 // other languages, the three components; the engine finds it by name and exact version.
 import { main } from "@pulumi/pulumi/provider";
 import schema = require("../contract/schema.json");
 import { routeConsoleToEngine } from "./engineLog";
-import { multiarchProvider } from "./provider";
+import { liveWithEngine } from "./lifetime";
+import { answerPreviews } from "./preview";
+import { multiarchProvider, previewOutputs } from "./provider";
 
 // The engine passes its address as the first argument (flags such as -v=9 aside).
 const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
+liveWithEngine(engineAddress);
 if (engineAddress) routeConsoleToEngine(engineAddress);
+answerPreviews(previewOutputs);
 
 main(multiarchProvider({
     schema: JSON.stringify(schema),

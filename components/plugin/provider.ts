@@ -10,6 +10,7 @@ import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
 import { imageProvider } from "./resources/image";
 import { withResource } from "./engineLog";
+import { cancel } from "./lifetime";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
 export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
@@ -35,6 +36,15 @@ function withoutLegacy(props: any): any {
 /** Outputs sealed: the type's secret outputs, and whatever the inputs held as secrets. */
 function sealed(type: ResourceType, outs: any, inputs?: any): any {
     return outs && seal(outs, [...SECRET_OUTPUTS[type], ...secretKeys(inputs)]);
+}
+
+/** Inputs that are no output: the Image's build secrets (the state keeps only how often they changed). */
+const NOT_OUTPUTS: Partial<Record<ResourceType, readonly string[]>> = { [RESOURCE_TYPES.Image]: ["secrets"] };
+
+/** A resource at preview as the program sees it (preview.ts): its checked inputs, but those that are no output. */
+export function previewOutputs(urn: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const hidden = NOT_OUTPUTS[typeOfUrn(urn) as ResourceType] ?? [];
+    return Object.fromEntries(Object.entries(inputs).filter(([k]) => !hidden.includes(k)));
 }
 
 export interface ProviderOptions {
@@ -95,6 +105,9 @@ export function multiarchProvider(opts: ProviderOptions): provider.Provider {
             // One line per delete, naming the code that ran it (after an upgrade: the new one).
             console.log(`${type.split(":").pop()} ${id} deleted by pulumi-resource-multiarch ${VERSION}`);
         }),
+
+        // Ctrl-C once: the engine asks every plugin to cancel; builds stop, no tag moves.
+        cancel,
 
         async construct(name, type, inputs, options) {
             if (!Object.values(COMPONENT_TYPES).includes(type as any) || !opts.construct) {

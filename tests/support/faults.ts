@@ -1,12 +1,15 @@
 // Fault injection with real parts, for the reliability tests: a registry of our own that
 // can be killed and started again on the same storage, a dockerd of our own that can be
-// restarted, a proxy in front of a registry that counts requests (and can refuse some),
-// and a wait for a process whose command line holds a marker (a RUN step in progress).
+// restarted, a proxy in front of a registry that counts requests (and can refuse or hold
+// some), a wait for a process whose command line holds a marker (a RUN step in progress),
+// `pulumi` run as a CI runner runs it (its own process group, to be killed whole), the
+// process tree under it, and a sampler of every new process's argv and environment.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import * as tempDirs from "../../components/core/tempDirs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +149,11 @@ export interface Proxy {
     addr: string;
     /** "METHOD /path" of every request seen. */
     requests: string[];
+    /**
+     * The next request that `match`es is held: never passed on nor answered, until its client
+     * goes away. Resolves once one is held (the moment to strike).
+     */
+    hold(match: (method: string, url: string) => boolean): Promise<void>;
     close(): void;
 }
 
@@ -155,8 +163,18 @@ export interface Proxy {
  */
 export function startProxy(port: number, upstreamPort: number, refuse?: (method: string, url: string) => number | undefined): Promise<Proxy> {
     const requests: string[] = [];
+    let holding: { match: (method: string, url: string) => boolean; held: () => void } | undefined;
+    const held = new Set<http.ServerResponse>();
     const server = http.createServer((req, res) => {
         requests.push(`${req.method} ${req.url}`);
+        if (holding?.match(req.method ?? "", req.url ?? "")) {
+            const h = holding;
+            holding = undefined;
+            held.add(res);
+            res.on("close", () => held.delete(res));
+            h.held();
+            return;
+        }
         const status = refuse?.(req.method ?? "", req.url ?? "");
         if (status) {
             req.resume();
@@ -173,5 +191,102 @@ export function startProxy(port: number, upstreamPort: number, refuse?: (method:
         up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
         req.pipe(up);
     });
-    return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({ addr: `127.0.0.1:${port}`, requests, close: () => server.close() })));
+    return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({
+        addr: `127.0.0.1:${port}`, requests,
+        hold: (match) => new Promise<void>((held) => { holding = { match, held }; }),
+        close: () => {
+            for (const res of held) res.destroy();
+            server.close();
+        },
+    })));
+}
+
+export interface Proc { pid: number; ppid: number; argv: string }
+
+/** Every process now, with its parent and argv (spaces for NULs). */
+export function processes(): Proc[] {
+    const out: Proc[] = [];
+    for (const p of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(p)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (fields[0] === "Z") continue; // exited, not yet reaped
+            out.push({ pid: Number(p), ppid: Number(fields[1]), argv: fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim() });
+        } catch { /* gone */ }
+    }
+    return out;
+}
+
+/** `root` and every process under it. */
+export function processTree(root: number): Proc[] {
+    const all = processes();
+    const tree = all.filter((p) => p.pid === root);
+    for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i].pid));
+    return tree;
+}
+
+/** Pulumi's Node.js language host: Pulumi's own process, which waits for its 5-minute health check before it exits. */
+export const isLanguageHost = (p: Proc) => /pulumi-language-nodejs /.test(p.argv);
+
+/**
+ * Seconds until none of `pids` runs and no process has `marker` on its argv (a RUN step of the
+ * build); fails after `ms` naming what still runs.
+ */
+export async function secondsUntilGone(pids: number[], marker: string, ms = 5000): Promise<number> {
+    const t0 = Date.now();
+    let left: Proc[] = [];
+    for (const end = t0 + ms; Date.now() < end; await sleep(50)) {
+        left = processes().filter((p) => pids.includes(p.pid) || p.argv.includes(marker));
+        if (!left.length) return (Date.now() - t0) / 1000;
+    }
+    throw new Error(`still running ${ms / 1000}s later: ${left.map((p) => `${p.pid} ${p.argv.slice(0, 160)}`).join(" | ")}`);
+}
+
+/** The temp folders (core/tempDirs) of these processes that are still there. */
+export function tempFoldersOf(pids: number[]): string[] {
+    const root = tempDirs.root();
+    return fs.readdirSync(root).filter((n) => pids.includes(Number(n.split("-")[0]))).map((n) => path.join(root, n));
+}
+
+export interface Cli {
+    /** The CLI's pid, which is also its process group's id. */
+    pid: number;
+    /** What it printed so far (stdout and stderr). */
+    output(): string;
+    exited: Promise<{ code: number | null; signal: string | null; output: string }>;
+}
+
+/** `pulumi <args>` in its own process group, as a CI runner starts a job's command. */
+export function pulumiCli(args: string[], cwd: string, env: Record<string, string>): Cli {
+    const proc = spawn("pulumi", args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    proc.stdout!.on("data", (c) => (output += c));
+    proc.stderr!.on("data", (c) => (output += c));
+    const exited = new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) =>
+        proc.on("close", (code, signal) => resolve({ code, signal, output })));
+    return { pid: proc.pid!, output: () => output, exited };
+}
+
+/** One sighting of a process by the sampler (tests/support/envSampler.js): secret values replaced by their names. */
+export interface Sighting { pid: number; ppid: number; argv: string; pulumiVars: string[]; envHas: string[]; argvHas: string[] }
+
+/** Samples every new process's argv and environment while `fn` runs, looking for `needles` (name -> secret value). */
+export async function sampleProcesses<T>(needles: Record<string, string>, fn: () => Promise<T>): Promise<{ result: T; sightings: Sighting[] }> {
+    const sampler = spawn(process.execPath, [path.join(__dirname, "envSampler.js")], { env: { NEEDLES: JSON.stringify(needles) }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    sampler.stdout!.on("data", (c) => (out += c));
+    await until("the process sampler", () => out.startsWith("sampling\n"), 10_000);
+    try {
+        return { result: await fn(), sightings: await stopSampler() };
+    } catch (e) {
+        await stopSampler();
+        throw e;
+    }
+    function stopSampler(): Promise<Sighting[]> {
+        return new Promise((resolve) => {
+            sampler.on("close", () => resolve(out.split("\n").slice(1).filter(Boolean).map((l) => JSON.parse(l))));
+            sampler.kill("SIGTERM");
+        });
+    }
 }

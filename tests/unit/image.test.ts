@@ -1,7 +1,7 @@
-// MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags.
+// MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags, build secrets kept out of outputs.
 import * as assert from "assert";
 import { buildArgs } from "../../components/core/buildx";
-import { perArchTag } from "../../components/plugin/resources/image";
+import { imageProvider, perArchTag } from "../../components/plugin/resources/image";
 
 describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };
@@ -19,8 +19,8 @@ describe("image build argv", () => {
     it("passes build secrets through the environment, never argv", () => {
         const { args, env } = buildArgs({ ...base, secrets: { npm: "TOKEN-VALUE", aws: "KEY-VALUE" } }, "/tmp/m.json");
         assert.ok(!args.join(" ").includes("VALUE"));
-        assert.deepStrictEqual(args.filter((a) => a.startsWith("id=")), ["id=aws,env=PULUMI_MULTIARCH_SECRET_0", "id=npm,env=PULUMI_MULTIARCH_SECRET_1"]);
-        assert.deepStrictEqual(env, { PULUMI_MULTIARCH_SECRET_0: "KEY-VALUE", PULUMI_MULTIARCH_SECRET_1: "TOKEN-VALUE" });
+        assert.deepStrictEqual(args.filter((a) => a.startsWith("id=")), ["id=aws,env=MULTIARCH_BUILD_SECRET_0", "id=npm,env=MULTIARCH_BUILD_SECRET_1"]);
+        assert.deepStrictEqual(env, { MULTIARCH_BUILD_SECRET_0: "KEY-VALUE", MULTIARCH_BUILD_SECRET_1: "TOKEN-VALUE" });
     });
 
     it("maps the switches", () => {
@@ -41,5 +41,52 @@ describe("per-arch tags", () => {
         assert.strictEqual(perArchTag("r/h:1.0", "linux/amd64"), "r/h:1.0-amd64");
         assert.strictEqual(perArchTag("r/h:1.0", "linux/arm64"), "r/h:1.0-arm64");
         assert.strictEqual(perArchTag("r/h:1.0", "linux/arm/v7"), "r/h:1.0-armv7");
+    });
+});
+
+describe("build secrets: compared at check, never an output", () => {
+    const inputs = (secrets: Record<string, string>): any => ({
+        context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64"], tags: ["127.0.0.1:5000/h:1"], push: false,
+        builder: "b", manifest: "index", buildArgs: {}, labels: {}, annotations: {}, secrets, ssh: [], cacheFrom: [], cacheTo: [],
+        noCache: false, pull: false, provenance: false, sbom: false, triggers: [], verify: true, deleteOnDestroy: false,
+        contextDigest: "sha256:c", contextFiles: {},
+    });
+    /** What the state's outputs hold after a build of `checked`: no secret values. */
+    const outputsOf = (checked: any) => {
+        const { secrets: _values, ...kept } = checked;
+        return { ...kept, digest: "sha256:1", platformDigests: {}, ref: "", pushedTags: [], manifestMode: "index", buildReason: ["create"], verification: {} };
+    };
+    const check = async (olds: any, news: any) => (await imageProvider.check(olds, news)).inputs;
+
+    it("check counts the changes of the secrets' values; diff rebuilds on one, whatever the order of the ids", async () => {
+        const first = await check({}, inputs({ npm: "1", aws: "2" }));
+        assert.strictEqual(first.secretsRevision, 0);
+        const outs = outputsOf(first);
+        const same = await check(first, inputs({ aws: "2", npm: "1" }));
+        assert.strictEqual(same.secretsRevision, 0);
+        assert.deepStrictEqual(await imageProvider.diff("i", outs, same), { changes: false, replaces: [], deleteBeforeReplace: false });
+        const changed = await check(first, inputs({ npm: "1", aws: "3" }));
+        assert.strictEqual(changed.secretsRevision, 1);
+        assert.strictEqual((await imageProvider.diff("i", outs, changed)).changes, true);
+        assert.strictEqual((await check({ ...first, secretsRevision: 4 }, inputs({ npm: "1" }))).secretsRevision, 5, "an id removed is a change");
+    });
+
+    it("outputs written before held the values: compared as they are, then rewritten without them by an update that builds nothing", async () => {
+        const legacyInputs = inputs({ npm: "1" });
+        const legacyOutputs = { ...outputsOf(legacyInputs), secrets: { npm: "1" } };
+        delete (legacyOutputs as any).secretsRevision;
+        const news = await check(legacyInputs, inputs({ npm: "1" }));
+        assert.strictEqual((await imageProvider.diff("i", legacyOutputs, news)).changes, true, "the values would stay in the outputs");
+        // An update that built would run docker for builder "b", which does not exist: it would fail.
+        const { outs } = await imageProvider.update("i", legacyOutputs, news);
+        assert.ok(!("secrets" in outs), "the values are still in the outputs");
+        assert.strictEqual(outs.digest, "sha256:1");
+        assert.strictEqual(outs.secretsRevision, 0);
+        const changed = await check(legacyInputs, inputs({ npm: "2" }));
+        assert.deepStrictEqual(changed.secretsRevision, 1);
+        assert.strictEqual((await imageProvider.diff("i", legacyOutputs, changed)).changes, true);
+        const noSecrets = { ...outputsOf(inputs({})), secrets: {} };
+        delete (noSecrets as any).secretsRevision;
+        assert.strictEqual((await imageProvider.diff("i", noSecrets, await check(inputs({}), inputs({})))).changes, false, "no value to remove: no update");
     });
 });

@@ -3,7 +3,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../components/core/binfmt";
-import { parseLs, parseVersion, builderPlatforms, parseMetadata } from "../../components/core/buildx";
+import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../components/core/buildx";
 import { parseRef, platformDigests } from "../../components/core/registry";
 import { parsePlatform, normalizePlatform, qemuName } from "../../components/core/platform";
 import { elfMachine, exitProgram } from "../../components/core/elf";
@@ -79,6 +79,17 @@ describe("buildx parsers", () => {
         assert.strictEqual(m.digest, "sha256:358a73e92d61ddfef734c8a51da09fea33256996af20f9467131ef1404be7f1d");
         assert.strictEqual(m.configDigest, "sha256:2eb9b36f8b1e24d830b01f51ac98bc6f3206ee6283ba10be3a72ca439f797e1e");
         assert.strictEqual(m.imageName, "127.0.0.1:5000/i20exp/a,127.0.0.1:5003/i20exp/b");
+    });
+
+    it("forwards build output without terminal escapes (buildx colours its warnings even without a terminal)", () => {
+        const raw = fixture("buildx-build-warnings.txt").split("\n");
+        assert.ok(raw.some((l) => l.includes("\x1b[33m")), "the captured output has no escape: capture it again");
+        const lines = raw.map(plainText);
+        assert.deepStrictEqual(lines.filter((l) => /[\x00-\x08\x0b-\x1f\x7f]/.test(l)), []);
+        assert.ok(lines.includes(" 2 warnings found (use docker --debug to expand):"));
+        assert.ok(lines.includes(" - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"));
+        assert.strictEqual(plainText("#5 \x1b]8;;https://x\x07link\x1b]8;;\x07 done\r"), "#5 link done");
+        assert.strictEqual(plainText("tab\tkept"), "tab\tkept");
     });
 });
 

@@ -6,6 +6,7 @@ import { configDir } from "../../core/dockerConfig";
 import path = require("path");
 import binfmt = require("../../core/binfmt");
 import buildx = require("../../core/buildx");
+import exec = require("../../core/exec");
 import hostlib = require("../../core/host");
 import nodeProbe = require("../../core/nodeProbe");
 import platform = require("../../core/platform");
@@ -158,6 +159,9 @@ export const builderProvider: Lifecycle = {
             }
             return { id: inputs.name, outs };
         } catch (e) {
+            // Cancelled (Ctrl-C): no new process starts; the next up takes over what this
+            // create left, as its owner file says it is this resource's.
+            if (exec.stopReason()) throw e;
             await cleanup(); // leave nothing half-created
             const msg = (e as Error).message;
             // A node that went down (or changed its certificates) since preview: say which and how to fix it.

@@ -15,6 +15,7 @@ import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
 import buildContexts = require("../../core/buildContexts");
+import exec = require("../../core/exec");
 import { sameAsLegacyRecord } from "../../core/context";
 import engine = require("../../core/engine");
 import exportsLib = require("../../core/exports");
@@ -31,15 +32,35 @@ type Mode = "index" | "per-arch-tags";
 /** Inputs that change what is built or where it goes: any change rebuilds. */
 const REBUILD: (keyof ImageInputs)[] = [
     "contextDigest", "context", "contextCommit", "dockerfile", "namedContexts", "platforms", "tags", "push", "builder", "manifest",
-    "buildArgs", "target", "labels", "annotations", "secrets", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
+    "buildArgs", "target", "labels", "annotations", "secretsRevision", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
     "provenance", "sbom", "triggers", "verify", "load", "exports",
 ];
 /** Inputs added after 0.2.0, at their defaults: a state without them holds the same. */
 const ADDED_DEFAULTS: Partial<Record<keyof ImageInputs, unknown>> = { load: false, exports: [] };
 
-/** The rebuild reasons; a named context as `namedContexts.<name>`, so the reason says which one moved. */
-function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
-    const value = (o: Partial<ImageInputs>, k: keyof ImageInputs) => JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null);
+/** `v` as JSON with object keys sorted, so that two maps given in another order compare equal. */
+function canonical(v: unknown): string {
+    return JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+}
+
+/**
+ * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
+ * --debug` printed them with the engine's answer): they are compared as they are, and the
+ * next update rewrites the state without them.
+ */
+type LegacyOutputs = ImageOutputs & { secrets?: Record<string, string> };
+
+const holdsSecretValues = (olds: LegacyOutputs) => Object.keys(olds.secrets ?? {}).length > 0;
+
+/**
+ * The rebuild reasons; a named context as `namedContexts.<name>`, so the reason says which one
+ * moved; a change of the build secrets' values as `secrets`.
+ */
+function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: ImageInputs): string[] {
+    const legacy = "secrets" in olds && !("secretsRevision" in olds);
+    const value = (o: Partial<ImageInputs> & { secrets?: unknown }, k: keyof ImageInputs) => (k === "secretsRevision"
+        ? (legacy ? canonical(o.secrets) : JSON.stringify(o.secretsRevision ?? 0))
+        : JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null));
     return REBUILD.flatMap((k) => {
         if (value(olds, k) === value(news, k)) return [];
         if (k === "namedContexts") {
@@ -48,10 +69,26 @@ function changedKeys(olds: Partial<ImageInputs>, news: ImageInputs): string[] {
         }
         // 0.2 kept a local context's path only for the build, not as a reason: its content is the digest.
         if (k === "context" && !olds.contextCommit && !news.contextCommit) return [];
-        return [k];
+        return [k === "secretsRevision" ? "secrets" : k];
     })
         // A 0.1.0 state records the same context in its older format: not a change.
         .filter((k) => k !== "contextDigest" || !sameAsLegacyRecord(olds.contextFiles, news.contextFiles));
+}
+
+/**
+ * Build secrets are compared here, where the old inputs (which keep them, encrypted) are at
+ * hand: outputs keep only how often they changed, never their values.
+ */
+function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
+    if (!olds || Object.keys(olds).length === 0) return 0;
+    const revision = olds.secretsRevision ?? 0;
+    return canonical(olds.secrets ?? {}) === canonical(news.secrets ?? {}) ? revision : revision + 1;
+}
+
+/** What the state keeps of a build: the inputs without the secrets' values, and what was built. */
+function outputsOf(inputs: ImageInputs, built: Omit<ImageOutputs, keyof Omit<ImageInputs, "secrets">>): ImageOutputs {
+    const { secrets: _values, ...kept } = inputs as ImageInputs & { secrets?: unknown };
+    return { ...kept, ...built };
 }
 
 /**
@@ -453,7 +490,8 @@ async function readExports(inputs: ImageInputs): Promise<exportsLib.ExportResult
 /** Verifies every platform, in every target, then moves the tags in all of them (all or none). */
 async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built,
     bases: Record<string, Promise<number | undefined>>): Promise<{ moved: { pushedTags: string[]; digest: string }; verification: Record<string, string> }> {
-    // Verify every platform, in every target, before any tag moves.
+    // Verify every platform, in every target, before any tag moves; nothing follows a cancelled build.
+    exec.throwIfStopped();
     const verification: Record<string, string> = {};
     if (inputs.push && inputs.verify) {
         const checks = await verifyPlatforms(inputs, targets, built.manifests, bases);
@@ -467,6 +505,7 @@ async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Reco
 
     if (!inputs.push) return { moved: { pushedTags: [], digest: "" }, verification };
     const { moves, ...moved } = await tagMoves(inputs, targets, modes, built);
+    exec.throwIfStopped(); // cancelled while verifying: the tags stay
     await moveTags(moves);
     return { moved, verification };
 }
@@ -517,12 +556,12 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     ].join(", ");
     const digest = moved.digest;
     console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",") || "(no push)"} (${manifestMode}; ${where}) in ${secs}s (${cached} steps cached)`);
-    return {
-        ...inputs, digest, platformDigests: built.manifests,
+    return outputsOf(inputs, {
+        digest, platformDigests: built.manifests,
         ref: inputs.push ? `${targets[0].repo}@${digest || built.manifests[inputs.platforms[0]]}` : "",
         pushedTags: moved.pushedTags, manifestMode, manifestModes: inputs.push ? modes : {}, buildReason: reason, verification,
         loadedImage: built.loadedId ?? "", exported, drift: [],
-    };
+    });
 }
 
 /** What moved or went away out of band since the last `up`, one line each. */
@@ -559,6 +598,13 @@ async function observeDrift(props: ImageOutputs): Promise<string[]> {
     return drift;
 }
 
+/**
+ * What refresh saw moved or gone is put back: drift recorded by read, or a state of 0.2.0 that
+ * marked a moved tag with digest "".
+ */
+const drifted = (olds: ImageOutputs, news: ImageInputs) =>
+    !!olds.drift?.length || (olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !olds.manifestModes);
+
 export const imageProvider: Lifecycle = {
     // At preview: pin the remote sources (a moved tag or a new commit is then a change), read a
     // builder the user named, refuse platforms the builder cannot build, a registry that does not
@@ -570,7 +616,8 @@ export const imageProvider: Lifecycle = {
             failures.push(...news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })));
         }
         // The registries are asked only when this run would build: an unchanged image needs none.
-        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, pinned.inputs).length > 0;
+        const checked = { ...pinned.inputs, secretsRevision: secretsRevision(olds, news) };
+        const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, checked).length > 0;
         if (builds) failures.push(...await registryProblems(news));
         if (news.load === true) {
             try {
@@ -579,7 +626,7 @@ export const imageProvider: Lifecycle = {
                 failures.push({ property: "load", reason: `the docker engine does not answer (${(e as Error).message.split("\n").pop()}): start it, or drop load` });
             }
         }
-        return { inputs: pinned.inputs, failures };
+        return { inputs: checked, failures };
     },
 
     async create(inputs: ImageInputs) {
@@ -588,16 +635,21 @@ export const imageProvider: Lifecycle = {
         return { id: `${where}:${inputs.platforms.join(",")}`, outs };
     },
 
-    async diff(_id: string, olds: ImageOutputs, news: ImageInputs) {
+    async diff(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const changed = changedKeys(olds, news);
-        // What refresh saw moved or gone is put back (a state of 0.2.0 marked a moved tag with digest "").
-        const legacyMoved = olds.push && news.push && olds.digest === "" && olds.manifestMode === "index" && !olds.manifestModes;
-        if ((olds.drift?.length || legacyMoved) && !changed.length) changed.push("drift");
-        return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+        if (drifted(olds, news) && !changed.length) changed.push("drift");
+        // A state that still holds the secrets' values is rewritten without them (no build).
+        return { changes: changed.length > 0 || holdsSecretValues(olds), replaces: [], deleteBeforeReplace: false };
     },
 
-    async update(_id: string, olds: ImageOutputs, news: ImageInputs) {
+    async update(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
+        if (!reason.length && !drifted(olds, news)) {
+            // Only the secrets' values leave the state: nothing is built.
+            const { secrets: _old, ...built } = olds;
+            const { secrets: _new, ...inputs } = news;
+            return { outs: { ...built, ...inputs } };
+        }
         return { outs: await buildAndPush(news, reason.length ? reason : olds.drift?.length ? olds.drift : ["tag moved out of band"], olds) };
     },
 

@@ -23,7 +23,7 @@ export function loginsOf(inputs: Pick<ImageInputs, "registries" | "registryAuth"
 }
 
 /** The client for one registry, reached through the builder's registry settings and the resource's login for it. */
-export function clientFor(inputs: ImageInputs, host: string, timeoutMs?: number): registry.Registry {
+export function clientFor(inputs: Omit<ImageInputs, "secrets">, host: string, timeoutMs?: number): registry.Registry {
     const login = loginsOf(inputs)[host];
     return new registry.Registry(host, {
         builder: inputs.builder, builderConfig: inputs.builderConfig,
@@ -43,7 +43,7 @@ export interface Target {
 }
 
 /** The tags grouped by repository, in the order the tags name them; one client per registry. */
-export function targetsOf(inputs: ImageInputs): Target[] {
+export function targetsOf(inputs: Omit<ImageInputs, "secrets">): Target[] {
     const clients = new Map<string, registry.Registry>();
     const byRepo = new Map<string, Target>();
     for (const t of inputs.tags) {

@@ -57,6 +57,7 @@ class ImageArgs:
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]] = None,
                  registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
+                 secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None):
         """
@@ -79,7 +80,7 @@ class ImageArgs:
         :param pulumi.Input[_builtins.bool] pull: `--pull`.
         :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
-        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
@@ -100,6 +101,7 @@ class ImageArgs:
                a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
         :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginEntryArgs']]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
         :param pulumi.Input['RegistryAuthArgs'] registry_auth: The `registry` login (password a Pulumi secret).
+        :param pulumi.Input[_builtins.float] secrets_revision: How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         """
@@ -153,6 +155,8 @@ class ImageArgs:
             pulumi.set(__self__, "registries", registries)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
+        if secrets_revision is not None:
+            pulumi.set(__self__, "secrets_revision", secrets_revision)
         if strict is not None:
             pulumi.set(__self__, "strict", strict)
         if target is not None:
@@ -366,7 +370,7 @@ class ImageArgs:
     @pulumi.getter
     def secrets(self) -> pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]:
         """
-        Build secrets (id -> value); a Pulumi secret in state.
+        Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output.
         """
         return pulumi.get(self, "secrets")
 
@@ -593,6 +597,18 @@ class ImageArgs:
         pulumi.set(self, "registry_auth", value)
 
     @_builtins.property
+    @pulumi.getter(name="secretsRevision")
+    def secrets_revision(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
+        """
+        return pulumi.get(self, "secrets_revision")
+
+    @secrets_revision.setter
+    def secrets_revision(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "secrets_revision", value)
+
+    @_builtins.property
     @pulumi.getter
     def strict(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
@@ -655,6 +671,7 @@ class Image(pulumi.CustomResource):
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -700,7 +717,8 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
         :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: The `registry` login (password a Pulumi secret).
         :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
-        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in state.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output.
+        :param pulumi.Input[_builtins.float] secrets_revision: How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
@@ -764,6 +782,7 @@ class Image(pulumi.CustomResource):
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
                  sbom: pulumi.Input[Optional[_builtins.bool]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -847,6 +866,7 @@ class Image(pulumi.CustomResource):
             if secrets is None and not opts.urn:
                 raise TypeError("Missing required property 'secrets'")
             __props__.__dict__["secrets"] = None if secrets is None else pulumi.Output.secret(secrets)
+            __props__.__dict__["secrets_revision"] = secrets_revision
             if ssh is None and not opts.urn:
                 raise TypeError("Missing required property 'ssh'")
             __props__.__dict__["ssh"] = ssh
@@ -872,7 +892,7 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["pushed_tags"] = None
             __props__.__dict__["ref"] = None
             __props__.__dict__["verification"] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registries", "registryAuth", "secrets"])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registries", "registryAuth"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Image, __self__).__init__(
             'multiarch:index:Image',
@@ -937,7 +957,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["registries"] = None
         __props__.__dict__["registry_auth"] = None
         __props__.__dict__["sbom"] = None
-        __props__.__dict__["secrets"] = None
+        __props__.__dict__["secrets_revision"] = None
         __props__.__dict__["ssh"] = None
         __props__.__dict__["strict"] = None
         __props__.__dict__["tags"] = None
@@ -1278,12 +1298,12 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "sbom")
 
     @_builtins.property
-    @pulumi.getter
-    def secrets(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+    @pulumi.getter(name="secretsRevision")
+    def secrets_revision(self) -> pulumi.Output[Optional[_builtins.float]]:
         """
-        Build secrets (id -> value); a Pulumi secret in state.
+        How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
         """
-        return pulumi.get(self, "secrets")
+        return pulumi.get(self, "secrets_revision")
 
     @_builtins.property
     @pulumi.getter
