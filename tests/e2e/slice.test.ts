@@ -37,7 +37,7 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         assert.strictEqual(h.enabled, true);
         assert.match(h.flags, /F/);
         assert.ok(res.outputs.builderPlatforms.value.includes("linux/arm64"));
-        assert.match(log.join(""), /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index\) in [\d.]+s \(\d+ steps cached\)/);
+        assert.match(log.join(""), /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index; 1 repository\) in [\d.]+s \(\d+ steps cached\)/);
     });
 
     it("the registry serves a manifest list with exactly linux/amd64 and linux/arm64", async () => {

@@ -2,13 +2,14 @@
 // 50 ms: a secret that shows up on any argv is a leak, whoever spawned the process.
 import * as fs from "fs";
 
-export async function argvContaining<T>(needle: string, fn: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+export async function argvContaining<T>(needle: string | string[], fn: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+    const needles = Array.isArray(needle) ? needle : [needle];
     const seen: string[] = [];
     const sampler = setInterval(() => {
         for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
             try {
                 const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-                if (cmd.includes(needle)) seen.push(cmd.replace(/\0/g, " "));
+                if (needles.some((n) => cmd.includes(n))) seen.push(cmd.replace(/\0/g, " "));
             } catch { /* the process is gone */ }
         }
     }, 50);

@@ -31,6 +31,10 @@ function clearDeadLocks(project: string, stackName: string): void {
 
 export async function inlineStack(name: string, program: PulumiFn, opts: StackOptions = {}): Promise<Stack> {
     clearDeadLocks("pm-e2e", name);
+    // A stack of this name left by a run that was killed before it cleaned up: its resources
+    // (and what state remembers of them, e.g. a registry's manifest mode) must not leak into
+    // this run. Destroyed first, with the program it had.
+    const leftover = fs.existsSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${name}.json`));
     const workDir = path.join(ROOT, ".state", "e2e", name);
     fs.mkdirSync(workDir, { recursive: true });
     const pulumiCommand = opts.pulumiRoot ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true }) : undefined;
@@ -43,6 +47,7 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
             ...(pulumiCommand ? { pulumiCommand } : {}),
         },
     );
+    if (leftover) await stack.destroy({ onOutput: () => {} }).catch(() => {});
     return stack;
 }
 
