@@ -104,11 +104,20 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly binfmt?: BinfmtSetup;
     /** The buildkitd.toml text it is created with, if any: images read its registry settings before the builder exists. */
     readonly buildkitdConfig?: string;
+    /**
+     * The entitlements its BuildKit permits (`--allow-insecure-entitlement` in buildkitdFlags),
+     * where this stack starts BuildKit (docker-container, kubernetes); undefined for a remote
+     * daemon or the engine's builder, whose flags are not the stack's.
+     */
+    readonly entitlements?: string[];
 
     constructor(name: string, args: BuildxBuilderArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.BuildxBuilder, name, {}, componentOptions("BuildxBuilder", opts));
         this.binfmt = args.binfmt;
         this.buildkitdConfig = args.buildkitdConfig;
+        if ((args.driver ?? "docker-container") === "docker-container" || args.driver === "kubernetes") {
+            this.entitlements = [...(args.buildkitdFlags ?? "").matchAll(/--allow-insecure-entitlement(?:=|\s+)(\S+)/g)].map((m) => m[1]);
+        }
         const inputs = {
             ...createBuilderInputs(name, args),
             tls: tlsInputs(name, args),

@@ -10,5 +10,10 @@ export {
 export {
     BuilderConfigArgs, ExportArgs, ExportCacheOnlyArgs, ExportDockerArgs, ExportLocalArgs, ExportOCIArgs, ExportRegistryArgs, RegistryLoginArgs,
 } from "./destinations";
+export {
+    CacheFromArgs, CacheFromAzureBlobArgs, CacheFromGitHubActionsArgs, CacheFromLocalArgs, CacheFromRegistryArgs, CacheFromS3Args,
+    CacheToArgs, CacheToAzureBlobArgs, CacheToGitHubActionsArgs, CacheToInlineArgs, CacheToLocalArgs, CacheToRegistryArgs, CacheToS3Args,
+    CacheExportArgs, CacheCompressionArgs,
+} from "./caches";
 export type { ManifestMode } from "./contract/types";
 export type { ExportResult, ExportType } from "./core/exports";

@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
 import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
+import { stageNames } from "./core/baseImage";
 import { dockerfileInRepository } from "./core/buildContexts";
 import { lintDockerfile } from "./core/lint";
 import { registryOfServer } from "./core/dockerConfig";
@@ -13,6 +14,8 @@ import * as tempDirs from "./core/tempDirs";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
 import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
+import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
+import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
 import { checkSources, sourceArgs } from "./imageSources";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
@@ -116,13 +119,40 @@ export interface MultiArchImageArgs {
     /** OCI annotations (`--annotation`). Default `{}`. */
     annotations?: pulumi.Input<Record<string, string>>;
     /** Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none. */
-    secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    secrets?: pulumi.Input<Record<string, pulumi.Input<string>> | undefined>;
+    /**
+     * Build secrets read from files at build time, id -> path relative to the program
+     * (build-push-action's `secret-files`, `--secret id=<id>,src=<path>`): buildx reads the file;
+     * only the path is kept in state. Default none.
+     */
+    secretFiles?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Build secrets read from environment variables at build time, id -> variable name
+     * (build-push-action's `secret-envs`, `--secret id=<id>,env=<name>`): buildx reads the
+     * variable from the environment pulumi runs in; only its name is kept. Default none.
+     */
+    secretEnvs?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * A changed value of a `secrets` entry rebuilds the image, without cache (BuildKit keys no
+     * cache on secret values, so a cached build would give the same image). Added or removed
+     * secrets always rebuild; values read from `secretFiles` and `secretEnvs` are never kept,
+     * so they never do. Default `false`: rotating a token (CodeArtifact, npm, a CI job's) does
+     * not rebuild.
+     */
+    rebuildOnSecretChange?: pulumi.Input<boolean>;
+    /** `@pulumi/docker-build`'s list of `secrets` ids whose value changes never rebuild; with rebuildOnSecretChange, the exceptions to it. Default none. */
+    ignoreSecretsInDiffCalculation?: pulumi.Input<pulumi.Input<string>[] | undefined>;
     /** SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none. */
     ssh?: pulumi.Input<string[]>;
-    /** Cache sources (`--cache-from`). Default none. */
-    cacheFrom?: pulumi.Input<string[]>;
-    /** Cache exports (`--cache-to`). Default none. */
-    cacheTo?: pulumi.Input<string[]>;
+    /**
+     * Cache sources (`--cache-from`): `@pulumi/docker-build`'s typed entries (`{ registry: { ref } }`,
+     * `{ local }`, `{ s3 }`, `{ gha }`, `{ azblob }`, `{ raw }`) or buildx's strings
+     * (build-push-action's `cache-from`). Keys (s3, gha) stay secret and reach buildx through its
+     * environment. Default none.
+     */
+    cacheFrom?: pulumi.Input<pulumi.Input<string | CacheFromArgs>[] | undefined>;
+    /** Cache exports (`--cache-to`): typed entries as for cacheFrom, plus `{ inline: {} }`, or buildx's strings. Default none. */
+    cacheTo?: pulumi.Input<pulumi.Input<string | CacheToArgs>[] | undefined>;
     /**
      * A repository for an automatic registry cache per platform (`<repo>:amd64`,
      * `<repo>:arm64`, mode=max). One registry cache ref keeps only the last platform of a
@@ -132,12 +162,36 @@ export interface MultiArchImageArgs {
     cacheRepository?: pulumi.Input<string>;
     /** Ignore the build cache (`--no-cache`). Default `false`. */
     noCache?: pulumi.Input<boolean>;
+    /** Stages of the Dockerfile run without cache at every build (`--no-cache-filter`); not a rebuild reason. Default none. */
+    noCacheFilters?: pulumi.Input<string[]>;
     /** Always pull base images (`--pull`). Default `false`. */
     pull?: pulumi.Input<boolean>;
-    /** Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject). */
-    provenance?: pulumi.Input<boolean>;
-    /** SBOM attestation. Default `false`. */
-    sbom?: pulumi.Input<boolean>;
+    /**
+     * Provenance attestation: `true`, or buildx's attributes as build-push-action takes them,
+     * e.g. `"mode=max"` (every build step and its inputs). Default `false` (it adds
+     * unknown/unknown entries that some consumers reject).
+     */
+    provenance?: pulumi.Input<boolean | string>;
+    /** SBOM attestation: `true` (BuildKit's default scanner image), or `"generator=<scanner image>"`. Default `false`. */
+    sbom?: pulumi.Input<boolean | string>;
+    /**
+     * The network of RUN steps (`--network`): `"default"`, `"host"` (the builder must permit the
+     * `network.host` entitlement) or `"none"`. A rebuild reason: it changes what RUN steps reach.
+     * Default `"default"`.
+     */
+    network?: pulumi.Input<"default" | "host" | "none" | undefined>;
+    /** Extra `/etc/hosts` entries of RUN steps, `"host:ip"` (`--add-host`). A rebuild reason. Default none. */
+    addHosts?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /** Size of `/dev/shm` in RUN steps, e.g. `"128m"` (`--shm-size`); not a rebuild reason. Default: BuildKit's (64m). */
+    shmSize?: pulumi.Input<string | number>;
+    /** Resource limits of RUN steps, `"name=soft[:hard]"`, e.g. `"nofile=1024:2048"` (`--ulimit`); not a rebuild reason. Default none. */
+    ulimits?: pulumi.Input<string[]>;
+    /**
+     * Entitlements the build may use (`--allow`): `"network.host"`, `"security.insecure"`
+     * (`RUN --security=insecure`), `"device"`; the builder must permit them
+     * (`--allow-insecure-entitlement`). Not a rebuild reason. Default none.
+     */
+    allow?: pulumi.Input<string[]>;
     /**
      * A login for the tags' registry, used by the push and everything after it; it wins over
      * the docker config's for that registry. Default none: the docker config's logins and
@@ -220,9 +274,9 @@ export class MultiArchImage extends pulumi.ComponentResource {
         };
         const res = new Image(`${name}-image`, inputs, {
             parent: this, dependsOn: builder.dependsOn,
-            // Registry passwords stay encrypted in state even if given as plain strings (the build
-            // secrets are in no output: the plugin keeps only how often they changed).
-            additionalSecretOutputs: ["registryAuth", "registries"],
+            // Registry passwords and the caches' credentials stay encrypted in state even if given as
+            // plain strings (the build secrets are in no output: the plugin keeps only how often they changed).
+            additionalSecretOutputs: ["registryAuth", "registries", "cacheCredentials"],
         });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
@@ -354,20 +408,39 @@ async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<t
  */
 export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) => void = () => {}): pulumi.Inputs {
     const src = sourceArgs(args);
+    // The caches on their own (their credentials are a secret, the rest is not); their errors,
+    // when known now, go into the one error below with the others.
+    let caches: ReturnType<typeof cacheInputs> | undefined, cacheErrors: { propertyPath: string; reason: string }[] = [];
+    try {
+        caches = cacheInputs(args.cacheFrom, args.cacheTo, typeof src.location === "string" ? src.location : "", warn);
+    } catch (err) {
+        if (!(err instanceof pulumi.InputPropertiesError)) throw err;
+        cacheErrors = (err as any).errors;
+    }
+    // The entitlements a BuildKit this stack starts permits (unknown for other builders).
+    const permitted = args.builder instanceof BuildxBuilder ? args.builder.entitlements : undefined;
+    // The secrets' ids, where the map is given as such (its values may be secrets).
+    const secretIds = args.secrets && typeof args.secrets === "object" && !pulumi.Output.isInstance(args.secrets) && !(args.secrets instanceof Promise)
+        ? Object.keys(args.secrets) : [];
     // The sources are hashed here, in the program, so `pulumi preview` knows whether to rebuild.
     const checked = validated([
         args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
-        args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheFrom ?? [], args.cacheTo ?? [], args.cacheRepository,
-        args.noCache ?? false, args.pull ?? false, args.provenance ?? false, args.sbom ?? false, args.triggers ?? [], args.verify ?? true,
-        args.deleteOnDestroy ?? false, src.named, src.inline, args.load ?? false, args.exports ?? [],
-    ], ([platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheFrom, cacheTo, cacheRepository,
-        noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, named, inline, load0, exports0]): Omit<ImageInputs, "builder" | "secrets" | "registryAuth"> => {
+        args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheRepository,
+        args.noCache ?? false, args.pull ?? false, args.provenance, args.sbom, args.triggers ?? [], args.verify ?? true,
+        args.deleteOnDestroy ?? false, src.named, src.inline, args.load ?? false, args.exports ?? [], flagArgs(args),
+    ], ([platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
+        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0]):
+        Omit<ImageInputs, "builder" | "secrets" | "registryAuth" | "cacheFrom" | "cacheTo"> => {
         const e = new ArgErrors("MultiArchImage");
         const sources = checkSources(e, src, named as Record<string, string>, inline);
         const normalized = checkPlatforms(e, "platforms", platforms);
+        const provenance = checkAttestation(e, "provenance", provenance0), sbom = checkAttestation(e, "sbom", sbom0);
+        const stages = sources?.dockerfileText ? stageNames(sources.dockerfileText.text) : undefined;
+        const flags = checkBuildFlags(e, flags0 as any, secretIds, stages, permitted);
+        for (const c of cacheErrors) e.add(c.propertyPath, c.reason);
         // Exports can add the push (a registry export) and the load (a docker export without dest).
         const { exports, load, push, tags } = checkOutputs(e, {
-            exports: exports0 as any[], load: load0, push: push0, tags: tags0 ?? [], platforms: normalized, provenance, sbom,
+            exports: exports0 as any[], load: load0, push: push0, tags: tags0 ?? [], platforms: normalized, provenance: attests(provenance), sbom: attests(sbom),
             context: typeof src.location === "string" ? src.location : "",
         });
         if (tags.length === 0 && (push || (!load && !exports.length))) {
@@ -399,13 +472,18 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         return {
             ...sources!.inputs, platforms: normalized, tags, push, manifest, buildArgs,
             ...(target ? { target } : {}),
-            labels, annotations, ssh, cacheFrom, cacheTo, ...(cacheRepository ? { cacheRepository } : {}),
-            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, load, exports,
+            labels, annotations, ssh, ...(cacheRepository ? { cacheRepository } : {}),
+            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, load, exports, ...flags,
         };
     });
-    return spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
-        "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
-        "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "load", "exports", "contextDigest", "contextFiles"]);
+    return {
+        ...spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
+            "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheRepository", "noCache", "pull",
+            "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "load", "exports", "contextDigest", "contextFiles",
+            "network", "addHosts", "shmSize", "ulimits", "allow", "noCacheFilters", "secretFiles", "secretEnvs", "rebuildOnSecretChange",
+            "ignoreSecretsInDiffCalculation"]),
+        ...caches!,
+    };
 }
 
 /**

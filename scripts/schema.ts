@@ -33,6 +33,9 @@ const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: 
 /** Secret inputs of the components (Pulumi secrets in every language). */
 const SECRET_INPUTS: Record<string, string[]> = {
     SshHostArgs: ["privateKey"], TlsArgs: ["key"], RegistryArgs: ["password"], RegistryLoginArgs: ["password"], MultiArchImageArgs: ["secrets"],
+    CacheFromS3Args: ["secretAccessKey", "sessionToken"], CacheToS3Args: ["secretAccessKey", "sessionToken"],
+    CacheFromGitHubActionsArgs: ["token"], CacheToGitHubActionsArgs: ["token"],
+    CacheFromAzureBlobArgs: ["secretAccessKey"], CacheToAzureBlobArgs: ["secretAccessKey"],
 };
 
 const token = (name: string) => `${PACKAGE}:index:${name}`;
@@ -83,6 +86,13 @@ export function generateSchema(root: string): Spec {
         if (all(ts.TypeFlags.String | ts.TypeFlags.StringLiteral)) return { type: "string" };
         if (all(ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral)) return { type: "number" };
         if (all(ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
+        // Primitives of several kinds (`provenance: boolean | string`, `shmSize: string | number`).
+        const primitive = (x: ts.Type) => (x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral) ? "string"
+            : x.flags & (ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral) ? "number"
+                : x.flags & (ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral) ? "boolean" : undefined);
+        if (members.length > 1 && members.every(primitive)) {
+            return { oneOf: [...new Set(members.map(primitive))].sort().map((type) => ({ type })) };
+        }
         // A string or one object shape (`context: string | BuildContextArgs`): a union, as docker-build's inputs read.
         const strings = members.filter((x) => x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral));
         const objects = members.filter((x) => !(x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral)));

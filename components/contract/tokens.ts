@@ -32,7 +32,7 @@ export type ComponentType = (typeof COMPONENT_TYPES)[keyof typeof COMPONENT_TYPE
 export const SECRET_OUTPUTS: Record<ResourceType, readonly string[]> = {
     [RESOURCE_TYPES.BinfmtHandlers]: ["host"],
     [RESOURCE_TYPES.Builder]: ["tls"],
-    [RESOURCE_TYPES.Image]: ["secrets", "registryAuth", "registries"],
+    [RESOURCE_TYPES.Image]: ["secrets", "registryAuth", "registries", "cacheCredentials"],
 };
 
 /**

@@ -4,6 +4,7 @@
 // description there.
 import type { Handler } from "../core/binfmt";
 import type { BuilderNode, NodeOptions } from "../core/buildx";
+import type { CacheCredentials } from "../core/cache";
 import type { ExportResult, ExportSpec } from "../core/exports";
 import type { HostSpec } from "../core/host";
 import type { NodeTls } from "../core/nodeProbe";
@@ -161,22 +162,44 @@ export interface ImageInputs {
     secrets: Record<string, string>;
     /** How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values. */
     secretsRevision?: number;
+    /** Build secrets read from files at build time (id -> path, `--secret id=<id>,src=<path>`); only the paths are kept. */
+    secretFiles?: Record<string, string>;
+    /** Build secrets read from environment variables at build time (id -> variable, `--secret id=<id>,env=<name>`); only the names are kept. */
+    secretEnvs?: Record<string, string>;
+    /** A changed value of `secrets` is a rebuild reason (the rebuild then uses no cache: BuildKit keys none on secret values). */
+    rebuildOnSecretChange?: boolean;
+    /** Ids of `secrets` whose value changes never rebuild, even with rebuildOnSecretChange. */
+    ignoreSecretsInDiffCalculation?: string[];
     /** `--ssh` specs. */
     ssh: string[];
-    /** `--cache-from`s. */
+    /** `--cache-from`s, without credentials. */
     cacheFrom: string[];
-    /** `--cache-to`s. */
+    /** `--cache-to`s, without credentials. */
     cacheTo: string[];
+    /** The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output. */
+    cacheCredentials?: CacheCredentials;
     /** Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform. */
     cacheRepository?: string;
     /** `--no-cache`. */
     noCache: boolean;
     /** `--pull`. */
     pull: boolean;
-    /** Provenance attestation. */
-    provenance: boolean;
-    /** SBOM attestation. */
-    sbom: boolean;
+    /** Provenance attestation: on, off, or buildx's attributes (`mode=max`). */
+    provenance: boolean | string;
+    /** SBOM attestation: on, off, or buildx's attributes (`generator=<image>`). */
+    sbom: boolean | string;
+    /** `--network` of RUN steps: `host` or `none`; absent: BuildKit's default. */
+    network?: "host" | "none";
+    /** `--add-host`s, `host:ip`. */
+    addHosts?: string[];
+    /** `--shm-size` of RUN steps, as buildx takes it (`128m`). */
+    shmSize?: string;
+    /** `--ulimit`s of RUN steps, `name=soft[:hard]`. */
+    ulimits?: string[];
+    /** `--allow`ed entitlements (`network.host`, `security.insecure`, `device`). */
+    allow?: string[];
+    /** `--no-cache-filter` stages, run without cache at every build. */
+    noCacheFilters?: string[];
     /** The `registry` login (password a Pulumi secret). */
     registryAuth?: RegistryAuth;
     /** More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call. */
@@ -201,8 +224,8 @@ export interface ImageInputs {
     strict?: boolean;
 }
 
-/** Outputs of `multiarch:index:Image`: its inputs but the build secrets' values, and what was built. */
-export interface ImageOutputs extends Omit<ImageInputs, "secrets"> {
+/** Outputs of `multiarch:index:Image`: its inputs but the build secrets' values and the caches' credentials, and what was built. */
+export interface ImageOutputs extends Omit<ImageInputs, "secrets" | "cacheCredentials"> {
     /** Digest of the index (manifest "index"), "" for per-arch tags. */
     digest: string;
     /** platform -> digest of that platform's image manifest. */

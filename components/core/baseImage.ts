@@ -53,6 +53,11 @@ export function finalStageBase(dockerfile: string, buildArgs: Record<string, str
     return undefined;
 }
 
+/** The names of the Dockerfile's stages (`FROM ... AS <name>`), lower-cased as BuildKit matches them. */
+export function stageNames(dockerfile: string): string[] {
+    return DockerfileParser.parse(dockerfile).getFROMs().map((f) => f.getBuildStage()?.toLowerCase()).filter((n): n is string => !!n);
+}
+
 /** How many layers `ref` has for `platform` (0 for scratch); `opts` say how its registry is reached. */
 export async function baseLayerCount(ref: string, platform: string, opts: registry.RegistryOptions): Promise<number> {
     if (ref === "scratch") return 0;

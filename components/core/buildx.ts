@@ -3,6 +3,8 @@
 import fs = require("fs");
 import path = require("path");
 import { run, RunOptions } from "./exec";
+import cacheLib = require("./cache");
+import type { CacheCredentials } from "./cache";
 import dockerConfig = require("./dockerConfig");
 import { csvField } from "./exports";
 import tempDirs = require("./tempDirs");
@@ -174,14 +176,35 @@ export interface BuildOptions {
     annotations?: Record<string, string>;
     /** Build secrets: id -> value. Passed through the environment (`--secret id=..,env=..`), never argv. */
     secrets?: Record<string, string>;
+    /** Build secrets read by buildx from files at build time: id -> path (`--secret id=..,src=..`). */
+    secretFiles?: Record<string, string>;
+    /** Build secrets read by buildx from its environment at build time: id -> variable (`--secret id=..,env=..`). */
+    secretEnvs?: Record<string, string>;
     /** `--ssh` specs, e.g. "default" or "id=/path/to/key". */
     ssh?: string[];
+    /** Cache entries without credentials. */
     cacheFrom?: string[];
     cacheTo?: string[];
+    /** The caches' credentials: through buildx's environment, never argv. */
+    cacheCredentials?: CacheCredentials;
     noCache?: boolean;
+    /** Stages run without cache (`--no-cache-filter`). */
+    noCacheFilters?: string[];
     pull?: boolean;
-    provenance?: boolean;
-    sbom?: boolean;
+    /** On, off, or buildx's attributes (`mode=max`). */
+    provenance?: boolean | string;
+    /** On, off, or buildx's attributes (`generator=<image>`). */
+    sbom?: boolean | string;
+    /** `--network` of RUN steps: host or none. */
+    network?: string;
+    /** `--add-host`s, host:ip. */
+    addHosts?: string[];
+    /** `--shm-size`. */
+    shmSize?: string;
+    /** `--ulimit`s, name=soft[:hard]. */
+    ulimits?: string[];
+    /** `--allow`ed entitlements. */
+    allow?: string[];
     /** Registry logins (registry -> login) added to the user's docker config, in a private copy for this build only. */
     logins?: Record<string, dockerConfig.Credentials>;
     onLine?: (line: string) => void;
@@ -208,6 +231,11 @@ export function parseMetadata(text: string): BuildMetadata {
     };
 }
 
+/** An attestation flag's value: `true`, `false`, or buildx's attributes as given (`mode=max`). */
+function attestFlag(v: boolean | string | undefined): string {
+    return typeof v === "string" ? v : v ? "true" : "false";
+}
+
 /** `--file` (a path, or `-` for the text on stdin) and one `--build-context` per named context. */
 function dockerfileArgs(o: { dockerfile?: string; dockerfileInline?: string; namedContexts?: Record<string, string> }): string[] {
     const args = o.dockerfileInline !== undefined ? ["--file", "-"] : o.dockerfile ? ["--file", o.dockerfile] : [];
@@ -225,10 +253,10 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
         "--metadata-file", metadataFile,
         "--progress", "plain",
         // Attestation manifests would add unknown/unknown entries to the index; opt in.
-        `--provenance=${o.provenance ? "true" : "false"}`,
+        `--provenance=${attestFlag(o.provenance)}`,
     ];
-    if (o.sbom) args.push("--sbom=true");
-    const env: Record<string, string> = {};
+    if (o.sbom !== undefined && o.sbom !== false) args.push(`--sbom=${attestFlag(o.sbom)}`);
+    const env: Record<string, string> = cacheLib.credentialEnv(o.cacheCredentials);
     for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.labels ?? {}).sort()) args.push("--label", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.annotations ?? {}).sort()) args.push("--annotation", `${k}=${v}`);
@@ -237,10 +265,18 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
         env[name] = o.secrets![id];
         args.push("--secret", `id=${id},env=${name}`);
     });
+    for (const [id, src] of Object.entries(o.secretFiles ?? {}).sort()) args.push("--secret", `${csvField(`id=${id}`)},${csvField(`src=${src}`)}`);
+    for (const [id, name] of Object.entries(o.secretEnvs ?? {}).sort()) args.push("--secret", `${csvField(`id=${id}`)},env=${name}`);
     for (const s of o.ssh ?? []) args.push("--ssh", s);
     for (const c of o.cacheFrom ?? []) args.push("--cache-from", c);
     for (const c of o.cacheTo ?? []) args.push("--cache-to", c);
     if (o.noCache) args.push("--no-cache");
+    for (const s of o.noCacheFilters ?? []) args.push("--no-cache-filter", s);
+    if (o.network) args.push("--network", o.network);
+    for (const h of o.addHosts ?? []) args.push("--add-host", h);
+    if (o.shmSize) args.push("--shm-size", o.shmSize);
+    for (const u of o.ulimits ?? []) args.push("--ulimit", u);
+    for (const a of o.allow ?? []) args.push("--allow", a);
     if (o.pull) args.push("--pull");
     if (o.target) args.push("--target", o.target);
     if (o.pushRepositories?.length) {

@@ -79,3 +79,25 @@ export async function imageFiles(registry: string, repo: string, digest: string)
     }
     return out.sort();
 }
+
+/** The text of file `name` in the layers of the single-platform manifest `digest` (the last layer that writes it), or undefined. */
+export async function imageFileText(registry: string, repo: string, digest: string, name: string): Promise<string | undefined> {
+    const m = await manifest(registry, repo, digest);
+    let text: string | undefined;
+    for (const layer of m.body.layers ?? []) {
+        const blob = await request("GET", `http://${registry}/v2/${repo}/blobs/${layer.digest}`);
+        const bytes = /gzip/.test(layer.mediaType) ? zlib.gunzipSync(blob.body) : blob.body;
+        for await (const e of tarEntries((async function* () { yield bytes; })())) {
+            if (e.header.name.replace(/^\.?\//, "") !== name) continue;
+            const chunks: Buffer[] = [];
+            for await (const c of e.body()) chunks.push(c);
+            text = Buffer.concat(chunks).toString("utf8");
+        }
+    }
+    return text;
+}
+
+/** A blob's bytes as text. */
+export async function blobText(registry: string, repo: string, digest: string): Promise<string> {
+    return (await request("GET", `http://${registry}/v2/${repo}/blobs/${digest}`)).body.toString("utf8");
+}

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import type * as dockerBuild from "@pulumi/docker-build";
-import type { BuilderConfigArgs, ExportArgs, RegistryArgs, RegistryLoginArgs, SshHostArgs } from "../../components";
+import type { BuilderConfigArgs, CacheFromArgs, CacheToArgs, ExportArgs, MultiArchImageArgs, RegistryArgs, RegistryLoginArgs, SshHostArgs } from "../../components";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
@@ -18,6 +18,11 @@ const asRegistry = (r: docker.types.input.Registry): RegistryArgs => r;
 const asLogin = (r: dockerBuild.types.input.RegistryArgs): RegistryLoginArgs => r;
 const asExport = (e: dockerBuild.types.input.ExportArgs): ExportArgs => e;
 const asBuilder = (b: dockerBuild.types.input.BuilderConfigArgs): BuilderConfigArgs => b;
+/** Compile-time: its cache entries, network, hosts and secrets inputs fit MultiArchImage's, name for name. */
+type Shared = "cacheFrom" | "cacheTo" | "network" | "addHosts" | "secrets" | "ignoreSecretsInDiffCalculation";
+const asFlags = (a: Pick<dockerBuild.ImageArgs, Shared>): Pick<MultiArchImageArgs, Shared> => a;
+const asCacheFrom = (c: dockerBuild.types.input.CacheFromArgs): CacheFromArgs => c;
+const asCacheTo = (c: dockerBuild.types.input.CacheToArgs): CacheToArgs => c;
 
 describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
     it("is accepted as it is, key authentication and dial limits included", async () => {
@@ -110,5 +115,23 @@ describe("@pulumi/docker-build's Image inputs as MultiArchImage's", () => {
     it("exports entries and builder are accepted as docker-build types them", () => {
         assert.deepStrictEqual(asExport({ oci: { dest: "image.tar", tar: true } }), { oci: { dest: "image.tar", tar: true } });
         assert.deepStrictEqual(asBuilder({ name: "ci" }), { name: "ci" });
+    });
+
+    it("cache entries, network, hosts and secrets are accepted as docker-build types them, and written as buildx takes them", async () => {
+        const { createImageInputs } = await import("../../components/multiArchImage");
+        const fs = await import("fs"), os = await import("os"), path = await import("path");
+        const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "pm-compat-"));
+        fs.writeFileSync(path.join(ctx, "Dockerfile"), "FROM scratch\n");
+        const flags = asFlags({
+            cacheFrom: [{ registry: { ref: "ghcr.io/org/app:cache" } }, { s3: { bucket: "b", region: "r", accessKeyId: "A", secretAccessKey: pulumi.secret("S") } }],
+            cacheTo: [{ registry: { ref: "ghcr.io/org/app:cache", mode: "max" } }, { inline: {} }],
+            network: "host", addHosts: ["metadata.google.internal:169.254.169.254"], secrets: { npm: pulumi.secret("t") }, ignoreSecretsInDiffCalculation: ["npm"],
+        });
+        assert.deepStrictEqual([asCacheFrom({ local: { src: "c" } }), asCacheTo({ local: { dest: "c", mode: "max" } })], [{ local: { src: "c" } }, { local: { dest: "c", mode: "max" } }]);
+        const inputs = createImageInputs({ context: ctx, platforms: ["linux/amd64"], tags: ["r/x:1"], builder: { name: "ci" }, ...flags });
+        assert.deepStrictEqual(await value(inputs.cacheFrom as pulumi.Output<string[]>), ["type=registry,ref=ghcr.io/org/app:cache", "type=s3,bucket=b,region=r"]);
+        assert.deepStrictEqual(await value(inputs.cacheTo as pulumi.Output<string[]>), ["type=registry,ref=ghcr.io/org/app:cache,mode=max", "type=inline"]);
+        assert.strictEqual(await value(inputs.network as pulumi.Output<string>), "host");
+        assert.deepStrictEqual(await value(inputs.addHosts as pulumi.Output<string[]>), ["metadata.google.internal:169.254.169.254"]);
     });
 });

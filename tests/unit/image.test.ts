@@ -45,11 +45,11 @@ describe("per-arch tags", () => {
 });
 
 describe("build secrets: compared at check, never an output", () => {
-    const inputs = (secrets: Record<string, string>): any => ({
+    const inputs = (secrets: Record<string, string>, rebuildOnSecretChange = true): any => ({
         context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64"], tags: ["127.0.0.1:5000/h:1"], push: false,
         builder: "b", manifest: "index", buildArgs: {}, labels: {}, annotations: {}, secrets, ssh: [], cacheFrom: [], cacheTo: [],
         noCache: false, pull: false, provenance: false, sbom: false, triggers: [], verify: true, deleteOnDestroy: false,
-        contextDigest: "sha256:c", contextFiles: {},
+        contextDigest: "sha256:c", contextFiles: {}, ...(rebuildOnSecretChange ? { rebuildOnSecretChange } : {}),
     });
     /** What the state's outputs hold after a build of `checked`: no secret values. */
     const outputsOf = (checked: any) => {
@@ -58,7 +58,7 @@ describe("build secrets: compared at check, never an output", () => {
     };
     const check = async (olds: any, news: any) => (await imageProvider.check(olds, news)).inputs;
 
-    it("check counts the changes of the secrets' values; diff rebuilds on one, whatever the order of the ids", async () => {
+    it("check counts the changes of the secrets' values (with rebuildOnSecretChange) and of their ids; diff rebuilds on one, whatever the order of the ids", async () => {
         const first = await check({}, inputs({ npm: "1", aws: "2" }));
         assert.strictEqual(first.secretsRevision, 0);
         const outs = outputsOf(first);
@@ -69,6 +69,9 @@ describe("build secrets: compared at check, never an output", () => {
         assert.strictEqual(changed.secretsRevision, 1);
         assert.strictEqual((await imageProvider.diff("i", outs, changed)).changes, true);
         assert.strictEqual((await check({ ...first, secretsRevision: 4 }, inputs({ npm: "1" }))).secretsRevision, 5, "an id removed is a change");
+        // Without the switch a rotated value is no change; an id removed still is.
+        assert.strictEqual((await check(first, inputs({ npm: "1", aws: "3" }, false))).secretsRevision, 0);
+        assert.strictEqual((await check(first, inputs({ npm: "1" }, false))).secretsRevision, 1);
     });
 
     it("outputs written before held the values: compared as they are, then rewritten without them by an update that builds nothing", async () => {

@@ -15,6 +15,7 @@ import fs = require("fs");
 import baseImage = require("../../core/baseImage");
 import buildx = require("../../core/buildx");
 import buildContexts = require("../../core/buildContexts");
+import cache = require("../../core/cache");
 import exec = require("../../core/exec");
 import { sameAsLegacyRecord } from "../../core/context";
 import engine = require("../../core/engine");
@@ -29,19 +30,20 @@ import { clientFor, loginsOf, moveTags, registriesOf, Target, targetsOf, TagMove
 
 type Mode = "index" | "per-arch-tags";
 
-/** Inputs that change what is built or where it goes: any change rebuilds. */
+/**
+ * Inputs that change what is built or where it goes: any change rebuilds. Not among them:
+ * what decides only whether or how fast a RUN step succeeds (shmSize, ulimits, allow,
+ * noCacheFilters), the caches' credentials, and the secrets' values unless asked for
+ * (`secretsRevision` counts changes of the secrets' ids and, with rebuildOnSecretChange, of
+ * their values: see secretsChanged).
+ */
 const REBUILD: (keyof ImageInputs)[] = [
     "contextDigest", "context", "contextCommit", "dockerfile", "namedContexts", "platforms", "tags", "push", "builder", "manifest",
     "buildArgs", "target", "labels", "annotations", "secretsRevision", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
-    "provenance", "sbom", "triggers", "verify", "load", "exports",
+    "provenance", "sbom", "network", "addHosts", "triggers", "verify", "load", "exports",
 ];
 /** Inputs added after 0.2.0, at their defaults: a state without them holds the same. */
 const ADDED_DEFAULTS: Partial<Record<keyof ImageInputs, unknown>> = { load: false, exports: [] };
-
-/** `v` as JSON with object keys sorted, so that two maps given in another order compare equal. */
-function canonical(v: unknown): string {
-    return JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
-}
 
 /**
  * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
@@ -52,16 +54,39 @@ type LegacyOutputs = ImageOutputs & { secrets?: Record<string, string> };
 
 const holdsSecretValues = (olds: LegacyOutputs) => Object.keys(olds.secrets ?? {}).length > 0;
 
+/** Every build secret's id, whichever way it is given. */
+const secretIds = (i: Partial<ImageInputs>) =>
+    [...new Set([...Object.keys(i.secrets ?? {}), ...Object.keys(i.secretFiles ?? {}), ...Object.keys(i.secretEnvs ?? {})])].sort();
+
+/**
+ * The build secrets as a rebuild reason: a secret added or removed always (a RUN step that
+ * mounts it gets another input); a changed value of `secrets` only with rebuildOnSecretChange,
+ * for ids not in ignoreSecretsInDiffCalculation. Values read from files and environment
+ * variables are never kept, so never compared. `olds` must hold the old values: the old
+ * inputs, as check sees them (or the outputs of states written before issue 22).
+ */
+export function secretsChanged(olds: Partial<ImageInputs>, news: Partial<ImageInputs>): boolean {
+    if (JSON.stringify(secretIds(olds)) !== JSON.stringify(secretIds(news))) return true;
+    if (!news.rebuildOnSecretChange) return false;
+    const ignored = new Set(news.ignoreSecretsInDiffCalculation ?? []);
+    return Object.entries(news.secrets ?? {}).some(([id, v]) => !ignored.has(id) && olds.secrets?.[id] !== undefined && olds.secrets[id] !== v);
+}
+
 /**
  * The rebuild reasons; a named context as `namedContexts.<name>`, so the reason says which one
- * moved; a change of the build secrets' values as `secrets`.
+ * moved; a change of the build secrets (secretsChanged, counted by check) as `secrets`.
  */
-function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: ImageInputs): string[] {
+export function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: ImageInputs): string[] {
     const legacy = "secrets" in olds && !("secretsRevision" in olds);
-    const value = (o: Partial<ImageInputs> & { secrets?: unknown }, k: keyof ImageInputs) => (k === "secretsRevision"
-        ? (legacy ? canonical(o.secrets) : JSON.stringify(o.secretsRevision ?? 0))
-        : JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null));
+    const value = (o: Partial<ImageInputs>, k: keyof ImageInputs) => {
+        if (k === "secretsRevision") return JSON.stringify(o.secretsRevision ?? 0);
+        // States of earlier versions kept the caches' credentials in their strings.
+        if (k === "cacheFrom" || k === "cacheTo") return JSON.stringify((o[k] ?? []).map(cache.withoutCredentials));
+        return JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null);
+    };
     return REBUILD.flatMap((k) => {
+        // A state written before issue 22 holds the old values in its outputs.
+        if (k === "secretsRevision" && legacy) return secretsChanged(olds as Partial<ImageInputs>, news) ? ["secrets"] : [];
         if (value(olds, k) === value(news, k)) return [];
         if (k === "namedContexts") {
             const o = olds.namedContexts ?? {}, n = news.namedContexts ?? {};
@@ -79,16 +104,21 @@ function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: ImageInpu
  * Build secrets are compared here, where the old inputs (which keep them, encrypted) are at
  * hand: outputs keep only how often they changed, never their values.
  */
-function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
+export function secretsRevision(olds: Partial<ImageInputs> | undefined, news: ImageInputs): number {
     if (!olds || Object.keys(olds).length === 0) return 0;
     const revision = olds.secretsRevision ?? 0;
-    return canonical(olds.secrets ?? {}) === canonical(news.secrets ?? {}) ? revision : revision + 1;
+    return secretsChanged(olds, news) ? revision + 1 : revision;
 }
 
-/** What the state keeps of a build: the inputs without the secrets' values, and what was built. */
-function outputsOf(inputs: ImageInputs, built: Omit<ImageOutputs, keyof Omit<ImageInputs, "secrets">>): ImageOutputs {
-    const { secrets: _values, ...kept } = inputs as ImageInputs & { secrets?: unknown };
-    return { ...kept, ...built };
+/** The inputs as outputs keep them: without the secrets' values and the caches' credentials. */
+function kept(inputs: ImageInputs): Omit<ImageInputs, "secrets" | "cacheCredentials"> {
+    const { secrets: _values, cacheCredentials: _credentials, ...rest } = inputs as ImageInputs & { secrets?: unknown; cacheCredentials?: unknown };
+    return rest;
+}
+
+/** What the state keeps of a build: the inputs without secrets, and what was built. */
+function outputsOf(inputs: ImageInputs, built: Omit<ImageOutputs, keyof Omit<ImageInputs, "secrets" | "cacheCredentials">>): ImageOutputs {
+    return { ...kept(inputs), ...built };
 }
 
 /**
@@ -230,7 +260,7 @@ export function loadProblems(inputs: Pick<ImageInputs, "load" | "platforms" | "p
                 `${store} to load them all, or write them to an OCI tarball (exports: [{ oci: { dest: "image.tar" } }])`,
         }];
     }
-    if (inputs.provenance === true || inputs.sbom === true) {
+    if ((inputs.provenance !== undefined && inputs.provenance !== false) || (inputs.sbom !== undefined && inputs.sbom !== false)) {
         return [{ property: "load", reason: `${engineIs} without attestations: set provenance and sbom to false for a load, or ${store}` }];
     }
     return [];
@@ -306,8 +336,11 @@ function buildOptions(inputs: ImageInputs, platforms: string[], push: string[], 
         ...(inputs.namedContexts ? { namedContexts: inputs.namedContexts } : {}),
         pushRepositories: push, outputs,
         buildArgs: inputs.buildArgs, target: inputs.target, labels: inputs.labels, annotations: inputs.annotations,
-        secrets: inputs.secrets, ssh: inputs.ssh, ...perPlatformCache,
-        noCache: inputs.noCache, pull: inputs.pull, provenance: inputs.provenance, sbom: inputs.sbom,
+        secrets: inputs.secrets, secretFiles: inputs.secretFiles, secretEnvs: inputs.secretEnvs, ssh: inputs.ssh, ...perPlatformCache,
+        cacheCredentials: inputs.cacheCredentials,
+        noCache: inputs.noCache, noCacheFilters: inputs.noCacheFilters,
+        pull: inputs.pull, provenance: inputs.provenance, sbom: inputs.sbom,
+        network: inputs.network, addHosts: inputs.addHosts, shmSize: inputs.shmSize, ulimits: inputs.ulimits, allow: inputs.allow,
         logins, onLine: log,
     };
 }
@@ -530,7 +563,9 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const perPlatform = (inputs.push && Object.values(modes).includes("per-arch-tags")) || !!inputs.cacheRepository;
     // The final stage's base, per platform, looked up while the build runs (it needs no build).
     const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
-    const built = await buildByDigest(inputs, targets, perPlatform, log).catch(async (e: Error) => { throw await explainBuildFailure(inputs, e); });
+    // BuildKit keys no cache on secrets: a rebuild for them runs every step again.
+    const buildInputs = reason.includes("secrets") ? { ...inputs, noCache: true } : inputs;
+    const built = await buildByDigest(buildInputs, targets, perPlatform, log).catch(async (e: Error) => { throw await explainBuildFailure(inputs, e); });
 
     let moved: { pushedTags: string[]; digest: string }, exported: exportsLib.ExportResult[], verification: Record<string, string>;
     try {
@@ -647,8 +682,7 @@ export const imageProvider: Lifecycle = {
         if (!reason.length && !drifted(olds, news)) {
             // Only the secrets' values leave the state: nothing is built.
             const { secrets: _old, ...built } = olds;
-            const { secrets: _new, ...inputs } = news;
-            return { outs: { ...built, ...inputs } };
+            return { outs: { ...built, ...kept(news) } };
         }
         return { outs: await buildAndPush(news, reason.length ? reason : olds.drift?.length ? olds.drift : ["tag moved out of band"], olds) };
     },

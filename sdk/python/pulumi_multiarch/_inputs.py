@@ -15,12 +15,42 @@ else:
 from . import _utilities
 
 __all__ = [
+    'AwsCredentialsArgs',
+    'AwsCredentialsArgsDict',
     'BuildContextArgs',
     'BuildContextArgsDict',
     'BuilderConfigArgs',
     'BuilderConfigArgsDict',
     'BuilderNodeArgs',
     'BuilderNodeArgsDict',
+    'CacheCredentialsArgs',
+    'CacheCredentialsArgsDict',
+    'CacheFromArgs',
+    'CacheFromArgsDict',
+    'CacheFromAzureBlobArgs',
+    'CacheFromAzureBlobArgsDict',
+    'CacheFromGitHubActionsArgs',
+    'CacheFromGitHubActionsArgsDict',
+    'CacheFromLocalArgs',
+    'CacheFromLocalArgsDict',
+    'CacheFromRegistryArgs',
+    'CacheFromRegistryArgsDict',
+    'CacheFromS3Args',
+    'CacheFromS3ArgsDict',
+    'CacheToArgs',
+    'CacheToArgsDict',
+    'CacheToAzureBlobArgs',
+    'CacheToAzureBlobArgsDict',
+    'CacheToGitHubActionsArgs',
+    'CacheToGitHubActionsArgsDict',
+    'CacheToInlineArgs',
+    'CacheToInlineArgsDict',
+    'CacheToLocalArgs',
+    'CacheToLocalArgsDict',
+    'CacheToRegistryArgs',
+    'CacheToRegistryArgsDict',
+    'CacheToS3Args',
+    'CacheToS3ArgsDict',
     'DockerfileArgs',
     'DockerfileArgsDict',
     'ExportArgs',
@@ -37,6 +67,8 @@ __all__ = [
     'ExportRegistryArgsDict',
     'ExportSpecArgs',
     'ExportSpecArgsDict',
+    'GhaCredentialsArgs',
+    'GhaCredentialsArgsDict',
     'KubernetesArgs',
     'KubernetesArgsDict',
     'NamedContextArgs',
@@ -58,6 +90,78 @@ __all__ = [
     'TlsArgs',
     'TlsArgsDict',
 ]
+
+class AwsCredentialsArgsDict(TypedDict):
+    """
+    The AWS keys of s3 caches.
+    """
+    access_key_id: pulumi.Input[_builtins.str]
+    """
+    `AWS_ACCESS_KEY_ID` for buildx.
+    """
+    secret_access_key: pulumi.Input[_builtins.str]
+    """
+    `AWS_SECRET_ACCESS_KEY` for buildx.
+    """
+    session_token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `AWS_SESSION_TOKEN` for buildx.
+    """
+
+@pulumi.input_type
+class AwsCredentialsArgs:
+    def __init__(__self__, *,
+                 access_key_id: pulumi.Input[_builtins.str],
+                 secret_access_key: pulumi.Input[_builtins.str],
+                 session_token: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        The AWS keys of s3 caches.
+
+        :param pulumi.Input[_builtins.str] access_key_id: `AWS_ACCESS_KEY_ID` for buildx.
+        :param pulumi.Input[_builtins.str] secret_access_key: `AWS_SECRET_ACCESS_KEY` for buildx.
+        :param pulumi.Input[_builtins.str] session_token: `AWS_SESSION_TOKEN` for buildx.
+        """
+        pulumi.set(__self__, "access_key_id", access_key_id)
+        pulumi.set(__self__, "secret_access_key", secret_access_key)
+        if session_token is not None:
+            pulumi.set(__self__, "session_token", session_token)
+
+    @_builtins.property
+    @pulumi.getter(name="accessKeyId")
+    def access_key_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        `AWS_ACCESS_KEY_ID` for buildx.
+        """
+        return pulumi.get(self, "access_key_id")
+
+    @access_key_id.setter
+    def access_key_id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "access_key_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[_builtins.str]:
+        """
+        `AWS_SECRET_ACCESS_KEY` for buildx.
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "secret_access_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sessionToken")
+    def session_token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `AWS_SESSION_TOKEN` for buildx.
+        """
+        return pulumi.get(self, "session_token")
+
+    @session_token.setter
+    def session_token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "session_token", value)
+
 
 class BuildContextArgsDict(TypedDict):
     """
@@ -284,6 +388,1705 @@ class BuilderNodeArgs:
     @tls.setter
     def tls(self, value: pulumi.Input[Optional['TlsArgs']]):
         pulumi.set(self, "tls", value)
+
+
+class CacheCredentialsArgsDict(TypedDict):
+    """
+    Credentials of an image's cache backends (a secret input of the image, never an output).
+    """
+    aws: NotRequired[pulumi.Input[Optional['AwsCredentialsArgsDict']]]
+    """
+    s3: the AWS keys.
+    """
+    gha: NotRequired[pulumi.Input[Optional['GhaCredentialsArgsDict']]]
+    """
+    gha: the GitHub Actions runtime token.
+    """
+
+@pulumi.input_type
+class CacheCredentialsArgs:
+    def __init__(__self__, *,
+                 aws: pulumi.Input[Optional['AwsCredentialsArgs']] = None,
+                 gha: pulumi.Input[Optional['GhaCredentialsArgs']] = None):
+        """
+        Credentials of an image's cache backends (a secret input of the image, never an output).
+
+        :param pulumi.Input['AwsCredentialsArgs'] aws: s3: the AWS keys.
+        :param pulumi.Input['GhaCredentialsArgs'] gha: gha: the GitHub Actions runtime token.
+        """
+        if aws is not None:
+            pulumi.set(__self__, "aws", aws)
+        if gha is not None:
+            pulumi.set(__self__, "gha", gha)
+
+    @_builtins.property
+    @pulumi.getter
+    def aws(self) -> pulumi.Input[Optional['AwsCredentialsArgs']]:
+        """
+        s3: the AWS keys.
+        """
+        return pulumi.get(self, "aws")
+
+    @aws.setter
+    def aws(self, value: pulumi.Input[Optional['AwsCredentialsArgs']]):
+        pulumi.set(self, "aws", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def gha(self) -> pulumi.Input[Optional['GhaCredentialsArgs']]:
+        """
+        gha: the GitHub Actions runtime token.
+        """
+        return pulumi.get(self, "gha")
+
+    @gha.setter
+    def gha(self, value: pulumi.Input[Optional['GhaCredentialsArgs']]):
+        pulumi.set(self, "gha", value)
+
+
+class CacheFromArgsDict(TypedDict):
+    """
+    One `cacheFrom` entry, `@pulumi/docker-build`'s shape: exactly one backend per entry.
+    """
+    azblob: NotRequired[pulumi.Input[Optional['CacheFromAzureBlobArgsDict']]]
+    """
+    Azure blob storage. Default none.
+    """
+    disabled: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Leave this entry out. Default `false`.
+    """
+    gha: NotRequired[pulumi.Input[Optional['CacheFromGitHubActionsArgsDict']]]
+    """
+    The GitHub Actions cache. Default none.
+    """
+    local: NotRequired[pulumi.Input[Optional['CacheFromLocalArgsDict']]]
+    """
+    A local folder. Default none.
+    """
+    raw: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A `--cache-from` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache"`. Default none.
+    """
+    registry: NotRequired[pulumi.Input[Optional['CacheFromRegistryArgsDict']]]
+    """
+    A registry. Default none.
+    """
+    s3: NotRequired[pulumi.Input[Optional['CacheFromS3ArgsDict']]]
+    """
+    S3 or an S3-compatible server. Default none.
+    """
+
+@pulumi.input_type
+class CacheFromArgs:
+    def __init__(__self__, *,
+                 azblob: pulumi.Input[Optional['CacheFromAzureBlobArgs']] = None,
+                 disabled: pulumi.Input[Optional[_builtins.bool]] = None,
+                 gha: pulumi.Input[Optional['CacheFromGitHubActionsArgs']] = None,
+                 local: pulumi.Input[Optional['CacheFromLocalArgs']] = None,
+                 raw: pulumi.Input[Optional[_builtins.str]] = None,
+                 registry: pulumi.Input[Optional['CacheFromRegistryArgs']] = None,
+                 s3: pulumi.Input[Optional['CacheFromS3Args']] = None):
+        """
+        One `cacheFrom` entry, `@pulumi/docker-build`'s shape: exactly one backend per entry.
+
+        :param pulumi.Input['CacheFromAzureBlobArgs'] azblob: Azure blob storage. Default none.
+        :param pulumi.Input[_builtins.bool] disabled: Leave this entry out. Default `false`.
+        :param pulumi.Input['CacheFromGitHubActionsArgs'] gha: The GitHub Actions cache. Default none.
+        :param pulumi.Input['CacheFromLocalArgs'] local: A local folder. Default none.
+        :param pulumi.Input[_builtins.str] raw: A `--cache-from` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache"`. Default none.
+        :param pulumi.Input['CacheFromRegistryArgs'] registry: A registry. Default none.
+        :param pulumi.Input['CacheFromS3Args'] s3: S3 or an S3-compatible server. Default none.
+        """
+        if azblob is not None:
+            pulumi.set(__self__, "azblob", azblob)
+        if disabled is None:
+            disabled = False
+        if disabled is not None:
+            pulumi.set(__self__, "disabled", disabled)
+        if gha is not None:
+            pulumi.set(__self__, "gha", gha)
+        if local is not None:
+            pulumi.set(__self__, "local", local)
+        if raw is not None:
+            pulumi.set(__self__, "raw", raw)
+        if registry is not None:
+            pulumi.set(__self__, "registry", registry)
+        if s3 is not None:
+            pulumi.set(__self__, "s3", s3)
+
+    @_builtins.property
+    @pulumi.getter
+    def azblob(self) -> pulumi.Input[Optional['CacheFromAzureBlobArgs']]:
+        """
+        Azure blob storage. Default none.
+        """
+        return pulumi.get(self, "azblob")
+
+    @azblob.setter
+    def azblob(self, value: pulumi.Input[Optional['CacheFromAzureBlobArgs']]):
+        pulumi.set(self, "azblob", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def disabled(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Leave this entry out. Default `false`.
+        """
+        return pulumi.get(self, "disabled")
+
+    @disabled.setter
+    def disabled(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "disabled", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def gha(self) -> pulumi.Input[Optional['CacheFromGitHubActionsArgs']]:
+        """
+        The GitHub Actions cache. Default none.
+        """
+        return pulumi.get(self, "gha")
+
+    @gha.setter
+    def gha(self, value: pulumi.Input[Optional['CacheFromGitHubActionsArgs']]):
+        pulumi.set(self, "gha", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def local(self) -> pulumi.Input[Optional['CacheFromLocalArgs']]:
+        """
+        A local folder. Default none.
+        """
+        return pulumi.get(self, "local")
+
+    @local.setter
+    def local(self, value: pulumi.Input[Optional['CacheFromLocalArgs']]):
+        pulumi.set(self, "local", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def raw(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A `--cache-from` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache"`. Default none.
+        """
+        return pulumi.get(self, "raw")
+
+    @raw.setter
+    def raw(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "raw", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def registry(self) -> pulumi.Input[Optional['CacheFromRegistryArgs']]:
+        """
+        A registry. Default none.
+        """
+        return pulumi.get(self, "registry")
+
+    @registry.setter
+    def registry(self, value: pulumi.Input[Optional['CacheFromRegistryArgs']]):
+        pulumi.set(self, "registry", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def s3(self) -> pulumi.Input[Optional['CacheFromS3Args']]:
+        """
+        S3 or an S3-compatible server. Default none.
+        """
+        return pulumi.get(self, "s3")
+
+    @s3.setter
+    def s3(self, value: pulumi.Input[Optional['CacheFromS3Args']]):
+        pulumi.set(self, "s3", value)
+
+
+class CacheFromAzureBlobArgsDict(TypedDict):
+    """
+    An Azure blob storage cache (`type=azblob`).
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    The cache's name. Default none: required.
+    """
+    account_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+    """
+    secret_access_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Refused: buildx takes an azblob key only on its command line (no environment variable
+    carries it), where every user of the machine can read it. Give the builder an Azure
+    identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+    or a managed identity). Default none.
+    """
+
+@pulumi.input_type
+class CacheFromAzureBlobArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[_builtins.str],
+                 account_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_access_key: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        An Azure blob storage cache (`type=azblob`).
+
+        :param pulumi.Input[_builtins.str] name: The cache's name. Default none: required.
+        :param pulumi.Input[_builtins.str] account_url: The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+        :param pulumi.Input[_builtins.str] secret_access_key: Refused: buildx takes an azblob key only on its command line (no environment variable
+               carries it), where every user of the machine can read it. Give the builder an Azure
+               identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+               or a managed identity). Default none.
+        """
+        pulumi.set(__self__, "name", name)
+        if account_url is not None:
+            pulumi.set(__self__, "account_url", account_url)
+        if secret_access_key is not None:
+            pulumi.set(__self__, "secret_access_key", secret_access_key)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cache's name. Default none: required.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="accountUrl")
+    def account_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+        """
+        return pulumi.get(self, "account_url")
+
+    @account_url.setter
+    def account_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "account_url", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Refused: buildx takes an azblob key only on its command line (no environment variable
+        carries it), where every user of the machine can read it. Give the builder an Azure
+        identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+        or a managed identity). Default none.
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_access_key", value)
+
+
+class CacheFromGitHubActionsArgsDict(TypedDict):
+    """
+    The GitHub Actions cache (`type=gha`).
+    """
+    scope: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Cache key scope: give each image its own. Default `"buildkit"`.
+    """
+    token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+    """
+    url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+    """
+
+@pulumi.input_type
+class CacheFromGitHubActionsArgs:
+    def __init__(__self__, *,
+                 scope: pulumi.Input[Optional[_builtins.str]] = None,
+                 token: pulumi.Input[Optional[_builtins.str]] = None,
+                 url: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        The GitHub Actions cache (`type=gha`).
+
+        :param pulumi.Input[_builtins.str] scope: Cache key scope: give each image its own. Default `"buildkit"`.
+        :param pulumi.Input[_builtins.str] token: The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+        :param pulumi.Input[_builtins.str] url: The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+        """
+        if scope is None:
+            scope = 'buildkit'
+        if scope is not None:
+            pulumi.set(__self__, "scope", scope)
+        if token is not None:
+            pulumi.set(__self__, "token", token)
+        if url is not None:
+            pulumi.set(__self__, "url", url)
+
+    @_builtins.property
+    @pulumi.getter
+    def scope(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Cache key scope: give each image its own. Default `"buildkit"`.
+        """
+        return pulumi.get(self, "scope")
+
+    @scope.setter
+    def scope(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "scope", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+        """
+        return pulumi.get(self, "token")
+
+    @token.setter
+    def token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "token", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "url", value)
+
+
+class CacheFromLocalArgsDict(TypedDict):
+    """
+    A cache in a local folder, read (`type=local,src=`).
+    """
+    src: pulumi.Input[_builtins.str]
+    """
+    The folder, relative to the program. Default none: required.
+    """
+    digest: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cache manifest's digest to read. Default: the folder's latest.
+    """
+
+@pulumi.input_type
+class CacheFromLocalArgs:
+    def __init__(__self__, *,
+                 src: pulumi.Input[_builtins.str],
+                 digest: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A cache in a local folder, read (`type=local,src=`).
+
+        :param pulumi.Input[_builtins.str] src: The folder, relative to the program. Default none: required.
+        :param pulumi.Input[_builtins.str] digest: The cache manifest's digest to read. Default: the folder's latest.
+        """
+        pulumi.set(__self__, "src", src)
+        if digest is not None:
+            pulumi.set(__self__, "digest", digest)
+
+    @_builtins.property
+    @pulumi.getter
+    def src(self) -> pulumi.Input[_builtins.str]:
+        """
+        The folder, relative to the program. Default none: required.
+        """
+        return pulumi.get(self, "src")
+
+    @src.setter
+    def src(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "src", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def digest(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cache manifest's digest to read. Default: the folder's latest.
+        """
+        return pulumi.get(self, "digest")
+
+    @digest.setter
+    def digest(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "digest", value)
+
+
+class CacheFromRegistryArgsDict(TypedDict):
+    """
+    A cache in a registry, read (`type=registry,ref=`); the registry is reached with the image's logins.
+    """
+    ref: pulumi.Input[_builtins.str]
+    """
+    The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+    """
+
+@pulumi.input_type
+class CacheFromRegistryArgs:
+    def __init__(__self__, *,
+                 ref: pulumi.Input[_builtins.str]):
+        """
+        A cache in a registry, read (`type=registry,ref=`); the registry is reached with the image's logins.
+
+        :param pulumi.Input[_builtins.str] ref: The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+        """
+        pulumi.set(__self__, "ref", ref)
+
+    @_builtins.property
+    @pulumi.getter
+    def ref(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+        """
+        return pulumi.get(self, "ref")
+
+    @ref.setter
+    def ref(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "ref", value)
+
+
+class CacheFromS3ArgsDict(TypedDict):
+    """
+    An S3 (or S3-compatible) cache (`type=s3`).
+    """
+    bucket: pulumi.Input[_builtins.str]
+    """
+    The bucket. Default none: required.
+    """
+    access_key_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+    """
+    blobs_prefix: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Prefix of blob object names. Default `"blobs/"`.
+    """
+    endpoint_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+    """
+    manifests_prefix: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Prefix of manifest object names. Default `"manifests/"`.
+    """
+    name: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cache's name (several caches in one bucket). Default `"buildkit"`.
+    """
+    region: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+    """
+    secret_access_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+    """
+    session_token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+    """
+    use_path_style: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Address the bucket in the URL's path instead of its host name. Default `false`.
+    """
+
+@pulumi.input_type
+class CacheFromS3Args:
+    def __init__(__self__, *,
+                 bucket: pulumi.Input[_builtins.str],
+                 access_key_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 blobs_prefix: pulumi.Input[Optional[_builtins.str]] = None,
+                 endpoint_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 manifests_prefix: pulumi.Input[Optional[_builtins.str]] = None,
+                 name: pulumi.Input[Optional[_builtins.str]] = None,
+                 region: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_access_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 session_token: pulumi.Input[Optional[_builtins.str]] = None,
+                 use_path_style: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        An S3 (or S3-compatible) cache (`type=s3`).
+
+        :param pulumi.Input[_builtins.str] bucket: The bucket. Default none: required.
+        :param pulumi.Input[_builtins.str] access_key_id: The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+        :param pulumi.Input[_builtins.str] blobs_prefix: Prefix of blob object names. Default `"blobs/"`.
+        :param pulumi.Input[_builtins.str] endpoint_url: The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+        :param pulumi.Input[_builtins.str] manifests_prefix: Prefix of manifest object names. Default `"manifests/"`.
+        :param pulumi.Input[_builtins.str] name: The cache's name (several caches in one bucket). Default `"buildkit"`.
+        :param pulumi.Input[_builtins.str] region: The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+        :param pulumi.Input[_builtins.str] secret_access_key: The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+        :param pulumi.Input[_builtins.str] session_token: A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+        :param pulumi.Input[_builtins.bool] use_path_style: Address the bucket in the URL's path instead of its host name. Default `false`.
+        """
+        pulumi.set(__self__, "bucket", bucket)
+        if access_key_id is not None:
+            pulumi.set(__self__, "access_key_id", access_key_id)
+        if blobs_prefix is None:
+            blobs_prefix = 'blobs/'
+        if blobs_prefix is not None:
+            pulumi.set(__self__, "blobs_prefix", blobs_prefix)
+        if endpoint_url is not None:
+            pulumi.set(__self__, "endpoint_url", endpoint_url)
+        if manifests_prefix is None:
+            manifests_prefix = 'manifests/'
+        if manifests_prefix is not None:
+            pulumi.set(__self__, "manifests_prefix", manifests_prefix)
+        if name is None:
+            name = 'buildkit'
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+        if secret_access_key is not None:
+            pulumi.set(__self__, "secret_access_key", secret_access_key)
+        if session_token is not None:
+            pulumi.set(__self__, "session_token", session_token)
+        if use_path_style is None:
+            use_path_style = False
+        if use_path_style is not None:
+            pulumi.set(__self__, "use_path_style", use_path_style)
+
+    @_builtins.property
+    @pulumi.getter
+    def bucket(self) -> pulumi.Input[_builtins.str]:
+        """
+        The bucket. Default none: required.
+        """
+        return pulumi.get(self, "bucket")
+
+    @bucket.setter
+    def bucket(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "bucket", value)
+
+    @_builtins.property
+    @pulumi.getter(name="accessKeyId")
+    def access_key_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+        """
+        return pulumi.get(self, "access_key_id")
+
+    @access_key_id.setter
+    def access_key_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "access_key_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="blobsPrefix")
+    def blobs_prefix(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Prefix of blob object names. Default `"blobs/"`.
+        """
+        return pulumi.get(self, "blobs_prefix")
+
+    @blobs_prefix.setter
+    def blobs_prefix(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "blobs_prefix", value)
+
+    @_builtins.property
+    @pulumi.getter(name="endpointUrl")
+    def endpoint_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+        """
+        return pulumi.get(self, "endpoint_url")
+
+    @endpoint_url.setter
+    def endpoint_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "endpoint_url", value)
+
+    @_builtins.property
+    @pulumi.getter(name="manifestsPrefix")
+    def manifests_prefix(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Prefix of manifest object names. Default `"manifests/"`.
+        """
+        return pulumi.get(self, "manifests_prefix")
+
+    @manifests_prefix.setter
+    def manifests_prefix(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "manifests_prefix", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cache's name (several caches in one bucket). Default `"buildkit"`.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+        """
+        return pulumi.get(self, "region")
+
+    @region.setter
+    def region(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "region", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_access_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sessionToken")
+    def session_token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+        """
+        return pulumi.get(self, "session_token")
+
+    @session_token.setter
+    def session_token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "session_token", value)
+
+    @_builtins.property
+    @pulumi.getter(name="usePathStyle")
+    def use_path_style(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Address the bucket in the URL's path instead of its host name. Default `false`.
+        """
+        return pulumi.get(self, "use_path_style")
+
+    @use_path_style.setter
+    def use_path_style(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "use_path_style", value)
+
+
+class CacheToArgsDict(TypedDict):
+    """
+    One `cacheTo` entry, `@pulumi/docker-build`'s shape: exactly one backend per entry.
+    """
+    azblob: NotRequired[pulumi.Input[Optional['CacheToAzureBlobArgsDict']]]
+    """
+    Azure blob storage. Default none.
+    """
+    disabled: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Leave this entry out. Default `false`.
+    """
+    gha: NotRequired[pulumi.Input[Optional['CacheToGitHubActionsArgsDict']]]
+    """
+    The GitHub Actions cache. Default none.
+    """
+    inline: NotRequired[pulumi.Input[Optional['CacheToInlineArgsDict']]]
+    """
+    Inline in the image. Default none.
+    """
+    local: NotRequired[pulumi.Input[Optional['CacheToLocalArgsDict']]]
+    """
+    A local folder. Default none.
+    """
+    raw: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A `--cache-to` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache,mode=max"`. Default none.
+    """
+    registry: NotRequired[pulumi.Input[Optional['CacheToRegistryArgsDict']]]
+    """
+    A registry. Default none.
+    """
+    s3: NotRequired[pulumi.Input[Optional['CacheToS3ArgsDict']]]
+    """
+    S3 or an S3-compatible server. Default none.
+    """
+
+@pulumi.input_type
+class CacheToArgs:
+    def __init__(__self__, *,
+                 azblob: pulumi.Input[Optional['CacheToAzureBlobArgs']] = None,
+                 disabled: pulumi.Input[Optional[_builtins.bool]] = None,
+                 gha: pulumi.Input[Optional['CacheToGitHubActionsArgs']] = None,
+                 inline: pulumi.Input[Optional['CacheToInlineArgs']] = None,
+                 local: pulumi.Input[Optional['CacheToLocalArgs']] = None,
+                 raw: pulumi.Input[Optional[_builtins.str]] = None,
+                 registry: pulumi.Input[Optional['CacheToRegistryArgs']] = None,
+                 s3: pulumi.Input[Optional['CacheToS3Args']] = None):
+        """
+        One `cacheTo` entry, `@pulumi/docker-build`'s shape: exactly one backend per entry.
+
+        :param pulumi.Input['CacheToAzureBlobArgs'] azblob: Azure blob storage. Default none.
+        :param pulumi.Input[_builtins.bool] disabled: Leave this entry out. Default `false`.
+        :param pulumi.Input['CacheToGitHubActionsArgs'] gha: The GitHub Actions cache. Default none.
+        :param pulumi.Input['CacheToInlineArgs'] inline: Inline in the image. Default none.
+        :param pulumi.Input['CacheToLocalArgs'] local: A local folder. Default none.
+        :param pulumi.Input[_builtins.str] raw: A `--cache-to` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache,mode=max"`. Default none.
+        :param pulumi.Input['CacheToRegistryArgs'] registry: A registry. Default none.
+        :param pulumi.Input['CacheToS3Args'] s3: S3 or an S3-compatible server. Default none.
+        """
+        if azblob is not None:
+            pulumi.set(__self__, "azblob", azblob)
+        if disabled is None:
+            disabled = False
+        if disabled is not None:
+            pulumi.set(__self__, "disabled", disabled)
+        if gha is not None:
+            pulumi.set(__self__, "gha", gha)
+        if inline is not None:
+            pulumi.set(__self__, "inline", inline)
+        if local is not None:
+            pulumi.set(__self__, "local", local)
+        if raw is not None:
+            pulumi.set(__self__, "raw", raw)
+        if registry is not None:
+            pulumi.set(__self__, "registry", registry)
+        if s3 is not None:
+            pulumi.set(__self__, "s3", s3)
+
+    @_builtins.property
+    @pulumi.getter
+    def azblob(self) -> pulumi.Input[Optional['CacheToAzureBlobArgs']]:
+        """
+        Azure blob storage. Default none.
+        """
+        return pulumi.get(self, "azblob")
+
+    @azblob.setter
+    def azblob(self, value: pulumi.Input[Optional['CacheToAzureBlobArgs']]):
+        pulumi.set(self, "azblob", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def disabled(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Leave this entry out. Default `false`.
+        """
+        return pulumi.get(self, "disabled")
+
+    @disabled.setter
+    def disabled(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "disabled", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def gha(self) -> pulumi.Input[Optional['CacheToGitHubActionsArgs']]:
+        """
+        The GitHub Actions cache. Default none.
+        """
+        return pulumi.get(self, "gha")
+
+    @gha.setter
+    def gha(self, value: pulumi.Input[Optional['CacheToGitHubActionsArgs']]):
+        pulumi.set(self, "gha", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def inline(self) -> pulumi.Input[Optional['CacheToInlineArgs']]:
+        """
+        Inline in the image. Default none.
+        """
+        return pulumi.get(self, "inline")
+
+    @inline.setter
+    def inline(self, value: pulumi.Input[Optional['CacheToInlineArgs']]):
+        pulumi.set(self, "inline", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def local(self) -> pulumi.Input[Optional['CacheToLocalArgs']]:
+        """
+        A local folder. Default none.
+        """
+        return pulumi.get(self, "local")
+
+    @local.setter
+    def local(self, value: pulumi.Input[Optional['CacheToLocalArgs']]):
+        pulumi.set(self, "local", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def raw(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A `--cache-to` value as buildx takes it, e.g. `"type=registry,ref=ghcr.io/org/app:cache,mode=max"`. Default none.
+        """
+        return pulumi.get(self, "raw")
+
+    @raw.setter
+    def raw(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "raw", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def registry(self) -> pulumi.Input[Optional['CacheToRegistryArgs']]:
+        """
+        A registry. Default none.
+        """
+        return pulumi.get(self, "registry")
+
+    @registry.setter
+    def registry(self, value: pulumi.Input[Optional['CacheToRegistryArgs']]):
+        pulumi.set(self, "registry", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def s3(self) -> pulumi.Input[Optional['CacheToS3Args']]:
+        """
+        S3 or an S3-compatible server. Default none.
+        """
+        return pulumi.get(self, "s3")
+
+    @s3.setter
+    def s3(self, value: pulumi.Input[Optional['CacheToS3Args']]):
+        pulumi.set(self, "s3", value)
+
+
+class CacheToAzureBlobArgsDict(TypedDict):
+    """
+    Azure blob storage, written.
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    The cache's name. Default none: required.
+    """
+    account_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+    """
+    ignore_error: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A failed cache export does not fail the build. Default `false`.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+    """
+    secret_access_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Refused: buildx takes an azblob key only on its command line (no environment variable
+    carries it), where every user of the machine can read it. Give the builder an Azure
+    identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+    or a managed identity). Default none.
+    """
+
+@pulumi.input_type
+class CacheToAzureBlobArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[_builtins.str],
+                 account_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 ignore_error: pulumi.Input[Optional[_builtins.bool]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_access_key: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        Azure blob storage, written.
+
+        :param pulumi.Input[_builtins.str] name: The cache's name. Default none: required.
+        :param pulumi.Input[_builtins.str] account_url: The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+        :param pulumi.Input[_builtins.bool] ignore_error: A failed cache export does not fail the build. Default `false`.
+        :param pulumi.Input[_builtins.str] mode: `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        :param pulumi.Input[_builtins.str] secret_access_key: Refused: buildx takes an azblob key only on its command line (no environment variable
+               carries it), where every user of the machine can read it. Give the builder an Azure
+               identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+               or a managed identity). Default none.
+        """
+        pulumi.set(__self__, "name", name)
+        if account_url is not None:
+            pulumi.set(__self__, "account_url", account_url)
+        if ignore_error is None:
+            ignore_error = False
+        if ignore_error is not None:
+            pulumi.set(__self__, "ignore_error", ignore_error)
+        if mode is None:
+            mode = 'min'
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if secret_access_key is not None:
+            pulumi.set(__self__, "secret_access_key", secret_access_key)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cache's name. Default none: required.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="accountUrl")
+    def account_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The storage account's URL, e.g. `"https://acct.blob.core.windows.net"`. Default: the builder's `$BUILDKIT_AZURE_STORAGE_ACCOUNT_URL`.
+        """
+        return pulumi.get(self, "account_url")
+
+    @account_url.setter
+    def account_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "account_url", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreError")
+    def ignore_error(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A failed cache export does not fail the build. Default `false`.
+        """
+        return pulumi.get(self, "ignore_error")
+
+    @ignore_error.setter
+    def ignore_error(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "ignore_error", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Refused: buildx takes an azblob key only on its command line (no environment variable
+        carries it), where every user of the machine can read it. Give the builder an Azure
+        identity instead (BuildKit's `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+        or a managed identity). Default none.
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_access_key", value)
+
+
+class CacheToGitHubActionsArgsDict(TypedDict):
+    """
+    The GitHub Actions cache, written.
+    """
+    ignore_error: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A failed cache export does not fail the build. Default `false`.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+    """
+    scope: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Cache key scope: give each image its own. Default `"buildkit"`.
+    """
+    token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+    """
+    url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+    """
+
+@pulumi.input_type
+class CacheToGitHubActionsArgs:
+    def __init__(__self__, *,
+                 ignore_error: pulumi.Input[Optional[_builtins.bool]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None,
+                 scope: pulumi.Input[Optional[_builtins.str]] = None,
+                 token: pulumi.Input[Optional[_builtins.str]] = None,
+                 url: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        The GitHub Actions cache, written.
+
+        :param pulumi.Input[_builtins.bool] ignore_error: A failed cache export does not fail the build. Default `false`.
+        :param pulumi.Input[_builtins.str] mode: `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        :param pulumi.Input[_builtins.str] scope: Cache key scope: give each image its own. Default `"buildkit"`.
+        :param pulumi.Input[_builtins.str] token: The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+        :param pulumi.Input[_builtins.str] url: The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+        """
+        if ignore_error is None:
+            ignore_error = False
+        if ignore_error is not None:
+            pulumi.set(__self__, "ignore_error", ignore_error)
+        if mode is None:
+            mode = 'min'
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if scope is None:
+            scope = 'buildkit'
+        if scope is not None:
+            pulumi.set(__self__, "scope", scope)
+        if token is not None:
+            pulumi.set(__self__, "token", token)
+        if url is not None:
+            pulumi.set(__self__, "url", url)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreError")
+    def ignore_error(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A failed cache export does not fail the build. Default `false`.
+        """
+        return pulumi.get(self, "ignore_error")
+
+    @ignore_error.setter
+    def ignore_error(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "ignore_error", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def scope(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Cache key scope: give each image its own. Default `"buildkit"`.
+        """
+        return pulumi.get(self, "scope")
+
+    @scope.setter
+    def scope(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "scope", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The runtime token, a Pulumi secret: passed to buildx as `ACTIONS_RUNTIME_TOKEN`. Default: `$ACTIONS_RUNTIME_TOKEN`.
+        """
+        return pulumi.get(self, "token")
+
+    @token.setter
+    def token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "token", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cache service URL. Default: `$ACTIONS_CACHE_URL` (or `$ACTIONS_RESULTS_URL`), as buildx reads it.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "url", value)
+
+
+class CacheToInlineArgsDict(TypedDict):
+    """
+    The cache inline in the pushed image (`type=inline`).
+    """
+    pass
+
+@pulumi.input_type
+class CacheToInlineArgs:
+    def __init__(__self__):
+        """
+        The cache inline in the pushed image (`type=inline`).
+        """
+        pass
+
+
+class CacheToLocalArgsDict(TypedDict):
+    """
+    A cache written to a local folder (`type=local,dest=`).
+    """
+    dest: pulumi.Input[_builtins.str]
+    """
+    The folder, relative to the program, outside the build context. Default none: required.
+    """
+    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+    """
+    compression_level: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Compression level, 0 to 22. Default: the compression's own.
+    """
+    force_compression: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Recompress layers already compressed otherwise. Default `false`.
+    """
+    ignore_error: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A failed cache export does not fail the build. Default `false`.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+    """
+
+@pulumi.input_type
+class CacheToLocalArgs:
+    def __init__(__self__, *,
+                 dest: pulumi.Input[_builtins.str],
+                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 compression_level: pulumi.Input[Optional[_builtins.float]] = None,
+                 force_compression: pulumi.Input[Optional[_builtins.bool]] = None,
+                 ignore_error: pulumi.Input[Optional[_builtins.bool]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A cache written to a local folder (`type=local,dest=`).
+
+        :param pulumi.Input[_builtins.str] dest: The folder, relative to the program, outside the build context. Default none: required.
+        :param pulumi.Input[_builtins.str] compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        :param pulumi.Input[_builtins.float] compression_level: Compression level, 0 to 22. Default: the compression's own.
+        :param pulumi.Input[_builtins.bool] force_compression: Recompress layers already compressed otherwise. Default `false`.
+        :param pulumi.Input[_builtins.bool] ignore_error: A failed cache export does not fail the build. Default `false`.
+        :param pulumi.Input[_builtins.str] mode: `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        pulumi.set(__self__, "dest", dest)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if force_compression is None:
+            force_compression = False
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if ignore_error is None:
+            ignore_error = False
+        if ignore_error is not None:
+            pulumi.set(__self__, "ignore_error", ignore_error)
+        if mode is None:
+            mode = 'min'
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+
+    @_builtins.property
+    @pulumi.getter
+    def dest(self) -> pulumi.Input[_builtins.str]:
+        """
+        The folder, relative to the program, outside the build context. Default none: required.
+        """
+        return pulumi.get(self, "dest")
+
+    @dest.setter
+    def dest(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "dest", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Compression level, 0 to 22. Default: the compression's own.
+        """
+        return pulumi.get(self, "compression_level")
+
+    @compression_level.setter
+    def compression_level(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "compression_level", value)
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Recompress layers already compressed otherwise. Default `false`.
+        """
+        return pulumi.get(self, "force_compression")
+
+    @force_compression.setter
+    def force_compression(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "force_compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreError")
+    def ignore_error(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A failed cache export does not fail the build. Default `false`.
+        """
+        return pulumi.get(self, "ignore_error")
+
+    @ignore_error.setter
+    def ignore_error(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "ignore_error", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+
+class CacheToRegistryArgsDict(TypedDict):
+    """
+    A cache written to a registry (`type=registry,ref=`).
+    """
+    ref: pulumi.Input[_builtins.str]
+    """
+    The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+    """
+    compression: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+    """
+    compression_level: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Compression level, 0 to 22. Default: the compression's own.
+    """
+    force_compression: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Recompress layers already compressed otherwise. Default `false`.
+    """
+    ignore_error: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A failed cache export does not fail the build. Default `false`.
+    """
+    image_manifest: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    The cache as an image manifest instead of an index (ECR needs it). Default `false`.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+    """
+    oci_media_types: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    OCI media types in the cache manifest. Default `true`.
+    """
+
+@pulumi.input_type
+class CacheToRegistryArgs:
+    def __init__(__self__, *,
+                 ref: pulumi.Input[_builtins.str],
+                 compression: pulumi.Input[Optional[_builtins.str]] = None,
+                 compression_level: pulumi.Input[Optional[_builtins.float]] = None,
+                 force_compression: pulumi.Input[Optional[_builtins.bool]] = None,
+                 ignore_error: pulumi.Input[Optional[_builtins.bool]] = None,
+                 image_manifest: pulumi.Input[Optional[_builtins.bool]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None,
+                 oci_media_types: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        A cache written to a registry (`type=registry,ref=`).
+
+        :param pulumi.Input[_builtins.str] ref: The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+        :param pulumi.Input[_builtins.str] compression: gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        :param pulumi.Input[_builtins.float] compression_level: Compression level, 0 to 22. Default: the compression's own.
+        :param pulumi.Input[_builtins.bool] force_compression: Recompress layers already compressed otherwise. Default `false`.
+        :param pulumi.Input[_builtins.bool] ignore_error: A failed cache export does not fail the build. Default `false`.
+        :param pulumi.Input[_builtins.bool] image_manifest: The cache as an image manifest instead of an index (ECR needs it). Default `false`.
+        :param pulumi.Input[_builtins.str] mode: `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        :param pulumi.Input[_builtins.bool] oci_media_types: OCI media types in the cache manifest. Default `true`.
+        """
+        pulumi.set(__self__, "ref", ref)
+        if compression is not None:
+            pulumi.set(__self__, "compression", compression)
+        if compression_level is not None:
+            pulumi.set(__self__, "compression_level", compression_level)
+        if force_compression is None:
+            force_compression = False
+        if force_compression is not None:
+            pulumi.set(__self__, "force_compression", force_compression)
+        if ignore_error is None:
+            ignore_error = False
+        if ignore_error is not None:
+            pulumi.set(__self__, "ignore_error", ignore_error)
+        if image_manifest is None:
+            image_manifest = False
+        if image_manifest is not None:
+            pulumi.set(__self__, "image_manifest", image_manifest)
+        if mode is None:
+            mode = 'min'
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if oci_media_types is None:
+            oci_media_types = True
+        if oci_media_types is not None:
+            pulumi.set(__self__, "oci_media_types", oci_media_types)
+
+    @_builtins.property
+    @pulumi.getter
+    def ref(self) -> pulumi.Input[_builtins.str]:
+        """
+        The cache image, e.g. `"ghcr.io/org/app:cache"`. Default none: required.
+        """
+        return pulumi.get(self, "ref")
+
+    @ref.setter
+    def ref(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "ref", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def compression(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        gzip, estargz, zstd or uncompressed. Default: BuildKit's (gzip).
+        """
+        return pulumi.get(self, "compression")
+
+    @compression.setter
+    def compression(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="compressionLevel")
+    def compression_level(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Compression level, 0 to 22. Default: the compression's own.
+        """
+        return pulumi.get(self, "compression_level")
+
+    @compression_level.setter
+    def compression_level(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "compression_level", value)
+
+    @_builtins.property
+    @pulumi.getter(name="forceCompression")
+    def force_compression(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Recompress layers already compressed otherwise. Default `false`.
+        """
+        return pulumi.get(self, "force_compression")
+
+    @force_compression.setter
+    def force_compression(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "force_compression", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreError")
+    def ignore_error(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A failed cache export does not fail the build. Default `false`.
+        """
+        return pulumi.get(self, "ignore_error")
+
+    @ignore_error.setter
+    def ignore_error(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "ignore_error", value)
+
+    @_builtins.property
+    @pulumi.getter(name="imageManifest")
+    def image_manifest(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        The cache as an image manifest instead of an index (ECR needs it). Default `false`.
+        """
+        return pulumi.get(self, "image_manifest")
+
+    @image_manifest.setter
+    def image_manifest(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "image_manifest", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ociMediaTypes")
+    def oci_media_types(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        OCI media types in the cache manifest. Default `true`.
+        """
+        return pulumi.get(self, "oci_media_types")
+
+    @oci_media_types.setter
+    def oci_media_types(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "oci_media_types", value)
+
+
+class CacheToS3ArgsDict(TypedDict):
+    """
+    S3, written.
+    """
+    bucket: pulumi.Input[_builtins.str]
+    """
+    The bucket. Default none: required.
+    """
+    access_key_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+    """
+    blobs_prefix: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Prefix of blob object names. Default `"blobs/"`.
+    """
+    endpoint_url: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+    """
+    ignore_error: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    A failed cache export does not fail the build. Default `false`.
+    """
+    manifests_prefix: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Prefix of manifest object names. Default `"manifests/"`.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+    """
+    name: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The cache's name (several caches in one bucket). Default `"buildkit"`.
+    """
+    region: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+    """
+    secret_access_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+    """
+    session_token: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+    """
+    use_path_style: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Address the bucket in the URL's path instead of its host name. Default `false`.
+    """
+
+@pulumi.input_type
+class CacheToS3Args:
+    def __init__(__self__, *,
+                 bucket: pulumi.Input[_builtins.str],
+                 access_key_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 blobs_prefix: pulumi.Input[Optional[_builtins.str]] = None,
+                 endpoint_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 ignore_error: pulumi.Input[Optional[_builtins.bool]] = None,
+                 manifests_prefix: pulumi.Input[Optional[_builtins.str]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None,
+                 name: pulumi.Input[Optional[_builtins.str]] = None,
+                 region: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_access_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 session_token: pulumi.Input[Optional[_builtins.str]] = None,
+                 use_path_style: pulumi.Input[Optional[_builtins.bool]] = None):
+        """
+        S3, written.
+
+        :param pulumi.Input[_builtins.str] bucket: The bucket. Default none: required.
+        :param pulumi.Input[_builtins.str] access_key_id: The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+        :param pulumi.Input[_builtins.str] blobs_prefix: Prefix of blob object names. Default `"blobs/"`.
+        :param pulumi.Input[_builtins.str] endpoint_url: The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+        :param pulumi.Input[_builtins.bool] ignore_error: A failed cache export does not fail the build. Default `false`.
+        :param pulumi.Input[_builtins.str] manifests_prefix: Prefix of manifest object names. Default `"manifests/"`.
+        :param pulumi.Input[_builtins.str] mode: `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        :param pulumi.Input[_builtins.str] name: The cache's name (several caches in one bucket). Default `"buildkit"`.
+        :param pulumi.Input[_builtins.str] region: The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+        :param pulumi.Input[_builtins.str] secret_access_key: The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+        :param pulumi.Input[_builtins.str] session_token: A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+        :param pulumi.Input[_builtins.bool] use_path_style: Address the bucket in the URL's path instead of its host name. Default `false`.
+        """
+        pulumi.set(__self__, "bucket", bucket)
+        if access_key_id is not None:
+            pulumi.set(__self__, "access_key_id", access_key_id)
+        if blobs_prefix is None:
+            blobs_prefix = 'blobs/'
+        if blobs_prefix is not None:
+            pulumi.set(__self__, "blobs_prefix", blobs_prefix)
+        if endpoint_url is not None:
+            pulumi.set(__self__, "endpoint_url", endpoint_url)
+        if ignore_error is None:
+            ignore_error = False
+        if ignore_error is not None:
+            pulumi.set(__self__, "ignore_error", ignore_error)
+        if manifests_prefix is None:
+            manifests_prefix = 'manifests/'
+        if manifests_prefix is not None:
+            pulumi.set(__self__, "manifests_prefix", manifests_prefix)
+        if mode is None:
+            mode = 'min'
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if name is None:
+            name = 'buildkit'
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+        if secret_access_key is not None:
+            pulumi.set(__self__, "secret_access_key", secret_access_key)
+        if session_token is not None:
+            pulumi.set(__self__, "session_token", session_token)
+        if use_path_style is None:
+            use_path_style = False
+        if use_path_style is not None:
+            pulumi.set(__self__, "use_path_style", use_path_style)
+
+    @_builtins.property
+    @pulumi.getter
+    def bucket(self) -> pulumi.Input[_builtins.str]:
+        """
+        The bucket. Default none: required.
+        """
+        return pulumi.get(self, "bucket")
+
+    @bucket.setter
+    def bucket(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "bucket", value)
+
+    @_builtins.property
+    @pulumi.getter(name="accessKeyId")
+    def access_key_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The access key ID: passed to buildx as `AWS_ACCESS_KEY_ID`. Default: the AWS credentials of buildx's environment.
+        """
+        return pulumi.get(self, "access_key_id")
+
+    @access_key_id.setter
+    def access_key_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "access_key_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="blobsPrefix")
+    def blobs_prefix(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Prefix of blob object names. Default `"blobs/"`.
+        """
+        return pulumi.get(self, "blobs_prefix")
+
+    @blobs_prefix.setter
+    def blobs_prefix(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "blobs_prefix", value)
+
+    @_builtins.property
+    @pulumi.getter(name="endpointUrl")
+    def endpoint_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The S3 endpoint, for S3-compatible servers (MinIO, ...). Default: AWS's.
+        """
+        return pulumi.get(self, "endpoint_url")
+
+    @endpoint_url.setter
+    def endpoint_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "endpoint_url", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreError")
+    def ignore_error(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A failed cache export does not fail the build. Default `false`.
+        """
+        return pulumi.get(self, "ignore_error")
+
+    @ignore_error.setter
+    def ignore_error(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "ignore_error", value)
+
+    @_builtins.property
+    @pulumi.getter(name="manifestsPrefix")
+    def manifests_prefix(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Prefix of manifest object names. Default `"manifests/"`.
+        """
+        return pulumi.get(self, "manifests_prefix")
+
+    @manifests_prefix.setter
+    def manifests_prefix(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "manifests_prefix", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `"min"` caches the layers of the result, `"max"` those of every stage too. Default `"min"`.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The cache's name (several caches in one bucket). Default `"buildkit"`.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The bucket's region. Default: `$AWS_REGION` of the program's environment; required without it.
+        """
+        return pulumi.get(self, "region")
+
+    @region.setter
+    def region(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "region", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The secret key, a Pulumi secret: passed to buildx as `AWS_SECRET_ACCESS_KEY`. Default: as accessKeyId.
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_access_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="sessionToken")
+    def session_token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A session token, a Pulumi secret: passed to buildx as `AWS_SESSION_TOKEN`. Default none.
+        """
+        return pulumi.get(self, "session_token")
+
+    @session_token.setter
+    def session_token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "session_token", value)
+
+    @_builtins.property
+    @pulumi.getter(name="usePathStyle")
+    def use_path_style(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Address the bucket in the URL's path instead of its host name. Default `false`.
+        """
+        return pulumi.get(self, "use_path_style")
+
+    @use_path_style.setter
+    def use_path_style(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "use_path_style", value)
 
 
 class DockerfileArgsDict(TypedDict):
@@ -1193,6 +2996,39 @@ class ExportSpecArgs:
     @tar.setter
     def tar(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "tar", value)
+
+
+class GhaCredentialsArgsDict(TypedDict):
+    """
+    The token of gha caches.
+    """
+    token: pulumi.Input[_builtins.str]
+    """
+    `ACTIONS_RUNTIME_TOKEN` for buildx.
+    """
+
+@pulumi.input_type
+class GhaCredentialsArgs:
+    def __init__(__self__, *,
+                 token: pulumi.Input[_builtins.str]):
+        """
+        The token of gha caches.
+
+        :param pulumi.Input[_builtins.str] token: `ACTIONS_RUNTIME_TOKEN` for buildx.
+        """
+        pulumi.set(__self__, "token", token)
+
+    @_builtins.property
+    @pulumi.getter
+    def token(self) -> pulumi.Input[_builtins.str]:
+        """
+        `ACTIONS_RUNTIME_TOKEN` for buildx.
+        """
+        return pulumi.get(self, "token")
+
+    @token.setter
+    def token(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "token", value)
 
 
 class KubernetesArgsDict(TypedDict):

@@ -34,40 +34,51 @@ class ImageArgs:
                  manifest: pulumi.Input[_builtins.str],
                  no_cache: pulumi.Input[_builtins.bool],
                  platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
-                 provenance: pulumi.Input[_builtins.bool],
+                 provenance: pulumi.Input[Union[_builtins.bool, _builtins.str]],
                  pull: pulumi.Input[_builtins.bool],
                  push: pulumi.Input[_builtins.bool],
-                 sbom: pulumi.Input[_builtins.bool],
+                 sbom: pulumi.Input[Union[_builtins.bool, _builtins.str]],
                  secrets: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
                  ssh: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  tags: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  triggers: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  verify: pulumi.Input[_builtins.bool],
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_credentials: pulumi.Input[Optional['CacheCredentialsArgs']] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  context_commit: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile: pulumi.Input[Optional[_builtins.str]] = None,
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
                  existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input['ExportSpecArgs']]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]] = None,
                  registry_auth: pulumi.Input[Optional['RegistryAuthArgs']] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
+                 shm_size: pulumi.Input[Optional[_builtins.str]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
-                 target: pulumi.Input[Optional[_builtins.str]] = None):
+                 target: pulumi.Input[Optional[_builtins.str]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         The set of arguments for constructing a Image resource.
 
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: `--annotation`s.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: `--build-arg`s.
         :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s, without credentials.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s, without credentials.
         :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
         :param pulumi.Input[_builtins.str] context_digest: Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] context_files: relative path (or folder, for large contexts) -> content hash, to say what changed.
@@ -76,34 +87,45 @@ class ImageArgs:
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
         :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
-        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] provenance: Provenance attestation: on, off, or buildx's attributes (`mode=max`).
         :param pulumi.Input[_builtins.bool] pull: `--pull`.
         :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
-        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] sbom: SBOM attestation: on, off, or buildx's attributes (`generator=<image>`).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] add_hosts: `--add-host`s, `host:ip`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
+        :param pulumi.Input['CacheCredentialsArgs'] cache_credentials: The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output.
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
         :param pulumi.Input[_builtins.str] context_commit: For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
         :param pulumi.Input[_builtins.str] dockerfile: The Dockerfile's path; absent for the text given inline, or for the default Dockerfile of a Git context.
         :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
         :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
         :param pulumi.Input[Sequence[pulumi.Input['ExportSpecArgs']]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ignore_secrets_in_diff_calculation: Ids of `secrets` whose value changes never rebuild, even with rebuildOnSecretChange.
         :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
         :param pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]] named_context_files: name -> what `contextFiles` records, for each local named context.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
                pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
                a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
+        :param pulumi.Input[_builtins.str] network: `--network` of RUN steps: `host` or `none`; absent: BuildKit's default.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] no_cache_filters: `--no-cache-filter` stages, run without cache at every build.
+        :param pulumi.Input[_builtins.bool] rebuild_on_secret_change: A changed value of `secrets` is a rebuild reason (the rebuild then uses no cache: BuildKit keys none on secret values).
         :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginEntryArgs']]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
         :param pulumi.Input['RegistryAuthArgs'] registry_auth: The `registry` login (password a Pulumi secret).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_envs: Build secrets read from environment variables at build time (id -> variable, `--secret id=<id>,env=<name>`); only the names are kept.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_files: Build secrets read from files at build time (id -> path, `--secret id=<id>,src=<path>`); only the paths are kept.
         :param pulumi.Input[_builtins.float] secrets_revision: How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
+        :param pulumi.Input[_builtins.str] shm_size: `--shm-size` of RUN steps, as buildx takes it (`128m`).
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ulimits: `--ulimit`s of RUN steps, `name=soft[:hard]`.
         """
         pulumi.set(__self__, "annotations", annotations)
         pulumi.set(__self__, "build_args", build_args)
@@ -127,12 +149,18 @@ class ImageArgs:
         pulumi.set(__self__, "tags", tags)
         pulumi.set(__self__, "triggers", triggers)
         pulumi.set(__self__, "verify", verify)
+        if add_hosts is not None:
+            pulumi.set(__self__, "add_hosts", add_hosts)
+        if allow is not None:
+            pulumi.set(__self__, "allow", allow)
         if builder_config is not None:
             pulumi.set(__self__, "builder_config", builder_config)
         if builder_platforms is not None:
             pulumi.set(__self__, "builder_platforms", builder_platforms)
         if buildkit_checks is not None:
             pulumi.set(__self__, "buildkit_checks", buildkit_checks)
+        if cache_credentials is not None:
+            pulumi.set(__self__, "cache_credentials", cache_credentials)
         if cache_repository is not None:
             pulumi.set(__self__, "cache_repository", cache_repository)
         if context_commit is not None:
@@ -145,22 +173,38 @@ class ImageArgs:
             pulumi.set(__self__, "existing_builder", existing_builder)
         if exports is not None:
             pulumi.set(__self__, "exports", exports)
+        if ignore_secrets_in_diff_calculation is not None:
+            pulumi.set(__self__, "ignore_secrets_in_diff_calculation", ignore_secrets_in_diff_calculation)
         if load is not None:
             pulumi.set(__self__, "load", load)
         if named_context_files is not None:
             pulumi.set(__self__, "named_context_files", named_context_files)
         if named_contexts is not None:
             pulumi.set(__self__, "named_contexts", named_contexts)
+        if network is not None:
+            pulumi.set(__self__, "network", network)
+        if no_cache_filters is not None:
+            pulumi.set(__self__, "no_cache_filters", no_cache_filters)
+        if rebuild_on_secret_change is not None:
+            pulumi.set(__self__, "rebuild_on_secret_change", rebuild_on_secret_change)
         if registries is not None:
             pulumi.set(__self__, "registries", registries)
         if registry_auth is not None:
             pulumi.set(__self__, "registry_auth", registry_auth)
+        if secret_envs is not None:
+            pulumi.set(__self__, "secret_envs", secret_envs)
+        if secret_files is not None:
+            pulumi.set(__self__, "secret_files", secret_files)
         if secrets_revision is not None:
             pulumi.set(__self__, "secrets_revision", secrets_revision)
+        if shm_size is not None:
+            pulumi.set(__self__, "shm_size", shm_size)
         if strict is not None:
             pulumi.set(__self__, "strict", strict)
         if target is not None:
             pulumi.set(__self__, "target", target)
+        if ulimits is not None:
+            pulumi.set(__self__, "ulimits", ulimits)
 
     @_builtins.property
     @pulumi.getter
@@ -202,7 +246,7 @@ class ImageArgs:
     @pulumi.getter(name="cacheFrom")
     def cache_from(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
         """
-        `--cache-from`s.
+        `--cache-from`s, without credentials.
         """
         return pulumi.get(self, "cache_from")
 
@@ -214,7 +258,7 @@ class ImageArgs:
     @pulumi.getter(name="cacheTo")
     def cache_to(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
         """
-        `--cache-to`s.
+        `--cache-to`s, without credentials.
         """
         return pulumi.get(self, "cache_to")
 
@@ -320,14 +364,14 @@ class ImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def provenance(self) -> pulumi.Input[_builtins.bool]:
+    def provenance(self) -> pulumi.Input[Union[_builtins.bool, _builtins.str]]:
         """
-        Provenance attestation.
+        Provenance attestation: on, off, or buildx's attributes (`mode=max`).
         """
         return pulumi.get(self, "provenance")
 
     @provenance.setter
-    def provenance(self, value: pulumi.Input[_builtins.bool]):
+    def provenance(self, value: pulumi.Input[Union[_builtins.bool, _builtins.str]]):
         pulumi.set(self, "provenance", value)
 
     @_builtins.property
@@ -356,14 +400,14 @@ class ImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def sbom(self) -> pulumi.Input[_builtins.bool]:
+    def sbom(self) -> pulumi.Input[Union[_builtins.bool, _builtins.str]]:
         """
-        SBOM attestation.
+        SBOM attestation: on, off, or buildx's attributes (`generator=<image>`).
         """
         return pulumi.get(self, "sbom")
 
     @sbom.setter
-    def sbom(self, value: pulumi.Input[_builtins.bool]):
+    def sbom(self, value: pulumi.Input[Union[_builtins.bool, _builtins.str]]):
         pulumi.set(self, "sbom", value)
 
     @_builtins.property
@@ -427,6 +471,30 @@ class ImageArgs:
         pulumi.set(self, "verify", value)
 
     @_builtins.property
+    @pulumi.getter(name="addHosts")
+    def add_hosts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `--add-host`s, `host:ip`.
+        """
+        return pulumi.get(self, "add_hosts")
+
+    @add_hosts.setter
+    def add_hosts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "add_hosts", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def allow(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
+        """
+        return pulumi.get(self, "allow")
+
+    @allow.setter
+    def allow(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "allow", value)
+
+    @_builtins.property
     @pulumi.getter(name="builderConfig")
     def builder_config(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -461,6 +529,18 @@ class ImageArgs:
     @buildkit_checks.setter
     def buildkit_checks(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "buildkit_checks", value)
+
+    @_builtins.property
+    @pulumi.getter(name="cacheCredentials")
+    def cache_credentials(self) -> pulumi.Input[Optional['CacheCredentialsArgs']]:
+        """
+        The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output.
+        """
+        return pulumi.get(self, "cache_credentials")
+
+    @cache_credentials.setter
+    def cache_credentials(self, value: pulumi.Input[Optional['CacheCredentialsArgs']]):
+        pulumi.set(self, "cache_credentials", value)
 
     @_builtins.property
     @pulumi.getter(name="cacheRepository")
@@ -535,6 +615,18 @@ class ImageArgs:
         pulumi.set(self, "exports", value)
 
     @_builtins.property
+    @pulumi.getter(name="ignoreSecretsInDiffCalculation")
+    def ignore_secrets_in_diff_calculation(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Ids of `secrets` whose value changes never rebuild, even with rebuildOnSecretChange.
+        """
+        return pulumi.get(self, "ignore_secrets_in_diff_calculation")
+
+    @ignore_secrets_in_diff_calculation.setter
+    def ignore_secrets_in_diff_calculation(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ignore_secrets_in_diff_calculation", value)
+
+    @_builtins.property
     @pulumi.getter
     def load(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
@@ -574,6 +666,42 @@ class ImageArgs:
 
     @_builtins.property
     @pulumi.getter
+    def network(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `--network` of RUN steps: `host` or `none`; absent: BuildKit's default.
+        """
+        return pulumi.get(self, "network")
+
+    @network.setter
+    def network(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "network", value)
+
+    @_builtins.property
+    @pulumi.getter(name="noCacheFilters")
+    def no_cache_filters(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `--no-cache-filter` stages, run without cache at every build.
+        """
+        return pulumi.get(self, "no_cache_filters")
+
+    @no_cache_filters.setter
+    def no_cache_filters(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "no_cache_filters", value)
+
+    @_builtins.property
+    @pulumi.getter(name="rebuildOnSecretChange")
+    def rebuild_on_secret_change(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A changed value of `secrets` is a rebuild reason (the rebuild then uses no cache: BuildKit keys none on secret values).
+        """
+        return pulumi.get(self, "rebuild_on_secret_change")
+
+    @rebuild_on_secret_change.setter
+    def rebuild_on_secret_change(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "rebuild_on_secret_change", value)
+
+    @_builtins.property
+    @pulumi.getter
     def registries(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginEntryArgs']]]]:
         """
         More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
@@ -597,6 +725,30 @@ class ImageArgs:
         pulumi.set(self, "registry_auth", value)
 
     @_builtins.property
+    @pulumi.getter(name="secretEnvs")
+    def secret_envs(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Build secrets read from environment variables at build time (id -> variable, `--secret id=<id>,env=<name>`); only the names are kept.
+        """
+        return pulumi.get(self, "secret_envs")
+
+    @secret_envs.setter
+    def secret_envs(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "secret_envs", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretFiles")
+    def secret_files(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Build secrets read from files at build time (id -> path, `--secret id=<id>,src=<path>`); only the paths are kept.
+        """
+        return pulumi.get(self, "secret_files")
+
+    @secret_files.setter
+    def secret_files(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "secret_files", value)
+
+    @_builtins.property
     @pulumi.getter(name="secretsRevision")
     def secrets_revision(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
@@ -607,6 +759,18 @@ class ImageArgs:
     @secrets_revision.setter
     def secrets_revision(self, value: pulumi.Input[Optional[_builtins.float]]):
         pulumi.set(self, "secrets_revision", value)
+
+    @_builtins.property
+    @pulumi.getter(name="shmSize")
+    def shm_size(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `--shm-size` of RUN steps, as buildx takes it (`128m`).
+        """
+        return pulumi.get(self, "shm_size")
+
+    @shm_size.setter
+    def shm_size(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "shm_size", value)
 
     @_builtins.property
     @pulumi.getter
@@ -632,6 +796,18 @@ class ImageArgs:
     def target(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "target", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def ulimits(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `--ulimit`s of RUN steps, `name=soft[:hard]`.
+        """
+        return pulumi.get(self, "ulimits")
+
+    @ulimits.setter
+    def ulimits(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ulimits", value)
+
 
 @pulumi.type_token("multiarch:index:Image")
 class Image(pulumi.CustomResource):
@@ -639,12 +815,15 @@ class Image(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_credentials: pulumi.Input[Optional[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -657,26 +836,34 @@ class Image(pulumi.CustomResource):
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
                  existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 provenance: pulumi.Input[Optional[_builtins.bool]] = None,
+                 provenance: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
-                 sbom: pulumi.Input[Optional[_builtins.bool]] = None,
+                 sbom: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
+                 shm_size: pulumi.Input[Optional[_builtins.str]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  verify: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         """
@@ -684,15 +871,18 @@ class Image(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] add_hosts: `--add-host`s, `host:ip`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: `--annotation`s.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: `--build-arg`s.
         :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s.
+        :param pulumi.Input[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']] cache_credentials: The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: `--cache-from`s, without credentials.
         :param pulumi.Input[_builtins.str] cache_repository: Per-platform registry cache refs (`<cacheRepository>:<arch>`), built platform by platform.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: `--cache-to`s, without credentials.
         :param pulumi.Input[_builtins.str] context: Build context, as the program gave it (relative paths keep state machine-independent): a local folder or a Git URL.
         :param pulumi.Input[_builtins.str] context_commit: For a Git context: the commit its ref named at this preview, set by check; the build fetches that commit or fails.
         :param pulumi.Input[_builtins.str] context_digest: Content digest of the local context, the Dockerfile and the local named contexts; the rebuild trigger.
@@ -702,6 +892,7 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] dockerfile_inline: The Dockerfile's text (`--file -`).
         :param pulumi.Input[_builtins.bool] existing_builder: The builder is one the user already has (by name): read and checked at preview, never created or removed.
         :param pulumi.Input[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]] exports: Outputs written besides the push: OCI and docker tarballs or layouts, local folders, cacheonly.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ignore_secrets_in_diff_calculation: Ids of `secrets` whose value changes never rebuild, even with rebuildOnSecretChange.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: `--label`s.
         :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`); its tags move there after verification.
         :param pulumi.Input[_builtins.str] manifest: How the tags point at the platforms' images.
@@ -709,21 +900,28 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] named_contexts: Named contexts, name -> location (`--build-context`): local folders as given, remote ones
                pinned by check (`docker-image://<ref>@<digest>`, `oci-layout://<path>:<tag>@<digest>`,
                a Git URL with `checksum=<commit>`), so a moved tag or a new commit is a change.
+        :param pulumi.Input[_builtins.str] network: `--network` of RUN steps: `host` or `none`; absent: BuildKit's default.
         :param pulumi.Input[_builtins.bool] no_cache: `--no-cache`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] no_cache_filters: `--no-cache-filter` stages, run without cache at every build.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Normalized platforms to build.
-        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] provenance: Provenance attestation: on, off, or buildx's attributes (`mode=max`).
         :param pulumi.Input[_builtins.bool] pull: `--pull`.
         :param pulumi.Input[_builtins.bool] push: Push (and verify and tag); false keeps the result in the build cache.
+        :param pulumi.Input[_builtins.bool] rebuild_on_secret_change: A changed value of `secrets` is a rebuild reason (the rebuild then uses no cache: BuildKit keys none on secret values).
         :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]] registries: More logins (passwords Pulumi secrets), added to the docker config's for the build and every registry call.
         :param pulumi.Input[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']] registry_auth: The `registry` login (password a Pulumi secret).
-        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] sbom: SBOM attestation: on, off, or buildx's attributes (`generator=<image>`).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_envs: Build secrets read from environment variables at build time (id -> variable, `--secret id=<id>,env=<name>`); only the names are kept.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_files: Build secrets read from files at build time (id -> path, `--secret id=<id>,src=<path>`); only the paths are kept.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets (id -> value); a Pulumi secret in the state's inputs, never an output.
         :param pulumi.Input[_builtins.float] secrets_revision: How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
+        :param pulumi.Input[_builtins.str] shm_size: `--shm-size` of RUN steps, as buildx takes it (`128m`).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: `--ssh` specs.
         :param pulumi.Input[_builtins.bool] strict: Findings fail the check (preview) instead of warning.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to move to the verified image, in any repositories and registries.
         :param pulumi.Input[_builtins.str] target: `--target` stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Any change rebuilds (like a timestamp or a git sha the user passes).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ulimits: `--ulimit`s of RUN steps, `name=soft[:hard]`.
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
         """
         ...
@@ -750,12 +948,15 @@ class Image(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_credentials: pulumi.Input[Optional[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']]] = None,
                  cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
                  cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -768,26 +969,34 @@ class Image(pulumi.CustomResource):
                  dockerfile_inline: pulumi.Input[Optional[_builtins.str]] = None,
                  existing_builder: pulumi.Input[Optional[_builtins.bool]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportSpecArgs', 'ExportSpecArgsDict']]]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
                  named_context_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]]] = None,
                  named_contexts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 provenance: pulumi.Input[Optional[_builtins.bool]] = None,
+                 provenance: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginEntryArgs', 'RegistryLoginEntryArgsDict']]]]] = None,
                  registry_auth: pulumi.Input[Optional[Union['RegistryAuthArgs', 'RegistryAuthArgsDict']]] = None,
-                 sbom: pulumi.Input[Optional[_builtins.bool]] = None,
+                 sbom: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets_revision: pulumi.Input[Optional[_builtins.float]] = None,
+                 shm_size: pulumi.Input[Optional[_builtins.str]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  verify: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -798,6 +1007,8 @@ class Image(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = ImageArgs.__new__(ImageArgs)
 
+            __props__.__dict__["add_hosts"] = add_hosts
+            __props__.__dict__["allow"] = allow
             if annotations is None and not opts.urn:
                 raise TypeError("Missing required property 'annotations'")
             __props__.__dict__["annotations"] = annotations
@@ -810,6 +1021,7 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["builder_config"] = builder_config
             __props__.__dict__["builder_platforms"] = builder_platforms
             __props__.__dict__["buildkit_checks"] = buildkit_checks
+            __props__.__dict__["cache_credentials"] = None if cache_credentials is None else pulumi.Output.secret(cache_credentials)
             if cache_from is None and not opts.urn:
                 raise TypeError("Missing required property 'cache_from'")
             __props__.__dict__["cache_from"] = cache_from
@@ -834,6 +1046,7 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["dockerfile_inline"] = dockerfile_inline
             __props__.__dict__["existing_builder"] = existing_builder
             __props__.__dict__["exports"] = exports
+            __props__.__dict__["ignore_secrets_in_diff_calculation"] = ignore_secrets_in_diff_calculation
             if labels is None and not opts.urn:
                 raise TypeError("Missing required property 'labels'")
             __props__.__dict__["labels"] = labels
@@ -843,9 +1056,11 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["manifest"] = manifest
             __props__.__dict__["named_context_files"] = named_context_files
             __props__.__dict__["named_contexts"] = named_contexts
+            __props__.__dict__["network"] = network
             if no_cache is None and not opts.urn:
                 raise TypeError("Missing required property 'no_cache'")
             __props__.__dict__["no_cache"] = no_cache
+            __props__.__dict__["no_cache_filters"] = no_cache_filters
             if platforms is None and not opts.urn:
                 raise TypeError("Missing required property 'platforms'")
             __props__.__dict__["platforms"] = platforms
@@ -858,15 +1073,19 @@ class Image(pulumi.CustomResource):
             if push is None and not opts.urn:
                 raise TypeError("Missing required property 'push'")
             __props__.__dict__["push"] = push
+            __props__.__dict__["rebuild_on_secret_change"] = rebuild_on_secret_change
             __props__.__dict__["registries"] = None if registries is None else pulumi.Output.secret(registries)
             __props__.__dict__["registry_auth"] = None if registry_auth is None else pulumi.Output.secret(registry_auth)
             if sbom is None and not opts.urn:
                 raise TypeError("Missing required property 'sbom'")
             __props__.__dict__["sbom"] = sbom
+            __props__.__dict__["secret_envs"] = secret_envs
+            __props__.__dict__["secret_files"] = secret_files
             if secrets is None and not opts.urn:
                 raise TypeError("Missing required property 'secrets'")
             __props__.__dict__["secrets"] = None if secrets is None else pulumi.Output.secret(secrets)
             __props__.__dict__["secrets_revision"] = secrets_revision
+            __props__.__dict__["shm_size"] = shm_size
             if ssh is None and not opts.urn:
                 raise TypeError("Missing required property 'ssh'")
             __props__.__dict__["ssh"] = ssh
@@ -878,6 +1097,7 @@ class Image(pulumi.CustomResource):
             if triggers is None and not opts.urn:
                 raise TypeError("Missing required property 'triggers'")
             __props__.__dict__["triggers"] = triggers
+            __props__.__dict__["ulimits"] = ulimits
             if verify is None and not opts.urn:
                 raise TypeError("Missing required property 'verify'")
             __props__.__dict__["verify"] = verify
@@ -916,6 +1136,8 @@ class Image(pulumi.CustomResource):
 
         __props__ = ImageArgs.__new__(ImageArgs)
 
+        __props__.__dict__["add_hosts"] = None
+        __props__.__dict__["allow"] = None
         __props__.__dict__["annotations"] = None
         __props__.__dict__["build_args"] = None
         __props__.__dict__["build_reason"] = None
@@ -938,6 +1160,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["existing_builder"] = None
         __props__.__dict__["exported"] = None
         __props__.__dict__["exports"] = None
+        __props__.__dict__["ignore_secrets_in_diff_calculation"] = None
         __props__.__dict__["labels"] = None
         __props__.__dict__["load"] = None
         __props__.__dict__["loaded_image"] = None
@@ -946,26 +1169,49 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["manifest_modes"] = None
         __props__.__dict__["named_context_files"] = None
         __props__.__dict__["named_contexts"] = None
+        __props__.__dict__["network"] = None
         __props__.__dict__["no_cache"] = None
+        __props__.__dict__["no_cache_filters"] = None
         __props__.__dict__["platform_digests"] = None
         __props__.__dict__["platforms"] = None
         __props__.__dict__["provenance"] = None
         __props__.__dict__["pull"] = None
         __props__.__dict__["push"] = None
         __props__.__dict__["pushed_tags"] = None
+        __props__.__dict__["rebuild_on_secret_change"] = None
         __props__.__dict__["ref"] = None
         __props__.__dict__["registries"] = None
         __props__.__dict__["registry_auth"] = None
         __props__.__dict__["sbom"] = None
+        __props__.__dict__["secret_envs"] = None
+        __props__.__dict__["secret_files"] = None
         __props__.__dict__["secrets_revision"] = None
+        __props__.__dict__["shm_size"] = None
         __props__.__dict__["ssh"] = None
         __props__.__dict__["strict"] = None
         __props__.__dict__["tags"] = None
         __props__.__dict__["target"] = None
         __props__.__dict__["triggers"] = None
+        __props__.__dict__["ulimits"] = None
         __props__.__dict__["verification"] = None
         __props__.__dict__["verify"] = None
         return Image(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter(name="addHosts")
+    def add_hosts(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        `--add-host`s, `host:ip`.
+        """
+        return pulumi.get(self, "add_hosts")
+
+    @_builtins.property
+    @pulumi.getter
+    def allow(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
+        """
+        return pulumi.get(self, "allow")
 
     @_builtins.property
     @pulumi.getter
@@ -1027,7 +1273,7 @@ class Image(pulumi.CustomResource):
     @pulumi.getter(name="cacheFrom")
     def cache_from(self) -> pulumi.Output[Sequence[_builtins.str]]:
         """
-        `--cache-from`s.
+        `--cache-from`s, without credentials.
         """
         return pulumi.get(self, "cache_from")
 
@@ -1043,7 +1289,7 @@ class Image(pulumi.CustomResource):
     @pulumi.getter(name="cacheTo")
     def cache_to(self) -> pulumi.Output[Sequence[_builtins.str]]:
         """
-        `--cache-to`s.
+        `--cache-to`s, without credentials.
         """
         return pulumi.get(self, "cache_to")
 
@@ -1144,6 +1390,14 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "exports")
 
     @_builtins.property
+    @pulumi.getter(name="ignoreSecretsInDiffCalculation")
+    def ignore_secrets_in_diff_calculation(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        Ids of `secrets` whose value changes never rebuild, even with rebuildOnSecretChange.
+        """
+        return pulumi.get(self, "ignore_secrets_in_diff_calculation")
+
+    @_builtins.property
     @pulumi.getter
     def labels(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
         """
@@ -1210,12 +1464,28 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "named_contexts")
 
     @_builtins.property
+    @pulumi.getter
+    def network(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `--network` of RUN steps: `host` or `none`; absent: BuildKit's default.
+        """
+        return pulumi.get(self, "network")
+
+    @_builtins.property
     @pulumi.getter(name="noCache")
     def no_cache(self) -> pulumi.Output[_builtins.bool]:
         """
         `--no-cache`.
         """
         return pulumi.get(self, "no_cache")
+
+    @_builtins.property
+    @pulumi.getter(name="noCacheFilters")
+    def no_cache_filters(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        `--no-cache-filter` stages, run without cache at every build.
+        """
+        return pulumi.get(self, "no_cache_filters")
 
     @_builtins.property
     @pulumi.getter(name="platformDigests")
@@ -1235,9 +1505,9 @@ class Image(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def provenance(self) -> pulumi.Output[_builtins.bool]:
+    def provenance(self) -> pulumi.Output[Any]:
         """
-        Provenance attestation.
+        Provenance attestation: on, off, or buildx's attributes (`mode=max`).
         """
         return pulumi.get(self, "provenance")
 
@@ -1266,6 +1536,14 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "pushed_tags")
 
     @_builtins.property
+    @pulumi.getter(name="rebuildOnSecretChange")
+    def rebuild_on_secret_change(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        A changed value of `secrets` is a rebuild reason (the rebuild then uses no cache: BuildKit keys none on secret values).
+        """
+        return pulumi.get(self, "rebuild_on_secret_change")
+
+    @_builtins.property
     @pulumi.getter
     def ref(self) -> pulumi.Output[_builtins.str]:
         """
@@ -1291,11 +1569,27 @@ class Image(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def sbom(self) -> pulumi.Output[_builtins.bool]:
+    def sbom(self) -> pulumi.Output[Any]:
         """
-        SBOM attestation.
+        SBOM attestation: on, off, or buildx's attributes (`generator=<image>`).
         """
         return pulumi.get(self, "sbom")
+
+    @_builtins.property
+    @pulumi.getter(name="secretEnvs")
+    def secret_envs(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        Build secrets read from environment variables at build time (id -> variable, `--secret id=<id>,env=<name>`); only the names are kept.
+        """
+        return pulumi.get(self, "secret_envs")
+
+    @_builtins.property
+    @pulumi.getter(name="secretFiles")
+    def secret_files(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        Build secrets read from files at build time (id -> path, `--secret id=<id>,src=<path>`); only the paths are kept.
+        """
+        return pulumi.get(self, "secret_files")
 
     @_builtins.property
     @pulumi.getter(name="secretsRevision")
@@ -1304,6 +1598,14 @@ class Image(pulumi.CustomResource):
         How often the build secrets' values changed (set by check, which sees the old values); outputs keep it instead of the values.
         """
         return pulumi.get(self, "secrets_revision")
+
+    @_builtins.property
+    @pulumi.getter(name="shmSize")
+    def shm_size(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `--shm-size` of RUN steps, as buildx takes it (`128m`).
+        """
+        return pulumi.get(self, "shm_size")
 
     @_builtins.property
     @pulumi.getter
@@ -1344,6 +1646,14 @@ class Image(pulumi.CustomResource):
         Any change rebuilds (like a timestamp or a git sha the user passes).
         """
         return pulumi.get(self, "triggers")
+
+    @_builtins.property
+    @pulumi.getter
+    def ulimits(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        `--ulimit`s of RUN steps, `name=soft[:hard]`.
+        """
+        return pulumi.get(self, "ulimits")
 
     @_builtins.property
     @pulumi.getter

@@ -26,29 +26,39 @@ class MultiArchImageArgs:
                  context: pulumi.Input[Union[_builtins.str, 'BuildContextArgs']],
                  platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  tags: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
-                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheFromArgs']]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
-                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheToArgs']]]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, 'DockerfileArgs']]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input['ExportArgs']]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
-                 provenance: pulumi.Input[Optional[_builtins.bool]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 provenance: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input['RegistryLoginArgs']]]] = None,
                  registry: pulumi.Input[Optional['RegistryArgs']] = None,
-                 sbom: pulumi.Input[Optional[_builtins.bool]] = None,
+                 sbom: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 shm_size: pulumi.Input[Optional[Union[_builtins.float, _builtins.str]]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  verify: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         The set of arguments for constructing a MultiArchImage resource.
@@ -63,19 +73,27 @@ class MultiArchImageArgs:
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tags: Tags to push, e.g. `["localhost:5000/hello:1.0", "ghcr.io/org/hello:1.0"]`: any number
                of repositories and registries, one build pushed to all, verified in each, tags moved in
                all or none. May be empty when `push` is false.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] add_hosts: Extra `/etc/hosts` entries of RUN steps, `"host:ip"` (`--add-host`). A rebuild reason. Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: Entitlements the build may use (`--allow`): `"network.host"`, `"security.insecure"`
+               (`RUN --security=insecure`), `"device"`; the builder must permit them
+               (`--allow-insecure-entitlement`). Not a rebuild reason. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: OCI annotations (`--annotation`). Default `{}`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: Build arguments (`--build-arg`). Default `{}`.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: Cache sources (`--cache-from`). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, 'CacheFromArgs']]]] cache_from: Cache sources (`--cache-from`): `@pulumi/docker-build`'s typed entries (`{ registry: { ref } }`,
+               `{ local }`, `{ s3 }`, `{ gha }`, `{ azblob }`, `{ raw }`) or buildx's strings
+               (build-push-action's `cache-from`). Keys (s3, gha) stay secret and reach buildx through its
+               environment. Default none.
         :param pulumi.Input[_builtins.str] cache_repository: A repository for an automatic registry cache per platform (`<repo>:amd64`,
                `<repo>:arm64`, mode=max). One registry cache ref keeps only the last platform of a
                multi-platform build (docker/buildx#1044), so with this set each platform is built by
                its own (parallel) invocation and the index is assembled from them. Default none.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, 'CacheToArgs']]]] cache_to: Cache exports (`--cache-to`): typed entries as for cacheFrom, plus `{ inline: {} }`, or buildx's strings. Default none.
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept.
         :param pulumi.Input[Union[_builtins.str, 'DockerfileArgs']] dockerfile: The Dockerfile: a path, or `{ location }` / `{ inline }` (docker-build's shape). Default `<context>/Dockerfile`.
         :param pulumi.Input[Sequence[pulumi.Input['ExportArgs']]] exports: Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
                tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
                Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ignore_secrets_in_diff_calculation: `@pulumi/docker-build`'s list of `secrets` ids whose value changes never rebuild; with rebuildOnSecretChange, the exceptions to it. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
         :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`), tagged with `tags` after verification:
                one platform, or every platform where the engine has the containerd image store (else
@@ -86,30 +104,53 @@ class MultiArchImageArgs:
                that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
                with a warning, where it keeps no lists (one registry may keep lists, another get
                per-arch tags).
+        :param pulumi.Input[_builtins.str] network: The network of RUN steps (`--network`): `"default"`, `"host"` (the builder must permit the
+               `network.host` entitlement) or `"none"`. A rebuild reason: it changes what RUN steps reach.
+               Default `"default"`.
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
-        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] no_cache_filters: Stages of the Dockerfile run without cache at every build (`--no-cache-filter`); not a rebuild reason. Default none.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] provenance: Provenance attestation: `true`, or buildx's attributes as build-push-action takes them,
+               e.g. `"mode=max"` (every build step and its inputs). Default `false` (it adds
+               unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
+        :param pulumi.Input[_builtins.bool] rebuild_on_secret_change: A changed value of a `secrets` entry rebuilds the image, without cache (BuildKit keys no
+               cache on secret values, so a cached build would give the same image). Added or removed
+               secrets always rebuild; values read from `secretFiles` and `secretEnvs` are never kept,
+               so they never do. Default `false`: rotating a token (CodeArtifact, npm, a CI job's) does
+               not rebuild.
         :param pulumi.Input[Sequence[pulumi.Input['RegistryLoginArgs']]] registries: More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
                docker logins for the build (base images, caches, pushes) and for every registry call
                after it. Default none.
         :param pulumi.Input['RegistryArgs'] registry: A login for the tags' registry, used by the push and everything after it; it wins over
                the docker config's for that registry. Default none: the docker config's logins and
                credential helpers (`docker login`), as `docker buildx build --push` uses them.
-        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation. Default `false`.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] sbom: SBOM attestation: `true` (BuildKit's default scanner image), or `"generator=<scanner image>"`. Default `false`.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_envs: Build secrets read from environment variables at build time, id -> variable name
+               (build-push-action's `secret-envs`, `--secret id=<id>,env=<name>`): buildx reads the
+               variable from the environment pulumi runs in; only its name is kept. Default none.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_files: Build secrets read from files at build time, id -> path relative to the program
+               (build-push-action's `secret-files`, `--secret id=<id>,src=<path>`): buildx reads the file;
+               only the path is kept in state. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none.
+        :param pulumi.Input[Union[_builtins.float, _builtins.str]] shm_size: Size of `/dev/shm` in RUN steps, e.g. `"128m"` (`--shm-size`); not a rebuild reason. Default: BuildKit's (64m).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none.
         :param pulumi.Input[_builtins.bool] strict: Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
                platform, once the builder exists) and of this library's rules fail the preview instead
                of warning. Default `false`.
         :param pulumi.Input[_builtins.str] target: Target stage (`--target`). Default: the last stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Values whose change forces a rebuild (e.g. a release number). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ulimits: Resource limits of RUN steps, `"name=soft[:hard]"`, e.g. `"nofile=1024:2048"` (`--ulimit`); not a rebuild reason. Default none.
         :param pulumi.Input[_builtins.bool] verify: Verify each platform's config and entrypoint binary before tags move. Default `true`.
         """
         pulumi.set(__self__, "builder", builder)
         pulumi.set(__self__, "context", context)
         pulumi.set(__self__, "platforms", platforms)
         pulumi.set(__self__, "tags", tags)
+        if add_hosts is not None:
+            pulumi.set(__self__, "add_hosts", add_hosts)
+        if allow is not None:
+            pulumi.set(__self__, "allow", allow)
         if annotations is not None:
             pulumi.set(__self__, "annotations", annotations)
         if build_args is not None:
@@ -128,6 +169,8 @@ class MultiArchImageArgs:
             pulumi.set(__self__, "dockerfile", dockerfile)
         if exports is not None:
             pulumi.set(__self__, "exports", exports)
+        if ignore_secrets_in_diff_calculation is not None:
+            pulumi.set(__self__, "ignore_secrets_in_diff_calculation", ignore_secrets_in_diff_calculation)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if load is None:
@@ -136,12 +179,16 @@ class MultiArchImageArgs:
             pulumi.set(__self__, "load", load)
         if manifest is not None:
             pulumi.set(__self__, "manifest", manifest)
+        if network is None:
+            network = 'default'
+        if network is not None:
+            pulumi.set(__self__, "network", network)
         if no_cache is None:
             no_cache = False
         if no_cache is not None:
             pulumi.set(__self__, "no_cache", no_cache)
-        if provenance is None:
-            provenance = False
+        if no_cache_filters is not None:
+            pulumi.set(__self__, "no_cache_filters", no_cache_filters)
         if provenance is not None:
             pulumi.set(__self__, "provenance", provenance)
         if pull is None:
@@ -152,16 +199,24 @@ class MultiArchImageArgs:
             push = True
         if push is not None:
             pulumi.set(__self__, "push", push)
+        if rebuild_on_secret_change is None:
+            rebuild_on_secret_change = False
+        if rebuild_on_secret_change is not None:
+            pulumi.set(__self__, "rebuild_on_secret_change", rebuild_on_secret_change)
         if registries is not None:
             pulumi.set(__self__, "registries", registries)
         if registry is not None:
             pulumi.set(__self__, "registry", registry)
-        if sbom is None:
-            sbom = False
         if sbom is not None:
             pulumi.set(__self__, "sbom", sbom)
+        if secret_envs is not None:
+            pulumi.set(__self__, "secret_envs", secret_envs)
+        if secret_files is not None:
+            pulumi.set(__self__, "secret_files", secret_files)
         if secrets is not None:
             pulumi.set(__self__, "secrets", secrets)
+        if shm_size is not None:
+            pulumi.set(__self__, "shm_size", shm_size)
         if ssh is not None:
             pulumi.set(__self__, "ssh", ssh)
         if strict is None:
@@ -172,6 +227,8 @@ class MultiArchImageArgs:
             pulumi.set(__self__, "target", target)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
+        if ulimits is not None:
+            pulumi.set(__self__, "ulimits", ulimits)
         if verify is None:
             verify = True
         if verify is not None:
@@ -232,6 +289,32 @@ class MultiArchImageArgs:
         pulumi.set(self, "tags", value)
 
     @_builtins.property
+    @pulumi.getter(name="addHosts")
+    def add_hosts(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Extra `/etc/hosts` entries of RUN steps, `"host:ip"` (`--add-host`). A rebuild reason. Default none.
+        """
+        return pulumi.get(self, "add_hosts")
+
+    @add_hosts.setter
+    def add_hosts(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "add_hosts", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def allow(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Entitlements the build may use (`--allow`): `"network.host"`, `"security.insecure"`
+        (`RUN --security=insecure`), `"device"`; the builder must permit them
+        (`--allow-insecure-entitlement`). Not a rebuild reason. Default none.
+        """
+        return pulumi.get(self, "allow")
+
+    @allow.setter
+    def allow(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "allow", value)
+
+    @_builtins.property
     @pulumi.getter
     def annotations(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
@@ -257,14 +340,17 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter(name="cacheFrom")
-    def cache_from(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+    def cache_from(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheFromArgs']]]]]:
         """
-        Cache sources (`--cache-from`). Default none.
+        Cache sources (`--cache-from`): `@pulumi/docker-build`'s typed entries (`{ registry: { ref } }`,
+        `{ local }`, `{ s3 }`, `{ gha }`, `{ azblob }`, `{ raw }`) or buildx's strings
+        (build-push-action's `cache-from`). Keys (s3, gha) stay secret and reach buildx through its
+        environment. Default none.
         """
         return pulumi.get(self, "cache_from")
 
     @cache_from.setter
-    def cache_from(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+    def cache_from(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheFromArgs']]]]]):
         pulumi.set(self, "cache_from", value)
 
     @_builtins.property
@@ -284,14 +370,14 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter(name="cacheTo")
-    def cache_to(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+    def cache_to(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheToArgs']]]]]:
         """
-        Cache exports (`--cache-to`). Default none.
+        Cache exports (`--cache-to`): typed entries as for cacheFrom, plus `{ inline: {} }`, or buildx's strings. Default none.
         """
         return pulumi.get(self, "cache_to")
 
     @cache_to.setter
-    def cache_to(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+    def cache_to(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'CacheToArgs']]]]]):
         pulumi.set(self, "cache_to", value)
 
     @_builtins.property
@@ -331,6 +417,18 @@ class MultiArchImageArgs:
     @exports.setter
     def exports(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['ExportArgs']]]]):
         pulumi.set(self, "exports", value)
+
+    @_builtins.property
+    @pulumi.getter(name="ignoreSecretsInDiffCalculation")
+    def ignore_secrets_in_diff_calculation(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `@pulumi/docker-build`'s list of `secrets` ids whose value changes never rebuild; with rebuildOnSecretChange, the exceptions to it. Default none.
+        """
+        return pulumi.get(self, "ignore_secrets_in_diff_calculation")
+
+    @ignore_secrets_in_diff_calculation.setter
+    def ignore_secrets_in_diff_calculation(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ignore_secrets_in_diff_calculation", value)
 
     @_builtins.property
     @pulumi.getter
@@ -376,6 +474,20 @@ class MultiArchImageArgs:
         pulumi.set(self, "manifest", value)
 
     @_builtins.property
+    @pulumi.getter
+    def network(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The network of RUN steps (`--network`): `"default"`, `"host"` (the builder must permit the
+        `network.host` entitlement) or `"none"`. A rebuild reason: it changes what RUN steps reach.
+        Default `"default"`.
+        """
+        return pulumi.get(self, "network")
+
+    @network.setter
+    def network(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "network", value)
+
+    @_builtins.property
     @pulumi.getter(name="noCache")
     def no_cache(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
@@ -388,15 +500,29 @@ class MultiArchImageArgs:
         pulumi.set(self, "no_cache", value)
 
     @_builtins.property
-    @pulumi.getter
-    def provenance(self) -> pulumi.Input[Optional[_builtins.bool]]:
+    @pulumi.getter(name="noCacheFilters")
+    def no_cache_filters(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
         """
-        Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
+        Stages of the Dockerfile run without cache at every build (`--no-cache-filter`); not a rebuild reason. Default none.
+        """
+        return pulumi.get(self, "no_cache_filters")
+
+    @no_cache_filters.setter
+    def no_cache_filters(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "no_cache_filters", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def provenance(self) -> pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]]:
+        """
+        Provenance attestation: `true`, or buildx's attributes as build-push-action takes them,
+        e.g. `"mode=max"` (every build step and its inputs). Default `false` (it adds
+        unknown/unknown entries that some consumers reject).
         """
         return pulumi.get(self, "provenance")
 
     @provenance.setter
-    def provenance(self, value: pulumi.Input[Optional[_builtins.bool]]):
+    def provenance(self, value: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]]):
         pulumi.set(self, "provenance", value)
 
     @_builtins.property
@@ -422,6 +548,22 @@ class MultiArchImageArgs:
     @push.setter
     def push(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "push", value)
+
+    @_builtins.property
+    @pulumi.getter(name="rebuildOnSecretChange")
+    def rebuild_on_secret_change(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        A changed value of a `secrets` entry rebuilds the image, without cache (BuildKit keys no
+        cache on secret values, so a cached build would give the same image). Added or removed
+        secrets always rebuild; values read from `secretFiles` and `secretEnvs` are never kept,
+        so they never do. Default `false`: rotating a token (CodeArtifact, npm, a CI job's) does
+        not rebuild.
+        """
+        return pulumi.get(self, "rebuild_on_secret_change")
+
+    @rebuild_on_secret_change.setter
+    def rebuild_on_secret_change(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "rebuild_on_secret_change", value)
 
     @_builtins.property
     @pulumi.getter
@@ -453,15 +595,43 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
-    def sbom(self) -> pulumi.Input[Optional[_builtins.bool]]:
+    def sbom(self) -> pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]]:
         """
-        SBOM attestation. Default `false`.
+        SBOM attestation: `true` (BuildKit's default scanner image), or `"generator=<scanner image>"`. Default `false`.
         """
         return pulumi.get(self, "sbom")
 
     @sbom.setter
-    def sbom(self, value: pulumi.Input[Optional[_builtins.bool]]):
+    def sbom(self, value: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]]):
         pulumi.set(self, "sbom", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretEnvs")
+    def secret_envs(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Build secrets read from environment variables at build time, id -> variable name
+        (build-push-action's `secret-envs`, `--secret id=<id>,env=<name>`): buildx reads the
+        variable from the environment pulumi runs in; only its name is kept. Default none.
+        """
+        return pulumi.get(self, "secret_envs")
+
+    @secret_envs.setter
+    def secret_envs(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "secret_envs", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretFiles")
+    def secret_files(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Build secrets read from files at build time, id -> path relative to the program
+        (build-push-action's `secret-files`, `--secret id=<id>,src=<path>`): buildx reads the file;
+        only the path is kept in state. Default none.
+        """
+        return pulumi.get(self, "secret_files")
+
+    @secret_files.setter
+    def secret_files(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "secret_files", value)
 
     @_builtins.property
     @pulumi.getter
@@ -474,6 +644,18 @@ class MultiArchImageArgs:
     @secrets.setter
     def secrets(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "secrets", value)
+
+    @_builtins.property
+    @pulumi.getter(name="shmSize")
+    def shm_size(self) -> pulumi.Input[Optional[Union[_builtins.float, _builtins.str]]]:
+        """
+        Size of `/dev/shm` in RUN steps, e.g. `"128m"` (`--shm-size`); not a rebuild reason. Default: BuildKit's (64m).
+        """
+        return pulumi.get(self, "shm_size")
+
+    @shm_size.setter
+    def shm_size(self, value: pulumi.Input[Optional[Union[_builtins.float, _builtins.str]]]):
+        pulumi.set(self, "shm_size", value)
 
     @_builtins.property
     @pulumi.getter
@@ -527,6 +709,18 @@ class MultiArchImageArgs:
 
     @_builtins.property
     @pulumi.getter
+    def ulimits(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Resource limits of RUN steps, `"name=soft[:hard]"`, e.g. `"nofile=1024:2048"` (`--ulimit`); not a rebuild reason. Default none.
+        """
+        return pulumi.get(self, "ulimits")
+
+    @ulimits.setter
+    def ulimits(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "ulimits", value)
+
+    @_builtins.property
+    @pulumi.getter
     def verify(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
         Verify each platform's config and entrypoint binary before tags move. Default `true`.
@@ -544,33 +738,43 @@ class MultiArchImage(pulumi.ComponentResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]]] = None,
-                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheFromArgs', 'CacheFromArgsDict']]]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
-                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheToArgs', 'CacheToArgsDict']]]]]] = None,
                  context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 provenance: pulumi.Input[Optional[_builtins.bool]] = None,
+                 provenance: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]]] = None,
                  registry: pulumi.Input[Optional[Union['RegistryArgs', 'RegistryArgsDict']]] = None,
-                 sbom: pulumi.Input[Optional[_builtins.bool]] = None,
+                 sbom: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 shm_size: pulumi.Input[Optional[Union[_builtins.float, _builtins.str]]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  verify: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         """
@@ -580,18 +784,25 @@ class MultiArchImage(pulumi.ComponentResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] add_hosts: Extra `/etc/hosts` entries of RUN steps, `"host:ip"` (`--add-host`). A rebuild reason. Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: Entitlements the build may use (`--allow`): `"network.host"`, `"security.insecure"`
+               (`RUN --security=insecure`), `"device"`; the builder must permit them
+               (`--allow-insecure-entitlement`). Not a rebuild reason. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: OCI annotations (`--annotation`). Default `{}`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: Build arguments (`--build-arg`). Default `{}`.
         :param pulumi.Input[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]] builder: The builder: a {@link BuildxBuilder} of this stack (the image depends on it and, through
                it, on its emulators), or one the user already has, by name (`{ name: "ci-builder" }`,
                made by hand or by setup-buildx-action): read and checked at preview, never created or
                removed.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_from: Cache sources (`--cache-from`). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheFromArgs', 'CacheFromArgsDict']]]]] cache_from: Cache sources (`--cache-from`): `@pulumi/docker-build`'s typed entries (`{ registry: { ref } }`,
+               `{ local }`, `{ s3 }`, `{ gha }`, `{ azblob }`, `{ raw }`) or buildx's strings
+               (build-push-action's `cache-from`). Keys (s3, gha) stay secret and reach buildx through its
+               environment. Default none.
         :param pulumi.Input[_builtins.str] cache_repository: A repository for an automatic registry cache per platform (`<repo>:amd64`,
                `<repo>:arm64`, mode=max). One registry cache ref keeps only the last platform of a
                multi-platform build (docker/buildx#1044), so with this set each platform is built by
                its own (parallel) invocation and the index is assembled from them. Default none.
-        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] cache_to: Cache exports (`--cache-to`). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheToArgs', 'CacheToArgsDict']]]]] cache_to: Cache exports (`--cache-to`): typed entries as for cacheFrom, plus `{ inline: {} }`, or buildx's strings. Default none.
         :param pulumi.Input[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]] context: The build context: a folder relative to the program (e.g. `"./app"`) or a Git URL, or
                `{ location, named }` with named contexts (docker-build's shape).
         :param pulumi.Input[_builtins.bool] delete_on_destroy: Delete the pushed manifests (registry API), the loaded image's tags and the exported files on destroy. Default `false`: all are kept.
@@ -599,6 +810,7 @@ class MultiArchImage(pulumi.ComponentResource):
         :param pulumi.Input[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]] exports: Outputs besides the push (`--output`, `@pulumi/docker-build`'s `exports`): OCI and docker
                tarballs or layouts, local folders, tar, cacheonly, registry/image pushes, raw strings.
                Each file's digest is kept in state; refresh notices one deleted or changed. Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ignore_secrets_in_diff_calculation: `@pulumi/docker-build`'s list of `secrets` ids whose value changes never rebuild; with rebuildOnSecretChange, the exceptions to it. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] labels: Image labels (`--label`). Default `{}`.
         :param pulumi.Input[_builtins.bool] load: Load the image into the docker engine (`--load`), tagged with `tags` after verification:
                one platform, or every platform where the engine has the containerd image store (else
@@ -609,19 +821,37 @@ class MultiArchImage(pulumi.ComponentResource):
                that reject an index. `"auto"`: probe each registry of the tags once; per-arch tags,
                with a warning, where it keeps no lists (one registry may keep lists, another get
                per-arch tags).
+        :param pulumi.Input[_builtins.str] network: The network of RUN steps (`--network`): `"default"`, `"host"` (the builder must permit the
+               `network.host` entitlement) or `"none"`. A rebuild reason: it changes what RUN steps reach.
+               Default `"default"`.
         :param pulumi.Input[_builtins.bool] no_cache: Ignore the build cache (`--no-cache`). Default `false`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] no_cache_filters: Stages of the Dockerfile run without cache at every build (`--no-cache-filter`); not a rebuild reason. Default none.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`.
-        :param pulumi.Input[_builtins.bool] provenance: Provenance attestation. Default `false` (it adds unknown/unknown entries that some consumers reject).
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] provenance: Provenance attestation: `true`, or buildx's attributes as build-push-action takes them,
+               e.g. `"mode=max"` (every build step and its inputs). Default `false` (it adds
+               unknown/unknown entries that some consumers reject).
         :param pulumi.Input[_builtins.bool] pull: Always pull base images (`--pull`). Default `false`.
         :param pulumi.Input[_builtins.bool] push: Push to the registry. Default `true`.
+        :param pulumi.Input[_builtins.bool] rebuild_on_secret_change: A changed value of a `secrets` entry rebuilds the image, without cache (BuildKit keys no
+               cache on secret values, so a cached build would give the same image). Added or removed
+               secrets always rebuild; values read from `secretFiles` and `secretEnvs` are never kept,
+               so they never do. Default `false`: rotating a token (CodeArtifact, npm, a CI job's) does
+               not rebuild.
         :param pulumi.Input[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]] registries: More registry logins, `@pulumi/docker-build`'s `registries`: each adds to the user's
                docker logins for the build (base images, caches, pushes) and for every registry call
                after it. Default none.
         :param pulumi.Input[Union['RegistryArgs', 'RegistryArgsDict']] registry: A login for the tags' registry, used by the push and everything after it; it wins over
                the docker config's for that registry. Default none: the docker config's logins and
                credential helpers (`docker login`), as `docker buildx build --push` uses them.
-        :param pulumi.Input[_builtins.bool] sbom: SBOM attestation. Default `false`.
+        :param pulumi.Input[Union[_builtins.bool, _builtins.str]] sbom: SBOM attestation: `true` (BuildKit's default scanner image), or `"generator=<scanner image>"`. Default `false`.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_envs: Build secrets read from environment variables at build time, id -> variable name
+               (build-push-action's `secret-envs`, `--secret id=<id>,env=<name>`): buildx reads the
+               variable from the environment pulumi runs in; only its name is kept. Default none.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secret_files: Build secrets read from files at build time, id -> path relative to the program
+               (build-push-action's `secret-files`, `--secret id=<id>,src=<path>`): buildx reads the file;
+               only the path is kept in state. Default none.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] secrets: Build secrets, id -> value, for `RUN --mount=type=secret,id=...`. Pass Pulumi secrets: they stay out of state, argv and logs. Default none.
+        :param pulumi.Input[Union[_builtins.float, _builtins.str]] shm_size: Size of `/dev/shm` in RUN steps, e.g. `"128m"` (`--shm-size`); not a rebuild reason. Default: BuildKit's (64m).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ssh: SSH agent sockets or keys to forward (`--ssh`), e.g. `["default"]`. Default none.
         :param pulumi.Input[_builtins.bool] strict: Findings of BuildKit's own Dockerfile checks (`docker buildx build --call=check`, per
                platform, once the builder exists) and of this library's rules fail the preview instead
@@ -631,6 +861,7 @@ class MultiArchImage(pulumi.ComponentResource):
                all or none. May be empty when `push` is false.
         :param pulumi.Input[_builtins.str] target: Target stage (`--target`). Default: the last stage.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] triggers: Values whose change forces a rebuild (e.g. a release number). Default none.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ulimits: Resource limits of RUN steps, `"name=soft[:hard]"`, e.g. `"nofile=1024:2048"` (`--ulimit`); not a rebuild reason. Default none.
         :param pulumi.Input[_builtins.bool] verify: Verify each platform's config and entrypoint binary before tags move. Default `true`.
         """
         ...
@@ -659,33 +890,43 @@ class MultiArchImage(pulumi.ComponentResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  builder: pulumi.Input[Optional[Union['BuildxBuilder', Union['BuilderConfigArgs', 'BuilderConfigArgsDict']]]] = None,
-                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_from: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheFromArgs', 'CacheFromArgsDict']]]]]] = None,
                  cache_repository: pulumi.Input[Optional[_builtins.str]] = None,
-                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 cache_to: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['CacheToArgs', 'CacheToArgsDict']]]]]] = None,
                  context: pulumi.Input[Optional[Union[_builtins.str, Union['BuildContextArgs', 'BuildContextArgsDict']]]] = None,
                  delete_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  dockerfile: pulumi.Input[Optional[Union[_builtins.str, Union['DockerfileArgs', 'DockerfileArgsDict']]]] = None,
                  exports: pulumi.Input[Optional[Sequence[pulumi.Input[Union['ExportArgs', 'ExportArgsDict']]]]] = None,
+                 ignore_secrets_in_diff_calculation: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  labels: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  load: pulumi.Input[Optional[_builtins.bool]] = None,
                  manifest: pulumi.Input[Optional[_builtins.str]] = None,
+                 network: pulumi.Input[Optional[_builtins.str]] = None,
                  no_cache: pulumi.Input[Optional[_builtins.bool]] = None,
+                 no_cache_filters: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
-                 provenance: pulumi.Input[Optional[_builtins.bool]] = None,
+                 provenance: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
                  pull: pulumi.Input[Optional[_builtins.bool]] = None,
                  push: pulumi.Input[Optional[_builtins.bool]] = None,
+                 rebuild_on_secret_change: pulumi.Input[Optional[_builtins.bool]] = None,
                  registries: pulumi.Input[Optional[Sequence[pulumi.Input[Union['RegistryLoginArgs', 'RegistryLoginArgsDict']]]]] = None,
                  registry: pulumi.Input[Optional[Union['RegistryArgs', 'RegistryArgsDict']]] = None,
-                 sbom: pulumi.Input[Optional[_builtins.bool]] = None,
+                 sbom: pulumi.Input[Optional[Union[_builtins.bool, _builtins.str]]] = None,
+                 secret_envs: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 secret_files: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  secrets: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 shm_size: pulumi.Input[Optional[Union[_builtins.float, _builtins.str]]] = None,
                  ssh: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  strict: pulumi.Input[Optional[_builtins.bool]] = None,
                  tags: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  target: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 ulimits: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  verify: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -698,6 +939,8 @@ class MultiArchImage(pulumi.ComponentResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = MultiArchImageArgs.__new__(MultiArchImageArgs)
 
+            __props__.__dict__["add_hosts"] = add_hosts
+            __props__.__dict__["allow"] = allow
             __props__.__dict__["annotations"] = annotations
             __props__.__dict__["build_args"] = build_args
             if builder is None and not opts.urn:
@@ -714,19 +957,22 @@ class MultiArchImage(pulumi.ComponentResource):
             __props__.__dict__["delete_on_destroy"] = delete_on_destroy
             __props__.__dict__["dockerfile"] = dockerfile
             __props__.__dict__["exports"] = exports
+            __props__.__dict__["ignore_secrets_in_diff_calculation"] = ignore_secrets_in_diff_calculation
             __props__.__dict__["labels"] = labels
             if load is None:
                 load = False
             __props__.__dict__["load"] = load
             __props__.__dict__["manifest"] = manifest
+            if network is None:
+                network = 'default'
+            __props__.__dict__["network"] = network
             if no_cache is None:
                 no_cache = False
             __props__.__dict__["no_cache"] = no_cache
+            __props__.__dict__["no_cache_filters"] = no_cache_filters
             if platforms is None and not opts.urn:
                 raise TypeError("Missing required property 'platforms'")
             __props__.__dict__["platforms"] = platforms
-            if provenance is None:
-                provenance = False
             __props__.__dict__["provenance"] = provenance
             if pull is None:
                 pull = False
@@ -734,12 +980,16 @@ class MultiArchImage(pulumi.ComponentResource):
             if push is None:
                 push = True
             __props__.__dict__["push"] = push
+            if rebuild_on_secret_change is None:
+                rebuild_on_secret_change = False
+            __props__.__dict__["rebuild_on_secret_change"] = rebuild_on_secret_change
             __props__.__dict__["registries"] = registries
             __props__.__dict__["registry"] = registry
-            if sbom is None:
-                sbom = False
             __props__.__dict__["sbom"] = sbom
+            __props__.__dict__["secret_envs"] = secret_envs
+            __props__.__dict__["secret_files"] = secret_files
             __props__.__dict__["secrets"] = None if secrets is None else pulumi.Output.secret(secrets)
+            __props__.__dict__["shm_size"] = shm_size
             __props__.__dict__["ssh"] = ssh
             if strict is None:
                 strict = False
@@ -749,6 +999,7 @@ class MultiArchImage(pulumi.ComponentResource):
             __props__.__dict__["tags"] = tags
             __props__.__dict__["target"] = target
             __props__.__dict__["triggers"] = triggers
+            __props__.__dict__["ulimits"] = ulimits
             if verify is None:
                 verify = True
             __props__.__dict__["verify"] = verify
