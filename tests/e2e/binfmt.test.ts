@@ -1,3 +1,4 @@
+// e2e: exclusive (it removes, disables and re-registers the arm64 handler every other file emulates with): npm test runs this file alone.
 // BinfmtSetup against the real kernel interface (/proc/sys/fs/binfmt_misc), real QEMU,
 // a real sshd on loopback and the real engine (Automation API, inline programs).
 import * as assert from "assert";

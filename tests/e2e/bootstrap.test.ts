@@ -134,7 +134,7 @@ describe("the user's tools stay the user's", function () {
     before(async () => {
         requireRealParts();
         m = new UserMachine();
-        registry = await startAuthRegistry(5012);
+        registry = await startAuthRegistry(5021);
     });
     after(() => {
         registry?.stop();
