@@ -1,4 +1,3 @@
-// e2e: exclusive (it restarts dockerd and removes binfmt handlers): npm test runs this file alone.
 // Reliability against the real parts (docs/RELIABILITY.md lists every case): faults in the
 // middle of a run, each followed by a second `up` that converges with nothing lost and no
 // orphaned builder or tag; a killed or cancelled `pulumi up` that leaves nothing running;
