@@ -248,4 +248,10 @@ export interface ImageOutputs extends Omit<ImageInputs, "secrets" | "cacheCreden
     buildReason: string[];
     /** platform -> what verification found. */
     verification: Record<string, string>;
+    /**
+     * Digest of the verification record attached to the index (an OCI referrer that promotions
+     * check and carry along); "" when there is none (verify off, per-arch tags only). Absent in
+     * states from before records: the next `up` attaches one, building nothing.
+     */
+    verificationRecord?: string;
 }
