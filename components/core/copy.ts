@@ -73,11 +73,13 @@ export interface CopyPlan {
 
 /** What a copy did (or a plan will do). */
 export interface CopyStats {
+    /** Manifests put (platform images, attestations, referrers, the index). */
     manifests: number;
-    /** Blobs streamed through us, and their bytes. */
+    /** Blobs streamed from the source into the target. */
     copied: number;
+    /** Bytes of the blobs streamed. */
     bytes: number;
-    /** Blobs mounted from the source's repository (no bytes moved). */
+    /** Blobs mounted from the source's repository (same registry: no bytes moved). */
     mounted: number;
     /** Blobs the target already had. */
     present: number;

@@ -30,6 +30,7 @@ import {
     clientFor, decideModes, expectedTags, loginsOf, Mode, moveTags, movesFor, overallMode, RawManifest, registriesOf, tagDrift, Target, targetsOf,
 } from "./targets";
 import { attachRecords, recordOf } from "./records";
+import { registrySource } from "./copying";
 
 /**
  * Inputs that change what is built or where it goes: any change rebuilds. Not among them:
@@ -362,18 +363,6 @@ async function assembleIndex(inputs: ImageInputs, target: Target, manifests: Rec
     const mediaType = registry.INDEX_MEDIA_TYPES[0];
     const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries }));
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
-}
-
-/** The pushed images, read back from one target as streams (see bench case 7 for why not a local OCI layout). */
-function registrySource(target: Target): verify.BlobSource {
-    return {
-        manifest: async (digest) => {
-            const m = await target.client.getManifest(target.repository, digest);
-            if (!m) throw new Error(`manifest ${digest} is not in ${target.repo} after the push`);
-            return m.body;
-        },
-        blob: (digest) => target.client.openBlob(target.repository, digest),
-    };
 }
 
 /** How many layers of `platform`'s image come from the final stage's base; undefined when unknown. */
