@@ -4,6 +4,7 @@
 import copy = require("../../core/copy");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
+import type { ManifestMode } from "../../contract/types";
 import type { Mode, Target } from "./targets";
 
 export const NO_STATS: copy.CopyStats = { manifests: 0, copied: 0, bytes: 0, mounted: 0, present: 0 };
@@ -18,11 +19,17 @@ export function endpointOf(ref: string, client: (host: string) => registry.Regis
     return { ref: r, from: { client: client(r.registry), repository: r.repository } };
 }
 
-/** What copying `source` into `target` in `mode` would do, as one line for preview (HEADs only, nothing written). */
-export async function planLine(source: copy.SourceImage, target: Target, mode: Mode, note = ""): Promise<string> {
+/**
+ * What copying `source` into `target` would do, as one line for preview (HEADs only, nothing
+ * written). "auto" is probed at up (the probe writes an empty index), so both ways are said.
+ */
+export async function planLine(source: copy.SourceImage, target: Target, manifest: ManifestMode): Promise<string> {
     const to = { client: target.client, repository: target.repository };
-    const plan = copy.planCopy(source, target, mode, await copy.probeTarget(source, to, mode));
-    return `${copy.describe(plan)}${note}`;
+    const plan = async (mode: Mode) => copy.planCopy(source, target, mode, await copy.probeTarget(source, to, mode));
+    if (manifest !== "auto") return copy.describe(await plan(manifest));
+    const perArch = copy.planStats(await plan("per-arch-tags"));
+    return `${copy.describe(await plan("index"))}; or, where it keeps no lists (auto probes at up), per-arch tags: ` +
+        `${perArch.manifests} manifests, ${perArch.copied} blobs to copy (${copy.formatBytes(perArch.bytes)})`;
 }
 
 /** Copies `source` into `target` in `mode`: what it lacks, mounted or streamed; says what it did. */

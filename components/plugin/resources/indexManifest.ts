@@ -15,7 +15,7 @@ import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine, registrySource } from "./copying";
 import { attachRecords, recordOf } from "./records";
-import { clientFor, decideModes, expectedTags, Mode, moveTags, movesFor, RawManifest, tagDrift, Target, targetsOf, TargetInputs } from "./targets";
+import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, Target, targetsOf, TargetInputs } from "./targets";
 
 /** Inputs whose change assembles again. */
 const ASSEMBLE: (keyof IndexManifestInputs)[] = ["tag", "sources", "push", "manifest", "verify"];
@@ -170,10 +170,9 @@ async function previewIndex(inputs: IndexManifestInputs): Promise<{ plan: string
     const plan: string[] = [];
     let target: Target;
     try { [target] = targetsOf(tagInputs(inputs)); } catch (e) { return { plan, failures: [{ property: "tag", reason: (e as Error).message }] }; }
-    const mode: Mode = inputs.manifest === "auto" ? "index" : inputs.manifest;
     for (const [i, { image }] of read.images.entries()) {
         try {
-            plan.push(`sources[${i}] (${Object.keys(image.platforms).join(", ")}) into ${await planLine(image, target, mode)}`);
+            plan.push(`sources[${i}] (${Object.keys(image.platforms).join(", ")}) into ${await planLine(image, target, inputs.manifest)}`);
         } catch (e) {
             failures.push({ property: "tag", reason: `preview: ${target.repo}: ${(e as Error).message}` });
         }

@@ -13,7 +13,7 @@ import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine } from "./copying";
-import { clientFor, decideModes, expectedTags, Mode, moveTags, movesFor, RawManifest, tagDrift, targetsOf } from "./targets";
+import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, targetsOf } from "./targets";
 
 /** Inputs whose change copies again. */
 const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireVerification"];
@@ -63,11 +63,8 @@ async function previewCopy(inputs: ImageCopyInputs): Promise<{ plan: string[]; f
     if (read.problem) return { plan: [], failures: [{ property: "source", reason: read.problem }] };
     const plan: string[] = [], failures: CheckFailure[] = [];
     for (const target of targetsOf({ tags: inputs.tags, registries: inputs.registries })) {
-        // "auto" is probed at up (a probe writes): planned as an index, the most it can copy.
-        const mode: Mode = inputs.manifest === "auto" ? "index" : inputs.manifest;
-        const note = inputs.manifest === "auto" ? "; auto: up probes whether it keeps indexes (per-arch tags copy less)" : "";
         try {
-            plan.push(await planLine(read.source, target, mode, note));
+            plan.push(await planLine(read.source, target, inputs.manifest));
         } catch (e) {
             failures.push({ property: "tags", reason: `preview: ${target.repo}: ${(e as Error).message}` });
         }
