@@ -219,5 +219,10 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
             `No-op ups: \`pulumi up --yes\` (preview, then update, type check on, as users run it) of bench/programs/promote (one ImagePromotion of the fixtures' busybox within ${REGISTRY}, importing the compiled package and @pulumi/pulumi for its Config), of bench/programs/empty (\`export {}\`) and of bench/programs/sdk (imports @pulumi/pulumi, reads one config value), through the CLI, the order rotating. A no-op promotion asks no registry anything: check compares the inputs with the state, diff finds nothing to do; what it adds is the plugin's start (case 8) and one check and diff, per preview and per update. The empty program imports nothing, not even the SDK: loading @pulumi/pulumi's index (about 0.35 s, which pulls in the automation API) and type-checking its declarations is most of the gap, as the last two rows show.`,
         ],
         seconds: (Date.now() - t0) / 1000,
+        versions: [
+            `pulumi-multiarch ${JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version} (commit ${out("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"])})`,
+            `Node.js ${process.version}, ${out("pulumi", ["version"]).replace(/^v/, "pulumi CLI ")}`, `crane ${CRANE_VERSION}`, out("skopeo", ["--version"]),
+            `docker-registry ${out("bash", ["-c", "docker-registry --version | head -1"]).split(" ").slice(1).join(" ")}`,
+        ],
     };
 }

@@ -20,6 +20,8 @@ export interface CaseResult {
     notes: string[];
     /** Wall time of the case, set-up included. */
     seconds: number;
+    /** The versions that matter to this case, said in its section when it is merged in alone. Default: the run's. */
+    versions?: string[];
 }
 
 /** A timed figure against its baseline: medians, ranges and the median of per-pair ratios. */
@@ -122,7 +124,7 @@ export function mergeResults(existing: string, meta: Meta, cases: CaseResult[]):
     text = lines.join("\n");
     for (const c of cases) {
         const section = [`## ${c.id}. ${c.title}`, "",
-            `Measured alone on ${meta.date} (${meta.runs} rounds), on ${meta.machine.join("; ")}; ${meta.versions.join("; ")}.`, "",
+            `Measured alone on ${meta.date} (${meta.runs} rounds), on ${meta.machine.join("; ")}; ${(c.versions ?? meta.versions).join("; ")}.`, "",
             ...table(c.rows), "", ...c.notes.map((n) => `- ${n}`), "", `Case wall time, set-up included: ${Math.round(c.seconds)} s.`, ""].join("\n");
         const at = text.indexOf(`\n## ${c.id}. `);
         if (at >= 0) {
