@@ -22,9 +22,9 @@ export interface IndexArgs {
      */
     sources: pulumi.Input<pulumi.Input<string>[]>;
     /** Push the index and move the tag. Default `true`. */
-    push?: pulumi.Input<boolean>;
+    push?: pulumi.Input<boolean | undefined>;
     /** A login for the tag's registry (docker-build's `registry`: address, username, password). Default none: the docker config's logins. */
-    registry?: pulumi.Input<RegistryLoginArgs>;
+    registry?: pulumi.Input<RegistryLoginArgs | undefined>;
     /**
      * `"index"` (default): the tag points at the index. `"per-arch-tags"`: no index; `<tag>-amd64`,
      * `<tag>-arm64` on the children, for registries that keep no lists. `"auto"`: probe once.
@@ -78,11 +78,11 @@ export class Index extends pulumi.ComponentResource {
                 });
                 if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
                 e.throwIfAny();
-                return { tag, sources, push, manifest, verify, deleteOnDestroy };
+                return { tag, sources, push: push ?? true, manifest, verify, deleteOnDestroy };
             });
         const res = new IndexManifest(`${name}-index`, {
             ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
-            registryAuth: args.registry ? indexLogin(args.registry, args.tag) : undefined,
+            registryAuth: args.registry ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag) : undefined,
         }, { parent: this, additionalSecretOutputs: ["registryAuth"] });
         this.digest = res.digest;
         this.ref = res.ref;
@@ -99,7 +99,7 @@ export class Index extends pulumi.ComponentResource {
 }
 
 /** The `registry` login, for the tag's registry only. */
-function indexLogin(login: pulumi.Input<RegistryLoginArgs>, tag: pulumi.Input<string>): pulumi.Output<RegistryAuth> {
+export function indexLogin(login: pulumi.Input<RegistryLoginArgs>, tag: pulumi.Input<string>): pulumi.Output<RegistryAuth> {
     return pulumi.all([registryLogins([login], undefined, "Index", "registry"), tag]).apply(([[entry], t]) => {
         let host: string | undefined;
         try { host = parseRef(t).registry; } catch { /* refused with the tag */ }
