@@ -8,6 +8,7 @@
 // target's upload, never held in memory; manifests are put by digest, leaves first. No tag
 // moves here: the caller moves tags once every target holds everything.
 import crypto = require("crypto");
+import exec = require("./exec");
 import registry = require("./registry");
 import { INDEX_MEDIA_TYPES } from "./registry";
 
@@ -304,6 +305,7 @@ export async function runCopy(source: SourceImage, from: Endpoint, to: Endpoint,
     const where = `${to.client.registry}/${to.repository}`;
     await limit(opts.concurrency ?? 4, plan.blobs, async (b) => {
         if (b.action === "present") { stats.present++; return; }
+        exec.throwIfStopped(); // the run was cancelled: no new blob starts
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
             try {
@@ -322,6 +324,7 @@ export async function runCopy(source: SourceImage, from: Endpoint, to: Endpoint,
             }
         }
     });
+    exec.throwIfStopped();
     const byDigest = new Map(source.manifests.map((m) => [m.digest, m]));
     const unlisted = new Map<string, Descriptor[]>();
     for (const step of plan.manifests) {

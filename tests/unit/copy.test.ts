@@ -3,6 +3,8 @@
 // read, what the plan says, what is mounted, streamed or skipped, in which order manifests
 // land, referrers and verification records, and the errors a user gets.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
 import * as stream from "stream";
 import { Registry } from "../../components/core/registry";
 import copy = require("../../components/core/copy");
@@ -253,5 +255,30 @@ describe("verification records", () => {
         const subject = { mediaType: "application/vnd.oci.image.index.v1+json", digest: "sha256:i", size: 10 };
         assert.strictEqual(record.recordArtifact(rec(), subject).digest, record.recordArtifact(rec(), subject).digest);
         assert.throws(() => record.parseRecord('{"subject":"x"}'), /not a verification record/);
+    });
+});
+
+describe("copy: a cancelled run", () => {
+    // A cancel (exec.stopAll) holds for the rest of its process, so this runs in a process of its own.
+    it("starts no blob and puts no manifest once the run is cancelled; a promotion then moves no tag", function () {
+        this.timeout(60_000);
+        const root = path.join(__dirname, "..", "..");
+        const script = `
+            const exec = require(${JSON.stringify(path.join(root, "components/core/exec"))});
+            const { FakeRegistry, seedImage } = require(${JSON.stringify(path.join(root, "tests/support/fakeRegistry"))});
+            const { promotionProvider } = require(${JSON.stringify(path.join(root, "components/plugin/resources/promotion"))});
+            (async () => {
+                const a = await new FakeRegistry().start(), b = await new FakeRegistry().start();
+                const img = seedImage(a, "dev/app");
+                await exec.stopAll("the update was cancelled (Ctrl-C): no tag was moved; run \`pulumi up\` again");
+                console.log = () => {};
+                const err = await promotionProvider.create({ source: a.addr + "/dev/app@" + img.digest, tags: [b.addr + "/prod/app:1.0"], manifest: "index",
+                    requireVerification: false, deleteOnDestroy: false }).then(() => "created", (e) => e.message);
+                process.stdout.write(JSON.stringify({ err, writes: b.requests().filter((r) => /^(PUT|POST|PATCH)/.test(r)) }));
+                await a.stop(); await b.stop();
+            })();`;
+        const out = JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: root, encoding: "utf8" }));
+        assert.match(out.err, /the update was cancelled \(Ctrl-C\): no tag was moved/);
+        assert.deepStrictEqual(out.writes, []);
     });
 });

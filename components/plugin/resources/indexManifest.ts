@@ -7,6 +7,7 @@
 // moved to it; per-arch tags instead where the registry keeps no lists. Preview says what it
 // will copy, refresh sees the tag moved, a no-op up asks no registry anything.
 import copy = require("../../core/copy");
+import exec = require("../../core/exec");
 import platformlib = require("../../core/platform");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
@@ -150,6 +151,7 @@ async function assembleAndPush(inputs: IndexManifestInputs, olds?: IndexManifest
     }
     const raw = (c: Child): RawManifest => ({ raw: c.manifest.raw, mediaType: c.manifest.mediaType, digest: c.manifest.digest });
     const { moves, pushedTags } = await movesFor([target], modes, platforms, async () => index, async (_t, p) => raw(children.find((c) => c.platform === p)!));
+    exec.throwIfStopped(); // cancelled while copying: no tag moves
     await moveTags(moves);
     const digest = mode === "index" ? index.digest : "";
     console.log(`assembled ${platforms.join(",")} -> ${digest || Object.values(platformDigests).join(",")} (${mode}) at ${inputs.tag} in ${((Date.now() - started) / 1000).toFixed(1)}s`);

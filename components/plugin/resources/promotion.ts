@@ -7,6 +7,7 @@
 // gone; a no-op up asks no registry anything. Only an image whose verification record covers
 // it is promoted, unless requireVerification is false; the record travels with it.
 import copy = require("../../core/copy");
+import exec = require("../../core/exec");
 import registry = require("../../core/registry");
 import records = require("../../core/verificationRecord");
 import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
@@ -88,6 +89,7 @@ async function promote(inputs: ImageCopyInputs, olds?: ImageCopyOutputs): Promis
         return { raw: m.raw, mediaType: m.mediaType, digest };
     };
     const { moves, pushedTags, index } = await movesFor(targets, modes, platforms, async () => raw(source.digest), async (_t, p) => raw(source.platforms[p]));
+    exec.throwIfStopped(); // cancelled while copying: no tag moves
     await moveTags(moves);
     const digest = index?.digest ?? "";
     const secs = ((Date.now() - started) / 1000).toFixed(1);
