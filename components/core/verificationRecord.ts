@@ -10,6 +10,7 @@
 // hand) from being promoted by mistake.
 import stream = require("stream");
 import { addReferrers, Descriptor, Endpoint, referrerDescriptor, sha256 } from "./copy";
+import { INDEX_MEDIA_TYPES, referrersTag } from "./registry";
 
 export const RECORD_ARTIFACT_TYPE = "application/vnd.pulumi-multiarch.verification.v1+json";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -52,6 +53,20 @@ export async function attachRecord(to: Endpoint, subject: Descriptor, record: Ve
         await addReferrers(to, subject.digest, [referrerDescriptor({ digest: a.digest, mediaType: a.mediaType, raw: a.raw, body: JSON.parse(a.raw.toString("utf8")) })]);
     }
     return a.digest;
+}
+
+/**
+ * Deletes the record `digest` of the image `subject` from `at`, and the fallback tag that
+ * lists it when it lists nothing else (deleting the manifest a tag names removes the tag).
+ */
+export async function detachRecord(at: Endpoint, subject: string, digest: string): Promise<void> {
+    await at.client.deleteManifest(at.repository, digest);
+    const listed = await at.client.getManifest(at.repository, referrersTag(subject));
+    const rest = (listed?.body.manifests ?? []).filter((d: Descriptor) => d.digest !== digest);
+    if (!listed) return;
+    if (!rest.length) { await at.client.deleteManifest(at.repository, listed.digest); return; }
+    const raw = Buffer.from(JSON.stringify({ ...listed.body, manifests: rest }));
+    await at.client.putManifest(at.repository, referrersTag(subject), raw, INDEX_MEDIA_TYPES[0], "delete");
 }
 
 /** Parses a record blob; throws on anything that is not one. */

@@ -194,6 +194,11 @@ describe("copy: runs against registries", () => {
         await promote(endpoint(a, "dev/rec"), img.digest, endpoint(api, "prod/rec"));
         assert.ok(!api.manifest("prod/rec", img.digest.replace(":", "-")), "a registry with the referrers API got a fallback tag");
         assert.deepStrictEqual((await record.findRecords(endpoint(api, "prod/rec"), img.digest)).map((f) => f.digest), [recDigest]);
+
+        // deleteOnDestroy: the record goes, and its fallback tag with it when it lists nothing else.
+        await record.detachRecord(endpoint(a, "dev/rec"), img.digest, recDigest);
+        assert.ok(!a.manifest("dev/rec", recDigest) && !a.manifest("dev/rec", img.digest.replace(":", "-")));
+        assert.deepStrictEqual(await record.findRecords(endpoint(a, "dev/rec"), img.digest), []);
     });
 
     it("a transient 503 on an upload is tried again; a persistent one names the blob and both ends", async () => {

@@ -29,7 +29,7 @@ import { UNKNOWN } from "../wire";
 import {
     clientFor, decideModes, expectedTags, loginsOf, Mode, moveTags, movesFor, overallMode, RawManifest, registriesOf, tagDrift, Target, targetsOf,
 } from "./targets";
-import { attachRecords, recordOf } from "./records";
+import { attachRecords, detachRecords, recordOf } from "./records";
 import { registrySource } from "./copying";
 
 /**
@@ -533,11 +533,15 @@ function lacksRecord(olds: ImageOutputs): boolean {
         && Object.keys(olds.platformDigests).every((p) => /^ok\b/.test(olds.verification?.[p] ?? ""));
 }
 
+/** Each target registry's mode as the state records it (a state of 0.2.0 kept one for all). */
+function modesOf(props: ImageOutputs, targets: Target[]): Record<string, Mode> {
+    return Object.fromEntries(targets.map((t) => [t.registry, props.manifestModes?.[t.registry] ?? (props.manifestMode === "per-arch-tags" ? "per-arch-tags" : "index")]));
+}
+
 /** Attaches the record of the verification the state holds to the image it describes; nothing is built. */
 async function attachRecordOnly(olds: ImageOutputs): Promise<string> {
     const targets = targetsOf(olds);
-    const modes: Record<string, Mode> = Object.fromEntries(targets.map((t) =>
-        [t.registry, olds.manifestModes?.[t.registry] ?? (olds.manifestMode === "per-arch-tags" ? "per-arch-tags" : "index")]));
+    const modes = modesOf(olds, targets);
     const first = targets.find((t) => modes[t.registry] === "index");
     const index = first && await first.client.getManifest(first.repository, olds.digest);
     if (!index) {
@@ -640,8 +644,10 @@ export const imageProvider: Lifecycle = {
     async delete(_id: string, props: ImageOutputs) {
         if (!props.deleteOnDestroy) return;
         if (props.push) {
+            const targets = targetsOf(props);
+            if (props.verificationRecord && props.digest) await detachRecords(targets, modesOf(props, targets), props.digest, props.verificationRecord);
             const digests = new Set([props.digest, ...Object.values(props.platformDigests ?? {})].filter(Boolean));
-            for (const target of targetsOf(props)) {
+            for (const target of targets) {
                 for (const d of digests) await target.client.deleteManifest(target.repository, d);
             }
         }

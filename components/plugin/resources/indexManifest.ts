@@ -11,6 +11,7 @@ import exec = require("../../core/exec");
 import platformlib = require("../../core/platform");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
+import { detachRecord } from "../../core/verificationRecord";
 import type { IndexManifestInputs, IndexManifestOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
@@ -220,6 +221,8 @@ export const indexProvider: Lifecycle = {
     async delete(_id: string, props: IndexManifestOutputs) {
         if (!props.deleteOnDestroy || !props.push || !props.digest) return;
         const [target] = targetsOf(tagInputs(props));
+        const at = { client: target.client, repository: target.repository };
+        if (props.verificationRecord) await detachRecord(at, props.digest, props.verificationRecord);
         await target.client.deleteManifest(target.repository, props.digest);
     },
 };

@@ -147,7 +147,9 @@ export const promotionProvider: Lifecycle = {
         const src = registry.repoOf(props.source);
         for (const t of targetsOf({ tags: props.tags, registries: props.registries })) {
             if (t.repo === src) { console.log(`warning: ${t.repo} is the source's repository: nothing deleted there`); continue; }
-            const digests = [...(props.manifestModes?.[t.registry] === "index" && props.digest ? [props.digest] : []), ...Object.values(props.platformDigests ?? {})];
+            const index = props.manifestModes?.[t.registry] === "index" && props.digest;
+            if (index && props.verificationRecord) await records.detachRecord({ client: t.client, repository: t.repository }, props.digest, props.verificationRecord);
+            const digests = [...(index ? [props.digest] : []), ...Object.values(props.platformDigests ?? {})];
             for (const d of digests) await t.client.deleteManifest(t.repository, d);
         }
     },

@@ -2,7 +2,7 @@
 // (components/core/verificationRecord.ts says what it is and why): by the image after its
 // verification, by the Index after verifying its children, and carried along by promotions.
 import { VERSION } from "../../contract/tokens";
-import { attachRecord, VerificationRecord } from "../../core/verificationRecord";
+import { attachRecord, detachRecord, VerificationRecord } from "../../core/verificationRecord";
 import type { Mode, RawManifest, Target } from "./targets";
 
 /** The record of a verification: each platform's manifest and what verification found there. */
@@ -24,4 +24,9 @@ export async function attachRecords(targets: Target[], modes: Record<string, Mod
         digest = await attachRecord({ client: t.client, repository: t.repository }, { mediaType: index.mediaType, digest: index.digest, size: index.raw.length }, record);
     }
     return digest;
+}
+
+/** Deletes the record `digest` of `subject` where it was attached (deleteOnDestroy). */
+export async function detachRecords(targets: Target[], modes: Record<string, Mode>, subject: string, digest: string): Promise<void> {
+    for (const t of targets.filter((x) => modes[x.registry] === "index")) await detachRecord({ client: t.client, repository: t.repository }, subject, digest);
 }
