@@ -14,7 +14,7 @@ import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine } from "./copying";
-import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, targetsOf } from "./targets";
+import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, TargetInputs, targetsOf } from "./targets";
 
 /** Inputs whose change copies again. */
 const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireVerification"];
@@ -24,8 +24,11 @@ const STATE: (keyof ImageCopyInputs)[] = ["registries", "deleteOnDestroy"];
 const differ = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
 const changed = (olds: Partial<ImageCopyInputs>, news: ImageCopyInputs, keys: (keyof ImageCopyInputs)[]) => keys.filter((k) => differ(olds[k], news[k]));
 
+/** What reaching the registries takes from the inputs: the tags and the `registries` logins (a promotion has no builder). */
+const reach = (i: ImageCopyInputs): TargetInputs => ({ tags: i.tags, ...(i.registries ? { registries: i.registries } : {}) });
+
 function sourceEndpoint(inputs: ImageCopyInputs, timeoutMs?: number) {
-    return endpointOf(inputs.source, (host) => clientFor({ tags: inputs.tags, registries: inputs.registries }, host, timeoutMs));
+    return endpointOf(inputs.source, (host) => clientFor(reach(inputs), host, timeoutMs));
 }
 
 /**
@@ -63,7 +66,7 @@ async function previewCopy(inputs: ImageCopyInputs): Promise<{ plan: string[]; f
     }
     if (read.problem) return { plan: [], failures: [{ property: "source", reason: read.problem }] };
     const plan: string[] = [], failures: CheckFailure[] = [];
-    for (const target of targetsOf({ tags: inputs.tags, registries: inputs.registries })) {
+    for (const target of targetsOf(reach(inputs))) {
         try {
             plan.push(await planLine(read.source, target, inputs.manifest));
         } catch (e) {
@@ -78,7 +81,7 @@ async function promote(inputs: ImageCopyInputs, olds?: ImageCopyOutputs): Promis
     const started = Date.now();
     const { from, source, record, problem } = await readVerifiedSource(inputs);
     if (problem) throw new Error(problem);
-    const targets = targetsOf({ tags: inputs.tags, registries: inputs.registries });
+    const targets = targetsOf(reach(inputs));
     const platforms = Object.keys(source.platforms);
     const modes = await decideModes(inputs.manifest, targets, platforms, { push: true, olds });
     let copied = NO_STATS;
@@ -135,7 +138,7 @@ export const promotionProvider: Lifecycle = {
 
     async read(id: string, props: ImageCopyOutputs) {
         const platforms = Object.keys(props.platformDigests ?? {});
-        const drift = await tagDrift(targetsOf({ tags: props.tags, registries: props.registries }),
+        const drift = await tagDrift(targetsOf(reach(props)),
             (t) => expectedTags(t, props.manifestModes?.[t.registry] ?? "index", props.digest, props.platformDigests, platforms));
         return { id, props: { ...props, drift } };
     },
@@ -145,7 +148,7 @@ export const promotionProvider: Lifecycle = {
     async delete(_id: string, props: ImageCopyOutputs) {
         if (!props.deleteOnDestroy) return;
         const src = registry.repoOf(props.source);
-        for (const t of targetsOf({ tags: props.tags, registries: props.registries })) {
+        for (const t of targetsOf(reach(props))) {
             if (t.repo === src) { console.log(`warning: ${t.repo} is the source's repository: nothing deleted there`); continue; }
             const index = props.manifestModes?.[t.registry] === "index" && props.digest;
             if (index && props.verificationRecord) await records.detachRecord({ client: t.client, repository: t.repository }, props.digest, props.verificationRecord);
