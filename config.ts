@@ -36,6 +36,11 @@ export interface StackConfig {
     buildkitImage?: string;
     binfmtMethod: "host" | "container";
     binfmtImage?: string;
+    /**
+     * Promote instead of build: the stack (in this project and backend) whose verified image,
+     * its `ref` output, is copied by digest to `<registry>/<repository>:<tag>`; nothing is built.
+     */
+    promoteFrom?: string;
 }
 
 const NS = "pulumi-multiarch";
@@ -113,12 +118,16 @@ export function readStackConfig(get: (key: string) => string | undefined, isSecr
                 + "set builderNodes, or remove the TLS keys with `pulumi config rm`");
         }
     }
+    const promoteFrom = get("promoteFrom");
+    if (promoteFrom !== undefined && !/^[\w.-]+$/.test(promoteFrom)) {
+        errors.push(`${NS}:promoteFrom "${promoteFrom}" is not a stack name of this project: ${fix("promoteFrom", "dev")}`);
+    }
     if (errors.length) throw new Error(`stack config:\n  ${errors.join("\n  ")}`);
     const optional = (key: string) => (get(key) ? { [key]: get(key) } : {});
     return {
         platforms: platforms!, registry, repository: get("repository") ?? "hello", tag: get("tag") ?? "latest",
         manifest, binfmtMethod, builderDriver, builderNodes, builderTls: tlsSet.length > 0, context: get("context") ?? "./app",
         ...(tlsDir !== undefined ? { builderTlsDir: tlsDir.replace(/^~(?=\/|$)/, home) } : {}),
-        ...optional("dockerfile"), ...optional("buildkitImage"), ...optional("binfmtImage"),
+        ...optional("dockerfile"), ...optional("buildkitImage"), ...optional("binfmtImage"), ...optional("promoteFrom"),
     };
 }

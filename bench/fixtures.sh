@@ -4,6 +4,9 @@
 #
 # - pulumi-resource-docker-build v0.0.22, the peer's provider plugin (issue 8, case 6), from
 #   the wrapper module scripts/go/docker-build into $CACHE/tools/ like every Go tool;
+# - crane v0.22.1 (github.com/google/go-containerregistry), the promotion case's first peer
+#   (issue 21, case 9), from the wrapper module scripts/go/crane the same way; and skopeo,
+#   its second, from Debian;
 # - $REGISTRY_ADDR/bench/golang:<go version>-std, a Go toolchain image for linux/amd64 AND
 #   linux/arm64 with the standard library packages the app needs already compiled into
 #   the image's Go build cache (amd64 image: for amd64 and, cross, for arm64; arm64 image:
@@ -46,6 +49,31 @@ peer_provider() {
   at=$(date -u +%FT%TZ)
   record peerBuild "{\"seconds\": $((SECONDS - t0)), \"at\": \"$at\"}"
   log "    built pulumi-resource-docker-build in $((SECONDS - t0))s"
+}
+
+CRANE_VERSION=0.22.1
+CRANE_BIN="$CACHE/tools/crane-$CRANE_VERSION/crane"
+
+crane_tool() {
+  if [ -x "$CRANE_BIN" ]; then log "    $CRANE_BIN present"; return; fi
+  log "    building crane $CRANE_VERSION (Go, from the module proxy)"
+  local t0=$SECONDS tmp at
+  mkdir -p "$CACHE/tools"
+  tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+  (cd "$ROOT/scripts/go/crane" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+    go build -trimpath -ldflags "-s -w" -o "$tmp/crane" github.com/google/go-containerregistry/cmd/crane) ||
+    die "building crane failed: see the go output above; check that the Go module proxy answers (go env GOPROXY)"
+  mkdir -p "$(dirname "$CRANE_BIN")" && mv "$tmp/crane" "$CRANE_BIN" && rmdir "$tmp"
+  at=$(date -u +%FT%TZ)
+  record craneBuild "{\"seconds\": $((SECONDS - t0)), \"at\": \"$at\"}"
+}
+
+skopeo_tool() {
+  local have
+  if have=$(command -v skopeo); then log "    $have present"; return; fi
+  log "    installing skopeo (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends skopeo >/dev/null ||
+    die "apt-get could not install skopeo: check that the Debian archive answers (apt-get update)"
 }
 
 manifest_present() {
@@ -109,13 +137,15 @@ DOCKERFILE
   record golangStd "{\"emulatedArm64Seconds\": ${emulated:-null}, \"crossArm64Seconds\": ${cross:-null}, \"at\": \"$at\", \"ref\": \"$GOLANG_REF\"}"
 }
 
-# bench/fixtures.sh [peer|golang]...: the named fixtures, default both.
-for f in "${@:-peer golang}"; do
+# bench/fixtures.sh [peer|golang|crane|skopeo]...: the named fixtures, default all.
+for f in "${@:-peer golang crane skopeo}"; do
   for g in $f; do
     case $g in
       peer) step "bench fixture: peer provider plugin" peer_provider ;;
       golang) step "bench fixture: $GOLANG_REF" golang_image ;;
-      *) die "unknown fixture $g (peer, golang)" ;;
+      crane) step "bench fixture: crane $CRANE_VERSION" crane_tool ;;
+      skopeo) step "bench fixture: skopeo" skopeo_tool ;;
+      *) die "unknown fixture $g (peer, golang, crane, skopeo)" ;;
     esac
   done
 done

@@ -1,9 +1,10 @@
-// The benchmarks of issue 8 (run by bench/run, i.e. `npm run bench`): six cases, each figure
-// against a baseline measured in the same run, written to bench/RESULTS.md.
+// The benchmarks of issue 8 (run by bench/run, i.e. `npm run bench`) and those added since
+// (case 9: promotions, issue 21): each figure against a baseline measured in the same run,
+// written to bench/RESULTS.md; a case run alone is merged into it with --merge.
 import * as fs from "fs";
 import * as path from "path";
 import { readMachine } from "./lib/procfs";
-import { CaseResult, renderResults } from "./lib/report";
+import { CaseResult, mergeResults, renderResults } from "./lib/report";
 import { LOG, ROOT, WORK, out, retries, say, timed } from "./lib/sh";
 import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
 import { fmtMiB, fmtSeconds } from "./lib/stats";
@@ -14,19 +15,23 @@ import { cacheCase, cacheStack } from "./cases/cache";
 import { scaleCase, scaleStack } from "./cases/scale";
 import { startupCase } from "./cases/startup";
 import { verifyCase } from "./cases/verify";
+import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
 
 const PEER_VERSION = "0.0.22";
 const PEER_BIN = path.join(CACHE, "tools", `pulumi-resource-docker-build-${PEER_VERSION}`, "pulumi-resource-docker-build");
 
-interface Args { runs: number; cases: Set<string>; clean: boolean }
+interface Args { runs: number; cases: Set<string>; clean: boolean; merge: boolean }
+
+const CASES = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { runs: 5, cases: new Set(["1", "2", "3", "4", "5", "6", "7", "8"]), clean: false };
+    const args: Args = { runs: 5, cases: new Set(CASES), clean: false, merge: false };
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--runs") args.runs = Number(argv[++i]);
         else if (argv[i] === "--cases") args.cases = new Set(argv[++i].split(","));
         else if (argv[i] === "--clean") args.clean = true;
-        else throw new Error(`unknown argument ${argv[i]}: use --runs N, --cases 1,2,..., --clean`);
+        else if (argv[i] === "--merge") args.merge = true;
+        else throw new Error(`unknown argument ${argv[i]}: use --runs N, --cases 1,2,..., --merge, --clean`);
     }
     if (!(args.runs >= 1)) throw new Error("--runs needs a positive number");
     return args;
@@ -43,10 +48,11 @@ function versions(): string[] {
         `Node.js ${process.version}, Go ${tryOut("go", ["env", "GOVERSION"])}`,
         `pulumi-multiarch ${pkg("package.json")} (this tree, commit ${tryOut("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"])})`,
         `peer: @pulumi/docker-build ${pkg("node_modules/@pulumi/docker-build/package.json")}, plugin pulumi-resource-docker-build ${PEER_VERSION} built from the Go module proxy (scripts/go/docker-build)`,
+        `copy peers (case 9): crane ${CRANE_VERSION} (github.com/google/go-containerregistry, built from the Go module proxy, scripts/go/crane), ${tryOut("skopeo", ["--version"])} (Debian)`,
     ];
 }
 
-const allStacks = () => [mainStack(), emptyStack(), oursSideStack(), peerSideStack(), cacheStack(), scaleStack()];
+const allStacks = () => [mainStack(), emptyStack(), oursSideStack(), peerSideStack(), cacheStack(), scaleStack(), promoteStack(), sdkStack()];
 
 async function clean(): Promise<void> {
     // The peer stack first: its image uses the builder the ours "side" stack owns.
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(LOG, `bench run ${new Date().toISOString()}\n`);
     const t0 = Number(process.env.BENCH_T0 ?? Date.now());
     const peerMs = Number(process.env.BENCH_PEER_MS ?? 0);
-    if (!fs.existsSync(PEER_BIN)) throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
+    if (args.cases.has("6") && !fs.existsSync(PEER_BIN)) throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
 
     const results: Record<string, CaseResult> = {};
     if (args.cases.has("1")) results["1"] = await noopCase(args.runs);
@@ -94,13 +100,14 @@ async function main(): Promise<void> {
     if (args.cases.has("5")) results["5"] = await scaleCase(args.runs);
     if (args.cases.has("7")) results["7"] = await verifyCase(args.runs);
     if (args.cases.has("8")) results["8"] = await startupCase(args.runs);
+    if (args.cases.has("9")) results["9"] = await promoteCase(args.runs);
     await idleBuilders();
 
     const totalSeconds = (Date.now() - t0 - peerMs) / 1000;
     const fx = fixtureRecords();
     const m = readMachine();
-    const complete = args.runs >= 5 && ["1", "2", "3", "4", "5", "6", "7", "8"].every((c) => results[c]);
-    const text = renderResults({
+    const complete = args.runs >= 5 && CASES.every((c) => results[c]);
+    const meta = {
         date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
         machine: [
             `${m.cores} cores (${m.cpuModel}), ${fmtMiB(m.memTotalKiB)} RAM, Linux ${m.kernel} (from /proc); shared with other jobs running builds during the bench`,
@@ -116,8 +123,10 @@ async function main(): Promise<void> {
                 : "No run needed repeating (no transient QEMU handler failures).",
             `Log of every command: ${path.relative(ROOT, LOG)}.`,
         ],
-    }, ["1", "2", "3", "4", "5", "6", "7", "8"].filter((c) => results[c]).map((c) => results[c]));
-    const file = complete ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
+    };
+    const measured = CASES.filter((c) => results[c]).map((c) => results[c]);
+    const file = complete || args.merge ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
+    const text = !complete && args.merge ? mergeResults(fs.readFileSync(file, "utf8"), meta, measured) : renderResults(meta, measured);
     fs.writeFileSync(file, text);
     say(`wrote ${path.relative(ROOT, file)} (${fmtSeconds(totalSeconds)} in all, peer build excluded)`);
 }

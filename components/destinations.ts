@@ -186,18 +186,18 @@ const HOST = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|
  * user and password, none twice, none the `registry` arg's registry too (`registryAddress`).
  */
 export function registryLogins(list: pulumi.Input<pulumi.Input<RegistryLoginArgs>[]> | undefined,
-    registryAddress: pulumi.Input<string | undefined>): pulumi.Output<RegistryLoginEntry[]> {
+    registryAddress: pulumi.Input<string | undefined>, resource = "MultiArchImage", property = "registries"): pulumi.Output<RegistryLoginEntry[]> {
     return pulumi.all([pulumi.output(list ?? []), registryAddress]).apply(([entries, fromRegistry]) => {
-        const e = new ArgErrors("MultiArchImage");
+        const e = new ArgErrors(resource);
         const seen = new Map<string, number>();
         const out: RegistryLoginEntry[] = [];
         (entries as RegistryLoginArgs[]).forEach((r, i) => {
-            const at = `registries[${i}]`;
+            const at = `${property}[${i}]`;
             const address = typeof r?.address === "string" && r.address.trim() ? registryOfServer(r.address) : undefined;
             if (!address || !HOST.test(address)) e.add(`${at}.address`, `"${r?.address ?? ""}" is not a registry address: write its host[:port], e.g. "ghcr.io" or "registry.corp:5000"`);
             if (!r?.username) e.add(`${at}.username`, "give the login's user name");
             if (!r?.password) e.add(`${at}.password`, "give the login's password or token, as a Pulumi secret");
-            if (address && seen.has(address)) e.add(`${at}.address`, `registries[${seen.get(address)}] logs in to ${address} already: keep one login per registry`);
+            if (address && seen.has(address)) e.add(`${at}.address`, `${property}[${seen.get(address)}] logs in to ${address} already: keep one login per registry`);
             if (address && address === fromRegistry) e.add(`${at}.address`, `the registry arg logs in to ${address} already: keep one of them`);
             if (address) seen.set(address, i);
             if (address && r.username && r.password) out.push({ address, username: r.username as string, password: r.password as string });

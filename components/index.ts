@@ -15,5 +15,8 @@ export {
     CacheToArgs, CacheToAzureBlobArgs, CacheToGitHubActionsArgs, CacheToInlineArgs, CacheToLocalArgs, CacheToRegistryArgs, CacheToS3Args,
     CacheExportArgs, CacheCompressionArgs,
 } from "./caches";
+export { ImagePromotion, ImagePromotionArgs } from "./imagePromotion";
+export { Index, IndexArgs } from "./imageIndex";
 export type { ManifestMode } from "./contract/types";
+export type { CopyStats } from "./core/copy";
 export type { ExportResult, ExportType } from "./core/exports";

@@ -15,6 +15,8 @@ const COMPONENTS: Record<keyof typeof COMPONENT_TYPES, { args: string; file: str
     BinfmtSetup: { args: "BinfmtSetupArgs", file: "components/binfmtSetup.ts" },
     BuildxBuilder: { args: "BuildxBuilderArgs", file: "components/buildxBuilder.ts" },
     MultiArchImage: { args: "MultiArchImageArgs", file: "components/multiArchImage.ts" },
+    ImagePromotion: { args: "ImagePromotionArgs", file: "components/imagePromotion.ts" },
+    Index: { args: "IndexArgs", file: "components/imageIndex.ts" },
 };
 const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: string; file: string; description: string }> = {
     BinfmtHandlers: {
@@ -28,6 +30,14 @@ const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: 
     Image: {
         inputs: "ImageInputs", outputs: "ImageOutputs", file: "components/contract/types.ts",
         description: "One multi-platform image: built, verified, pushed by digest, tags moved. Used by MultiArchImage.",
+    },
+    ImageCopy: {
+        inputs: "ImageCopyInputs", outputs: "ImageCopyOutputs", file: "components/contract/types.ts",
+        description: "One image copied by digest to tags in other repositories and registries, its verification record checked and carried along. Used by ImagePromotion.",
+    },
+    IndexManifest: {
+        inputs: "IndexManifestInputs", outputs: "IndexManifestOutputs", file: "components/contract/types.ts",
+        description: "An index over images pushed elsewhere, one per platform, each checked against its config and verified, then tagged. Used by Index.",
     },
 };
 /** Secret inputs of the components (Pulumi secrets in every language). */

@@ -20,6 +20,8 @@ export interface CaseResult {
     notes: string[];
     /** Wall time of the case, set-up included. */
     seconds: number;
+    /** The versions that matter to this case, said in its section when it is merged in alone. Default: the run's. */
+    versions?: string[];
 }
 
 /** A timed figure against its baseline: medians, ranges and the median of per-pair ratios. */
@@ -99,4 +101,39 @@ export function renderResults(meta: Meta, cases: CaseResult[], preamble: string[
     lines.push("## Bench run", "", `Whole \`npm run bench\`: ${Math.round(meta.totalSeconds)} s (${(meta.totalSeconds / 60).toFixed(1)} min).`);
     lines.push(...meta.notCounted.map((n) => `- ${n}`), "");
     return lines.join("\n");
+}
+
+/**
+ * `existing` (a RESULTS.md) with the sections of `cases` replaced (or added before "## Bench
+ * run") and their rows of the Targets table replaced, each such section saying when and on what
+ * it was measured: for a case run alone (`npm run bench -- --cases 9 --merge`) while the others'
+ * figures stand. Pure.
+ */
+export function mergeResults(existing: string, meta: Meta, cases: CaseResult[]): string {
+    let text = existing;
+    const ids = new Set(cases.map((c) => c.id));
+    // Targets: drop the rows of these cases, then add theirs at the end of the table.
+    const lines = text.split("\n");
+    const start = lines.indexOf("## Targets");
+    if (start < 0) throw new Error("no \"## Targets\" section in the results to merge into");
+    let end = lines.findIndex((l, i) => i > start + 3 && !l.startsWith("|"));
+    const kept = lines.slice(start, end).filter((l) => !ids.has(/^\| (\w+) \|/.exec(l)?.[1] ?? ""));
+    const added = cases.flatMap((c) => c.rows.filter((r) => r.target)
+        .map((r) => `| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`));
+    lines.splice(start, end - start, ...kept, ...added);
+    text = lines.join("\n");
+    for (const c of cases) {
+        const section = [`## ${c.id}. ${c.title}`, "",
+            `Measured alone on ${meta.date} (${meta.runs} rounds), on ${meta.machine.join("; ")}; ${(c.versions ?? meta.versions).join("; ")}.`, "",
+            ...table(c.rows), "", ...c.notes.map((n) => `- ${n}`), "", `Case wall time, set-up included: ${Math.round(c.seconds)} s.`, ""].join("\n");
+        const at = text.indexOf(`\n## ${c.id}. `);
+        if (at >= 0) {
+            end = text.indexOf("\n## ", at + 1);
+            text = `${text.slice(0, at + 1)}${section}${text.slice(end + 1)}`;
+        } else {
+            const run = text.indexOf("\n## Bench run");
+            text = `${text.slice(0, run + 1)}${section}\n${text.slice(run + 1)}`;
+        }
+    }
+    return text;
 }

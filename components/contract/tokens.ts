@@ -8,11 +8,13 @@ export const PACKAGE = "multiarch";
 /** The plugin version the program side asks the engine for; equals package.json's version (a unit test checks). */
 export const VERSION = "0.2.0";
 
-/** Type tokens of the three components (served by `construct` for other languages). */
+/** Type tokens of the components (served by `construct` for other languages). */
 export const COMPONENT_TYPES = {
     BinfmtSetup: "multiarch:index:BinfmtSetup",
     BuildxBuilder: "multiarch:index:BuildxBuilder",
     MultiArchImage: "multiarch:index:MultiArchImage",
+    ImagePromotion: "multiarch:index:ImagePromotion",
+    Index: "multiarch:index:Index",
 } as const;
 
 /** Type tokens of the custom resources the plugin manages (check/diff/create/read/update/delete). */
@@ -20,6 +22,8 @@ export const RESOURCE_TYPES = {
     BinfmtHandlers: "multiarch:index:BinfmtHandlers",
     Builder: "multiarch:index:Builder",
     Image: "multiarch:index:Image",
+    ImageCopy: "multiarch:index:ImageCopy",
+    IndexManifest: "multiarch:index:IndexManifest",
 } as const;
 
 export type ResourceType = (typeof RESOURCE_TYPES)[keyof typeof RESOURCE_TYPES];
@@ -33,6 +37,8 @@ export const SECRET_OUTPUTS: Record<ResourceType, readonly string[]> = {
     [RESOURCE_TYPES.BinfmtHandlers]: ["host"],
     [RESOURCE_TYPES.Builder]: ["tls"],
     [RESOURCE_TYPES.Image]: ["secrets", "registryAuth", "registries", "cacheCredentials"],
+    [RESOURCE_TYPES.ImageCopy]: ["registries"],
+    [RESOURCE_TYPES.IndexManifest]: ["registryAuth"],
 };
 
 /**

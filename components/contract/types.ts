@@ -5,6 +5,7 @@
 import type { Handler } from "../core/binfmt";
 import type { BuilderNode, NodeOptions } from "../core/buildx";
 import type { CacheCredentials } from "../core/cache";
+import type { CopyStats } from "../core/copy";
 import type { ExportResult, ExportSpec } from "../core/exports";
 import type { HostSpec } from "../core/host";
 import type { NodeTls } from "../core/nodeProbe";
@@ -248,4 +249,92 @@ export interface ImageOutputs extends Omit<ImageInputs, "secrets" | "cacheCreden
     buildReason: string[];
     /** platform -> what verification found. */
     verification: Record<string, string>;
+    /**
+     * Digest of the verification record attached to the index (an OCI referrer that promotions
+     * check and carry along); "" when there is none (verify off, per-arch tags only). Absent in
+     * states from before records: the next `up` attaches one, building nothing.
+     */
+    verificationRecord?: string;
+}
+
+/** Inputs of `multiarch:index:ImageCopy`. */
+export interface ImageCopyInputs {
+    /** The image, by digest: `registry/repository@sha256:...`. */
+    source: string;
+    /** The tags to point at it, in any repositories and registries. */
+    tags: string[];
+    /** How each registry's tags point at it. */
+    manifest: ManifestMode;
+    /** Logins for the source's and the targets' registries (passwords Pulumi secrets), added to the docker config's. */
+    registries?: RegistryLoginEntry[];
+    /** Refuse a source without a verification record that covers it. */
+    requireVerification: boolean;
+    /** Delete the copied manifests at the targets on destroy. */
+    deleteOnDestroy: boolean;
+    /** Set by check when this run copies: what each target gets, one line each. */
+    plan?: string[];
+}
+
+/** Outputs of `multiarch:index:ImageCopy`. */
+export interface ImageCopyOutputs extends ImageCopyInputs {
+    /** The index's digest at the targets that keep indexes: the source's own; "" when every target has per-arch tags. */
+    digest: string;
+    /** platform -> digest of its image manifest (the same at the source and at every target). */
+    platformDigests: Record<string, string>;
+    /** `<first target repository>@<digest>` (the first platform's manifest where no target keeps the index). */
+    ref: string;
+    /** Every tag pointed at the image (per-arch tags where the registry keeps no lists). */
+    pushedTags: string[];
+    /** registry -> how its tags point at the image ("auto" resolved once). */
+    manifestModes: Record<string, "index" | "per-arch-tags">;
+    /** platform -> what verification found, from the source's verification record; {} when none was required and none found. */
+    verification: Record<string, string>;
+    /** Digest of the verification record copied with the image; "" when none. */
+    verificationRecord: string;
+    /** What the last copy did, over every target. */
+    copied: CopyStats;
+    /** What refresh found moved or gone; the next `up` puts it back. */
+    drift?: string[];
+}
+
+/** Inputs of `multiarch:index:IndexManifest`. */
+export interface IndexManifestInputs {
+    /** The tag to point at the index. */
+    tag: string;
+    /** The images joined, by digest: one platform each, or indexes whose every platform is taken. */
+    sources: string[];
+    /** Push the index and move the tag; false only computes it. */
+    push: boolean;
+    /** How the tag's registry points at the images. */
+    manifest: ManifestMode;
+    /** The login for the tag's registry (its password a Pulumi secret), added to the docker config's. */
+    registryAuth?: RegistryAuth;
+    /** Verify each platform's image (config and binaries) before the tag moves. */
+    verify: boolean;
+    /** Delete the index on destroy. */
+    deleteOnDestroy: boolean;
+    /** Set by check when this run pushes: what the tag's repository gets. */
+    plan?: string[];
+}
+
+/** Outputs of `multiarch:index:IndexManifest`. */
+export interface IndexManifestOutputs extends IndexManifestInputs {
+    /** Digest of the index ("" for per-arch tags). */
+    digest: string;
+    /** `<tag>@<digest>`, as docker-build's Index gives it; the tag alone when not pushed. */
+    ref: string;
+    /** platform -> digest of its image manifest. */
+    platformDigests: Record<string, string>;
+    /** Every tag pushed (per-arch tags where the registry keeps no lists). */
+    pushedTags: string[];
+    /** The mode used ("auto" resolved once). */
+    manifestMode: "index" | "per-arch-tags";
+    /** platform -> what verification found. */
+    verification: Record<string, string>;
+    /** Digest of the verification record attached to the index; "" when none. */
+    verificationRecord: string;
+    /** What the last push copied into the tag's repository. */
+    copied: CopyStats;
+    /** What refresh found moved or gone; the next `up` puts it back. */
+    drift?: string[];
 }

@@ -6,8 +6,11 @@
 // builder's buildkitd config, /etc/docker/certs.d and the system store (registryHosts.ts).
 // Hand-written rather than `buildx imagetools`: imagetools cannot read blobs, delete, or
 // push a manifest under a tag as it is (see the README's "How registries are reached").
+// Promotions copy through it too: blobs mounted across repositories or streamed from one
+// registry's GET into another's upload (never held in memory), referrers listed.
 import http = require("http");
 import https = require("https");
+import stream = require("stream");
 import dockerConfig = require("./dockerConfig");
 import hosts = require("./registryHosts");
 
@@ -47,7 +50,7 @@ export type Credentials = dockerConfig.Credentials;
 export interface Manifest { digest: string; mediaType: string; raw: Buffer; body: any }
 
 /** What a registry operation is part of, for error messages. */
-export type Step = "preview ping" | "read" | "tag move" | "index probe" | "delete";
+export type Step = "preview ping" | "read" | "tag move" | "index probe" | "delete" | "copy";
 
 interface Response {
     status: number;
@@ -169,20 +172,34 @@ export class Registry {
         return `${this.access.scheme}://${this.access.apiHost}/v2/${path}`;
     }
 
-    /** Opens one request (TLS as `access` says); resolves with the response, its body unread. */
-    private open(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
+    /**
+     * Opens one request (TLS as `access` says); resolves with the response, its body unread. A
+     * stream body is piped with backpressure (a blob upload), and stopped if the registry
+     * answers before it has read it all.
+     */
+    private open(method: string, url: string, headers: Record<string, string>, body?: Buffer | stream.Readable): Promise<http.IncomingMessage> {
         const secure = url.startsWith("https:");
         if (secure) this.tls ??= hosts.tlsOptions(this.access);
         const options = { method, headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) };
         return new Promise((resolve, reject) => {
-            const req = (secure ? https : http).request(url, options, resolve);
+            let answered = false;
+            const req = (secure ? https : http).request(url, options, (res) => {
+                answered = true;
+                if (body instanceof stream.Readable && !body.readableEnded) body.destroy();
+                resolve(res);
+            });
             req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
             req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
-            req.end(body);
+            if (body instanceof stream.Readable) {
+                // A source that fails mid-blob fails the request; once the registry answered, its answer counts.
+                stream.pipeline(body, req, (e) => { if (e && !answered) req.destroy(e); });
+            } else {
+                req.end(body);
+            }
         });
     }
 
-    private async send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+    private async send(method: string, url: string, headers: Record<string, string>, body?: Buffer | stream.Readable): Promise<Response> {
         const res = await this.open(method, url, headers, body);
         return new Promise((resolve, reject) => {
             const chunks: Buffer[] = [];
@@ -220,16 +237,20 @@ export class Registry {
     private async fetchToken(challenge: Record<string, string>, scope: string | undefined, retry?: RetryPolicy): Promise<string> {
         const login = await this.login();
         const { credentials } = login;
-        const params: Record<string, string> = { ...(challenge.service ? { service: challenge.service } : {}), ...(scope ? { scope } : {}) };
+        const params: Record<string, string> = challenge.service ? { service: challenge.service } : {};
         let res: Response;
         if (credentials?.username === "<token>") {
-            // An identity token (docker login with OAuth): the refresh-token grant.
-            const form = new URLSearchParams({ ...params, grant_type: "refresh_token", refresh_token: credentials.password, client_id: "pulumi-multiarch" });
+            // An identity token (docker login with OAuth): the refresh-token grant (OAuth2 scopes are space-separated).
+            const form = new URLSearchParams({ ...params, ...(scope ? { scope } : {}), grant_type: "refresh_token", refresh_token: credentials.password, client_id: "pulumi-multiarch" });
             const headers = { "Content-Type": "application/x-www-form-urlencoded" };
             res = await this.sendRetrying("POST", challenge.realm, headers, Buffer.from(form.toString()), retry);
         } else {
+            // Several scopes (a mount needs push on the target and pull on the source repository)
+            // are several `scope` parameters, as docker's token protocol asks.
+            const query = new URLSearchParams(params);
+            for (const s of (scope ?? "").split(" ").filter(Boolean)) query.append("scope", s);
             const headers: Record<string, string> = credentials ? { Authorization: basic(credentials) } : {};
-            res = await this.sendRetrying("GET", `${challenge.realm}?${new URLSearchParams(params)}`, headers, undefined, retry);
+            res = await this.sendRetrying("GET", `${challenge.realm}?${query}`, headers, undefined, retry);
         }
         const service = `${this.registry}'s token service ${challenge.realm}`;
         if (res.status === 401 || res.status === 403) {
@@ -270,7 +291,7 @@ export class Registry {
         }
         if (res.status === 401 || res.status === 403) {
             const login = await this.login();
-            const [, repo, actions] = scope.split(":");
+            const [, repo, actions] = scope.split(" ")[0].split(":");
             throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
                 `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`);
         }
@@ -323,13 +344,18 @@ export class Registry {
         };
     }
 
-    /** Points `tag` at exactly these manifest bytes (moving a tag is a manifest PUT). */
-    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string, step: Step = "tag move"): Promise<void> {
+    /**
+     * Points `tag` at exactly these manifest bytes (moving a tag is a manifest PUT; a digest
+     * as `tag` stores it untagged). `subjectIndexed`: the registry says (OCI-Subject) that it
+     * listed the manifest among its subject's referrers itself.
+     */
+    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string, step: Step = "tag move"): Promise<{ subjectIndexed: boolean }> {
         const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
         if (res.status !== 201 && res.status !== 200) {
             const text = res.body.toString("utf8").slice(0, 300);
             throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
         }
+        return { subjectIndexed: res.headers["oci-subject"] !== undefined };
     }
 
     /** Whether the repository holds the blob (a HEAD). */
@@ -338,6 +364,55 @@ export class Registry {
         if (res.status === 200) return true;
         if (res.status === 404) return false;
         throw new Error(`read: HEAD blob ${digest} of ${this.registry}/${repository} answered ${res.status}`);
+    }
+
+    /**
+     * Puts a blob into `repository`: mounted from `mountFrom` (another repository of this
+     * registry: no bytes move) where the registry agrees, else uploaded from the stream
+     * `open()` returns (POST, one streamed PATCH, PUT ?digest=), so a layer of any size passes
+     * with flat memory. The registry checks the digest of what it received.
+     */
+    async putBlob(repository: string, blob: { digest: string; size: number }, open: () => Promise<stream.Readable>, mountFrom?: string): Promise<"mounted" | "uploaded"> {
+        const scope = `repository:${repository}:pull,push${mountFrom ? ` repository:${mountFrom}:pull` : ""}`;
+        const query = mountFrom ? `?mount=${blob.digest}&from=${encodeURIComponent(mountFrom)}` : "";
+        const started = await this.call("copy", "POST", `${repository}/blobs/uploads/${query}`, scope);
+        if (started.status === 201 && mountFrom) return "mounted";
+        const where = `${this.registry}/${repository}`;
+        if (started.status !== 202 || !started.headers.location) {
+            throw new Error(`copy: ${where} refused an upload of ${blob.digest} (${started.status}): ${started.body.toString("utf8").slice(0, 300)}`);
+        }
+        // The registry declined the mount (or none was asked): the bytes go through us.
+        const auth = await this.authFor(scope);
+        let location = new URL(String(started.headers.location), this.url("")).toString();
+        const body = await open();
+        const patched = await this.send("PATCH", location,
+            { ...auth, "Content-Type": "application/octet-stream", "Content-Length": String(blob.size) }, body);
+        if (patched.status !== 202 && patched.status !== 204) {
+            throw new Error(`copy: ${where} refused the bytes of ${blob.digest} (${patched.status}): ${patched.body.toString("utf8").slice(0, 300)}`);
+        }
+        location = new URL(String(patched.headers.location ?? location), location).toString();
+        const commit = new URL(location);
+        commit.searchParams.set("digest", blob.digest);
+        const done = await this.send("PUT", commit.toString(), { ...auth, "Content-Length": "0" });
+        if (done.status !== 201 && done.status !== 204) {
+            throw new Error(`copy: ${where} refused blob ${blob.digest} (${done.status}): ${done.body.toString("utf8").slice(0, 300)}`);
+        }
+        return "uploaded";
+    }
+
+    /**
+     * The referrers of `digest` (OCI 1.1: manifests whose `subject` is it, e.g. signatures,
+     * SBOMs, verification records), from the referrers API, or where the registry has none
+     * (`api` false) from the fallback tag `sha256-<hex>`'s index, as oras and cosign keep it.
+     */
+    async referrers(repository: string, digest: string): Promise<{ api: boolean; manifests: any[] }> {
+        const res = await this.call("read", "GET", `${repository}/referrers/${digest}`, `repository:${repository}:pull`, { Accept: INDEX_MEDIA_TYPES[0] });
+        if (res.status === 200 && /json/.test(String(res.headers["content-type"] ?? ""))) {
+            return { api: true, manifests: JSON.parse(res.body.toString("utf8")).manifests ?? [] };
+        }
+        if (res.status >= 500) throw new Error(`read: GET referrers of ${digest} from ${this.registry}/${repository} answered ${res.status}`);
+        const index = await this.getManifest(repository, referrersTag(digest));
+        return { api: false, manifests: Array.isArray(index?.body.manifests) ? index!.body.manifests : [] };
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {
@@ -385,4 +460,9 @@ export function platformDigests(index: any): Record<string, string> {
         out[[p.os, p.architecture, p.variant].filter(Boolean).join("/")] = m.digest;
     }
     return out;
+}
+
+/** The OCI 1.1 referrers fallback tag of a digest: `sha256:ab..` -> `sha256-ab..`. */
+export function referrersTag(digest: string): string {
+    return digest.replace(":", "-");
 }

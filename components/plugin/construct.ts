@@ -1,4 +1,4 @@
-// `construct` of the three components, for programs in other languages (Pulumi YAML,
+// `construct` of the components, for programs in other languages (Pulumi YAML,
 // Python, ...): the engine asks the plugin to build a component, and the plugin runs the very
 // classes a TypeScript program uses, so every language gets the same checks and children.
 import * as pulumi from "@pulumi/pulumi";
@@ -7,6 +7,8 @@ import { BinfmtSetup } from "../binfmtSetup";
 import { BuildxBuilder } from "../buildxBuilder";
 import { COMPONENT_TYPES, ComponentType, PACKAGE, VERSION } from "../contract/tokens";
 import { MultiArchImage } from "../multiArchImage";
+import { ImagePromotion } from "../imagePromotion";
+import { Index } from "../imageIndex";
 
 /**
  * A component made earlier in the same program, passed by reference (`builder: ${builder}`
@@ -61,6 +63,8 @@ export const construct: NonNullable<provider.Provider["construct"]> = async (nam
     const args = (await argsOf(inputs)) as any;
     const component = type === COMPONENT_TYPES.BinfmtSetup ? new BinfmtSetup(name, args, options)
         : type === COMPONENT_TYPES.BuildxBuilder ? new BuildxBuilder(name, args, options)
-            : new MultiArchImage(name, args, options);
+            : type === COMPONENT_TYPES.ImagePromotion ? new ImagePromotion(name, args, options)
+                : type === COMPONENT_TYPES.Index ? new Index(name, args, options)
+                    : new MultiArchImage(name, args, options);
     return { urn: component.urn, state: stateOf(component) };
 };

@@ -1,5 +1,5 @@
 // The provider plugin's ResourceProvider: one table from type token to the lifecycle that
-// manages it, and `construct` of the three components for programs in other languages.
+// manages it, and `construct` of the components for programs in other languages.
 // Lifecycles see plain values (wire.ts) and never the engine.
 import type * as provider from "@pulumi/pulumi/provider";
 import {
@@ -9,6 +9,8 @@ import type { Lifecycle } from "./lifecycle";
 import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
 import { imageProvider } from "./resources/image";
+import { indexProvider } from "./resources/indexManifest";
+import { promotionProvider } from "./resources/promotion";
 import { withResource } from "./engineLog";
 import { cancel } from "./lifetime";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
@@ -17,6 +19,8 @@ export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
     [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider,
     [RESOURCE_TYPES.Builder]: builderProvider,
     [RESOURCE_TYPES.Image]: imageProvider as Lifecycle,
+    [RESOURCE_TYPES.ImageCopy]: promotionProvider,
+    [RESOURCE_TYPES.IndexManifest]: indexProvider,
 };
 
 function lifecycleOf(urn: string): { type: ResourceType; lc: Lifecycle } {

@@ -43,7 +43,18 @@ greeting = multiarch.MultiArchImage(
     builder=builder,
 )
 
+# The app's verified image promoted by digest to another repository (within one registry: its
+# blobs mounted), as a prod stack promotes what dev built.
+promoted = multiarch.ImagePromotion(
+    "promoted",
+    source=image.ref,
+    tags=[f"{registry}/{repository}-promoted:1.0"],
+)
+
 pulumi.export("ref", image.ref)
+pulumi.export("digest", image.digest)
+pulumi.export("promotedDigest", promoted.digest)
+pulumi.export("promotedVerification", promoted.verification)
 pulumi.export("platformDigests", image.platform_digests)
 pulumi.export("verification", image.verification)
 pulumi.export("tags", image.tags)

@@ -1,7 +1,8 @@
 // The plugin from other Pulumi languages: its schema as the engine serves it, the Python SDK
 // generated from that schema, and the main job written in Pulumi YAML (examples/yaml) and in
 // Python (examples/python), each through the components the plugin constructs, with a second
-// image from named contexts and an inline Dockerfile (docker-build's input shapes).
+// image from named contexts and an inline Dockerfile (docker-build's input shapes), and the
+// app's image promoted by digest (ImagePromotion).
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -44,7 +45,8 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
         assert.match(o.verification.value["linux/arm64"], /^ok: config linux\/arm64, \S+ is arm64, 1 ELF file added by the build$/);
         assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /machine: aarch64/);
         const types = (await stack.exportStack()).deployment.resources.map((r: any) => r.type);
-        for (const t of ["multiarch:index:MultiArchImage", "multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers"]) {
+        for (const t of ["multiarch:index:MultiArchImage", "multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers",
+            "multiarch:index:ImagePromotion", "multiarch:index:ImageCopy"]) {
             assert.ok(types.includes(t), `${t} not in ${types}`);
         }
     });
@@ -53,6 +55,13 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
         const digests = (await stack.outputs()).greetingDigests.value;
         assert.deepStrictEqual(Object.keys(digests).sort(), ["linux/amd64", "linux/arm64"]);
         assert.deepStrictEqual(await imageFiles(REGISTRY, `${repository}-greeting`, digests["linux/arm64"]), ["hello.txt", "note.txt"]);
+    });
+
+    it("the promotion copies the app's image by digest through the schema: the promoted tag names the same index, verified", async () => {
+        const o = await stack.outputs();
+        assert.strictEqual(o.promotedDigest.value, o.digest.value);
+        assert.strictEqual((await manifest(REGISTRY, `${repository}-promoted`, "1.0")).digest, o.digest.value);
+        assert.match(o.promotedVerification.value["linux/arm64"], /^ok: config linux\/arm64/);
     });
 
     it("a second up changes nothing", async () => {

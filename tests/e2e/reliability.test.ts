@@ -41,10 +41,13 @@ async function tagDigest(ref: string): Promise<string | undefined> {
     const r = await get(`http://${registry}/v2/${repo}/manifests/${tag}`);
     return r.status === 200 ? String(r.headers["docker-content-digest"]) : undefined;
 }
-/** Every tag of a repository. */
+/**
+ * Every tag of a repository a build moved: not the OCI referrers fallback tags
+ * (`sha256-<hex>`) that list each verified image's verification record.
+ */
 async function tagsOf(registry: string, repo: string): Promise<string[]> {
     const r = await get(`http://${registry}/v2/${repo}/tags/list`);
-    return r.status === 200 ? (JSON.parse(r.body).tags ?? []).sort() : [];
+    return r.status === 200 ? (JSON.parse(r.body).tags ?? []).filter((t: string) => !/^sha256-[a-f0-9]{64}$/.test(t)).sort() : [];
 }
 /** The platforms an index lists. */
 async function indexPlatforms(ref: string): Promise<string[]> {

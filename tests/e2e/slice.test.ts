@@ -1,11 +1,11 @@
 // The walking skeleton: the main program with the committed stack dev's config, through the
 // real engine (Automation API, local file backend), real QEMU handlers, real buildx/BuildKit,
-// a real registry and dockerd.
+// a real registry and dockerd; then the committed stack prod promotes what it built.
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
 import { requireRealParts, sh, builderNames } from "../support/env";
 import { committedStack, disposeCommitted } from "../support/stack";
-import { manifest } from "../support/registry";
+import { imageConfig, manifest } from "../support/registry";
 
 function buildCount(builder: string): number {
     const out = sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]);
@@ -15,6 +15,7 @@ function buildCount(builder: string): number {
 describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function () {
     const tag = `e2e-${Date.now()}`;
     let stack: Stack;
+    let prod: Stack | undefined;
     let builderName: string;
     const log: string[] = [];
 
@@ -23,7 +24,10 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         stack = await committedStack("dev", { repository: "e2e/hello", tag });
     });
 
-    after(() => disposeCommitted(stack));
+    after(async () => {
+        await disposeCommitted(prod);
+        await disposeCommitted(stack);
+    });
 
     it("`up` creates emulators, builder and image", async () => {
         const res = await stack.up({ onOutput: (o) => log.push(o) });
@@ -69,6 +73,25 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         const res = await stack.up({ onOutput: () => {} });
         assert.deepStrictEqual(res.summary.resourceChanges, { same: 7 });
         assert.strictEqual(buildCount(builderName), before);
+    });
+
+    it("stack prod (Pulumi.prod.yaml) promotes that image to the company registry: per-arch tags on the very manifests dev verified, nothing built", async () => {
+        prod = await committedStack("prod", { promoteFrom: "e2e-dev", repository: "e2e/prod-hello", tag });
+        const dev = await stack.outputs();
+        const res = await prod.up({ onOutput: () => {} });
+        assert.deepStrictEqual(res.summary.resourceChanges, { create: 3 }, "stack, promotion, its copy: no builder, no emulators");
+        const o = res.outputs;
+        assert.deepStrictEqual(o.tags.value, [`127.0.0.1:5003/e2e/prod-hello:${tag}-amd64`, `127.0.0.1:5003/e2e/prod-hello:${tag}-arm64`]);
+        assert.deepStrictEqual(o.platformDigests.value, dev.platformDigests.value);
+        for (const p of ["amd64", "arm64"]) {
+            const m = await manifest("127.0.0.1:5003", "e2e/prod-hello", `${tag}-${p}`);
+            assert.strictEqual(m.digest, dev.platformDigests.value[`linux/${p}`]);
+            assert.strictEqual((await imageConfig("127.0.0.1:5003", "e2e/prod-hello", m)).architecture, p);
+            assert.match(o.verification.value[`linux/${p}`], new RegExp(`^ok: config linux/${p}, /usr/local/bin/hello is ${p}`));
+        }
+        assert.deepStrictEqual((await prod.up({ onOutput: () => {} })).summary.resourceChanges, { same: 3 });
+        await prod.destroy({ onOutput: () => {} });
+        assert.strictEqual((await manifest("127.0.0.1:5003", "e2e/prod-hello", `${tag}-arm64`)).status, 200, "destroy removed the promoted image");
     });
 
     it("`destroy` removes the builder", async () => {

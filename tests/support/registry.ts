@@ -1,6 +1,7 @@
 // Reads a registry over its HTTP API, accepting every manifest kind, as a pull would; copies
 // an index across repositories and lists what an image's layers hold.
 import * as http from "http";
+import * as net from "net";
 import * as zlib from "zlib";
 import { tarEntries } from "../../components/core/tar";
 
@@ -100,4 +101,16 @@ export async function imageFileText(registry: string, repo: string, digest: stri
 /** A blob's bytes as text. */
 export async function blobText(registry: string, repo: string, digest: string): Promise<string> {
     return (await request("GET", `http://${registry}/v2/${repo}/blobs/${digest}`)).body.toString("utf8");
+}
+
+/** A TCP port nothing listens on now (for a service a test starts). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
 }

@@ -7,7 +7,7 @@ import { median, summarize, pairedRatios, fmtSeconds, fmtRatio, fmtRatioSummary,
 import { parseCpuinfo, parseMeminfo, parseKernel, parseStatus, descendants, classify, Proc } from "../../bench/lib/procfs";
 import { stepDurations, stepSeconds, parseChanges, parseBashTime, buildsSince } from "../../bench/lib/parse";
 import { treeSizes } from "../../bench/lib/tree";
-import { ratioRow, plainRow, renderResults } from "../../bench/lib/report";
+import { ratioRow, plainRow, renderResults, mergeResults } from "../../bench/lib/report";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", "bench", name), "utf8");
 
@@ -127,6 +127,17 @@ describe("bench hashing tree and results", () => {
         assert.match(md, /^\| 1 \| builds \| 0 in 3 ups \| 0 \| met \|$/m);
         assert.match(md, /^\| no-op up vs empty \| 4\.00 s \(3\.00 s–6\.00 s\) \| 2\.00 s \(2\.00 s–3\.00 s\) \|/m);
         assert.match(md, /Whole `npm run bench`: 600 s \(10\.0 min\)/);
+    });
+
+    it("merges a case run alone into the results: its Targets rows and section replaced or added, the others' kept", () => {
+        const meta = { date: "d1", machine: ["2 cores"], versions: ["pulumi v3.248.0"], runs: 5, totalSeconds: 600, notCounted: [] };
+        const one = (id: string, v: string) => ({ id, title: `Case ${id}`, rows: [plainRow(`figure ${id}`, v, "", "0", true)], notes: [`note ${id}`], seconds: 6 });
+        const md = renderResults(meta, [one("1", "a"), one("2", "b")]);
+        const merged = mergeResults(md, { ...meta, date: "d2" }, [one("2", "c"), one("9", "z")]);
+        assert.match(merged, /^\| 1 \| figure 1 \| a \| 0 \| met \|\n\| 2 \| figure 2 \| c \| 0 \| met \|\n\| 9 \| figure 9 \| z \| 0 \| met \|\n\n## 1\. Case 1/m);
+        assert.doesNotMatch(merged, /\| b \|/);
+        assert.match(merged, /## 2\. Case 2\n\nMeasured alone on d2 \(5 rounds\), on 2 cores; pulumi v3\.248\.0\.\n[^]*note 2[^]*\n## 9\. Case 9\n[^]*note 9[^]*\n## Bench run/);
+        assert.strictEqual(merged.match(/## 2\. /g)!.length, 1);
     });
 });
 

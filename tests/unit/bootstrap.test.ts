@@ -102,6 +102,22 @@ describe("scripts/bootstrap on a machine of shims", function () {
         assert.doesNotMatch(r.stdout, /sshd|pm-nonroot|openssh|apache2-utils|5003|buildkitd for|fixtures\/binfmt/);
     });
 
+    it("--stack prod needs stack dev's image: before dev was up it stops, naming `npm run up`; after, it plans a copy and no builder or emulator", () => {
+        world = new ShimWorld(`${HOST}${APT}${ENGINE}shim_jq() { /usr/bin/jq "$@"; }\n`);
+        const before = world.bootstrap("--stack", "prod", "--plan");
+        assert.strictEqual(before.status, 1, before.stdout);
+        assert.match(before.stdout, /BLOCKED +stack prod promotes what stack dev built and verified, and stack dev has not been up in this clone \(no ref output in \.state\/pulumi\/\.pulumi\/stacks\/pulumi-multiarch\/dev\.json\): run `npm run up` first, then `STACK=prod npm run up`/);
+        const state = path.join(world.root, ".state/pulumi/.pulumi/stacks/pulumi-multiarch");
+        fs.mkdirSync(state, { recursive: true });
+        const ref = `127.0.0.1:5000/hello@sha256:${"a".repeat(64)}`;
+        fs.writeFileSync(path.join(state, "dev.json"), JSON.stringify({ checkpoint: { latest: { resources: [{ type: "pulumi:pulumi:Stack", outputs: { ref } }] } } }));
+        const after = world.bootstrap("--stack", "prod", "--plan");
+        assert.strictEqual(after.status, 0, after.stdout + after.stderr);
+        assert.match(after.stdout, new RegExp(`uses +stack dev's verified image ${ref.replace(/[.]/g, "\\.")} \\(its ref output: stack prod copies it by digest and builds nothing\\)`));
+        assert.match(after.stdout, /then pulumi up \(stack prod\) does this[^]*copy +stack dev's image by digest to 127\.0\.0\.1:5003\/prod\/hello:1\.0/);
+        assert.doesNotMatch(after.stdout, /binfmt handler|buildx builder pulumi-multiarch-prod-builder/);
+    });
+
     it("a BuildKit image of an older recipe (without git, for Git contexts) is built again", () => {
         world = new ShimWorld(HOST + APT + ENGINE.replace(`image) echo ${RECIPE} ;;`, "image) echo '<no value>' ;;") + "BUILDX=v0.38.2\n");
         const plan = world.bootstrap("--plan");

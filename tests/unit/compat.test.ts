@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import type * as dockerBuild from "@pulumi/docker-build";
-import type { BuilderConfigArgs, CacheFromArgs, CacheToArgs, ExportArgs, MultiArchImageArgs, RegistryArgs, RegistryLoginArgs, SshHostArgs } from "../../components";
+import type { BuilderConfigArgs, CacheFromArgs, CacheToArgs, ExportArgs, IndexArgs, MultiArchImageArgs, RegistryArgs, RegistryLoginArgs, SshHostArgs } from "../../components";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
@@ -23,6 +23,8 @@ type Shared = "cacheFrom" | "cacheTo" | "network" | "addHosts" | "secrets" | "ig
 const asFlags = (a: Pick<dockerBuild.ImageArgs, Shared>): Pick<MultiArchImageArgs, Shared> => a;
 const asCacheFrom = (c: dockerBuild.types.input.CacheFromArgs): CacheFromArgs => c;
 const asCacheTo = (c: dockerBuild.types.input.CacheToArgs): CacheToArgs => c;
+/** Compile-time: @pulumi/docker-build's `Index` args are our Index's, as they are. */
+const asIndex = (a: dockerBuild.IndexArgs): IndexArgs => a;
 
 describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
     it("is accepted as it is, key authentication and dial limits included", async () => {
@@ -133,5 +135,28 @@ describe("@pulumi/docker-build's Image inputs as MultiArchImage's", () => {
         assert.deepStrictEqual(await value(inputs.cacheTo as pulumi.Output<string[]>), ["type=registry,ref=ghcr.io/org/app:cache,mode=max", "type=inline"]);
         assert.strictEqual(await value(inputs.network as pulumi.Output<string>), "host");
         assert.deepStrictEqual(await value(inputs.addHosts as pulumi.Output<string[]>), ["metadata.google.internal:169.254.169.254"]);
+    });
+});
+
+describe("@pulumi/docker-build's Index inputs as Index's", () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+
+    it("are accepted as docker-build types them; a source by tag and a login for another registry are refused, each on its property", async () => {
+        const { Index } = await import("../../components");
+        const ok = new Index("ok", asIndex({
+            tag: "registry.corp:5000/hello:1.0", sources: [`registry.corp:5000/hello@${digest}`, `ci.corp:5000/hello-arm64@${digest}`],
+            registry: { address: "registry.corp:5000", username: "ci", password: pulumi.secret("t") }, push: true,
+        }));
+        assert.match(await (ok.urn as any).promise(), /multiarch:index:Index::ok$/);
+        await (ok.ref as any).promise(); // its IndexManifest registered, with the login checked
+        assert.throws(() => new Index("tagged", asIndex({ tag: "registry.corp:5000/hello:1.0", sources: ["registry.corp:5000/hello:amd64"] })), (e: any) => {
+            assert.deepStrictEqual(e.errors.map((x: any) => x.propertyPath), ["sources[0]"]);
+            assert.match(e.message, /"registry\.corp:5000\/hello:amd64" names no digest: give each image by digest/);
+            return true;
+        });
+        const { indexLogin } = await import("../../components/imageIndex");
+        const login = (address: string) => (indexLogin({ address, username: "u", password: "p" }, "registry.corp:5000/hello:1.0") as any).promise();
+        assert.deepStrictEqual(await login("https://registry.corp:5000"), { username: "u", password: "p", address: "registry.corp:5000" });
+        await assert.rejects(login("ghcr.io"), /registry\.address: "ghcr\.io" is not the tag's registry \(registry\.corp:5000\)/);
     });
 });

@@ -36,6 +36,17 @@ describe("stack config", () => {
         assert.ok(fs.existsSync(path.join(__dirname, "..", "..", c.dockerfile!)));
     });
 
+    it("reads Pulumi.prod.yaml: a promotion of stack dev's image to the company registry, auto; a bad stack name is refused", () => {
+        const get = committed("prod");
+        const c = readStackConfig((k) => (k === "platforms" ? '["linux/amd64","linux/arm64"]' : get(k)));
+        assert.strictEqual(c.promoteFrom, "dev");
+        assert.strictEqual(c.registry, "127.0.0.1:5003");
+        assert.strictEqual(c.repository, "prod/hello");
+        assert.strictEqual(c.manifest, "auto");
+        assert.throws(() => readStackConfig(from({ platforms: '["linux/amd64"]', promoteFrom: "org/dev" })),
+            /pulumi-multiarch:promoteFrom "org\/dev" is not a stack name of this project: set it with `pulumi config set pulumi-multiarch:promoteFrom dev`/);
+    });
+
     it("reads Pulumi.multinode.yaml: a remote builder with one tcp:// node per architecture, TLS secrets not committed", () => {
         const c = readStackConfig(committed("multinode"));
         assert.strictEqual(c.builderDriver, "remote");

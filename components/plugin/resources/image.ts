@@ -26,9 +26,11 @@ import verify = require("../../core/verify");
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
-import { clientFor, loginsOf, moveTags, registriesOf, Target, targetsOf, TagMove } from "./targets";
-
-type Mode = "index" | "per-arch-tags";
+import {
+    clientFor, decideModes, expectedTags, loginsOf, Mode, moveTags, movesFor, overallMode, RawManifest, registriesOf, tagDrift, Target, targetsOf,
+} from "./targets";
+import { attachRecords, detachRecords, recordOf } from "./records";
+import { registrySource } from "./copying";
 
 /**
  * Inputs that change what is built or where it goes: any change rebuilds. Not among them:
@@ -164,12 +166,6 @@ async function pinSources(news: ImageInputs): Promise<{ inputs: ImageInputs; fai
     return { inputs, failures };
 }
 
-/** `<tag>-amd64`, `<tag>-arm64`, `<tag>-armv7`. */
-export function perArchTag(tag: string, platform: string): string {
-    const [, arch, variant] = platform.split("/");
-    return `${tag}-${arch}${variant ?? ""}`;
-}
-
 /** Requested platforms the builder cannot build, as failures naming them and its nodes. */
 function unbuildable(inputs: ImageInputs): CheckFailure[] {
     if (!Array.isArray(inputs.builderPlatforms) || !Array.isArray(inputs.platforms)) return [];
@@ -270,52 +266,15 @@ interface Built {
     /** platform -> manifest digest */
     manifests: Record<string, string>;
     /** the index buildx pushed, when it pushed one */
-    index?: { digest: string; raw: Buffer; mediaType: string };
+    index?: RawManifest;
     /** the image's ID in the docker engine, when the build loaded it */
     loadedId?: string;
-}
-
-/** Can this repository's registry keep an index? Pushes an empty one by digest (no tag). */
-async function acceptsIndex(target: Target): Promise<boolean> {
-    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }));
-    const digest = `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`;
-    try {
-        await target.client.putManifest(target.repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
-        return true;
-    } catch (e) {
-        if (/refused application\/vnd/.test((e as Error).message)) return false;
-        throw e;
-    }
 }
 
 /** The context buildx gets: a Git context pinned to the commit the check resolved, so the build fetches that or fails. */
 function buildContext(inputs: ImageInputs): string {
     const g = inputs.contextCommit ? git.parseGitContext(inputs.context) : undefined;
     return g ? git.pinnedLocation(g, inputs.contextCommit!) : inputs.context;
-}
-
-/**
- * The manifest mode of each registry: as asked; for "auto", probed once per registry (the
- * answer is kept in state, so later runs do not probe again).
- */
-async function decideModes(inputs: ImageInputs, targets: Target[], olds?: ImageOutputs): Promise<Record<string, Mode>> {
-    const modes: Record<string, Mode> = {};
-    const firstRegistry = targets[0]?.registry;
-    for (const host of registriesOf(targets)) {
-        if (inputs.manifest !== "auto") { modes[host] = inputs.manifest; continue; }
-        // A state of 0.2.0 kept one mode, for the one registry of its tags.
-        const remembered = olds?.manifest === "auto"
-            ? olds.manifestModes?.[host] ?? (!olds.manifestModes && host === firstRegistry && olds.manifestMode !== "mixed" ? olds.manifestMode : undefined)
-            : undefined;
-        if (remembered) { modes[host] = remembered; continue; }
-        const target = targets.find((t) => t.registry === host)!;
-        modes[host] = !inputs.push || await acceptsIndex(target) ? "index" : "per-arch-tags";
-        if (modes[host] === "per-arch-tags") {
-            console.log(`warning: ${target.repo} does not accept manifest lists / OCI indexes: pushing one tag per architecture ` +
-                `(${inputs.platforms.map((p) => perArchTag(target.tags[0], p)).join(", ")}) instead`);
-        }
-    }
-    return modes;
 }
 
 /** The `--output` values besides the push: the engine's load (unnamed: it is tagged after verification) and the exports. */
@@ -406,18 +365,6 @@ async function assembleIndex(inputs: ImageInputs, target: Target, manifests: Rec
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
 }
 
-/** The pushed images, read back from one target as streams (see bench case 7 for why not a local OCI layout). */
-function registrySource(target: Target): verify.BlobSource {
-    return {
-        manifest: async (digest) => {
-            const m = await target.client.getManifest(target.repository, digest);
-            if (!m) throw new Error(`manifest ${digest} is not in ${target.repo} after the push`);
-            return m.body;
-        },
-        blob: (digest) => target.client.openBlob(target.repository, digest),
-    };
-}
-
 /** How many layers of `platform`'s image come from the final stage's base; undefined when unknown. */
 async function baseLayers(inputs: ImageInputs, platform: string): Promise<number | undefined> {
     try {
@@ -469,31 +416,10 @@ async function verifyPlatforms(inputs: ImageInputs, targets: Target[], manifests
 }
 
 /** Tag moves for every target, by its registry's mode; and the tags as users see them. */
-async function tagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built): Promise<{ moves: TagMove[]; pushedTags: string[]; digest: string }> {
-    const moves: TagMove[] = [], pushedTags: string[] = [];
-    let index: Built["index"];
-    for (const target of targets) {
-        if (modes[target.registry] === "index") {
-            index ??= built.index ?? await assembleIndex(inputs, target, built.manifests);
-            for (const t of target.tags) {
-                moves.push({ target, tag: registry.parseRef(t).tag!, raw: index.raw, mediaType: index.mediaType });
-                pushedTags.push(t);
-            }
-            continue;
-        }
-        // All platforms are built and verified before the first per-arch tag moves, so no
-        // architecture's tag is left newer than another's by a failed build; moveTags puts
-        // moved tags back if a later move fails.
-        for (const t of target.tags) {
-            for (const p of inputs.platforms) {
-                const m = (await target.client.getManifest(target.repository, built.manifests[p]))!;
-                const tag = perArchTag(t, p);
-                moves.push({ target, tag: registry.parseRef(tag).tag!, raw: m.raw, mediaType: m.mediaType });
-                pushedTags.push(tag);
-            }
-        }
-    }
-    return { moves, pushedTags, digest: index?.digest ?? "" };
+function tagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built) {
+    return movesFor(targets, modes, inputs.platforms,
+        async (target) => built.index ?? assembleIndex(inputs, target, built.manifests),
+        async (target, p) => (await target.client.getManifest(target.repository, built.manifests[p]))!);
 }
 
 /** A build failure a registry caused, said with which registry, whose login and the fix. */
@@ -522,7 +448,7 @@ async function readExports(inputs: ImageInputs): Promise<exportsLib.ExportResult
 
 /** Verifies every platform, in every target, then moves the tags in all of them (all or none). */
 async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built,
-    bases: Record<string, Promise<number | undefined>>): Promise<{ moved: { pushedTags: string[]; digest: string }; verification: Record<string, string> }> {
+    bases: Record<string, Promise<number | undefined>>): Promise<{ moved: { pushedTags: string[]; digest: string; record: string }; verification: Record<string, string> }> {
     // Verify every platform, in every target, before any tag moves; nothing follows a cancelled build.
     exec.throwIfStopped();
     const verification: Record<string, string> = {};
@@ -536,11 +462,13 @@ async function verifyAndMove(inputs: ImageInputs, targets: Target[], modes: Reco
         }
     }
 
-    if (!inputs.push) return { moved: { pushedTags: [], digest: "" }, verification };
-    const { moves, ...moved } = await tagMoves(inputs, targets, modes, built);
+    if (!inputs.push) return { moved: { pushedTags: [], digest: "", record: "" }, verification };
+    const { moves, pushedTags, index } = await tagMoves(inputs, targets, modes, built);
     exec.throwIfStopped(); // cancelled while verifying: the tags stay
+    // The record goes up with the image, before its tags: a promotion takes only what it covers.
+    const record = inputs.verify && index ? await attachRecords(targets, modes, index, recordOf(index.digest, built.manifests, verification)) : "";
     await moveTags(moves);
-    return { moved, verification };
+    return { moved: { pushedTags, digest: index?.digest ?? "", record }, verification };
 }
 
 /** A builder named by the user must still exist when the build starts. */
@@ -559,7 +487,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         console.log(line); // streamed into Pulumi's output
     };
     const targets = targetsOf(inputs);
-    const modes = await decideModes(inputs, targets, olds);
+    const modes = await decideModes(inputs.manifest, targets, inputs.platforms, { push: inputs.push, olds });
     const perPlatform = (inputs.push && Object.values(modes).includes("per-arch-tags")) || !!inputs.cacheRepository;
     // The final stage's base, per platform, looked up while the build runs (it needs no build).
     const bases = inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
@@ -567,7 +495,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
     const buildInputs = reason.includes("secrets") ? { ...inputs, noCache: true } : inputs;
     const built = await buildByDigest(buildInputs, targets, perPlatform, log).catch(async (e: Error) => { throw await explainBuildFailure(inputs, e); });
 
-    let moved: { pushedTags: string[]; digest: string }, exported: exportsLib.ExportResult[], verification: Record<string, string>;
+    let moved: { pushedTags: string[]; digest: string; record: string }, exported: exportsLib.ExportResult[], verification: Record<string, string>;
     try {
         ({ moved, verification } = await verifyAndMove(inputs, targets, modes, built, bases));
         // The engine's tags, once the registries' moved (verification passed).
@@ -581,8 +509,7 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         throw e;
     }
 
-    const used = [...new Set(Object.values(modes))];
-    const manifestMode = used.length > 1 ? "mixed" : used[0] ?? (inputs.manifest === "per-arch-tags" ? "per-arch-tags" : "index");
+    const manifestMode = overallMode(modes, inputs.manifest);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const where = [
         inputs.push ? `${targets.length} ${targets.length === 1 ? "repository" : "repositories"}` : "not pushed",
@@ -595,8 +522,35 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         digest, platformDigests: built.manifests,
         ref: inputs.push ? `${targets[0].repo}@${digest || built.manifests[inputs.platforms[0]]}` : "",
         pushedTags: moved.pushedTags, manifestMode, manifestModes: inputs.push ? modes : {}, buildReason: reason, verification,
-        loadedImage: built.loadedId ?? "", exported, drift: [],
+        loadedImage: built.loadedId ?? "", exported, drift: [], verificationRecord: moved.record,
     });
+}
+
+/** A state from before verification records, of an image verified ok and tagged as an index somewhere: it gets its record. */
+function lacksRecord(olds: ImageOutputs): boolean {
+    return olds.verificationRecord === undefined && olds.push && olds.verify && !!olds.digest
+        && Object.keys(olds.platformDigests ?? {}).length > 0
+        && Object.keys(olds.platformDigests).every((p) => /^ok\b/.test(olds.verification?.[p] ?? ""));
+}
+
+/** Each target registry's mode as the state records it (a state of 0.2.0 kept one for all). */
+function modesOf(props: ImageOutputs, targets: Target[]): Record<string, Mode> {
+    return Object.fromEntries(targets.map((t) => [t.registry, props.manifestModes?.[t.registry] ?? (props.manifestMode === "per-arch-tags" ? "per-arch-tags" : "index")]));
+}
+
+/** Attaches the record of the verification the state holds to the image it describes; nothing is built. */
+async function attachRecordOnly(olds: ImageOutputs): Promise<string> {
+    const targets = targetsOf(olds);
+    const modes = modesOf(olds, targets);
+    const first = targets.find((t) => modes[t.registry] === "index");
+    const index = first && await first.client.getManifest(first.repository, olds.digest);
+    if (!index) {
+        console.log(`warning: the image ${olds.digest} is not in its registry: no verification record attached (pulumi up after a refresh pushes it again)`);
+        return "";
+    }
+    const digest = await attachRecords(targets, modes, index, recordOf(olds.digest, olds.platformDigests, olds.verification));
+    console.log(`attached the verification record ${digest} to ${olds.ref} (nothing was built)`);
+    return digest;
 }
 
 /** What moved or went away out of band since the last `up`, one line each. */
@@ -604,16 +558,10 @@ async function observeDrift(props: ImageOutputs): Promise<string[]> {
     const drift: string[] = [];
     if (props.push && (props.digest || Object.keys(props.platformDigests ?? {}).length)) {
         const modes = props.manifestModes ?? {};
-        for (const target of targetsOf(props)) {
+        drift.push(...await tagDrift(targetsOf(props), (target) => {
             const mode = modes[target.registry] ?? (props.manifestMode === "per-arch-tags" ? "per-arch-tags" : "index");
-            const expected: [string, string][] = mode === "index"
-                ? target.tags.map((t) => [registry.parseRef(t).tag!, props.digest || props.platformDigests[props.platforms[0]]])
-                : target.tags.flatMap((t) => props.platforms.map((p) => [registry.parseRef(perArchTag(t, p)).tag!, props.platformDigests[p]] as [string, string]));
-            for (const [tag, want] of expected) {
-                const now = await target.client.getManifest(target.repository, tag);
-                if (now?.digest !== want) drift.push(`tag ${target.repo}:${tag} ${now ? `moved to ${now.digest}` : "is gone"}`);
-            }
-        }
+            return expectedTags(target, mode, props.digest, props.platformDigests, props.platforms);
+        }));
     }
     if (props.loadedImage) {
         if (!(await engine.imageId(props.loadedImage))) drift.push(`the loaded image ${props.loadedImage} is gone from the docker engine`);
@@ -673,6 +621,7 @@ export const imageProvider: Lifecycle = {
     async diff(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const changed = changedKeys(olds, news);
         if (drifted(olds, news) && !changed.length) changed.push("drift");
+        if (!changed.length && lacksRecord(olds)) changed.push("verificationRecord");
         // A state that still holds the secrets' values is rewritten without them (no build).
         return { changes: changed.length > 0 || holdsSecretValues(olds), replaces: [], deleteBeforeReplace: false };
     },
@@ -680,9 +629,9 @@ export const imageProvider: Lifecycle = {
     async update(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
         if (!reason.length && !drifted(olds, news)) {
-            // Only the secrets' values leave the state: nothing is built.
+            // Only the secrets' values leave the state, or an image of an older state gets its verification record: nothing is built.
             const { secrets: _old, ...built } = olds;
-            return { outs: { ...built, ...kept(news) } };
+            return { outs: { ...built, ...kept(news), ...(lacksRecord(olds) ? { verificationRecord: await attachRecordOnly(olds) } : {}) } };
         }
         return { outs: await buildAndPush(news, reason.length ? reason : olds.drift?.length ? olds.drift : ["tag moved out of band"], olds) };
     },
@@ -695,8 +644,10 @@ export const imageProvider: Lifecycle = {
     async delete(_id: string, props: ImageOutputs) {
         if (!props.deleteOnDestroy) return;
         if (props.push) {
+            const targets = targetsOf(props);
+            if (props.verificationRecord && props.digest) await detachRecords(targets, modesOf(props, targets), props.digest, props.verificationRecord);
             const digests = new Set([props.digest, ...Object.values(props.platformDigests ?? {})].filter(Boolean));
-            for (const target of targetsOf(props)) {
+            for (const target of targets) {
                 for (const d of digests) await target.client.deleteManifest(target.repository, d);
             }
         }

@@ -11,6 +11,10 @@ from .binfmt_setup import *
 from .builder import *
 from .buildx_builder import *
 from .image import *
+from .image_copy import *
+from .image_promotion import *
+from .index import *
+from .index_manifest import *
 from .multi_arch_image import *
 from .provider import *
 from ._inputs import *
@@ -28,6 +32,10 @@ _utilities.register(
    "multiarch:index:Builder": "Builder",
    "multiarch:index:BuildxBuilder": "BuildxBuilder",
    "multiarch:index:Image": "Image",
+   "multiarch:index:ImageCopy": "ImageCopy",
+   "multiarch:index:ImagePromotion": "ImagePromotion",
+   "multiarch:index:Index": "Index",
+   "multiarch:index:IndexManifest": "IndexManifest",
    "multiarch:index:MultiArchImage": "MultiArchImage"
   }
  }

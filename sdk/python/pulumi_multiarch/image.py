@@ -1112,6 +1112,7 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["pushed_tags"] = None
             __props__.__dict__["ref"] = None
             __props__.__dict__["verification"] = None
+            __props__.__dict__["verification_record"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["registries", "registryAuth"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Image, __self__).__init__(
@@ -1194,6 +1195,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["triggers"] = None
         __props__.__dict__["ulimits"] = None
         __props__.__dict__["verification"] = None
+        __props__.__dict__["verification_record"] = None
         __props__.__dict__["verify"] = None
         return Image(resource_name, opts=opts, __props__=__props__)
 
@@ -1662,6 +1664,16 @@ class Image(pulumi.CustomResource):
         platform -> what verification found.
         """
         return pulumi.get(self, "verification")
+
+    @_builtins.property
+    @pulumi.getter(name="verificationRecord")
+    def verification_record(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Digest of the verification record attached to the index (an OCI referrer that promotions
+        check and carry along); "" when there is none (verify off, per-arch tags only). Absent in
+        states from before records: the next `up` attaches one, building nothing.
+        """
+        return pulumi.get(self, "verification_record")
 
     @_builtins.property
     @pulumi.getter

@@ -17,6 +17,7 @@ from . import outputs
 
 __all__ = [
     'BuilderNode',
+    'CopyStats',
     'ExportResult',
     'ExportSpec',
     'Handler',
@@ -127,6 +128,73 @@ class BuilderNode(dict):
         Remote driver TLS for this node. Default none (plain connection).
         """
         return pulumi.get(self, "tls")
+
+
+@pulumi.output_type
+class CopyStats(dict):
+    """
+    What a copy did (or a plan will do).
+    """
+    def __init__(__self__, *,
+                 bytes: _builtins.float,
+                 copied: _builtins.float,
+                 manifests: _builtins.float,
+                 mounted: _builtins.float,
+                 present: _builtins.float):
+        """
+        What a copy did (or a plan will do).
+
+        :param _builtins.float bytes: Bytes of the blobs streamed.
+        :param _builtins.float copied: Blobs streamed from the source into the target.
+        :param _builtins.float manifests: Manifests put (platform images, attestations, referrers, the index).
+        :param _builtins.float mounted: Blobs mounted from the source's repository (same registry: no bytes moved).
+        :param _builtins.float present: Blobs the target already had.
+        """
+        pulumi.set(__self__, "bytes", bytes)
+        pulumi.set(__self__, "copied", copied)
+        pulumi.set(__self__, "manifests", manifests)
+        pulumi.set(__self__, "mounted", mounted)
+        pulumi.set(__self__, "present", present)
+
+    @_builtins.property
+    @pulumi.getter
+    def bytes(self) -> _builtins.float:
+        """
+        Bytes of the blobs streamed.
+        """
+        return pulumi.get(self, "bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def copied(self) -> _builtins.float:
+        """
+        Blobs streamed from the source into the target.
+        """
+        return pulumi.get(self, "copied")
+
+    @_builtins.property
+    @pulumi.getter
+    def manifests(self) -> _builtins.float:
+        """
+        Manifests put (platform images, attestations, referrers, the index).
+        """
+        return pulumi.get(self, "manifests")
+
+    @_builtins.property
+    @pulumi.getter
+    def mounted(self) -> _builtins.float:
+        """
+        Blobs mounted from the source's repository (same registry: no bytes moved).
+        """
+        return pulumi.get(self, "mounted")
+
+    @_builtins.property
+    @pulumi.getter
+    def present(self) -> _builtins.float:
+        """
+        Blobs the target already had.
+        """
+        return pulumi.get(self, "present")
 
 
 @pulumi.output_type
