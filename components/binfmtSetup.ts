@@ -96,11 +96,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
         super(COMPONENT_TYPES.BinfmtSetup, name, {}, componentOptions("BinfmtSetup", opts));
         const checked = createBinfmtInputs(args);
         this.requestedPlatforms = checked.platforms;
-        const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, {
-            parent: this,
-            // The host spec may carry a private key.
-            additionalSecretOutputs: ["host"],
-        });
+        const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, { parent: this });
         this.handlers = res.handlers;
         this.platforms = res.runnable;
         this.emulatedPlatforms = res.emulated;

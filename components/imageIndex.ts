@@ -83,7 +83,7 @@ export class Index extends pulumi.ComponentResource {
         const res = new IndexManifest(`${name}-index`, {
             ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
             registryAuth: args.registry ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag) : undefined,
-        }, { parent: this, additionalSecretOutputs: ["registryAuth"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.ref = res.ref;
         this.platformDigests = res.platformDigests;

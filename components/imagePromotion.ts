@@ -88,7 +88,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
         const res = new ImageCopy(`${name}-copy`, {
             ...spread(checked, ["source", "tags", "manifest", "requireVerification", "deleteOnDestroy"]),
             registries: registryLogins(args.registries, undefined, "ImagePromotion"),
-        }, { parent: this, additionalSecretOutputs: ["registries"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;

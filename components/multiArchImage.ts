@@ -272,12 +272,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             registryAuth,
             registries: registryLogins(args.registries, registryAuth ? registryAuth.apply((a) => a.address) : undefined),
         };
-        const res = new Image(`${name}-image`, inputs, {
-            parent: this, dependsOn: builder.dependsOn,
-            // Registry passwords and the caches' credentials stay encrypted in state even if given as
-            // plain strings (the build secrets are in no output: the plugin keeps only how often they changed).
-            additionalSecretOutputs: ["registryAuth", "registries", "cacheCredentials"],
-        });
+        const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: builder.dependsOn });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
