@@ -3,6 +3,7 @@ import { BinfmtSetup } from "./binfmtSetup";
 import type { BuilderNode } from "./core/buildx";
 import type { NodeOptions } from "./core/buildx";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import { BUILDKIT_VERSION } from "./core/versions";
 import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
@@ -126,7 +127,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
             emulated: args.binfmt ? args.binfmt.requestedPlatforms : [],
         };
         const res = new Builder(`${name}-builder`, inputs, {
-            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [], additionalSecretOutputs: ["tls"],
+            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [],
         });
         this.name = res.name;
         this.driver = res.driver;
@@ -154,7 +155,7 @@ export function defaultBuilderName(name: string): string {
 }
 
 const DRIVERS: Driver[] = ["docker-container", "remote", "kubernetes", "docker"];
-export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.34.2";
+export const DEFAULT_BUILDKIT_IMAGE = `moby/buildkit:v${BUILDKIT_VERSION}`;
 
 function kubernetesOpts(k: KubernetesArgs | undefined): Record<string, string> {
     if (!k) return {};

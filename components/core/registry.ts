@@ -14,6 +14,18 @@ import stream = require("stream");
 import dockerConfig = require("./dockerConfig");
 import hosts = require("./registryHosts");
 
+/**
+ * A registry's refusal, typed so callers decide by what happened, not by the message's words:
+ * `status` is the HTTP answer, `refused` what was refused ("auth": a 401/403 after logging in,
+ * "manifest": a manifest PUT, "read": a GET of a manifest).
+ */
+export class RegistryError extends Error {
+    constructor(message: string, readonly registry: string, readonly status: number, readonly refused: "auth" | "manifest" | "read") {
+        super(message);
+        this.name = "RegistryError";
+    }
+}
+
 export const INDEX_MEDIA_TYPES = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -292,8 +304,8 @@ export class Registry {
         if (res.status === 401 || res.status === 403) {
             const login = await this.login();
             const [, repo, actions] = scope.split(" ")[0].split(":");
-            throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
-                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`);
+            throw new RegistryError(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
+                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`, this.registry, res.status, "auth");
         }
         return res;
     }
@@ -334,7 +346,8 @@ export class Registry {
             { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
         if (res.status === 404) return undefined;
         if (res.status !== 200) {
-            throw new Error(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+            throw new RegistryError(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`,
+                this.registry, res.status, "read");
         }
         const body = JSON.parse(res.body.toString("utf8"));
         return {
@@ -353,7 +366,7 @@ export class Registry {
         const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
         if (res.status !== 201 && res.status !== 200) {
             const text = res.body.toString("utf8").slice(0, 300);
-            throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
+            throw new RegistryError(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`, this.registry, res.status, "manifest");
         }
         return { subjectIndexed: res.headers["oci-subject"] !== undefined };
     }
