@@ -5,7 +5,7 @@
 // helpers (dockerConfig.ts) or the resource's `registry` args, trust and plain HTTP from the
 // builder's buildkitd config, /etc/docker/certs.d and the system store (registryHosts.ts).
 // Hand-written rather than `buildx imagetools`: imagetools cannot read blobs, delete, or
-// push a manifest under a tag as it is (see the README's "How registries are reached").
+// push a manifest under a tag as it is (see docs/registries.md).
 // Promotions copy through it too: blobs mounted across repositories or streamed from one
 // registry's GET into another's upload (never held in memory), referrers listed.
 import http = require("http");
