@@ -609,7 +609,11 @@ export const imageProvider: Lifecycle = {
         // The registries are asked only when this run would build: an unchanged image needs none.
         const checked: ImageInputs = { ...pinned.inputs, secretsRevision: secretsRevision(olds, news) };
         // How each platform will be built: said here for a new image, by diff for one in the state (with its last cost).
-        checked.buildPlan = await planOf(checked);
+        // The plan never stops a preview: what it cannot work out, it says.
+        checked.buildPlan = await planOf(checked).catch((e) => {
+            console.log(`warning: the build plan could not be worked out: ${(e as Error).message}`);
+            return [];
+        });
         if (!olds || Object.keys(olds).length === 0) report(checked, checked.buildPlan);
         const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, checked).length > 0;
         if (builds) failures.push(...await registryProblems(news));
