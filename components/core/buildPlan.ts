@@ -237,6 +237,8 @@ export function compileAdvice(plan: PlatformPlan[], dockerfile: string | undefin
                 const c = COMPILES.find((x) => commands(run.text).some((cmd) => x.re.test(cmd)));
                 if (!c) return;
                 const key = `${run.line}`;
+                // A step that already builds for $TARGETARCH needs only the FROM (the article's emulated Dockerfile).
+                const fix = /\$\{?TARGETARCH\}?/.test(run.text) ? "keep the step as it is (it already builds for $TARGETARCH)" : c.fix;
                 const nodeFix = p.nativeNode
                     ? `or let node ${p.nativeNode}, which runs ${p.platform} natively, build it: declare each node's platforms (BuildxBuilder \`platforms\`, \`nodes[].platforms\`), so buildx sends ${p.platform} there`
                     : `or give the builder a node that runs ${p.platform} natively (BuildxBuilder \`nodes\`)`;
@@ -248,7 +250,7 @@ export function compileAdvice(plan: PlatformPlan[], dockerfile: string | undefin
                             ? `; the last build spent ${spent.map((s) => `${s.seconds.toFixed(1)} s (${s.platform})`).join(", ")} on it`
                             : "";
                         return `line ${run.line}: ${c.what} in stage ${sp.stage} runs under emulation for ${ps.join(", ")} (${sp.reason}), ` +
-                            `typically several times slower${measured}. Fix: start the stage with \`FROM --platform=$BUILDPLATFORM\` and ${c.fix}; ${nodeFix}`;
+                            `typically several times slower${measured}. Fix: start the stage with \`FROM --platform=$BUILDPLATFORM\` and ${fix}; ${nodeFix}`;
                     },
                 };
                 if (!entry.platforms.includes(p.platform)) entry.platforms.push(p.platform);

@@ -139,6 +139,9 @@ describe("compile advice", () => {
         const [go] = compileAdvice(plan(df("article-arm64.Dockerfile")), df("article-arm64.Dockerfile"),
             [{ platform: "linux/arm64", stage: "builder", step: "RUN CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o hello .", run: 1, seconds: 61.04 }]);
         assert.match(go, /^line 5: go build in stage builder runs under emulation for linux\/arm64 .*; the last build spent 61\.0 s \(linux\/arm64\) on it\. Fix: .*`GOOS=\$TARGETOS GOARCH=\$TARGETARCH`/);
+        // The app's emulated twin already builds for $TARGETARCH: only its FROM needs to change.
+        const twin = fs.readFileSync(path.join(ROOT, "examples", "emulated", "Dockerfile"), "utf8");
+        assert.match(compileAdvice(plan(twin), twin)[0], /^line 13: go build in stage build .*Fix: start the stage with `FROM --platform=\$BUILDPLATFORM` and keep the step as it is \(it already builds for \$TARGETARCH\);/);
         const rust = compileAdvice(plan(df("multistage-rust.Dockerfile")), df("multistage-rust.Dockerfile"));
         assert.deepStrictEqual(rust.map((a) => a.split(":")[0]), ["line 11"], "cargo build, not cargo fetch, not the tools stage");
         assert.match(rust[0], /a Rust build in stage build .*cargo build --target/);
