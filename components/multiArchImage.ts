@@ -380,7 +380,12 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 return [];
             }
             const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
-            const text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
+            let text: string;
+            try {
+                text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
+            } catch {
+                return []; // a missing Dockerfile is the args' error, said by createImageInputs
+            }
             // With strict, the image provider's check turns them into errors (a throw here would
             // not stop an inline program cleanly).
             const give = (msgs: string[]) => {
