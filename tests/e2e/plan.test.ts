@@ -18,7 +18,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { ROOT, requireRealParts, sh } from "../support/env";
+import { builderGone, ROOT, requireRealParts, sh } from "../support/env";
 import { dispose, inlineStack } from "../support/stack";
 import { FLEET_ENDPOINTS, MACHINE_TLS, requireFleet } from "../support/fleet";
 
@@ -110,6 +110,7 @@ describe("the build plan: per image, platform and stage, with what emulation cos
     });
 
     it("a fresh stack's first preview: the pinned final stage warned with its rule, line and meaning; each image's plan; compile warnings only where emulated", async () => {
+        assert.ok(builderGone(LOCAL) && builderGone(FLEET), "the stack's builders exist before its first up");
         const d = collector();
         await stack.preview({ onEvent: d.onEvent, onOutput: () => {} });
         // 0. No builder exists yet: the library's rule stands in for BuildKit's, and says what it means.
