@@ -4,6 +4,7 @@ import type { BuilderNode } from "./core/buildx";
 import type { NodeOptions } from "./core/buildx";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { DeclaredBuilder } from "./core/buildPlan";
+import { BUILDKIT_VERSION } from "./core/versions";
 import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
@@ -139,7 +140,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
             emulated,
         }));
         const res = new Builder(`${name}-builder`, inputs, {
-            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [], additionalSecretOutputs: ["tls"],
+            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [],
         });
         this.name = res.name;
         this.driver = res.driver;
@@ -167,7 +168,7 @@ export function defaultBuilderName(name: string): string {
 }
 
 const DRIVERS: Driver[] = ["docker-container", "remote", "kubernetes", "docker"];
-export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.34.2";
+export const DEFAULT_BUILDKIT_IMAGE = `moby/buildkit:v${BUILDKIT_VERSION}`;
 
 function kubernetesOpts(k: KubernetesArgs | undefined): Record<string, string> {
     if (!k) return {};

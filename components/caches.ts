@@ -335,7 +335,7 @@ export function checkCaches(e: ArgErrors, from: unknown[], to: unknown[], contex
 export function cacheInputs(cacheFrom: unknown, cacheTo: unknown, context: string, warn: (msg: string) => void = () => {}): {
     cacheFrom: pulumi.Output<string[]>; cacheTo: pulumi.Output<string[]>; cacheCredentials: pulumi.Output<CacheCredentials | undefined>;
 } {
-    const checked = validated([cacheFrom ?? [], cacheTo ?? []], ([from, to]) => {
+    const checked = validated({ from: cacheFrom ?? [], to: cacheTo ?? [] }, ({ from, to }) => {
         const e = new ArgErrors("MultiArchImage");
         const c = checkCaches(e, from as unknown[], to as unknown[], context);
         e.throwIfAny();

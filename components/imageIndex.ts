@@ -60,8 +60,10 @@ export class Index extends pulumi.ComponentResource {
 
     constructor(name: string, args: IndexArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.Index, name, {}, opts);
-        const checked = validated([args.tag, args.sources, args.push ?? true, args.manifest ?? "index", args.verify ?? true, args.deleteOnDestroy ?? false],
-            ([tag, sources, push, manifest, verify, deleteOnDestroy]) => {
+        const checked = validated({
+            tag: args.tag, sources: args.sources, push: args.push ?? true, manifest: args.manifest ?? "index", verify: args.verify ?? true,
+            deleteOnDestroy: args.deleteOnDestroy ?? false,
+        }, ({ tag, sources, push, manifest, verify, deleteOnDestroy }) => {
                 const e = new ArgErrors("Index");
                 try {
                     if (parseRef(tag).digest) e.add("tag", `"${tag}" pins a digest; the tag cannot include @sha256:...`);
@@ -83,7 +85,7 @@ export class Index extends pulumi.ComponentResource {
         const res = new IndexManifest(`${name}-index`, {
             ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
             registryAuth: args.registry ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag) : undefined,
-        }, { parent: this, additionalSecretOutputs: ["registryAuth"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.ref = res.ref;
         this.platformDigests = res.platformDigests;

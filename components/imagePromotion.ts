@@ -65,8 +65,10 @@ export class ImagePromotion extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.ImagePromotion, name, {}, opts);
-        const checked = validated([args.source, args.tags, args.manifest ?? "index", args.requireVerification ?? true, args.deleteOnDestroy ?? false],
-            ([source, tags, manifest, requireVerification, deleteOnDestroy]) => {
+        const checked = validated({
+            source: args.source, tags: args.tags, manifest: args.manifest ?? "index", requireVerification: args.requireVerification ?? true,
+            deleteOnDestroy: args.deleteOnDestroy ?? false,
+        }, ({ source, tags, manifest, requireVerification, deleteOnDestroy }) => {
                 const e = new ArgErrors("ImagePromotion");
                 try {
                     if (!parseRef(source).digest) e.add("source", `"${source}" names no digest: give the image by digest (registry/repository@sha256:...), e.g. a stack's ref output`);
@@ -88,7 +90,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
         const res = new ImageCopy(`${name}-copy`, {
             ...spread(checked, ["source", "tags", "manifest", "requireVerification", "deleteOnDestroy"]),
             registries: registryLogins(args.registries, undefined, "ImagePromotion"),
-        }, { parent: this, additionalSecretOutputs: ["registries"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;

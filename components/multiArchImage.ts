@@ -11,6 +11,7 @@ import { registryOfServer } from "./core/dockerConfig";
 import type { ExportResult } from "./core/exports";
 import { parseRef } from "./core/registry";
 import * as tempDirs from "./core/tempDirs";
+import { ARGS_FIELDS, type FieldsFrom } from "./contract/imageFields";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
 import type { PlatformPlan } from "./core/buildPlan";
 import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
@@ -281,12 +282,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             registryAuth,
             registries: registryLogins(args.registries, registryAuth ? registryAuth.apply((a) => a.address) : undefined),
         };
-        const res = new Image(`${name}-image`, inputs, {
-            parent: this, dependsOn: builder.dependsOn,
-            // Registry passwords and the caches' credentials stay encrypted in state even if given as
-            // plain strings (the build secrets are in no output: the plugin keeps only how often they changed).
-            additionalSecretOutputs: ["registryAuth", "registries", "cacheCredentials"],
-        });
+        const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: builder.dependsOn });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
@@ -350,7 +346,7 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
             dependsOn: [managed],
         };
     }
-    const name = validated([b?.name], ([n]) => {
+    const name = validated({ n: b?.name }, ({ n }) => {
         const e = new ArgErrors("MultiArchImage");
         if (!n) e.add("builder.name", "give the name of an existing builder (`docker buildx ls`), or a BuildxBuilder");
         else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n)) e.add("builder.name", `"${n}" is not a builder name: buildx names use letters, digits, "-", "_" and "."`);
@@ -459,14 +455,15 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     const secretIds = args.secrets && typeof args.secrets === "object" && !pulumi.Output.isInstance(args.secrets) && !(args.secrets instanceof Promise)
         ? Object.keys(args.secrets) : [];
     // The sources are hashed here, in the program, so `pulumi preview` knows whether to rebuild.
-    const checked = validated([
-        args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
-        args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheRepository,
-        args.noCache ?? false, args.pull ?? false, args.provenance, args.sbom, args.triggers ?? [], args.verify ?? true,
-        args.deleteOnDestroy ?? false, src.named, src.inline, args.load ?? false, args.exports ?? [], flagArgs(args),
-    ], ([platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
-        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0]):
-        Omit<ImageInputs, "builder" | "secrets" | "registryAuth" | "cacheFrom" | "cacheTo"> => {
+    const checked = validated({
+        platforms: args.platforms, tags0: args.tags, push0: args.push ?? true, manifest: args.manifest ?? "index", buildArgs: args.buildArgs ?? {},
+        target: args.target, labels: args.labels ?? {}, annotations: args.annotations ?? {}, ssh: args.ssh ?? [], cacheRepository: args.cacheRepository,
+        noCache: args.noCache ?? false, pull: args.pull ?? false, provenance0: args.provenance, sbom0: args.sbom, triggers: args.triggers ?? [],
+        verify: args.verify ?? true, deleteOnDestroy: args.deleteOnDestroy ?? false, named: src.named, inline: src.inline, load0: args.load ?? false,
+        exports0: args.exports ?? [], flags0: flagArgs(args),
+    }, ({ platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
+        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0 }):
+        Pick<ImageInputs, FieldsFrom<"args">> => {
         const e = new ArgErrors("MultiArchImage");
         const sources = checkSources(e, src, named as Record<string, string>, inline);
         const normalized = checkPlatforms(e, "platforms", platforms);
@@ -514,11 +511,7 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         };
     });
     return {
-        ...spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
-            "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheRepository", "noCache", "pull",
-            "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "load", "exports", "contextDigest", "contextFiles",
-            "network", "addHosts", "shmSize", "ulimits", "allow", "noCacheFilters", "secretFiles", "secretEnvs", "rebuildOnSecretChange",
-            "ignoreSecretsInDiffCalculation"]),
+        ...spread(checked, ARGS_FIELDS),
         ...caches!,
     };
 }

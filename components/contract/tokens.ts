@@ -1,6 +1,7 @@
 // The contract between the program side (components/*.ts) and the provider plugin
 // (components/plugin/): package name, version, type tokens and which outputs are secret.
 // Both sides import it; it imports neither.
+import { SECRET_FIELDS } from "./imageFields";
 
 /** The Pulumi package (and plugin) name: `pulumi-resource-multiarch`. */
 export const PACKAGE = "multiarch";
@@ -36,7 +37,7 @@ export type ComponentType = (typeof COMPONENT_TYPES)[keyof typeof COMPONENT_TYPE
 export const SECRET_OUTPUTS: Record<ResourceType, readonly string[]> = {
     [RESOURCE_TYPES.BinfmtHandlers]: ["host"],
     [RESOURCE_TYPES.Builder]: ["tls"],
-    [RESOURCE_TYPES.Image]: ["secrets", "registryAuth", "registries", "cacheCredentials"],
+    [RESOURCE_TYPES.Image]: SECRET_FIELDS,
     [RESOURCE_TYPES.ImageCopy]: ["registries"],
     [RESOURCE_TYPES.IndexManifest]: ["registryAuth"],
 };

@@ -51,7 +51,7 @@ export interface BinfmtOutputs extends BinfmtInputs {
     hostMachine: string;
     /** handler name -> "ok", or why it no longer serves us (missing, disabled, flags, interpreter). */
     handlerStatus: Record<string, string>;
-    /** This resource's claim on the handlers it relies on, recorded on the host (see binfmt.claimHandlers). */
+    /** This resource's claim on the handlers it relies on, recorded on the host (see core/binfmtClaims.ts). */
     claim?: string;
 }
 

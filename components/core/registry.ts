@@ -5,7 +5,7 @@
 // helpers (dockerConfig.ts) or the resource's `registry` args, trust and plain HTTP from the
 // builder's buildkitd config, /etc/docker/certs.d and the system store (registryHosts.ts).
 // Hand-written rather than `buildx imagetools`: imagetools cannot read blobs, delete, or
-// push a manifest under a tag as it is (see the README's "How registries are reached").
+// push a manifest under a tag as it is (see docs/registries.md).
 // Promotions copy through it too: blobs mounted across repositories or streamed from one
 // registry's GET into another's upload (never held in memory), referrers listed.
 import http = require("http");
@@ -13,6 +13,18 @@ import https = require("https");
 import stream = require("stream");
 import dockerConfig = require("./dockerConfig");
 import hosts = require("./registryHosts");
+
+/**
+ * A registry's refusal, typed so callers decide by what happened, not by the message's words:
+ * `status` is the HTTP answer, `refused` what was refused ("auth": a 401/403 after logging in,
+ * "manifest": a manifest PUT, "read": a GET of a manifest).
+ */
+export class RegistryError extends Error {
+    constructor(message: string, readonly registry: string, readonly status: number, readonly refused: "auth" | "manifest" | "read") {
+        super(message);
+        this.name = "RegistryError";
+    }
+}
 
 export const INDEX_MEDIA_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -292,8 +304,8 @@ export class Registry {
         if (res.status === 401 || res.status === 403) {
             const login = await this.login();
             const [, repo, actions] = scope.split(" ")[0].split(":");
-            throw new Error(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
-                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`);
+            throw new RegistryError(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
+                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`, this.registry, res.status, "auth");
         }
         return res;
     }
@@ -334,7 +346,8 @@ export class Registry {
             { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
         if (res.status === 404) return undefined;
         if (res.status !== 200) {
-            throw new Error(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+            throw new RegistryError(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`,
+                this.registry, res.status, "read");
         }
         const body = JSON.parse(res.body.toString("utf8"));
         return {
@@ -353,7 +366,7 @@ export class Registry {
         const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
         if (res.status !== 201 && res.status !== 200) {
             const text = res.body.toString("utf8").slice(0, 300);
-            throw new Error(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`);
+            throw new RegistryError(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`, this.registry, res.status, "manifest");
         }
         return { subjectIndexed: res.headers["oci-subject"] !== undefined };
     }

@@ -4,6 +4,7 @@
 // host too.
 import crypto = require("crypto");
 import binfmt = require("../../core/binfmt");
+import claims = require("../../core/binfmtClaims");
 import elf = require("../../core/elf");
 import hostlib = require("../../core/host");
 import platform = require("../../core/platform");
@@ -132,7 +133,7 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
  * that a stack registered (or this one, in state from before claims were recorded).
  */
 async function release(h: hostlib.Host, names: string[], claim: string | undefined, owned: string[]): Promise<void> {
-    const free = await binfmt.releaseHandlers(h, [...new Set(names)], claim ?? "none");
+    const free = await claims.releaseHandlers(h, [...new Set(names)], claim ?? "none");
     for (const [name, f] of Object.entries(free)) if (f.registered || owned.includes(name)) await binfmt.unregister(h, name);
 }
 
@@ -155,7 +156,7 @@ export const binfmtProvider: Lifecycle = {
         try {
             const claim = crypto.randomUUID();
             const outs = await observe(h, inputs, owned);
-            await binfmt.claimHandlers(h, Object.keys(outs.handlerStatus), claim, fresh);
+            await claims.claimHandlers(h, Object.keys(outs.handlerStatus), claim, fresh);
             return { id: `binfmt@${h.describe()}`, outs: { ...outs, claim } };
         } catch (e) {
             for (const name of owned) await binfmt.unregister(h, name); // leave nothing half-created
@@ -196,7 +197,7 @@ export const binfmtProvider: Lifecycle = {
             }
             // Our claim is gone (a reboot cleared it): record it again, or another stack's
             // destroy would remove a handler this one relies on.
-            if (olds.claim && !(await binfmt.holdsClaims(hostlib.connect(news.host), Object.keys(handlerStatus), olds.claim))) {
+            if (olds.claim && !(await claims.holdsClaims(hostlib.connect(news.host), Object.keys(handlerStatus), olds.claim))) {
                 detailedDiff.claim = { kind: "update", inputDiff: false };
             }
         }
@@ -211,7 +212,7 @@ export const binfmtProvider: Lifecycle = {
         // Handlers of platforms no longer wanted: released, and removed if no stack uses them.
         await release(h, [...Object.keys(olds.handlerStatus ?? {}), ...(olds.owned ?? [])].filter((n) => !wanted.has(n)), claim, olds.owned ?? []);
         const { owned, fresh } = await ensure(h, news, (olds.owned ?? []).filter((n) => wanted.has(n)));
-        await binfmt.claimHandlers(h, [...wanted], claim, fresh);
+        await claims.claimHandlers(h, [...wanted], claim, fresh);
         return { outs: { ...(await observe(h, news, owned)), claim } };
     },
 

@@ -23,6 +23,12 @@ import exportsLib = require("../../core/exports");
 import git = require("../../core/git");
 import registry = require("../../core/registry");
 import verify = require("../../core/verify");
+// Rebuild reasons (contract/imageFields.ts): inputs that change what is built or where it goes.
+// Not among them: what decides only whether or how fast a RUN step succeeds (shmSize, ulimits,
+// allow, noCacheFilters), the caches' credentials, and the secrets' values unless asked for
+// (`secretsRevision` counts changes of the secrets' ids and, with rebuildOnSecretChange, of
+// their values: see secretsChanged).
+import { ADDED_DEFAULTS, REBUILD_FIELDS } from "../../contract/imageFields";
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
@@ -32,21 +38,6 @@ import {
 import { attachRecords, detachRecords, recordOf } from "./records";
 import { registrySource } from "./copying";
 import { BuildRecord, emulationCost, planOf, report } from "./plan";
-
-/**
- * Inputs that change what is built or where it goes: any change rebuilds. Not among them:
- * what decides only whether or how fast a RUN step succeeds (shmSize, ulimits, allow,
- * noCacheFilters), the caches' credentials, and the secrets' values unless asked for
- * (`secretsRevision` counts changes of the secrets' ids and, with rebuildOnSecretChange, of
- * their values: see secretsChanged).
- */
-const REBUILD: (keyof ImageInputs)[] = [
-    "contextDigest", "context", "contextCommit", "dockerfile", "namedContexts", "platforms", "tags", "push", "builder", "manifest",
-    "buildArgs", "target", "labels", "annotations", "secretsRevision", "ssh", "cacheFrom", "cacheTo", "cacheRepository", "noCache", "pull",
-    "provenance", "sbom", "network", "addHosts", "triggers", "verify", "load", "exports",
-];
-/** Inputs added after 0.2.0, at their defaults: a state without them holds the same. */
-const ADDED_DEFAULTS: Partial<Record<keyof ImageInputs, unknown>> = { load: false, exports: [] };
 
 /**
  * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
@@ -87,7 +78,7 @@ export function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: Im
         if (k === "cacheFrom" || k === "cacheTo") return JSON.stringify((o[k] ?? []).map(cache.withoutCredentials));
         return JSON.stringify(o[k] ?? ADDED_DEFAULTS[k] ?? null);
     };
-    return REBUILD.flatMap((k) => {
+    return REBUILD_FIELDS.flatMap((k) => {
         // A state written before issue 22 holds the old values in its outputs.
         if (k === "secretsRevision" && legacy) return secretsChanged(olds as Partial<ImageInputs>, news) ? ["secrets"] : [];
         if (value(olds, k) === value(news, k)) return [];

@@ -95,7 +95,9 @@ export async function acceptsIndex(target: Target): Promise<boolean> {
         await target.client.putManifest(target.repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
         return true;
     } catch (e) {
-        if (/refused application\/vnd/.test((e as Error).message)) return false;
+        // A refusal of the index itself, as registries without lists answer (MANIFEST_INVALID 400,
+        // or 415): a refused login or a server error is no answer to the question.
+        if (e instanceof registry.RegistryError && e.refused === "manifest" && [400, 415].includes(e.status)) return false;
         throw e;
     }
 }
