@@ -13,7 +13,8 @@ import { parseRef } from "./core/registry";
 import * as tempDirs from "./core/tempDirs";
 import { ARGS_FIELDS, type FieldsFrom } from "./contract/imageFields";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
+import type { PlatformPlan } from "./core/buildPlan";
+import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
 import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
 import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
 import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
@@ -259,6 +260,14 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly loadedImage: pulumi.Output<string>;
     /** What each export wrote: type, dest, the image digest inside (oci, docker), the file's or folder's content digest. */
     readonly exported: pulumi.Output<ExportResult[]>;
+    /**
+     * How each platform is built, as the last preview planned it: the builder node, native or
+     * emulated (through which binfmt handler), and per stage of the target the platform its RUN
+     * steps run on (the build platform, the target's, or one its FROM pins) and whether emulated.
+     */
+    readonly buildPlan: pulumi.Output<PlatformPlan[]>;
+    /** What the last build spent in RUN steps that ran under emulation, per step, from the builder's build history. */
+    readonly emulationCost: pulumi.Output<EmulationCost>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
@@ -285,10 +294,13 @@ export class MultiArchImage extends pulumi.ComponentResource {
         this.manifestModes = res.manifestModes;
         this.loadedImage = res.loadedImage;
         this.exported = res.exported;
+        this.buildPlan = res.buildPlan;
+        this.emulationCost = res.emulationCost;
         this.registerOutputs({
             digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
             contextDigest: this.contextDigest, buildReason: this.buildReason, manifestMode: this.manifestMode, verification: this.verification,
             manifestModes: this.manifestModes, loadedImage: this.loadedImage, exported: this.exported,
+            buildPlan: this.buildPlan, emulationCost: this.emulationCost,
         });
     }
 }
@@ -306,11 +318,14 @@ class Image extends PluginResource {
     declare readonly manifestModes: pulumi.Output<Record<string, string>>;
     declare readonly loadedImage: pulumi.Output<string>;
     declare readonly exported: pulumi.Output<ExportResult[]>;
+    declare readonly buildPlan: pulumi.Output<PlatformPlan[]>;
+    declare readonly emulationCost: pulumi.Output<EmulationCost>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
         super(RESOURCE_TYPES.Image, name, {
             ...inputs,
-            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage", "exported", "drift"]),
+            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage",
+                "exported", "drift", "buildPlan", "emulationCost"]),
         }, opts);
     }
 }
@@ -324,7 +339,10 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
         const managed = b as BuildxBuilder;
         return {
             name: managed.name,
-            inputs: { builder: managed.name, builderPlatforms: managed.platforms, ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}) },
+            inputs: {
+                builder: managed.name, builderPlatforms: managed.platforms, builderDeclared: managed.declared,
+                ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}),
+            },
             dependsOn: [managed],
         };
     }
@@ -340,9 +358,12 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
 
 /**
  * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
- * exists (before that, at a stack's first preview, there is no BuildKit to ask; `up` runs
- * them after creating the builder and before the build). Each finding is a warning with its
- * rule and line, or, with `strict`, an error of the image's check that stops the preview.
+ * exists. At a stack's first preview there is no BuildKit of the stack to ask (`up` runs them
+ * after creating the builder, before the build): the library's rules stand in for BuildKit's
+ * where it has the same one (the final stage pinned to a constant platform), so the first
+ * preview warns as later ones do. Where BuildKit's finding is about the final stage, it says
+ * what that means for this build. Each finding is a warning with its rule and line, or, with
+ * `strict`, an error of the image's check that stops the preview.
  */
 function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<string>, inputs: pulumi.Inputs, warn: (msg: string) => void,
     note: (msg: string) => void): pulumi.Output<string[]> {
@@ -354,8 +375,25 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 note("BuildKit's Dockerfile checks run at build time only: the Dockerfile is read from the Git repository");
                 return [];
             }
-            if (!(await findBuilder(builder).catch(() => undefined))) return [];
             const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
+            let text: string;
+            try {
+                text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
+            } catch {
+                return []; // a missing Dockerfile is the args' error, said by createImageInputs
+            }
+            // With strict, the image provider's check turns them into errors (a throw here would
+            // not stop an inline program cleanly).
+            const give = (msgs: string[]) => {
+                if (!args.strict) for (const m of msgs) warn(m);
+                return msgs;
+            };
+            const ours = lintDockerfile(text, platforms).filter((f) => f.buildkitRule);
+            const oursInstead = () => give(ours.map((f) => `${name}:${f.line}: ${f.message} [${f.rule}, in place of BuildKit's ${f.buildkitRule}]`));
+            if (!(await findBuilder(builder).catch(() => undefined))) {
+                note(`BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`);
+                return oursInstead();
+            }
             const seen = new Map<string, string[]>();
             for (const platform of platforms) {
                 let findings;
@@ -367,18 +405,16 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 } catch (e) {
                     // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                     warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
-                    return [];
+                    return oursInstead();
                 }
                 for (const f of findings) {
-                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                    const same = ours.find((o) => o.buildkitRule === f.rule && o.line === f.line);
+                    const detail = same ? `${f.detail}: this is the final stage, so ${same.meaning}` : f.detail;
+                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
                     seen.set(msg, [...(seen.get(msg) ?? []), platform]);
                 }
             }
-            const out = [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`));
-            // With strict, the image provider's check turns them into errors (a throw here would
-            // not stop an inline program cleanly).
-            if (!args.strict) for (const m of out) warn(m);
-            return out;
+            return give([...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`)));
         });
 }
 
@@ -452,7 +488,8 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         });
         if (normalized.length && sources?.dockerfileText) {
             const { name, text } = sources.dockerfileText;
-            for (const f of lintDockerfile(text, normalized)) {
+            // Those BuildKit has too are given with BuildKit's checks (buildkitChecks).
+            for (const f of lintDockerfile(text, normalized).filter((x) => !x.buildkitRule)) {
                 const msg = `${name}:${f.line}: ${f.message} [${f.rule}]`;
                 if (args.strict) e.add(src.inline !== undefined ? "dockerfile.inline" : src.dockerfileProp, msg);
                 else warn(msg);

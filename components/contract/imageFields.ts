@@ -59,6 +59,9 @@ export const IMAGE_FIELDS = {
     existingBuilder: { from: "builder", rebuild: false },
     builderPlatforms: { from: "builder", rebuild: false },
     builderConfig: { from: "builder", rebuild: false },
+    builderDeclared: { from: "builder", rebuild: false },
+    // The plan says how the next build will run; a new plan is written to the state without a build.
+    buildPlan: { from: "plugin", rebuild: false },
     secrets: { from: "component", rebuild: false, secret: true },
     secretFiles: { from: "args", rebuild: false },
     secretEnvs: { from: "args", rebuild: false },

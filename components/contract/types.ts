@@ -3,6 +3,7 @@
 // these interfaces and the components' Args (scripts/schema.ts): every field's JSDoc is its
 // description there.
 import type { Handler } from "../core/binfmt";
+import type { DeclaredBuilder, EmulatedStep, PlatformPlan } from "../core/buildPlan";
 import type { BuilderNode, NodeOptions } from "../core/buildx";
 import type { CacheCredentials } from "../core/cache";
 import type { CopyStats } from "../core/copy";
@@ -149,6 +150,10 @@ export interface ImageInputs {
     builderPlatforms?: string[];
     /** The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview). */
     builderConfig?: string;
+    /** The builder as the stack declares it (a BuildxBuilder), for the build plan at a preview before it exists. */
+    builderDeclared?: DeclaredBuilder;
+    /** Set by check at every preview: how each platform will be built (node, native or emulated, each stage's platform). */
+    buildPlan?: PlatformPlan[];
     /** How the tags point at the platforms' images. */
     manifest: ManifestMode;
     /** `--build-arg`s. */
@@ -225,6 +230,16 @@ export interface ImageInputs {
     strict?: boolean;
 }
 
+/** What the last build spent under emulation, read from the builder's build history. */
+export interface EmulationCost {
+    /** The build records read (`<builder>/<node>/<id>`). */
+    records: string[];
+    /** RUN steps that ran emulated (per the build plan), slowest first; empty when none did. */
+    steps: EmulatedStep[];
+    /** Why the time is not known, when it is not (no history on the builder, a record buildx cannot reach). */
+    unknown?: string;
+}
+
 /** Outputs of `multiarch:index:Image`: its inputs but the build secrets' values and the caches' credentials, and what was built. */
 export interface ImageOutputs extends Omit<ImageInputs, "secrets" | "cacheCredentials"> {
     /** Digest of the index (manifest "index"), "" for per-arch tags. */
@@ -255,6 +270,8 @@ export interface ImageOutputs extends Omit<ImageInputs, "secrets" | "cacheCreden
      * states from before records: the next `up` attaches one, building nothing.
      */
     verificationRecord?: string;
+    /** What the last build spent in RUN steps under emulation, from the builder's build history. */
+    emulationCost?: EmulationCost;
 }
 
 /** Inputs of `multiarch:index:ImageCopy`. */

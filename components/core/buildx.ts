@@ -6,6 +6,7 @@ import { run, RunOptions } from "./exec";
 import cacheLib = require("./cache");
 import type { CacheCredentials } from "./cache";
 import dockerConfig = require("./dockerConfig");
+import { buildxDir } from "./registryHosts";
 import { csvField } from "./exports";
 import tempDirs = require("./tempDirs");
 
@@ -73,6 +74,24 @@ export async function list(): Promise<BuilderInfo[]> {
 
 export async function find(name: string): Promise<BuilderInfo | undefined> {
     return (await list()).find((b) => b.name === name);
+}
+
+/**
+ * node name -> the platforms declared for it (`buildx create --platform`), from buildx's store of
+ * the builder (`instances/<name>`): buildx sends a platform to the first node that declares it.
+ * `buildx ls` lists them merged with what BuildKit reports. Empty when the builder is not stored.
+ */
+export function declaredPlatforms(name: string): Record<string, string[]> {
+    const file = path.join(buildxDir(), "instances", name);
+    if (!fs.existsSync(file)) return {};
+    return parseDeclared(fs.readFileSync(file, "utf8"));
+}
+
+/** Parses buildx's stored builder (`instances/<name>`, JSON): node name -> declared platforms. */
+export function parseDeclared(text: string): Record<string, string[]> {
+    const ng = JSON.parse(text);
+    return Object.fromEntries((ng.Nodes ?? []).map((n: any) => [n.Name, (n.Platforms ?? []).map((p: any) =>
+        [p.os, p.architecture, p.variant].filter(Boolean).join("/"))]));
 }
 
 /** Oldest buildx this library drives: it needs `buildx ls --format json` (v0.13). */

@@ -1,20 +1,30 @@
 // Dockerfile checks for multi-platform builds that BuildKit's own checks (`--call=check`,
 // run by MultiArchImage at preview) lack, on the syntax tree of a well-kept parser
 // (dockerfile-ast). Each finding says what is wrong for which target and how to fix it.
-// Not here because BuildKit has them: a constant FROM --platform (FromPlatformFlagConstDisallowed).
+// The final stage pinned to a constant platform is BuildKit's FromPlatformFlagConstDisallowed
+// too: the finding names that rule, and stands in for it where BuildKit cannot be asked (a
+// new stack's first preview, before the image's builder exists).
 import { DockerfileParser } from "dockerfile-ast";
-import { parsePlatform } from "./platform";
+import { normalizePlatform, parsePlatform } from "./platform";
 
 export interface Finding {
-    rule: "final-stage-platform" | "arch-specific-image" | "hardcoded-goarch" | "emulated-compile";
+    rule: "final-stage-platform" | "arch-specific-image" | "hardcoded-goarch";
     line: number;
     message: string;
+    /** BuildKit's rule for the same finding, when BuildKit has one: BuildKit's finding is then given instead, where it can be asked. */
+    buildkitRule?: "FromPlatformFlagConstDisallowed";
+    /** What the finding means for this build, said beside BuildKit's text (which does not say it). */
+    meaning?: string;
+}
+
+/** What a final stage pinned to `pinned` means for the other targets. */
+export function finalStageMeaning(pinned: string, others: string[]): string {
+    return `every other target (${others.join(", ")}) gets ${pinned}'s base and fails at docker run with "exec format error" ` +
+        "(the last FROM must match the target); drop --platform from the last FROM";
 }
 
 const TARGET_PLATFORM = /^\$\{?TARGETPLATFORM\}?$/;
-const BUILD_PLATFORM = /^\$\{?BUILDPLATFORM\}?$/;
 const ARCH_IN_NAME = /(^|[/_:-])(amd64|x86_64|arm64v8|arm64|aarch64|arm32v7|armv7|armhf|ppc64le|s390x|riscv64|i386)([/_:.-]|$)/;
-const COMPILERS = /\b(go build|go install|cargo build|gcc|g\+\+|clang|make|mvn|gradle|dotnet publish|rustc)\b/;
 
 /** Findings for building `dockerfile` for `platforms` (normalized "os/arch[/variant]"). */
 export function lintDockerfile(dockerfile: string, platforms: string[]): Finding[] {
@@ -26,11 +36,22 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
     const last = froms[froms.length - 1];
     const lineOf = (r: { start: { line: number } }) => r.start.line + 1;
 
-    // A constant is BuildKit's FromPlatformFlagConstDisallowed; a variable other than
-    // TARGETPLATFORM (e.g. $BUILDPLATFORM) it accepts, and every target gets the build platform's base.
+    // A variable other than TARGETPLATFORM (e.g. $BUILDPLATFORM) BuildKit accepts, and every
+    // target gets the build platform's base; a constant is BuildKit's FromPlatformFlagConstDisallowed.
     const pinned = last.getPlatformFlag()?.getValue();
     if (pinned && pinned.includes("$") && !TARGET_PLATFORM.test(pinned)) {
         findings.push({ rule: "final-stage-platform", line: lineOf(last.getRange()), message: `the final stage pins --platform=${pinned}: every target (${platforms.join(", ")}) gets that base, and the image fails at docker run with "exec format error" (the last FROM must match the target); drop --platform from the last FROM` });
+    } else if (pinned && !pinned.includes("$")) {
+        let constant: string | undefined;
+        try { constant = normalizePlatform(pinned); } catch { /* not a platform: BuildKit says so */ }
+        const others = platforms.filter((p) => p !== constant);
+        if (constant && others.length) {
+            const meaning = finalStageMeaning(constant, others);
+            findings.push({
+                rule: "final-stage-platform", line: lineOf(last.getRange()), buildkitRule: "FromPlatformFlagConstDisallowed", meaning,
+                message: `the final stage pins --platform=${constant}: ${meaning}`,
+            });
+        }
     }
     const name = last.getImage() ?? "";
     const hint = ARCH_IN_NAME.exec(name)?.[2];
@@ -38,13 +59,10 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
         findings.push({ rule: "arch-specific-image", line: lineOf(last.getRange()), message: `the final stage's base ${name} looks ${hint}-only, but the targets are ${platforms.join(", ")}: use a multi-platform base, or one build per architecture with the matching base (the article's company-registry case)` });
     }
 
-    // Stages by line, to tell which stage a RUN belongs to.
-    const stageStarts = froms.map((f) => lineOf(f.getRange()));
     for (const ins of df.getInstructions()) {
         if (ins.getKeyword() !== "RUN") continue;
         const text = ins.getArgumentsContent() ?? "";
         const line = lineOf(ins.getRange());
-        const stage = froms[stageStarts.filter((s) => s <= line).length - 1];
         for (const m of text.matchAll(/\bGOARCH=([A-Za-z0-9_${}]+)/g)) {
             const v = m[1];
             if (v.startsWith("$")) continue;
@@ -53,10 +71,6 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
         }
         for (const m of text.matchAll(/\bGOOS=([A-Za-z0-9_${}]+)/g)) {
             if (!m[1].startsWith("$") && m[1] !== "linux") findings.push({ rule: "hardcoded-goarch", line, message: `RUN sets GOOS=${m[1]}, but the targets are linux: use GOOS=$TARGETOS` });
-        }
-        const stagePlatform = stage?.getPlatformFlag()?.getValue();
-        if (stage !== last && COMPILERS.test(text) && !(stagePlatform && BUILD_PLATFORM.test(stagePlatform)) && archs.length > 1) {
-            findings.push({ rule: "emulated-compile", line, message: `stage ${stage.getBuildStage() ?? stage.getImage()} compiles for each target under emulation (slow, about 10x): start it with FROM --platform=$BUILDPLATFORM and cross-compile with GOARCH=$TARGETARCH` });
         }
     }
     return findings;

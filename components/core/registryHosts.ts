@@ -60,7 +60,8 @@ export function parseBuildkitdRegistries(text: string, read: (p: string) => stri
     return out;
 }
 
-function buildxDir(): string {
+/** buildx's own folder: its builders' store (`instances/<name>`) and state. */
+export function buildxDir(): string {
     return process.env.BUILDX_CONFIG ?? path.join(configDir(), "buildx");
 }
 

@@ -23,7 +23,7 @@ class ComponentReference extends pulumi.ComponentResource {
 /** Outputs a dependent component reads from a referenced one. */
 const REFERENCED_OUTPUTS: Partial<Record<ComponentType, readonly string[]>> = {
     [COMPONENT_TYPES.BinfmtSetup]: ["requestedPlatforms", "platforms"],
-    [COMPONENT_TYPES.BuildxBuilder]: ["name", "platforms"],
+    [COMPONENT_TYPES.BuildxBuilder]: ["name", "platforms", "declared"],
 };
 
 pulumi.runtime.registerResourceModule(PACKAGE, "index", {

@@ -37,6 +37,7 @@ import {
 } from "./targets";
 import { attachRecords, detachRecords, recordOf } from "./records";
 import { registrySource } from "./copying";
+import { BuildRecord, emulationCost, planOf, report } from "./plan";
 
 /**
  * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
@@ -260,6 +261,8 @@ interface Built {
     index?: RawManifest;
     /** the image's ID in the docker engine, when the build loaded it */
     loadedId?: string;
+    /** each buildx invocation's history record and the platforms it built */
+    records: BuildRecord[];
 }
 
 /** The context buildx gets: a Git context pinned to the commit the check resolved, so the build fetches that or fails. */
@@ -311,9 +314,10 @@ async function buildByDigest(inputs: ImageInputs, targets: Target[], perPlatform
     const push = inputs.push ? targets.map((t) => t.repo) : [];
     const local = localOutputs(inputs);
     const containerdStore = inputs.load ? (await engine.info()).containerdStore : false;
+    const historyOf = (m: buildx.BuildMetadata, platforms: string[]): BuildRecord[] => (m.buildRef ? [{ ref: m.buildRef, platforms }] : []);
     if (!perPlatform) {
         const meta = await buildx.build(buildOptions(inputs, inputs.platforms, push, local, log));
-        const loaded = inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {};
+        const loaded = { ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}), records: historyOf(meta, inputs.platforms) };
         if (!inputs.push) return { manifests: {}, ...loaded };
         if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags[0]}`);
         const index = await targets[0].client.getManifest(targets[0].repository, meta.digest);
@@ -338,9 +342,10 @@ async function buildByDigest(inputs: ImageInputs, targets: Target[], perPlatform
         if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
         if (m.digest) manifests[p] = m.digest;
     }
-    if (!local.length) return { manifests };
+    const records = metas.flatMap(([p, m]) => historyOf(m, [p]));
+    if (!local.length) return { manifests, records };
     const meta = await buildx.build(buildOptions(inputs, inputs.platforms, [], local, (l) => log(`[load/exports] ${l}`)));
-    return { manifests, ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}) };
+    return { manifests, records: [...records, ...historyOf(meta, inputs.platforms)], ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}) };
 }
 
 /** An OCI index over per-platform manifests pushed separately (read from `target`). */
@@ -508,12 +513,15 @@ async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageO
         ...(exported.length ? [`${exported.length} export${exported.length === 1 ? "" : "s"}`] : []),
     ].join(", ");
     const digest = moved.digest;
-    console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",") || "(no push)"} (${manifestMode}; ${where}) in ${secs}s (${cached} steps cached)`);
+    const cost = await emulationCost(inputs, built.records);
+    const emulated = cost.steps.reduce((a, st) => a + st.seconds, 0);
+    console.log(`built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",") || "(no push)"} (${manifestMode}; ${where}) in ${secs}s ` +
+        `(${cached} steps cached; ${cost.unknown ? "emulated time unknown" : `${emulated.toFixed(1)}s of RUN steps emulated`})`);
     return outputsOf(inputs, {
         digest, platformDigests: built.manifests,
         ref: inputs.push ? `${targets[0].repo}@${digest || built.manifests[inputs.platforms[0]]}` : "",
         pushedTags: moved.pushedTags, manifestMode, manifestModes: inputs.push ? modes : {}, buildReason: reason, verification,
-        loadedImage: built.loadedId ?? "", exported, drift: [], verificationRecord: moved.record,
+        loadedImage: built.loadedId ?? "", exported, drift: [], verificationRecord: moved.record, emulationCost: cost,
     });
 }
 
@@ -590,7 +598,14 @@ export const imageProvider: Lifecycle = {
             failures.push(...news.buildkitChecks.map((reason) => ({ property: "dockerfile", reason: `${reason} (strict: BuildKit's Dockerfile checks fail the preview)` })));
         }
         // The registries are asked only when this run would build: an unchanged image needs none.
-        const checked = { ...pinned.inputs, secretsRevision: secretsRevision(olds, news) };
+        const checked: ImageInputs = { ...pinned.inputs, secretsRevision: secretsRevision(olds, news) };
+        // How each platform will be built: said here for a new image, by diff for one in the state (with its last cost).
+        // The plan never stops a preview: what it cannot work out, it says.
+        checked.buildPlan = await planOf(checked).catch((e) => {
+            console.log(`warning: the build plan could not be worked out: ${(e as Error).message}`);
+            return [];
+        });
+        if (!olds || Object.keys(olds).length === 0) report(checked, checked.buildPlan);
         const builds = !olds || Object.keys(olds).length === 0 || changedKeys(olds, checked).length > 0;
         if (builds) failures.push(...await registryProblems(news));
         if (news.load === true) {
@@ -613,14 +628,18 @@ export const imageProvider: Lifecycle = {
         const changed = changedKeys(olds, news);
         if (drifted(olds, news) && !changed.length) changed.push("drift");
         if (!changed.length && lacksRecord(olds)) changed.push("verificationRecord");
+        if (news.buildPlan) report(news, news.buildPlan, olds.emulationCost);
+        // A new plan (a node added, an emulator gone) is written to the state without a build;
+        // states written before plans have none to compare.
+        const replanned = !!olds.buildPlan && JSON.stringify(olds.buildPlan) !== JSON.stringify(news.buildPlan ?? []);
         // A state that still holds the secrets' values is rewritten without them (no build).
-        return { changes: changed.length > 0 || holdsSecretValues(olds), replaces: [], deleteBeforeReplace: false };
+        return { changes: changed.length > 0 || holdsSecretValues(olds) || replanned, replaces: [], deleteBeforeReplace: false };
     },
 
     async update(_id: string, olds: LegacyOutputs, news: ImageInputs) {
         const reason = changedKeys(olds, news);
         if (!reason.length && !drifted(olds, news)) {
-            // Only the secrets' values leave the state, or an image of an older state gets its verification record: nothing is built.
+            // Only the secrets' values leave the state, the plan is new, or an image of an older state gets its verification record: nothing is built.
             const { secrets: _old, ...built } = olds;
             return { outs: { ...built, ...kept(news), ...(lacksRecord(olds) ? { verificationRecord: await attachRecordOnly(olds) } : {}) } };
         }
