@@ -5,9 +5,9 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
-import binfmt = require("../components/core/binfmt");
-import claims = require("../components/core/binfmtClaims");
-import { connect } from "../components/core/host";
+import binfmt = require("../core/binfmt");
+import claims = require("../core/binfmtClaims");
+import { connect } from "../core/host";
 
 const NAME = binfmt.handlerName("linux/arm64");
 const CLAIM = "bench";

@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Handler } from "./core/binfmt";
-import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
-import type { HostSpec } from "./core/host";
-import { ARCHITECTURES } from "./core/platform";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { Handler } from "../core/binfmt";
+import { DEBIAN_BINFMTS_DIR } from "../core/binfmt";
+import type { HostSpec } from "../core/host";
+import { ARCHITECTURES } from "../core/platform";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
-import type { BinfmtInputs } from "./contract/types";
+import type { BinfmtInputs } from "../contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
-export type { Handler } from "./core/binfmt";
+export type { Handler } from "../core/binfmt";
 
 /**
  * A builder host reached over SSH, with key authentication. The shape of `@pulumi/command`'s
@@ -111,7 +111,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     }
 }
 
-/** The handlers themselves, managed by the plugin (components/plugin, binfmt lifecycle). */
+/** The handlers themselves, managed by the plugin (provider, binfmt lifecycle). */
 class BinfmtHandlers extends PluginResource {
     declare readonly handlers: pulumi.Output<Record<string, Handler>>;
     declare readonly runnable: pulumi.Output<string[]>;

@@ -1,15 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
-import type { BuilderNode } from "./core/buildx";
-import type { NodeOptions } from "./core/buildx";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { DeclaredBuilder } from "./core/buildPlan";
-import { BUILDKIT_VERSION } from "./core/versions";
-import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
+import type { BuilderNode } from "../core/buildx";
+import type { NodeOptions } from "../core/buildx";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { DeclaredBuilder } from "../core/buildPlan";
+import { BUILDKIT_VERSION } from "../core/versions";
+import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 
-export type { BuilderNode } from "./core/buildx";
+export type { BuilderNode } from "../core/buildx";
 
 /** TLS material for a remote node, as PEM text. Pass secrets: the state encrypts them. */
 export interface TlsArgs {
@@ -150,7 +150,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     }
 }
 
-/** The builder itself, managed by the plugin (components/plugin, builder lifecycle). */
+/** The builder itself, managed by the plugin (provider, builder lifecycle). */
 class Builder extends PluginResource {
     declare readonly name: pulumi.Output<string>;
     declare readonly driver: pulumi.Output<string>;

@@ -6,8 +6,8 @@
 // buildx through its environment: never argv, never in clear in state, never a rebuild reason).
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "./core/cache";
-import { parseRef } from "./core/registry";
+import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "../core/cache";
+import { parseRef } from "../core/registry";
 import { ArgErrors, validated } from "./validate";
 
 /** Options every cache export takes. */

@@ -1,12 +1,12 @@
 // Index: one tag over images pushed elsewhere (by other resources, stacks, native machines or
 // CI jobs), one per platform, by digest: `@pulumi/docker-build`'s Index (`tag`, `sources`,
 // `push`, `registry`), with MultiArchImage's tag semantics, preview, refresh and verification.
-// The work is the plugin's (components/plugin/resources/indexManifest.ts).
+// The work is the plugin's (provider/resources/indexManifest.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ManifestMode, RegistryAuth } from "./contract/types";
-import type { CopyStats } from "./core/copy";
-import { parseRef } from "./core/registry";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { ManifestMode, RegistryAuth } from "../contract/types";
+import type { CopyStats } from "../core/copy";
+import { parseRef } from "../core/registry";
 import { registryLogins, RegistryLoginArgs } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
@@ -114,7 +114,7 @@ export function indexLogin(login: pulumi.Input<RegistryLoginArgs>, tag: pulumi.I
     });
 }
 
-/** The index itself, managed by the plugin (components/plugin, index lifecycle). */
+/** The index itself, managed by the plugin (provider, index lifecycle). */
 class IndexManifest extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;

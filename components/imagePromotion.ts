@@ -1,11 +1,11 @@
 // Build once, promote by digest: what another stack (or resource) built and verified, copied
 // to tags in other repositories and registries without a rebuild, as state. The copy itself is
-// the plugin's (components/plugin/resources/promotion.ts); this is what a program writes.
+// the plugin's (provider/resources/promotion.ts); this is what a program writes.
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ManifestMode } from "./contract/types";
-import type { CopyStats } from "./core/copy";
-import { parseRef } from "./core/registry";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { ManifestMode } from "../contract/types";
+import type { CopyStats } from "../core/copy";
+import { parseRef } from "../core/registry";
 import { registryLogins, RegistryLoginArgs } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
@@ -105,7 +105,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
     }
 }
 
-/** The copy itself, managed by the plugin (components/plugin, promotion lifecycle). */
+/** The copy itself, managed by the plugin (provider, promotion lifecycle). */
 class ImageCopy extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;

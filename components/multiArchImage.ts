@@ -3,18 +3,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
-import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
-import { stageNames } from "./core/baseImage";
-import { dockerfileInRepository } from "./core/buildContexts";
-import { lintDockerfile } from "./core/lint";
-import { registryOfServer } from "./core/dockerConfig";
-import type { ExportResult } from "./core/exports";
-import { parseRef } from "./core/registry";
-import * as tempDirs from "./core/tempDirs";
-import { ARGS_FIELDS, type FieldsFrom } from "./contract/imageFields";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { PlatformPlan } from "./core/buildPlan";
-import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
+import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
+import { stageNames } from "../core/baseImage";
+import { dockerfileInRepository } from "../core/buildContexts";
+import { lintDockerfile } from "../core/lint";
+import { registryOfServer } from "../core/dockerConfig";
+import type { ExportResult } from "../core/exports";
+import { parseRef } from "../core/registry";
+import * as tempDirs from "../core/tempDirs";
+import { ARGS_FIELDS, type FieldsFrom } from "../contract/imageFields";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { PlatformPlan } from "../core/buildPlan";
+import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "../contract/types";
 import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
 import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
 import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
@@ -305,7 +305,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
     }
 }
 
-/** The pushed image itself, managed by the plugin (components/plugin, image lifecycle). */
+/** The pushed image itself, managed by the plugin (provider, image lifecycle). */
 class Image extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;

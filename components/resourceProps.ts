@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
     COMPONENT_TYPES, LEGACY_COMPONENT_TYPE, LEGACY_DYNAMIC_TYPE, ResourceType, SECRET_OUTPUTS, VERSION,
-} from "./contract/tokens";
+} from "../contract/tokens";
 
 /**
  * Turns an Output of a plain object into one Output per key, the shape resources take as

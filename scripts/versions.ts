@@ -1,4 +1,4 @@
-// Generates components/core/versions.ts from scripts/versions.env, the one place versions
+// Generates core/versions.ts from scripts/versions.env, the one place versions
 // are bumped: the TypeScript side (the default BuildKit image, the tests' and the bench's
 // pinned image) reads them from the generated module, bash sources the .env file itself.
 // `npm run versions` rewrites the module; a unit test checks it is current.
@@ -7,7 +7,7 @@ import * as path from "path";
 
 const ROOT = path.resolve(__dirname, "..");
 export const SOURCE = path.join(ROOT, "scripts", "versions.env");
-export const TARGET = path.join(ROOT, "components", "core", "versions.ts");
+export const TARGET = path.join(ROOT, "core", "versions.ts");
 
 /** versions.env's NAME=value lines (comments and blank lines skipped); values are literal. */
 export function parse(text: string): Record<string, string> {

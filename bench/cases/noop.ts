@@ -5,7 +5,7 @@ import { parseChanges } from "../lib/parse";
 import { buildCount, say } from "../lib/sh";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { REGISTRY } from "../lib/fixtures";
-import { LOCAL_BUILDKIT_IMAGE } from "../../components/core/versions";
+import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const mainStack = () => new BenchStack("bench-main", "dev", "index.ts");
 export const emptyStack = () => new BenchStack("bench-empty", "dev", "bench/programs/empty/index.ts");

@@ -16,9 +16,9 @@ import { BuildxBuilder } from "../../components";
 import { manifest } from "../support/registry";
 import { argvContaining } from "../support/argv";
 import { FLEET_ENDPOINTS, FLEET_PKI, MACHINE_TLS, TlsFiles, histories, pemLine, pki, requireFleet, setTlsSecrets } from "../support/fleet";
-import { builderProvider } from "../../components/plugin/resources/builder";
-import type { BuilderInputs } from "../../components/contract/types";
-import { probe, ProbeResult } from "../../components/core/nodeProbe";
+import { builderProvider } from "../../provider/resources/builder";
+import type { BuilderInputs } from "../../contract/types";
+import { probe, ProbeResult } from "../../core/nodeProbe";
 
 const REG = "127.0.0.1:5000";
 const REPO = "e2e/fleet";

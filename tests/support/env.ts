@@ -2,7 +2,7 @@
 // sets it) and a check that the real parts are there, failing with the fix if not.
 import * as path from "path";
 import { execFileSync } from "child_process";
-import { LOCAL_BUILDKIT_IMAGE } from "../../components/core/versions";
+import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 /** Where scripts/bootstrap keeps built tools and machine-wide test services. */

@@ -5,8 +5,8 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { nativePlatforms } from "../../components/core/binfmt";
-import { ARCHITECTURES, qemuName } from "../../components/core/platform";
+import { nativePlatforms } from "../../core/binfmt";
+import { ARCHITECTURES, qemuName } from "../../core/platform";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const BOOTSTRAP = fs.readFileSync(path.join(ROOT, "scripts", "bootstrap"), "utf8");

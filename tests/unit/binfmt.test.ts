@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseFacts, parseHandlerDump, preflight, kernelAtLeast, nativePlatforms, handlerName, PreflightInput, HostFacts } from "../../components/core/binfmt";
+import { parseFacts, parseHandlerDump, preflight, kernelAtLeast, nativePlatforms, handlerName, PreflightInput, HostFacts } from "../../core/binfmt";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 const local = parseFacts(fixture("binfmt-facts-local.txt"));

@@ -4,10 +4,10 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { compileAdvice, declaredNodes, describePlan, listedNodes, nodeFor, planBuild, PlanNode, PlatformPlan } from "../../components/core/buildPlan";
-import { parseDeclared, parseLs } from "../../components/core/buildx";
-import { emulatedSteps, parseRawLogs, parseStepName } from "../../components/core/history";
-import { neededStages, parseStages, stageLabel } from "../../components/core/stages";
+import { compileAdvice, declaredNodes, describePlan, listedNodes, nodeFor, planBuild, PlanNode, PlatformPlan } from "../../core/buildPlan";
+import { parseDeclared, parseLs } from "../../core/buildx";
+import { emulatedSteps, parseRawLogs, parseStepName } from "../../core/history";
+import { neededStages, parseStages, stageLabel } from "../../core/stages";
 
 const ROOT = path.join(__dirname, "..", "..");
 const fixture = (name: string) => fs.readFileSync(path.join(ROOT, "tests", "fixtures", name), "utf8");

@@ -1,8 +1,8 @@
 // BuildxBuilder argument handling and the buildx argv it produces (pure).
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { createArgs, versionAtLeast } from "../../components/core/buildx";
-import { BUILDKIT_VERSION } from "../../components/core/versions";
+import { createArgs, versionAtLeast } from "../../core/buildx";
+import { BUILDKIT_VERSION } from "../../core/versions";
 
 pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 

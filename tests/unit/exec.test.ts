@@ -5,7 +5,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { childEnv, run } from "../../components/core/exec";
+import { childEnv, run } from "../../core/exec";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -57,7 +57,7 @@ describe("exec seam: stopping every live child", () => {
     it("stops every live child, reports them stopped, and refuses new ones", function () {
         this.timeout(60_000);
         const script = `
-            const exec = require(${JSON.stringify(path.join(ROOT, "components/core/exec"))});
+            const exec = require(${JSON.stringify(path.join(ROOT, "core/exec"))});
             const a = exec.run("sleep", ["31"]).catch((e) => e.message);
             const b = exec.run("sh", ["-c", "trap '' TERM; exec sleep 32"]).catch((e) => e.message); // ignores SIGTERM
             setTimeout(async () => {

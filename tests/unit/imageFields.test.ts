@@ -4,10 +4,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ADDED_DEFAULTS, ARGS_FIELDS, REBUILD_FIELDS, SECRET_FIELDS } from "../../components/contract/imageFields";
-import { RESOURCE_TYPES, SECRET_OUTPUTS } from "../../components/contract/tokens";
+import { ADDED_DEFAULTS, ARGS_FIELDS, REBUILD_FIELDS, SECRET_FIELDS } from "../../contract/imageFields";
+import { RESOURCE_TYPES, SECRET_OUTPUTS } from "../../contract/tokens";
 import { createImageInputs } from "../../components/multiArchImage";
-import { changedKeys } from "../../components/plugin/resources/image";
+import { changedKeys } from "../../provider/resources/image";
 
 describe("the Image's fields, listed once", () => {
     it("createImageInputs gives every args field and the caches' three, nothing else", () => {

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { lintDockerfile } from "../../components/core/lint";
+import { lintDockerfile } from "../../core/lint";
 
 const df = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", "dockerfiles", name), "utf8");
 const rules = (text: string, platforms: string[]) => lintDockerfile(text, platforms).map((f) => `${f.line}:${f.rule}`);

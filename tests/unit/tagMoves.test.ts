@@ -2,8 +2,9 @@
 // in-process registries: a registry that refuses one tag leaves every other tag where it was,
 // and the error says what was put back and what could not be.
 import * as assert from "assert";
-import { Registry } from "../../components/core/registry";
-import { moveTags, TagMove, Target } from "../../components/plugin/resources/targets";
+import { Registry } from "../../core/registry";
+import { Target } from "../../provider/resources/targets";
+import { moveTags, TagMove } from "../../provider/resources/tagMoves";
 import { FakeRegistry, seedImage } from "../support/fakeRegistry";
 
 const INDEX = "application/vnd.oci.image.index.v1+json";

@@ -5,14 +5,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_BUILDKIT_IMAGE } from "../../components/buildxBuilder";
-import { LOCAL_BUILDKIT_IMAGE, PULUMI_VERSION } from "../../components/core/versions";
+import { LOCAL_BUILDKIT_IMAGE, PULUMI_VERSION } from "../../core/versions";
 import { parse, render, SOURCE, TARGET } from "../../scripts/versions";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), "utf8");
 
 describe("versions, from scripts/versions.env", () => {
-    it("components/core/versions.ts is what `npm run versions` writes", () => {
+    it("core/versions.ts is what `npm run versions` writes", () => {
         assert.strictEqual(fs.readFileSync(TARGET, "utf8"), render(parse(fs.readFileSync(SOURCE, "utf8"))), "run `npm run versions`");
     });
 
@@ -25,7 +25,7 @@ describe("versions, from scripts/versions.env", () => {
         for (const f of fs.readdirSync(ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) {
             for (const m of read(f).matchAll(/buildkitImage: (\S+)/g)) assert.strictEqual(m[1], LOCAL_BUILDKIT_IMAGE, `${f}: set buildkitImage to ${LOCAL_BUILDKIT_IMAGE}`);
         }
-        assert.ok(read("components/contract/schema.json").includes(DEFAULT_BUILDKIT_IMAGE), `the BuildxBuilder image's JSDoc should name ${DEFAULT_BUILDKIT_IMAGE}; then npm run schema`);
+        assert.ok(read("contract/schema.json").includes(DEFAULT_BUILDKIT_IMAGE), `the BuildxBuilder image's JSDoc should name ${DEFAULT_BUILDKIT_IMAGE}; then npm run schema`);
         assert.strictEqual(JSON.parse(read("package.json")).dependencies["@pulumi/pulumi"], PULUMI_VERSION, "@pulumi/pulumi must match PULUMI_VERSION");
     });
 });

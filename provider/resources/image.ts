@@ -32,9 +32,8 @@ import { ADDED_DEFAULTS, REBUILD_FIELDS } from "../../contract/imageFields";
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
-import {
-    clientFor, decideModes, expectedTags, loginsOf, Mode, moveTags, movesFor, overallMode, RawManifest, registriesOf, tagDrift, Target, targetsOf,
-} from "./targets";
+import { clientFor, decideModes, loginsOf, Mode, overallMode, registriesOf, Target, targetsOf } from "./targets";
+import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
 import { attachRecords, detachRecords, recordOf } from "./records";
 import { registrySource } from "./copying";
 import { BuildRecord, emulationCost, planOf, report } from "./plan";

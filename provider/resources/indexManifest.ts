@@ -17,7 +17,8 @@ import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine, registrySource } from "./copying";
 import { attachRecords, recordOf } from "./records";
-import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, Target, targetsOf, TargetInputs } from "./targets";
+import { clientFor, decideModes, Target, targetsOf, TargetInputs } from "./targets";
+import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
 
 /** Inputs whose change assembles again. */
 const ASSEMBLE: (keyof IndexManifestInputs)[] = ["tag", "sources", "push", "manifest", "verify"];

@@ -3,12 +3,12 @@
 // classes a TypeScript program uses, so every language gets the same checks and children.
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
-import { BinfmtSetup } from "../binfmtSetup";
-import { BuildxBuilder } from "../buildxBuilder";
+import { BinfmtSetup } from "../components/binfmtSetup";
+import { BuildxBuilder } from "../components/buildxBuilder";
 import { COMPONENT_TYPES, ComponentType, PACKAGE, VERSION } from "../contract/tokens";
-import { MultiArchImage } from "../multiArchImage";
-import { ImagePromotion } from "../imagePromotion";
-import { Index } from "../imageIndex";
+import { MultiArchImage } from "../components/multiArchImage";
+import { ImagePromotion } from "../components/imagePromotion";
+import { Index } from "../components/imageIndex";
 
 /**
  * A component made earlier in the same program, passed by reference (`builder: ${builder}`

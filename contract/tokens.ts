@@ -1,5 +1,5 @@
 // The contract between the program side (components/*.ts) and the provider plugin
-// (components/plugin/): package name, version, type tokens and which outputs are secret.
+// (provider/): package name, version, type tokens and which outputs are secret.
 // Both sides import it; it imports neither.
 import { SECRET_FIELDS } from "./imageFields";
 

@@ -1,9 +1,10 @@
 // The verification record of a verified image, attached where its tags will point at an index
-// (components/core/verificationRecord.ts says what it is and why): by the image after its
+// (core/verificationRecord.ts says what it is and why): by the image after its
 // verification, by the Index after verifying its children, and carried along by promotions.
 import { VERSION } from "../../contract/tokens";
 import { attachRecord, detachRecord, VerificationRecord } from "../../core/verificationRecord";
-import type { Mode, RawManifest, Target } from "./targets";
+import type { RawManifest } from "./tagMoves";
+import type { Mode, Target } from "./targets";
 
 /** The record of a verification: each platform's manifest and what verification found there. */
 export function recordOf(subject: string, manifests: Record<string, string>, verification: Record<string, string>): VerificationRecord {

@@ -42,7 +42,7 @@ export async function copyInto(source: copy.SourceImage, from: copy.Endpoint, ta
     return stats;
 }
 
-/** Images in a repository, read as streams for verification (components/core/verify.ts). */
+/** Images in a repository, read as streams for verification (core/verify.ts). */
 export function registrySource(at: { client: registry.Registry; repository: string }): verify.BlobSource {
     return {
         manifest: async (digest) => {

@@ -14,7 +14,8 @@ import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine } from "./copying";
-import { clientFor, decideModes, expectedTags, moveTags, movesFor, RawManifest, tagDrift, TargetInputs, targetsOf } from "./targets";
+import { clientFor, decideModes, TargetInputs, targetsOf } from "./targets";
+import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
 
 /** Inputs whose change copies again. */
 const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireVerification"];
