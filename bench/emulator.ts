@@ -5,8 +5,8 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
-import binfmt = require("../components/core/binfmt");
-import claims = require("../components/core/binfmtClaims");
+import * as binfmt from "../components/core/binfmt";
+import * as claims from "../components/core/binfmtClaims";
 import { connect } from "../components/core/host";
 
 const NAME = binfmt.handlerName("linux/arm64");

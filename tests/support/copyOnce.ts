@@ -2,7 +2,7 @@
 // (components/core/copy.ts: read, plan, run), printing what it did and the process's peak RSS,
 // so a test can check that a layer of any size passes with flat memory:
 //   node -r ts-node/register/transpile-only tests/support/copyOnce.ts FROM_REF@DIGEST TO_REGISTRY/REPOSITORY
-import copy = require("../../components/core/copy");
+import * as copy from "../../components/core/copy";
 import { parseRef, Registry } from "../../components/core/registry";
 
 async function main(): Promise<void> {

@@ -7,8 +7,8 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import * as stream from "stream";
 import { Registry } from "../../components/core/registry";
-import copy = require("../../components/core/copy");
-import record = require("../../components/core/verificationRecord");
+import * as copy from "../../components/core/copy";
+import * as record from "../../components/core/verificationRecord";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 
 const endpoint = (reg: FakeRegistry, repository: string, credentials?: { username: string; password: string }): copy.Endpoint =>
