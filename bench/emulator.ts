@@ -5,8 +5,8 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
-import binfmt = require("../core/binfmt");
-import claims = require("../core/binfmtClaims");
+import * as binfmt from "../core/binfmt";
+import * as claims from "../core/binfmtClaims";
 import { connect } from "../core/host";
 
 const NAME = binfmt.handlerName("linux/arm64");

@@ -3,8 +3,8 @@
 // expanded the way the Dockerfile frontend does; then its layer count, read with the registry
 // client, which reaches the registry as the build does (docker's logins, the builder's TLS).
 import { DockerfileParser } from "dockerfile-ast";
-import platformlib = require("./platform");
-import registry = require("./registry");
+import * as platformlib from "./platform";
+import * as registry from "./registry";
 
 /** `$X`, `${X}`, `${X:-default}`, `${X:+alt}`, `${X-default}`, `${X+alt}`; undefined when a value is unknown. */
 export function expand(text: string, vars: Record<string, string | undefined>): string | undefined {

@@ -2,10 +2,10 @@
 // folder, `docker-image://<ref>`, `oci-layout://<path>[:tag][@digest]`, a Git URL; and each
 // remote one pinned to what it names now (an image digest, a commit), so the build uses what
 // the preview saw and a moved tag or a new commit is a rebuild reason that `preview --diff` names.
-import fs = require("fs");
-import path = require("path");
-import git = require("./git");
-import registry = require("./registry");
+import * as fs from "fs";
+import * as path from "path";
+import * as git from "./git";
+import * as registry from "./registry";
 
 export type ContextKind = "local" | "docker-image" | "oci-layout" | "git";
 

@@ -4,7 +4,7 @@
 // and, per stage the target needs, on which platform its RUN steps run (stages.ts). Then the
 // advice a user can act on: a compile in a stage that runs emulated, with the fix and what it
 // cost last time. Pure: the facts (nodes, handlers, base images' platforms) come from the caller.
-import binfmt = require("./binfmt");
+import * as binfmt from "./binfmt";
 import type { BuilderInfo } from "./buildx";
 import { formatPlatform, normalizePlatform, parsePlatform } from "./platform";
 import { neededStages, parseStages, Stage, stageLabel, stagePlatforms } from "./stages";

@@ -1,14 +1,14 @@
 // docker buildx through the exec seam: builder lifecycle and builds. Parsers are pure and
 // tested against captured real output (tests/fixtures/buildx-*).
-import fs = require("fs");
-import path = require("path");
+import * as fs from "fs";
+import * as path from "path";
 import { run, RunOptions } from "./exec";
-import cacheLib = require("./cache");
+import * as cacheLib from "./cache";
 import type { CacheCredentials } from "./cache";
-import dockerConfig = require("./dockerConfig");
+import * as dockerConfig from "./dockerConfig";
 import { buildxDir } from "./registryHosts";
 import { csvField } from "./exports";
-import tempDirs = require("./tempDirs");
+import * as tempDirs from "./tempDirs";
 
 export interface BuilderNode {
     /** Node name, e.g. `<builder>0`. */

@@ -6,9 +6,9 @@
 // Owners and mtimes are left out (a checkout sets them; COPY resets owners to root).
 // Every file is hashed as a stream with one reused buffer, so memory does not grow with
 // file size, and names are handled as bytes, so any name a file system allows works.
-import crypto = require("crypto");
-import fs = require("fs");
-import path = require("path");
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
 
 export interface ContextDigest {

@@ -7,9 +7,9 @@
 // registry are mounted (no bytes move), the others streamed from the source's GET into the
 // target's upload, never held in memory; manifests are put by digest, leaves first. No tag
 // moves here: the caller moves tags once every target holds everything.
-import crypto = require("crypto");
-import exec = require("./exec");
-import registry = require("./registry");
+import * as crypto from "crypto";
+import * as exec from "./exec";
+import * as registry from "./registry";
 import { INDEX_MEDIA_TYPES } from "./registry";
 
 /** An OCI descriptor, as indexes and manifests name what they point at. */

@@ -2,10 +2,10 @@
 // (`$DOCKER_CONFIG/config.json`, default ~/.docker): `credHelpers[host]`, else `credsStore`,
 // each through the real `docker-credential-<name>` program, else `auths`. `registry` args
 // of a resource add one login on top. Secrets travel on the helper's stdout, never argv.
-import fs = require("fs");
-import os = require("os");
-import path = require("path");
-import exec = require("./exec");
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as exec from "./exec";
 
 /** A user name and a password, or an identity (refresh) token when `username` is "<token>". */
 export interface Credentials {

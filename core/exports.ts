@@ -3,9 +3,9 @@
 // image digest inside an OCI/docker export and a content digest of the file or folder, which
 // refresh computes again to notice an export deleted or changed out of band. Pure but for
 // the reads of what the export wrote.
-import crypto = require("crypto");
-import fs = require("fs");
-import path = require("path");
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import { tarEntries } from "./tar";
 
 /** A buildx exporter the library writes to disk or to the engine (pushes go through `tags`). */

@@ -3,7 +3,7 @@
 // query (`?ref=`, `branch=`, `tag=`, `subdir=`, `checksum=`...); the commit a ref names now,
 // resolved with `git ls-remote` by the rules of BuildKit's git source; and the location pinned
 // to that commit (`checksum=`), so the build fetches exactly what the preview resolved, or fails.
-import path = require("path");
+import * as path from "path";
 import { run } from "./exec";
 
 export interface GitContext {

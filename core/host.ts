@@ -1,10 +1,10 @@
 // Where binfmt handlers live: this machine, or a builder host reached over SSH. Every
 // operation is a POSIX shell script run through the exec seam, so local and remote hosts
 // share one code path; payloads (handler lines, test programs) travel on stdin.
-import fs = require("fs");
-import path = require("path");
-import exec = require("./exec");
-import tempDirs = require("./tempDirs");
+import * as fs from "fs";
+import * as path from "path";
+import * as exec from "./exec";
+import * as tempDirs from "./tempDirs";
 
 /** A builder host. `local`: this machine. `ssh`: a remote host, as user@host:port. */
 export type HostSpec =

@@ -3,9 +3,9 @@
 // what buildx speaks (TLS with ALPN h2, then the HTTP/2 preface of gRPC) until the daemon
 // sends its HTTP/2 settings, which it does only after accepting the client's certificate.
 // Plain sockets rather than Node's http2 client: that one drops the daemon's TLS alert.
-import crypto = require("crypto");
-import net = require("net");
-import tlsLib = require("tls");
+import * as crypto from "crypto";
+import * as net from "net";
+import * as tlsLib from "tls";
 
 /** PEM text of a node's TLS: the CA that signed the daemon's certificate, the client's certificate and key. */
 export interface NodeTls {

@@ -8,11 +8,11 @@
 // push a manifest under a tag as it is (see docs/registries.md).
 // Promotions copy through it too: blobs mounted across repositories or streamed from one
 // registry's GET into another's upload (never held in memory), referrers listed.
-import http = require("http");
-import https = require("https");
-import stream = require("stream");
-import dockerConfig = require("./dockerConfig");
-import hosts = require("./registryHosts");
+import * as http from "http";
+import * as https from "https";
+import * as stream from "stream";
+import * as dockerConfig from "./dockerConfig";
+import * as hosts from "./registryHosts";
 
 /**
  * A registry's refusal, typed so callers decide by what happened, not by the message's words:

@@ -3,10 +3,10 @@
 // (`[registry."host"]` http, insecure, ca, keypair, as buildx stores it with the builder),
 // `/etc/docker/certs.d/<host>/` (ca: *.crt, client: *.cert + *.key, as the docker engine
 // reads it) and the system trust store (`SSL_CERT_FILE`, else the distribution's bundle).
-import fs = require("fs");
-import path = require("path");
-import tls = require("tls");
-import toml = require("smol-toml");
+import * as fs from "fs";
+import * as path from "path";
+import * as tls from "tls";
+import * as toml from "smol-toml";
 import { configDir, HUB_NAMES } from "./dockerConfig";
 
 export interface HostAccess {

@@ -3,9 +3,9 @@
 // <pid>-<start>/, so that a process killed before it could remove its own (SIGKILL, a second
 // Ctrl-C) leaves nothing for long: the next process of ours that makes a temp folder removes
 // the folders of processes that no longer run. BuildKit's check cache lives beside them.
-import fs = require("fs");
-import os = require("os");
-import path = require("path");
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
 /** <tmpdir>/pulumi-multiarch-<uid>: 0700, ours, never a symlink (the temp dir is shared). */
 export function root(): string {

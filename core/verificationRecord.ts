@@ -8,7 +8,7 @@
 // It records, it does not sign: anyone who can push to the repository can push one. It keeps
 // an unverified image (a build with verify off, a failed verification, an image pushed by
 // hand) from being promoted by mistake.
-import stream = require("stream");
+import * as stream from "stream";
 import { addReferrers, Descriptor, Endpoint, referrerDescriptor, sha256 } from "./copy";
 import { INDEX_MEDIA_TYPES, referrersTag } from "./registry";
 

@@ -8,11 +8,11 @@
 // Layers stream through ./tar.ts: each is read at most once per verification (an index of
 // what was seen so far is kept, never the bytes), base layers only as far as a lookup needs,
 // so memory stays flat on a layer of any size. Blobs come from a {@link BlobSource}.
-import fs = require("fs");
-import path = require("path");
-import zlib = require("zlib");
-import elf = require("./elf");
-import platformlib = require("./platform");
+import * as fs from "fs";
+import * as path from "path";
+import * as zlib from "zlib";
+import * as elf from "./elf";
+import * as platformlib from "./platform";
 import { tarEntries, TarEntry, TarType } from "./tar";
 
 /** Where manifests and blobs come from: a registry, or a local OCI layout. */

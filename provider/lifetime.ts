@@ -9,8 +9,8 @@
 // The engine's Cancel (Ctrl-C once) stops the children too, so builds end promptly and the
 // resource fails without moving a tag; the plugin serves on until the engine closes it.
 import * as grpc from "@grpc/grpc-js";
-import exec = require("../core/exec");
-import tempDirs = require("../core/tempDirs");
+import * as exec from "../core/exec";
+import * as tempDirs from "../core/tempDirs";
 
 /** What the update is told when its builds are stopped by the engine's Cancel. */
 export const CANCELLED = "the update was cancelled (Ctrl-C): no tag was moved; run `pulumi up` again";

@@ -2,12 +2,12 @@
 // SSH), served by the plugin as multiarch:index:BinfmtHandlers. The state drifts under us (a
 // reboot wipes every handler), so `read` lets `pulumi refresh` see that, and `diff` reads the
 // host too.
-import crypto = require("crypto");
-import binfmt = require("../../core/binfmt");
-import claims = require("../../core/binfmtClaims");
-import elf = require("../../core/elf");
-import hostlib = require("../../core/host");
-import platform = require("../../core/platform");
+import * as crypto from "crypto";
+import * as binfmt from "../../core/binfmt";
+import * as claims from "../../core/binfmtClaims";
+import * as elf from "../../core/elf";
+import * as hostlib from "../../core/host";
+import * as platform from "../../core/platform";
 import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
 

@@ -1,15 +1,15 @@
 // Lifecycle of a buildx builder, one node or many, served by the plugin as
 // multiarch:index:Builder: builders get removed by hand or collide between pipelines, and
 // refresh must see that.
-import fs = require("fs");
+import * as fs from "fs";
 import { configDir } from "../../core/dockerConfig";
-import path = require("path");
-import binfmt = require("../../core/binfmt");
-import buildx = require("../../core/buildx");
-import exec = require("../../core/exec");
-import hostlib = require("../../core/host");
-import nodeProbe = require("../../core/nodeProbe");
-import platform = require("../../core/platform");
+import * as path from "path";
+import * as binfmt from "../../core/binfmt";
+import * as buildx from "../../core/buildx";
+import * as exec from "../../core/exec";
+import * as hostlib from "../../core/host";
+import * as nodeProbe from "../../core/nodeProbe";
+import * as platform from "../../core/platform";
 import type { BuilderInputs, BuilderOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
 

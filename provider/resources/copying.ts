@@ -1,9 +1,9 @@
 // What the promotion (ImageCopy) and the Index do alike with images that are already in a
 // registry: read them, say at preview what a copy into each target repository would move,
 // do it, and read images back for verification.
-import copy = require("../../core/copy");
-import registry = require("../../core/registry");
-import verify = require("../../core/verify");
+import * as copy from "../../core/copy";
+import * as registry from "../../core/registry";
+import * as verify from "../../core/verify";
 import type { ManifestMode } from "../../contract/types";
 import type { Mode, Target } from "./targets";
 

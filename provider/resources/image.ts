@@ -10,19 +10,19 @@
 // move never leaves a tag on a partial or wrong image, nor one registry ahead of another.
 // The engine's load and the exports are written by the same build; the loaded image gets its
 // tags only after verification.
-import crypto = require("crypto");
-import fs = require("fs");
-import baseImage = require("../../core/baseImage");
-import buildx = require("../../core/buildx");
-import buildContexts = require("../../core/buildContexts");
-import cache = require("../../core/cache");
-import exec = require("../../core/exec");
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as baseImage from "../../core/baseImage";
+import * as buildx from "../../core/buildx";
+import * as buildContexts from "../../core/buildContexts";
+import * as cache from "../../core/cache";
+import * as exec from "../../core/exec";
 import { sameAsLegacyRecord } from "../../core/context";
-import engine = require("../../core/engine");
-import exportsLib = require("../../core/exports");
-import git = require("../../core/git");
-import registry = require("../../core/registry");
-import verify = require("../../core/verify");
+import * as engine from "../../core/engine";
+import * as exportsLib from "../../core/exports";
+import * as git from "../../core/git";
+import * as registry from "../../core/registry";
+import * as verify from "../../core/verify";
 // Rebuild reasons (contract/imageFields.ts): inputs that change what is built or where it goes.
 // Not among them: what decides only whether or how fast a RUN step succeeds (shmSize, ulimits,
 // allow, noCacheFilters), the caches' credentials, and the secrets' values unless asked for

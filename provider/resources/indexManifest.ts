@@ -6,11 +6,11 @@
 // (mounted or streamed), the index put by digest with its verification record, and the tag
 // moved to it; per-arch tags instead where the registry keeps no lists. Preview says what it
 // will copy, refresh sees the tag moved, a no-op up asks no registry anything.
-import copy = require("../../core/copy");
-import exec = require("../../core/exec");
-import platformlib = require("../../core/platform");
-import registry = require("../../core/registry");
-import verify = require("../../core/verify");
+import * as copy from "../../core/copy";
+import * as exec from "../../core/exec";
+import * as platformlib from "../../core/platform";
+import * as registry from "../../core/registry";
+import * as verify from "../../core/verify";
 import { detachRecord } from "../../core/verificationRecord";
 import type { IndexManifestInputs, IndexManifestOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";

@@ -3,15 +3,15 @@
 // them before the builder exists; the binfmt handlers of this machine, for nodes that run on
 // it; what each base image holds, read from its registry as the build reads it. After a build,
 // what it spent under emulation, from the builder's build history (core/history.ts).
-import os = require("os");
-import binfmt = require("../../core/binfmt");
-import buildContexts = require("../../core/buildContexts");
-import buildx = require("../../core/buildx");
-import fs = require("fs");
-import hostlib = require("../../core/host");
-import history = require("../../core/history");
-import platformlib = require("../../core/platform");
-import registry = require("../../core/registry");
+import * as os from "os";
+import * as binfmt from "../../core/binfmt";
+import * as buildContexts from "../../core/buildContexts";
+import * as buildx from "../../core/buildx";
+import * as fs from "fs";
+import * as hostlib from "../../core/host";
+import * as history from "../../core/history";
+import * as platformlib from "../../core/platform";
+import * as registry from "../../core/registry";
 import { compileAdvice, declaredNodes, describePlan, listedNodes, planBuild, PlanInput, PlanNode, PlatformPlan } from "../../core/buildPlan";
 import type { EmulationCost, ImageInputs } from "../../contract/types";
 import { UNKNOWN } from "../wire";

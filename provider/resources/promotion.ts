@@ -6,10 +6,10 @@
 // where a registry keeps no lists, decided as the image decides). Refresh sees a tag moved or
 // gone; a no-op up asks no registry anything. Only an image whose verification record covers
 // it is promoted, unless requireVerification is false; the record travels with it.
-import copy = require("../../core/copy");
-import exec = require("../../core/exec");
-import registry = require("../../core/registry");
-import records = require("../../core/verificationRecord");
+import * as copy from "../../core/copy";
+import * as exec from "../../core/exec";
+import * as registry from "../../core/registry";
+import * as records from "../../core/verificationRecord";
 import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";

@@ -5,8 +5,8 @@
 // or per-arch tags where it keeps no lists: "auto" probes once); the tag moves themselves are
 // in tagMoves.ts. Shared by the image, the promotion
 // (ImageCopy) and the Index, so their tags behave alike.
-import crypto = require("crypto");
-import registry = require("../../core/registry");
+import * as crypto from "crypto";
+import * as registry from "../../core/registry";
 import type { ManifestMode, RegistryAuth, RegistryLoginEntry } from "../../contract/types";
 
 /** How one registry's tags point at the image. */

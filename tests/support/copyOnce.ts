@@ -2,7 +2,7 @@
 // (core/copy.ts: read, plan, run), printing what it did and the process's peak RSS,
 // so a test can check that a layer of any size passes with flat memory:
 //   node -r ts-node/register/transpile-only tests/support/copyOnce.ts FROM_REF@DIGEST TO_REGISTRY/REPOSITORY
-import copy = require("../../core/copy");
+import * as copy from "../../core/copy";
 import { parseRef, Registry } from "../../core/registry";
 
 async function main(): Promise<void> {

@@ -7,8 +7,8 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import * as stream from "stream";
 import { Registry } from "../../core/registry";
-import copy = require("../../core/copy");
-import record = require("../../core/verificationRecord");
+import * as copy from "../../core/copy";
+import * as record from "../../core/verificationRecord";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 
 const endpoint = (reg: FakeRegistry, repository: string, credentials?: { username: string; password: string }): copy.Endpoint =>

@@ -6,8 +6,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import dockerConfig = require("../../core/dockerConfig");
-import hosts = require("../../core/registryHosts");
+import * as dockerConfig from "../../core/dockerConfig";
+import * as hosts from "../../core/registryHosts";
 import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../core/registry";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures");
