@@ -30,4 +30,7 @@ async function main(action: string): Promise<void> {
     }
 }
 
-main(process.argv[2]).catch((e) => { console.error(`error: ${e.message}`); process.exit(1); });
+main(process.argv[2]).catch((e) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+});

@@ -18,9 +18,19 @@ import { verifyCase } from "./cases/verify";
 import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
 
 const PEER_VERSION = "0.0.22";
-const PEER_BIN = path.join(CACHE, "tools", `pulumi-resource-docker-build-${PEER_VERSION}`, "pulumi-resource-docker-build");
+const PEER_BIN = path.join(
+    CACHE,
+    "tools",
+    `pulumi-resource-docker-build-${PEER_VERSION}`,
+    "pulumi-resource-docker-build",
+);
 
-interface Args { runs: number; cases: Set<string>; clean: boolean; merge: boolean }
+interface Args {
+    runs: number;
+    cases: Set<string>;
+    clean: boolean;
+    merge: boolean;
+}
 
 const CASES = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
@@ -39,7 +49,13 @@ function parseArgs(argv: string[]): Args {
 
 function versions(): string[] {
     const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8")).version;
-    const tryOut = (f: string, a: string[]) => { try { return out(f, a); } catch (e) { return `unknown (${(e as Error).message.split("\n")[0]})`; } };
+    const tryOut = (f: string, a: string[]) => {
+        try {
+            return out(f, a);
+        } catch (e) {
+            return `unknown (${(e as Error).message.split("\n")[0]})`;
+        }
+    };
     return [
         `pulumi CLI ${tryOut("pulumi", ["version"])}, @pulumi/pulumi ${pkg("node_modules/@pulumi/pulumi/package.json")}, Node.js language host 3.68.0 (see README)`,
         `docker buildx ${tryOut("docker", ["buildx", "version"])}`,
@@ -52,7 +68,16 @@ function versions(): string[] {
     ];
 }
 
-const allStacks = () => [mainStack(), emptyStack(), oursSideStack(), peerSideStack(), cacheStack(), scaleStack(), promoteStack(), sdkStack()];
+const allStacks = () => [
+    mainStack(),
+    emptyStack(),
+    oursSideStack(),
+    peerSideStack(),
+    cacheStack(),
+    scaleStack(),
+    promoteStack(),
+    sdkStack(),
+];
 
 async function clean(): Promise<void> {
     // The peer stack first: its image uses the builder the ours "side" stack owns.
@@ -61,7 +86,10 @@ async function clean(): Promise<void> {
         say(`destroying ${s.project}/${s.stack}`);
         if (s.project !== "bench-peer" && s.project !== "bench-empty") {
             const released = s.releaseOwnedHandlers();
-            if (released.length) say(`keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
+            if (released.length)
+                say(
+                    `keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`,
+                );
         }
         await s.destroy(peerEnv(PEER_BIN));
     }
@@ -69,7 +97,9 @@ async function clean(): Promise<void> {
 
 /** After the runs: empty and stop the bench's builders (the stacks stay, so a warm run skips their creation). */
 async function idleBuilders(): Promise<void> {
-    const names = out("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").map((n) => n.trim())
+    const names = out("docker", ["buildx", "ls", "--format", "{{.Name}}"])
+        .split("\n")
+        .map((n) => n.trim())
         .filter((n) => n.startsWith("bench-") && !n.includes(" "));
     for (const n of names) {
         await timed("docker", ["buildx", "prune", "--builder", n, "--all", "--force"], { allowFailure: true });
@@ -82,11 +112,15 @@ async function main(): Promise<void> {
     // bench runs must not inherit that (they type-check by default, as users run them).
     delete process.env.TS_NODE_TRANSPILE_ONLY;
     const args = parseArgs(process.argv.slice(2));
-    if (args.clean) { await clean(); return; }
+    if (args.clean) {
+        await clean();
+        return;
+    }
     fs.writeFileSync(LOG, `bench run ${new Date().toISOString()}\n`);
     const t0 = Number(process.env.BENCH_T0 ?? Date.now());
     const peerMs = Number(process.env.BENCH_PEER_MS ?? 0);
-    if (args.cases.has("6") && !fs.existsSync(PEER_BIN)) throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
+    if (args.cases.has("6") && !fs.existsSync(PEER_BIN))
+        throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
 
     const results: Record<string, CaseResult> = {};
     if (args.cases.has("1")) results["1"] = await noopCase(args.runs);
@@ -125,8 +159,12 @@ async function main(): Promise<void> {
         ],
     };
     const measured = CASES.filter((c) => results[c]).map((c) => results[c]);
-    const file = complete || args.merge ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
-    const text = !complete && args.merge ? mergeResults(fs.readFileSync(file, "utf8"), meta, measured) : renderResults(meta, measured);
+    const file =
+        complete || args.merge ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
+    const text =
+        !complete && args.merge
+            ? mergeResults(fs.readFileSync(file, "utf8"), meta, measured)
+            : renderResults(meta, measured);
     fs.writeFileSync(file, text);
     say(`wrote ${path.relative(ROOT, file)} (${fmtSeconds(totalSeconds)} in all, peer build excluded)`);
 }

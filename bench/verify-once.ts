@@ -25,14 +25,21 @@ async function main(): Promise<void> {
     const manifests = platformDigests(index);
     const v = new Verifier(source);
     const text = fs.readFileSync(dockerfile, "utf8");
-    const checks = await Promise.all(Object.entries(manifests).map(async ([p, d]) => {
-        const base = finalStageBase(text, {}, undefined, p);
-        return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
-    }));
+    const checks = await Promise.all(
+        Object.entries(manifests).map(async ([p, d]) => {
+            const base = finalStageBase(text, {}, undefined, p);
+            return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
+        }),
+    );
     v.close();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]);
-    console.log(JSON.stringify({ seconds, peakKiB: hwm, bytesRead: v.counter.bytes, verification: checks.map(describe) }));
+    console.log(
+        JSON.stringify({ seconds, peakKiB: hwm, bytesRead: v.counter.bytes, verification: checks.map(describe) }),
+    );
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

@@ -1,19 +1,49 @@
 // Public API: what users import.
 export { BinfmtSetup, BinfmtSetupArgs, SshHostArgs, Handler } from "./binfmtSetup";
 export {
-    BuildxBuilder, BuildxBuilderArgs, BuilderNodeArgs, BuilderNode, KubernetesArgs, TlsArgs,
-    defaultBuilderName, DEFAULT_BUILDKIT_IMAGE,
+    BuildxBuilder,
+    BuildxBuilderArgs,
+    BuilderNodeArgs,
+    BuilderNode,
+    KubernetesArgs,
+    TlsArgs,
+    defaultBuilderName,
+    DEFAULT_BUILDKIT_IMAGE,
 } from "./buildxBuilder";
 export {
-    MultiArchImage, MultiArchImageArgs, RegistryArgs, BuildContextArgs, NamedContextArgs, DockerfileArgs,
+    MultiArchImage,
+    MultiArchImageArgs,
+    RegistryArgs,
+    BuildContextArgs,
+    NamedContextArgs,
+    DockerfileArgs,
 } from "./multiArchImage";
 export {
-    BuilderConfigArgs, ExportArgs, ExportCacheOnlyArgs, ExportDockerArgs, ExportLocalArgs, ExportOCIArgs, ExportRegistryArgs, RegistryLoginArgs,
+    BuilderConfigArgs,
+    ExportArgs,
+    ExportCacheOnlyArgs,
+    ExportDockerArgs,
+    ExportLocalArgs,
+    ExportOCIArgs,
+    ExportRegistryArgs,
+    RegistryLoginArgs,
 } from "./destinations";
 export {
-    CacheFromArgs, CacheFromAzureBlobArgs, CacheFromGitHubActionsArgs, CacheFromLocalArgs, CacheFromRegistryArgs, CacheFromS3Args,
-    CacheToArgs, CacheToAzureBlobArgs, CacheToGitHubActionsArgs, CacheToInlineArgs, CacheToLocalArgs, CacheToRegistryArgs, CacheToS3Args,
-    CacheExportArgs, CacheCompressionArgs,
+    CacheFromArgs,
+    CacheFromAzureBlobArgs,
+    CacheFromGitHubActionsArgs,
+    CacheFromLocalArgs,
+    CacheFromRegistryArgs,
+    CacheFromS3Args,
+    CacheToArgs,
+    CacheToAzureBlobArgs,
+    CacheToGitHubActionsArgs,
+    CacheToInlineArgs,
+    CacheToLocalArgs,
+    CacheToRegistryArgs,
+    CacheToS3Args,
+    CacheExportArgs,
+    CacheCompressionArgs,
 } from "./caches";
 export { ImagePromotion, ImagePromotionArgs } from "./imagePromotion";
 export { Index, IndexArgs } from "./imageIndex";

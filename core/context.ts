@@ -80,10 +80,17 @@ export function fileInside(root: string, name: string): string | undefined {
     for (let hops = 0; parts.length > 0;) {
         const part = parts.shift()!;
         if (part === "" || part === ".") continue;
-        if (part === "..") { at.pop(); continue; }
+        if (part === "..") {
+            at.pop();
+            continue;
+        }
         const full = path.join(root, ...at, part);
         let st: fs.Stats;
-        try { st = fs.lstatSync(full); } catch { return undefined; }
+        try {
+            st = fs.lstatSync(full);
+        } catch {
+            return undefined;
+        }
         if (!st.isSymbolicLink()) {
             at.push(part);
             if (parts.length > 0 && !st.isDirectory()) return undefined;
@@ -95,7 +102,11 @@ export function fileInside(root: string, name: string): string | undefined {
         parts = [...target.split("/"), ...parts];
     }
     const file = path.join(root, ...at);
-    try { return fs.lstatSync(file).isFile() ? file : undefined; } catch { return undefined; }
+    try {
+        return fs.lstatSync(file).isFile() ? file : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 /** Where `root/name` leads when a symlink is followed freely, as the library did before 0.3: a regular file, or undefined. */
@@ -103,7 +114,9 @@ function realFile(root: string, name: string): string | undefined {
     try {
         const real = fs.realpathSync(path.join(root, name));
         return fs.statSync(real).isFile() ? real : undefined;
-    } catch { return undefined; }
+    } catch {
+        return undefined;
+    }
 }
 
 export interface IgnoreChoice {
@@ -132,13 +145,21 @@ export function chooseIgnoreFile(context: string, dockerfile?: string): IgnoreCh
     for (const [root, name] of candidates) {
         const file = fileInside(root, name);
         const real = realFile(root, name);
-        if (real && (!file || fs.realpathSync(file) !== real)) skipped.push({ candidate: path.join(root, name), real, root });
-        if (file) { chosen = { name: path.join(root, name), file }; break; } // even empty: then nothing is ignored
+        if (real && (!file || fs.realpathSync(file) !== real))
+            skipped.push({ candidate: path.join(root, name), real, root });
+        if (file) {
+            chosen = { name: path.join(root, name), file };
+            break;
+        } // even empty: then nothing is ignored
     }
     const applied = chosen && fs.realpathSync(chosen.file);
-    const unused = skipped.filter((s) => s.real !== applied).map((s) =>
-        `${s.candidate} is a symlink to ${s.real}, outside ${s.root}: BuildKit receives only what is inside that folder, so it does not use ` +
-        `this ignore file (${chosen ? `it applies ${chosen.file}` : "it sends every file"}); copy the file into the folder, or hard-link it, to have it applied`);
+    const unused = skipped
+        .filter((s) => s.real !== applied)
+        .map(
+            (s) =>
+                `${s.candidate} is a symlink to ${s.real}, outside ${s.root}: BuildKit receives only what is inside that folder, so it does not use ` +
+                `this ignore file (${chosen ? `it applies ${chosen.file}` : "it sends every file"}); copy the file into the folder, or hard-link it, to have it applied`,
+        );
     return { ...chosen, unused };
 }
 
@@ -150,10 +171,14 @@ export function ignoreFileFor(context: string, dockerfile?: string): string | un
 /** The patterns of the ignore file `name` (read from `file`, where its symlink leads), or an error naming it and the fix. */
 export function loadIgnore(name: string, file = name): PatternMatcher {
     try {
-        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(name)), path.basename(name)));
+        return new PatternMatcher(
+            asSent(readIgnoreFile(fs.readFileSync(file), path.basename(name)), path.basename(name)),
+        );
     } catch (e) {
         if (!(e instanceof IgnoreFileError)) throw e;
-        throw new Error(`${name}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
+        throw new Error(
+            `${name}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`,
+        );
     }
 }
 
@@ -199,7 +224,11 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
             }
             const entry = { rel, st };
             if (!skip) {
-                for (const p of pending) if (!p.emitted) { out.push(p.entry); p.emitted = true; }
+                for (const p of pending)
+                    if (!p.emitted) {
+                        out.push(p.entry);
+                        p.emitted = true;
+                    }
                 out.push(entry);
             }
             if (st.isDirectory()) {
@@ -226,7 +255,10 @@ export interface ContextEntry {
  * Every entry BuildKit sends for this context and Dockerfile, in byte order. For a named
  * context leave out `dockerfile`: BuildKit applies only the folder's own `.dockerignore`.
  */
-export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
+export function contextEntries(
+    context: string,
+    dockerfile?: string,
+): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
     }
@@ -269,7 +301,9 @@ export function contextEntries(context: string, dockerfile?: string): { entries:
 function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string> {
     const files: Record<string, string> = {};
     for (const { path: rel, value } of entries) {
-        const shown = /^(->|hardlink) /.test(value) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
+        const shown = /^(->|hardlink) /.test(value)
+            ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`)
+            : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
         h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
     }
@@ -299,7 +333,8 @@ export function hashSources(s: LocalSources): ContextDigest {
     const unused = [...(main?.unusedIgnoreFiles ?? [])];
     // The Dockerfile counts even when it lives outside the context or is ignored.
     if (s.dockerfile !== undefined) {
-        files["<Dockerfile>"] = `sha256:${typeof s.dockerfile === "string" ? hashFile(s.dockerfile) : crypto.createHash("sha256").update(s.dockerfile.inline).digest("hex")}`;
+        files["<Dockerfile>"] =
+            `sha256:${typeof s.dockerfile === "string" ? hashFile(s.dockerfile) : crypto.createHash("sha256").update(s.dockerfile.inline).digest("hex")}`;
         h.update(`<Dockerfile>\0${files["<Dockerfile>"]}\n`);
     }
     const named: Record<string, Record<string, string>> = {};
@@ -311,7 +346,8 @@ export function hashSources(s: LocalSources): ContextDigest {
         h.update(`<named ${name}>\0sha256:${hn.digest("hex")}\n`);
     }
     return {
-        digest: `sha256:${h.digest("hex")}`, files,
+        digest: `sha256:${h.digest("hex")}`,
+        files,
         ...(main?.ignoreFile ? { ignoreFile: main.ignoreFile } : {}),
         ...(s.named && Object.keys(s.named).length ? { named } : {}),
         ...(unused.length ? { unusedIgnoreFiles: unused } : {}),
@@ -339,7 +375,10 @@ export function summarizeFiles(files: Record<string, string>, limit = 500): Reco
     }
     const out: Record<string, string> = {};
     for (const [g, members] of Object.entries(groups)) {
-        if (members.length === 1 && members[0] === g) { out[g] = files[g]; continue; }
+        if (members.length === 1 && members[0] === g) {
+            out[g] = files[g];
+            continue;
+        }
         const h = crypto.createHash("sha256");
         for (const k of members) h.update(`${k}\0${files[k]}\n`);
         out[g] = `sha256:${h.digest("hex")} (${members.filter((k) => !k.endsWith("/")).length} files)`;
@@ -348,10 +387,19 @@ export function summarizeFiles(files: Record<string, string>, limit = 500): Reco
 }
 
 /** Which files were added, removed or changed between two digests' file maps. */
-export function diffFiles(before: Record<string, string>, after: Record<string, string>): { added: string[]; removed: string[]; changed: string[] } {
-    const added = Object.keys(after).filter((k) => !(k in before)).sort();
-    const removed = Object.keys(before).filter((k) => !(k in after)).sort();
-    const changed = Object.keys(after).filter((k) => k in before && before[k] !== after[k]).sort();
+export function diffFiles(
+    before: Record<string, string>,
+    after: Record<string, string>,
+): { added: string[]; removed: string[]; changed: string[] } {
+    const added = Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort();
+    const removed = Object.keys(before)
+        .filter((k) => !(k in after))
+        .sort();
+    const changed = Object.keys(after)
+        .filter((k) => k in before && before[k] !== after[k])
+        .sort();
     return { added, removed, changed };
 }
 
@@ -365,13 +413,17 @@ const LEGACY_ENTRY = /^(sha256:[0-9a-f]{64}(\+x)?|link:.*)$/s;
  * 0.1.0 could not have written the same way (a hard link, a summary of a large context)
  * is never the same, so the image is rebuilt as before.
  */
-export function sameAsLegacyRecord(old: Record<string, string> | undefined, current: Record<string, string> | undefined): boolean {
+export function sameAsLegacyRecord(
+    old: Record<string, string> | undefined,
+    current: Record<string, string> | undefined,
+): boolean {
     if (!old || !current || !Object.values(old).every((v) => LEGACY_ENTRY.test(v))) return false;
     const projected: Record<string, string> = {};
     for (const [k, v] of Object.entries(current)) {
         let m: RegExpMatchArray | null;
         if (/^(dir|fifo|char|block) /.test(v)) continue; // 0.1.0 listed files and links only
-        if ((m = /^(sha256:[0-9a-f]{64})(?: ([0-7]{4}))?$/.exec(v))) projected[k] = `${m[1]}${m[2] && parseInt(m[2], 8) & 0o111 ? "+x" : ""}`;
+        if ((m = /^(sha256:[0-9a-f]{64})(?: ([0-7]{4}))?$/.exec(v)))
+            projected[k] = `${m[1]}${m[2] && parseInt(m[2], 8) & 0o111 ? "+x" : ""}`;
         else if (v.startsWith("-> ")) projected[k] = `link:${v.slice(3)}`;
         else return false;
     }

@@ -14,11 +14,14 @@ liveWithEngine(engineAddress);
 if (engineAddress) routeConsoleToEngine(engineAddress);
 answerPreviews(previewOutputs);
 
-main(multiarchProvider({
-    schema: JSON.stringify(schema),
-    // Loaded on first use: a TypeScript program never asks for it, and start-up stays short.
-    construct: (...args) => (require("./construct") as typeof import("./construct")).construct(...args),
-}), process.argv.slice(2)).catch((e: Error) => {
+main(
+    multiarchProvider({
+        schema: JSON.stringify(schema),
+        // Loaded on first use: a TypeScript program never asks for it, and start-up stays short.
+        construct: (...args) => (require("./construct") as typeof import("./construct")).construct(...args),
+    }),
+    process.argv.slice(2),
+).catch((e: Error) => {
     console.error(e.stack ?? e.message);
     process.exit(1);
 });

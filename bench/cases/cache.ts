@@ -38,12 +38,24 @@ export async function cacheCase(runs: number): Promise<CaseResult> {
             builds += buildCount(BUILDER, since);
             (withCache ? cached : uncached).push(r.seconds);
         };
-        if (i % 2 === 0) { await once(false); await once(true); } else { await once(true); await once(false); }
+        if (i % 2 === 0) {
+            await once(false);
+            await once(true);
+        } else {
+            await once(true);
+            await once(false);
+        }
     }
     return {
-        id: "4", title: "One changed file on a pruned builder, with and without the registry cache",
+        id: "4",
+        title: "One changed file on a pruned builder, with and without the registry cache",
         rows: [
-            ratioRow("`pulumi up` after a one-line change of main.go, builder cache pruned: with `cacheRepository` vs without", cached, uncached, { op: "<=", value: 0.5 }),
+            ratioRow(
+                "`pulumi up` after a one-line change of main.go, builder cache pruned: with `cacheRepository` vs without",
+                cached,
+                uncached,
+                { op: "<=", value: 0.5 },
+            ),
             plainRow("buildx invocations (BuildKit history)", `${builds} in ${2 * runs} ups`, "", "", undefined),
         ],
         notes: [

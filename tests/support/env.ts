@@ -36,14 +36,21 @@ export function requireRealParts(): void {
         try {
             execFileSync(cmd, args, { stdio: "pipe", env: process.env });
         } catch {
-            throw new Error(`${what} is not available (\`${cmd} ${args.join(" ")}\` failed): run \`bash scripts/bootstrap\` (or \`npm run up\`) first`);
+            throw new Error(
+                `${what} is not available (\`${cmd} ${args.join(" ")}\` failed): run \`bash scripts/bootstrap\` (or \`npm run up\`) first`,
+            );
         }
     }
 }
 
 /** Runs a command and returns its stdout; room for large outputs (a shared BuildKit's history grows past 1 MiB). */
 export function sh(cmd: string, args: string[]): string {
-    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync(cmd, args, {
+        encoding: "utf8",
+        env: process.env,
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 256 * 1024 * 1024,
+    });
 }
 
 /** The buildx builders docker knows (`docker buildx ls`). */

@@ -45,7 +45,10 @@ describe(".dockerignore as BuildKit reads it", () => {
         assert.throws(() => new PatternMatcher(["!"]), /illegal exclusion pattern/);
         const lazy = new PatternMatcher(["!\\y"]);
         assert.strictEqual(lazy.matchesUsingParentResults("a", undefined).matched, false); // never compiled
-        assert.throws(() => new PatternMatcher(["*", "!\\y"]).matchesUsingParentResults("a", undefined), /invalid escape sequence: \\y/);
+        assert.throws(
+            () => new PatternMatcher(["*", "!\\y"]).matchesUsingParentResults("a", undefined),
+            /invalid escape sequence: \\y/,
+        );
         assert.throws(() => asSent(["a\tb"]), /control character/);
         assert.deepStrictEqual(asSent(["a\tb", "\xe9"]), ["a\tb", "\xef\xbf\xbd"]); // URL-encoded then; not UTF-8 -> U+FFFD
     });

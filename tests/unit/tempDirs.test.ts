@@ -11,10 +11,13 @@ import * as tempDirs from "../../core/tempDirs";
 describe("temp folders", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tempdirs-test-"));
     const saved = process.env.TMPDIR;
-    before(() => { process.env.TMPDIR = tmp; });
+    before(() => {
+        process.env.TMPDIR = tmp;
+    });
     after(() => {
         tempDirs.removeOwn();
-        if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved;
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
         fs.rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -31,8 +34,9 @@ describe("temp folders", () => {
         const dead = spawnSync("true").pid!; // has exited
         const mine = tempDirs.ownerName(process.pid);
         const reused = `${process.pid}-1`; // this pid, but a process that started at another time
-        for (const n of [`${dead}-123`, String(dead), reused, "checks"]) fs.mkdirSync(path.join(root, n, "docker"), { recursive: true });
-        fs.writeFileSync(path.join(root, `${dead}-123`, "docker", "config.json"), "{\"auths\":{}}", { mode: 0o600 });
+        for (const n of [`${dead}-123`, String(dead), reused, "checks"])
+            fs.mkdirSync(path.join(root, n, "docker"), { recursive: true });
+        fs.writeFileSync(path.join(root, `${dead}-123`, "docker", "config.json"), '{"auths":{}}', { mode: 0o600 });
         const removed = tempDirs.sweep().sort();
         assert.deepStrictEqual(removed, [String(dead), `${dead}-123`, reused].sort());
         assert.deepStrictEqual(fs.readdirSync(root).sort(), ["checks", mine].sort());
