@@ -3,13 +3,14 @@
 // stack with `promoteFrom` (stack "prod") builds nothing: it promotes what that stack built
 // and verified, by digest (`STACK=prod npm run up` after `npm run up`).
 import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "./components";
 import * as fs from "fs";
 import * as path from "path";
+
+import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "./components";
 import { readStackConfig, TLS_KEYS } from "./config";
 
 // Which keys were set with --secret: @pulumi/pulumi knows, but marks the function internal.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 const config = new pulumi.Config("pulumi-multiarch");

@@ -5,6 +5,7 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
+
 import * as binfmt from "../core/binfmt";
 import * as claims from "../core/binfmtClaims";
 import { connect } from "../core/host";

@@ -1,6 +1,7 @@
 // One context hash in a fresh process, timed around the call only (not node's start-up or
 // ts-node's compile), wall and CPU (user + system) time: `node -r ts-node/register bench/hash-once.ts <context>`. Prints JSON.
 import * as path from "path";
+
 import { hashContext } from "../core/context";
 
 const context = process.argv[2];

@@ -3,19 +3,20 @@
 // written to bench/RESULTS.md; a case run alone is merged into it with --merge.
 import * as fs from "fs";
 import * as path from "path";
-import { readMachine } from "./lib/procfs";
-import { CaseResult, mergeResults, renderResults } from "./lib/report";
-import { LOG, ROOT, WORK, out, retries, say, timed } from "./lib/sh";
-import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
-import { fmtMiB, fmtSeconds } from "./lib/stats";
-import { emptyStack, mainStack, noopCase } from "./cases/noop";
-import { hashingCase } from "./cases/hashing";
-import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
+
 import { cacheCase, cacheStack } from "./cases/cache";
+import { hashingCase } from "./cases/hashing";
+import { emptyStack, mainStack, noopCase } from "./cases/noop";
+import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
 import { scaleCase, scaleStack } from "./cases/scale";
+import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
 import { startupCase } from "./cases/startup";
 import { verifyCase } from "./cases/verify";
-import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
+import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
+import { readMachine } from "./lib/procfs";
+import { type CaseResult, mergeResults, renderResults } from "./lib/report";
+import { LOG, out, retries, ROOT, say, timed, WORK } from "./lib/sh";
+import { fmtMiB, fmtSeconds } from "./lib/stats";
 
 const PEER_VERSION = "0.0.22";
 const PEER_BIN = path.join(

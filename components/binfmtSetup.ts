@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
+
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { BinfmtInputs } from "../contract/types";
 import type { Handler } from "../core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "../core/binfmt";
 import type { HostSpec } from "../core/host";
 import { ARCHITECTURES } from "../core/platform";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
-import type { BinfmtInputs } from "../contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "../core/binfmt";

@@ -4,12 +4,13 @@
 // `sbom` with buildx's attributes: `mode=max`, `generator=<image>`), and the build secrets
 // read from files and environment variables at build time. Checked in the program, so bad
 // input fails at `pulumi preview` with the property path and the fix.
+import type * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as net from "net";
-import type * as pulumi from "@pulumi/pulumi";
+
+import type { ImageInputs } from "../contract/types";
 import { csvFields } from "../core/exports";
 import { parseRef } from "../core/registry";
-import type { ImageInputs } from "../contract/types";
 import type { ArgErrors } from "./validate";
 
 /** The build flags as given (plain values), under their args' names. */

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup } from "./binfmtSetup";
+
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
+import type { DeclaredBuilder } from "../core/buildPlan";
 import type { BuilderNode } from "../core/buildx";
 import type { NodeOptions } from "../core/buildx";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
-import type { DeclaredBuilder } from "../core/buildPlan";
 import { BUILDKIT_VERSION } from "../core/versions";
-import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
+import { type BinfmtSetup } from "./binfmtSetup";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 

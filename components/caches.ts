@@ -4,9 +4,16 @@
 // the property path and the fix, and split into the buildx values (kept in state as they are,
 // rebuild reasons as before) and the credentials (a secret input of the image, passed to
 // buildx through its environment: never argv, never in clear in state, never a rebuild reason).
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "../core/cache";
+import * as path from "path";
+
+import {
+    type CacheCredentials,
+    type CacheEntry,
+    formatCacheEntry,
+    parseCacheEntries,
+    splitCredentials,
+} from "../core/cache";
 import { parseRef } from "../core/registry";
 import { ArgErrors, validated } from "./validate";
 

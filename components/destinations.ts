@@ -2,12 +2,13 @@
 // the engine's `load`, the `exports` (docker-build's shapes, so a user moves a stack over by
 // renaming a type) and a builder the user already has, by name. Checked in the program, so bad
 // input fails at `pulumi preview` with the property path and the fix.
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { registryOfServer } from "../core/dockerConfig";
-import { ExportSpec, parseRawExport } from "../core/exports";
-import { parseRef } from "../core/registry";
+import * as path from "path";
+
 import type { RegistryLoginEntry } from "../contract/types";
+import { registryOfServer } from "../core/dockerConfig";
+import { type ExportSpec, parseRawExport } from "../core/exports";
+import { parseRef } from "../core/registry";
 import { ArgErrors } from "./validate";
 
 /** A registry login, as `@pulumi/docker-build`'s `registries` entries are written. */

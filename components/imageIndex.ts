@@ -3,11 +3,12 @@
 // `push`, `registry`), with MultiArchImage's tag semantics, preview, refresh and verification.
 // The work is the plugin's (provider/resources/indexManifest.ts).
 import * as pulumi from "@pulumi/pulumi";
+
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import type { ManifestMode, RegistryAuth } from "../contract/types";
 import type { CopyStats } from "../core/copy";
 import { parseRef } from "../core/registry";
-import { registryLogins, RegistryLoginArgs } from "./destinations";
+import { type RegistryLoginArgs, registryLogins } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
 

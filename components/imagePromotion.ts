@@ -2,11 +2,12 @@
 // to tags in other repositories and registries without a rebuild, as state. The copy itself is
 // the plugin's (provider/resources/promotion.ts); this is what a program writes.
 import * as pulumi from "@pulumi/pulumi";
+
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import type { ManifestMode } from "../contract/types";
 import type { CopyStats } from "../core/copy";
 import { parseRef } from "../core/registry";
-import { registryLogins, RegistryLoginArgs } from "./destinations";
+import { type RegistryLoginArgs, registryLogins } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
 

@@ -4,13 +4,14 @@
 // local folder is hashed as BuildKit sends it (core/context.ts), so `pulumi preview`
 // knows whether to rebuild. Remote sources are pinned to a digest or commit by the image's
 // check in the plugin (core/buildContexts.ts), which reaches registries as docker does.
+import type * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import type * as pulumi from "@pulumi/pulumi";
+
+import type { ImageInputs } from "../contract/types";
 import { classify, nameProblem, parseOciLayout } from "../core/buildContexts";
 import { hashSources, summarizeFiles } from "../core/context";
 import { parseGitContext } from "../core/git";
-import type { ImageInputs } from "../contract/types";
 import type { MultiArchImageArgs } from "./multiArchImage";
 import type { ArgErrors } from "./validate";
 
@@ -35,7 +36,7 @@ export function sourceArgs(args: MultiArchImageArgs): SourceArgs {
     return {
         location: typeof c === "object" && c ? c.location : c,
         locationProp: typeof c === "object" && c ? "context.location" : "context",
-        named: named as Record<string, pulumi.Input<string>>,
+        named: named,
         ...(typeof d === "object" && d
             ? { dockerfile: d.location, inline: d.inline }
             : d !== undefined

@@ -1,34 +1,22 @@
 // Public API: what users import.
-export { BinfmtSetup, BinfmtSetupArgs, SshHostArgs, Handler } from "./binfmtSetup";
+export type { EmulationCost, ManifestMode } from "../contract/types";
+export type { DeclaredBuilder, DeclaredNode, EmulatedStep, PlatformPlan, StagePlan } from "../core/buildPlan";
+export type { CopyStats } from "../core/copy";
+export type { ExportResult, ExportType } from "../core/exports";
+export { BinfmtSetup, BinfmtSetupArgs, Handler, SshHostArgs } from "./binfmtSetup";
 export {
+    BuilderNode,
+    BuilderNodeArgs,
     BuildxBuilder,
     BuildxBuilderArgs,
-    BuilderNodeArgs,
-    BuilderNode,
+    DEFAULT_BUILDKIT_IMAGE,
+    defaultBuilderName,
     KubernetesArgs,
     TlsArgs,
-    defaultBuilderName,
-    DEFAULT_BUILDKIT_IMAGE,
 } from "./buildxBuilder";
 export {
-    MultiArchImage,
-    MultiArchImageArgs,
-    RegistryArgs,
-    BuildContextArgs,
-    NamedContextArgs,
-    DockerfileArgs,
-} from "./multiArchImage";
-export {
-    BuilderConfigArgs,
-    ExportArgs,
-    ExportCacheOnlyArgs,
-    ExportDockerArgs,
-    ExportLocalArgs,
-    ExportOCIArgs,
-    ExportRegistryArgs,
-    RegistryLoginArgs,
-} from "./destinations";
-export {
+    CacheCompressionArgs,
+    CacheExportArgs,
     CacheFromArgs,
     CacheFromAzureBlobArgs,
     CacheFromGitHubActionsArgs,
@@ -42,12 +30,24 @@ export {
     CacheToLocalArgs,
     CacheToRegistryArgs,
     CacheToS3Args,
-    CacheExportArgs,
-    CacheCompressionArgs,
 } from "./caches";
-export { ImagePromotion, ImagePromotionArgs } from "./imagePromotion";
+export {
+    BuilderConfigArgs,
+    ExportArgs,
+    ExportCacheOnlyArgs,
+    ExportDockerArgs,
+    ExportLocalArgs,
+    ExportOCIArgs,
+    ExportRegistryArgs,
+    RegistryLoginArgs,
+} from "./destinations";
 export { Index, IndexArgs } from "./imageIndex";
-export type { EmulationCost, ManifestMode } from "../contract/types";
-export type { DeclaredBuilder, DeclaredNode, EmulatedStep, PlatformPlan, StagePlan } from "../core/buildPlan";
-export type { CopyStats } from "../core/copy";
-export type { ExportResult, ExportType } from "../core/exports";
+export { ImagePromotion, ImagePromotionArgs } from "./imagePromotion";
+export {
+    BuildContextArgs,
+    DockerfileArgs,
+    MultiArchImage,
+    MultiArchImageArgs,
+    NamedContextArgs,
+    RegistryArgs,
+} from "./multiArchImage";

@@ -1,30 +1,31 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { BuildxBuilder } from "./buildxBuilder";
-import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
-import { stageNames } from "../core/baseImage";
-import { dockerfileInRepository } from "../core/buildContexts";
-import { lintDockerfile } from "../core/lint";
-import { registryOfServer } from "../core/dockerConfig";
-import type { ExportResult } from "../core/exports";
-import { parseRef } from "../core/registry";
-import * as tempDirs from "../core/tempDirs";
+
 import { ARGS_FIELDS, type FieldsFrom } from "../contract/imageFields";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
-import type { PlatformPlan } from "../core/buildPlan";
 import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "../contract/types";
-import {
-    BuilderConfigArgs,
-    checkOutputs,
-    ExportArgs,
-    registriesOfTags,
-    registryLogins,
-    RegistryLoginArgs,
-} from "./destinations";
+import { stageNames } from "../core/baseImage";
+import { dockerfileInRepository } from "../core/buildContexts";
+import type { PlatformPlan } from "../core/buildPlan";
+import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
+import { registryOfServer } from "../core/dockerConfig";
+import type { ExportResult } from "../core/exports";
+import { lintDockerfile } from "../core/lint";
+import { parseRef } from "../core/registry";
+import * as tempDirs from "../core/tempDirs";
 import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
-import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
+import { BuildxBuilder } from "./buildxBuilder";
+import { type CacheFromArgs, cacheInputs, type CacheToArgs } from "./caches";
+import {
+    type BuilderConfigArgs,
+    checkOutputs,
+    type ExportArgs,
+    registriesOfTags,
+    type RegistryLoginArgs,
+    registryLogins,
+} from "./destinations";
 import { checkSources, sourceArgs } from "./imageSources";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
@@ -278,7 +279,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
-        const warn = (msg: string) => pulumi.log.warn(msg, this);
+        const warn = (msg: string) => void pulumi.log.warn(msg, this);
         const created = createImageInputs(args, warn);
         const builder = builderOf(args.builder);
         const registryAuth = args.registry
@@ -287,7 +288,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const inputs = {
             ...created,
             ...builder.inputs,
-            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => pulumi.log.info(msg, this)),
+            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => void pulumi.log.info(msg, this)),
             strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth,
@@ -608,12 +609,12 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
             flags0,
         }): Pick<ImageInputs, FieldsFrom<"args">> => {
             const e = new ArgErrors("MultiArchImage");
-            const sources = checkSources(e, src, named as Record<string, string>, inline);
+            const sources = checkSources(e, src, named, inline);
             const normalized = checkPlatforms(e, "platforms", platforms);
             const provenance = checkAttestation(e, "provenance", provenance0),
                 sbom = checkAttestation(e, "sbom", sbom0);
             const stages = sources?.dockerfileText ? stageNames(sources.dockerfileText.text) : undefined;
-            const flags = checkBuildFlags(e, flags0 as any, secretIds, stages, permitted);
+            const flags = checkBuildFlags(e, flags0, secretIds, stages, permitted);
             for (const c of cacheErrors) e.add(c.propertyPath, c.reason);
             // Exports can add the push (a registry export) and the load (a docker export without dest).
             const { exports, load, push, tags } = checkOutputs(e, {
@@ -729,6 +730,6 @@ export function registryLogin(
         }
         if (!address) e.add("registry.server", "the image has no tags: name the registry this login is for");
         e.throwIfAny();
-        return { username: username!, password: password!, address: address! };
+        return { username: username!, password: password!, address: address };
     });
 }

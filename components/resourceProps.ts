@@ -1,11 +1,12 @@
 // How the program side registers the plugin's resources: props shaped one Output per key,
 // pinned to this library's plugin version, with the 0.1 type tokens as aliases.
 import * as pulumi from "@pulumi/pulumi";
+
 import {
-    COMPONENT_TYPES,
+    type COMPONENT_TYPES,
     LEGACY_COMPONENT_TYPE,
     LEGACY_DYNAMIC_TYPE,
-    ResourceType,
+    type ResourceType,
     SECRET_OUTPUTS,
     VERSION,
 } from "../contract/tokens";

@@ -1,7 +1,8 @@
 // Argument checks that run in the program, so bad input fails at `pulumi preview` with the
 // property path and the fix, before anything is created.
 import * as pulumi from "@pulumi/pulumi";
-import { parsePlatform, formatPlatform } from "../core/platform";
+
+import { formatPlatform, parsePlatform } from "../core/platform";
 
 export class ArgErrors {
     private readonly errors: { propertyPath: string; reason: string }[] = [];

@@ -3,6 +3,7 @@
 // expanded the way the Dockerfile frontend does; then its layer count, read with the registry
 // client, which reaches the registry as the build does (docker's logins, the builder's TLS).
 import { DockerfileParser } from "dockerfile-ast";
+
 import * as platformlib from "./platform";
 import * as registry from "./registry";
 
@@ -16,8 +17,8 @@ export function expand(text: string, vars: Record<string, string | undefined>): 
             const v = vars[name];
             const set = v !== undefined,
                 nonEmpty = set && v !== "";
-            if (op === ":-") return nonEmpty ? v! : word;
-            if (op === "-") return set ? v! : word;
+            if (op === ":-") return nonEmpty ? v : word;
+            if (op === "-") return set ? v : word;
             if (op === ":+") return nonEmpty ? word : "";
             if (op === "+") return set ? word : "";
             if (!set) unknown = true;

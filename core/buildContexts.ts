@@ -4,6 +4,7 @@
 // the preview saw and a moved tag or a new commit is a rebuild reason that `preview --diff` names.
 import * as fs from "fs";
 import * as path from "path";
+
 import * as git from "./git";
 import * as registry from "./registry";
 

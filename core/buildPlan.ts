@@ -7,7 +7,7 @@
 import * as binfmt from "./binfmt";
 import type { BuilderInfo } from "./buildx";
 import { formatPlatform, normalizePlatform, parsePlatform } from "./platform";
-import { neededStages, parseStages, Stage, stageLabel, stagePlatforms } from "./stages";
+import { neededStages, parseStages, type Stage, stageLabel, stagePlatforms } from "./stages";
 
 /** A node of the builder, as the plan needs it. */
 export interface PlanNode {

@@ -2,12 +2,13 @@
 // tested against captured real output (tests/fixtures/buildx-*).
 import * as fs from "fs";
 import * as path from "path";
-import { run, RunOptions } from "./exec";
-import * as cacheLib from "./cache";
+
 import type { CacheCredentials } from "./cache";
+import * as cacheLib from "./cache";
 import * as dockerConfig from "./dockerConfig";
-import { buildxDir } from "./registryHosts";
+import { run, type RunOptions } from "./exec";
 import { csvField } from "./exports";
+import { buildxDir } from "./registryHosts";
 import * as tempDirs from "./tempDirs";
 
 export interface BuilderNode {

@@ -9,6 +9,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+
 import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
 
 export interface ContextDigest {

@@ -8,6 +8,7 @@
 // target's upload, never held in memory; manifests are put by digest, leaves first. No tag
 // moves here: the caller moves tags once every target holds everything.
 import * as crypto from "crypto";
+
 import * as exec from "./exec";
 import * as registry from "./registry";
 import { INDEX_MEDIA_TYPES } from "./registry";
@@ -465,7 +466,7 @@ export function referrerDescriptor(m: { digest: string; mediaType: string; raw: 
 export async function addReferrers(to: Endpoint, subject: string, descriptors: Descriptor[]): Promise<void> {
     const tag = registry.referrersTag(subject);
     const existing = await to.client.getManifest(to.repository, tag);
-    const listed: Descriptor[] = Array.isArray(existing?.body.manifests) ? existing!.body.manifests : [];
+    const listed: Descriptor[] = Array.isArray(existing?.body.manifests) ? existing.body.manifests : [];
     const fresh = descriptors.filter((d) => !listed.some((l) => l.digest === d.digest));
     if (!fresh.length) return;
     const raw = Buffer.from(

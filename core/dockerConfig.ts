@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
 import * as exec from "./exec";
 
 /** A user name and a password, or an identity (refresh) token when `username` is "<token>". */

@@ -2,7 +2,7 @@
 // shells out on the side, every child gets an environment without Pulumi's variables (plus
 // only its own secrets, never on argv), and the seam knows every live child, so that a
 // cancelled run or a plugin whose engine is gone can stop them all (`stopAll`).
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 
 export interface RunOptions {
     /** Written to the child's stdin, then stdin is closed. Use it for secrets. */

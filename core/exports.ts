@@ -6,6 +6,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+
 import { tarEntries } from "./tar";
 
 /** A buildx exporter the library writes to disk or to the engine (pushes go through `tags`). */
@@ -124,8 +125,7 @@ export function parseRawExport(raw: string): Record<string, Record<string, unkno
                     `${k}= is not an attribute of type=${type} the library maps (it knows ${Object.keys(known).join(", ")})`,
                 );
             const [name, value] = known[key](v, k);
-            out[name] =
-                name === "annotations" ? { ...((out.annotations as object) ?? {}), ...(value as object) } : value;
+            out[name] = name === "annotations" ? { ...(out.annotations ?? {}), ...(value as object) } : value;
         }
         return out;
     };

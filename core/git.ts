@@ -4,6 +4,7 @@
 // resolved with `git ls-remote` by the rules of BuildKit's git source; and the location pinned
 // to that commit (`checksum=`), so the build fetches exactly what the preview resolved, or fails.
 import * as path from "path";
+
 import { run } from "./exec";
 
 export interface GitContext {

@@ -3,6 +3,7 @@
 // share one code path; payloads (handler lines, test programs) travel on stdin.
 import * as fs from "fs";
 import * as path from "path";
+
 import * as exec from "./exec";
 import * as tempDirs from "./tempDirs";
 

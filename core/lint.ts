@@ -5,6 +5,7 @@
 // too: the finding names that rule, and stands in for it where BuildKit cannot be asked (a
 // new stack's first preview, before the image's builder exists).
 import { DockerfileParser } from "dockerfile-ast";
+
 import { normalizePlatform, parsePlatform } from "./platform";
 
 export interface Finding {

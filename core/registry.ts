@@ -11,6 +11,7 @@
 import * as http from "http";
 import * as https from "https";
 import * as stream from "stream";
+
 import * as dockerConfig from "./dockerConfig";
 import * as hosts from "./registryHosts";
 
@@ -563,7 +564,7 @@ export class Registry {
                 `read: GET referrers of ${digest} from ${this.registry}/${repository} answered ${res.status}`,
             );
         const index = await this.getManifest(repository, referrersTag(digest));
-        return { api: false, manifests: Array.isArray(index?.body.manifests) ? index!.body.manifests : [] };
+        return { api: false, manifests: Array.isArray(index?.body.manifests) ? index.body.manifests : [] };
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {

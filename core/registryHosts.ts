@@ -5,8 +5,9 @@
 // reads it) and the system trust store (`SSL_CERT_FILE`, else the distribution's bundle).
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import * as toml from "smol-toml";
+import * as tls from "tls";
+
 import { configDir, HUB_NAMES } from "./dockerConfig";
 
 export interface HostAccess {

@@ -3,7 +3,8 @@
 // one runs for a target platform and a build platform (FROM --platform, the platform of the
 // stage it starts from, else the target). On dockerfile-ast's syntax tree, with ARG values
 // expanded as the frontend expands them. Pure.
-import { DockerfileParser, Instruction } from "dockerfile-ast";
+import { DockerfileParser, type Instruction } from "dockerfile-ast";
+
 import { expand } from "./baseImage";
 import { formatPlatform, parsePlatform } from "./platform";
 

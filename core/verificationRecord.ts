@@ -9,7 +9,8 @@
 // an unverified image (a build with verify off, a failed verification, an image pushed by
 // hand) from being promoted by mistake.
 import * as stream from "stream";
-import { addReferrers, Descriptor, Endpoint, referrerDescriptor, sha256 } from "./copy";
+
+import { addReferrers, type Descriptor, type Endpoint, referrerDescriptor, sha256 } from "./copy";
 import { INDEX_MEDIA_TYPES, referrersTag } from "./registry";
 
 export const RECORD_ARTIFACT_TYPE = "application/vnd.pulumi-multiarch.verification.v1+json";

@@ -11,9 +11,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+
 import * as elf from "./elf";
 import * as platformlib from "./platform";
-import { tarEntries, TarEntry, TarType } from "./tar";
+import { tarEntries, type TarEntry, type TarType } from "./tar";
 
 /** Where manifests and blobs come from: a registry, or a local OCI layout. */
 export interface BlobSource {

@@ -3,12 +3,13 @@
 // classes a TypeScript program uses, so every language gets the same checks and children.
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
+
 import { BinfmtSetup } from "../components/binfmtSetup";
 import { BuildxBuilder } from "../components/buildxBuilder";
-import { COMPONENT_TYPES, ComponentType, PACKAGE, VERSION } from "../contract/tokens";
-import { MultiArchImage } from "../components/multiArchImage";
-import { ImagePromotion } from "../components/imagePromotion";
 import { Index } from "../components/imageIndex";
+import { ImagePromotion } from "../components/imagePromotion";
+import { MultiArchImage } from "../components/multiArchImage";
+import { COMPONENT_TYPES, type ComponentType, PACKAGE, VERSION } from "../contract/tokens";
 
 /**
  * A component made earlier in the same program, passed by reference (`builder: ${builder}`

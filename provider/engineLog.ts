@@ -2,10 +2,10 @@
 // belongs to. The engine shows a provider plugin's stdout only at debug level (only the
 // dynamic-provider host's is shown), so console output is re-routed: each CRUD call runs in
 // its own async context carrying its URN, and console.log / console.warn send to the engine.
-import { AsyncLocalStorage } from "async_hooks";
 import * as grpc from "@grpc/grpc-js";
 import * as engrpc from "@pulumi/pulumi/proto/engine_grpc_pb";
 import * as engproto from "@pulumi/pulumi/proto/engine_pb";
+import { AsyncLocalStorage } from "async_hooks";
 
 const current = new AsyncLocalStorage<string>();
 let last: Promise<void> = Promise.resolve();

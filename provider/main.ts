@@ -2,6 +2,7 @@
 // scripts/plugin/build.mjs). It serves the three resource lifecycles and, for programs in
 // other languages, the three components; the engine finds it by name and exact version.
 import { main } from "@pulumi/pulumi/provider";
+
 import * as schema from "../contract/schema.json";
 import { routeConsoleToEngine } from "./engineLog";
 import { liveWithEngine } from "./lifetime";

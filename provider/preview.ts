@@ -25,11 +25,7 @@ export function withPreview(
         callback: Callback,
     ) => {
         const resp = new Response();
-        resp.setProperties(
-            Struct.fromJavaScript(
-                previewOutputs(urn, (inputs?.toJavaScript() ?? {}) as Record<string, unknown>) as any,
-            ),
-        );
+        resp.setProperties(Struct.fromJavaScript(previewOutputs(urn, inputs?.toJavaScript() ?? {}) as any));
         callback(undefined, resp);
     };
     const wrapped: Implementation = Object.create(impl);

@@ -2,28 +2,29 @@
 // manages it, and `construct` of the components for programs in other languages.
 // Lifecycles see plain values (wire.ts) and never the engine.
 import type * as provider from "@pulumi/pulumi/provider";
+
 import {
     COMPONENT_TYPES,
     LEGACY_PROVIDER_KEY,
     RESOURCE_TYPES,
-    ResourceType,
+    type ResourceType,
     SECRET_OUTPUTS,
     VERSION,
 } from "../contract/tokens";
+import { withResource } from "./engineLog";
 import type { Lifecycle } from "./lifecycle";
+import { cancel } from "./lifetime";
 import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
 import { imageProvider } from "./resources/image";
 import { indexProvider } from "./resources/indexManifest";
 import { promotionProvider } from "./resources/promotion";
-import { withResource } from "./engineLog";
-import { cancel } from "./lifetime";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
 export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
     [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider,
     [RESOURCE_TYPES.Builder]: builderProvider,
-    [RESOURCE_TYPES.Image]: imageProvider as Lifecycle,
+    [RESOURCE_TYPES.Image]: imageProvider,
     [RESOURCE_TYPES.ImageCopy]: promotionProvider,
     [RESOURCE_TYPES.IndexManifest]: indexProvider,
 };

@@ -6,7 +6,8 @@
 // Build-time only: it loads the TypeScript compiler, and nothing at run time imports it.
 import * as path from "path";
 import * as ts from "typescript";
-import { COMPONENT_TYPES, PACKAGE, RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../contract/tokens";
+
+import { COMPONENT_TYPES, PACKAGE, type RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../contract/tokens";
 
 type Spec = Record<string, any>;
 

@@ -1,10 +1,10 @@
 // Case 4: one changed source file on a builder whose cache was pruned (a fresh CI runner),
 // with MultiArchImage's automatic per-platform registry cache (`cacheRepository`) vs
 // without: at most 0.5x of the uncached time.
-import { BenchStack } from "../lib/stack";
-import { buildCount, pruneBuilder, say } from "../lib/sh";
 import { cachedLayersContext, REGISTRY, touchSource } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, pruneBuilder, say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 
 const BUILDER = "bench-cache";
 const TAG = `${REGISTRY}/bench/cache-app:latest`;

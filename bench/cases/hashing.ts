@@ -2,11 +2,12 @@
 // the same files on the same core; and what a .dockerignored 1 GB folder beside it adds.
 import * as fs from "fs";
 import * as path from "path";
+
 import { hashingTree } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { parseBashTime } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
 import { ROOT, say, timed } from "../lib/sh";
 import { median } from "../lib/stats";
-import { parseBashTime } from "../lib/parse";
 
 const CORE = "0";
 

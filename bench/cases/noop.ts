@@ -1,11 +1,11 @@
 // Case 1: a no-op `pulumi up` of the main job (index.ts, a stack configured like dev) starts
 // no build and costs at most 1.5x a `pulumi up` of an empty program on the same engine.
-import { BenchStack } from "../lib/stack";
-import { parseChanges } from "../lib/parse";
-import { buildCount, say } from "../lib/sh";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { REGISTRY } from "../lib/fixtures";
 import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
+import { REGISTRY } from "../lib/fixtures";
+import { parseChanges } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 
 export const mainStack = () => new BenchStack("bench-main", "dev", "index.ts");
 export const emptyStack = () => new BenchStack("bench-empty", "dev", "bench/programs/empty/index.ts");

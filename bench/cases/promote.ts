@@ -5,16 +5,17 @@
 // `skopeo copy --all` (Debian), each into an emptied target registry, the order rotating every
 // round; wall time and peak RSS of each process. (b) A no-op `pulumi up` of a promotion stack
 // against an empty program's `pulumi up`.
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+
 import { Registry } from "../../core/registry";
 import { BENCH_CACHE, CACHE, REGISTRY } from "../lib/fixtures";
 import { parseChanges } from "../lib/parse";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { out, ROOT, say, timed, Timed, WORK } from "../lib/sh";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { out, ROOT, say, type Timed, timed, WORK } from "../lib/sh";
 import { BenchStack } from "../lib/stack";
 import { fmtMiB, median } from "../lib/stats";
 import { emptyStack } from "./noop";

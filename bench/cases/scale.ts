@@ -3,12 +3,13 @@
 // peak memory of the Pulumi program.
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack } from "../lib/stack";
-import { say } from "../lib/sh";
+
 import { REGISTRY, waitContext } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { fmtMiB, fmtSummary, summarize } from "../lib/stats";
 import type { TreeSampler } from "../lib/procfs";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
+import { fmtMiB, fmtSummary, summarize } from "../lib/stats";
 
 const BUILDER = "bench-scale";
 const SIZES = [1, 4, 8];

@@ -7,12 +7,13 @@
 //      a checkout of the same context under another umask.
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack } from "../lib/stack";
+
+import { appContext, checkoutWithUmask, fixtureRecords, GOLANG_STD, REGISTRY, touchSource } from "../lib/fixtures";
 import { parseChanges } from "../lib/parse";
-import { buildCount, pruneBuilder, say, timed } from "../lib/sh";
-import { appContext, checkoutWithUmask, GOLANG_STD, REGISTRY, touchSource, fixtureRecords } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { stepSeconds } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, pruneBuilder, say, timed } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 import { fmtSeconds, median } from "../lib/stats";
 
 export const BUILDER = "bench-side";

@@ -4,8 +4,9 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { VERSION } from "../../contract/tokens";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
 import { say } from "../lib/sh";
 import { fmtSeconds, summarize } from "../lib/stats";
 

@@ -6,11 +6,12 @@
 // its own (which verification must read whole) to record the provider's peak RSS.
 import * as fs from "fs";
 import * as path from "path";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { BenchStack } from "../lib/stack";
-import { ROOT, WORK, out, say, timed } from "../lib/sh";
-import { fmtMiB, median } from "../lib/stats";
+
 import { exitProgram } from "../../core/elf";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { out, ROOT, say, timed, WORK } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
+import { fmtMiB, median } from "../lib/stats";
 
 const REG = "127.0.0.1:5000";
 const BUILDER = "correctness-bench-verify";

@@ -4,7 +4,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, WORK, out, say } from "./sh";
+
+import { out, ROOT, say, WORK } from "./sh";
 import { treeSizes } from "./tree";
 
 export const REGISTRY = "127.0.0.1:5000";

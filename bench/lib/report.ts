@@ -1,6 +1,15 @@
 // RESULTS.md: one table per case, each figure with its baseline from the same run, the
 // paired ratio and its target. Pure: takes the measured values, returns markdown.
-import { Comparison, fmtRatio, fmtRatioSummary, fmtSummary, summarize, pairedRatios, verdict, Summary } from "./stats";
+import {
+    type Comparison,
+    fmtRatio,
+    fmtRatioSummary,
+    fmtSummary,
+    pairedRatios,
+    summarize,
+    type Summary,
+    verdict,
+} from "./stats";
 
 export interface Row {
     figure: string;

@@ -1,10 +1,11 @@
 // Process calls of the benchmarks, timed with a monotonic clock. Every call's output goes to
 // one log file per bench run (.state/bench/bench.log), so a failure can be read afterwards.
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { spawn, spawnSync } from "child_process";
-import { TreeSampler } from "./procfs";
+
 import { buildsSince } from "./parse";
+import { TreeSampler } from "./procfs";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const WORK = path.join(ROOT, ".state", "bench");

@@ -8,7 +8,8 @@
 // `<project>-<stack>-builder`) are the bench's own.
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, WORK, out, timed, Timed } from "./sh";
+
+import { out, ROOT, type Timed, timed, WORK } from "./sh";
 
 export class BenchStack {
     readonly dir: string;

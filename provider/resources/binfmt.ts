@@ -3,12 +3,13 @@
 // reboot wipes every handler), so `read` lets `pulumi refresh` see that, and `diff` reads the
 // host too.
 import * as crypto from "crypto";
+
+import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
 import * as binfmt from "../../core/binfmt";
 import * as claims from "../../core/binfmtClaims";
 import * as elf from "../../core/elf";
 import * as hostlib from "../../core/host";
 import * as platform from "../../core/platform";
-import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
 
 interface Plan {

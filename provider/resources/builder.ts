@@ -2,15 +2,16 @@
 // multiarch:index:Builder: builders get removed by hand or collide between pipelines, and
 // refresh must see that.
 import * as fs from "fs";
-import { configDir } from "../../core/dockerConfig";
 import * as path from "path";
+
+import type { BuilderInputs, BuilderOutputs } from "../../contract/types";
 import * as binfmt from "../../core/binfmt";
 import * as buildx from "../../core/buildx";
+import { configDir } from "../../core/dockerConfig";
 import * as exec from "../../core/exec";
 import * as hostlib from "../../core/host";
 import * as nodeProbe from "../../core/nodeProbe";
 import * as platform from "../../core/platform";
-import type { BuilderInputs, BuilderOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
 
 /** Where TLS files of a builder's nodes live while it exists. */
@@ -34,7 +35,7 @@ function withTlsFiles(inputs: BuilderInputs): buildx.NodeOptions[] {
         for (const k of ["cacert", "cert", "key"] as const) {
             if (!material[k]) continue;
             const file = path.join(dir, `${k}.pem`);
-            fs.writeFileSync(file, material[k]!, { mode: 0o600 });
+            fs.writeFileSync(file, material[k], { mode: 0o600 });
             opts[k] = file;
         }
         return { ...n, driverOpts: opts };

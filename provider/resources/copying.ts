@@ -1,10 +1,10 @@
 // What the promotion (ImageCopy) and the Index do alike with images that are already in a
 // registry: read them, say at preview what a copy into each target repository would move,
 // do it, and read images back for verification.
+import type { ManifestMode } from "../../contract/types";
 import * as copy from "../../core/copy";
 import * as registry from "../../core/registry";
-import * as verify from "../../core/verify";
-import type { ManifestMode } from "../../contract/types";
+import type * as verify from "../../core/verify";
 import type { Mode, Target } from "./targets";
 
 export const NO_STATS: copy.CopyStats = { manifests: 0, copied: 0, bytes: 0, mounted: 0, present: 0 };

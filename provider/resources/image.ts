@@ -12,17 +12,7 @@
 // tags only after verification.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as baseImage from "../../core/baseImage";
-import * as buildx from "../../core/buildx";
-import * as buildContexts from "../../core/buildContexts";
-import * as cache from "../../core/cache";
-import * as exec from "../../core/exec";
-import { sameAsLegacyRecord } from "../../core/context";
-import * as engine from "../../core/engine";
-import * as exportsLib from "../../core/exports";
-import * as git from "../../core/git";
-import * as registry from "../../core/registry";
-import * as verify from "../../core/verify";
+
 // Rebuild reasons (contract/imageFields.ts): inputs that change what is built or where it goes.
 // Not among them: what decides only whether or how fast a RUN step succeeds (shmSize, ulimits,
 // allow, noCacheFilters), the caches' credentials, and the secrets' values unless asked for
@@ -30,13 +20,33 @@ import * as verify from "../../core/verify";
 // their values: see secretsChanged).
 import { ADDED_DEFAULTS, REBUILD_FIELDS } from "../../contract/imageFields";
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
+import * as baseImage from "../../core/baseImage";
+import * as buildContexts from "../../core/buildContexts";
+import * as buildx from "../../core/buildx";
+import * as cache from "../../core/cache";
+import { sameAsLegacyRecord } from "../../core/context";
+import * as engine from "../../core/engine";
+import * as exec from "../../core/exec";
+import * as exportsLib from "../../core/exports";
+import * as git from "../../core/git";
+import * as registry from "../../core/registry";
+import * as verify from "../../core/verify";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
-import { clientFor, decideModes, loginsOf, Mode, overallMode, registriesOf, Target, targetsOf } from "./targets";
-import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
-import { attachRecords, detachRecords, recordOf } from "./records";
 import { registrySource } from "./copying";
-import { BuildRecord, emulationCost, planOf, report } from "./plan";
+import { type BuildRecord, emulationCost, planOf, report } from "./plan";
+import { attachRecords, detachRecords, recordOf } from "./records";
+import { expectedTags, movesFor, moveTags, type RawManifest, tagDrift } from "./tagMoves";
+import {
+    clientFor,
+    decideModes,
+    loginsOf,
+    type Mode,
+    overallMode,
+    registriesOf,
+    type Target,
+    targetsOf,
+} from "./targets";
 
 /**
  * Outputs of this plugin before issue 22 held the build secrets' values (so `pulumi up
@@ -88,8 +98,7 @@ export function changedKeys(olds: LegacyOutputs | Partial<ImageInputs>, news: Im
     return (
         REBUILD_FIELDS.flatMap((k) => {
             // A state written before issue 22 holds the old values in its outputs.
-            if (k === "secretsRevision" && legacy)
-                return secretsChanged(olds as Partial<ImageInputs>, news) ? ["secrets"] : [];
+            if (k === "secretsRevision" && legacy) return secretsChanged(olds, news) ? ["secrets"] : [];
             if (value(olds, k) === value(news, k)) return [];
             if (k === "namedContexts") {
                 const o = olds.namedContexts ?? {},

@@ -6,19 +6,19 @@
 // (mounted or streamed), the index put by digest with its verification record, and the tag
 // moved to it; per-arch tags instead where the registry keeps no lists. Preview says what it
 // will copy, refresh sees the tag moved, a no-op up asks no registry anything.
+import type { IndexManifestInputs, IndexManifestOutputs } from "../../contract/types";
 import * as copy from "../../core/copy";
 import * as exec from "../../core/exec";
 import * as platformlib from "../../core/platform";
 import * as registry from "../../core/registry";
-import * as verify from "../../core/verify";
 import { detachRecord } from "../../core/verificationRecord";
-import type { IndexManifestInputs, IndexManifestOutputs } from "../../contract/types";
+import * as verify from "../../core/verify";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine, registrySource } from "./copying";
 import { attachRecords, recordOf } from "./records";
-import { clientFor, decideModes, Target, targetsOf, TargetInputs } from "./targets";
-import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
+import { expectedTags, movesFor, moveTags, type RawManifest, tagDrift } from "./tagMoves";
+import { clientFor, decideModes, type Target, type TargetInputs, targetsOf } from "./targets";
 
 /** Inputs whose change assembles again. */
 const ASSEMBLE: (keyof IndexManifestInputs)[] = ["tag", "sources", "push", "manifest", "verify"];

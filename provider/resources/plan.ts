@@ -3,26 +3,27 @@
 // them before the builder exists; the binfmt handlers of this machine, for nodes that run on
 // it; what each base image holds, read from its registry as the build reads it. After a build,
 // what it spent under emulation, from the builder's build history (core/history.ts).
+import * as fs from "fs";
 import * as os from "os";
+
+import type { EmulationCost, ImageInputs } from "../../contract/types";
 import * as binfmt from "../../core/binfmt";
 import * as buildContexts from "../../core/buildContexts";
-import * as buildx from "../../core/buildx";
-import * as fs from "fs";
-import * as hostlib from "../../core/host";
-import * as history from "../../core/history";
-import * as platformlib from "../../core/platform";
-import * as registry from "../../core/registry";
 import {
     compileAdvice,
     declaredNodes,
     describePlan,
     listedNodes,
     planBuild,
-    PlanInput,
-    PlanNode,
-    PlatformPlan,
+    type PlanInput,
+    type PlanNode,
+    type PlatformPlan,
 } from "../../core/buildPlan";
-import type { EmulationCost, ImageInputs } from "../../contract/types";
+import * as buildx from "../../core/buildx";
+import * as history from "../../core/history";
+import * as hostlib from "../../core/host";
+import * as platformlib from "../../core/platform";
+import * as registry from "../../core/registry";
 import { UNKNOWN } from "../wire";
 import { clientFor } from "./targets";
 

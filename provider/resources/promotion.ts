@@ -6,16 +6,16 @@
 // where a registry keeps no lists, decided as the image decides). Refresh sees a tag moved or
 // gone; a no-op up asks no registry anything. Only an image whose verification record covers
 // it is promoted, unless requireVerification is false; the record travels with it.
+import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import * as copy from "../../core/copy";
 import * as exec from "../../core/exec";
 import * as registry from "../../core/registry";
 import * as records from "../../core/verificationRecord";
-import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine } from "./copying";
-import { clientFor, decideModes, TargetInputs, targetsOf } from "./targets";
-import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
+import { expectedTags, movesFor, moveTags, type RawManifest, tagDrift } from "./tagMoves";
+import { clientFor, decideModes, type TargetInputs, targetsOf } from "./targets";
 
 /** Inputs whose change copies again. */
 const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireVerification"];

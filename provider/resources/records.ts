@@ -2,7 +2,7 @@
 // (core/verificationRecord.ts says what it is and why): by the image after its
 // verification, by the Index after verifying its children, and carried along by promotions.
 import { VERSION } from "../../contract/tokens";
-import { attachRecord, detachRecord, VerificationRecord } from "../../core/verificationRecord";
+import { attachRecord, detachRecord, type VerificationRecord } from "../../core/verificationRecord";
 import type { RawManifest } from "./tagMoves";
 import type { Mode, Target } from "./targets";
 

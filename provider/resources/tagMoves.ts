@@ -2,7 +2,7 @@
 // manifest over every target, all or none (one registry refusing puts the others back), the
 // tags each registry should hold by its mode, and which of them refresh finds moved or gone.
 import * as registry from "../../core/registry";
-import { Mode, Target, perArchTag } from "./targets";
+import { type Mode, perArchTag, type Target } from "./targets";
 
 /** A manifest's exact bytes, as a tag is pointed at it. */
 export interface RawManifest {

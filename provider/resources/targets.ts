@@ -6,8 +6,9 @@
 // in tagMoves.ts. Shared by the image, the promotion
 // (ImageCopy) and the Index, so their tags behave alike.
 import * as crypto from "crypto";
-import * as registry from "../../core/registry";
+
 import type { ManifestMode, RegistryAuth, RegistryLoginEntry } from "../../contract/types";
+import * as registry from "../../core/registry";
 
 /** How one registry's tags point at the image. */
 export type Mode = "index" | "per-arch-tags";

@@ -1,15 +1,16 @@
 // e2e: exclusive (it removes, disables and re-registers the arm64 handler every other file emulates with): npm test runs this file alone.
 // BinfmtSetup against the real kernel interface (/proc/sys/fs/binfmt_misc), real QEMU,
 // a real sshd on loopback and the real engine (Automation API, inline programs).
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BinfmtSetupArgs } from "../../components";
-import { CACHE, ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
+
+import { BinfmtSetup, type BinfmtSetupArgs } from "../../components";
+import { CACHE, requireRealParts, ROOT, sh } from "../support/env";
+import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const DIR = "/proc/sys/fs/binfmt_misc";
 const SSH_KEY = path.join(CACHE, "sshd/id_ed25519");

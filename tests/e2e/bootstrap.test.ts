@@ -5,14 +5,15 @@
 // as a new user with an empty HOME and cache (where it plans builds, a buildx plugin and the
 // test sshd). Its decisions on machines made of shims: tests/unit/bootstrap.test.ts.
 import * as assert from "assert";
+import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync, spawnSync } from "child_process";
-import { CACHE, ROOT, requireRealParts } from "../support/env";
-import { AuthRegistry, startAuthRegistry } from "../support/authRegistry";
-import { UserMachine, systemPath } from "../support/userMachine";
+
+import { type AuthRegistry, startAuthRegistry } from "../support/authRegistry";
+import { CACHE, requireRealParts, ROOT } from "../support/env";
+import { systemPath, UserMachine } from "../support/userMachine";
 
 const hash = (f: string) =>
     fs.existsSync(f) ? crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex") : "absent";

@@ -1,14 +1,15 @@
 // BuildxBuilder against real buildx and BuildKit through the real engine: docker-container
 // and remote drivers, a two-node builder of separate BuildKit daemons, and every check.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, BuildxBuilderArgs, MultiArchImage } from "../../components";
-import { ROOT, requireRealParts, sh, builderNames } from "../support/env";
-import { inlineStack, dispose, failure } from "../support/stack";
+
+import { BinfmtSetup, BuildxBuilder, type BuildxBuilderArgs, MultiArchImage } from "../../components";
+import { builderNames, requireRealParts, ROOT, sh } from "../support/env";
+import { dispose, failure, inlineStack } from "../support/stack";
 
 const builders = builderNames;
 

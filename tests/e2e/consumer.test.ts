@@ -3,16 +3,17 @@
 // says, into a PULUMI_HOME of the consumer's own with plugin downloads allowed (offline, any
 // plugin it tried to fetch would fail the run), `pulumi up` of that project on the real
 // engine, the image checked in the registry and run, `pulumi destroy`.
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
-import { dispose } from "../support/stack";
+
+import { VERSION } from "../../contract/tokens";
+import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { manifest } from "../support/registry";
 import { packCurrent } from "../support/release";
-import { VERSION } from "../../contract/tokens";
+import { dispose } from "../support/stack";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");

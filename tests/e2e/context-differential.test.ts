@@ -7,16 +7,17 @@
 // in the tar is compared with the digest's entries for each. Then mutations: a changed file,
 // mode or ignore file must change the digest exactly when it changes the image.
 import * as assert from "assert";
+import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ROOT } from "../support/env";
-import { Case, CASE_DIR, DOCKERFILE, materialize, randomIgnore, randomTree, rng } from "../support/contexts";
+
 import { contextEntries } from "../../core/context";
-import { tarEntries } from "../../core/tar";
 import { run } from "../../core/exec";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { tarEntries } from "../../core/tar";
+import { type Case, CASE_DIR, DOCKERFILE, materialize, randomIgnore, randomTree, rng } from "../support/contexts";
+import { ROOT } from "../support/env";
 
 const BUILDCTL = path.join(ROOT, ".tools/test-bin/buildctl");
 const BUILDKITD = path.join(ROOT, ".tools/test-bin/buildkitd");
@@ -483,7 +484,7 @@ describe("context digest vs the real BuildKit (differential)", function () {
                         );
                     continue;
                 }
-                const o = compare(bk.records![side]!, us[side].records!, us[side].sentEmpty!);
+                const o = compare(bk.records[side]!, us[side].records!, us[side].sentEmpty!);
                 divergences.push(...o.divergences.map((x) => `${name}: ${x}`));
                 bugs.push(...o.buildkitBugs.map((x) => `${name}: ${x}`));
                 comparable.push(side);
@@ -503,12 +504,12 @@ describe("context digest vs the real BuildKit (differential)", function () {
                     continue;
                 }
                 const imageChanged =
-                    JSON.stringify([...bk.records![side]!].sort()) !== JSON.stringify([...bk2.records![side]!].sort());
+                    JSON.stringify([...bk.records[side]!].sort()) !== JSON.stringify([...bk2.records[side]!].sort());
                 const digestChanged = us[side].digest !== us2[side].digest;
                 if (imageChanged) changedImages++;
                 const bugOnly =
-                    compare(bk2.records![side]!, us2[side].records!, us2[side].sentEmpty!).buildkitBugs.length +
-                        compare(bk.records![side]!, us[side].records!, us[side].sentEmpty!).buildkitBugs.length >
+                    compare(bk2.records[side]!, us2[side].records!, us2[side].sentEmpty!).buildkitBugs.length +
+                        compare(bk.records[side]!, us[side].records!, us[side].sentEmpty!).buildkitBugs.length >
                     0;
                 if (imageChanged !== digestChanged && !bugOnly)
                     divergences.push(

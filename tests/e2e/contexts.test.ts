@@ -6,17 +6,18 @@
 // or the local busybox fixture: one up, a no-op up, then the sources move (a tag, a commit, files)
 // and preview --diff and the next up name exactly what moved; refresh, destroy, and bad remote
 // sources refused at preview.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { ROOT, builderGone, requireRealParts } from "../support/env";
-import { dispose, failure, inlineStack } from "../support/stack";
-import { copyIndex, imageFiles, manifest } from "../support/registry";
-import { GitServer, startGitServer } from "../support/gitServer";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { builderGone, requireRealParts, ROOT } from "../support/env";
+import { type GitServer, startGitServer } from "../support/gitServer";
 import { writeOciLayout } from "../support/ociLayout";
+import { copyIndex, imageFiles, manifest } from "../support/registry";
+import { dispose, failure, inlineStack } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const BUILDKITD = `[registry."${REG}"]\n  http = true\n`;

@@ -13,21 +13,22 @@
 //             tar, not pushed (refresh notices a deleted export, the next up writes it again);
 //   byname    a builder made by hand (`docker buildx create`, remote, the machine's amd64
 //             node), named by `builder: { name }`: checked at preview, never removed.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { builderNames, requireRealParts, sh } from "../support/env";
-import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
-import { startProxy, Proxy } from "../support/faults";
-import { MACHINE_TLS, FLEET_ENDPOINTS, requireFleet } from "../support/fleet";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import * as company from "../support/companyRegistries";
+import { builderNames, requireRealParts, sh } from "../support/env";
+import { type Proxy, startProxy } from "../support/faults";
+import { FLEET_ENDPOINTS, MACHINE_TLS, requireFleet } from "../support/fleet";
 import { ACCEPT } from "../support/registry";
+import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists (scripts/bootstrap)

@@ -12,17 +12,18 @@
 //           environment.
 // One up, a no-op up, refresh, rotations, a rebuild from the S3 cache, bad input at preview,
 // destroy.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
+import { type ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { ChildProcess, spawn } from "child_process";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { ROOT, builderNames, requireRealParts, sh } from "../support/env";
-import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
+
+import { BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { builderNames, requireRealParts, ROOT, sh } from "../support/env";
 import { blobText, imageFileText, manifest } from "../support/registry";
+import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const BASE = `${REG}/fixtures/busybox:latest`;

@@ -4,31 +4,32 @@
 // refusals at preview, the first up, a no-op up, a rotated client certificate, destroy; each
 // daemon's own build history says which node built which platform. Faults use certificates
 // and addresses of the test's own, never the machine's daemons.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh, builderGone } from "../support/env";
-import * as pulumi from "@pulumi/pulumi";
-import { committedStack, dispose, disposeCommitted, failure, inlineStack, stateTexts } from "../support/stack";
+
 import { BuildxBuilder } from "../../components";
-import { manifest } from "../support/registry";
+import type { BuilderInputs } from "../../contract/types";
+import { probe, type ProbeResult } from "../../core/nodeProbe";
+import { builderProvider } from "../../provider/resources/builder";
 import { argvContaining } from "../support/argv";
+import { builderGone, requireRealParts, sh } from "../support/env";
 import {
     FLEET_ENDPOINTS,
     FLEET_PKI,
-    MACHINE_TLS,
-    TlsFiles,
     histories,
+    MACHINE_TLS,
     pemLine,
     pki,
     requireFleet,
     setTlsSecrets,
+    type TlsFiles,
 } from "../support/fleet";
-import { builderProvider } from "../../provider/resources/builder";
-import type { BuilderInputs } from "../../contract/types";
-import { probe, ProbeResult } from "../../core/nodeProbe";
+import { manifest } from "../support/registry";
+import { committedStack, dispose, disposeCommitted, failure, inlineStack, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const REPO = "e2e/fleet";
@@ -44,7 +45,7 @@ function testPki(dir: string) {
     const other = pki("ca", path.join(dir, "other"));
     return {
         wrongCa: { ...MACHINE_TLS, ca: other.ca },
-        unknownClient: { ...pki("client", dir, path.join(dir, "other"), "stranger"), ca: MACHINE_TLS.ca } as TlsFiles,
+        unknownClient: { ...pki("client", dir, path.join(dir, "other"), "stranger"), ca: MACHINE_TLS.ca },
         expiredClient: pki("expired", dir, FLEET_PKI, "expired"),
         rotated: pki("client", dir, FLEET_PKI, "rotated"),
     };
@@ -329,7 +330,7 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
 describe("a node that goes down between preview and up: refused at create, nothing left", function () {
     const name = `pm-e2e-fleet-down-${process.pid}`;
     after(async () => {
-        await builderProvider.delete!(name, { name, keepState: false, managed: true } as any);
+        await builderProvider.delete(name, { name, keepState: false, managed: true } as any);
     });
 
     it("buildx cannot boot the builder; the error names the node, its endpoint and the fix, and the builder and TLS files are gone", async () => {
@@ -350,7 +351,7 @@ describe("a node that goes down between preview and up: refused at create, nothi
             },
         };
         // The engine would call check first (and refuse); create alone is what runs when the node dies in between.
-        const text = await builderProvider.create!(inputs).then(
+        const text = await builderProvider.create(inputs).then(
             () => "created",
             (e: Error) => e.message,
         );

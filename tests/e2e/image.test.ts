@@ -6,17 +6,18 @@
 // every image names it (`builder: { name }`): one BuildKit and one cache for every case, and
 // each case's stack is destroyed as the case ends. The images that go up together do so in one
 // stack: one up, one no-op up, one destroy for all of them.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure, stateTexts } from "../support/stack";
-import { startAuthRegistry, AuthRegistry } from "../support/authRegistry";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { argvContaining } from "../support/argv";
+import { type AuthRegistry, startAuthRegistry } from "../support/authRegistry";
+import { requireRealParts, ROOT, sh } from "../support/env";
+import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists (scripts/bootstrap; with fixtures/busybox-arm64)

@@ -3,15 +3,16 @@
 // Python (examples/python), each through the components the plugin constructs, with a second
 // image from named contexts and an inline Dockerfile (docker-build's input shapes), and the
 // app's image promoted by digest (ImagePromotion).
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+
 import { VERSION } from "../../contract/tokens";
-import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
-import { dispose } from "../support/stack";
+import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { imageFiles, manifest } from "../support/registry";
+import { dispose } from "../support/stack";
 
 const REGISTRY = "127.0.0.1:5000";
 const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists

@@ -11,16 +11,17 @@
 // really runs emulated. Then up (the cost read from the build's history into the state), a
 // no-op up, and the next preview: the last build's emulated time and steps, BuildKit's own
 // check through the builder that now exists. Destroy.
+import * as pulumi from "@pulumi/pulumi";
+import { type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { builderGone, ROOT, requireRealParts, sh } from "../support/env";
-import { dispose, inlineStack } from "../support/stack";
+
+import { BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { builderGone, requireRealParts, ROOT, sh } from "../support/env";
 import { FLEET_ENDPOINTS, MACHINE_TLS, requireFleet } from "../support/fleet";
+import { dispose, inlineStack } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const BUSYBOX = `${REG}/fixtures/busybox:latest`;

@@ -7,24 +7,25 @@
 // after a tag was moved and another deleted by hand, up again, and destroy. Previews refuse a
 // source never verified and a digest the registry does not hold. Apart: a layer over 2 GiB,
 // streamed between two registries of the test's own with the copying process's memory checked.
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as http from "http";
+import type * as http from "http";
 import * as path from "path";
 import * as stream from "stream";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
+
 import { BinfmtSetup, BuildxBuilder, ImagePromotion, Index, MultiArchImage } from "../../components";
 import { Registry } from "../../core/registry";
 import { findRecords } from "../../core/verificationRecord";
-import { ENV, ROOT, requireRealParts } from "../support/env";
-import { dispose, failure, inlineStack } from "../support/stack";
+import * as company from "../support/companyRegistries";
+import { ENV, requireRealParts, ROOT } from "../support/env";
 import { startProxy } from "../support/faults";
 import { startNoIndexRegistry } from "../support/noIndexRegistry";
-import * as company from "../support/companyRegistries";
 import { freePort } from "../support/registry";
+import { dispose, failure, inlineStack } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 const BASE = `e2e/promo-${process.pid}`;

@@ -5,20 +5,21 @@
 // credential helper (docker-credential-pass), `registry` args, or both. Every case goes
 // up (push, verify, tag moves), up again (no-op), refresh, and is deleted with
 // deleteOnDestroy. One builder for the file, configured as a user would (ca, http).
+import * as pulumi from "@pulumi/pulumi";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { parseRef, Registry } from "../../core/registry";
-import { requireRealParts } from "../support/env";
-import { dispose, failure, inlineStack } from "../support/stack";
-import { startProxy } from "../support/faults";
 import * as company from "../support/companyRegistries";
+import { requireRealParts } from "../support/env";
+import { startProxy } from "../support/faults";
 import { ACCEPT } from "../support/registry";
+import { dispose, failure, inlineStack } from "../support/stack";
 
 const TLS = "tls.pm12.test:5101"; // HTTPS, private CA, htpasswd
 const TOKEN = "token.pm12.test:5102"; // HTTPS, private CA, token auth

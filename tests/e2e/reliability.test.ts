@@ -3,34 +3,35 @@
 // orphaned builder or tag; a killed or cancelled `pulumi up` that leaves nothing running;
 // bad input refused at preview; secrets kept out of state, argv, logs and children's
 // environments; tags that never point at a partial image.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { exitProgram } from "../../core/elf";
-import { ENV, ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure, stateTexts, pendingOps } from "../support/stack";
 import { argvContaining } from "../support/argv";
+import { startAuthRegistry } from "../support/authRegistry";
+import { ENV, requireRealParts, ROOT, sh } from "../support/env";
 import {
-    Cli,
+    type Cli,
     isLanguageHost,
-    Proc,
+    type Proc,
     processTree,
-    Proxy,
+    type Proxy,
     pulumiCli,
     sampleProcesses,
     secondsUntilGone,
-    Sighting,
+    type Sighting,
     startDockerd,
     startProxy,
     startRegistry,
     tempFoldersOf,
     whenProcess,
 } from "../support/faults";
-import { startAuthRegistry } from "../support/authRegistry";
+import { dispose, failure, inlineStack, pendingOps, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 // Ports of this file's own registries and proxies.

@@ -1,11 +1,12 @@
 // The walking skeleton: the main program with the committed stack dev's config, through the
 // real engine (Automation API, local file backend), real QEMU handlers, real buildx/BuildKit,
 // a real registry and dockerd; then the committed stack prod promotes what it built.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
-import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh, builderNames } from "../support/env";
-import { committedStack, disposeCommitted } from "../support/stack";
+
+import { builderNames, requireRealParts, sh } from "../support/env";
 import { imageConfig, manifest } from "../support/registry";
+import { committedStack, disposeCommitted } from "../support/stack";
 
 function buildCount(builder: string): number {
     const out = sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]);

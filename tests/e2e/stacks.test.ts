@@ -2,16 +2,17 @@
 // those): company goes up through the README's own command (`npm run up`, in a copy of this
 // clone, which it must leave as it was), is verified (platforms, architecture, what the
 // registry holds) and is destroyed cleanly; a bad config value is refused at preview.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
-import { Stack } from "@pulumi/pulumi/automation";
-import { CACHE, requireRealParts, sh, builderGone } from "../support/env";
-import { UserMachine } from "../support/userMachine";
+
+import { builderGone, CACHE, requireRealParts, sh } from "../support/env";
+import { imageConfig, manifest } from "../support/registry";
 import { committedStack, disposeCommitted, failure } from "../support/stack";
-import { manifest, imageConfig } from "../support/registry";
+import { UserMachine } from "../support/userMachine";
 
 const tag = `e2e-${Date.now()}`;
 const run = (platform: string, ref: string) => sh("docker", ["run", "--rm", "--platform", platform, ref]);

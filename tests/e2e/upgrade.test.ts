@@ -4,14 +4,15 @@
 //   builder kept, and no provider code left in the state;
 // - a stack made by this version, upgraded to the next patch release, runs the NEW plugin's
 //   code at destroy (dynamic providers ran the old code serialized in the state).
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+
 import { VERSION } from "../../contract/tokens";
-import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
-import { dispose } from "../support/stack";
+import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { packCurrent, packRelease } from "../support/release";
+import { dispose } from "../support/stack";
 
 /** A copy of examples/consumer at `work` with `tarball` installed, and its stack. */
 async function consumer(work: string, tarball: string, repository: string): Promise<Stack> {

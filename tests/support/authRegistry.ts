@@ -1,6 +1,6 @@
 // A second real registry (Debian's docker-registry) that requires a login: htpasswd (bcrypt)
 // basic auth on 127.0.0.1:5002, storage in a scratch dir. For the credentials tests.
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

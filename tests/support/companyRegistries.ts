@@ -4,7 +4,7 @@
 // that are not loopback (an /etc/hosts alias, removed again by `restoreHosts`); a docker
 // config directory of the test's own (buildx linked in), `docker login` into it, and a
 // real credential helper (docker-credential-pass with a GPG key made here).
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
@@ -329,13 +329,13 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
     return new Promise((resolve, reject) => {
         const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
         let out = "";
-        p.stdout!.on("data", (c) => (out += c));
-        p.stderr!.on("data", (c) => (out += c));
+        p.stdout.on("data", (c) => (out += c));
+        p.stderr.on("data", (c) => (out += c));
         p.on("error", reject);
         p.on("close", (code) =>
             code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (${code}): ${out.trim()}`)),
         );
-        p.stdin!.end(input ?? "");
+        p.stdin.end(input ?? "");
     });
 }
 

@@ -1,9 +1,9 @@
 // A seeded generator of build contexts and ignore files for the differential test against
 // the real BuildKit: every class of tests/e2e/context-differential.test.ts's hand cases,
 // plus random trees and random .dockerignore sets.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { execFileSync } from "child_process";
 
 /** mulberry32: small, seeded, reproducible. */
 export function rng(seed: number): () => number {

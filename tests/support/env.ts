@@ -1,7 +1,8 @@
 // What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
 // sets it) and a check that the real parts are there, failing with the fix if not.
-import * as path from "path";
 import { execFileSync } from "child_process";
+import * as path from "path";
+
 import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const ROOT = path.resolve(__dirname, "..", "..");

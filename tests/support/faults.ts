@@ -4,11 +4,12 @@
 // some), a wait for a process whose command line holds a marker (a RUN step in progress),
 // `pulumi` run as a CI runner runs it (its own process group, to be killed whole), the
 // process tree under it, and a sampler of every new process's argv and environment.
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+
 import * as tempDirs from "../../core/tempDirs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -383,8 +384,8 @@ export function pulumiCli(args: string[], cwd: string, env: Record<string, strin
         stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    proc.stdout!.on("data", (c) => (output += c));
-    proc.stderr!.on("data", (c) => (output += c));
+    proc.stdout.on("data", (c) => (output += c));
+    proc.stderr.on("data", (c) => (output += c));
     const exited = new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) =>
         proc.on("close", (code, signal) => resolve({ code, signal, output })),
     );
@@ -411,7 +412,7 @@ export async function sampleProcesses<T>(
         stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
-    sampler.stdout!.on("data", (c) => (out += c));
+    sampler.stdout.on("data", (c) => (out += c));
     await until("the process sampler", () => out.startsWith("sampling\n"), 10_000);
     try {
         return { result: await fn(), sightings: await stopSampler() };

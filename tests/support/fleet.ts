@@ -1,10 +1,11 @@
 // The machine's builder fleet (scripts/bootstrap: two buildkitd on tcp:// with mutual TLS, one
 // per architecture) as tests reach it: its PKI, each daemon's own build history, certificates
 // of a test's own (scripts/pki.sh), and TLS secrets set the way the README says.
+import { type Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { execFileSync } from "child_process";
-import { Stack } from "@pulumi/pulumi/automation";
+
 import { CACHE, ENV, ROOT, sh } from "./env";
 
 /** The fleet's CA, daemon and client certificates (scripts/bootstrap, fleet_start). */

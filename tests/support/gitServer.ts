@@ -2,12 +2,12 @@
 // protocol of https:// Git contexts) run as a CGI program behind a small Node HTTP server on
 // a free port, serving the bare repositories of a temporary folder. Started and stopped by
 // the test that needs it; BuildKit reaches it from a builder on the host network.
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import { type AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { AddressInfo } from "net";
-import { execFileSync, spawn } from "child_process";
 
 const HTTP_BACKEND = "/usr/lib/git-core/git-http-backend";
 

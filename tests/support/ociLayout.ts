@@ -1,11 +1,11 @@
 // A local OCI image layout (what `--output type=oci,tar=false` writes) made by hand for tests of
 // `oci-layout://` named contexts: one index, tagged, over one image per platform, each image a
 // single uncompressed layer holding the given files.
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
 
 function blob(dir: string, bytes: Buffer): { digest: string; size: number } {
     const digest = `sha256:${crypto.createHash("sha256").update(bytes).digest("hex")}`;

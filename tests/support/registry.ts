@@ -3,6 +3,7 @@
 import * as http from "http";
 import * as net from "net";
 import * as zlib from "zlib";
+
 import { tarEntries } from "../../core/tar";
 
 /** Every manifest kind, as a pull asks for them. */

@@ -1,9 +1,10 @@
 // The library as users install it: an npm tarball of this repository, and its provider plugin
 // installed into the project's PULUMI_HOME, at this version or (for upgrade tests) at another.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
+
 import { ROOT, sh } from "./env";
 
 /** `npm pack` of the package in `dir` into `dest` (its prepack builds dist/); returns the tarball. */

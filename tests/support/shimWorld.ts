@@ -3,10 +3,10 @@
 // tools and the commands a scenario says exist. Each such command is a shim that records its
 // call ("name args") and does what the scenario's bash function `shim_<name>` does, so a
 // command the scenario leaves out is missing, as on a bare machine.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 // Not ./env: it sets the e2e environment on import, which the unit tests using this must not inherit.
 const ROOT = path.join(__dirname, "..", "..");
 

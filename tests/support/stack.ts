@@ -1,12 +1,13 @@
 // Inline-program stacks for e2e tests: the real engine through the Automation API, on the
 // project's local file backend. Each stack gets a work dir under .state/e2e (so the program
 // resolves @pulumi/pulumi from the project's node_modules).
-import * as fs from "fs";
-import * as path from "path";
-import { LocalWorkspace, PulumiFn, Stack, PulumiCommand } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
-import { ROOT, ENV } from "./env";
+import * as path from "path";
+
+import { ENV, ROOT } from "./env";
 
 export interface StackOptions {
     /** Extra environment for the CLI and the provider processes. */

@@ -3,10 +3,11 @@
 // tracked files, in a git repository of its own, so `git status` can tell what a command
 // changed), a new user's HOME, a tools cache that shares this machine's built tools (so no Go
 // build runs) but nothing else, and PATHs without a given command.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+
 import { CACHE, ROOT } from "./env";
 
 export class UserMachine {

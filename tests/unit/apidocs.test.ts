@@ -2,10 +2,10 @@
 // every optional one states its default, and docs/api (typedoc) is generated from the
 // current comments.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
 import * as ts from "typescript";
 
 const ROOT = path.join(__dirname, "..", "..");

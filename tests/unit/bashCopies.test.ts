@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { nativePlatforms } from "../../core/binfmt";
 import { ARCHITECTURES, qemuName } from "../../core/platform";
 

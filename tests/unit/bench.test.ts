@@ -3,28 +3,29 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
+import { buildsSince, parseBashTime, parseChanges, stepDurations, stepSeconds } from "../../bench/lib/parse";
 import {
-    median,
-    summarize,
-    pairedRatios,
-    fmtSeconds,
+    classify,
+    descendants,
+    parseCpuinfo,
+    parseKernel,
+    parseMeminfo,
+    parseStatus,
+    type Proc,
+} from "../../bench/lib/procfs";
+import { mergeResults, plainRow, ratioRow, renderResults } from "../../bench/lib/report";
+import {
+    fmtMiB,
     fmtRatio,
     fmtRatioSummary,
+    fmtSeconds,
+    median,
+    pairedRatios,
+    summarize,
     verdict,
-    fmtMiB,
 } from "../../bench/lib/stats";
-import {
-    parseCpuinfo,
-    parseMeminfo,
-    parseKernel,
-    parseStatus,
-    descendants,
-    classify,
-    Proc,
-} from "../../bench/lib/procfs";
-import { stepDurations, stepSeconds, parseChanges, parseBashTime, buildsSince } from "../../bench/lib/parse";
 import { treeSizes } from "../../bench/lib/tree";
-import { ratioRow, plainRow, renderResults, mergeResults } from "../../bench/lib/report";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", "bench", name), "utf8");
 

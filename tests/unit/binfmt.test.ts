@@ -2,15 +2,16 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import {
+    handlerName,
+    type HostFacts,
+    kernelAtLeast,
+    nativePlatforms,
     parseFacts,
     parseHandlerDump,
     preflight,
-    kernelAtLeast,
-    nativePlatforms,
-    handlerName,
-    PreflightInput,
-    HostFacts,
+    type PreflightInput,
 } from "../../core/binfmt";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import { ShimWorld } from "../support/shimWorld";
 // Not ../support/env: it sets the e2e environment on import, which unit tests must not inherit.
 const ROOT = path.join(__dirname, "..", "..");

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import {
     compileAdvice,
     declaredNodes,
@@ -11,8 +12,8 @@ import {
     listedNodes,
     nodeFor,
     planBuild,
-    PlanNode,
-    PlatformPlan,
+    type PlanNode,
+    type PlatformPlan,
 } from "../../core/buildPlan";
 import { parseDeclared, parseLs } from "../../core/buildx";
 import { emulatedSteps, parseRawLogs, parseStepName } from "../../core/history";

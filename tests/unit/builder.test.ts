@@ -1,6 +1,7 @@
 // BuildxBuilder argument handling and the buildx argv it produces (pure).
-import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as assert from "assert";
+
 import { createArgs, versionAtLeast } from "../../core/buildx";
 import { BUILDKIT_VERSION } from "../../core/versions";
 

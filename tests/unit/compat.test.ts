@@ -2,11 +2,12 @@
 // connection made for `remote.Command`s on the builder host is a BinfmtSetup host. Both
 // packages are devDependencies only (a consumer must not download plugins it never runs), so
 // this file is where they have their role: `tsc` fails if the shapes drift apart.
-import * as assert from "assert";
-import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import type * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import * as assert from "assert";
+
 import type {
     BuilderConfigArgs,
     CacheFromArgs,

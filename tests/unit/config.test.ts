@@ -2,6 +2,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import { readStackConfig } from "../../config";
 
 const from = (o: Record<string, string>) => (k: string) => o[k];
@@ -33,7 +34,7 @@ describe("stack config", () => {
         assert.strictEqual(c.manifest, "per-arch-tags");
         assert.strictEqual(c.registry, "127.0.0.1:5003");
         assert.strictEqual(c.dockerfile, "app/Dockerfile.company");
-        assert.ok(fs.existsSync(path.join(__dirname, "..", "..", c.dockerfile!)));
+        assert.ok(fs.existsSync(path.join(__dirname, "..", "..", c.dockerfile)));
     });
 
     it("reads Pulumi.prod.yaml: a promotion of stack dev's image to the company registry, auto; a bad stack name is refused", () => {

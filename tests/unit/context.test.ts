@@ -1,11 +1,12 @@
 // Context hashing on real files: content-based, machine-independent, .dockerignore-aware.
 // (tests/e2e/context-differential.test.ts proves the file list against the real BuildKit.)
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as crypto from "crypto";
-import { hashContext, diffFiles, sameAsLegacyRecord, summarizeFiles } from "../../core/context";
+
+import { diffFiles, hashContext, sameAsLegacyRecord, summarizeFiles } from "../../core/context";
 
 const made: string[] = [];
 after(() => {

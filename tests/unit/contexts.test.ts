@@ -2,16 +2,17 @@
 // `git ls-remote` output (captured from git http-backend) resolved by its rules; named-context
 // locations classified and pinned; ignore files followed only inside their folder; the digest
 // of named contexts and inline Dockerfiles; bad input refused with the property path; the argv.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import * as git from "../../core/git";
+
+import { createImageInputs, type MultiArchImageArgs } from "../../components/multiArchImage";
 import { classify, nameProblem, ociLayoutDigest, parseOciLayout, pin } from "../../core/buildContexts";
-import { chooseIgnoreFile, fileInside, hashContext, hashSources } from "../../core/context";
 import { buildArgs, checkArgs } from "../../core/buildx";
-import { createImageInputs, MultiArchImageArgs } from "../../components/multiArchImage";
+import { chooseIgnoreFile, fileInside, hashContext, hashSources } from "../../core/context";
+import * as git from "../../core/git";
 import { imageProvider } from "../../provider/resources/image";
 import { UNKNOWN } from "../../provider/wire";
 import { writeOciLayout } from "../support/ociLayout";
@@ -190,7 +191,7 @@ describe("named contexts", () => {
             platforms: ["linux/amd64"],
             namedContexts: { lay: `oci-layout://${dir}:v1`, later: UNKNOWN, bad: `oci-layout://${dir}/blobs` },
         };
-        const r = await imageProvider.check!({} as any, news);
+        const r = await imageProvider.check({} as any, news);
         assert.strictEqual(r.inputs.contextCommit, commit);
         assert.deepStrictEqual(r.inputs.namedContexts, {
             lay: `oci-layout://${dir}:v1@${digest}`,

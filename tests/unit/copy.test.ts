@@ -6,8 +6,9 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import * as stream from "stream";
-import { Registry } from "../../core/registry";
+
 import * as copy from "../../core/copy";
+import { Registry } from "../../core/registry";
 import * as record from "../../core/verificationRecord";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 

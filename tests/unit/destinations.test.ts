@@ -2,13 +2,14 @@
 // shapes and raw `--output` strings), load against what the engine's image store holds, a
 // builder by name, and tags in several registries. Each bad input is refused at preview with
 // its property path; the buildx `--output` values are plain arrays.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { csvFields, outputArg, parseRawExport } from "../../core/exports";
+
 import { parseInfo } from "../../core/engine";
+import { csvFields, outputArg, parseRawExport } from "../../core/exports";
 
 pulumi.runtime.setMocks(
     { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) },
@@ -297,7 +298,7 @@ describe("a builder the user already has, at the image's check (preview)", () =>
             ["builder"],
         );
         assert.match(
-            r.failures![0].reason,
+            r.failures[0].reason,
             new RegExp(
                 `^no buildx builder named "${name}" \\(\`docker buildx ls\`\\): create it \\(\`docker buildx create --name ${name} --bootstrap\`, as setup-buildx-action does\\), or give the image a BuildxBuilder$`,
             ),

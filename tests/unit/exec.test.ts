@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { childEnv, run } from "../../core/exec";
 
 const ROOT = path.join(__dirname, "..", "..");

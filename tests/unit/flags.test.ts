@@ -2,14 +2,15 @@
 // entries and build-push-action's strings as buildx values without credentials (those go to
 // buildx's environment only), the RUN-step flags and attestations as buildx takes them, each
 // bad value refused at preview with its property path, and which of them is a rebuild reason.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+
+import type { ImageInputs } from "../../contract/types";
 import { buildArgs } from "../../core/buildx";
 import { credentialEnv, parseCacheEntries, withoutCredentials } from "../../core/cache";
-import type { ImageInputs } from "../../contract/types";
 
 pulumi.runtime.setMocks(
     { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) },
@@ -179,7 +180,7 @@ describe("cache backends as buildx takes them", () => {
                         {},
                         { registry: { ref: "r/a:1" }, local: { src: "x" } },
                         { inline: {} } as any,
-                        { s3: { bucket: "b" } as any },
+                        { s3: { bucket: "b" } },
                         { raw: "ref=x" },
                         { azblob: { name: "a", secretAccessKey: "KEY" } },
                         { s3: { bucket: "b", region: "r", accessKeyId: "A" } },
@@ -479,7 +480,7 @@ describe("rebuild reasons of the new inputs", () => {
     it("a rotated secret value is no reason unless rebuildOnSecretChange; an added or removed secret always is", () => {
         // check compares the old inputs (values included) with the new ones; outputs keep the count.
         const reasons = (news: Partial<ImageInputs>) => {
-            const after = { ...base, ...news } as ImageInputs;
+            const after = { ...base, ...news };
             const { secrets: _values, ...outputs } = { ...base, secretsRevision: 0 };
             return changedKeys(outputs, { ...after, secretsRevision: secretsRevision(base, after) });
         };

@@ -1,6 +1,6 @@
 // The resource graph and argument checks, with Pulumi's mocks (no provider code runs).
-import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as assert from "assert";
 import * as path from "path";
 
 interface Registered {
@@ -23,7 +23,7 @@ pulumi.runtime.setMocks(
 );
 
 // The mocks' newResource sees no dependencies; record them from the monitor's requests.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
 const original = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = function (req: any, cb: any) {
@@ -70,7 +70,7 @@ describe("resource graph", () => {
         const find = (name: string) => {
             const r = registered.find((x) => x.name === name);
             assert.ok(r, `${name} was not registered; got ${registered.map((x) => x.name).join(", ")}`);
-            return r!;
+            return r;
         };
         const handlers = find("qemu-handlers");
         const builderRes = find("builder-builder");

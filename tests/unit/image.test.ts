@@ -1,5 +1,6 @@
 // MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags, build secrets kept out of outputs.
 import * as assert from "assert";
+
 import { buildArgs } from "../../core/buildx";
 import { imageProvider } from "../../provider/resources/image";
 import { perArchTag } from "../../provider/resources/targets";
@@ -170,7 +171,7 @@ describe("build secrets: compared at check, never an output", () => {
     it("outputs written before held the values: compared as they are, then rewritten without them by an update that builds nothing", async () => {
         const legacyInputs = inputs({ npm: "1" });
         const legacyOutputs = { ...outputsOf(legacyInputs), secrets: { npm: "1" } };
-        delete (legacyOutputs as any).secretsRevision;
+        delete legacyOutputs.secretsRevision;
         const news = await check(legacyInputs, inputs({ npm: "1" }));
         assert.strictEqual(
             (await imageProvider.diff("i", legacyOutputs, news)).changes,
@@ -186,7 +187,7 @@ describe("build secrets: compared at check, never an output", () => {
         assert.deepStrictEqual(changed.secretsRevision, 1);
         assert.strictEqual((await imageProvider.diff("i", legacyOutputs, changed)).changes, true);
         const noSecrets = { ...outputsOf(inputs({})), secrets: {} };
-        delete (noSecrets as any).secretsRevision;
+        delete noSecrets.secretsRevision;
         assert.strictEqual(
             (await imageProvider.diff("i", noSecrets, await check(inputs({}), inputs({})))).changes,
             false,

@@ -4,9 +4,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
+import { createImageInputs } from "../../components/multiArchImage";
 import { ADDED_DEFAULTS, ARGS_FIELDS, REBUILD_FIELDS, SECRET_FIELDS } from "../../contract/imageFields";
 import { RESOURCE_TYPES, SECRET_OUTPUTS } from "../../contract/tokens";
-import { createImageInputs } from "../../components/multiArchImage";
 import { changedKeys } from "../../provider/resources/image";
 
 describe("the Image's fields, listed once", () => {

@@ -4,11 +4,11 @@
 // is closed (EPIPE: once, no error loop), and on SIGTERM. The engine is a gRPC server of the
 // test's own (grpc-js with no services: a health check answers UNIMPLEMENTED, which counts as
 // alive, as in Pulumi's Go providers).
+import * as grpc from "@grpc/grpc-js";
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as grpc from "@grpc/grpc-js";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -41,10 +41,10 @@ function start(
         stdio: ["ignore", "pipe", "pipe"],
     });
     let err = "";
-    proc.stderr!.on("data", (c) => (err += c));
+    proc.stderr.on("data", (c) => (err += c));
     const exited = new Promise<number>((resolve) => proc.on("exit", (code) => resolve(code ?? -1)));
     const ready = new Promise<{ child: number; dir: string }>((resolve, reject) => {
-        proc.stdout!.once("data", (c: Buffer) => {
+        proc.stdout.once("data", (c: Buffer) => {
             const [child, dir] = c.toString().trim().split(" ");
             resolve({ child: Number(child), dir });
         });

@@ -2,6 +2,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import { lintDockerfile } from "../../core/lint";
 
 const df = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", "dockerfiles", name), "utf8");

@@ -2,11 +2,19 @@
 // the fleet's daemons means (tests/fixtures/tls-probe-answers.json, captured from them and
 // from the registry), the TLS material on its own, and messages that name node, endpoint, fix.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
-import { ProbeEvent, ProblemKind, materialProblems, outcome, refusal, tcpAddress } from "../../core/nodeProbe";
+
+import {
+    materialProblems,
+    outcome,
+    type ProbeEvent,
+    type ProblemKind,
+    refusal,
+    tcpAddress,
+} from "../../core/nodeProbe";
 
 const ROOT = path.join(__dirname, "..", "..");
 

@@ -2,11 +2,12 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../core/binfmt";
-import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../core/buildx";
-import { parseRef, platformDigests } from "../../core/registry";
-import { parsePlatform, normalizePlatform, qemuName } from "../../core/platform";
+
+import { parseDebianDefinition, parseHandler, registerLine, sameFlags } from "../../core/binfmt";
+import { builderPlatforms, parseLs, parseMetadata, parseVersion, plainText } from "../../core/buildx";
 import { elfMachine, exitProgram } from "../../core/elf";
+import { normalizePlatform, parsePlatform, qemuName } from "../../core/platform";
+import { parseRef, platformDigests } from "../../core/registry";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 

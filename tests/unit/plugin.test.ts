@@ -2,11 +2,12 @@
 // agree on, the schema kept in step with the TypeScript API, the wire format of secrets and
 // unknowns as @pulumi/pulumi defines it, dispatch by type token, the 0.1 migration path, and
 // the process boundary (program code never imports plugin code).
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
-import * as rpc from "@pulumi/pulumi/runtime/rpc";
+
 import { COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, VERSION } from "../../contract/tokens";
 import type { Lifecycle } from "../../provider/lifecycle";
 import { LIFECYCLES, multiarchProvider } from "../../provider/provider";

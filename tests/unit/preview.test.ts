@@ -2,11 +2,12 @@
 // previews and answers Create/Update at preview with the checked inputs minus the Image's build
 // secrets (the engine would have echoed them all). Over real gRPC, with a stand-in for
 // @pulumi/pulumi's server implementation (the wrapping is what is tested).
-import * as assert from "assert";
 import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import * as assert from "assert";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+
 import { answerPreviews } from "../../provider/preview";
 import { previewOutputs } from "../../provider/provider";
 
@@ -33,7 +34,7 @@ describe("plugin previews: the Image's build secrets are no output, at preview e
                 ran.push("update");
                 cb(null, new provproto.UpdateResponse());
             },
-        } as any);
+        });
         const port = await new Promise<number>((resolve, reject) =>
             server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
                 e ? reject(e) : resolve(p),
@@ -60,18 +61,12 @@ describe("plugin previews: the Image's build secrets are no output, at preview e
     it("Create and Update at preview answer the inputs without the build secrets, running nothing", async () => {
         const created = await call<provproto.CreateRequest, provproto.CreateResponse>(
             client.create,
-            new provproto.CreateRequest()
-                .setUrn(image)
-                .setPreview(true)
-                .setProperties(Struct.fromJavaScript(inputs as any)),
+            new provproto.CreateRequest().setUrn(image).setPreview(true).setProperties(Struct.fromJavaScript(inputs)),
         );
         assert.deepStrictEqual(created.getProperties()!.toJavaScript(), { tags: ["r/h:1"], secretsRevision: 0 });
         const updated = await call<provproto.UpdateRequest, provproto.UpdateResponse>(
             client.update,
-            new provproto.UpdateRequest()
-                .setUrn(image)
-                .setPreview(true)
-                .setNews(Struct.fromJavaScript(inputs as any)),
+            new provproto.UpdateRequest().setUrn(image).setPreview(true).setNews(Struct.fromJavaScript(inputs)),
         );
         assert.deepStrictEqual(updated.getProperties()!.toJavaScript(), { tags: ["r/h:1"], secretsRevision: 0 });
         const other = await call<provproto.CreateRequest, provproto.CreateResponse>(

@@ -3,13 +3,14 @@
 // checks and says, what a no-op asks (nothing), what refresh sees, how an older image state
 // gets its record. The same code runs in the plugin; e2e tests run it through the engine.
 import * as assert from "assert";
-import { promotionProvider } from "../../provider/resources/promotion";
-import { assembleIndex, indexProvider } from "../../provider/resources/indexManifest";
-import { imageProvider } from "../../provider/resources/image";
-import { UNKNOWN } from "../../provider/wire";
-import { attachRecord, findRecords } from "../../core/verificationRecord";
-import { Registry } from "../../core/registry";
+
 import type { ImageCopyInputs, IndexManifestInputs } from "../../contract/types";
+import { Registry } from "../../core/registry";
+import { attachRecord, findRecords } from "../../core/verificationRecord";
+import { imageProvider } from "../../provider/resources/image";
+import { assembleIndex, indexProvider } from "../../provider/resources/indexManifest";
+import { promotionProvider } from "../../provider/resources/promotion";
+import { UNKNOWN } from "../../provider/wire";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 
 /** Runs `fn` with console.log silenced (lifecycles print progress for the engine); returns what it printed too. */

@@ -1,10 +1,10 @@
 // docs/buildx-builder.md's "Native nodes instead of emulation" example is what stack multinode runs: the
 // snippet and index.ts with Pulumi.multinode.yaml's config register the same builder (with
 // Pulumi's mocks: the inputs the provider would get, TLS secrets included).
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import * as ts from "typescript";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -17,7 +17,7 @@ pulumi.runtime.setMocks(
 
 /** Inputs of each registration of resource `name`, in order (the mocks' newResource sees no secrets). */
 const registered: Record<string, any[]> = {};
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
 const original = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = function (req: any, cb: any) {

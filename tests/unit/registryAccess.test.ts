@@ -6,9 +6,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
 import * as dockerConfig from "../../core/dockerConfig";
+import { DEFAULT_RETRY, loginFix, parseChallenge, parseRef, retryDelay } from "../../core/registry";
 import * as hosts from "../../core/registryHosts";
-import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../core/registry";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures");
 

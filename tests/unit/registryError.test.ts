@@ -1,6 +1,7 @@
 // Registry refusals are typed (core/registry.ts RegistryError): the manifest-mode probe decides
 // by what was refused, against an in-process registry, not by the words of a message.
 import * as assert from "assert";
+
 import { Registry, RegistryError } from "../../core/registry";
 import { acceptsIndex } from "../../provider/resources/targets";
 import { FakeRegistry } from "../support/fakeRegistry";

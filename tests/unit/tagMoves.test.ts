@@ -2,9 +2,10 @@
 // in-process registries: a registry that refuses one tag leaves every other tag where it was,
 // and the error says what was put back and what could not be.
 import * as assert from "assert";
+
 import { Registry } from "../../core/registry";
-import { Target } from "../../provider/resources/targets";
-import { moveTags, TagMove } from "../../provider/resources/tagMoves";
+import { moveTags, type TagMove } from "../../provider/resources/tagMoves";
+import { type Target } from "../../provider/resources/targets";
 import { FakeRegistry, seedImage } from "../support/fakeRegistry";
 
 const INDEX = "application/vnd.oci.image.index.v1+json";

@@ -6,6 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
 import * as tempDirs from "../../core/tempDirs";
 
 describe("temp folders", () => {
@@ -31,7 +32,7 @@ describe("temp folders", () => {
 
     it("the folders of processes that no longer run are removed; a live one's, a reused pid's owner and caches are kept", () => {
         const root = tempDirs.root();
-        const dead = spawnSync("true").pid!; // has exited
+        const dead = spawnSync("true").pid; // has exited
         const mine = tempDirs.ownerName(process.pid);
         const reused = `${process.pid}-1`; // this pid, but a process that started at another time
         for (const n of [`${dead}-123`, String(dead), reused, "checks"])

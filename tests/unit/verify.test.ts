@@ -5,9 +5,11 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as tarStream from "tar-stream";
+
+import { expand, finalStageBase } from "../../core/baseImage";
 import { exitProgram } from "../../core/elf";
 import {
-    BlobSource,
+    type BlobSource,
     describe as describeCheck,
     parseHead,
     pathCandidates,
@@ -15,7 +17,6 @@ import {
     shellCommandWord,
     Verifier,
 } from "../../core/verify";
-import { expand, finalStageBase } from "../../core/baseImage";
 
 type Item = { name: string; body?: Buffer; link?: string; type?: "symlink" | "directory" | "file" };
 

@@ -4,6 +4,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { DEFAULT_BUILDKIT_IMAGE } from "../../components/buildxBuilder";
 import { LOCAL_BUILDKIT_IMAGE, PULUMI_VERSION } from "../../core/versions";
 import { parse, render, SOURCE, TARGET } from "../../scripts/versions";
