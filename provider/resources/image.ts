@@ -22,6 +22,7 @@ import { ADDED_DEFAULTS, REBUILD_FIELDS } from "../../contract/imageFields";
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
 import * as baseImage from "../../core/baseImage";
 import * as buildContexts from "../../core/buildContexts";
+import type { PlatformPlan } from "../../core/buildPlan";
 import * as buildx from "../../core/buildx";
 import * as cache from "../../core/cache";
 import { sameAsLegacyRecord } from "../../core/context";
@@ -880,8 +881,14 @@ export const imageProvider: Lifecycle = {
         if (!changed.length && lacksRecord(olds)) changed.push("verificationRecord");
         if (news.buildPlan) report(news, news.buildPlan, olds.emulationCost);
         // A new plan (a node added, an emulator gone) is written to the state without a build;
-        // states written before plans have none to compare.
-        const replanned = !!olds.buildPlan && JSON.stringify(olds.buildPlan) !== JSON.stringify(news.buildPlan ?? []);
+        // states written before plans have none to compare, and a plan made while a node did not
+        // answer (its platform unknown: a stopped builder, restarted by the next build) says
+        // nothing new about the builder.
+        const known = (plan?: PlatformPlan[]) => !!plan && plan.every((p) => p.mode !== "unknown");
+        const replanned =
+            known(olds.buildPlan) &&
+            known(news.buildPlan) &&
+            JSON.stringify(olds.buildPlan) !== JSON.stringify(news.buildPlan);
         // A state that still holds the secrets' values is rewritten without them (no build).
         return {
             changes: changed.length > 0 || holdsSecretValues(olds) || replanned,

@@ -44,7 +44,7 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         assert.ok(res.outputs.builderPlatforms.value.includes("linux/arm64"));
         assert.match(
             log.join(""),
-            /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index; 1 repository\) in [\d.]+s \(\d+ steps cached\)/,
+            /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index; 1 repository\) in [\d.]+s \(\d+ steps cached; [\d.]+s of RUN steps emulated\)/,
         );
     });
 
