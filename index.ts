@@ -3,7 +3,11 @@
 // stack with `promoteFrom` (stack "prod") builds nothing: it promotes what that stack built
 // and verified, by digest (`STACK=prod npm run up` after `npm run up`).
 import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "./components";
+// The library as a consumer imports it: the compiled package (dist/components, built and
+// linked as node_modules/pulumi-multiarch by scripts/bootstrap), so a preview loads JavaScript
+// and type-checks this file against .d.ts files (tsconfig.program.json); tsconfig.json maps
+// the name to components/ for the repository's own type check.
+import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "pulumi-multiarch";
 import * as fs from "fs";
 import * as path from "path";
 import { readStackConfig, TLS_KEYS } from "./config";

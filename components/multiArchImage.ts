@@ -358,16 +358,22 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 note("BuildKit's Dockerfile checks run at build time only: the Dockerfile is read from the Git repository");
                 return [];
             }
-            if (!(await findBuilder(builder).catch(() => undefined))) return [];
             const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
             const seen = new Map<string, string[]>();
+            // The builder is looked up only when a check is not remembered: a no-op runs no docker.
+            let builderExists: boolean | undefined;
             for (const platform of platforms) {
-                let findings;
+                const o = {
+                    builder, context, platform, buildArgs: buildArgs ?? {}, target,
+                    ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }), ...(namedContexts ? { namedContexts } : {}),
+                };
+                let findings = rememberedCheck(o);
                 try {
-                    findings = await cachedCheck({
-                        builder, context, platform, buildArgs: buildArgs ?? {}, target,
-                        ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }), ...(namedContexts ? { namedContexts } : {}),
-                    });
+                    if (!findings) {
+                        builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
+                        if (!builderExists) return [];
+                        findings = await cachedCheck(o);
+                    }
                 } catch (e) {
                     // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                     warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
@@ -392,13 +398,22 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
  * no-op `up`) asks no BuildKit: the checks read only the Dockerfile and the base images' metadata.
  */
 async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
+    const remembered = rememberedCheck(o);
+    if (remembered) return remembered;
+    const findings = await buildkitCheck(o);
+    fs.writeFileSync(checkFile(o), JSON.stringify(findings));
+    return findings;
+}
+
+function checkFile(o: Parameters<typeof buildkitCheck>[0]): string {
     const text = o.dockerfileInline ?? fs.readFileSync(o.dockerfile!, "utf8");
     const key = crypto.createHash("sha256").update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
-    const file = path.join(tempDirs.cacheDir("checks"), `${key}.json`);
-    try { return JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* not checked yet */ }
-    const findings = await buildkitCheck(o);
-    fs.writeFileSync(file, JSON.stringify(findings));
-    return findings;
+    return path.join(tempDirs.cacheDir("checks"), `${key}.json`);
+}
+
+/** The findings of an earlier run of the same check, or undefined. */
+function rememberedCheck(o: Parameters<typeof buildkitCheck>[0]): Awaited<ReturnType<typeof buildkitCheck>> | undefined {
+    try { return JSON.parse(fs.readFileSync(checkFile(o), "utf8")); } catch { return undefined; /* not checked yet */ }
 }
 
 /**

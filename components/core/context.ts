@@ -10,6 +10,7 @@ import crypto = require("crypto");
 import fs = require("fs");
 import path = require("path");
 import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
+import tempDirs = require("./tempDirs");
 
 export interface ContextDigest {
     /** sha256 over every entry below, in byte order of the paths. */
@@ -222,11 +223,96 @@ export interface ContextEntry {
     sentEmpty?: boolean;
 }
 
+/** What hashing read in this process: files whose bytes were read, their bytes, files taken from the stat cache. */
+export interface HashStats { filesRead: number; bytesRead: number; filesFromCache: number }
+const stats: HashStats = { filesRead: 0, bytesRead: 0, filesFromCache: 0 };
+
+/** The counters of this process so far (the bench records them per no-op and per change). */
+export function hashStats(): HashStats {
+    return { ...stats };
+}
+
+/**
+ * A file changed less than this long before it was hashed is not remembered: a write in the
+ * same clock tick as the one seen would leave its stat as it was (git's "racily clean" entries).
+ */
+export const RACY_MS = 1000;
+
+type StatKey = [dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number];
+const statKey = (st: fs.Stats): StatKey => [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs];
+
+/**
+ * The digests of a context's files by their stat, as git's index keeps them: a file whose
+ * device, inode, size, mtime and ctime are those seen when it was hashed is not read again,
+ * so an unchanged tree costs a walk and a stat per entry. Any write changes the ctime (even
+ * one that puts the mtime back), a rename brings another inode; modes and names are not in
+ * it (they come from the walk every time). Kept per context folder in the user's private
+ * cache folder (core/tempDirs), rewritten only when something changed, holding only the
+ * files of the last walk.
+ */
+export class StatCache {
+    private readonly seen = new Map<string, [...StatKey, string]>();
+    private old: Map<string, [...StatKey, string]>;
+    private changed = false;
+
+    constructor(readonly file: string | undefined, private readonly racyMs = RACY_MS) {
+        this.old = new Map();
+        if (!file) return;
+        try {
+            const data = JSON.parse(fs.readFileSync(file, "latin1"));
+            if (data?.v === 1 && data.entries && typeof data.entries === "object") this.old = new Map(Object.entries(data.entries));
+        } catch { /* none yet, or unreadable: hash everything */ }
+    }
+
+    /** The cache file of the context folder `root` (a real path). */
+    static fileFor(root: string): string {
+        const key = crypto.createHash("sha256").update(Buffer.from(root)).digest("hex").slice(0, 32);
+        return path.join(tempDirs.cacheDir("context-stat"), `${key}.json`);
+    }
+
+    /** sha256 hex of `full` (`rel` in the folder), from the cache when its stat is the one seen. */
+    digest(rel: string, full: Buffer, st: fs.Stats): string {
+        const key = statKey(st);
+        const had = this.old.get(rel);
+        if (had && key.every((v, i) => had[i] === v)) {
+            stats.filesFromCache++;
+            this.seen.set(rel, had);
+            return had[5];
+        }
+        const started = Date.now();
+        const hex = hashFile(full);
+        stats.filesRead++;
+        stats.bytesRead += st.size;
+        this.changed = true;
+        // Changed just before (or while) it was read: not remembered, read again next time.
+        if (Math.max(st.mtimeMs, st.ctimeMs) < started - this.racyMs) this.seen.set(rel, [...key, hex]);
+        return hex;
+    }
+
+    /** Writes the entries of this walk when they differ from those read (atomically: another process may read it). */
+    save(): void {
+        if (!this.file || (!this.changed && this.seen.size === this.old.size) || (this.seen.size === 0 && this.old.size === 0)) return;
+        try {
+            const tmp = `${this.file}.${process.pid}`;
+            fs.writeFileSync(tmp, JSON.stringify({ v: 1, entries: Object.fromEntries(this.seen) }), { encoding: "latin1", mode: 0o600 });
+            fs.renameSync(tmp, this.file);
+            // Folders gone (temp contexts, old checkouts) leave their files: those unused for a week go.
+            const dir = path.dirname(this.file);
+            for (const n of fs.readdirSync(dir)) {
+                const f = path.join(dir, n);
+                try { if (fs.statSync(f).mtimeMs < Date.now() - 7 * 86_400_000) fs.rmSync(f, { force: true }); } catch { /* gone */ }
+            }
+        } catch { /* a cache that cannot be written is only slower */ }
+    }
+}
+
 /**
  * Every entry BuildKit sends for this context and Dockerfile, in byte order. For a named
  * context leave out `dockerfile`: BuildKit applies only the folder's own `.dockerignore`.
+ * Files are read only when their stat changed since the last walk of this folder
+ * ({@link StatCache}); `statCache: false` reads every file.
  */
-export function contextEntries(context: string, dockerfile?: string): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
+export function contextEntries(context: string, dockerfile?: string, opts: { statCache?: boolean } = {}): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
     }
@@ -234,6 +320,7 @@ export function contextEntries(context: string, dockerfile?: string): { entries:
     const ignoreFile = ignore.name;
     const matcher = ignore.name ? loadIgnore(ignore.name, ignore.file) : undefined;
     const root = fs.realpathSync(context);
+    const cache = new StatCache(opts.statCache === false ? undefined : StatCache.fileFor(root));
     const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
     for (const { rel, st } of walkContext(root, matcher)) {
@@ -249,7 +336,7 @@ export function contextEntries(context: string, dockerfile?: string): { entries:
             if (first !== undefined) value = `hardlink ${first}`;
             else {
                 if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
-                value = `sha256:${hashFile(full)} ${mode(st)}`;
+                value = `sha256:${cache.digest(rel, full, st)} ${mode(st)}`;
                 if (matcher?.matchesOrParentMatches(rel)) sentEmpty = true;
             }
         } else if (st.isFIFO()) {
@@ -262,6 +349,7 @@ export function contextEntries(context: string, dockerfile?: string): { entries:
         }
         entries.push({ path: rel, value, ...(sentEmpty ? { sentEmpty } : {}) });
     }
+    cache.save();
     return { entries, ...(ignoreFile ? { ignoreFile } : {}), unusedIgnoreFiles: ignore.unused };
 }
 
@@ -284,6 +372,8 @@ export interface LocalSources {
     dockerfile?: string | { inline: string };
     /** name -> folder of each local named context (`--build-context name=path`). */
     named?: Record<string, string>;
+    /** Take unchanged files' digests from the stat cache ({@link StatCache}). Default true. */
+    statCache?: boolean;
 }
 
 /**
@@ -294,7 +384,8 @@ export interface LocalSources {
 export function hashSources(s: LocalSources): ContextDigest {
     const h = crypto.createHash("sha256");
     const dockerfile = typeof s.dockerfile === "string" ? s.dockerfile : undefined;
-    const main = s.context !== undefined ? contextEntries(s.context, dockerfile) : undefined;
+    const opts = { statCache: s.statCache };
+    const main = s.context !== undefined ? contextEntries(s.context, dockerfile, opts) : undefined;
     const files = main ? record(main.entries, h) : {};
     const unused = [...(main?.unusedIgnoreFiles ?? [])];
     // The Dockerfile counts even when it lives outside the context or is ignored.
@@ -304,7 +395,7 @@ export function hashSources(s: LocalSources): ContextDigest {
     }
     const named: Record<string, Record<string, string>> = {};
     for (const name of Object.keys(s.named ?? {}).sort()) {
-        const sent = contextEntries(s.named![name]);
+        const sent = contextEntries(s.named![name], undefined, opts);
         const hn = crypto.createHash("sha256");
         named[name] = record(sent.entries, hn);
         unused.push(...sent.unusedIgnoreFiles);
@@ -319,8 +410,8 @@ export function hashSources(s: LocalSources): ContextDigest {
 }
 
 /** The digest of a context folder and its Dockerfile (see {@link hashSources}). */
-export function hashContext(context: string, dockerfile?: string): ContextDigest {
-    return hashSources({ context, dockerfile });
+export function hashContext(context: string, dockerfile?: string, opts: { statCache?: boolean } = {}): ContextDigest {
+    return hashSources({ context, dockerfile, ...opts });
 }
 
 /**
