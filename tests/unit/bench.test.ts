@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { median, summarize, pairedRatios, fmtSeconds, fmtRatio, fmtRatioSummary, verdict, fmtMiB } from "../../bench/lib/stats";
-import { parseCpuinfo, parseMeminfo, parseKernel, parseStatus, descendants, classify, Proc } from "../../bench/lib/procfs";
+import { parseCpuinfo, parseMeminfo, parseKernel, parseStatus, descendants, classify, Proc, parseLoadavg, describeLoad } from "../../bench/lib/procfs";
 import { stepDurations, stepSeconds, parseChanges, parseBashTime, buildsSince } from "../../bench/lib/parse";
 import { treeSizes } from "../../bench/lib/tree";
 import { ratioRow, plainRow, renderResults, mergeResults } from "../../bench/lib/report";
@@ -52,6 +52,13 @@ describe("bench statistics", () => {
 describe("bench /proc parsers", () => {
     it("reads the CPU model and count from /proc/cpuinfo", () => {
         assert.deepStrictEqual(parseCpuinfo(fixture("proc-cpuinfo.txt")), { model: "AMD EPYC", cores: 2 });
+    });
+
+    it("reads the 1-minute load average and summarizes the samples of a case", () => {
+        assert.strictEqual(parseLoadavg(fixture("proc-loadavg.txt")), Number(fixture("proc-loadavg.txt").split(" ")[0]));
+        assert.throws(() => parseLoadavg(""), /loadavg/);
+        assert.strictEqual(describeLoad([3, 1.5, 9, 2]), "median 2.5 (1.5–9.0), 4 samples");
+        assert.strictEqual(describeLoad([]), "not sampled");
     });
 
     it("reads MemTotal and the kernel release", () => {
