@@ -344,9 +344,10 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
 
 /**
  * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
- * exists (before that, at a stack's first preview, there is no BuildKit to ask; `up` runs
- * them after creating the builder and before the build). Each finding is a warning with its
- * rule and line, or, with `strict`, an error of the image's check that stops the preview.
+ * exists (before that, at a stack's first preview, there is no BuildKit to ask). Each finding
+ * is a warning with its rule and line, or, with `strict`, an error of the image's check that
+ * stops the preview. Remembered per Dockerfile (see {@link cachedCheck}); at an update they
+ * are asked only with `strict`: the build itself runs the same checks and prints them.
  */
 function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<string>, inputs: pulumi.Inputs, warn: (msg: string) => void,
     note: (msg: string) => void): pulumi.Output<string[]> {
@@ -368,6 +369,9 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                     ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }), ...(namedContexts ? { namedContexts } : {}),
                 };
                 let findings = rememberedCheck(o);
+                // Asked at preview; an update (or `up --skip-preview`) builds at once, and the build
+                // runs the same checks and prints their warnings: only strict asks before it.
+                if (!findings && !pulumi.runtime.isDryRun() && !args.strict) continue;
                 try {
                     if (!findings) {
                         builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
