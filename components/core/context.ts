@@ -310,7 +310,8 @@ export class StatCache {
  * Every entry BuildKit sends for this context and Dockerfile, in byte order. For a named
  * context leave out `dockerfile`: BuildKit applies only the folder's own `.dockerignore`.
  * Files are read only when their stat changed since the last walk of this folder
- * ({@link StatCache}); `statCache: false` reads every file.
+ * ({@link StatCache}); `statCache: false` (or PULUMI_MULTIARCH_STAT_CACHE=off in the
+ * environment, for a file system whose ctimes cannot be trusted) reads every file.
  */
 export function contextEntries(context: string, dockerfile?: string, opts: { statCache?: boolean } = {}): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
@@ -320,7 +321,8 @@ export function contextEntries(context: string, dockerfile?: string, opts: { sta
     const ignoreFile = ignore.name;
     const matcher = ignore.name ? loadIgnore(ignore.name, ignore.file) : undefined;
     const root = fs.realpathSync(context);
-    const cache = new StatCache(opts.statCache === false ? undefined : StatCache.fileFor(root));
+    const off = opts.statCache === false || process.env.PULUMI_MULTIARCH_STAT_CACHE === "off";
+    const cache = new StatCache(off ? undefined : StatCache.fileFor(root));
     const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
     for (const { rel, st } of walkContext(root, matcher)) {

@@ -236,6 +236,21 @@ describe("context digest with the stat cache", () => {
         assert.ok(!fs.existsSync(StatCache.fileFor(fs.realpathSync(a))), "nothing to remember, nothing written");
     });
 
+    it("reads every file with PULUMI_MULTIARCH_STAT_CACHE=off", async function () {
+        this.timeout(20_000);
+        const a = tree(files);
+        await settle();
+        cached(a);
+        process.env.PULUMI_MULTIARCH_STAT_CACHE = "off";
+        try {
+            const r = cached(a);
+            assert.deepStrictEqual([r.read, r.reused], [5, 0]);
+        } finally {
+            delete process.env.PULUMI_MULTIARCH_STAT_CACHE;
+        }
+        assert.strictEqual(cached(a).read, 0);
+    });
+
     it("ignores a cache file it cannot read, and never takes an entry of another folder", async function () {
         this.timeout(20_000);
         const a = tree(files);
