@@ -31,6 +31,7 @@ export interface ContextDigest {
 }
 
 const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
+const ASCII = /^[\x00-\x7f]*$/;
 const CHUNK = Buffer.allocUnsafe(1 << 20);
 
 /** sha256 of a file, streamed through one 1 MiB buffer (no size limit, flat memory). */
@@ -51,6 +52,7 @@ export function hashFile(file: string | Buffer): string {
 
 /** A byte-string path for display and state keys: UTF-8 as is, other bytes as \xNN. */
 export function displayPath(bytes: string): string {
+    if (ASCII.test(bytes)) return bytes; // most names: nothing to decode
     const decoded = Buffer.from(bytes, "latin1").toString("utf8");
     if (Buffer.from(decoded, "utf8").toString("latin1") === bytes) return decoded;
     let out = "";
@@ -165,6 +167,8 @@ function mode(st: fs.Stats): string {
 interface Walked {
     rel: string; // byte string
     st: fs.Stats;
+    /** The absolute path: bytes, or a string when every byte is ASCII (the same path, cheaper). */
+    full: Buffer | string;
 }
 
 /**
@@ -175,14 +179,16 @@ interface Walked {
 export function walkContext(context: string, matcher?: PatternMatcher): Walked[] {
     const root = Buffer.from(context);
     const out: Walked[] = [];
-    const abs = (rel: string) => Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]);
+    const asciiRoot = ASCII.test(context) && Buffer.byteLength(context) === context.length;
+    const abs = (rel: string) => (asciiRoot && ASCII.test(rel) ? `${context}/${rel}` : Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]));
     const pending: { entry: Walked; emitted: boolean }[] = [];
     const walk = (dirRel: string, parentInfo: boolean[] | undefined) => {
         const dir = dirRel ? abs(dirRel) : root;
         const names = fs.readdirSync(dir, { encoding: "buffer" }).sort(Buffer.compare);
         for (const name of names) {
             const rel = dirRel ? `${dirRel}/${name.toString("latin1")}` : name.toString("latin1");
-            const st = fs.lstatSync(abs(rel));
+            const full = abs(rel);
+            const st = fs.lstatSync(full);
             let skip = false;
             let info: boolean[] | undefined;
             if (matcher) {
@@ -198,7 +204,7 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
                     skip = true;
                 }
             }
-            const entry = { rel, st };
+            const entry = { rel, st, full };
             if (!skip) {
                 for (const p of pending) if (!p.emitted) { out.push(p.entry); p.emitted = true; }
                 out.push(entry);
@@ -238,8 +244,7 @@ export function hashStats(): HashStats {
  */
 export const RACY_MS = 1000;
 
-type StatKey = [dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number];
-const statKey = (st: fs.Stats): StatKey => [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs];
+const HEADER = "pulumi-multiarch stat cache v2\n";
 
 /**
  * The digests of a context's files by their stat, as git's index keeps them: a file whose
@@ -248,53 +253,80 @@ const statKey = (st: fs.Stats): StatKey => [st.dev, st.ino, st.size, st.mtimeMs,
  * one that puts the mtime back), a rename brings another inode; modes and names are not in
  * it (they come from the walk every time). Kept per context folder in the user's private
  * cache folder (core/tempDirs), rewritten only when something changed, holding only the
- * files of the last walk.
+ * files of the last walk, in walk order: a pass over an unchanged tree compares each file's
+ * stat with the next record of the file, without parsing it into objects (50,000 files cost
+ * their lstat and little else).
  */
 export class StatCache {
-    private readonly seen = new Map<string, [...StatKey, string]>();
-    private old: Map<string, [...StatKey, string]>;
+    /** The file's records: `<path>\0<dev> <ino> <size> <mtimeMs> <ctimeMs> <sha256 hex, or "" to read again>\0`, in walk order. */
+    private text = "";
+    private pos = 0;
+    /** Records by path, parsed only once the walk left the file's order (a file added or removed). */
+    private byPath?: Map<string, string>;
+    private out: string[] = [];
     private changed = false;
 
     constructor(readonly file: string | undefined, private readonly racyMs = RACY_MS) {
-        this.old = new Map();
         if (!file) return;
         try {
-            const data = JSON.parse(fs.readFileSync(file, "latin1"));
-            if (data?.v === 1 && data.entries && typeof data.entries === "object") this.old = new Map(Object.entries(data.entries));
+            const text = fs.readFileSync(file, "latin1");
+            if (text.startsWith(HEADER)) { this.text = text; this.pos = HEADER.length; }
         } catch { /* none yet, or unreadable: hash everything */ }
     }
 
     /** The cache file of the context folder `root` (a real path). */
     static fileFor(root: string): string {
         const key = crypto.createHash("sha256").update(Buffer.from(root)).digest("hex").slice(0, 32);
-        return path.join(tempDirs.cacheDir("context-stat"), `${key}.json`);
+        return path.join(tempDirs.cacheDir("context-stat"), `${key}.v2`);
+    }
+
+    /** The stat and digest recorded for `rel` ("<stat> <hex>"), or undefined. */
+    private recorded(rel: string): string | undefined {
+        const t = this.text;
+        if (!this.byPath) {
+            if (this.pos < t.length && t.startsWith(rel, this.pos) && t.charCodeAt(this.pos + rel.length) === 0) {
+                const from = this.pos + rel.length + 1;
+                const to = t.indexOf("\0", from);
+                this.pos = to < 0 ? t.length : to + 1;
+                return to < 0 ? undefined : t.slice(from, to);
+            }
+            this.byPath = new Map();
+            for (let i = HEADER.length; i < t.length;) {
+                const a = t.indexOf("\0", i), b = a < 0 ? -1 : t.indexOf("\0", a + 1);
+                if (b < 0) break;
+                this.byPath.set(t.slice(i, a), t.slice(a + 1, b));
+                i = b + 1;
+            }
+            this.changed = true; // another set of files: written anew
+        }
+        return this.byPath.get(rel);
     }
 
     /** sha256 hex of `full` (`rel` in the folder), from the cache when its stat is the one seen. */
-    digest(rel: string, full: Buffer, st: fs.Stats): string {
-        const key = statKey(st);
-        const had = this.old.get(rel);
-        if (had && key.every((v, i) => had[i] === v)) {
+    digest(rel: string, full: Buffer | string, st: fs.Stats): string {
+        const stat = `${st.dev} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+        const had = this.text ? this.recorded(rel) : undefined;
+        if (had && had.length === stat.length + 65 && had.startsWith(stat) && had.charCodeAt(stat.length) === 32) {
             stats.filesFromCache++;
-            this.seen.set(rel, had);
-            return had[5];
+            this.out.push(rel, had);
+            return had.slice(stat.length + 1);
         }
         const started = Date.now();
         const hex = hashFile(full);
         stats.filesRead++;
         stats.bytesRead += st.size;
         this.changed = true;
-        // Changed just before (or while) it was read: not remembered, read again next time.
-        if (Math.max(st.mtimeMs, st.ctimeMs) < started - this.racyMs) this.seen.set(rel, [...key, hex]);
+        // Changed just before (or while) it was read: kept without its digest, read again next time.
+        this.out.push(rel, `${stat} ${Math.max(st.mtimeMs, st.ctimeMs) < started - this.racyMs ? hex : ""}`);
         return hex;
     }
 
-    /** Writes the entries of this walk when they differ from those read (atomically: another process may read it). */
+    /** Writes the records of this walk when they differ from those read (atomically: another process may read it). */
     save(): void {
-        if (!this.file || (!this.changed && this.seen.size === this.old.size) || (this.seen.size === 0 && this.old.size === 0)) return;
+        if (!this.file || (!this.changed && this.pos === this.text.length) || (!this.out.length && !this.text)) return;
         try {
             const tmp = `${this.file}.${process.pid}`;
-            fs.writeFileSync(tmp, JSON.stringify({ v: 1, entries: Object.fromEntries(this.seen) }), { encoding: "latin1", mode: 0o600 });
+            fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), { encoding: "latin1", mode: 0o600 });
             fs.renameSync(tmp, this.file);
             // Folders gone (temp contexts, old checkouts) leave their files: those unused for a week go.
             const dir = path.dirname(this.file);
@@ -325,8 +357,7 @@ export function contextEntries(context: string, dockerfile?: string, opts: { sta
     const cache = new StatCache(off ? undefined : StatCache.fileFor(root));
     const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
-    for (const { rel, st } of walkContext(root, matcher)) {
-        const full = Buffer.concat([Buffer.from(root), Buffer.from("/"), Buffer.from(rel, "latin1")]);
+    for (const { rel, st, full } of walkContext(root, matcher)) {
         let value: string;
         let sentEmpty: boolean | undefined;
         if (st.isSymbolicLink()) {
@@ -339,7 +370,8 @@ export function contextEntries(context: string, dockerfile?: string, opts: { sta
             else {
                 if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
                 value = `sha256:${cache.digest(rel, full, st)} ${mode(st)}`;
-                if (matcher?.matchesOrParentMatches(rel)) sentEmpty = true;
+                // Only a `!` pattern can list a file the sender then opens as excluded.
+                if (matcher?.exclusions && matcher.matchesOrParentMatches(rel)) sentEmpty = true;
             }
         } else if (st.isFIFO()) {
             value = `fifo ${mode(st)}`;
@@ -358,11 +390,14 @@ export function contextEntries(context: string, dockerfile?: string, opts: { sta
 /** One entry per line of the digest, and its display form. */
 function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string> {
     const files: Record<string, string> = {};
+    let lines = "";
     for (const { path: rel, value } of entries) {
-        const shown = /^(->|hardlink) /.test(value) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
+        const shown = (value.startsWith("-> ") || value.startsWith("hardlink ")) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
-        h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
+        lines += `${rel}\0${value}\n`;
+        if (lines.length > 1 << 16) { h.update(lines, "latin1"); lines = ""; }
     }
+    h.update(lines, "latin1");
     return files;
 }
 

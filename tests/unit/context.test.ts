@@ -233,7 +233,7 @@ describe("context digest with the stat cache", () => {
         assert.strictEqual(first.read, 5);
         const again = cached(a);
         assert.strictEqual(again.read, 5, "every file is younger than RACY_MS: read again");
-        assert.ok(!fs.existsSync(StatCache.fileFor(fs.realpathSync(a))), "nothing to remember, nothing written");
+        assert.doesNotMatch(fs.readFileSync(StatCache.fileFor(fs.realpathSync(a)), "latin1"), /[0-9a-f]{64}/, "no digest remembered");
     });
 
     it("reads every file with PULUMI_MULTIARCH_STAT_CACHE=off", async function () {
@@ -256,10 +256,29 @@ describe("context digest with the stat cache", () => {
         const a = tree(files);
         const b = tree({ ...files, "a.txt": "zzzz\n" });
         await settle();
-        fs.writeFileSync(StatCache.fileFor(fs.realpathSync(a)), "{not json");
+        fs.writeFileSync(StatCache.fileFor(fs.realpathSync(a)), "{not a cache");
         assert.deepStrictEqual(cached(a).d, fresh(a));
         assert.deepStrictEqual(cached(b).d, fresh(b));
         assert.notStrictEqual(cached(a).d.digest, cached(b).d.digest);
+        // A cache cut short (a crash while another process wrote it) is read as far as it goes.
+        const file = StatCache.fileFor(fs.realpathSync(a));
+        const text = fs.readFileSync(file, "latin1");
+        fs.writeFileSync(file, text.slice(0, Math.floor(text.length / 2)), "latin1");
+        const r = cached(a);
+        assert.ok(r.read > 0 && r.read < 5, `read ${r.read}`);
+        assert.deepStrictEqual(r.d, fresh(a));
+    });
+
+    it("takes files added and removed in the middle of the walk, and keeps the rest by stat", async function () {
+        this.timeout(20_000);
+        const a = tree({ ...files, "m/1": "1", "m/2": "2", "z/3": "3" });
+        await settle();
+        cached(a);
+        fs.rmSync(path.join(a, "b.txt"));
+        fs.writeFileSync(path.join(a, "m/15"), "new");
+        const r = cached(a);
+        assert.deepStrictEqual([r.read, r.reused], [1, 7]);
+        assert.deepStrictEqual(r.d, fresh(a));
     });
 });
 
