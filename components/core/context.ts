@@ -184,9 +184,10 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
     const pending: { entry: Walked; emitted: boolean }[] = [];
     const walk = (dirRel: string, parentInfo: boolean[] | undefined) => {
         const dir = dirRel ? abs(dirRel) : root;
-        const names = fs.readdirSync(dir, { encoding: "buffer" }).sort(Buffer.compare);
+        // Names as byte strings (latin1: one char per byte), in byte order (char codes are the bytes).
+        const names = fs.readdirSync(dir, { encoding: "latin1" }).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         for (const name of names) {
-            const rel = dirRel ? `${dirRel}/${name.toString("latin1")}` : name.toString("latin1");
+            const rel = dirRel ? `${dirRel}/${name}` : name;
             const full = abs(rel);
             const st = fs.lstatSync(full);
             let skip = false;
