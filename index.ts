@@ -12,6 +12,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { readStackConfig, TLS_KEYS } from "./config";
 
+// Without dist/components the name resolves to this very file (the repository is the package).
+if (typeof MultiArchImage !== "function") {
+    throw new Error("the compiled library is missing (dist/components): run `bash scripts/bootstrap` (or `npm run build`), then run this again");
+}
+
 // Which keys were set with --secret: @pulumi/pulumi knows, but marks the function internal.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
