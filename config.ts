@@ -1,6 +1,6 @@
 // Typed stack config for the main job (index.ts), validated with errors that name the
 // config key and the command that fixes it. Pure: takes a getter, so tests need no engine.
-// Every key lives in the `pulumi-multiarch:` namespace; README lists them with defaults.
+// Every key lives in the `pulumi-multiarch:` namespace; docs/operations.md (Stacks) lists them with defaults.
 import * as os from "os";
 
 export interface StackNode {

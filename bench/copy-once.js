@@ -3,8 +3,8 @@
 // move the tag), from the compiled package (dist/, `npm run build`), as crane and skopeo run
 // compiled. Prints what it did and the process's peak RSS:
 //   node bench/copy-once.js REGISTRY/REPOSITORY@DIGEST REGISTRY/REPOSITORY:TAG
-const copy = require("../dist/components/core/copy");
-const { parseRef, Registry } = require("../dist/components/core/registry");
+const copy = require("../dist/core/copy");
+const { parseRef, Registry } = require("../dist/core/registry");
 
 async function main() {
     const [source, target] = process.argv.slice(2);

@@ -5,8 +5,9 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
-import binfmt = require("../components/core/binfmt");
-import { connect } from "../components/core/host";
+import * as binfmt from "../core/binfmt";
+import * as claims from "../core/binfmtClaims";
+import { connect } from "../core/host";
 
 const NAME = binfmt.handlerName("linux/arm64");
 const CLAIM = "bench";
@@ -20,9 +21,9 @@ async function main(action: string): Promise<void> {
             await binfmt.register(host, binfmt.parseDebianDefinition(NAME, fs.readFileSync(file, "utf8")));
             console.error(`registered ${NAME} for the bench (from ${file}); released when it ends`);
         }
-        await binfmt.claimHandlers(host, [NAME], CLAIM, present ? [] : [NAME]);
+        await claims.claimHandlers(host, [NAME], CLAIM, present ? [] : [NAME]);
     } else if (action === "release") {
-        const free = await binfmt.releaseHandlers(host, [NAME], CLAIM);
+        const free = await claims.releaseHandlers(host, [NAME], CLAIM);
         if (free[NAME]?.registered) await binfmt.unregister(host, NAME);
     } else {
         throw new Error(`usage: bench/emulator.ts hold|release (not ${action})`);

@@ -4,7 +4,7 @@
 // Without --stat-cache every file is read (case 2's throughput); with it, as the program
 // hashes at every preview and update (case 10). Prints JSON.
 import * as path from "path";
-import { hashContext, hashStats } from "../components/core/context";
+import { hashContext, hashStats } from "../core/context";
 
 const context = process.argv[2];
 const statCache = process.argv.includes("--stat-cache");

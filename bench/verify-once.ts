@@ -3,9 +3,9 @@
 // image back, streamed) or `... oci <layout dir> <index digest>` (the build's own OCI output).
 // Prints JSON: wall seconds (base resolution included), peak RSS of this process, bytes read.
 import * as fs from "fs";
-import { Registry, parseRef, platformDigests } from "../components/core/registry";
-import { BlobSource, describe, ociLayoutSource, Verifier } from "../components/core/verify";
-import { baseLayerCount, finalStageBase } from "../components/core/baseImage";
+import { Registry, parseRef, platformDigests } from "../core/registry";
+import { BlobSource, describe, ociLayoutSource, Verifier } from "../core/verify";
+import { baseLayerCount, finalStageBase } from "../core/baseImage";
 
 async function main(): Promise<void> {
     const [builder, dockerfile, kind, where, digest] = process.argv.slice(2);

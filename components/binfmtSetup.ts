@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Handler } from "./core/binfmt";
-import { DEBIAN_BINFMTS_DIR } from "./core/binfmt";
-import type { HostSpec } from "./core/host";
-import { ARCHITECTURES } from "./core/platform";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
+import type { Handler } from "../core/binfmt";
+import { DEBIAN_BINFMTS_DIR } from "../core/binfmt";
+import type { HostSpec } from "../core/host";
+import { ARCHITECTURES } from "../core/platform";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
-import type { BinfmtInputs } from "./contract/types";
+import type { BinfmtInputs } from "../contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
-export type { Handler } from "./core/binfmt";
+export type { Handler } from "../core/binfmt";
 
 /**
  * A builder host reached over SSH, with key authentication. The shape of `@pulumi/command`'s
@@ -96,11 +96,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
         super(COMPONENT_TYPES.BinfmtSetup, name, {}, componentOptions("BinfmtSetup", opts));
         const checked = createBinfmtInputs(args);
         this.requestedPlatforms = checked.platforms;
-        const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, {
-            parent: this,
-            // The host spec may carry a private key.
-            additionalSecretOutputs: ["host"],
-        });
+        const res = new BinfmtHandlers(`${name}-handlers`, { ...checked, host: hostSpec(args.host) }, { parent: this });
         this.handlers = res.handlers;
         this.platforms = res.runnable;
         this.emulatedPlatforms = res.emulated;
@@ -115,7 +111,7 @@ export class BinfmtSetup extends pulumi.ComponentResource {
     }
 }
 
-/** The handlers themselves, managed by the plugin (components/plugin, binfmt lifecycle). */
+/** The handlers themselves, managed by the plugin (provider, binfmt lifecycle). */
 class BinfmtHandlers extends PluginResource {
     declare readonly handlers: pulumi.Output<Record<string, Handler>>;
     declare readonly runnable: pulumi.Output<string[]>;
@@ -139,9 +135,11 @@ type CheckedBinfmt = Omit<BinfmtInputs, "host" | "handlerStatus">;
  * the fix. One Output per property.
  */
 export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof CheckedBinfmt]-?: pulumi.Output<CheckedBinfmt[K]> } {
-    const checked = validated([args.platforms, args.flags ?? "F", args.method ?? "host", args.image, args.allowUnpinnedImage ?? false,
-        args.definitionsDir ?? DEBIAN_BINFMTS_DIR, args.host?.host, args.host?.password, args.host?.privateKeyPassword, args.host?.proxy],
-        ([platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName, password, keyPassword, proxy]): CheckedBinfmt => {
+    const checked = validated({
+        platforms: args.platforms, flags: args.flags ?? "F", method: args.method ?? "host", image: args.image, allowUnpinnedImage: args.allowUnpinnedImage ?? false,
+        definitionsDir: args.definitionsDir ?? DEBIAN_BINFMTS_DIR, hostName: args.host?.host, password: args.host?.password,
+        keyPassword: args.host?.privateKeyPassword, proxy: args.host?.proxy,
+    }, ({ platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName, password, keyPassword, proxy }): CheckedBinfmt => {
             const errs = new ArgErrors("BinfmtSetup");
             const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
             const normalized = checkPlatforms(errs, "platforms", requested);

@@ -7,9 +7,9 @@
 import * as fs from "fs";
 import * as net from "net";
 import type * as pulumi from "@pulumi/pulumi";
-import { csvFields } from "./core/exports";
-import { parseRef } from "./core/registry";
-import type { ImageInputs } from "./contract/types";
+import { csvFields } from "../core/exports";
+import { parseRef } from "../core/registry";
+import type { ImageInputs } from "../contract/types";
 import type { ArgErrors } from "./validate";
 
 /** The build flags as given (plain values), under their args' names. */

@@ -1,13 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup } from "./binfmtSetup";
-import type { BuilderNode } from "./core/buildx";
-import type { NodeOptions } from "./core/buildx";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { BuilderInputs, Driver, TlsMaterial } from "./contract/types";
+import type { BuilderNode } from "../core/buildx";
+import type { NodeOptions } from "../core/buildx";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { DeclaredBuilder } from "../core/buildPlan";
+import { BUILDKIT_VERSION } from "../core/versions";
+import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 
-export type { BuilderNode } from "./core/buildx";
+export type { BuilderNode } from "../core/buildx";
 
 /** TLS material for a remote node, as PEM text. Pass secrets: the state encrypts them. */
 export interface TlsArgs {
@@ -102,6 +104,12 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     readonly platforms: pulumi.Output<string[]>;
     /** The emulators this builder depends on, if any. */
     readonly binfmt?: BinfmtSetup;
+    /**
+     * The builder as declared: driver, nodes with their endpoints and declared platforms, the
+     * platforms its BinfmtSetup emulates. Known at preview: images plan their builds with it
+     * before buildx lists the builder.
+     */
+    readonly declared: pulumi.Output<DeclaredBuilder>;
     /** The buildkitd.toml text it is created with, if any: images read its registry settings before the builder exists. */
     readonly buildkitdConfig?: string;
     /**
@@ -125,18 +133,24 @@ export class BuildxBuilder extends pulumi.ComponentResource {
             // detects emulators when it starts; re-registering the same ones does not.
             emulated: args.binfmt ? args.binfmt.requestedPlatforms : [],
         };
+        const checked = inputs as unknown as CheckedBuilder;
+        this.declared = pulumi.output(inputs.emulated).apply((emulated) => ({
+            driver: checked.driver,
+            nodes: checked.nodes.map((n) => ({ name: n.name, ...(n.endpoint ? { endpoint: n.endpoint } : {}), platforms: n.platforms })),
+            emulated,
+        }));
         const res = new Builder(`${name}-builder`, inputs, {
-            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [], additionalSecretOutputs: ["tls"],
+            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [],
         });
         this.name = res.name;
         this.driver = res.driver;
         this.nodes = res.reported;
         this.platforms = res.reportedPlatforms;
-        this.registerOutputs({ name: this.name, driver: this.driver, nodes: this.nodes, platforms: this.platforms });
+        this.registerOutputs({ name: this.name, driver: this.driver, nodes: this.nodes, platforms: this.platforms, declared: this.declared });
     }
 }
 
-/** The builder itself, managed by the plugin (components/plugin, builder lifecycle). */
+/** The builder itself, managed by the plugin (provider, builder lifecycle). */
 class Builder extends PluginResource {
     declare readonly name: pulumi.Output<string>;
     declare readonly driver: pulumi.Output<string>;
@@ -154,7 +168,7 @@ export function defaultBuilderName(name: string): string {
 }
 
 const DRIVERS: Driver[] = ["docker-container", "remote", "kubernetes", "docker"];
-export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.34.2";
+export const DEFAULT_BUILDKIT_IMAGE = `moby/buildkit:v${BUILDKIT_VERSION}`;
 
 function kubernetesOpts(k: KubernetesArgs | undefined): Record<string, string> {
     if (!k) return {};

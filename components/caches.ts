@@ -6,8 +6,8 @@
 // buildx through its environment: never argv, never in clear in state, never a rebuild reason).
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "./core/cache";
-import { parseRef } from "./core/registry";
+import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "../core/cache";
+import { parseRef } from "../core/registry";
 import { ArgErrors, validated } from "./validate";
 
 /** Options every cache export takes. */
@@ -335,7 +335,7 @@ export function checkCaches(e: ArgErrors, from: unknown[], to: unknown[], contex
 export function cacheInputs(cacheFrom: unknown, cacheTo: unknown, context: string, warn: (msg: string) => void = () => {}): {
     cacheFrom: pulumi.Output<string[]>; cacheTo: pulumi.Output<string[]>; cacheCredentials: pulumi.Output<CacheCredentials | undefined>;
 } {
-    const checked = validated([cacheFrom ?? [], cacheTo ?? []], ([from, to]) => {
+    const checked = validated({ from: cacheFrom ?? [], to: cacheTo ?? [] }, ({ from, to }) => {
         const e = new ArgErrors("MultiArchImage");
         const c = checkCaches(e, from as unknown[], to as unknown[], context);
         e.throwIfAny();

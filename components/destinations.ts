@@ -4,10 +4,10 @@
 // input fails at `pulumi preview` with the property path and the fix.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { registryOfServer } from "./core/dockerConfig";
-import { ExportSpec, parseRawExport } from "./core/exports";
-import { parseRef } from "./core/registry";
-import type { RegistryLoginEntry } from "./contract/types";
+import { registryOfServer } from "../core/dockerConfig";
+import { ExportSpec, parseRawExport } from "../core/exports";
+import { parseRef } from "../core/registry";
+import type { RegistryLoginEntry } from "../contract/types";
 import { ArgErrors } from "./validate";
 
 /** A registry login, as `@pulumi/docker-build`'s `registries` entries are written. */

@@ -1,12 +1,12 @@
 // Index: one tag over images pushed elsewhere (by other resources, stacks, native machines or
 // CI jobs), one per platform, by digest: `@pulumi/docker-build`'s Index (`tag`, `sources`,
 // `push`, `registry`), with MultiArchImage's tag semantics, preview, refresh and verification.
-// The work is the plugin's (components/plugin/resources/indexManifest.ts).
+// The work is the plugin's (provider/resources/indexManifest.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ManifestMode, RegistryAuth } from "./contract/types";
-import type { CopyStats } from "./core/copy";
-import { parseRef } from "./core/registry";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { ManifestMode, RegistryAuth } from "../contract/types";
+import type { CopyStats } from "../core/copy";
+import { parseRef } from "../core/registry";
 import { registryLogins, RegistryLoginArgs } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
@@ -60,8 +60,10 @@ export class Index extends pulumi.ComponentResource {
 
     constructor(name: string, args: IndexArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.Index, name, {}, opts);
-        const checked = validated([args.tag, args.sources, args.push ?? true, args.manifest ?? "index", args.verify ?? true, args.deleteOnDestroy ?? false],
-            ([tag, sources, push, manifest, verify, deleteOnDestroy]) => {
+        const checked = validated({
+            tag: args.tag, sources: args.sources, push: args.push ?? true, manifest: args.manifest ?? "index", verify: args.verify ?? true,
+            deleteOnDestroy: args.deleteOnDestroy ?? false,
+        }, ({ tag, sources, push, manifest, verify, deleteOnDestroy }) => {
                 const e = new ArgErrors("Index");
                 try {
                     if (parseRef(tag).digest) e.add("tag", `"${tag}" pins a digest; the tag cannot include @sha256:...`);
@@ -83,7 +85,7 @@ export class Index extends pulumi.ComponentResource {
         const res = new IndexManifest(`${name}-index`, {
             ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
             registryAuth: args.registry ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag) : undefined,
-        }, { parent: this, additionalSecretOutputs: ["registryAuth"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.ref = res.ref;
         this.platformDigests = res.platformDigests;
@@ -112,7 +114,7 @@ export function indexLogin(login: pulumi.Input<RegistryLoginArgs>, tag: pulumi.I
     });
 }
 
-/** The index itself, managed by the plugin (components/plugin, index lifecycle). */
+/** The index itself, managed by the plugin (provider, index lifecycle). */
 class IndexManifest extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly ref: pulumi.Output<string>;

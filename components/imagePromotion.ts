@@ -1,11 +1,11 @@
 // Build once, promote by digest: what another stack (or resource) built and verified, copied
 // to tags in other repositories and registries without a rebuild, as state. The copy itself is
-// the plugin's (components/plugin/resources/promotion.ts); this is what a program writes.
+// the plugin's (provider/resources/promotion.ts); this is what a program writes.
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ManifestMode } from "./contract/types";
-import type { CopyStats } from "./core/copy";
-import { parseRef } from "./core/registry";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { ManifestMode } from "../contract/types";
+import type { CopyStats } from "../core/copy";
+import { parseRef } from "../core/registry";
 import { registryLogins, RegistryLoginArgs } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
@@ -65,8 +65,10 @@ export class ImagePromotion extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.ImagePromotion, name, {}, opts);
-        const checked = validated([args.source, args.tags, args.manifest ?? "index", args.requireVerification ?? true, args.deleteOnDestroy ?? false],
-            ([source, tags, manifest, requireVerification, deleteOnDestroy]) => {
+        const checked = validated({
+            source: args.source, tags: args.tags, manifest: args.manifest ?? "index", requireVerification: args.requireVerification ?? true,
+            deleteOnDestroy: args.deleteOnDestroy ?? false,
+        }, ({ source, tags, manifest, requireVerification, deleteOnDestroy }) => {
                 const e = new ArgErrors("ImagePromotion");
                 try {
                     if (!parseRef(source).digest) e.add("source", `"${source}" names no digest: give the image by digest (registry/repository@sha256:...), e.g. a stack's ref output`);
@@ -88,7 +90,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
         const res = new ImageCopy(`${name}-copy`, {
             ...spread(checked, ["source", "tags", "manifest", "requireVerification", "deleteOnDestroy"]),
             registries: registryLogins(args.registries, undefined, "ImagePromotion"),
-        }, { parent: this, additionalSecretOutputs: ["registries"] });
+        }, { parent: this });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
@@ -103,7 +105,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
     }
 }
 
-/** The copy itself, managed by the plugin (components/plugin, promotion lifecycle). */
+/** The copy itself, managed by the plugin (provider, promotion lifecycle). */
 class ImageCopy extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;

@@ -1,16 +1,16 @@
 // What a MultiArchImage builds from, as the program reads it at every preview: the context (a
 // local folder or a Git URL), the Dockerfile (a path, inside the context or not, or its text)
 // and the named contexts. Each is checked here, with the property path and the fix, and every
-// local folder is hashed as BuildKit sends it (components/core/context.ts), so `pulumi preview`
+// local folder is hashed as BuildKit sends it (core/context.ts), so `pulumi preview`
 // knows whether to rebuild. Remote sources are pinned to a digest or commit by the image's
-// check in the plugin (components/core/buildContexts.ts), which reaches registries as docker does.
+// check in the plugin (core/buildContexts.ts), which reaches registries as docker does.
 import * as fs from "fs";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
-import { classify, nameProblem, parseOciLayout } from "./core/buildContexts";
-import { hashSources, summarizeFiles } from "./core/context";
-import { parseGitContext } from "./core/git";
-import type { ImageInputs } from "./contract/types";
+import { classify, nameProblem, parseOciLayout } from "../core/buildContexts";
+import { hashSources, summarizeFiles } from "../core/context";
+import { parseGitContext } from "../core/git";
+import type { ImageInputs } from "../contract/types";
 import type { MultiArchImageArgs } from "./multiArchImage";
 import type { ArgErrors } from "./validate";
 

@@ -17,6 +17,7 @@ export {
 } from "./caches";
 export { ImagePromotion, ImagePromotionArgs } from "./imagePromotion";
 export { Index, IndexArgs } from "./imageIndex";
-export type { ManifestMode } from "./contract/types";
-export type { CopyStats } from "./core/copy";
-export type { ExportResult, ExportType } from "./core/exports";
+export type { EmulationCost, ManifestMode } from "../contract/types";
+export type { DeclaredBuilder, DeclaredNode, EmulatedStep, PlatformPlan, StagePlan } from "../core/buildPlan";
+export type { CopyStats } from "../core/copy";
+export type { ExportResult, ExportType } from "../core/exports";

@@ -3,16 +3,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildxBuilder } from "./buildxBuilder";
-import { check as buildkitCheck, find as findBuilder } from "./core/buildx";
-import { stageNames } from "./core/baseImage";
-import { dockerfileInRepository } from "./core/buildContexts";
-import { lintDockerfile } from "./core/lint";
-import { registryOfServer } from "./core/dockerConfig";
-import type { ExportResult } from "./core/exports";
-import { parseRef } from "./core/registry";
-import * as tempDirs from "./core/tempDirs";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "./contract/tokens";
-import type { ImageInputs, ManifestMode, RegistryAuth } from "./contract/types";
+import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
+import { stageNames } from "../core/baseImage";
+import { dockerfileInRepository } from "../core/buildContexts";
+import { lintDockerfile } from "../core/lint";
+import { registryOfServer } from "../core/dockerConfig";
+import type { ExportResult } from "../core/exports";
+import { parseRef } from "../core/registry";
+import * as tempDirs from "../core/tempDirs";
+import { ARGS_FIELDS, type FieldsFrom } from "../contract/imageFields";
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { PlatformPlan } from "../core/buildPlan";
+import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "../contract/types";
 import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
 import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
 import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
@@ -258,6 +260,14 @@ export class MultiArchImage extends pulumi.ComponentResource {
     readonly loadedImage: pulumi.Output<string>;
     /** What each export wrote: type, dest, the image digest inside (oci, docker), the file's or folder's content digest. */
     readonly exported: pulumi.Output<ExportResult[]>;
+    /**
+     * How each platform is built, as the last preview planned it: the builder node, native or
+     * emulated (through which binfmt handler), and per stage of the target the platform its RUN
+     * steps run on (the build platform, the target's, or one its FROM pins) and whether emulated.
+     */
+    readonly buildPlan: pulumi.Output<PlatformPlan[]>;
+    /** What the last build spent in RUN steps that ran under emulation, per step, from the builder's build history. */
+    readonly emulationCost: pulumi.Output<EmulationCost>;
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
@@ -272,12 +282,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
             registryAuth,
             registries: registryLogins(args.registries, registryAuth ? registryAuth.apply((a) => a.address) : undefined),
         };
-        const res = new Image(`${name}-image`, inputs, {
-            parent: this, dependsOn: builder.dependsOn,
-            // Registry passwords and the caches' credentials stay encrypted in state even if given as
-            // plain strings (the build secrets are in no output: the plugin keeps only how often they changed).
-            additionalSecretOutputs: ["registryAuth", "registries", "cacheCredentials"],
-        });
+        const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: builder.dependsOn });
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
@@ -289,15 +294,18 @@ export class MultiArchImage extends pulumi.ComponentResource {
         this.manifestModes = res.manifestModes;
         this.loadedImage = res.loadedImage;
         this.exported = res.exported;
+        this.buildPlan = res.buildPlan;
+        this.emulationCost = res.emulationCost;
         this.registerOutputs({
             digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
             contextDigest: this.contextDigest, buildReason: this.buildReason, manifestMode: this.manifestMode, verification: this.verification,
             manifestModes: this.manifestModes, loadedImage: this.loadedImage, exported: this.exported,
+            buildPlan: this.buildPlan, emulationCost: this.emulationCost,
         });
     }
 }
 
-/** The pushed image itself, managed by the plugin (components/plugin, image lifecycle). */
+/** The pushed image itself, managed by the plugin (provider, image lifecycle). */
 class Image extends PluginResource {
     declare readonly digest: pulumi.Output<string>;
     declare readonly platformDigests: pulumi.Output<Record<string, string>>;
@@ -310,11 +318,14 @@ class Image extends PluginResource {
     declare readonly manifestModes: pulumi.Output<Record<string, string>>;
     declare readonly loadedImage: pulumi.Output<string>;
     declare readonly exported: pulumi.Output<ExportResult[]>;
+    declare readonly buildPlan: pulumi.Output<PlatformPlan[]>;
+    declare readonly emulationCost: pulumi.Output<EmulationCost>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
         super(RESOURCE_TYPES.Image, name, {
             ...inputs,
-            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage", "exported", "drift"]),
+            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage",
+                "exported", "drift", "buildPlan", "emulationCost"]),
         }, opts);
     }
 }
@@ -328,11 +339,14 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
         const managed = b as BuildxBuilder;
         return {
             name: managed.name,
-            inputs: { builder: managed.name, builderPlatforms: managed.platforms, ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}) },
+            inputs: {
+                builder: managed.name, builderPlatforms: managed.platforms, builderDeclared: managed.declared,
+                ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}),
+            },
             dependsOn: [managed],
         };
     }
-    const name = validated([b?.name], ([n]) => {
+    const name = validated({ n: b?.name }, ({ n }) => {
         const e = new ArgErrors("MultiArchImage");
         if (!n) e.add("builder.name", "give the name of an existing builder (`docker buildx ls`), or a BuildxBuilder");
         else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n)) e.add("builder.name", `"${n}" is not a builder name: buildx names use letters, digits, "-", "_" and "."`);
@@ -344,10 +358,14 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
 
 /**
  * BuildKit's own Dockerfile checks for each platform, through the image's builder once it
- * exists (before that, at a stack's first preview, there is no BuildKit to ask). Each finding
- * is a warning with its rule and line, or, with `strict`, an error of the image's check that
- * stops the preview. Remembered per Dockerfile (see {@link cachedCheck}); at an update they
- * are asked only with `strict`: the build itself runs the same checks and prints them.
+ * exists. At a stack's first preview there is no BuildKit of the stack to ask (`up` runs them
+ * after creating the builder, before the build): the library's rules stand in for BuildKit's
+ * where it has the same one (the final stage pinned to a constant platform), so the first
+ * preview warns as later ones do. Where BuildKit's finding is about the final stage, it says
+ * what that means for this build. Each finding is a warning with its rule and line, or, with
+ * `strict`, an error of the image's check that stops the preview. Remembered per Dockerfile
+ * (see {@link cachedCheck}); at an update they are asked only with `strict`: the build itself
+ * runs the same checks and prints them.
  */
 function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<string>, inputs: pulumi.Inputs, warn: (msg: string) => void,
     note: (msg: string) => void): pulumi.Output<string[]> {
@@ -360,6 +378,20 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 return [];
             }
             const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
+            let text: string;
+            try {
+                text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
+            } catch {
+                return []; // a missing Dockerfile is the args' error, said by createImageInputs
+            }
+            // With strict, the image provider's check turns them into errors (a throw here would
+            // not stop an inline program cleanly).
+            const give = (msgs: string[]) => {
+                if (!args.strict) for (const m of msgs) warn(m);
+                return msgs;
+            };
+            const ours = lintDockerfile(text, platforms).filter((f) => f.buildkitRule);
+            const oursInstead = () => give(ours.map((f) => `${name}:${f.line}: ${f.message} [${f.rule}, in place of BuildKit's ${f.buildkitRule}]`));
             const seen = new Map<string, string[]>();
             // The builder is looked up only when a check is not remembered: a no-op runs no docker.
             let builderExists: boolean | undefined;
@@ -375,24 +407,25 @@ function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<stri
                 try {
                     if (!findings) {
                         builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
-                        if (!builderExists) return [];
+                        if (!builderExists) {
+                            note(`BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`);
+                            return oursInstead();
+                        }
                         findings = await cachedCheck(o);
                     }
                 } catch (e) {
                     // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                     warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
-                    return [];
+                    return oursInstead();
                 }
                 for (const f of findings) {
-                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${f.detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                    const same = ours.find((o) => o.buildkitRule === f.rule && o.line === f.line);
+                    const detail = same ? `${f.detail}: this is the final stage, so ${same.meaning}` : f.detail;
+                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
                     seen.set(msg, [...(seen.get(msg) ?? []), platform]);
                 }
             }
-            const out = [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`));
-            // With strict, the image provider's check turns them into errors (a throw here would
-            // not stop an inline program cleanly).
-            if (!args.strict) for (const m of out) warn(m);
-            return out;
+            return give([...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`)));
         });
 }
 
@@ -442,14 +475,15 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     const secretIds = args.secrets && typeof args.secrets === "object" && !pulumi.Output.isInstance(args.secrets) && !(args.secrets instanceof Promise)
         ? Object.keys(args.secrets) : [];
     // The sources are hashed here, in the program, so `pulumi preview` knows whether to rebuild.
-    const checked = validated([
-        args.platforms, args.tags, args.push ?? true, args.manifest ?? "index", args.buildArgs ?? {}, args.target,
-        args.labels ?? {}, args.annotations ?? {}, args.ssh ?? [], args.cacheRepository,
-        args.noCache ?? false, args.pull ?? false, args.provenance, args.sbom, args.triggers ?? [], args.verify ?? true,
-        args.deleteOnDestroy ?? false, src.named, src.inline, args.load ?? false, args.exports ?? [], flagArgs(args),
-    ], ([platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
-        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0]):
-        Omit<ImageInputs, "builder" | "secrets" | "registryAuth" | "cacheFrom" | "cacheTo"> => {
+    const checked = validated({
+        platforms: args.platforms, tags0: args.tags, push0: args.push ?? true, manifest: args.manifest ?? "index", buildArgs: args.buildArgs ?? {},
+        target: args.target, labels: args.labels ?? {}, annotations: args.annotations ?? {}, ssh: args.ssh ?? [], cacheRepository: args.cacheRepository,
+        noCache: args.noCache ?? false, pull: args.pull ?? false, provenance0: args.provenance, sbom0: args.sbom, triggers: args.triggers ?? [],
+        verify: args.verify ?? true, deleteOnDestroy: args.deleteOnDestroy ?? false, named: src.named, inline: src.inline, load0: args.load ?? false,
+        exports0: args.exports ?? [], flags0: flagArgs(args),
+    }, ({ platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
+        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0 }):
+        Pick<ImageInputs, FieldsFrom<"args">> => {
         const e = new ArgErrors("MultiArchImage");
         const sources = checkSources(e, src, named as Record<string, string>, inline);
         const normalized = checkPlatforms(e, "platforms", platforms);
@@ -474,7 +508,8 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         });
         if (normalized.length && sources?.dockerfileText) {
             const { name, text } = sources.dockerfileText;
-            for (const f of lintDockerfile(text, normalized)) {
+            // Those BuildKit has too are given with BuildKit's checks (buildkitChecks).
+            for (const f of lintDockerfile(text, normalized).filter((x) => !x.buildkitRule)) {
                 const msg = `${name}:${f.line}: ${f.message} [${f.rule}]`;
                 if (args.strict) e.add(src.inline !== undefined ? "dockerfile.inline" : src.dockerfileProp, msg);
                 else warn(msg);
@@ -496,11 +531,7 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
         };
     });
     return {
-        ...spread(checked, ["context", "dockerfile", "dockerfileInline", "namedContexts", "namedContextFiles", "platforms", "tags", "push",
-            "manifest", "buildArgs", "target", "labels", "annotations", "ssh", "cacheRepository", "noCache", "pull",
-            "provenance", "sbom", "triggers", "verify", "deleteOnDestroy", "load", "exports", "contextDigest", "contextFiles",
-            "network", "addHosts", "shmSize", "ulimits", "allow", "noCacheFilters", "secretFiles", "secretEnvs", "rebuildOnSecretChange",
-            "ignoreSecretsInDiffCalculation"]),
+        ...spread(checked, ARGS_FIELDS),
         ...caches!,
     };
 }

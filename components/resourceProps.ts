@@ -2,8 +2,8 @@
 // pinned to this library's plugin version, with the 0.1 type tokens as aliases.
 import * as pulumi from "@pulumi/pulumi";
 import {
-    COMPONENT_TYPES, LEGACY_COMPONENT_TYPE, LEGACY_DYNAMIC_TYPE, ResourceType, VERSION,
-} from "./contract/tokens";
+    COMPONENT_TYPES, LEGACY_COMPONENT_TYPE, LEGACY_DYNAMIC_TYPE, ResourceType, SECRET_OUTPUTS, VERSION,
+} from "../contract/tokens";
 
 /**
  * Turns an Output of a plain object into one Output per key, the shape resources take as
@@ -29,7 +29,9 @@ export function componentOptions(component: keyof typeof COMPONENT_TYPES, opts?:
 /**
  * A resource served by pulumi-resource-multiarch at this library's version. A 0.1 stack
  * held it as a dynamic resource under the component's 0.1 type: both are aliases, so one
- * `pulumi up` moves it without replacing it.
+ * `pulumi up` moves it without replacing it. Its secret properties (contract/tokens.ts
+ * SECRET_OUTPUTS, the list the plugin seals) stay encrypted in the state even when given
+ * as plain strings; a name the outputs lack (the Image's build secrets) is ignored.
  */
 export class PluginResource extends pulumi.CustomResource {
     constructor(type: ResourceType, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: pulumi.ComponentResource }) {
@@ -37,6 +39,7 @@ export class PluginResource extends pulumi.CustomResource {
         super(type, name, props, {
             ...opts,
             version: VERSION,
+            additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS[type]],
             aliases: [...(opts.aliases ?? []), { type: LEGACY_DYNAMIC_TYPE(type) }, { type: LEGACY_DYNAMIC_TYPE(type), parent: legacyParent }],
         });
     }

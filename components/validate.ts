@@ -1,7 +1,7 @@
 // Argument checks that run in the program, so bad input fails at `pulumi preview` with the
 // property path and the fix, before anything is created.
 import * as pulumi from "@pulumi/pulumi";
-import { parsePlatform, formatPlatform } from "./core/platform";
+import { parsePlatform, formatPlatform } from "../core/platform";
 
 export class ArgErrors {
     private readonly errors: { propertyPath: string; reason: string }[] = [];
@@ -54,11 +54,12 @@ function isKnownPlain(v: unknown): boolean {
 }
 
 /**
- * Runs `check` on the resolved inputs. When every input is a plain value (the usual case)
+ * Runs `check` on the resolved inputs, named (never a tuple whose order could swap two). When every input is a plain value (the usual case)
  * it runs now, so bad input throws from the constructor: the program stops at preview with
  * the message, before any resource is registered. Otherwise it runs once the values are known.
  */
-export function validated<T extends readonly unknown[], U>(inputs: [...T], check: (values: { [K in keyof T]: pulumi.Unwrap<T[K]> }) => U): pulumi.Output<U> {
-    if (inputs.every(isKnownPlain)) return pulumi.output(check(inputs as any)) as pulumi.Output<U>;
-    return (pulumi.all(inputs as any) as pulumi.Output<any>).apply((values) => check(values)) as pulumi.Output<U>;
+export function validated<T extends Record<string, unknown>, U>(inputs: T, check: (values: { [K in keyof T]: pulumi.Unwrap<T[K]> }) => U): pulumi.Output<U> {
+    type Values = { [K in keyof T]: pulumi.Unwrap<T[K]> };
+    if (Object.values(inputs).every(isKnownPlain)) return pulumi.output(check(inputs as Values)) as pulumi.Output<U>;
+    return (pulumi.all(inputs) as unknown as pulumi.Output<Values>).apply((values) => check(values)) as pulumi.Output<U>;
 }

@@ -1,4 +1,4 @@
-// Generates the package schema (components/contract/schema.json) from the TypeScript
+// Generates the package schema (contract/schema.json) from the TypeScript
 // sources, so the types users see in TypeScript and the schema other languages see cannot
 // drift: components from their Args interfaces and public outputs, custom resources from
 // the lifecycles' Inputs/Outputs interfaces; descriptions from JSDoc, defaults from the
@@ -6,7 +6,7 @@
 // Build-time only: it loads the TypeScript compiler, and nothing at run time imports it.
 import * as path from "path";
 import * as ts from "typescript";
-import { COMPONENT_TYPES, PACKAGE, RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../components/contract/tokens";
+import { COMPONENT_TYPES, PACKAGE, RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../contract/tokens";
 
 type Spec = Record<string, any>;
 
@@ -20,23 +20,23 @@ const COMPONENTS: Record<keyof typeof COMPONENT_TYPES, { args: string; file: str
 };
 const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: string; file: string; description: string }> = {
     BinfmtHandlers: {
-        inputs: "BinfmtInputs", outputs: "BinfmtOutputs", file: "components/contract/types.ts",
+        inputs: "BinfmtInputs", outputs: "BinfmtOutputs", file: "contract/types.ts",
         description: "The QEMU binfmt_misc handlers of one builder host, as the kernel reports them. Used by BinfmtSetup.",
     },
     Builder: {
-        inputs: "BuilderInputs", outputs: "BuilderOutputs", file: "components/contract/types.ts",
+        inputs: "BuilderInputs", outputs: "BuilderOutputs", file: "contract/types.ts",
         description: "One docker buildx builder with its nodes, created and bootstrapped. Used by BuildxBuilder.",
     },
     Image: {
-        inputs: "ImageInputs", outputs: "ImageOutputs", file: "components/contract/types.ts",
+        inputs: "ImageInputs", outputs: "ImageOutputs", file: "contract/types.ts",
         description: "One multi-platform image: built, verified, pushed by digest, tags moved. Used by MultiArchImage.",
     },
     ImageCopy: {
-        inputs: "ImageCopyInputs", outputs: "ImageCopyOutputs", file: "components/contract/types.ts",
+        inputs: "ImageCopyInputs", outputs: "ImageCopyOutputs", file: "contract/types.ts",
         description: "One image copied by digest to tags in other repositories and registries, its verification record checked and carried along. Used by ImagePromotion.",
     },
     IndexManifest: {
-        inputs: "IndexManifestInputs", outputs: "IndexManifestOutputs", file: "components/contract/types.ts",
+        inputs: "IndexManifestInputs", outputs: "IndexManifestOutputs", file: "contract/types.ts",
         description: "An index over images pushed elsewhere, one per platform, each checked against its config and verified, then tagged. Used by Index.",
     },
 };
@@ -222,7 +222,7 @@ export function generateSchema(root: string): Spec {
 
 if (require.main === module) {
     const root = path.resolve(__dirname, "..");
-    const out = path.join(root, "components/contract/schema.json");
+    const out = path.join(root, "contract/schema.json");
     require("fs").writeFileSync(out, `${JSON.stringify(generateSchema(root), null, 2)}\n`);
     console.log(`wrote ${path.relative(root, out)}`);
 }

@@ -5,6 +5,7 @@ import { parseChanges } from "../lib/parse";
 import { buildCount, say } from "../lib/sh";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { REGISTRY } from "../lib/fixtures";
+import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const mainStack = () => new BenchStack("bench-main", "dev", "index.ts");
 export const emptyStack = () => new BenchStack("bench-empty", "dev", "bench/programs/empty/index.ts");
@@ -19,7 +20,7 @@ export async function noopCase(runs: number): Promise<CaseResult> {
         "pulumi-multiarch:repository": "bench/hello",
         "pulumi-multiarch:tag": "1.0",
         "pulumi-multiarch:manifest": "index",
-        "pulumi-multiarch:buildkitImage": process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? "pulumi-multiarch/buildkit:v0.34.2",
+        "pulumi-multiarch:buildkitImage": process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? LOCAL_BUILDKIT_IMAGE,
     });
     const empty = emptyStack();
     empty.init({});

@@ -1,6 +1,6 @@
 // Case 9 (issue 21): promotions. (a) A copy by digest of a two-platform image with one 600 MB
 // layer per platform between two local registries (Debian's docker-registry, the bench's own,
-// on loopback): the library (components/core/copy.ts in a fresh Node.js process, as a
+// on loopback): the library (core/copy.ts in a fresh Node.js process, as a
 // promotion's create runs it) against `crane copy` (go-containerregistry v0.22.1) and
 // `skopeo copy --all` (Debian), each into an emptied target registry, the order rotating every
 // round; wall time and peak RSS of each process. (b) A no-op `pulumi up` of a promotion stack
@@ -10,7 +10,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { Registry } from "../../components/core/registry";
+import { Registry } from "../../core/registry";
 import { BENCH_CACHE, CACHE, REGISTRY } from "../lib/fixtures";
 import { parseChanges } from "../lib/parse";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";

@@ -4,7 +4,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { VERSION } from "../../components/contract/tokens";
+import { VERSION } from "../../contract/tokens";
 import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { say } from "../lib/sh";
 import { fmtSeconds, summarize } from "../lib/stats";

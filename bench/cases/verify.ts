@@ -10,7 +10,7 @@ import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { BenchStack } from "../lib/stack";
 import { ROOT, WORK, out, say, timed } from "../lib/sh";
 import { fmtMiB, median } from "../lib/stats";
-import { exitProgram } from "../../components/core/elf";
+import { exitProgram } from "../../core/elf";
 
 const REG = "127.0.0.1:5000";
 const BUILDER = "correctness-bench-verify";
@@ -136,7 +136,7 @@ export async function verifyCase(runs: number): Promise<CaseResult> {
             "The first row is the issue's measure (a cached rebuild with verification on vs off, 12.6 s vs 19.7 s before issue 13, +56%): the target of at most 10% of a cached build is read as on/off ≤ 1.10x. The bare cached buildx build of the second row pushes nothing (every blob is there) and takes well under a second, so there verification, a fresh process resolving both bases from the registry, is larger than it.",
             `Verification as the image provider runs it (bench/verify-once.ts, a fresh Node.js process per run): both platforms, the final stage's base resolved from its registry (the library's registry client), every ELF of the layers the build added, the program (CMD ["./hello"] under WORKDIR /app) and /bin/sh followed into the base layer. Result of the last run: ${lastOk}.`,
             "The base's layer is read only as far as /bin (busybox sits before usr/share/big in the tar): reading stops once the answer is known; each blob is read at most once per verification.",
-            "The OCI way exports the whole image (base layers included) to a local directory in the same build (`--output type=oci,dest=...,tar=false` beside the push): that export costs more than reading back the few bytes verification needs, so the library reads from the registry (a stream, behind the BlobSource interface of components/core/verify.ts) and keeps ociLayoutSource for the measurement.",
+            "The OCI way exports the whole image (base layers included) to a local directory in the same build (`--output type=oci,dest=...,tar=false` beside the push): that export costs more than reading back the few bytes verification needs, so the library reads from the registry (a stream, behind the BlobSource interface of core/verify.ts) and keeps ociLayoutSource for the measurement.",
             `Builder: ${BUILDER} (docker-container, the local BuildKit image); registry ${REG}; images under correctness/.`,
         ],
         seconds: (Date.now() - t0) / 1000,

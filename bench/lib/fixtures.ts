@@ -3,14 +3,13 @@
 // small and written per run under .state/bench/ctx/.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { ROOT, WORK, out, say } from "./sh";
 import { treeSizes } from "./tree";
 
 export const REGISTRY = "127.0.0.1:5000";
-export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
-    ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");
+import { CACHE } from "../../tests/support/cache";
+export { CACHE };
 export const BENCH_CACHE = path.join(CACHE, "bench");
 export const GO_VERSION = out("go", ["env", "GOVERSION"]).replace(/^go/, "");
 /** The Go toolchain image of bench/fixtures.sh: amd64 + arm64, standard library compiled. */

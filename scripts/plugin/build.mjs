@@ -4,7 +4,7 @@
 //   dist/plugin/pulumi-resource-multiarch.js   the bundle
 //   dist/plugin/re2.wasm                       re2-wasm's module, which its code loads from beside itself
 //   dist/pulumi-resource-multiarch-v<version>-linux-<arch>.tar.gz
-// The version is package.json's (components/contract/tokens.ts VERSION equals it).
+// The version is package.json's (contract/tokens.ts VERSION equals it).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -19,7 +19,7 @@ const exe = path.join(outDir, "pulumi-resource-multiarch");
 
 fs.rmSync(outDir, { recursive: true, force: true });
 await build({
-    entryPoints: [path.join(root, "components/plugin/main.ts")],
+    entryPoints: [path.join(root, "provider/main.ts")],
     outfile: `${exe}.js`,
     bundle: true,
     platform: "node",

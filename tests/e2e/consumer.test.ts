@@ -12,7 +12,7 @@ import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
 import { dispose } from "../support/stack";
 import { manifest } from "../support/registry";
 import { packCurrent } from "../support/release";
-import { VERSION } from "../../components/contract/tokens";
+import { VERSION } from "../../contract/tokens";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");
@@ -42,7 +42,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch.js"));
         assert.ok(files.includes("package/dist/plugin/re2.wasm"), "the bundle loads re2-wasm's module from beside itself");
-        assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/components/plugin/")), [], "plugin code ships only as the bundle");
+        assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/provider/")), [], "plugin code ships only as the bundle");
         assert.deepStrictEqual(files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")), []);
         const installed = JSON.parse(fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"));
         assert.strictEqual(installed.version, JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);

@@ -13,9 +13,9 @@ import * as os from "os";
 import * as path from "path";
 import { ROOT } from "../support/env";
 import { Case, CASE_DIR, DOCKERFILE, materialize, randomIgnore, randomTree, rng } from "../support/contexts";
-import { contextEntries } from "../../components/core/context";
-import { tarEntries } from "../../components/core/tar";
-import { run } from "../../components/core/exec";
+import { contextEntries } from "../../core/context";
+import { tarEntries } from "../../core/tar";
+import { run } from "../../core/exec";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 
 const BUILDCTL = path.join(ROOT, ".tools/test-bin/buildctl");

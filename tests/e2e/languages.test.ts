@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { VERSION } from "../../components/contract/tokens";
+import { VERSION } from "../../contract/tokens";
 import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
 import { dispose } from "../support/stack";
 import { imageFiles, manifest } from "../support/registry";
@@ -79,13 +79,13 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
 describe("other languages: the plugin's schema and SDKs", () => {
     it("`pulumi package get-schema` prints the schema the plugin serves: the committed one", () => {
         const served = JSON.parse(sh("pulumi", ["package", "get-schema", `multiarch@${VERSION}`]));
-        assert.deepStrictEqual(served, JSON.parse(fs.readFileSync(path.join(ROOT, "components/contract/schema.json"), "utf8")));
+        assert.deepStrictEqual(served, JSON.parse(fs.readFileSync(path.join(ROOT, "contract/schema.json"), "utf8")));
     });
 
     it("sdk/python is what Pulumi's code generator makes of that schema (npm run sdk)", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "pm-sdk-"));
         try {
-            sh(path.join(ROOT, ".tools/test-bin/sdkgen"), [path.join(ROOT, "components/contract/schema.json"), "python", out]);
+            sh(path.join(ROOT, ".tools/test-bin/sdkgen"), [path.join(ROOT, "contract/schema.json"), "python", out]);
             const list = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
                 .filter((f) => fs.statSync(path.join(dir, f)).isFile() && !/__pycache__|\.egg-info/.test(f)).sort();
             assert.deepStrictEqual(list(path.join(ROOT, "sdk/python")), list(out));

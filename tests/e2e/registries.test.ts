@@ -13,7 +13,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { parseRef, Registry } from "../../components/core/registry";
+import { parseRef, Registry } from "../../core/registry";
 import { requireRealParts } from "../support/env";
 import { dispose, failure, inlineStack } from "../support/stack";
 import { startProxy } from "../support/faults";

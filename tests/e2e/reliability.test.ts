@@ -10,7 +10,7 @@ import * as http from "http";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
-import { exitProgram } from "../../components/core/elf";
+import { exitProgram } from "../../core/elf";
 import { ENV, ROOT, requireRealParts, sh } from "../support/env";
 import { inlineStack, dispose, failure, stateTexts, pendingOps } from "../support/stack";
 import { argvContaining } from "../support/argv";

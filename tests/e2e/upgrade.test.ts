@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { VERSION } from "../../components/contract/tokens";
+import { VERSION } from "../../contract/tokens";
 import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
 import { dispose } from "../support/stack";
 import { packCurrent, packRelease } from "../support/release";

@@ -1,9 +1,9 @@
 // One copy by digest, in a process of its own, as a promotion's create does it for one target
-// (components/core/copy.ts: read, plan, run), printing what it did and the process's peak RSS,
+// (core/copy.ts: read, plan, run), printing what it did and the process's peak RSS,
 // so a test can check that a layer of any size passes with flat memory:
 //   node -r ts-node/register/transpile-only tests/support/copyOnce.ts FROM_REF@DIGEST TO_REGISTRY/REPOSITORY
-import copy = require("../../components/core/copy");
-import { parseRef, Registry } from "../../components/core/registry";
+import * as copy from "../../core/copy";
+import { parseRef, Registry } from "../../core/registry";
 
 async function main(): Promise<void> {
     const [source, target] = process.argv.slice(2);

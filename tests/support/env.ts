@@ -1,13 +1,12 @@
 // What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
 // sets it) and a check that the real parts are there, failing with the fix if not.
-import * as os from "os";
 import * as path from "path";
 import { execFileSync } from "child_process";
+import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-/** Where scripts/bootstrap keeps built tools and machine-wide test services (see scripts/lib.sh). */
-export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
-    ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");
+/** Where scripts/bootstrap keeps built tools and machine-wide test services. */
+export { CACHE } from "./cache";
 
 export const ENV: Record<string, string> = {
     // .tools/test-bin: what only the tests run (buildctl, buildkitd, docker-credential-pass, sdkgen).
@@ -18,7 +17,7 @@ export const ENV: Record<string, string> = {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
     PULUMI_CONFIG_PASSPHRASE: "pulumi-multiarch-dev-only",
-    PULUMI_MULTIARCH_BUILDKIT_IMAGE: "pulumi-multiarch/buildkit:v0.34.2",
+    PULUMI_MULTIARCH_BUILDKIT_IMAGE: LOCAL_BUILDKIT_IMAGE,
 };
 Object.assign(process.env, ENV);
 

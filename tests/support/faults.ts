@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import * as tempDirs from "../../components/core/tempDirs";
+import * as tempDirs from "../../core/tempDirs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,7 +3,7 @@
 import * as http from "http";
 import * as net from "net";
 import * as zlib from "zlib";
-import { tarEntries } from "../../components/core/tar";
+import { tarEntries } from "../../core/tar";
 
 /** Every manifest kind, as a pull asks for them. */
 export const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",

@@ -25,7 +25,7 @@ export function packCurrent(dest: string): string {
 export function packRelease(version: string, dest: string): string {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), `pm-release-${version}-`));
     try {
-        for (const f of ["package.json", "tsconfig.json", "tsconfig.build.json", "components", "scripts/plugin"]) {
+        for (const f of ["package.json", "tsconfig.json", "tsconfig.build.json", "components", "core", "contract", "provider", "scripts/plugin"]) {
             fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
         }
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"));
@@ -33,7 +33,7 @@ export function packRelease(version: string, dest: string): string {
         pkg.version = version;
         pkg.pulumi.version = version;
         fs.writeFileSync(path.join(copy, "package.json"), JSON.stringify(pkg, null, 2));
-        const tokens = path.join(copy, "components/contract/tokens.ts");
+        const tokens = path.join(copy, "contract/tokens.ts");
         fs.writeFileSync(tokens, fs.readFileSync(tokens, "utf8").replace(/export const VERSION = "[^"]*"/, `export const VERSION = "${version}"`));
         const pluginTarball = sh("node", [path.join(copy, "scripts/plugin/build.mjs")]).trim();
         sh("pulumi", ["plugin", "install", "resource", "multiarch", version, "--file", pluginTarball]);

@@ -17,7 +17,7 @@ const BASICS = ["bash", "sed", "sort", "head", "tail", "grep", "awk", "tr", "cat
 
 /** The files of the clone bootstrap reads. */
 const CLONE_FILES = ["scripts/bootstrap", "scripts/lib.sh", "scripts/versions.env", "scripts/env.sh", "scripts/binfmt-proofs.txt",
-    "scripts/buildkitd.toml", "scripts/go/sdkgen/main.go", "scripts/go/sdkgen/go.sum", "scripts/go/s3-server/main.go", "scripts/go/s3-server/go.sum", "components/core/buildx.ts", "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "package.json", "package-lock.json"];
+    "scripts/buildkitd.toml", "scripts/go/sdkgen/main.go", "scripts/go/sdkgen/go.sum", "scripts/go/s3-server/main.go", "scripts/go/s3-server/go.sum", "core/buildx.ts", "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "package.json", "package-lock.json"];
 
 export interface RunResult { status: number | null; stdout: string; stderr: string; calls: string[] }
 

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
 import { execFileSync } from "child_process";
-import { parseFacts, parseHandlerDump, preflight, kernelAtLeast, nativePlatforms, handlerName, PreflightInput, HostFacts, factsScript, localFacts, localHandlerDump, DUMP_HANDLERS } from "../../components/core/binfmt";
+import { parseFacts, parseHandlerDump, preflight, kernelAtLeast, nativePlatforms, handlerName, PreflightInput, HostFacts, factsScript, localFacts, localHandlerDump, DUMP_HANDLERS } from "../../core/binfmt";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 const local = parseFacts(fixture("binfmt-facts-local.txt"));

@@ -7,7 +7,7 @@ import * as path from "path";
 import { ShimWorld } from "../support/shimWorld";
 // Not ../support/env: it sets the e2e environment on import, which unit tests must not inherit.
 const ROOT = path.join(__dirname, "..", "..");
-import * as elf from "../../components/core/elf";
+import * as elf from "../../core/elf";
 
 // Go and Node, which bootstrap asks for up front; everything else is per scenario.
 const HOST = `

@@ -1,7 +1,8 @@
 // BuildxBuilder argument handling and the buildx argv it produces (pure).
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { createArgs, versionAtLeast } from "../../components/core/buildx";
+import { createArgs, versionAtLeast } from "../../core/buildx";
+import { BUILDKIT_VERSION } from "../../core/versions";
 
 pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
@@ -43,7 +44,7 @@ describe("BuildxBuilder args", () => {
             assert.strictEqual(i.name, "pulumi-multiarch-unit-b");
             assert.strictEqual(i.driver, "docker-container");
             assert.deepStrictEqual(i.nodes, [{ name: "pulumi-multiarch-unit-b0", platforms: [], driverOpts: { image: mod.DEFAULT_BUILDKIT_IMAGE } }]);
-            assert.strictEqual(mod.DEFAULT_BUILDKIT_IMAGE, "moby/buildkit:v0.34.2");
+            assert.strictEqual(mod.DEFAULT_BUILDKIT_IMAGE, `moby/buildkit:v${BUILDKIT_VERSION}`);
         } finally {
             if (saved !== undefined) process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE = saved;
         }

@@ -50,7 +50,7 @@ describe("@pulumi/command's remote connection as a BinfmtSetup host", () => {
 
 describe("ssh argv for a builder host", () => {
     it("carries the dial limits, the key and host-key files, and the agent socket only in the environment", async () => {
-        const { sshCommand } = await import("../../components/core/host");
+        const { sshCommand } = await import("../../core/host");
         const files = { key: "/tmp/x/id", knownHosts: "/tmp/x/known_hosts" };
         const c = sshCommand({ kind: "ssh", host: "h", port: 2222, user: "u", privateKey: "PRIVATE-KEY-TEXT", hostKey: "ssh-ed25519 AAA", agentSocketPath: "/run/agent.sock", connectTimeout: 5, connectionAttempts: 3 }, "echo hi", files);
         assert.deepStrictEqual(c.args, ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ConnectionAttempts=3", "-p", "2222",

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
-import { hashContext, hashStats, diffFiles, RACY_MS, sameAsLegacyRecord, StatCache, summarizeFiles } from "../../components/core/context";
+import { hashContext, hashStats, diffFiles, RACY_MS, sameAsLegacyRecord, StatCache, summarizeFiles } from "../../core/context";
 
 const made: string[] = [];
 after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
@@ -283,7 +283,7 @@ describe("context digest with the stat cache", () => {
 });
 
 // The record 0.1.0 kept in the state, as its hashContext wrote it (tests/fixtures/releases/
-// pulumi-multiarch-0.1.0.tgz, dist/components/core/context.js): files and links only.
+// pulumi-multiarch-0.1.0.tgz, dist/core/context.js): files and links only.
 describe("a 0.1.0 context record", () => {
     const sha = (text: string) => `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
     const ctx = () => {

@@ -1,4 +1,4 @@
-// The copy logic of promotions and Index (components/core/copy.ts, verificationRecord.ts)
+// The copy logic of promotions and Index (core/copy.ts, verificationRecord.ts)
 // against in-process registries of the tests' own (tests/support/fakeRegistry.ts): what is
 // read, what the plan says, what is mounted, streamed or skipped, in which order manifests
 // land, referrers and verification records, and the errors a user gets.
@@ -6,9 +6,9 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import * as stream from "stream";
-import { Registry } from "../../components/core/registry";
-import copy = require("../../components/core/copy");
-import record = require("../../components/core/verificationRecord");
+import { Registry } from "../../core/registry";
+import * as copy from "../../core/copy";
+import * as record from "../../core/verificationRecord";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 
 const endpoint = (reg: FakeRegistry, repository: string, credentials?: { username: string; password: string }): copy.Endpoint =>
@@ -269,9 +269,9 @@ describe("copy: a cancelled run", () => {
         this.timeout(60_000);
         const root = path.join(__dirname, "..", "..");
         const script = `
-            const exec = require(${JSON.stringify(path.join(root, "components/core/exec"))});
+            const exec = require(${JSON.stringify(path.join(root, "core/exec"))});
             const { FakeRegistry, seedImage } = require(${JSON.stringify(path.join(root, "tests/support/fakeRegistry"))});
-            const { promotionProvider } = require(${JSON.stringify(path.join(root, "components/plugin/resources/promotion"))});
+            const { promotionProvider } = require(${JSON.stringify(path.join(root, "provider/resources/promotion"))});
             (async () => {
                 const a = await new FakeRegistry().start(), b = await new FakeRegistry().start();
                 const img = seedImage(a, "dev/app");

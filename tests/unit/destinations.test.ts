@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { csvFields, outputArg, parseRawExport } from "../../components/core/exports";
-import { parseInfo } from "../../components/core/engine";
+import { csvFields, outputArg, parseRawExport } from "../../core/exports";
+import { parseInfo } from "../../core/engine";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
@@ -59,7 +59,7 @@ describe("load: what the engine's image store holds, refused at preview", () => 
     const classic = { serverVersion: "20.10.24+dfsg1", driver: "overlay2", containerdStore: false };
 
     it("one platform loads; several, or attestations, are refused on an engine without the containerd store, naming load and the fixes", async () => {
-        const { loadProblems } = await import("../../components/plugin/resources/image");
+        const { loadProblems } = await import("../../provider/resources/image");
         assert.deepStrictEqual(loadProblems({ load: true, platforms: ["linux/arm64"], provenance: false, sbom: false }, classic), []);
         const many = loadProblems({ load: true, platforms: ["linux/amd64", "linux/arm64"], provenance: false, sbom: false }, classic);
         assert.deepStrictEqual(many.map((f) => f.property), ["load"]);
@@ -139,7 +139,7 @@ describe("MultiArchImage outputs and targets at preview", () => {
 describe("a builder the user already has, at the image's check (preview)", () => {
     it("is read by name: one that does not exist is refused on builder, with the fix", async function () {
         this.timeout(30000); // asks the real `docker buildx ls`
-        const { imageProvider } = await import("../../components/plugin/resources/image");
+        const { imageProvider } = await import("../../provider/resources/image");
         const name = `pm-unit-no-such-builder-${process.pid}`;
         const r = await imageProvider.check({}, {
             builder: name, existingBuilder: true, platforms: ["linux/amd64"], tags: ["127.0.0.1:5000/x:1"], push: false,

@@ -1,7 +1,7 @@
 // BuildKit's .dockerignore semantics, as the differential test against the real BuildKit found
 // them (tests/e2e/context-differential.test.ts): one row per class the old matcher got wrong.
 import * as assert from "assert";
-import { asSent, clean, PatternMatcher, readIgnoreFile, trimSpace } from "../../components/core/dockerignore";
+import { asSent, clean, PatternMatcher, readIgnoreFile, trimSpace } from "../../core/dockerignore";
 
 /** Whether a top-level path (byte string) is excluded by these .dockerignore lines. */
 const excluded = (text: string, p: string) => {

@@ -7,9 +7,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { buildArgs } from "../../components/core/buildx";
-import { credentialEnv, parseCacheEntries, withoutCredentials } from "../../components/core/cache";
-import type { ImageInputs } from "../../components/contract/types";
+import { buildArgs } from "../../core/buildx";
+import { credentialEnv, parseCacheEntries, withoutCredentials } from "../../core/cache";
+import type { ImageInputs } from "../../contract/types";
 
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
 
@@ -224,9 +224,9 @@ describe("rebuild reasons of the new inputs", () => {
         labels: {}, annotations: {}, secrets: { token: "v1" }, ssh: [], cacheFrom: [], cacheTo: [], noCache: false, pull: false, provenance: false, sbom: false,
         triggers: [], verify: true, deleteOnDestroy: false, contextFiles: {},
     } as unknown as ImageInputs;
-    let changedKeys: typeof import("../../components/plugin/resources/image").changedKeys;
-    let secretsRevision: typeof import("../../components/plugin/resources/image").secretsRevision;
-    before(async () => { ({ changedKeys, secretsRevision } = await import("../../components/plugin/resources/image")); });
+    let changedKeys: typeof import("../../provider/resources/image").changedKeys;
+    let secretsRevision: typeof import("../../provider/resources/image").secretsRevision;
+    before(async () => { ({ changedKeys, secretsRevision } = await import("../../provider/resources/image")); });
 
     it("a rotated secret value is no reason unless rebuildOnSecretChange; an added or removed secret always is", () => {
         // check compares the old inputs (values included) with the new ones; outputs keep the count.

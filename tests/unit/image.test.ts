@@ -1,8 +1,8 @@
 // MultiArchImage's pure parts: the buildx argv (secrets only in env), per-arch tags, build secrets kept out of outputs.
 import * as assert from "assert";
-import { buildArgs } from "../../components/core/buildx";
-import { imageProvider } from "../../components/plugin/resources/image";
-import { perArchTag } from "../../components/plugin/resources/targets";
+import { buildArgs } from "../../core/buildx";
+import { imageProvider } from "../../provider/resources/image";
+import { perArchTag } from "../../provider/resources/targets";
 
 describe("image build argv", () => {
     const base = { builder: "b", context: "./app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"], buildArgs: { V: "1" } };

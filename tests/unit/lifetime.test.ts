@@ -1,4 +1,4 @@
-// The plugin lives as long as its engine (components/plugin/lifetime.ts), on real processes:
+// The plugin lives as long as its engine (provider/lifetime.ts), on real processes:
 // a process running the plugin's lifetime code with a child (sleep) and a temp folder exits,
 // child stopped and folder removed, when its engine's gRPC server goes away, when its stdout
 // is closed (EPIPE: once, no error loop), and on SIGTERM. The engine is a gRPC server of the
@@ -17,9 +17,9 @@ function start(engine: string | undefined, chatty = false): { proc: ChildProcess
     const script = `
         // As @pulumi/pulumi's provider main does: an uncaught error is logged (to stderr, with no engine).
         process.on("uncaughtException", (e) => console.error("error: [runtime] " + e));
-        const exec = require(${JSON.stringify(path.join(ROOT, "components/core/exec"))});
-        const tempDirs = require(${JSON.stringify(path.join(ROOT, "components/core/tempDirs"))});
-        require(${JSON.stringify(path.join(ROOT, "components/plugin/lifetime"))}).liveWithEngine(process.env.ENGINE || undefined, 200);
+        const exec = require(${JSON.stringify(path.join(ROOT, "core/exec"))});
+        const tempDirs = require(${JSON.stringify(path.join(ROOT, "core/tempDirs"))});
+        require(${JSON.stringify(path.join(ROOT, "provider/lifetime"))}).liveWithEngine(process.env.ENGINE || undefined, 200);
         const dir = tempDirs.make("build-");
         require("fs").writeFileSync(dir + "/config.json", "{}", { mode: 0o600 });
         exec.run("sleep", ["33"]).catch(() => {});

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { execFileSync } from "child_process";
-import { ProbeEvent, ProblemKind, materialProblems, outcome, refusal, tcpAddress } from "../../components/core/nodeProbe";
+import { ProbeEvent, ProblemKind, materialProblems, outcome, refusal, tcpAddress } from "../../core/nodeProbe";
 
 const ROOT = path.join(__dirname, "..", "..");
 

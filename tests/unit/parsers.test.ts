@@ -2,11 +2,11 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../components/core/binfmt";
-import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../components/core/buildx";
-import { parseRef, platformDigests } from "../../components/core/registry";
-import { parsePlatform, normalizePlatform, qemuName } from "../../components/core/platform";
-import { elfMachine, exitProgram } from "../../components/core/elf";
+import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../core/binfmt";
+import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../core/buildx";
+import { parseRef, platformDigests } from "../../core/registry";
+import { parsePlatform, normalizePlatform, qemuName } from "../../core/platform";
+import { elfMachine, exitProgram } from "../../core/elf";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 

@@ -7,14 +7,14 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
-import { COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, VERSION } from "../../components/contract/tokens";
-import type { Lifecycle } from "../../components/plugin/lifecycle";
-import { LIFECYCLES, multiarchProvider } from "../../components/plugin/provider";
-import * as wire from "../../components/plugin/wire";
+import { COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, VERSION } from "../../contract/tokens";
+import type { Lifecycle } from "../../provider/lifecycle";
+import { LIFECYCLES, multiarchProvider } from "../../provider/provider";
+import * as wire from "../../provider/wire";
 import { generateSchema } from "../../scripts/schema";
 
 const ROOT = path.join(__dirname, "..", "..");
-const schemaFile = path.join(ROOT, "components/contract/schema.json");
+const schemaFile = path.join(ROOT, "contract/schema.json");
 const committed = () => JSON.parse(fs.readFileSync(schemaFile, "utf8"));
 
 describe("plugin contract", () => {
@@ -27,7 +27,7 @@ describe("plugin contract", () => {
 
     it("schema.json is generated from the current TypeScript types (npm run schema)", function () {
         this.timeout(120000); // type-checks the components
-        assert.deepStrictEqual(generateSchema(ROOT), committed(), "components/contract/schema.json is stale: run npm run schema");
+        assert.deepStrictEqual(generateSchema(ROOT), committed(), "contract/schema.json is stale: run npm run schema");
     });
 
     it("every field of every component's Args is a schema input with the same doc; every resource and type has a description", () => {
@@ -123,7 +123,7 @@ describe("plugin provider: dispatch and the 0.1 migration", () => {
 });
 
 describe("process boundary", () => {
-    /** Relative imports of every .ts file under components/, resolved to repository paths. */
+    /** Relative imports of every .ts file of the four folders, resolved to repository paths. */
     function imports(): [string, string][] {
         const out: [string, string][] = [];
         const walk = (dir: string) => {
@@ -145,20 +145,21 @@ describe("process boundary", () => {
                 }
             }
         };
-        walk("components");
+        for (const dir of ["components", "contract", "core", "provider"]) walk(dir);
         return out;
     }
 
     it("program-side code never imports the plugin; the contract imports neither side (core's types only); core never imports the engine", () => {
         const bad = imports().filter(([file, target]) => {
-            if (file.startsWith("components/plugin/")) return false;
-            if (target.startsWith("components/plugin")) return true; // program, contract or core importing the plugin
+            if (file.startsWith("provider/")) return false;
+            if (target.startsWith("provider/")) return true; // program, contract or core importing the plugin
             // The contract: type tokens, the resources' inputs and outputs (whose fields use core's domain types), the schema.
-            if (file.startsWith("components/contract/")) return target.startsWith("components/") && !/^components\/(contract|core)\//.test(target) || target.startsWith("@pulumi/");
-            if (file.startsWith("components/core/")) return target.startsWith("@pulumi/") || target.startsWith("components/") && !target.startsWith("components/core/");
+            if (file.startsWith("contract/")) return target.startsWith("components/") || target.startsWith("@pulumi/");
+            if (file.startsWith("core/")) return target.startsWith("@pulumi/") || target.startsWith("components/") || target.startsWith("contract/");
             return false;
         });
         assert.deepStrictEqual(bad, []);
-        assert.ok(imports().some(([f, t]) => f.startsWith("components/plugin/") && t.startsWith("components/core")), "the plugin uses core");
+        assert.ok(imports().some(([f, t]) => f.startsWith("provider/") && t.startsWith("core/")), "the plugin uses core");
+        assert.ok(imports().some(([f, t]) => f.startsWith("components/") && t.startsWith("contract/")), "the program side uses the contract");
     });
 });

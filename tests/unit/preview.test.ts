@@ -7,8 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { answerPreviews } from "../../components/plugin/preview";
-import { previewOutputs } from "../../components/plugin/provider";
+import { answerPreviews } from "../../provider/preview";
+import { previewOutputs } from "../../provider/provider";
 
 describe("plugin previews: the Image's build secrets are no output, at preview either", () => {
     const image = "urn:pulumi:dev::p::multiarch:index:MultiArchImage$multiarch:index:Image::hello-image";

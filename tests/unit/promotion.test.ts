@@ -3,13 +3,13 @@
 // checks and says, what a no-op asks (nothing), what refresh sees, how an older image state
 // gets its record. The same code runs in the plugin; e2e tests run it through the engine.
 import * as assert from "assert";
-import { promotionProvider } from "../../components/plugin/resources/promotion";
-import { assembleIndex, indexProvider } from "../../components/plugin/resources/indexManifest";
-import { imageProvider } from "../../components/plugin/resources/image";
-import { UNKNOWN } from "../../components/plugin/wire";
-import { attachRecord, findRecords } from "../../components/core/verificationRecord";
-import { Registry } from "../../components/core/registry";
-import type { ImageCopyInputs, IndexManifestInputs } from "../../components/contract/types";
+import { promotionProvider } from "../../provider/resources/promotion";
+import { assembleIndex, indexProvider } from "../../provider/resources/indexManifest";
+import { imageProvider } from "../../provider/resources/image";
+import { UNKNOWN } from "../../provider/wire";
+import { attachRecord, findRecords } from "../../core/verificationRecord";
+import { Registry } from "../../core/registry";
+import type { ImageCopyInputs, IndexManifestInputs } from "../../contract/types";
 import { FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
 
 /** Runs `fn` with console.log silenced (lifecycles print progress for the engine); returns what it printed too. */

@@ -1,4 +1,4 @@
-// The README's "Native nodes instead of emulation" example is what stack multinode runs: the
+// docs/buildx-builder.md's "Native nodes instead of emulation" example is what stack multinode runs: the
 // snippet and index.ts with Pulumi.multinode.yaml's config register the same builder (with
 // Pulumi's mocks: the inputs the provider would get, TLS secrets included).
 import * as assert from "assert";
@@ -43,7 +43,7 @@ async function builderInputs(count: number): Promise<any> {
     return builders()[count - 1];
 }
 
-describe("README: the native-nodes example is stack multinode's builder", () => {
+describe("docs/buildx-builder.md: the native-nodes example is stack multinode's builder", () => {
     before(() => {
         const config = stackConfig("multinode");
         pulumi.runtime.setAllConfig(config, Object.keys(config).filter((k) => k.includes("builderTls")));
@@ -51,7 +51,7 @@ describe("README: the native-nodes example is stack multinode's builder", () => 
     after(() => pulumi.runtime.setAllConfig({}));
 
     it("the snippet and index.ts register the same builder inputs", async () => {
-        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const readme = fs.readFileSync(path.join(ROOT, "docs", "buildx-builder.md"), "utf8");
         const section = readme.slice(readme.indexOf("**Native nodes instead of emulation.**"));
         const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1];
         const js = ts.transpileModule(snippet, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText;
@@ -68,5 +68,45 @@ describe("README: the native-nodes example is stack multinode's builder", () => 
         assert.strictEqual(fromStack.tls[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
         assert.deepStrictEqual(Object.keys(fromStack.tls.value).sort(), ["arm64", "pulumi-multiarch-unit-builder0"]);
         assert.strictEqual(fromStack.tls.value.arm64.key, "-----BEGIN builderTlsKey-----");
+    });
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (h: string) => h.trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, "").replace(/ /g, "-");
+
+function anchors(file: string): Set<string> {
+    const out = new Set<string>();
+    let fence = false;
+    for (const l of fs.readFileSync(file, "utf8").split("\n")) {
+        if (l.startsWith("```")) fence = !fence;
+        const m = /^#{1,6} (.*)$/.exec(l);
+        if (m && !fence) out.add(slug(m[1]));
+    }
+    return out;
+}
+
+describe("README and docs/: the reader's path", () => {
+    const pages = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+
+    it("every relative link leads to a file that exists, and every #anchor to a heading there", () => {
+        const broken: string[] = [];
+        for (const page of pages) {
+            const text = fs.readFileSync(path.join(ROOT, page), "utf8").replace(/```[\s\S]*?```/g, "");
+            for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+                if (/^[a-z]+:/.test(target)) continue;
+                const [file, anchor] = target.split("#");
+                const dest = file ? path.join(ROOT, path.dirname(page), file) : path.join(ROOT, page);
+                if (!fs.existsSync(dest)) broken.push(`${page}: ${target} (no such file)`);
+                else if (anchor && dest.endsWith(".md") && !anchors(dest).has(anchor)) broken.push(`${page}: ${target} (no such heading)`);
+            }
+        }
+        assert.deepStrictEqual(broken, []);
+    });
+
+    it("the README is a front door: the two commands, an example, and a page for each reader", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        assert.ok(readme.split("\n").length <= 150, "keep the README short: move detail into docs/");
+        for (const h of ["The two commands", "Use it in your project", "Where to go next"]) assert.ok(anchors(path.join(ROOT, "README.md")).has(slug(h)), h);
+        for (const page of pages.filter((p) => p.startsWith("docs/"))) assert.ok(readme.includes(`(${page})`), `the README links ${page}`);
     });
 });

@@ -6,9 +6,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import dockerConfig = require("../../components/core/dockerConfig");
-import hosts = require("../../components/core/registryHosts");
-import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../components/core/registry";
+import * as dockerConfig from "../../core/dockerConfig";
+import * as hosts from "../../core/registryHosts";
+import { loginFix, parseChallenge, parseRef, retryDelay, DEFAULT_RETRY } from "../../core/registry";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures");
 

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as tempDirs from "../../components/core/tempDirs";
+import * as tempDirs from "../../core/tempDirs";
 
 describe("temp folders", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tempdirs-test-"));

@@ -5,9 +5,9 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as tarStream from "tar-stream";
-import { exitProgram } from "../../components/core/elf";
-import { BlobSource, describe as describeCheck, parseHead, pathCandidates, programTargets, shellCommandWord, Verifier } from "../../components/core/verify";
-import { expand, finalStageBase } from "../../components/core/baseImage";
+import { exitProgram } from "../../core/elf";
+import { BlobSource, describe as describeCheck, parseHead, pathCandidates, programTargets, shellCommandWord, Verifier } from "../../core/verify";
+import { expand, finalStageBase } from "../../core/baseImage";
 
 type Item = { name: string; body?: Buffer; link?: string; type?: "symlink" | "directory" | "file" };
 

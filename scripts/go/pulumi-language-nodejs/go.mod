@@ -1,7 +1,7 @@
 // Wrapper module for the Node.js language host. The Go module proxy serves no version of
 // the standalone module github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
 // (split out of sdk/v3 in v3.69.0), so the host comes from the last sdk/v3 release that
-// still contains it. See README "Toolchain" for why and what that means.
+// still contains it. See docs/contributing.md, "Toolchain", for why and what that means.
 module pulumi-multiarch/tools/pulumi-language-nodejs
 
 go 1.18

@@ -51,6 +51,10 @@ __all__ = [
     'CacheToRegistryArgsDict',
     'CacheToS3Args',
     'CacheToS3ArgsDict',
+    'DeclaredBuilderArgs',
+    'DeclaredBuilderArgsDict',
+    'DeclaredNodeArgs',
+    'DeclaredNodeArgsDict',
     'DockerfileArgs',
     'DockerfileArgsDict',
     'ExportArgs',
@@ -77,6 +81,8 @@ __all__ = [
     'NodeOptionsArgsDict',
     'NodeTlsArgs',
     'NodeTlsArgsDict',
+    'PlatformPlanArgs',
+    'PlatformPlanArgsDict',
     'RegistryArgs',
     'RegistryArgsDict',
     'RegistryAuthArgs',
@@ -87,6 +93,8 @@ __all__ = [
     'RegistryLoginEntryArgsDict',
     'SshHostArgs',
     'SshHostArgsDict',
+    'StagePlanArgs',
+    'StagePlanArgsDict',
     'TlsArgs',
     'TlsArgsDict',
 ]
@@ -2089,6 +2097,149 @@ class CacheToS3Args:
         pulumi.set(self, "use_path_style", value)
 
 
+class DeclaredBuilderArgsDict(TypedDict):
+    """
+    A BuildxBuilder as declared, before buildx lists it.
+    """
+    driver: pulumi.Input[_builtins.str]
+    """
+    The buildx driver.
+    """
+    emulated: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]
+    """
+    Platforms its BinfmtSetup registers emulators for.
+    """
+    nodes: pulumi.Input[Sequence[pulumi.Input['DeclaredNodeArgsDict']]]
+    """
+    Its nodes: name, endpoint, declared platforms.
+    """
+
+@pulumi.input_type
+class DeclaredBuilderArgs:
+    def __init__(__self__, *,
+                 driver: pulumi.Input[_builtins.str],
+                 emulated: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 nodes: pulumi.Input[Sequence[pulumi.Input['DeclaredNodeArgs']]]):
+        """
+        A BuildxBuilder as declared, before buildx lists it.
+
+        :param pulumi.Input[_builtins.str] driver: The buildx driver.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] emulated: Platforms its BinfmtSetup registers emulators for.
+        :param pulumi.Input[Sequence[pulumi.Input['DeclaredNodeArgs']]] nodes: Its nodes: name, endpoint, declared platforms.
+        """
+        pulumi.set(__self__, "driver", driver)
+        pulumi.set(__self__, "emulated", emulated)
+        pulumi.set(__self__, "nodes", nodes)
+
+    @_builtins.property
+    @pulumi.getter
+    def driver(self) -> pulumi.Input[_builtins.str]:
+        """
+        The buildx driver.
+        """
+        return pulumi.get(self, "driver")
+
+    @driver.setter
+    def driver(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "driver", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def emulated(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Platforms its BinfmtSetup registers emulators for.
+        """
+        return pulumi.get(self, "emulated")
+
+    @emulated.setter
+    def emulated(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
+        pulumi.set(self, "emulated", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def nodes(self) -> pulumi.Input[Sequence[pulumi.Input['DeclaredNodeArgs']]]:
+        """
+        Its nodes: name, endpoint, declared platforms.
+        """
+        return pulumi.get(self, "nodes")
+
+    @nodes.setter
+    def nodes(self, value: pulumi.Input[Sequence[pulumi.Input['DeclaredNodeArgs']]]):
+        pulumi.set(self, "nodes", value)
+
+
+class DeclaredNodeArgsDict(TypedDict):
+    """
+    A node of a BuildxBuilder as declared.
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    Node name.
+    """
+    platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]
+    """
+    Its declared platforms (`buildx create --platform`); empty: what BuildKit detects.
+    """
+    endpoint: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Its endpoint, for the remote driver.
+    """
+
+@pulumi.input_type
+class DeclaredNodeArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[_builtins.str],
+                 platforms: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 endpoint: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A node of a BuildxBuilder as declared.
+
+        :param pulumi.Input[_builtins.str] name: Node name.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: Its declared platforms (`buildx create --platform`); empty: what BuildKit detects.
+        :param pulumi.Input[_builtins.str] endpoint: Its endpoint, for the remote driver.
+        """
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "platforms", platforms)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        Node name.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def platforms(self) -> pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]:
+        """
+        Its declared platforms (`buildx create --platform`); empty: what BuildKit detects.
+        """
+        return pulumi.get(self, "platforms")
+
+    @platforms.setter
+    def platforms(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
+        pulumi.set(self, "platforms", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Its endpoint, for the remote driver.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @endpoint.setter
+    def endpoint(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "endpoint", value)
+
+
 class DockerfileArgsDict(TypedDict):
     """
     The Dockerfile, as `@pulumi/docker-build`'s `dockerfile`: a path or its text, not both.
@@ -3315,6 +3466,155 @@ class NodeTlsArgs:
         pulumi.set(self, "key", value)
 
 
+class PlatformPlanArgsDict(TypedDict):
+    """
+    How one platform of the image is built.
+    """
+    mode: pulumi.Input[_builtins.str]
+    """
+    "native": the node runs the target's binaries itself; "emulated": through a QEMU handler; "unknown": its own platform is unknown.
+    """
+    node: pulumi.Input[_builtins.str]
+    """
+    The builder node that builds it.
+    """
+    node_platform: pulumi.Input[_builtins.str]
+    """
+    That node's own platform ("unknown" when neither declared nor reported).
+    """
+    platform: pulumi.Input[_builtins.str]
+    """
+    The target platform.
+    """
+    stages: pulumi.Input[Sequence[pulumi.Input['StagePlanArgsDict']]]
+    """
+    The stages the target needs, in Dockerfile order (empty when the Dockerfile is not readable at preview).
+    """
+    handler: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The handler that runs the target's binaries, when emulated.
+    """
+    native_node: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Another node of the builder that runs the platform natively, where buildx does not send it there.
+    """
+
+@pulumi.input_type
+class PlatformPlanArgs:
+    def __init__(__self__, *,
+                 mode: pulumi.Input[_builtins.str],
+                 node: pulumi.Input[_builtins.str],
+                 node_platform: pulumi.Input[_builtins.str],
+                 platform: pulumi.Input[_builtins.str],
+                 stages: pulumi.Input[Sequence[pulumi.Input['StagePlanArgs']]],
+                 handler: pulumi.Input[Optional[_builtins.str]] = None,
+                 native_node: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        How one platform of the image is built.
+
+        :param pulumi.Input[_builtins.str] mode: "native": the node runs the target's binaries itself; "emulated": through a QEMU handler; "unknown": its own platform is unknown.
+        :param pulumi.Input[_builtins.str] node: The builder node that builds it.
+        :param pulumi.Input[_builtins.str] node_platform: That node's own platform ("unknown" when neither declared nor reported).
+        :param pulumi.Input[_builtins.str] platform: The target platform.
+        :param pulumi.Input[Sequence[pulumi.Input['StagePlanArgs']]] stages: The stages the target needs, in Dockerfile order (empty when the Dockerfile is not readable at preview).
+        :param pulumi.Input[_builtins.str] handler: The handler that runs the target's binaries, when emulated.
+        :param pulumi.Input[_builtins.str] native_node: Another node of the builder that runs the platform natively, where buildx does not send it there.
+        """
+        pulumi.set(__self__, "mode", mode)
+        pulumi.set(__self__, "node", node)
+        pulumi.set(__self__, "node_platform", node_platform)
+        pulumi.set(__self__, "platform", platform)
+        pulumi.set(__self__, "stages", stages)
+        if handler is not None:
+            pulumi.set(__self__, "handler", handler)
+        if native_node is not None:
+            pulumi.set(__self__, "native_node", native_node)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[_builtins.str]:
+        """
+        "native": the node runs the target's binaries itself; "emulated": through a QEMU handler; "unknown": its own platform is unknown.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "mode", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def node(self) -> pulumi.Input[_builtins.str]:
+        """
+        The builder node that builds it.
+        """
+        return pulumi.get(self, "node")
+
+    @node.setter
+    def node(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "node", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nodePlatform")
+    def node_platform(self) -> pulumi.Input[_builtins.str]:
+        """
+        That node's own platform ("unknown" when neither declared nor reported).
+        """
+        return pulumi.get(self, "node_platform")
+
+    @node_platform.setter
+    def node_platform(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "node_platform", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def platform(self) -> pulumi.Input[_builtins.str]:
+        """
+        The target platform.
+        """
+        return pulumi.get(self, "platform")
+
+    @platform.setter
+    def platform(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "platform", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def stages(self) -> pulumi.Input[Sequence[pulumi.Input['StagePlanArgs']]]:
+        """
+        The stages the target needs, in Dockerfile order (empty when the Dockerfile is not readable at preview).
+        """
+        return pulumi.get(self, "stages")
+
+    @stages.setter
+    def stages(self, value: pulumi.Input[Sequence[pulumi.Input['StagePlanArgs']]]):
+        pulumi.set(self, "stages", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def handler(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The handler that runs the target's binaries, when emulated.
+        """
+        return pulumi.get(self, "handler")
+
+    @handler.setter
+    def handler(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "handler", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nativeNode")
+    def native_node(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Another node of the builder that runs the platform natively, where buildx does not send it there.
+        """
+        return pulumi.get(self, "native_node")
+
+    @native_node.setter
+    def native_node(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "native_node", value)
+
+
 class RegistryArgsDict(TypedDict):
     """
     A login for the tags' registry, added to the user's docker config (its logins and
@@ -3852,6 +4152,192 @@ class SshHostArgs:
     @user.setter
     def user(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "user", value)
+
+
+class StagePlanArgsDict(TypedDict):
+    """
+    One stage of the target, for one platform.
+    """
+    emulated: pulumi.Input[_builtins.bool]
+    """
+    Its RUN steps run under emulation on the node.
+    """
+    final: pulumi.Input[_builtins.bool]
+    """
+    The stage builds the image (the target, or the last stage).
+    """
+    line: pulumi.Input[_builtins.float]
+    """
+    Line of its FROM.
+    """
+    platform: pulumi.Input[_builtins.str]
+    """
+    The platform its RUN steps run for ("unknown" when an ARG it needs has no value at preview).
+    """
+    reason: pulumi.Input[_builtins.str]
+    """
+    Why, in the Dockerfile's words.
+    """
+    runs: pulumi.Input[_builtins.float]
+    """
+    How many RUN steps it has: only they execute the stage's binaries.
+    """
+    runs_on: pulumi.Input[_builtins.str]
+    """
+    "build": the build platform (`FROM --platform=$BUILDPLATFORM`); "target": the target platform; "pinned": another its FROM names.
+    """
+    stage: pulumi.Input[_builtins.str]
+    """
+    The stage as BuildKit names it: `AS <name>`, else `stage-<index>`.
+    """
+    note: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    What the base image holds, when that decides what runs (e.g. it has no image for the platform).
+    """
+
+@pulumi.input_type
+class StagePlanArgs:
+    def __init__(__self__, *,
+                 emulated: pulumi.Input[_builtins.bool],
+                 final: pulumi.Input[_builtins.bool],
+                 line: pulumi.Input[_builtins.float],
+                 platform: pulumi.Input[_builtins.str],
+                 reason: pulumi.Input[_builtins.str],
+                 runs: pulumi.Input[_builtins.float],
+                 runs_on: pulumi.Input[_builtins.str],
+                 stage: pulumi.Input[_builtins.str],
+                 note: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        One stage of the target, for one platform.
+
+        :param pulumi.Input[_builtins.bool] emulated: Its RUN steps run under emulation on the node.
+        :param pulumi.Input[_builtins.bool] final: The stage builds the image (the target, or the last stage).
+        :param pulumi.Input[_builtins.float] line: Line of its FROM.
+        :param pulumi.Input[_builtins.str] platform: The platform its RUN steps run for ("unknown" when an ARG it needs has no value at preview).
+        :param pulumi.Input[_builtins.str] reason: Why, in the Dockerfile's words.
+        :param pulumi.Input[_builtins.float] runs: How many RUN steps it has: only they execute the stage's binaries.
+        :param pulumi.Input[_builtins.str] runs_on: "build": the build platform (`FROM --platform=$BUILDPLATFORM`); "target": the target platform; "pinned": another its FROM names.
+        :param pulumi.Input[_builtins.str] stage: The stage as BuildKit names it: `AS <name>`, else `stage-<index>`.
+        :param pulumi.Input[_builtins.str] note: What the base image holds, when that decides what runs (e.g. it has no image for the platform).
+        """
+        pulumi.set(__self__, "emulated", emulated)
+        pulumi.set(__self__, "final", final)
+        pulumi.set(__self__, "line", line)
+        pulumi.set(__self__, "platform", platform)
+        pulumi.set(__self__, "reason", reason)
+        pulumi.set(__self__, "runs", runs)
+        pulumi.set(__self__, "runs_on", runs_on)
+        pulumi.set(__self__, "stage", stage)
+        if note is not None:
+            pulumi.set(__self__, "note", note)
+
+    @_builtins.property
+    @pulumi.getter
+    def emulated(self) -> pulumi.Input[_builtins.bool]:
+        """
+        Its RUN steps run under emulation on the node.
+        """
+        return pulumi.get(self, "emulated")
+
+    @emulated.setter
+    def emulated(self, value: pulumi.Input[_builtins.bool]):
+        pulumi.set(self, "emulated", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def final(self) -> pulumi.Input[_builtins.bool]:
+        """
+        The stage builds the image (the target, or the last stage).
+        """
+        return pulumi.get(self, "final")
+
+    @final.setter
+    def final(self, value: pulumi.Input[_builtins.bool]):
+        pulumi.set(self, "final", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def line(self) -> pulumi.Input[_builtins.float]:
+        """
+        Line of its FROM.
+        """
+        return pulumi.get(self, "line")
+
+    @line.setter
+    def line(self, value: pulumi.Input[_builtins.float]):
+        pulumi.set(self, "line", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def platform(self) -> pulumi.Input[_builtins.str]:
+        """
+        The platform its RUN steps run for ("unknown" when an ARG it needs has no value at preview).
+        """
+        return pulumi.get(self, "platform")
+
+    @platform.setter
+    def platform(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "platform", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def reason(self) -> pulumi.Input[_builtins.str]:
+        """
+        Why, in the Dockerfile's words.
+        """
+        return pulumi.get(self, "reason")
+
+    @reason.setter
+    def reason(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "reason", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def runs(self) -> pulumi.Input[_builtins.float]:
+        """
+        How many RUN steps it has: only they execute the stage's binaries.
+        """
+        return pulumi.get(self, "runs")
+
+    @runs.setter
+    def runs(self, value: pulumi.Input[_builtins.float]):
+        pulumi.set(self, "runs", value)
+
+    @_builtins.property
+    @pulumi.getter(name="runsOn")
+    def runs_on(self) -> pulumi.Input[_builtins.str]:
+        """
+        "build": the build platform (`FROM --platform=$BUILDPLATFORM`); "target": the target platform; "pinned": another its FROM names.
+        """
+        return pulumi.get(self, "runs_on")
+
+    @runs_on.setter
+    def runs_on(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "runs_on", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def stage(self) -> pulumi.Input[_builtins.str]:
+        """
+        The stage as BuildKit names it: `AS <name>`, else `stage-<index>`.
+        """
+        return pulumi.get(self, "stage")
+
+    @stage.setter
+    def stage(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "stage", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def note(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        What the base image holds, when that decides what runs (e.g. it has no image for the platform).
+        """
+        return pulumi.get(self, "note")
+
+    @note.setter
+    def note(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "note", value)
 
 
 class TlsArgsDict(TypedDict):

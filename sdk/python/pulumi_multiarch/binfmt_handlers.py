@@ -304,7 +304,7 @@ class BinfmtHandlers(pulumi.CustomResource):
     @pulumi.getter
     def claim(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        This resource's claim on the handlers it relies on, recorded on the host (see binfmt.claimHandlers).
+        This resource's claim on the handlers it relies on, recorded on the host (see core/binfmtClaims.ts).
         """
         return pulumi.get(self, "claim")
 

@@ -382,12 +382,23 @@ class BuildxBuilder(pulumi.ComponentResource):
             __props__.__dict__["nodes"] = nodes
             __props__.__dict__["platforms"] = platforms
             __props__.__dict__["tls"] = tls
+            __props__.__dict__["declared"] = None
         super(BuildxBuilder, __self__).__init__(
             'multiarch:index:BuildxBuilder',
             resource_name,
             __props__,
             opts,
             remote=True)
+
+    @_builtins.property
+    @pulumi.getter
+    def declared(self) -> pulumi.Output['outputs.DeclaredBuilder']:
+        """
+        The builder as declared: driver, nodes with their endpoints and declared platforms, the
+        platforms its BinfmtSetup emulates. Known at preview: images plan their builds with it
+        before buildx lists the builder.
+        """
+        return pulumi.get(self, "declared")
 
     @_builtins.property
     @pulumi.getter

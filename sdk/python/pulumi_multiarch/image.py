@@ -45,7 +45,9 @@ class ImageArgs:
                  verify: pulumi.Input[_builtins.bool],
                  add_hosts: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 build_plan: pulumi.Input[Optional[Sequence[pulumi.Input['PlatformPlanArgs']]]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
+                 builder_declared: pulumi.Input[Optional['DeclaredBuilderArgs']] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_credentials: pulumi.Input[Optional['CacheCredentialsArgs']] = None,
@@ -98,7 +100,9 @@ class ImageArgs:
         :param pulumi.Input[_builtins.bool] verify: Verify every platform before any tag moves.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] add_hosts: `--add-host`s, `host:ip`.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
+        :param pulumi.Input[Sequence[pulumi.Input['PlatformPlanArgs']]] build_plan: Set by check at every preview: how each platform will be built (node, native or emulated, each stage's platform).
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
+        :param pulumi.Input['DeclaredBuilderArgs'] builder_declared: The builder as the stack declares it (a BuildxBuilder), for the build plan at a preview before it exists.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
         :param pulumi.Input['CacheCredentialsArgs'] cache_credentials: The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output.
@@ -153,8 +157,12 @@ class ImageArgs:
             pulumi.set(__self__, "add_hosts", add_hosts)
         if allow is not None:
             pulumi.set(__self__, "allow", allow)
+        if build_plan is not None:
+            pulumi.set(__self__, "build_plan", build_plan)
         if builder_config is not None:
             pulumi.set(__self__, "builder_config", builder_config)
+        if builder_declared is not None:
+            pulumi.set(__self__, "builder_declared", builder_declared)
         if builder_platforms is not None:
             pulumi.set(__self__, "builder_platforms", builder_platforms)
         if buildkit_checks is not None:
@@ -495,6 +503,18 @@ class ImageArgs:
         pulumi.set(self, "allow", value)
 
     @_builtins.property
+    @pulumi.getter(name="buildPlan")
+    def build_plan(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['PlatformPlanArgs']]]]:
+        """
+        Set by check at every preview: how each platform will be built (node, native or emulated, each stage's platform).
+        """
+        return pulumi.get(self, "build_plan")
+
+    @build_plan.setter
+    def build_plan(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['PlatformPlanArgs']]]]):
+        pulumi.set(self, "build_plan", value)
+
+    @_builtins.property
     @pulumi.getter(name="builderConfig")
     def builder_config(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -505,6 +525,18 @@ class ImageArgs:
     @builder_config.setter
     def builder_config(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "builder_config", value)
+
+    @_builtins.property
+    @pulumi.getter(name="builderDeclared")
+    def builder_declared(self) -> pulumi.Input[Optional['DeclaredBuilderArgs']]:
+        """
+        The builder as the stack declares it (a BuildxBuilder), for the build plan at a preview before it exists.
+        """
+        return pulumi.get(self, "builder_declared")
+
+    @builder_declared.setter
+    def builder_declared(self, value: pulumi.Input[Optional['DeclaredBuilderArgs']]):
+        pulumi.set(self, "builder_declared", value)
 
     @_builtins.property
     @pulumi.getter(name="builderPlatforms")
@@ -819,8 +851,10 @@ class Image(pulumi.CustomResource):
                  allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 build_plan: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PlatformPlanArgs', 'PlatformPlanArgsDict']]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
+                 builder_declared: pulumi.Input[Optional[Union['DeclaredBuilderArgs', 'DeclaredBuilderArgsDict']]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_credentials: pulumi.Input[Optional[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']]] = None,
@@ -875,8 +909,10 @@ class Image(pulumi.CustomResource):
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allow: `--allow`ed entitlements (`network.host`, `security.insecure`, `device`).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] annotations: `--annotation`s.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] build_args: `--build-arg`s.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['PlatformPlanArgs', 'PlatformPlanArgsDict']]]] build_plan: Set by check at every preview: how each platform will be built (node, native or emulated, each stage's platform).
         :param pulumi.Input[_builtins.str] builder: The buildx builder's name.
         :param pulumi.Input[_builtins.str] builder_config: The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
+        :param pulumi.Input[Union['DeclaredBuilderArgs', 'DeclaredBuilderArgsDict']] builder_declared: The builder as the stack declares it (a BuildxBuilder), for the build plan at a preview before it exists.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] builder_platforms: What the builder reports it can build; checked, never a rebuild trigger.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] buildkit_checks: Findings of BuildKit's own Dockerfile checks, one line each (file:line: text [rule]).
         :param pulumi.Input[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']] cache_credentials: The cache backends' credentials (s3's AWS keys, gha's token), given to buildx in its environment; a secret input, never an output.
@@ -952,8 +988,10 @@ class Image(pulumi.CustomResource):
                  allow: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  annotations: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  build_args: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 build_plan: pulumi.Input[Optional[Sequence[pulumi.Input[Union['PlatformPlanArgs', 'PlatformPlanArgsDict']]]]] = None,
                  builder: pulumi.Input[Optional[_builtins.str]] = None,
                  builder_config: pulumi.Input[Optional[_builtins.str]] = None,
+                 builder_declared: pulumi.Input[Optional[Union['DeclaredBuilderArgs', 'DeclaredBuilderArgsDict']]] = None,
                  builder_platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  buildkit_checks: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  cache_credentials: pulumi.Input[Optional[Union['CacheCredentialsArgs', 'CacheCredentialsArgsDict']]] = None,
@@ -1015,10 +1053,12 @@ class Image(pulumi.CustomResource):
             if build_args is None and not opts.urn:
                 raise TypeError("Missing required property 'build_args'")
             __props__.__dict__["build_args"] = build_args
+            __props__.__dict__["build_plan"] = build_plan
             if builder is None and not opts.urn:
                 raise TypeError("Missing required property 'builder'")
             __props__.__dict__["builder"] = builder
             __props__.__dict__["builder_config"] = builder_config
+            __props__.__dict__["builder_declared"] = builder_declared
             __props__.__dict__["builder_platforms"] = builder_platforms
             __props__.__dict__["buildkit_checks"] = buildkit_checks
             __props__.__dict__["cache_credentials"] = None if cache_credentials is None else pulumi.Output.secret(cache_credentials)
@@ -1104,6 +1144,7 @@ class Image(pulumi.CustomResource):
             __props__.__dict__["build_reason"] = None
             __props__.__dict__["digest"] = None
             __props__.__dict__["drift"] = None
+            __props__.__dict__["emulation_cost"] = None
             __props__.__dict__["exported"] = None
             __props__.__dict__["loaded_image"] = None
             __props__.__dict__["manifest_mode"] = None
@@ -1141,9 +1182,11 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["allow"] = None
         __props__.__dict__["annotations"] = None
         __props__.__dict__["build_args"] = None
+        __props__.__dict__["build_plan"] = None
         __props__.__dict__["build_reason"] = None
         __props__.__dict__["builder"] = None
         __props__.__dict__["builder_config"] = None
+        __props__.__dict__["builder_declared"] = None
         __props__.__dict__["builder_platforms"] = None
         __props__.__dict__["buildkit_checks"] = None
         __props__.__dict__["cache_from"] = None
@@ -1158,6 +1201,7 @@ class Image(pulumi.CustomResource):
         __props__.__dict__["dockerfile"] = None
         __props__.__dict__["dockerfile_inline"] = None
         __props__.__dict__["drift"] = None
+        __props__.__dict__["emulation_cost"] = None
         __props__.__dict__["existing_builder"] = None
         __props__.__dict__["exported"] = None
         __props__.__dict__["exports"] = None
@@ -1232,6 +1276,14 @@ class Image(pulumi.CustomResource):
         return pulumi.get(self, "build_args")
 
     @_builtins.property
+    @pulumi.getter(name="buildPlan")
+    def build_plan(self) -> pulumi.Output[Optional[Sequence['outputs.PlatformPlan']]]:
+        """
+        Set by check at every preview: how each platform will be built (node, native or emulated, each stage's platform).
+        """
+        return pulumi.get(self, "build_plan")
+
+    @_builtins.property
     @pulumi.getter(name="buildReason")
     def build_reason(self) -> pulumi.Output[Sequence[_builtins.str]]:
         """
@@ -1254,6 +1306,14 @@ class Image(pulumi.CustomResource):
         The builder's buildkitd.toml as given, for its registry settings until buildx has stored them (first preview).
         """
         return pulumi.get(self, "builder_config")
+
+    @_builtins.property
+    @pulumi.getter(name="builderDeclared")
+    def builder_declared(self) -> pulumi.Output[Optional['outputs.DeclaredBuilder']]:
+        """
+        The builder as the stack declares it (a BuildxBuilder), for the build plan at a preview before it exists.
+        """
+        return pulumi.get(self, "builder_declared")
 
     @_builtins.property
     @pulumi.getter(name="builderPlatforms")
@@ -1366,6 +1426,14 @@ class Image(pulumi.CustomResource):
         What refresh found changed out of band (a tag moved, an export deleted); the next `up` repairs it.
         """
         return pulumi.get(self, "drift")
+
+    @_builtins.property
+    @pulumi.getter(name="emulationCost")
+    def emulation_cost(self) -> pulumi.Output[Optional['outputs.EmulationCost']]:
+        """
+        What the last build spent in RUN steps under emulation, from the builder's build history.
+        """
+        return pulumi.get(self, "emulation_cost")
 
     @_builtins.property
     @pulumi.getter(name="existingBuilder")

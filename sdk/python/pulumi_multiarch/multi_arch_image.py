@@ -1003,9 +1003,11 @@ class MultiArchImage(pulumi.ComponentResource):
             if verify is None:
                 verify = True
             __props__.__dict__["verify"] = verify
+            __props__.__dict__["build_plan"] = None
             __props__.__dict__["build_reason"] = None
             __props__.__dict__["context_digest"] = None
             __props__.__dict__["digest"] = None
+            __props__.__dict__["emulation_cost"] = None
             __props__.__dict__["exported"] = None
             __props__.__dict__["loaded_image"] = None
             __props__.__dict__["manifest_mode"] = None
@@ -1019,6 +1021,16 @@ class MultiArchImage(pulumi.ComponentResource):
             __props__,
             opts,
             remote=True)
+
+    @_builtins.property
+    @pulumi.getter(name="buildPlan")
+    def build_plan(self) -> pulumi.Output[Sequence['outputs.PlatformPlan']]:
+        """
+        How each platform is built, as the last preview planned it: the builder node, native or
+        emulated (through which binfmt handler), and per stage of the target the platform its RUN
+        steps run on (the build platform, the target's, or one its FROM pins) and whether emulated.
+        """
+        return pulumi.get(self, "build_plan")
 
     @_builtins.property
     @pulumi.getter(name="buildReason")
@@ -1043,6 +1055,14 @@ class MultiArchImage(pulumi.ComponentResource):
         Digest of the pushed index.
         """
         return pulumi.get(self, "digest")
+
+    @_builtins.property
+    @pulumi.getter(name="emulationCost")
+    def emulation_cost(self) -> pulumi.Output['outputs.EmulationCost']:
+        """
+        What the last build spent in RUN steps that ran under emulation, per step, from the builder's build history.
+        """
+        return pulumi.get(self, "emulation_cost")
 
     @_builtins.property
     @pulumi.getter

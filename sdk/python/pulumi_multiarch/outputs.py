@@ -18,14 +18,20 @@ from . import outputs
 __all__ = [
     'BuilderNode',
     'CopyStats',
+    'DeclaredBuilder',
+    'DeclaredNode',
+    'EmulatedStep',
+    'EmulationCost',
     'ExportResult',
     'ExportSpec',
     'Handler',
     'Kubernetes',
     'NodeOptions',
     'NodeTls',
+    'PlatformPlan',
     'RegistryAuth',
     'RegistryLoginEntry',
+    'StagePlan',
     'Tls',
 ]
 
@@ -195,6 +201,210 @@ class CopyStats(dict):
         Blobs the target already had.
         """
         return pulumi.get(self, "present")
+
+
+@pulumi.output_type
+class DeclaredBuilder(dict):
+    """
+    A BuildxBuilder as declared, before buildx lists it.
+    """
+    def __init__(__self__, *,
+                 driver: _builtins.str,
+                 emulated: Sequence[_builtins.str],
+                 nodes: Sequence['outputs.DeclaredNode']):
+        """
+        A BuildxBuilder as declared, before buildx lists it.
+
+        :param _builtins.str driver: The buildx driver.
+        :param Sequence[_builtins.str] emulated: Platforms its BinfmtSetup registers emulators for.
+        :param Sequence['DeclaredNode'] nodes: Its nodes: name, endpoint, declared platforms.
+        """
+        pulumi.set(__self__, "driver", driver)
+        pulumi.set(__self__, "emulated", emulated)
+        pulumi.set(__self__, "nodes", nodes)
+
+    @_builtins.property
+    @pulumi.getter
+    def driver(self) -> _builtins.str:
+        """
+        The buildx driver.
+        """
+        return pulumi.get(self, "driver")
+
+    @_builtins.property
+    @pulumi.getter
+    def emulated(self) -> Sequence[_builtins.str]:
+        """
+        Platforms its BinfmtSetup registers emulators for.
+        """
+        return pulumi.get(self, "emulated")
+
+    @_builtins.property
+    @pulumi.getter
+    def nodes(self) -> Sequence['outputs.DeclaredNode']:
+        """
+        Its nodes: name, endpoint, declared platforms.
+        """
+        return pulumi.get(self, "nodes")
+
+
+@pulumi.output_type
+class DeclaredNode(dict):
+    """
+    A node of a BuildxBuilder as declared.
+    """
+    def __init__(__self__, *,
+                 name: _builtins.str,
+                 platforms: Sequence[_builtins.str],
+                 endpoint: Optional[_builtins.str] = None):
+        """
+        A node of a BuildxBuilder as declared.
+
+        :param _builtins.str name: Node name.
+        :param Sequence[_builtins.str] platforms: Its declared platforms (`buildx create --platform`); empty: what BuildKit detects.
+        :param _builtins.str endpoint: Its endpoint, for the remote driver.
+        """
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "platforms", platforms)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        Node name.
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def platforms(self) -> Sequence[_builtins.str]:
+        """
+        Its declared platforms (`buildx create --platform`); empty: what BuildKit detects.
+        """
+        return pulumi.get(self, "platforms")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        Its endpoint, for the remote driver.
+        """
+        return pulumi.get(self, "endpoint")
+
+
+@pulumi.output_type
+class EmulatedStep(dict):
+    """
+    A RUN step of the last build that ran emulated, as the builder's build history recorded it.
+    """
+    def __init__(__self__, *,
+                 platform: _builtins.str,
+                 run: _builtins.float,
+                 seconds: _builtins.float,
+                 stage: _builtins.str,
+                 step: _builtins.str):
+        """
+        A RUN step of the last build that ran emulated, as the builder's build history recorded it.
+
+        :param _builtins.str platform: The target platform.
+        :param _builtins.float run: Which RUN of the stage it is, from 1 (the Dockerfile's order).
+        :param _builtins.float seconds: Seconds it ran.
+        :param _builtins.str stage: The stage, as BuildKit names it.
+        :param _builtins.str step: The step as BuildKit names it, e.g. `RUN go build -o /out/hello .`.
+        """
+        pulumi.set(__self__, "platform", platform)
+        pulumi.set(__self__, "run", run)
+        pulumi.set(__self__, "seconds", seconds)
+        pulumi.set(__self__, "stage", stage)
+        pulumi.set(__self__, "step", step)
+
+    @_builtins.property
+    @pulumi.getter
+    def platform(self) -> _builtins.str:
+        """
+        The target platform.
+        """
+        return pulumi.get(self, "platform")
+
+    @_builtins.property
+    @pulumi.getter
+    def run(self) -> _builtins.float:
+        """
+        Which RUN of the stage it is, from 1 (the Dockerfile's order).
+        """
+        return pulumi.get(self, "run")
+
+    @_builtins.property
+    @pulumi.getter
+    def seconds(self) -> _builtins.float:
+        """
+        Seconds it ran.
+        """
+        return pulumi.get(self, "seconds")
+
+    @_builtins.property
+    @pulumi.getter
+    def stage(self) -> _builtins.str:
+        """
+        The stage, as BuildKit names it.
+        """
+        return pulumi.get(self, "stage")
+
+    @_builtins.property
+    @pulumi.getter
+    def step(self) -> _builtins.str:
+        """
+        The step as BuildKit names it, e.g. `RUN go build -o /out/hello .`.
+        """
+        return pulumi.get(self, "step")
+
+
+@pulumi.output_type
+class EmulationCost(dict):
+    """
+    What the last build spent under emulation, read from the builder's build history.
+    """
+    def __init__(__self__, *,
+                 records: Sequence[_builtins.str],
+                 steps: Sequence['outputs.EmulatedStep'],
+                 unknown: Optional[_builtins.str] = None):
+        """
+        What the last build spent under emulation, read from the builder's build history.
+
+        :param Sequence[_builtins.str] records: The build records read (`<builder>/<node>/<id>`).
+        :param Sequence['EmulatedStep'] steps: RUN steps that ran emulated (per the build plan), slowest first; empty when none did.
+        :param _builtins.str unknown: Why the time is not known, when it is not (no history on the builder, a record buildx cannot reach).
+        """
+        pulumi.set(__self__, "records", records)
+        pulumi.set(__self__, "steps", steps)
+        if unknown is not None:
+            pulumi.set(__self__, "unknown", unknown)
+
+    @_builtins.property
+    @pulumi.getter
+    def records(self) -> Sequence[_builtins.str]:
+        """
+        The build records read (`<builder>/<node>/<id>`).
+        """
+        return pulumi.get(self, "records")
+
+    @_builtins.property
+    @pulumi.getter
+    def steps(self) -> Sequence['outputs.EmulatedStep']:
+        """
+        RUN steps that ran emulated (per the build plan), slowest first; empty when none did.
+        """
+        return pulumi.get(self, "steps")
+
+    @_builtins.property
+    @pulumi.getter
+    def unknown(self) -> Optional[_builtins.str]:
+        """
+        Why the time is not known, when it is not (no history on the builder, a record buildx cannot reach).
+        """
+        return pulumi.get(self, "unknown")
 
 
 @pulumi.output_type
@@ -679,6 +889,116 @@ class NodeTls(dict):
 
 
 @pulumi.output_type
+class PlatformPlan(dict):
+    """
+    How one platform of the image is built.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "nodePlatform":
+            suggest = "node_platform"
+        elif key == "nativeNode":
+            suggest = "native_node"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PlatformPlan. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PlatformPlan.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PlatformPlan.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 mode: _builtins.str,
+                 node: _builtins.str,
+                 node_platform: _builtins.str,
+                 platform: _builtins.str,
+                 stages: Sequence['outputs.StagePlan'],
+                 handler: Optional[_builtins.str] = None,
+                 native_node: Optional[_builtins.str] = None):
+        """
+        How one platform of the image is built.
+
+        :param _builtins.str mode: "native": the node runs the target's binaries itself; "emulated": through a QEMU handler; "unknown": its own platform is unknown.
+        :param _builtins.str node: The builder node that builds it.
+        :param _builtins.str node_platform: That node's own platform ("unknown" when neither declared nor reported).
+        :param _builtins.str platform: The target platform.
+        :param Sequence['StagePlan'] stages: The stages the target needs, in Dockerfile order (empty when the Dockerfile is not readable at preview).
+        :param _builtins.str handler: The handler that runs the target's binaries, when emulated.
+        :param _builtins.str native_node: Another node of the builder that runs the platform natively, where buildx does not send it there.
+        """
+        pulumi.set(__self__, "mode", mode)
+        pulumi.set(__self__, "node", node)
+        pulumi.set(__self__, "node_platform", node_platform)
+        pulumi.set(__self__, "platform", platform)
+        pulumi.set(__self__, "stages", stages)
+        if handler is not None:
+            pulumi.set(__self__, "handler", handler)
+        if native_node is not None:
+            pulumi.set(__self__, "native_node", native_node)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> _builtins.str:
+        """
+        "native": the node runs the target's binaries itself; "emulated": through a QEMU handler; "unknown": its own platform is unknown.
+        """
+        return pulumi.get(self, "mode")
+
+    @_builtins.property
+    @pulumi.getter
+    def node(self) -> _builtins.str:
+        """
+        The builder node that builds it.
+        """
+        return pulumi.get(self, "node")
+
+    @_builtins.property
+    @pulumi.getter(name="nodePlatform")
+    def node_platform(self) -> _builtins.str:
+        """
+        That node's own platform ("unknown" when neither declared nor reported).
+        """
+        return pulumi.get(self, "node_platform")
+
+    @_builtins.property
+    @pulumi.getter
+    def platform(self) -> _builtins.str:
+        """
+        The target platform.
+        """
+        return pulumi.get(self, "platform")
+
+    @_builtins.property
+    @pulumi.getter
+    def stages(self) -> Sequence['outputs.StagePlan']:
+        """
+        The stages the target needs, in Dockerfile order (empty when the Dockerfile is not readable at preview).
+        """
+        return pulumi.get(self, "stages")
+
+    @_builtins.property
+    @pulumi.getter
+    def handler(self) -> Optional[_builtins.str]:
+        """
+        The handler that runs the target's binaries, when emulated.
+        """
+        return pulumi.get(self, "handler")
+
+    @_builtins.property
+    @pulumi.getter(name="nativeNode")
+    def native_node(self) -> Optional[_builtins.str]:
+        """
+        Another node of the builder that runs the platform natively, where buildx does not send it there.
+        """
+        return pulumi.get(self, "native_node")
+
+
+@pulumi.output_type
 class RegistryAuth(dict):
     """
     A registry login (the password a secret).
@@ -767,6 +1087,135 @@ class RegistryLoginEntry(dict):
         User name.
         """
         return pulumi.get(self, "username")
+
+
+@pulumi.output_type
+class StagePlan(dict):
+    """
+    One stage of the target, for one platform.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "runsOn":
+            suggest = "runs_on"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in StagePlan. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        StagePlan.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        StagePlan.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 emulated: _builtins.bool,
+                 final: _builtins.bool,
+                 line: _builtins.float,
+                 platform: _builtins.str,
+                 reason: _builtins.str,
+                 runs: _builtins.float,
+                 runs_on: _builtins.str,
+                 stage: _builtins.str,
+                 note: Optional[_builtins.str] = None):
+        """
+        One stage of the target, for one platform.
+
+        :param _builtins.bool emulated: Its RUN steps run under emulation on the node.
+        :param _builtins.bool final: The stage builds the image (the target, or the last stage).
+        :param _builtins.float line: Line of its FROM.
+        :param _builtins.str platform: The platform its RUN steps run for ("unknown" when an ARG it needs has no value at preview).
+        :param _builtins.str reason: Why, in the Dockerfile's words.
+        :param _builtins.float runs: How many RUN steps it has: only they execute the stage's binaries.
+        :param _builtins.str runs_on: "build": the build platform (`FROM --platform=$BUILDPLATFORM`); "target": the target platform; "pinned": another its FROM names.
+        :param _builtins.str stage: The stage as BuildKit names it: `AS <name>`, else `stage-<index>`.
+        :param _builtins.str note: What the base image holds, when that decides what runs (e.g. it has no image for the platform).
+        """
+        pulumi.set(__self__, "emulated", emulated)
+        pulumi.set(__self__, "final", final)
+        pulumi.set(__self__, "line", line)
+        pulumi.set(__self__, "platform", platform)
+        pulumi.set(__self__, "reason", reason)
+        pulumi.set(__self__, "runs", runs)
+        pulumi.set(__self__, "runs_on", runs_on)
+        pulumi.set(__self__, "stage", stage)
+        if note is not None:
+            pulumi.set(__self__, "note", note)
+
+    @_builtins.property
+    @pulumi.getter
+    def emulated(self) -> _builtins.bool:
+        """
+        Its RUN steps run under emulation on the node.
+        """
+        return pulumi.get(self, "emulated")
+
+    @_builtins.property
+    @pulumi.getter
+    def final(self) -> _builtins.bool:
+        """
+        The stage builds the image (the target, or the last stage).
+        """
+        return pulumi.get(self, "final")
+
+    @_builtins.property
+    @pulumi.getter
+    def line(self) -> _builtins.float:
+        """
+        Line of its FROM.
+        """
+        return pulumi.get(self, "line")
+
+    @_builtins.property
+    @pulumi.getter
+    def platform(self) -> _builtins.str:
+        """
+        The platform its RUN steps run for ("unknown" when an ARG it needs has no value at preview).
+        """
+        return pulumi.get(self, "platform")
+
+    @_builtins.property
+    @pulumi.getter
+    def reason(self) -> _builtins.str:
+        """
+        Why, in the Dockerfile's words.
+        """
+        return pulumi.get(self, "reason")
+
+    @_builtins.property
+    @pulumi.getter
+    def runs(self) -> _builtins.float:
+        """
+        How many RUN steps it has: only they execute the stage's binaries.
+        """
+        return pulumi.get(self, "runs")
+
+    @_builtins.property
+    @pulumi.getter(name="runsOn")
+    def runs_on(self) -> _builtins.str:
+        """
+        "build": the build platform (`FROM --platform=$BUILDPLATFORM`); "target": the target platform; "pinned": another its FROM names.
+        """
+        return pulumi.get(self, "runs_on")
+
+    @_builtins.property
+    @pulumi.getter
+    def stage(self) -> _builtins.str:
+        """
+        The stage as BuildKit names it: `AS <name>`, else `stage-<index>`.
+        """
+        return pulumi.get(self, "stage")
+
+    @_builtins.property
+    @pulumi.getter
+    def note(self) -> Optional[_builtins.str]:
+        """
+        What the base image holds, when that decides what runs (e.g. it has no image for the platform).
+        """
+        return pulumi.get(self, "note")
 
 
 @pulumi.output_type
