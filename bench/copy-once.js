@@ -8,7 +8,8 @@ const { parseRef, Registry } = require("../dist/core/registry");
 
 async function main() {
     const [source, target] = process.argv.slice(2);
-    const s = parseRef(source), t = parseRef(target);
+    const s = parseRef(source),
+        t = parseRef(target);
     const from = { client: new Registry(s.registry), repository: s.repository };
     const to = { client: new Registry(t.registry), repository: t.repository };
     const image = await copy.readSource(from, s.digest, { referrers: true });

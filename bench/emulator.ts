@@ -5,6 +5,7 @@
 //   node -r ts-node/register bench/emulator.ts hold|release
 import * as fs from "fs";
 import * as path from "path";
+
 import * as binfmt from "../core/binfmt";
 import * as claims from "../core/binfmtClaims";
 import { connect } from "../core/host";
@@ -30,4 +31,7 @@ async function main(action: string): Promise<void> {
     }
 }
 
-main(process.argv[2]).catch((e) => { console.error(`error: ${e.message}`); process.exit(1); });
+main(process.argv[2]).catch((e) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+});

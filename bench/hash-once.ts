@@ -4,6 +4,7 @@
 // Without --stat-cache every file is read (case 2's throughput); with it, as the program
 // hashes at every preview and update (case 10). Prints JSON.
 import * as path from "path";
+
 import { hashContext, hashStats } from "../core/context";
 
 const context = process.argv[2];
@@ -14,4 +15,12 @@ const digest = hashContext(context, path.join(context, "Dockerfile"), { statCach
 const cpu = process.cpuUsage(c0);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-console.log(JSON.stringify({ seconds, cpuSeconds, files: Object.keys(digest.files).length, digest: digest.digest, ...hashStats() }));
+console.log(
+    JSON.stringify({
+        seconds,
+        cpuSeconds,
+        files: Object.keys(digest.files).length,
+        digest: digest.digest,
+        ...hashStats(),
+    }),
+);

@@ -3,26 +3,37 @@
 // written to bench/RESULTS.md; a case run alone is merged into it with --merge.
 import * as fs from "fs";
 import * as path from "path";
-import { readMachine } from "./lib/procfs";
-import { CaseResult, mergeResults, renderResults } from "./lib/report";
-import { LOG, ROOT, WORK, out, retries, say, timed } from "./lib/sh";
-import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
-import { fmtMiB, fmtSeconds } from "./lib/stats";
-import { emptyStack, mainStack, noopCase } from "./cases/noop";
-import { hashingCase } from "./cases/hashing";
-import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
+
 import { cacheCase, cacheStack } from "./cases/cache";
+import { bigCtxStack, contextCase, smallCtxStack } from "./cases/context";
+import { hashingCase } from "./cases/hashing";
+import { emptyStack, mainStack, noopCase } from "./cases/noop";
+import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
 import { scaleCase, scaleStack } from "./cases/scale";
+import { oursSideStack, peerEnv, peerSideStack, sideCases } from "./cases/side";
 import { startupCase } from "./cases/startup";
 import { verifyCase } from "./cases/verify";
-import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
-import { bigCtxStack, contextCase, smallCtxStack } from "./cases/context";
+import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
+import { readMachine } from "./lib/procfs";
 import { LoadSampler } from "./lib/procfs";
+import { type CaseResult, mergeResults, renderResults } from "./lib/report";
+import { LOG, out, retries, ROOT, say, timed, WORK } from "./lib/sh";
+import { fmtMiB, fmtSeconds } from "./lib/stats";
 
 const PEER_VERSION = "0.0.22";
-const PEER_BIN = path.join(CACHE, "tools", `pulumi-resource-docker-build-${PEER_VERSION}`, "pulumi-resource-docker-build");
+const PEER_BIN = path.join(
+    CACHE,
+    "tools",
+    `pulumi-resource-docker-build-${PEER_VERSION}`,
+    "pulumi-resource-docker-build",
+);
 
-interface Args { runs: number; cases: Set<string>; clean: boolean; merge: boolean }
+interface Args {
+    runs: number;
+    cases: Set<string>;
+    clean: boolean;
+    merge: boolean;
+}
 
 const CASES = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
 
@@ -41,7 +52,13 @@ function parseArgs(argv: string[]): Args {
 
 function versions(): string[] {
     const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8")).version;
-    const tryOut = (f: string, a: string[]) => { try { return out(f, a); } catch (e) { return `unknown (${(e as Error).message.split("\n")[0]})`; } };
+    const tryOut = (f: string, a: string[]) => {
+        try {
+            return out(f, a);
+        } catch (e) {
+            return `unknown (${(e as Error).message.split("\n")[0]})`;
+        }
+    };
     return [
         `pulumi CLI ${tryOut("pulumi", ["version"])}, @pulumi/pulumi ${pkg("node_modules/@pulumi/pulumi/package.json")}, Node.js language host 3.68.0 (see README)`,
         `docker buildx ${tryOut("docker", ["buildx", "version"])}`,
@@ -54,7 +71,18 @@ function versions(): string[] {
     ];
 }
 
-const allStacks = () => [mainStack(), emptyStack(), oursSideStack(), peerSideStack(), cacheStack(), scaleStack(), promoteStack(), sdkStack(), smallCtxStack(), bigCtxStack()];
+const allStacks = () => [
+    mainStack(),
+    emptyStack(),
+    oursSideStack(),
+    peerSideStack(),
+    cacheStack(),
+    scaleStack(),
+    promoteStack(),
+    sdkStack(),
+    smallCtxStack(),
+    bigCtxStack(),
+];
 
 async function clean(): Promise<void> {
     // The peer stack first: its image uses the builder the ours "side" stack owns.
@@ -63,7 +91,10 @@ async function clean(): Promise<void> {
         say(`destroying ${s.project}/${s.stack}`);
         if (s.project !== "bench-peer" && s.project !== "bench-empty") {
             const released = s.releaseOwnedHandlers();
-            if (released.length) say(`keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`);
+            if (released.length)
+                say(
+                    `keeping the emulators ${released.join(", ")} registered: ${s.project}/${s.stack} no longer owns them`,
+                );
         }
         await s.destroy(peerEnv(PEER_BIN));
     }
@@ -71,7 +102,9 @@ async function clean(): Promise<void> {
 
 /** After the runs: empty and stop the bench's builders (the stacks stay, so a warm run skips their creation). */
 async function idleBuilders(): Promise<void> {
-    const names = out("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").map((n) => n.trim())
+    const names = out("docker", ["buildx", "ls", "--format", "{{.Name}}"])
+        .split("\n")
+        .map((n) => n.trim())
         .filter((n) => n.startsWith("bench-") && !n.includes(" "));
     for (const n of names) {
         await timed("docker", ["buildx", "prune", "--builder", n, "--all", "--force"], { allowFailure: true });
@@ -84,20 +117,26 @@ async function main(): Promise<void> {
     // bench runs must not inherit that (they type-check by default, as users run them).
     delete process.env.TS_NODE_TRANSPILE_ONLY;
     const args = parseArgs(process.argv.slice(2));
-    if (args.clean) { await clean(); return; }
+    if (args.clean) {
+        await clean();
+        return;
+    }
     fs.writeFileSync(LOG, `bench run ${new Date().toISOString()}\n`);
     const t0 = Number(process.env.BENCH_T0 ?? Date.now());
     const peerMs = Number(process.env.BENCH_PEER_MS ?? 0);
-    if (args.cases.has("6") && !fs.existsSync(PEER_BIN)) throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
+    if (args.cases.has("6") && !fs.existsSync(PEER_BIN))
+        throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
 
     const results: Record<string, CaseResult> = {};
     // Other jobs share this machine: each case says the load it ran under.
     const load = new LoadSampler();
-    const withLoad = async <T extends CaseResult | { case3: CaseResult; case6: CaseResult }>(f: () => Promise<T>): Promise<T> => {
+    const withLoad = async <T extends CaseResult | { case3: CaseResult; case6: CaseResult }>(
+        f: () => Promise<T>,
+    ): Promise<T> => {
         load.reset();
         const r = await f();
         const note = `Load average (1 min, /proc/loadavg, every 5 s) during this case: ${load.describe()} on ${readMachine().cores} cores.`;
-        for (const c of "case3" in r ? [r.case3, r.case6] : [r as CaseResult]) c.notes.push(note);
+        for (const c of "case3" in r ? [r.case3, r.case6] : [r]) c.notes.push(note);
         return r;
     };
     load.start();
@@ -139,8 +178,12 @@ async function main(): Promise<void> {
         ],
     };
     const measured = CASES.filter((c) => results[c]).map((c) => results[c]);
-    const file = complete || args.merge ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
-    const text = !complete && args.merge ? mergeResults(fs.readFileSync(file, "utf8"), meta, measured) : renderResults(meta, measured);
+    const file =
+        complete || args.merge ? path.join(ROOT, "bench", "RESULTS.md") : path.join(WORK, "RESULTS.partial.md");
+    const text =
+        !complete && args.merge
+            ? mergeResults(fs.readFileSync(file, "utf8"), meta, measured)
+            : renderResults(meta, measured);
     fs.writeFileSync(file, text);
     say(`wrote ${path.relative(ROOT, file)} (${fmtSeconds(totalSeconds)} in all, peer build excluded)`);
 }

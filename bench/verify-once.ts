@@ -3,9 +3,10 @@
 // image back, streamed) or `... oci <layout dir> <index digest>` (the build's own OCI output).
 // Prints JSON: wall seconds (base resolution included), peak RSS of this process, bytes read.
 import * as fs from "fs";
-import { Registry, parseRef, platformDigests } from "../core/registry";
-import { BlobSource, describe, ociLayoutSource, Verifier } from "../core/verify";
+
 import { baseLayerCount, finalStageBase } from "../core/baseImage";
+import { parseRef, platformDigests, Registry } from "../core/registry";
+import { type BlobSource, describe, ociLayoutSource, Verifier } from "../core/verify";
 
 async function main(): Promise<void> {
     const [builder, dockerfile, kind, where, digest] = process.argv.slice(2);
@@ -25,14 +26,21 @@ async function main(): Promise<void> {
     const manifests = platformDigests(index);
     const v = new Verifier(source);
     const text = fs.readFileSync(dockerfile, "utf8");
-    const checks = await Promise.all(Object.entries(manifests).map(async ([p, d]) => {
-        const base = finalStageBase(text, {}, undefined, p);
-        return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
-    }));
+    const checks = await Promise.all(
+        Object.entries(manifests).map(async ([p, d]) => {
+            const base = finalStageBase(text, {}, undefined, p);
+            return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
+        }),
+    );
     v.close();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]);
-    console.log(JSON.stringify({ seconds, peakKiB: hwm, bytesRead: v.counter.bytes, verification: checks.map(describe) }));
+    console.log(
+        JSON.stringify({ seconds, peakKiB: hwm, bytesRead: v.counter.bytes, verification: checks.map(describe) }),
+    );
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
+
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { BinfmtInputs } from "../contract/types";
 import type { Handler } from "../core/binfmt";
 import { DEBIAN_BINFMTS_DIR } from "../core/binfmt";
 import type { HostSpec } from "../core/host";
 import { ARCHITECTURES } from "../core/platform";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
-import type { BinfmtInputs } from "../contract/types";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
 
 export type { Handler } from "../core/binfmt";
@@ -101,11 +102,17 @@ export class BinfmtSetup extends pulumi.ComponentResource {
         this.platforms = res.runnable;
         this.emulatedPlatforms = res.emulated;
         this.ownedHandlers = res.owned;
-        this.drift = res.handlerStatus.apply((st) => Object.fromEntries(Object.entries(st ?? {}).filter(([, v]) => v !== "ok")));
+        this.drift = res.handlerStatus.apply((st) =>
+            Object.fromEntries(Object.entries(st ?? {}).filter(([, v]) => v !== "ok")),
+        );
         this.kernelVersion = res.kernelVersion;
         this.registerOutputs({
-            handlers: this.handlers, platforms: this.platforms, emulatedPlatforms: this.emulatedPlatforms,
-            ownedHandlers: this.ownedHandlers, drift: this.drift, kernelVersion: this.kernelVersion,
+            handlers: this.handlers,
+            platforms: this.platforms,
+            emulatedPlatforms: this.emulatedPlatforms,
+            ownedHandlers: this.ownedHandlers,
+            drift: this.drift,
+            kernelVersion: this.kernelVersion,
             requestedPlatforms: this.requestedPlatforms,
         });
     }
@@ -121,10 +128,23 @@ class BinfmtHandlers extends PluginResource {
     declare readonly kernelVersion: pulumi.Output<string>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BinfmtSetup }) {
-        super(RESOURCE_TYPES.BinfmtHandlers, name, {
-            ...inputs,
-            ...outputsOnly(["handlers", "owned", "emulated", "runnable", "kernelVersion", "hostMachine", "handlerStatus"]),
-        }, opts);
+        super(
+            RESOURCE_TYPES.BinfmtHandlers,
+            name,
+            {
+                ...inputs,
+                ...outputsOnly([
+                    "handlers",
+                    "owned",
+                    "emulated",
+                    "runnable",
+                    "kernelVersion",
+                    "hostMachine",
+                    "handlerStatus",
+                ]),
+            },
+            opts,
+        );
     }
 }
 
@@ -134,41 +154,99 @@ type CheckedBinfmt = Omit<BinfmtInputs, "host" | "handlerStatus">;
  * Validates and normalizes the args (all but the host); every error names its property and
  * the fix. One Output per property.
  */
-export function createBinfmtInputs(args: BinfmtSetupArgs): { [K in keyof CheckedBinfmt]-?: pulumi.Output<CheckedBinfmt[K]> } {
-    const checked = validated({
-        platforms: args.platforms, flags: args.flags ?? "F", method: args.method ?? "host", image: args.image, allowUnpinnedImage: args.allowUnpinnedImage ?? false,
-        definitionsDir: args.definitionsDir ?? DEBIAN_BINFMTS_DIR, hostName: args.host?.host, password: args.host?.password,
-        keyPassword: args.host?.privateKeyPassword, proxy: args.host?.proxy,
-    }, ({ platforms, flags, method, image, allowUnpinnedImage, definitionsDir, hostName, password, keyPassword, proxy }): CheckedBinfmt => {
+export function createBinfmtInputs(args: BinfmtSetupArgs): {
+    [K in keyof CheckedBinfmt]-?: pulumi.Output<CheckedBinfmt[K]>;
+} {
+    const checked = validated(
+        {
+            platforms: args.platforms,
+            flags: args.flags ?? "F",
+            method: args.method ?? "host",
+            image: args.image,
+            allowUnpinnedImage: args.allowUnpinnedImage ?? false,
+            definitionsDir: args.definitionsDir ?? DEBIAN_BINFMTS_DIR,
+            hostName: args.host?.host,
+            password: args.host?.password,
+            keyPassword: args.host?.privateKeyPassword,
+            proxy: args.host?.proxy,
+        },
+        ({
+            platforms,
+            flags,
+            method,
+            image,
+            allowUnpinnedImage,
+            definitionsDir,
+            hostName,
+            password,
+            keyPassword,
+            proxy,
+        }): CheckedBinfmt => {
             const errs = new ArgErrors("BinfmtSetup");
-            const requested = (platforms ?? []).includes("all") ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`) : platforms;
+            const requested = (platforms ?? []).includes("all")
+                ? Object.keys(ARCHITECTURES).map((a) => `linux/${a}`)
+                : platforms;
             const normalized = checkPlatforms(errs, "platforms", requested);
-            if (!/^[POCF]*$/.test(flags)) errs.add("flags", `"${flags}" has unknown letters: use any of P, O, C, F (default "F")`);
-            if (method !== "host" && method !== "container") errs.add("method", `"${method}" is not a method: use "host" or "container"`);
-            if (method === "container" && !image) errs.add("image", `method "container" needs an emulator-install image pinned by digest, e.g. "127.0.0.1:5000/fixtures/binfmt@sha256:..."`);
+            if (!/^[POCF]*$/.test(flags))
+                errs.add("flags", `"${flags}" has unknown letters: use any of P, O, C, F (default "F")`);
+            if (method !== "host" && method !== "container")
+                errs.add("method", `"${method}" is not a method: use "host" or "container"`);
+            if (method === "container" && !image)
+                errs.add(
+                    "image",
+                    `method "container" needs an emulator-install image pinned by digest, e.g. "127.0.0.1:5000/fixtures/binfmt@sha256:..."`,
+                );
             if (image && !/@sha256:[a-f0-9]{64}$/.test(image) && !allowUnpinnedImage) {
-                errs.add("image", `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`);
+                errs.add(
+                    "image",
+                    `"${image}" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true to accept an image that can change under you`,
+                );
             }
             if (args.host && !hostName) errs.add("host.host", "give the builder host's name or address");
             if (password) {
-                errs.add("host.password", "BinfmtSetup reaches hosts with key authentication only: give privateKey, or an agent holding the key (agentSocketPath)");
+                errs.add(
+                    "host.password",
+                    "BinfmtSetup reaches hosts with key authentication only: give privateKey, or an agent holding the key (agentSocketPath)",
+                );
             }
             if (keyPassword) {
-                errs.add("host.privateKeyPassword", "an encrypted privateKey cannot be used without a prompt: load it into an SSH agent and give agentSocketPath");
+                errs.add(
+                    "host.privateKeyPassword",
+                    "an encrypted privateKey cannot be used without a prompt: load it into an SSH agent and give agentSocketPath",
+                );
             }
-            if (proxy) errs.add("host.proxy", "jump hosts are not supported: reach the builder host directly, or set ProxyJump for it in ~/.ssh/config");
+            if (proxy)
+                errs.add(
+                    "host.proxy",
+                    "jump hosts are not supported: reach the builder host directly, or set ProxyJump for it in ~/.ssh/config",
+                );
             errs.throwIfAny();
-            return { platforms: normalized, flags, method, allowUnpinnedImage, definitionsDir, ...(image ? { image } : {}) };
-        });
+            return {
+                platforms: normalized,
+                flags,
+                method,
+                allowUnpinnedImage,
+                definitionsDir,
+                ...(image ? { image } : {}),
+            };
+        },
+    );
     return spread(checked, ["platforms", "flags", "method", "image", "allowUnpinnedImage", "definitionsDir"]) as any;
 }
 
 function hostSpec(h: SshHostArgs | undefined): pulumi.Output<HostSpec> {
     if (!h) return pulumi.output({ kind: "local" as const });
-    return pulumi.all([h.host, h.port, h.user, h.privateKey, h.hostKey, h.agentSocketPath, h.perDialTimeout, h.dialErrorLimit])
+    return pulumi
+        .all([h.host, h.port, h.user, h.privateKey, h.hostKey, h.agentSocketPath, h.perDialTimeout, h.dialErrorLimit])
         .apply(([name, port, user, privateKey, hostKey, agentSocketPath, connectTimeout, connectionAttempts]) => ({
-        kind: "ssh" as const, host: name, port: port ?? 22, user: user ?? "root",
-        ...(privateKey ? { privateKey } : {}), ...(hostKey ? { hostKey } : {}), ...(agentSocketPath ? { agentSocketPath } : {}),
-        ...(connectTimeout !== undefined ? { connectTimeout } : {}), ...(connectionAttempts !== undefined ? { connectionAttempts } : {}),
-    }));
+            kind: "ssh" as const,
+            host: name,
+            port: port ?? 22,
+            user: user ?? "root",
+            ...(privateKey ? { privateKey } : {}),
+            ...(hostKey ? { hostKey } : {}),
+            ...(agentSocketPath ? { agentSocketPath } : {}),
+            ...(connectTimeout !== undefined ? { connectTimeout } : {}),
+            ...(connectionAttempts !== undefined ? { connectionAttempts } : {}),
+        }));
 }

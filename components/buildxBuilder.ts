@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup } from "./binfmtSetup";
+
+import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
+import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
+import type { DeclaredBuilder } from "../core/buildPlan";
 import type { BuilderNode } from "../core/buildx";
 import type { NodeOptions } from "../core/buildx";
-import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
-import type { DeclaredBuilder } from "../core/buildPlan";
 import { BUILDKIT_VERSION } from "../core/versions";
-import type { BuilderInputs, Driver, TlsMaterial } from "../contract/types";
+import { type BinfmtSetup } from "./binfmtSetup";
 import { componentOptions, outputsOnly, PluginResource } from "./resourceProps";
 import { ArgErrors, checkPlatforms } from "./validate";
 
@@ -124,7 +125,9 @@ export class BuildxBuilder extends pulumi.ComponentResource {
         this.binfmt = args.binfmt;
         this.buildkitdConfig = args.buildkitdConfig;
         if ((args.driver ?? "docker-container") === "docker-container" || args.driver === "kubernetes") {
-            this.entitlements = [...(args.buildkitdFlags ?? "").matchAll(/--allow-insecure-entitlement(?:=|\s+)(\S+)/g)].map((m) => m[1]);
+            this.entitlements = [
+                ...(args.buildkitdFlags ?? "").matchAll(/--allow-insecure-entitlement(?:=|\s+)(\S+)/g),
+            ].map((m) => m[1]);
         }
         const inputs = {
             ...createBuilderInputs(name, args),
@@ -136,17 +139,28 @@ export class BuildxBuilder extends pulumi.ComponentResource {
         const checked = inputs as unknown as CheckedBuilder;
         this.declared = pulumi.output(inputs.emulated).apply((emulated) => ({
             driver: checked.driver,
-            nodes: checked.nodes.map((n) => ({ name: n.name, ...(n.endpoint ? { endpoint: n.endpoint } : {}), platforms: n.platforms })),
+            nodes: checked.nodes.map((n) => ({
+                name: n.name,
+                ...(n.endpoint ? { endpoint: n.endpoint } : {}),
+                platforms: n.platforms,
+            })),
             emulated,
         }));
         const res = new Builder(`${name}-builder`, inputs, {
-            parent: this, dependsOn: args.binfmt ? [args.binfmt] : [],
+            parent: this,
+            dependsOn: args.binfmt ? [args.binfmt] : [],
         });
         this.name = res.name;
         this.driver = res.driver;
         this.nodes = res.reported;
         this.platforms = res.reportedPlatforms;
-        this.registerOutputs({ name: this.name, driver: this.driver, nodes: this.nodes, platforms: this.platforms, declared: this.declared });
+        this.registerOutputs({
+            name: this.name,
+            driver: this.driver,
+            nodes: this.nodes,
+            platforms: this.platforms,
+            declared: this.declared,
+        });
     }
 }
 
@@ -158,7 +172,12 @@ class Builder extends PluginResource {
     declare readonly reportedPlatforms: pulumi.Output<string[]>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: BuildxBuilder }) {
-        super(RESOURCE_TYPES.Builder, name, { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) }, opts);
+        super(
+            RESOURCE_TYPES.Builder,
+            name,
+            { ...inputs, ...outputsOnly(["reported", "reportedPlatforms", "managed"]) },
+            opts,
+        );
     }
 }
 
@@ -175,7 +194,13 @@ function kubernetesOpts(k: KubernetesArgs | undefined): Record<string, string> {
     return {
         ...(k.namespace ? { namespace: k.namespace } : {}),
         ...(k.replicas !== undefined ? { replicas: String(k.replicas) } : {}),
-        ...(k.nodeSelector ? { nodeselector: Object.entries(k.nodeSelector).map(([a, b]) => `${a}=${b}`).join(",") } : {}),
+        ...(k.nodeSelector
+            ? {
+                  nodeselector: Object.entries(k.nodeSelector)
+                      .map(([a, b]) => `${a}=${b}`)
+                      .join(","),
+              }
+            : {}),
     };
 }
 
@@ -186,31 +211,48 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
     const errs = new ArgErrors("BuildxBuilder");
     const driver = args.driver ?? "docker-container";
     const builderName = args.name ?? (driver === "docker" ? "default" : defaultBuilderName(name));
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName)) errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(builderName))
+        errs.add("name", `"${builderName}" is not a valid builder name: use letters, digits, "-", "_" and "."`);
     if (!DRIVERS.includes(driver)) errs.add("driver", `unknown driver "${driver}": use one of ${DRIVERS.join(", ")}`);
     const endpointOk = (e: string | undefined, prop: string) => {
-        if (driver === "remote" && !e) errs.add(prop, `the remote driver needs an endpoint: tcp://host:port or unix:///path/buildkitd.sock`);
-        if (e && driver === "remote" && !/^(tcp|unix):\/\/.+/.test(e)) errs.add(prop, `"${e}" is not a BuildKit endpoint: write tcp://host:port or unix:///path/buildkitd.sock`);
+        if (driver === "remote" && !e)
+            errs.add(prop, `the remote driver needs an endpoint: tcp://host:port or unix:///path/buildkitd.sock`);
+        if (e && driver === "remote" && !/^(tcp|unix):\/\/.+/.test(e))
+            errs.add(prop, `"${e}" is not a BuildKit endpoint: write tcp://host:port or unix:///path/buildkitd.sock`);
     };
     // TLS is for tcp:// (a unix socket's daemon ignores it, so buildx could not connect).
     const tlsOk = (tls: TlsArgs | undefined, e: string | undefined, prop: string) => {
         if (!tls) return;
-        if (driver !== "remote") errs.add(prop, `TLS applies to the remote driver's tcp:// nodes, not driver "${driver}": remove ${prop}`);
-        else if (e && !e.startsWith("tcp://")) errs.add(prop, `TLS applies to tcp:// endpoints, not ${e}: remove ${prop} or reach the node on tcp://host:port`);
+        if (driver !== "remote")
+            errs.add(prop, `TLS applies to the remote driver's tcp:// nodes, not driver "${driver}": remove ${prop}`);
+        else if (e && !e.startsWith("tcp://"))
+            errs.add(
+                prop,
+                `TLS applies to tcp:// endpoints, not ${e}: remove ${prop} or reach the node on tcp://host:port`,
+            );
         const [set, unset] = tls.cert === undefined ? ["key", "cert"] : ["cert", "key"];
-        if ((tls.cert === undefined) !== (tls.key === undefined)) errs.add(prop, `${set} is set without ${unset}: a client certificate needs its private key`);
+        if ((tls.cert === undefined) !== (tls.key === undefined))
+            errs.add(prop, `${set} is set without ${unset}: a client certificate needs its private key`);
     };
     endpointOk(args.endpoint, "endpoint");
     tlsOk(args.tls, args.endpoint, "tls");
-    if (args.image && driver !== "docker-container") errs.add("image", `image applies to the docker-container driver only, not "${driver}"`);
-    if (args.kubernetes && driver !== "kubernetes") errs.add("kubernetes", `kubernetes options need driver "kubernetes", not "${driver}"`);
-    if (driver === "docker" && (args.nodes?.length || args.platforms?.length)) errs.add("driver", `the docker driver uses the engine's own builder as it is: drop nodes and platforms, or use "docker-container"`);
+    if (args.image && driver !== "docker-container")
+        errs.add("image", `image applies to the docker-container driver only, not "${driver}"`);
+    if (args.kubernetes && driver !== "kubernetes")
+        errs.add("kubernetes", `kubernetes options need driver "kubernetes", not "${driver}"`);
+    if (driver === "docker" && (args.nodes?.length || args.platforms?.length))
+        errs.add(
+            "driver",
+            `the docker driver uses the engine's own builder as it is: drop nodes and platforms, or use "docker-container"`,
+        );
     const first: NodeOptions = {
         name: `${builderName}0`,
         ...(args.endpoint ? { endpoint: args.endpoint } : {}),
         platforms: checkPlatforms(errs, "platforms", args.platforms, false),
         driverOpts: {
-            ...(driver === "docker-container" ? { image: args.image ?? process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? DEFAULT_BUILDKIT_IMAGE } : {}),
+            ...(driver === "docker-container"
+                ? { image: args.image ?? process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE ?? DEFAULT_BUILDKIT_IMAGE }
+                : {}),
             ...kubernetesOpts(args.kubernetes),
             ...(args.driverOpts ?? {}),
         },
@@ -218,11 +260,16 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
     const names = new Set([first.name]);
     const more: NodeOptions[] = (args.nodes ?? []).map((n, i) => {
         const nodeName = n.name ?? `${builderName}${i + 1}`;
-        if (names.has(nodeName)) errs.add(`nodes[${i}].name`, `node name "${nodeName}" is used twice: give each node its own name`);
+        if (names.has(nodeName))
+            errs.add(`nodes[${i}].name`, `node name "${nodeName}" is used twice: give each node its own name`);
         names.add(nodeName);
         endpointOk(n.endpoint, `nodes[${i}].endpoint`);
         tlsOk(n.tls, n.endpoint, `nodes[${i}].tls`);
-        if (driver === "docker-container" && n.endpoint) errs.add(`nodes[${i}].endpoint`, `docker-container nodes run on a docker context, not an endpoint URL; use driver "remote" for BuildKit daemons`);
+        if (driver === "docker-container" && n.endpoint)
+            errs.add(
+                `nodes[${i}].endpoint`,
+                `docker-container nodes run on a docker context, not an endpoint URL; use driver "remote" for BuildKit daemons`,
+            );
         return {
             name: nodeName,
             ...(n.endpoint ? { endpoint: n.endpoint } : {}),
@@ -232,7 +279,11 @@ export function createBuilderInputs(name: string, args: BuildxBuilderArgs): pulu
     });
     errs.throwIfAny();
     const checked: CheckedBuilder = {
-        name: builderName, driver, nodes: [first, ...more], bootstrap: args.bootstrap ?? true, keepState: args.keepState ?? false,
+        name: builderName,
+        driver,
+        nodes: [first, ...more],
+        bootstrap: args.bootstrap ?? true,
+        keepState: args.keepState ?? false,
         owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
         ...(args.buildkitdFlags ? { buildkitdFlags: args.buildkitdFlags } : {}),
         ...(args.buildkitdConfig ? { buildkitdConfig: args.buildkitdConfig } : {}),
@@ -245,8 +296,22 @@ function tlsInputs(name: string, args: BuildxBuilderArgs): pulumi.Output<Record<
     const builderName = args.name ?? defaultBuilderName(name);
     const entries: [string, TlsArgs][] = [];
     if (args.tls) entries.push([`${builderName}0`, args.tls]);
-    (args.nodes ?? []).forEach((n, i) => { if (n.tls) entries.push([n.name ?? `${builderName}${i + 1}`, n.tls]); });
-    return pulumi.all(entries.map(([node, t]) => pulumi.all([t.cacert, t.cert, t.key]).apply(([cacert, cert, key]) =>
-        [node, { ...(cacert ? { cacert } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }] as [string, TlsMaterial])))
+    (args.nodes ?? []).forEach((n, i) => {
+        if (n.tls) entries.push([n.name ?? `${builderName}${i + 1}`, n.tls]);
+    });
+    return pulumi
+        .all(
+            entries.map(([node, t]) =>
+                pulumi
+                    .all([t.cacert, t.cert, t.key])
+                    .apply(
+                        ([cacert, cert, key]) =>
+                            [
+                                node,
+                                { ...(cacert ? { cacert } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
+                            ] as [string, TlsMaterial],
+                    ),
+            ),
+        )
         .apply((pairs) => Object.fromEntries(pairs));
 }

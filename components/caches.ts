@@ -4,9 +4,16 @@
 // the property path and the fix, and split into the buildx values (kept in state as they are,
 // rebuild reasons as before) and the credentials (a secret input of the image, passed to
 // buildx through its environment: never argv, never in clear in state, never a rebuild reason).
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CacheCredentials, CacheEntry, formatCacheEntry, parseCacheEntries, splitCredentials } from "../core/cache";
+import * as path from "path";
+
+import {
+    type CacheCredentials,
+    type CacheEntry,
+    formatCacheEntry,
+    parseCacheEntries,
+    splitCredentials,
+} from "../core/cache";
 import { parseRef } from "../core/registry";
 import { ArgErrors, validated } from "./validate";
 
@@ -168,19 +175,38 @@ const KINDS = ["local", "registry", "gha", "azblob", "s3", "inline", "raw"] as c
 const COMPRESSIONS = ["gzip", "estargz", "zstd", "uncompressed"];
 /** Typed field -> buildx attribute, per backend, read and written (credentials are no attributes: they go to the environment). */
 const S3_ATTRS = {
-    bucket: "bucket", region: "region", name: "name", endpointUrl: "endpoint_url", blobsPrefix: "blobs_prefix",
-    manifestsPrefix: "manifests_prefix", usePathStyle: "use_path_style",
+    bucket: "bucket",
+    region: "region",
+    name: "name",
+    endpointUrl: "endpoint_url",
+    blobsPrefix: "blobs_prefix",
+    manifestsPrefix: "manifests_prefix",
+    usePathStyle: "use_path_style",
 };
 const FROM_ATTRS: Record<string, Record<string, string>> = {
-    local: { src: "src", digest: "digest" }, registry: { ref: "ref" }, gha: { scope: "scope", url: "url" },
-    azblob: { name: "name", accountUrl: "account_url" }, s3: S3_ATTRS,
+    local: { src: "src", digest: "digest" },
+    registry: { ref: "ref" },
+    gha: { scope: "scope", url: "url" },
+    azblob: { name: "name", accountUrl: "account_url" },
+    s3: S3_ATTRS,
 };
 const TO_ATTRS: Record<string, Record<string, string>> = {
-    ...FROM_ATTRS, local: { dest: "dest" }, registry: { ref: "ref", ociMediaTypes: "oci-mediatypes", imageManifest: "image-manifest" }, inline: {},
+    ...FROM_ATTRS,
+    local: { dest: "dest" },
+    registry: { ref: "ref", ociMediaTypes: "oci-mediatypes", imageManifest: "image-manifest" },
+    inline: {},
 };
 const EXPORT_ATTRS = { mode: "mode", ignoreError: "ignore-error" };
-const COMPRESSION_ATTRS = { compression: "compression", compressionLevel: "compression-level", forceCompression: "force-compression" };
-const CREDENTIAL_FIELDS: Record<string, string[]> = { s3: ["accessKeyId", "secretAccessKey", "sessionToken"], gha: ["token"], azblob: ["secretAccessKey"] };
+const COMPRESSION_ATTRS = {
+    compression: "compression",
+    compressionLevel: "compression-level",
+    forceCompression: "force-compression",
+};
+const CREDENTIAL_FIELDS: Record<string, string[]> = {
+    s3: ["accessKeyId", "secretAccessKey", "sessionToken"],
+    gha: ["token"],
+    azblob: ["secretAccessKey"],
+};
 
 /** The typed fields an entry of `kind` takes, for `cacheFrom` or `cacheTo`. */
 function fieldsOf(kind: string, to: boolean): Record<string, string> {
@@ -193,14 +219,23 @@ function fieldsOf(kind: string, to: boolean): Record<string, string> {
 }
 
 /** Fields set to null (absent in other languages' SDKs) count as not given. */
-const given = (o: unknown) => Object.fromEntries(Object.entries(o && typeof o === "object" ? o : {}).filter(([, v]) => v !== undefined && v !== null));
+const given = (o: unknown) =>
+    Object.fromEntries(
+        Object.entries(o && typeof o === "object" ? o : {}).filter(([, v]) => v !== undefined && v !== null),
+    );
 
 /**
  * One entry (plain values) as buildx entries plus their credentials; errors under `at`.
  * `context` is the build context's folder: a local cache written inside it would change the
  * context at every build.
  */
-function checkEntry(e: ArgErrors, at: string, entry0: any, to: boolean, context: string): { entries: CacheEntry[]; credentials: Record<string, Record<string, string>> } | undefined {
+function checkEntry(
+    e: ArgErrors,
+    at: string,
+    entry0: any,
+    to: boolean,
+    context: string,
+): { entries: CacheEntry[]; credentials: Record<string, Record<string, string>> } | undefined {
     const none = { entries: [], credentials: {} };
     if (typeof entry0 === "string") entry0 = { raw: entry0 };
     if (!entry0 || typeof entry0 !== "object") {
@@ -209,31 +244,53 @@ function checkEntry(e: ArgErrors, at: string, entry0: any, to: boolean, context:
     }
     if (entry0.disabled === true) return none;
     if (!to && entry0.inline !== undefined && entry0.inline !== null) {
-        e.add(`${at}.inline`, "an inline cache is written into the pushed image: read it with { registry: { ref: <that image> } }");
+        e.add(
+            `${at}.inline`,
+            "an inline cache is written into the pushed image: read it with { registry: { ref: <that image> } }",
+        );
         return undefined;
     }
     const kinds = KINDS.filter((k) => entry0[k] !== undefined && entry0[k] !== null && (to || k !== "inline"));
     if (kinds.length !== 1) {
-        e.add(at, kinds.length ? `one backend per entry, got ${kinds.join(" and ")}: give each its own entry`
-            : `give one backend: ${KINDS.filter((k) => to || k !== "inline").join(", ")}`);
+        e.add(
+            at,
+            kinds.length
+                ? `one backend per entry, got ${kinds.join(" and ")}: give each its own entry`
+                : `give one backend: ${KINDS.filter((k) => to || k !== "inline").join(", ")}`,
+        );
         return undefined;
     }
     const kind = kinds[0];
     if (kind === "raw") {
         let parsed: CacheEntry[];
-        try { parsed = parseCacheEntries(String(entry0.raw)); } catch (err) {
-            e.add(`${at}.raw`, `${(err as Error).message}: write type=<backend>,key=value,..., e.g. "type=registry,ref=ghcr.io/org/app:cache"`);
+        try {
+            parsed = parseCacheEntries(String(entry0.raw));
+        } catch (err) {
+            e.add(
+                `${at}.raw`,
+                `${(err as Error).message}: write type=<backend>,key=value,..., e.g. "type=registry,ref=ghcr.io/org/app:cache"`,
+            );
             return undefined;
         }
-        const out: { entries: CacheEntry[]; credentials: Record<string, Record<string, string>> } = { entries: [], credentials: {} };
+        const out: { entries: CacheEntry[]; credentials: Record<string, Record<string, string>> } = {
+            entries: [],
+            credentials: {},
+        };
         for (const p of parsed) {
             const { entry, credentials } = splitCredentials(p);
             if (credentials.secretAccessKey !== undefined && p.type === "azblob") {
                 e.add(`${at}.raw`, azblobKeyRefused("secret_access_key="));
                 continue;
             }
-            if (p.type === "s3" && Object.keys(credentials).length && (!credentials.accessKeyId || !credentials.secretAccessKey)) {
-                e.add(`${at}.raw`, "give access_key_id and secret_access_key together, or neither (buildx then reads the AWS credentials of its environment)");
+            if (
+                p.type === "s3" &&
+                Object.keys(credentials).length &&
+                (!credentials.accessKeyId || !credentials.secretAccessKey)
+            ) {
+                e.add(
+                    `${at}.raw`,
+                    "give access_key_id and secret_access_key together, or neither (buildx then reads the AWS credentials of its environment)",
+                );
                 continue;
             }
             if (Object.keys(credentials).length) out.credentials[p.type] = credentials;
@@ -246,7 +303,10 @@ function checkEntry(e: ArgErrors, at: string, entry0: any, to: boolean, context:
     const fields = fieldsOf(kind, to);
     const credentialFields = CREDENTIAL_FIELDS[kind] ?? [];
     for (const k of Object.keys(f).filter((k) => !fields[k] && !credentialFields.includes(k))) {
-        e.add(`${prop}.${k}`, `not a field of ${kind} caches${to ? "" : " to read"}: use ${[...Object.keys(fields), ...credentialFields].join(", ") || "none"}`);
+        e.add(
+            `${prop}.${k}`,
+            `not a field of ${kind} caches${to ? "" : " to read"}: use ${[...Object.keys(fields), ...credentialFields].join(", ") || "none"}`,
+        );
     }
     const need = (k: string, example: string) => {
         if (typeof f[k] !== "string" || !f[k]) e.add(`${prop}.${k}`, `give ${k}, e.g. ${example}`);
@@ -254,16 +314,24 @@ function checkEntry(e: ArgErrors, at: string, entry0: any, to: boolean, context:
     if (kind === "local") {
         need(to ? "dest" : "src", `"cache/app"`);
         if (to && typeof f.dest === "string") {
-            const abs = path.resolve(f.dest), ctx = path.resolve(context);
+            const abs = path.resolve(f.dest),
+                ctx = path.resolve(context);
             if (context && (abs === ctx || abs.startsWith(`${ctx}${path.sep}`))) {
-                e.add(`${prop}.dest`, `"${f.dest}" is inside the build context ${context}: every cache export would change the context and so rebuild; write it outside the context`);
+                e.add(
+                    `${prop}.dest`,
+                    `"${f.dest}" is inside the build context ${context}: every cache export would change the context and so rebuild; write it outside the context`,
+                );
             }
         }
     }
     if (kind === "registry") {
         need("ref", `"ghcr.io/org/app:cache"`);
         if (typeof f.ref === "string" && f.ref) {
-            try { parseRef(f.ref); } catch (err) { e.add(`${prop}.ref`, (err as Error).message); }
+            try {
+                parseRef(f.ref);
+            } catch (err) {
+                e.add(`${prop}.ref`, (err as Error).message);
+            }
         }
     }
     if (kind === "azblob") {
@@ -275,25 +343,43 @@ function checkEntry(e: ArgErrors, at: string, entry0: any, to: boolean, context:
         if (f.region === undefined && process.env.AWS_REGION) f.region = process.env.AWS_REGION;
         need("region", `"eu-west-1" (or set AWS_REGION where pulumi runs)`);
         if ((f.accessKeyId === undefined) !== (f.secretAccessKey === undefined)) {
-            e.add(`${prop}.${f.accessKeyId === undefined ? "accessKeyId" : "secretAccessKey"}`, "give accessKeyId and secretAccessKey together, or neither (buildx then reads the AWS credentials of its environment)");
+            e.add(
+                `${prop}.${f.accessKeyId === undefined ? "accessKeyId" : "secretAccessKey"}`,
+                "give accessKeyId and secretAccessKey together, or neither (buildx then reads the AWS credentials of its environment)",
+            );
         }
-        if (f.sessionToken !== undefined && f.accessKeyId === undefined) e.add(`${prop}.sessionToken`, "a session token goes with accessKeyId and secretAccessKey");
+        if (f.sessionToken !== undefined && f.accessKeyId === undefined)
+            e.add(`${prop}.sessionToken`, "a session token goes with accessKeyId and secretAccessKey");
     }
-    if (f.mode !== undefined && !["min", "max"].includes(f.mode)) e.add(`${prop}.mode`, `"${f.mode}" is not a cache mode: use "min" or "max"`);
-    if (f.compression !== undefined && !COMPRESSIONS.includes(f.compression)) e.add(`${prop}.compression`, `"${f.compression}" is not a compression: use ${COMPRESSIONS.join(", ")}`);
-    if (f.compressionLevel !== undefined && !(Number.isInteger(f.compressionLevel) && f.compressionLevel >= 0 && f.compressionLevel <= 22)) {
+    if (f.mode !== undefined && !["min", "max"].includes(f.mode))
+        e.add(`${prop}.mode`, `"${f.mode}" is not a cache mode: use "min" or "max"`);
+    if (f.compression !== undefined && !COMPRESSIONS.includes(f.compression))
+        e.add(`${prop}.compression`, `"${f.compression}" is not a compression: use ${COMPRESSIONS.join(", ")}`);
+    if (
+        f.compressionLevel !== undefined &&
+        !(Number.isInteger(f.compressionLevel) && f.compressionLevel >= 0 && f.compressionLevel <= 22)
+    ) {
         e.add(`${prop}.compressionLevel`, `${f.compressionLevel} is not a level: give an integer from 0 to 22`);
     }
     const attrs: Record<string, string> = {};
     for (const [k, attr] of Object.entries(fields)) if (f[k] !== undefined) attrs[attr] = String(f[k]);
     const keysRefused = kind === "s3" && (f.accessKeyId === undefined || f.secretAccessKey === undefined);
-    const credentials = Object.fromEntries(credentialFields.filter((k) => kind !== "azblob" && !keysRefused && f[k] !== undefined).map((k) => [k, String(f[k])]));
-    return { entries: [{ type: kind, attrs }], credentials: Object.keys(credentials).length ? { [kind]: credentials } : {} };
+    const credentials = Object.fromEntries(
+        credentialFields
+            .filter((k) => kind !== "azblob" && !keysRefused && f[k] !== undefined)
+            .map((k) => [k, String(f[k])]),
+    );
+    return {
+        entries: [{ type: kind, attrs }],
+        credentials: Object.keys(credentials).length ? { [kind]: credentials } : {},
+    };
 }
 
 function azblobKeyRefused(field: string): string {
-    return `buildx takes an azblob key only on its command line (no environment variable carries it), where every user of the machine can read it: ` +
-        `drop ${field} and give the builder an Azure identity (BuildKit reads AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or a managed identity)`;
+    return (
+        `buildx takes an azblob key only on its command line (no environment variable carries it), where every user of the machine can read it: ` +
+        `drop ${field} and give the builder an Azure identity (BuildKit reads AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or a managed identity)`
+    );
 }
 
 /**
@@ -305,22 +391,26 @@ export function checkCaches(e: ArgErrors, from: unknown[], to: unknown[], contex
     const out: CheckedCaches = { cacheFrom: [], cacheTo: [] };
     const seen: Record<string, { at: string; value: string }> = {};
     const credentials: CacheCredentials = {};
-    const each = (list: unknown[], name: "cacheFrom" | "cacheTo") => (Array.isArray(list) ? list : []).forEach((entry, i) => {
-        const at = `${name}[${i}]`;
-        const r = checkEntry(e, at, entry, name === "cacheTo", context);
-        if (!r) return;
-        out[name].push(...r.entries.map(formatCacheEntry));
-        for (const [type, c] of Object.entries(r.credentials)) {
-            const value = JSON.stringify(c);
-            if (seen[type] && seen[type].value !== value) {
-                e.add(at, `its ${type} credentials differ from ${seen[type].at}'s: buildx reads one set from its environment for the whole build; give every ${type} entry the same`);
-                continue;
+    const each = (list: unknown[], name: "cacheFrom" | "cacheTo") =>
+        (Array.isArray(list) ? list : []).forEach((entry, i) => {
+            const at = `${name}[${i}]`;
+            const r = checkEntry(e, at, entry, name === "cacheTo", context);
+            if (!r) return;
+            out[name].push(...r.entries.map(formatCacheEntry));
+            for (const [type, c] of Object.entries(r.credentials)) {
+                const value = JSON.stringify(c);
+                if (seen[type] && seen[type].value !== value) {
+                    e.add(
+                        at,
+                        `its ${type} credentials differ from ${seen[type].at}'s: buildx reads one set from its environment for the whole build; give every ${type} entry the same`,
+                    );
+                    continue;
+                }
+                seen[type] = { at, value };
+                if (type === "s3") credentials.aws = c as any;
+                if (type === "gha") credentials.gha = c as any;
             }
-            seen[type] = { at, value };
-            if (type === "s3") credentials.aws = c as any;
-            if (type === "gha") credentials.gha = c as any;
-        }
-    });
+        });
     each(from, "cacheFrom");
     each(to, "cacheTo");
     if (credentials.aws || credentials.gha) out.cacheCredentials = credentials;
@@ -332,8 +422,15 @@ export function checkCaches(e: ArgErrors, from: unknown[], to: unknown[], contex
  * out, so they are no secret even when the entries held secrets) and the credentials as a
  * Pulumi secret. Bad input throws at preview with every property path.
  */
-export function cacheInputs(cacheFrom: unknown, cacheTo: unknown, context: string, warn: (msg: string) => void = () => {}): {
-    cacheFrom: pulumi.Output<string[]>; cacheTo: pulumi.Output<string[]>; cacheCredentials: pulumi.Output<CacheCredentials | undefined>;
+export function cacheInputs(
+    cacheFrom: unknown,
+    cacheTo: unknown,
+    context: string,
+    warn: (msg: string) => void = () => {},
+): {
+    cacheFrom: pulumi.Output<string[]>;
+    cacheTo: pulumi.Output<string[]>;
+    cacheCredentials: pulumi.Output<CacheCredentials | undefined>;
 } {
     const checked = validated({ from: cacheFrom ?? [], to: cacheTo ?? [] }, ({ from, to }) => {
         const e = new ArgErrors("MultiArchImage");
@@ -341,7 +438,9 @@ export function cacheInputs(cacheFrom: unknown, cacheTo: unknown, context: strin
         e.throwIfAny();
         const gha = [...c.cacheFrom, ...c.cacheTo].some((v) => v.startsWith("type=gha"));
         if (gha && !c.cacheCredentials?.gha && !process.env.ACTIONS_RUNTIME_TOKEN) {
-            warn("a gha cache without a token, and no ACTIONS_RUNTIME_TOKEN in the environment: buildx leaves such a cache out of the build (as docker-build does); give token, or run in GitHub Actions with crazy-max/ghaction-github-runtime");
+            warn(
+                "a gha cache without a token, and no ACTIONS_RUNTIME_TOKEN in the environment: buildx leaves such a cache out of the build (as docker-build does); give token, or run in GitHub Actions with crazy-max/ghaction-github-runtime",
+            );
         }
         return c;
     });

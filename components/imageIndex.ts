@@ -3,11 +3,12 @@
 // `push`, `registry`), with MultiArchImage's tag semantics, preview, refresh and verification.
 // The work is the plugin's (provider/resources/indexManifest.ts).
 import * as pulumi from "@pulumi/pulumi";
+
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import type { ManifestMode, RegistryAuth } from "../contract/types";
 import type { CopyStats } from "../core/copy";
 import { parseRef } from "../core/registry";
-import { registryLogins, RegistryLoginArgs } from "./destinations";
+import { type RegistryLoginArgs, registryLogins } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
 
@@ -60,32 +61,55 @@ export class Index extends pulumi.ComponentResource {
 
     constructor(name: string, args: IndexArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.Index, name, {}, opts);
-        const checked = validated({
-            tag: args.tag, sources: args.sources, push: args.push ?? true, manifest: args.manifest ?? "index", verify: args.verify ?? true,
-            deleteOnDestroy: args.deleteOnDestroy ?? false,
-        }, ({ tag, sources, push, manifest, verify, deleteOnDestroy }) => {
+        const checked = validated(
+            {
+                tag: args.tag,
+                sources: args.sources,
+                push: args.push ?? true,
+                manifest: args.manifest ?? "index",
+                verify: args.verify ?? true,
+                deleteOnDestroy: args.deleteOnDestroy ?? false,
+            },
+            ({ tag, sources, push, manifest, verify, deleteOnDestroy }) => {
                 const e = new ArgErrors("Index");
                 try {
-                    if (parseRef(tag).digest) e.add("tag", `"${tag}" pins a digest; the tag cannot include @sha256:...`);
+                    if (parseRef(tag).digest)
+                        e.add("tag", `"${tag}" pins a digest; the tag cannot include @sha256:...`);
                 } catch (err) {
                     e.add("tag", (err as Error).message);
                 }
-                if (!sources?.length) e.add("sources", "give the images to join, by digest, one per platform, e.g. [amd64.ref, arm64.ref]");
+                if (!sources?.length)
+                    e.add(
+                        "sources",
+                        "give the images to join, by digest, one per platform, e.g. [amd64.ref, arm64.ref]",
+                    );
                 (sources ?? []).forEach((s, i) => {
                     try {
-                        if (!parseRef(s).digest) e.add(`sources[${i}]`, `"${s}" names no digest: give each image by digest (registry/repository@sha256:...), e.g. a MultiArchImage's ref`);
+                        if (!parseRef(s).digest)
+                            e.add(
+                                `sources[${i}]`,
+                                `"${s}" names no digest: give each image by digest (registry/repository@sha256:...), e.g. a MultiArchImage's ref`,
+                            );
                     } catch (err) {
                         e.add(`sources[${i}]`, (err as Error).message);
                     }
                 });
-                if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
+                if (!["index", "per-arch-tags", "auto"].includes(manifest))
+                    e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
                 e.throwIfAny();
                 return { tag, sources, push: push ?? true, manifest, verify, deleteOnDestroy };
-            });
-        const res = new IndexManifest(`${name}-index`, {
-            ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
-            registryAuth: args.registry ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag) : undefined,
-        }, { parent: this });
+            },
+        );
+        const res = new IndexManifest(
+            `${name}-index`,
+            {
+                ...spread(checked, ["tag", "sources", "push", "manifest", "verify", "deleteOnDestroy"]),
+                registryAuth: args.registry
+                    ? indexLogin(args.registry as pulumi.Input<RegistryLoginArgs>, args.tag)
+                    : undefined,
+            },
+            { parent: this },
+        );
         this.digest = res.digest;
         this.ref = res.ref;
         this.platformDigests = res.platformDigests;
@@ -94,20 +118,35 @@ export class Index extends pulumi.ComponentResource {
         this.verification = res.verification;
         this.copied = res.copied;
         this.registerOutputs({
-            digest: this.digest, ref: this.ref, platformDigests: this.platformDigests, tags: this.tags,
-            manifestMode: this.manifestMode, verification: this.verification, copied: this.copied,
+            digest: this.digest,
+            ref: this.ref,
+            platformDigests: this.platformDigests,
+            tags: this.tags,
+            manifestMode: this.manifestMode,
+            verification: this.verification,
+            copied: this.copied,
         });
     }
 }
 
 /** The `registry` login, for the tag's registry only. */
-export function indexLogin(login: pulumi.Input<RegistryLoginArgs>, tag: pulumi.Input<string>): pulumi.Output<RegistryAuth> {
+export function indexLogin(
+    login: pulumi.Input<RegistryLoginArgs>,
+    tag: pulumi.Input<string>,
+): pulumi.Output<RegistryAuth> {
     return pulumi.all([registryLogins([login], undefined, "Index", "registry"), tag]).apply(([[entry], t]) => {
         let host: string | undefined;
-        try { host = parseRef(t).registry; } catch { /* refused with the tag */ }
+        try {
+            host = parseRef(t).registry;
+        } catch {
+            /* refused with the tag */
+        }
         if (host && entry.address !== host) {
             const e = new ArgErrors("Index");
-            e.add("registry.address", `"${entry.address}" is not the tag's registry (${host}): this login is for the registry the index is pushed to; log in to the sources' registries with \`docker login\``);
+            e.add(
+                "registry.address",
+                `"${entry.address}" is not the tag's registry (${host}): this login is for the registry the index is pushed to; log in to the sources' registries with \`docker login\``,
+            );
             e.throwIfAny();
         }
         return { username: entry.username, password: entry.password, address: entry.address };
@@ -125,9 +164,25 @@ class IndexManifest extends PluginResource {
     declare readonly copied: pulumi.Output<CopyStats>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: Index }) {
-        super(RESOURCE_TYPES.IndexManifest, name, {
-            ...inputs,
-            ...outputsOnly(["digest", "ref", "platformDigests", "pushedTags", "manifestMode", "verification", "verificationRecord", "copied", "plan", "drift"]),
-        }, opts);
+        super(
+            RESOURCE_TYPES.IndexManifest,
+            name,
+            {
+                ...inputs,
+                ...outputsOnly([
+                    "digest",
+                    "ref",
+                    "platformDigests",
+                    "pushedTags",
+                    "manifestMode",
+                    "verification",
+                    "verificationRecord",
+                    "copied",
+                    "plan",
+                    "drift",
+                ]),
+            },
+            opts,
+        );
     }
 }

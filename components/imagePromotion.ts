@@ -2,11 +2,12 @@
 // to tags in other repositories and registries without a rebuild, as state. The copy itself is
 // the plugin's (provider/resources/promotion.ts); this is what a program writes.
 import * as pulumi from "@pulumi/pulumi";
+
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
 import type { ManifestMode } from "../contract/types";
 import type { CopyStats } from "../core/copy";
 import { parseRef } from "../core/registry";
-import { registryLogins, RegistryLoginArgs } from "./destinations";
+import { type RegistryLoginArgs, registryLogins } from "./destinations";
 import { outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, validated } from "./validate";
 
@@ -65,32 +66,48 @@ export class ImagePromotion extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.ImagePromotion, name, {}, opts);
-        const checked = validated({
-            source: args.source, tags: args.tags, manifest: args.manifest ?? "index", requireVerification: args.requireVerification ?? true,
-            deleteOnDestroy: args.deleteOnDestroy ?? false,
-        }, ({ source, tags, manifest, requireVerification, deleteOnDestroy }) => {
+        const checked = validated(
+            {
+                source: args.source,
+                tags: args.tags,
+                manifest: args.manifest ?? "index",
+                requireVerification: args.requireVerification ?? true,
+                deleteOnDestroy: args.deleteOnDestroy ?? false,
+            },
+            ({ source, tags, manifest, requireVerification, deleteOnDestroy }) => {
                 const e = new ArgErrors("ImagePromotion");
                 try {
-                    if (!parseRef(source).digest) e.add("source", `"${source}" names no digest: give the image by digest (registry/repository@sha256:...), e.g. a stack's ref output`);
+                    if (!parseRef(source).digest)
+                        e.add(
+                            "source",
+                            `"${source}" names no digest: give the image by digest (registry/repository@sha256:...), e.g. a stack's ref output`,
+                        );
                 } catch (err) {
                     e.add("source", (err as Error).message);
                 }
                 if (!tags?.length) e.add("tags", `give at least one tag, e.g. ["registry.corp:5000/hello:1.0"]`);
                 (tags ?? []).forEach((t, i) => {
                     try {
-                        if (parseRef(t).digest) e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
+                        if (parseRef(t).digest)
+                            e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
                     } catch (err) {
                         e.add(`tags[${i}]`, (err as Error).message);
                     }
                 });
-                if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
+                if (!["index", "per-arch-tags", "auto"].includes(manifest))
+                    e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
                 e.throwIfAny();
                 return { source, tags: [...new Set(tags)], manifest, requireVerification, deleteOnDestroy };
-            });
-        const res = new ImageCopy(`${name}-copy`, {
-            ...spread(checked, ["source", "tags", "manifest", "requireVerification", "deleteOnDestroy"]),
-            registries: registryLogins(args.registries, undefined, "ImagePromotion"),
-        }, { parent: this });
+            },
+        );
+        const res = new ImageCopy(
+            `${name}-copy`,
+            {
+                ...spread(checked, ["source", "tags", "manifest", "requireVerification", "deleteOnDestroy"]),
+                registries: registryLogins(args.registries, undefined, "ImagePromotion"),
+            },
+            { parent: this },
+        );
         this.digest = res.digest;
         this.platformDigests = res.platformDigests;
         this.ref = res.ref;
@@ -99,8 +116,13 @@ export class ImagePromotion extends pulumi.ComponentResource {
         this.verification = res.verification;
         this.copied = res.copied;
         this.registerOutputs({
-            digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
-            manifestModes: this.manifestModes, verification: this.verification, copied: this.copied,
+            digest: this.digest,
+            platformDigests: this.platformDigests,
+            ref: this.ref,
+            tags: this.tags,
+            manifestModes: this.manifestModes,
+            verification: this.verification,
+            copied: this.copied,
         });
     }
 }
@@ -116,9 +138,25 @@ class ImageCopy extends PluginResource {
     declare readonly copied: pulumi.Output<CopyStats>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: ImagePromotion }) {
-        super(RESOURCE_TYPES.ImageCopy, name, {
-            ...inputs,
-            ...outputsOnly(["digest", "platformDigests", "ref", "pushedTags", "manifestModes", "verification", "verificationRecord", "copied", "plan", "drift"]),
-        }, opts);
+        super(
+            RESOURCE_TYPES.ImageCopy,
+            name,
+            {
+                ...inputs,
+                ...outputsOnly([
+                    "digest",
+                    "platformDigests",
+                    "ref",
+                    "pushedTags",
+                    "manifestModes",
+                    "verification",
+                    "verificationRecord",
+                    "copied",
+                    "plan",
+                    "drift",
+                ]),
+            },
+            opts,
+        );
     }
 }

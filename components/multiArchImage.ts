@@ -1,23 +1,31 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { BuildxBuilder } from "./buildxBuilder";
-import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
-import { stageNames } from "../core/baseImage";
-import { dockerfileInRepository } from "../core/buildContexts";
-import { lintDockerfile } from "../core/lint";
-import { registryOfServer } from "../core/dockerConfig";
-import type { ExportResult } from "../core/exports";
-import { parseRef } from "../core/registry";
-import * as tempDirs from "../core/tempDirs";
+
 import { ARGS_FIELDS, type FieldsFrom } from "../contract/imageFields";
 import { COMPONENT_TYPES, RESOURCE_TYPES } from "../contract/tokens";
-import type { PlatformPlan } from "../core/buildPlan";
 import type { EmulationCost, ImageInputs, ManifestMode, RegistryAuth } from "../contract/types";
-import { BuilderConfigArgs, checkOutputs, ExportArgs, registriesOfTags, registryLogins, RegistryLoginArgs } from "./destinations";
+import { stageNames } from "../core/baseImage";
+import { dockerfileInRepository } from "../core/buildContexts";
+import type { PlatformPlan } from "../core/buildPlan";
+import { check as buildkitCheck, find as findBuilder } from "../core/buildx";
+import { registryOfServer } from "../core/dockerConfig";
+import type { ExportResult } from "../core/exports";
+import { lintDockerfile } from "../core/lint";
+import { parseRef } from "../core/registry";
+import * as tempDirs from "../core/tempDirs";
 import { attests, checkAttestation, checkBuildFlags, flagArgs } from "./buildFlags";
-import { cacheInputs, CacheFromArgs, CacheToArgs } from "./caches";
+import { BuildxBuilder } from "./buildxBuilder";
+import { type CacheFromArgs, cacheInputs, type CacheToArgs } from "./caches";
+import {
+    type BuilderConfigArgs,
+    checkOutputs,
+    type ExportArgs,
+    registriesOfTags,
+    type RegistryLoginArgs,
+    registryLogins,
+} from "./destinations";
 import { checkSources, sourceArgs } from "./imageSources";
 import { componentOptions, outputsOnly, PluginResource, spread } from "./resourceProps";
 import { ArgErrors, checkPlatforms, validated } from "./validate";
@@ -274,13 +282,20 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const warn = (msg: string) => pulumi.log.warn(msg, this);
         const created = createImageInputs(args, warn);
         const builder = builderOf(args.builder);
-        const registryAuth = args.registry ? registryLogin(args.registry, created.tags as pulumi.Output<string[]>) : undefined;
+        const registryAuth = args.registry
+            ? registryLogin(args.registry, created.tags as pulumi.Output<string[]>)
+            : undefined;
         const inputs = {
-            ...created, ...builder.inputs,
-            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => pulumi.log.info(msg, this)), strict: args.strict ?? false,
+            ...created,
+            ...builder.inputs,
+            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => pulumi.log.info(msg, this)),
+            strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth,
-            registries: registryLogins(args.registries, registryAuth ? registryAuth.apply((a) => a.address) : undefined),
+            registries: registryLogins(
+                args.registries,
+                registryAuth ? registryAuth.apply((a) => a.address) : undefined,
+            ),
         };
         const res = new Image(`${name}-image`, inputs, { parent: this, dependsOn: builder.dependsOn });
         this.digest = res.digest;
@@ -297,10 +312,19 @@ export class MultiArchImage extends pulumi.ComponentResource {
         this.buildPlan = res.buildPlan;
         this.emulationCost = res.emulationCost;
         this.registerOutputs({
-            digest: this.digest, platformDigests: this.platformDigests, ref: this.ref, tags: this.tags,
-            contextDigest: this.contextDigest, buildReason: this.buildReason, manifestMode: this.manifestMode, verification: this.verification,
-            manifestModes: this.manifestModes, loadedImage: this.loadedImage, exported: this.exported,
-            buildPlan: this.buildPlan, emulationCost: this.emulationCost,
+            digest: this.digest,
+            platformDigests: this.platformDigests,
+            ref: this.ref,
+            tags: this.tags,
+            contextDigest: this.contextDigest,
+            buildReason: this.buildReason,
+            manifestMode: this.manifestMode,
+            verification: this.verification,
+            manifestModes: this.manifestModes,
+            loadedImage: this.loadedImage,
+            exported: this.exported,
+            buildPlan: this.buildPlan,
+            emulationCost: this.emulationCost,
         });
     }
 }
@@ -322,11 +346,29 @@ class Image extends PluginResource {
     declare readonly emulationCost: pulumi.Output<EmulationCost>;
 
     constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: MultiArchImage }) {
-        super(RESOURCE_TYPES.Image, name, {
-            ...inputs,
-            ...outputsOnly(["digest", "platformDigests", "ref", "buildReason", "pushedTags", "manifestMode", "verification", "manifestModes", "loadedImage",
-                "exported", "drift", "buildPlan", "emulationCost"]),
-        }, opts);
+        super(
+            RESOURCE_TYPES.Image,
+            name,
+            {
+                ...inputs,
+                ...outputsOnly([
+                    "digest",
+                    "platformDigests",
+                    "ref",
+                    "buildReason",
+                    "pushedTags",
+                    "manifestMode",
+                    "verification",
+                    "manifestModes",
+                    "loadedImage",
+                    "exported",
+                    "drift",
+                    "buildPlan",
+                    "emulationCost",
+                ]),
+            },
+            opts,
+        );
     }
 }
 
@@ -334,13 +376,19 @@ class Image extends PluginResource {
  * The image's builder as inputs: a BuildxBuilder of the stack (a dependency, with its reported
  * platforms and its buildkitd config), or a builder by name (read by the plugin at preview).
  */
-function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<string>; inputs: pulumi.Inputs; dependsOn: pulumi.Resource[] } {
+function builderOf(b: BuildxBuilder | BuilderConfigArgs): {
+    name: pulumi.Input<string>;
+    inputs: pulumi.Inputs;
+    dependsOn: pulumi.Resource[];
+} {
     if (b instanceof BuildxBuilder || pulumi.Resource.isInstance(b)) {
         const managed = b as BuildxBuilder;
         return {
             name: managed.name,
             inputs: {
-                builder: managed.name, builderPlatforms: managed.platforms, builderDeclared: managed.declared,
+                builder: managed.name,
+                builderPlatforms: managed.platforms,
+                builderDeclared: managed.declared,
                 ...(managed.buildkitdConfig ? { builderConfig: managed.buildkitdConfig } : {}),
             },
             dependsOn: [managed],
@@ -349,7 +397,8 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
     const name = validated({ n: b?.name }, ({ n }) => {
         const e = new ArgErrors("MultiArchImage");
         if (!n) e.add("builder.name", "give the name of an existing builder (`docker buildx ls`), or a BuildxBuilder");
-        else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n)) e.add("builder.name", `"${n}" is not a builder name: buildx names use letters, digits, "-", "_" and "."`);
+        else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n))
+            e.add("builder.name", `"${n}" is not a builder name: buildx names use letters, digits, "-", "_" and "."`);
         e.throwIfAny();
         return n!;
     });
@@ -367,66 +416,108 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): { name: pulumi.Input<s
  * (see {@link cachedCheck}); at an update they are asked only with `strict`: the build itself
  * runs the same checks and prints them.
  */
-function buildkitChecks(args: MultiArchImageArgs, builderName: pulumi.Input<string>, inputs: pulumi.Inputs, warn: (msg: string) => void,
-    note: (msg: string) => void): pulumi.Output<string[]> {
-    return pulumi.all([builderName, inputs.platforms, inputs.context, inputs.dockerfile, inputs.dockerfileInline, inputs.namedContexts, inputs.buildArgs, inputs.target]).apply(
-        async ([builder, platforms, context, dockerfile, dockerfileInline, namedContexts, buildArgs, target]:
-            [string, string[], string, string | undefined, string | undefined, Record<string, string> | undefined, Record<string, string>, string | undefined]) => {
-            if (!builder || !platforms?.length) return [];
-            if (dockerfileInRepository({ context, dockerfile, dockerfileInline })) {
-                note("BuildKit's Dockerfile checks run at build time only: the Dockerfile is read from the Git repository");
-                return [];
-            }
-            const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
-            let text: string;
-            try {
-                text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
-            } catch {
-                return []; // a missing Dockerfile is the args' error, said by createImageInputs
-            }
-            // With strict, the image provider's check turns them into errors (a throw here would
-            // not stop an inline program cleanly).
-            const give = (msgs: string[]) => {
-                if (!args.strict) for (const m of msgs) warn(m);
-                return msgs;
-            };
-            const ours = lintDockerfile(text, platforms).filter((f) => f.buildkitRule);
-            const oursInstead = () => give(ours.map((f) => `${name}:${f.line}: ${f.message} [${f.rule}, in place of BuildKit's ${f.buildkitRule}]`));
-            const seen = new Map<string, string[]>();
-            // The builder is looked up only when a check is not remembered: a no-op runs no docker.
-            let builderExists: boolean | undefined;
-            for (const platform of platforms) {
-                const o = {
-                    builder, context, platform, buildArgs: buildArgs ?? {}, target,
-                    ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }), ...(namedContexts ? { namedContexts } : {}),
-                };
-                let findings = rememberedCheck(o);
-                // Asked at preview; an update (or `up --skip-preview`) builds at once, and the build
-                // runs the same checks and prints their warnings: only strict asks before it.
-                if (!findings && !pulumi.runtime.isDryRun() && !args.strict) continue;
+function buildkitChecks(
+    args: MultiArchImageArgs,
+    builderName: pulumi.Input<string>,
+    inputs: pulumi.Inputs,
+    warn: (msg: string) => void,
+    note: (msg: string) => void,
+): pulumi.Output<string[]> {
+    return pulumi
+        .all([
+            builderName,
+            inputs.platforms,
+            inputs.context,
+            inputs.dockerfile,
+            inputs.dockerfileInline,
+            inputs.namedContexts,
+            inputs.buildArgs,
+            inputs.target,
+        ])
+        .apply(
+            async ([builder, platforms, context, dockerfile, dockerfileInline, namedContexts, buildArgs, target]: [
+                string,
+                string[],
+                string,
+                string | undefined,
+                string | undefined,
+                Record<string, string> | undefined,
+                Record<string, string>,
+                string | undefined,
+            ]) => {
+                if (!builder || !platforms?.length) return [];
+                if (dockerfileInRepository({ context, dockerfile, dockerfileInline })) {
+                    note(
+                        "BuildKit's Dockerfile checks run at build time only: the Dockerfile is read from the Git repository",
+                    );
+                    return [];
+                }
+                const name = dockerfileInline !== undefined ? "<inline Dockerfile>" : dockerfile;
+                let text: string;
                 try {
-                    if (!findings) {
-                        builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
-                        if (!builderExists) {
-                            note(`BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`);
-                            return oursInstead();
+                    text = dockerfileInline ?? fs.readFileSync(dockerfile!, "utf8");
+                } catch {
+                    return []; // a missing Dockerfile is the args' error, said by createImageInputs
+                }
+                // With strict, the image provider's check turns them into errors (a throw here would
+                // not stop an inline program cleanly).
+                const give = (msgs: string[]) => {
+                    if (!args.strict) for (const m of msgs) warn(m);
+                    return msgs;
+                };
+                const ours = lintDockerfile(text, platforms).filter((f) => f.buildkitRule);
+                const oursInstead = () =>
+                    give(
+                        ours.map(
+                            (f) =>
+                                `${name}:${f.line}: ${f.message} [${f.rule}, in place of BuildKit's ${f.buildkitRule}]`,
+                        ),
+                    );
+                const seen = new Map<string, string[]>();
+                // The builder is looked up only when a check is not remembered: a no-op runs no docker.
+                let builderExists: boolean | undefined;
+                for (const platform of platforms) {
+                    const o = {
+                        builder,
+                        context,
+                        platform,
+                        buildArgs: buildArgs ?? {},
+                        target,
+                        ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }),
+                        ...(namedContexts ? { namedContexts } : {}),
+                    };
+                    let findings = rememberedCheck(o);
+                    // Asked at preview; an update (or `up --skip-preview`) builds at once, and the build
+                    // runs the same checks and prints their warnings: only strict asks before it.
+                    if (!findings && !pulumi.runtime.isDryRun() && !args.strict) continue;
+                    try {
+                        if (!findings) {
+                            builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
+                            if (!builderExists) {
+                                note(
+                                    `BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`,
+                                );
+                                return oursInstead();
+                            }
+                            findings = await cachedCheck(o);
                         }
-                        findings = await cachedCheck(o);
+                    } catch (e) {
+                        // Not a finding: the builder may be down (up recreates it); the build reports real errors.
+                        warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
+                        return oursInstead();
                     }
-                } catch (e) {
-                    // Not a finding: the builder may be down (up recreates it); the build reports real errors.
-                    warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
-                    return oursInstead();
+                    for (const f of findings) {
+                        const same = ours.find((o) => o.buildkitRule === f.rule && o.line === f.line);
+                        const detail = same ? `${f.detail}: this is the final stage, so ${same.meaning}` : f.detail;
+                        const msg = `${name}${f.line ? `:${f.line}` : ""}: ${detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
+                        seen.set(msg, [...(seen.get(msg) ?? []), platform]);
+                    }
                 }
-                for (const f of findings) {
-                    const same = ours.find((o) => o.buildkitRule === f.rule && o.line === f.line);
-                    const detail = same ? `${f.detail}: this is the final stage, so ${same.meaning}` : f.detail;
-                    const msg = `${name}${f.line ? `:${f.line}` : ""}: ${detail} [BuildKit ${f.rule}${f.url ? `, ${f.url}` : ""}]`;
-                    seen.set(msg, [...(seen.get(msg) ?? []), platform]);
-                }
-            }
-            return give([...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`)));
-        });
+                return give(
+                    [...seen].map(([msg, ps]) => (ps.length === platforms.length ? msg : `${msg} (${ps.join(", ")})`)),
+                );
+            },
+        );
 }
 
 /**
@@ -444,13 +535,22 @@ async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<t
 
 function checkFile(o: Parameters<typeof buildkitCheck>[0]): string {
     const text = o.dockerfileInline ?? fs.readFileSync(o.dockerfile!, "utf8");
-    const key = crypto.createHash("sha256").update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder])).digest("hex");
+    const key = crypto
+        .createHash("sha256")
+        .update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder]))
+        .digest("hex");
     return path.join(tempDirs.cacheDir("checks"), `${key}.json`);
 }
 
 /** The findings of an earlier run of the same check, or undefined. */
-function rememberedCheck(o: Parameters<typeof buildkitCheck>[0]): Awaited<ReturnType<typeof buildkitCheck>> | undefined {
-    try { return JSON.parse(fs.readFileSync(checkFile(o), "utf8")); } catch { return undefined; /* not checked yet */ }
+function rememberedCheck(
+    o: Parameters<typeof buildkitCheck>[0],
+): Awaited<ReturnType<typeof buildkitCheck>> | undefined {
+    try {
+        return JSON.parse(fs.readFileSync(checkFile(o), "utf8"));
+    } catch {
+        return undefined; /* not checked yet */
+    }
 }
 
 /**
@@ -462,7 +562,8 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     const src = sourceArgs(args);
     // The caches on their own (their credentials are a secret, the rest is not); their errors,
     // when known now, go into the one error below with the others.
-    let caches: ReturnType<typeof cacheInputs> | undefined, cacheErrors: { propertyPath: string; reason: string }[] = [];
+    let caches: ReturnType<typeof cacheInputs> | undefined,
+        cacheErrors: { propertyPath: string; reason: string }[] = [];
     try {
         caches = cacheInputs(args.cacheFrom, args.cacheTo, typeof src.location === "string" ? src.location : "", warn);
     } catch (err) {
@@ -472,64 +573,144 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
     // The entitlements a BuildKit this stack starts permits (unknown for other builders).
     const permitted = args.builder instanceof BuildxBuilder ? args.builder.entitlements : undefined;
     // The secrets' ids, where the map is given as such (its values may be secrets).
-    const secretIds = args.secrets && typeof args.secrets === "object" && !pulumi.Output.isInstance(args.secrets) && !(args.secrets instanceof Promise)
-        ? Object.keys(args.secrets) : [];
+    const secretIds =
+        args.secrets &&
+        typeof args.secrets === "object" &&
+        !pulumi.Output.isInstance(args.secrets) &&
+        !(args.secrets instanceof Promise)
+            ? Object.keys(args.secrets)
+            : [];
     // The sources are hashed here, in the program, so `pulumi preview` knows whether to rebuild.
-    const checked = validated({
-        platforms: args.platforms, tags0: args.tags, push0: args.push ?? true, manifest: args.manifest ?? "index", buildArgs: args.buildArgs ?? {},
-        target: args.target, labels: args.labels ?? {}, annotations: args.annotations ?? {}, ssh: args.ssh ?? [], cacheRepository: args.cacheRepository,
-        noCache: args.noCache ?? false, pull: args.pull ?? false, provenance0: args.provenance, sbom0: args.sbom, triggers: args.triggers ?? [],
-        verify: args.verify ?? true, deleteOnDestroy: args.deleteOnDestroy ?? false, named: src.named, inline: src.inline, load0: args.load ?? false,
-        exports0: args.exports ?? [], flags0: flagArgs(args),
-    }, ({ platforms, tags0, push0, manifest, buildArgs, target, labels, annotations, ssh, cacheRepository,
-        noCache, pull, provenance0, sbom0, triggers, verify, deleteOnDestroy, named, inline, load0, exports0, flags0 }):
-        Pick<ImageInputs, FieldsFrom<"args">> => {
-        const e = new ArgErrors("MultiArchImage");
-        const sources = checkSources(e, src, named as Record<string, string>, inline);
-        const normalized = checkPlatforms(e, "platforms", platforms);
-        const provenance = checkAttestation(e, "provenance", provenance0), sbom = checkAttestation(e, "sbom", sbom0);
-        const stages = sources?.dockerfileText ? stageNames(sources.dockerfileText.text) : undefined;
-        const flags = checkBuildFlags(e, flags0 as any, secretIds, stages, permitted);
-        for (const c of cacheErrors) e.add(c.propertyPath, c.reason);
-        // Exports can add the push (a registry export) and the load (a docker export without dest).
-        const { exports, load, push, tags } = checkOutputs(e, {
-            exports: exports0 as any[], load: load0, push: push0, tags: tags0 ?? [], platforms: normalized, provenance: attests(provenance), sbom: attests(sbom),
-            context: typeof src.location === "string" ? src.location : "",
-        });
-        if (tags.length === 0 && (push || (!load && !exports.length))) {
-            e.add("tags", `give at least one tag, e.g. ["localhost:5000/hello:1.0"]${push ? "" : ", or an output: load or exports"}`);
-        }
-        tags.forEach((t, i) => {
-            try {
-                if (parseRef(t).digest) e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
-            } catch (err) {
-                e.add(`tags[${i}]`, (err as Error).message);
+    const checked = validated(
+        {
+            platforms: args.platforms,
+            tags0: args.tags,
+            push0: args.push ?? true,
+            manifest: args.manifest ?? "index",
+            buildArgs: args.buildArgs ?? {},
+            target: args.target,
+            labels: args.labels ?? {},
+            annotations: args.annotations ?? {},
+            ssh: args.ssh ?? [],
+            cacheRepository: args.cacheRepository,
+            noCache: args.noCache ?? false,
+            pull: args.pull ?? false,
+            provenance0: args.provenance,
+            sbom0: args.sbom,
+            triggers: args.triggers ?? [],
+            verify: args.verify ?? true,
+            deleteOnDestroy: args.deleteOnDestroy ?? false,
+            named: src.named,
+            inline: src.inline,
+            load0: args.load ?? false,
+            exports0: args.exports ?? [],
+            flags0: flagArgs(args),
+        },
+        ({
+            platforms,
+            tags0,
+            push0,
+            manifest,
+            buildArgs,
+            target,
+            labels,
+            annotations,
+            ssh,
+            cacheRepository,
+            noCache,
+            pull,
+            provenance0,
+            sbom0,
+            triggers,
+            verify,
+            deleteOnDestroy,
+            named,
+            inline,
+            load0,
+            exports0,
+            flags0,
+        }): Pick<ImageInputs, FieldsFrom<"args">> => {
+            const e = new ArgErrors("MultiArchImage");
+            const sources = checkSources(e, src, named, inline);
+            const normalized = checkPlatforms(e, "platforms", platforms);
+            const provenance = checkAttestation(e, "provenance", provenance0),
+                sbom = checkAttestation(e, "sbom", sbom0);
+            const stages = sources?.dockerfileText ? stageNames(sources.dockerfileText.text) : undefined;
+            const flags = checkBuildFlags(e, flags0, secretIds, stages, permitted);
+            for (const c of cacheErrors) e.add(c.propertyPath, c.reason);
+            // Exports can add the push (a registry export) and the load (a docker export without dest).
+            const { exports, load, push, tags } = checkOutputs(e, {
+                exports: exports0 as any[],
+                load: load0,
+                push: push0,
+                tags: tags0 ?? [],
+                platforms: normalized,
+                provenance: attests(provenance),
+                sbom: attests(sbom),
+                context: typeof src.location === "string" ? src.location : "",
+            });
+            if (tags.length === 0 && (push || (!load && !exports.length))) {
+                e.add(
+                    "tags",
+                    `give at least one tag, e.g. ["localhost:5000/hello:1.0"]${push ? "" : ", or an output: load or exports"}`,
+                );
             }
-        });
-        if (normalized.length && sources?.dockerfileText) {
-            const { name, text } = sources.dockerfileText;
-            // Those BuildKit has too are given with BuildKit's checks (buildkitChecks).
-            for (const f of lintDockerfile(text, normalized).filter((x) => !x.buildkitRule)) {
-                const msg = `${name}:${f.line}: ${f.message} [${f.rule}]`;
-                if (args.strict) e.add(src.inline !== undefined ? "dockerfile.inline" : src.dockerfileProp, msg);
-                else warn(msg);
+            tags.forEach((t, i) => {
+                try {
+                    if (parseRef(t).digest)
+                        e.add(`tags[${i}]`, `"${t}" pins a digest; a tag cannot include @sha256:...`);
+                } catch (err) {
+                    e.add(`tags[${i}]`, (err as Error).message);
+                }
+            });
+            if (normalized.length && sources?.dockerfileText) {
+                const { name, text } = sources.dockerfileText;
+                // Those BuildKit has too are given with BuildKit's checks (buildkitChecks).
+                for (const f of lintDockerfile(text, normalized).filter((x) => !x.buildkitRule)) {
+                    const msg = `${name}:${f.line}: ${f.message} [${f.rule}]`;
+                    if (args.strict) e.add(src.inline !== undefined ? "dockerfile.inline" : src.dockerfileProp, msg);
+                    else warn(msg);
+                }
             }
-        }
-        if (!["index", "per-arch-tags", "auto"].includes(manifest)) e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
-        if (cacheRepository) {
-            try { if (parseRef(cacheRepository).tag !== "latest" || cacheRepository.includes("@")) throw new Error(); } catch {
-                e.add("cacheRepository", `"${cacheRepository}" is not a repository: write registry/repository without tag, e.g. localhost:5000/hello-cache`);
+            if (!["index", "per-arch-tags", "auto"].includes(manifest))
+                e.add("manifest", `"${manifest}" is not a manifest mode: use "index", "per-arch-tags" or "auto"`);
+            if (cacheRepository) {
+                try {
+                    if (parseRef(cacheRepository).tag !== "latest" || cacheRepository.includes("@")) throw new Error();
+                } catch {
+                    e.add(
+                        "cacheRepository",
+                        `"${cacheRepository}" is not a repository: write registry/repository without tag, e.g. localhost:5000/hello-cache`,
+                    );
+                }
             }
-        }
-        e.throwIfAny();
-        for (const w of sources!.warnings) warn(w);
-        return {
-            ...sources!.inputs, platforms: normalized, tags, push, manifest, buildArgs,
-            ...(target ? { target } : {}),
-            labels, annotations, ssh, ...(cacheRepository ? { cacheRepository } : {}),
-            noCache, pull, provenance, sbom, triggers, verify, deleteOnDestroy, load, exports, ...flags,
-        };
-    });
+            e.throwIfAny();
+            for (const w of sources!.warnings) warn(w);
+            return {
+                ...sources!.inputs,
+                platforms: normalized,
+                tags,
+                push,
+                manifest,
+                buildArgs,
+                ...(target ? { target } : {}),
+                labels,
+                annotations,
+                ssh,
+                ...(cacheRepository ? { cacheRepository } : {}),
+                noCache,
+                pull,
+                provenance,
+                sbom,
+                triggers,
+                verify,
+                deleteOnDestroy,
+                load,
+                exports,
+                ...flags,
+            };
+        },
+    );
     return {
         ...spread(checked, ARGS_FIELDS),
         ...caches!,
@@ -541,23 +722,36 @@ export function createImageInputs(args: MultiArchImageArgs, warn: (msg: string) 
  * tags' registries, or the tags' one registry. Each missing part, a server the tags do not
  * name, or no server with tags in several registries, is refused.
  */
-export function registryLogin(r: RegistryArgs, tags: pulumi.Input<string[]>): pulumi.Output<RegistryAuth & { address: string }> {
+export function registryLogin(
+    r: RegistryArgs,
+    tags: pulumi.Input<string[]>,
+): pulumi.Output<RegistryAuth & { address: string }> {
     return pulumi.all([r.server, r.username, r.password, tags]).apply(([server, username, password, tags]) => {
         const e = new ArgErrors("MultiArchImage");
-        if (!username) e.add("registry.username", "give the login's user name, or drop registry: the docker config's logins are used");
+        if (!username)
+            e.add(
+                "registry.username",
+                "give the login's user name, or drop registry: the docker config's logins are used",
+            );
         if (!password) e.add("registry.password", "give the login's password or token, as a Pulumi secret");
         const hosts = registriesOfTags(tags);
         let address = hosts[0];
         if (server) {
             address = registryOfServer(server);
             if (hosts.length && !hosts.includes(address)) {
-                e.add("registry.server", `"${server}" is not the tags' registry (${hosts.join(", ")}): this login is for a registry the image is pushed to; log in to others with registries (or \`docker login\`)`);
+                e.add(
+                    "registry.server",
+                    `"${server}" is not the tags' registry (${hosts.join(", ")}): this login is for a registry the image is pushed to; log in to others with registries (or \`docker login\`)`,
+                );
             }
         } else if (hosts.length > 1) {
-            e.add("registry.server", `the tags are in several registries (${hosts.join(", ")}): name the one this login is for, and log in to the others with registries`);
+            e.add(
+                "registry.server",
+                `the tags are in several registries (${hosts.join(", ")}): name the one this login is for, and log in to the others with registries`,
+            );
         }
         if (!address) e.add("registry.server", "the image has no tags: name the registry this login is for");
         e.throwIfAny();
-        return { username: username!, password: password!, address: address! };
+        return { username: username!, password: password!, address: address };
     });
 }

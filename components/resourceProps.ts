@@ -1,8 +1,14 @@
 // How the program side registers the plugin's resources: props shaped one Output per key,
 // pinned to this library's plugin version, with the 0.1 type tokens as aliases.
 import * as pulumi from "@pulumi/pulumi";
+
 import {
-    COMPONENT_TYPES, LEGACY_COMPONENT_TYPE, LEGACY_DYNAMIC_TYPE, ResourceType, SECRET_OUTPUTS, VERSION,
+    type COMPONENT_TYPES,
+    LEGACY_COMPONENT_TYPE,
+    LEGACY_DYNAMIC_TYPE,
+    type ResourceType,
+    SECRET_OUTPUTS,
+    VERSION,
 } from "../contract/tokens";
 
 /**
@@ -22,7 +28,10 @@ export function outputsOnly(keys: readonly string[]): pulumi.Inputs {
 }
 
 /** Options of a component: its 0.1 type token as an alias, so a 0.1 stack keeps it. */
-export function componentOptions(component: keyof typeof COMPONENT_TYPES, opts?: pulumi.ComponentResourceOptions): pulumi.ComponentResourceOptions {
+export function componentOptions(
+    component: keyof typeof COMPONENT_TYPES,
+    opts?: pulumi.ComponentResourceOptions,
+): pulumi.ComponentResourceOptions {
     return { ...opts, aliases: [...(opts?.aliases ?? []), { type: LEGACY_COMPONENT_TYPE(component) }] };
 }
 
@@ -34,13 +43,24 @@ export function componentOptions(component: keyof typeof COMPONENT_TYPES, opts?:
  * as plain strings; a name the outputs lack (the Image's build secrets) is ignored.
  */
 export class PluginResource extends pulumi.CustomResource {
-    constructor(type: ResourceType, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions & { parent: pulumi.ComponentResource }) {
-        const legacyParent = opts.parent.urn.apply((urn) => urn.replace(/(::|\$)multiarch:index:(\w+)::(.*)$/, "$1pulumi-multiarch:index:$2::$3"));
+    constructor(
+        type: ResourceType,
+        name: string,
+        props: pulumi.Inputs,
+        opts: pulumi.CustomResourceOptions & { parent: pulumi.ComponentResource },
+    ) {
+        const legacyParent = opts.parent.urn.apply((urn) =>
+            urn.replace(/(::|\$)multiarch:index:(\w+)::(.*)$/, "$1pulumi-multiarch:index:$2::$3"),
+        );
         super(type, name, props, {
             ...opts,
             version: VERSION,
             additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS[type]],
-            aliases: [...(opts.aliases ?? []), { type: LEGACY_DYNAMIC_TYPE(type) }, { type: LEGACY_DYNAMIC_TYPE(type), parent: legacyParent }],
+            aliases: [
+                ...(opts.aliases ?? []),
+                { type: LEGACY_DYNAMIC_TYPE(type) },
+                { type: LEGACY_DYNAMIC_TYPE(type), parent: legacyParent },
+            ],
         });
     }
 }

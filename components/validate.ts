@@ -1,7 +1,8 @@
 // Argument checks that run in the program, so bad input fails at `pulumi preview` with the
 // property path and the fix, before anything is created.
 import * as pulumi from "@pulumi/pulumi";
-import { parsePlatform, formatPlatform } from "../core/platform";
+
+import { formatPlatform, parsePlatform } from "../core/platform";
 
 export class ArgErrors {
     private readonly errors: { propertyPath: string; reason: string }[] = [];
@@ -29,7 +30,12 @@ export class ArgErrors {
 }
 
 /** Normalizes platform strings, recording an error per bad one; dedupes, keeps order. */
-export function checkPlatforms(errs: ArgErrors, prop: string, platforms: readonly string[] | undefined, required = true): string[] {
+export function checkPlatforms(
+    errs: ArgErrors,
+    prop: string,
+    platforms: readonly string[] | undefined,
+    required = true,
+): string[] {
     if (!platforms || platforms.length === 0) {
         if (required) errs.add(prop, `give at least one platform, e.g. ["linux/amd64", "linux/arm64"]`);
         return [];
@@ -58,8 +64,13 @@ function isKnownPlain(v: unknown): boolean {
  * it runs now, so bad input throws from the constructor: the program stops at preview with
  * the message, before any resource is registered. Otherwise it runs once the values are known.
  */
-export function validated<T extends Record<string, unknown>, U>(inputs: T, check: (values: { [K in keyof T]: pulumi.Unwrap<T[K]> }) => U): pulumi.Output<U> {
+export function validated<T extends Record<string, unknown>, U>(
+    inputs: T,
+    check: (values: { [K in keyof T]: pulumi.Unwrap<T[K]> }) => U,
+): pulumi.Output<U> {
     type Values = { [K in keyof T]: pulumi.Unwrap<T[K]> };
     if (Object.values(inputs).every(isKnownPlain)) return pulumi.output(check(inputs as Values)) as pulumi.Output<U>;
-    return (pulumi.all(inputs) as unknown as pulumi.Output<Values>).apply((values) => check(values)) as pulumi.Output<U>;
+    return (pulumi.all(inputs) as unknown as pulumi.Output<Values>).apply((values) =>
+        check(values),
+    ) as pulumi.Output<U>;
 }

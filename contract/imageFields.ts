@@ -93,5 +93,7 @@ export const ARGS_FIELDS = keys((f) => f.from === "args") as readonly FieldsFrom
 export const SECRET_FIELDS: readonly Key[] = keys((f) => f.secret === true);
 /** Inputs added after 0.2.0, at their defaults: a state without them holds the same. */
 export const ADDED_DEFAULTS: Partial<Record<Key, unknown>> = Object.fromEntries(
-    (Object.keys(IMAGE_FIELDS) as Key[]).flatMap((k) => ("addedDefault" in IMAGE_FIELDS[k] ? [[k, (IMAGE_FIELDS[k] as Field).addedDefault]] : [])),
+    (Object.keys(IMAGE_FIELDS) as Key[]).flatMap((k) =>
+        "addedDefault" in IMAGE_FIELDS[k] ? [[k, (IMAGE_FIELDS[k] as Field).addedDefault]] : [],
+    ),
 );

@@ -3,34 +3,47 @@
 // expanded the way the Dockerfile frontend does; then its layer count, read with the registry
 // client, which reaches the registry as the build does (docker's logins, the builder's TLS).
 import { DockerfileParser } from "dockerfile-ast";
+
 import * as platformlib from "./platform";
 import * as registry from "./registry";
 
 /** `$X`, `${X}`, `${X:-default}`, `${X:+alt}`, `${X-default}`, `${X+alt}`; undefined when a value is unknown. */
 export function expand(text: string, vars: Record<string, string | undefined>): string | undefined {
     let unknown = false;
-    const out = text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced, op, word, bare) => {
-        const name = braced ?? bare;
-        const v = vars[name];
-        const set = v !== undefined, nonEmpty = set && v !== "";
-        if (op === ":-") return nonEmpty ? v! : word;
-        if (op === "-") return set ? v! : word;
-        if (op === ":+") return nonEmpty ? word : "";
-        if (op === "+") return set ? word : "";
-        if (!set) unknown = true;
-        return v ?? "";
-    });
+    const out = text.replace(
+        /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+        (_m, braced, op, word, bare) => {
+            const name = braced ?? bare;
+            const v = vars[name];
+            const set = v !== undefined,
+                nonEmpty = set && v !== "";
+            if (op === ":-") return nonEmpty ? v : word;
+            if (op === "-") return set ? v : word;
+            if (op === ":+") return nonEmpty ? word : "";
+            if (op === "+") return set ? word : "";
+            if (!set) unknown = true;
+            return v ?? "";
+        },
+    );
     return unknown ? undefined : out;
 }
 
 /** The final stage's base image reference, "scratch", or undefined when it cannot be known here. */
-export function finalStageBase(dockerfile: string, buildArgs: Record<string, string>, target: string | undefined, platform: string): string | undefined {
+export function finalStageBase(
+    dockerfile: string,
+    buildArgs: Record<string, string>,
+    target: string | undefined,
+    platform: string,
+): string | undefined {
     const df = DockerfileParser.parse(dockerfile);
     const froms = df.getFROMs();
     if (!froms.length) return undefined;
     const p = platformlib.parsePlatform(platform);
     const vars: Record<string, string | undefined> = {
-        TARGETPLATFORM: platformlib.formatPlatform(p), TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? "",
+        TARGETPLATFORM: platformlib.formatPlatform(p),
+        TARGETOS: p.os,
+        TARGETARCH: p.architecture,
+        TARGETVARIANT: p.variant ?? "",
     };
     // ARGs before the first FROM: their defaults, overridden by build args.
     const firstFrom = froms[0].getRange().start.line;
@@ -55,7 +68,10 @@ export function finalStageBase(dockerfile: string, buildArgs: Record<string, str
 
 /** The names of the Dockerfile's stages (`FROM ... AS <name>`), lower-cased as BuildKit matches them. */
 export function stageNames(dockerfile: string): string[] {
-    return DockerfileParser.parse(dockerfile).getFROMs().map((f) => f.getBuildStage()?.toLowerCase()).filter((n): n is string => !!n);
+    return DockerfileParser.parse(dockerfile)
+        .getFROMs()
+        .map((f) => f.getBuildStage()?.toLowerCase())
+        .filter((n): n is string => !!n);
 }
 
 /** How many layers `ref` has for `platform` (0 for scratch); `opts` say how its registry is reached. */
@@ -71,9 +87,25 @@ export async function baseLayerCount(ref: string, platform: string, opts: regist
     let m = await read(r.digest ?? r.tag!);
     if (Array.isArray(m.manifests)) {
         const want = platformlib.formatPlatform(platformlib.parsePlatform(platform));
-        const entry = m.manifests.find((e: any) => e.platform && (() => {
-            try { return platformlib.formatPlatform(platformlib.parsePlatform([e.platform.os, e.platform.architecture, e.platform.variant].filter(Boolean).join("/"))) === want; } catch { return false; }
-        })());
+        const entry = m.manifests.find(
+            (e: any) =>
+                e.platform &&
+                (() => {
+                    try {
+                        return (
+                            platformlib.formatPlatform(
+                                platformlib.parsePlatform(
+                                    [e.platform.os, e.platform.architecture, e.platform.variant]
+                                        .filter(Boolean)
+                                        .join("/"),
+                                ),
+                            ) === want
+                        );
+                    } catch {
+                        return false;
+                    }
+                })(),
+        );
         if (!entry) throw new Error(`${ref} has no ${platform} image`);
         m = await read(entry.digest);
     }

@@ -4,6 +4,7 @@
 // write the table on a host (local or over SSH, see host.ts).
 import * as fs from "fs";
 import * as os from "os";
+
 import type { Host } from "./host";
 import { ARCHITECTURES, qemuName } from "./platform";
 
@@ -90,7 +91,6 @@ export function sameFlags(a: string, b: string): boolean {
     return [...a].sort().join("") === [...b].sort().join("");
 }
 
-
 /** Parses the output of DUMP_HANDLERS: "### <name>" then the entry, for each handler. */
 export function parseHandlerDump(text: string): Record<string, Handler> {
     const out: Record<string, Handler> = {};
@@ -127,7 +127,10 @@ export function factsScript(definitionsDir: string, names: string[], checkDocker
         `echo "machine=$(uname -m)"`,
         `[ -e ${BINFMT_DIR}/register ] && echo mounted=1 || echo mounted=0`,
         checkDocker ? `docker info >/dev/null 2>&1 && echo docker=1 || echo docker=0` : "echo docker=0",
-        ...names.map((n) => `if [ -f '${definitionsDir}/${n}' ]; then echo '### ${n}'; cat '${definitionsDir}/${n}'; i=$(sed -n 's/^interpreter //p' '${definitionsDir}/${n}'); [ -e "$i" ] && echo "### interpreter-exists $i"; fi`),
+        ...names.map(
+            (n) =>
+                `if [ -f '${definitionsDir}/${n}' ]; then echo '### ${n}'; cat '${definitionsDir}/${n}'; i=$(sed -n 's/^interpreter //p' '${definitionsDir}/${n}'); [ -e "$i" ] && echo "### interpreter-exists $i"; fi`,
+        ),
         "true",
     ].join("\n");
 }
@@ -148,17 +151,25 @@ export function parseFacts(text: string): HostFacts {
         else definitions[title] = nl < 0 ? "" : s.slice(nl + 1);
     }
     return {
-        uid: Number(kv.uid ?? -1), kernel: kv.kernel ?? "", machine: kv.machine ?? "",
-        mounted: kv.mounted === "1", docker: kv.docker === "1", definitions, interpreters,
+        uid: Number(kv.uid ?? -1),
+        kernel: kv.kernel ?? "",
+        machine: kv.machine ?? "",
+        mounted: kv.mounted === "1",
+        docker: kv.docker === "1",
+        definitions,
+        interpreters,
     };
 }
 
 /** Platforms a machine (`uname -m`) runs without emulation. */
 export function nativePlatforms(machine: string): string[] {
     switch (machine) {
-        case "x86_64": return ["linux/amd64", "linux/386"];
-        case "aarch64": return ["linux/arm64"];
-        case "armv7l": return ["linux/arm/v7", "linux/arm/v6"];
+        case "x86_64":
+            return ["linux/amd64", "linux/386"];
+        case "aarch64":
+            return ["linux/arm64"];
+        case "armv7l":
+            return ["linux/arm/v7", "linux/arm/v6"];
         default: {
             const arch = Object.entries(ARCHITECTURES).find(([, a]) => a.uname === machine || a.qemu === machine);
             return arch ? [`linux/${arch[0]}`] : [];
@@ -193,22 +204,47 @@ export interface PreflightInput {
  * handlers already registered that serve as they are (enabled, with the flags), e.g. from
  * tonistiigi/binfmt on a machine without qemu-user-static; they need no definition.
  */
-export function preflight(facts: HostFacts, input: PreflightInput, where: string, serving: string[] = []): { property: string; reason: string }[] {
+export function preflight(
+    facts: HostFacts,
+    input: PreflightInput,
+    where: string,
+    serving: string[] = [],
+): { property: string; reason: string }[] {
     const errors: { property: string; reason: string }[] = [];
     if (!facts.mounted) {
-        errors.push({ property: "host", reason: `binfmt_misc is not mounted on ${where}: run \`mount -t binfmt_misc binfmt_misc ${BINFMT_DIR}\` as root there (scripts/bootstrap does it locally)` });
+        errors.push({
+            property: "host",
+            reason: `binfmt_misc is not mounted on ${where}: run \`mount -t binfmt_misc binfmt_misc ${BINFMT_DIR}\` as root there (scripts/bootstrap does it locally)`,
+        });
     }
     if (input.flags.includes("F") && !kernelAtLeast(facts.kernel, 4, 8)) {
-        errors.push({ property: "flags", reason: `flag F needs Linux 4.8 or newer, ${where} runs ${facts.kernel}: upgrade the kernel (the article's advice for old CentOS hosts) or drop F from flags` });
+        errors.push({
+            property: "flags",
+            reason: `flag F needs Linux 4.8 or newer, ${where} runs ${facts.kernel}: upgrade the kernel (the article's advice for old CentOS hosts) or drop F from flags`,
+        });
     }
     if (facts.uid !== 0) {
-        errors.push({ property: "method", reason: `registering handlers writes ${BINFMT_DIR}/register and needs root, but ${where} runs this as uid ${facts.uid}: connect as root` });
+        errors.push({
+            property: "method",
+            reason: `registering handlers writes ${BINFMT_DIR}/register and needs root, but ${where} runs this as uid ${facts.uid}: connect as root`,
+        });
     }
     if (input.method === "container") {
-        if (!facts.docker) errors.push({ property: "method", reason: `method "container" runs an emulator-install image, but docker is not installed or its engine does not answer on ${where}: install and start docker there, or use method "host"` });
-        if (!input.image) errors.push({ property: "image", reason: `method "container" needs an emulator-install image, e.g. "registry/binfmt@sha256:..."` });
+        if (!facts.docker)
+            errors.push({
+                property: "method",
+                reason: `method "container" runs an emulator-install image, but docker is not installed or its engine does not answer on ${where}: install and start docker there, or use method "host"`,
+            });
+        if (!input.image)
+            errors.push({
+                property: "image",
+                reason: `method "container" needs an emulator-install image, e.g. "registry/binfmt@sha256:..."`,
+            });
         else if (!/@sha256:[a-f0-9]{64}$/.test(input.image) && !input.allowUnpinnedImage) {
-            errors.push({ property: "image", reason: `"${input.image}" is not pinned by digest; a privileged image must not change under you: write it as name@sha256:<digest>, or set allowUnpinnedImage: true to accept that risk` });
+            errors.push({
+                property: "image",
+                reason: `"${input.image}" is not pinned by digest; a privileged image must not change under you: write it as name@sha256:<digest>, or set allowUnpinnedImage: true to accept that risk`,
+            });
         }
     } else {
         const native = nativePlatforms(facts.machine);
@@ -216,12 +252,18 @@ export function preflight(facts: HostFacts, input: PreflightInput, where: string
             const name = handlerName(p);
             const text = facts.definitions[name];
             if (text === undefined) {
-                errors.push({ property: "platforms", reason: `no QEMU definition for ${p} at ${input.definitionsDir}/${name} on ${where}: install qemu-user-static there (apt-get install qemu-user-static)` });
+                errors.push({
+                    property: "platforms",
+                    reason: `no QEMU definition for ${p} at ${input.definitionsDir}/${name} on ${where}: install qemu-user-static there (apt-get install qemu-user-static)`,
+                });
                 continue;
             }
             const interp = /^interpreter\s+(\S+)/m.exec(text)?.[1] ?? "";
             if (!facts.interpreters.includes(interp)) {
-                errors.push({ property: "platforms", reason: `interpreter ${interp} for ${p} is missing on ${where}: reinstall qemu-user-static (apt-get install --reinstall qemu-user-static)` });
+                errors.push({
+                    property: "platforms",
+                    reason: `interpreter ${interp} for ${p} is missing on ${where}: reinstall qemu-user-static (apt-get install --reinstall qemu-user-static)`,
+                });
             }
         }
     }
@@ -230,7 +272,12 @@ export function preflight(facts: HostFacts, input: PreflightInput, where: string
 
 // --- operations on a host ---------------------------------------------------------------
 
-export async function gatherFacts(host: Host, definitionsDir: string, platforms: string[], checkDocker = false): Promise<HostFacts> {
+export async function gatherFacts(
+    host: Host,
+    definitionsDir: string,
+    platforms: string[],
+    checkDocker = false,
+): Promise<HostFacts> {
     const names = [...new Set(platforms.map(handlerName))];
     // This machine without docker's answer: read in this process, as the script would print it.
     if (host.local && !checkDocker) return parseFacts(localFacts(definitionsDir, names));
@@ -240,17 +287,36 @@ export async function gatherFacts(host: Host, definitionsDir: string, platforms:
 
 /** What {@link factsScript} prints on this machine (without docker's answer), read without a shell. */
 export function localFacts(definitionsDir: string, names: string[]): string {
-    const isFile = (f: string) => { try { return fs.statSync(f).isFile(); } catch { return false; } };
-    const lines = [`uid=${process.getuid?.() ?? -1}`, `kernel=${os.release()}`, `machine=${os.machine()}`,
-        `mounted=${fs.existsSync(`${BINFMT_DIR}/register`) ? 1 : 0}`, "docker=0"];
+    const isFile = (f: string) => {
+        try {
+            return fs.statSync(f).isFile();
+        } catch {
+            return false;
+        }
+    };
+    const lines = [
+        `uid=${process.getuid?.() ?? -1}`,
+        `kernel=${os.release()}`,
+        `machine=${os.machine()}`,
+        `mounted=${fs.existsSync(`${BINFMT_DIR}/register`) ? 1 : 0}`,
+        "docker=0",
+    ];
     let out = lines.map((l) => `${l}\n`).join("");
     for (const n of names) {
         const file = `${definitionsDir}/${n}`;
         if (!isFile(file)) continue;
         let text: string;
-        try { text = fs.readFileSync(file, "utf8"); } catch { continue; }
+        try {
+            text = fs.readFileSync(file, "utf8");
+        } catch {
+            continue;
+        }
         out += `### ${n}\n${text}`;
-        const interp = text.split("\n").filter((l) => l.startsWith("interpreter ")).map((l) => l.slice("interpreter ".length)).join("\n");
+        const interp = text
+            .split("\n")
+            .filter((l) => l.startsWith("interpreter "))
+            .map((l) => l.slice("interpreter ".length))
+            .join("\n");
         if (fs.existsSync(interp)) out += `### interpreter-exists ${interp}\n`;
     }
     return out;
@@ -259,13 +325,22 @@ export function localFacts(definitionsDir: string, names: string[]): string {
 /** What DUMP_HANDLERS prints on this machine, read without a shell. */
 export function localHandlerDump(): string {
     let names: string[];
-    try { names = fs.readdirSync(BINFMT_DIR).filter((n) => n.startsWith("qemu-")).sort(); } catch { return ""; }
+    try {
+        names = fs
+            .readdirSync(BINFMT_DIR)
+            .filter((n) => n.startsWith("qemu-"))
+            .sort();
+    } catch {
+        return "";
+    }
     let out = "";
     for (const n of names) {
         try {
             const f = `${BINFMT_DIR}/${n}`;
             if (fs.statSync(f).isFile()) out += `### ${n}\n${fs.readFileSync(f, "utf8")}`;
-        } catch { /* removed meanwhile */ }
+        } catch {
+            /* removed meanwhile */
+        }
     }
     return out;
 }
@@ -296,7 +371,10 @@ export async function unregister(host: Host, name: string): Promise<void> {
 
 /** Runs `program` on the host (sent on stdin); resolves its exit code. */
 export async function runProgram(host: Host, program: Buffer): Promise<number> {
-    const r = await host.sh(`f=$(mktemp) && cat > "$f" && chmod 700 "$f" && { "$f"; echo "exit=$?"; rm -f "$f"; }`, program);
+    const r = await host.sh(
+        `f=$(mktemp) && cat > "$f" && chmod 700 "$f" && { "$f"; echo "exit=$?"; rm -f "$f"; }`,
+        program,
+    );
     const m = /exit=(\d+)/.exec(r.stdout);
     return m ? Number(m[1]) : -1;
 }

@@ -2,8 +2,9 @@
 // not. Each BinfmtSetup records a claim on every handler it relies on, and a handler a stack
 // registered is removed only by the destroy of the last stack that claims it. Kept on tmpfs:
 // a reboot clears the claims with the handlers.
-import { must } from "./binfmt";
 import * as fs from "fs";
+
+import { must } from "./binfmt";
 import type { Host } from "./host";
 
 export const CLAIMS_DIR = "/run/pulumi-multiarch/binfmt";
@@ -19,10 +20,12 @@ function checkedNames(names: string[], claim: string): void {
  */
 export async function claimHandlers(host: Host, names: string[], claim: string, registered: string[]): Promise<void> {
     checkedNames([...names, ...registered], claim);
-    const script = names.map((n) => {
-        const d = `${CLAIMS_DIR}/${n}`;
-        return `${registered.includes(n) ? `rm -rf ${d} && mkdir -p ${d}/users && : > ${d}/registered && ` : ""}mkdir -p ${d}/users && : > ${d}/users/${claim}`;
-    }).join("\n");
+    const script = names
+        .map((n) => {
+            const d = `${CLAIMS_DIR}/${n}`;
+            return `${registered.includes(n) ? `rm -rf ${d} && mkdir -p ${d}/users && : > ${d}/registered && ` : ""}mkdir -p ${d}/users && : > ${d}/users/${claim}`;
+        })
+        .join("\n");
     await must(host, `recording which stacks use ${names.join(", ")}`, `set -e\n${script || ":"}`);
 }
 
@@ -30,15 +33,27 @@ export async function claimHandlers(host: Host, names: string[], claim: string, 
  * Drops `claim` from each handler in `names`; returns the handlers now claimed by no one
  * else, each with whether a stack registered it (and so may remove it).
  */
-export async function releaseHandlers(host: Host, names: string[], claim: string): Promise<Record<string, { registered: boolean }>> {
+export async function releaseHandlers(
+    host: Host,
+    names: string[],
+    claim: string,
+): Promise<Record<string, { registered: boolean }>> {
     checkedNames(names, claim);
-    const script = names.map((n) => {
-        const d = `${CLAIMS_DIR}/${n}`;
-        return `rm -f ${d}/users/${claim}; if [ -z "$(ls -A ${d}/users 2>/dev/null)" ]; then if [ -e ${d}/registered ]; then echo "${n} registered"; else echo "${n} other"; fi; rm -rf ${d}; fi`;
-    }).join("\n");
+    const script = names
+        .map((n) => {
+            const d = `${CLAIMS_DIR}/${n}`;
+            return `rm -f ${d}/users/${claim}; if [ -z "$(ls -A ${d}/users 2>/dev/null)" ]; then if [ -e ${d}/registered ]; then echo "${n} registered"; else echo "${n} other"; fi; rm -rf ${d}; fi`;
+        })
+        .join("\n");
     const r = await host.sh(script || ":");
     if (r.code !== 0) throw new Error(`releasing ${names.join(", ")} on ${host.describe()} failed: ${r.stderr.trim()}`);
-    return Object.fromEntries(r.stdout.split("\n").filter(Boolean).map((l) => l.split(" ")).map(([n, how]) => [n, { registered: how === "registered" }]));
+    return Object.fromEntries(
+        r.stdout
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => l.split(" "))
+            .map(([n, how]) => [n, { registered: how === "registered" }]),
+    );
 }
 
 /** Whether `claim` is still recorded on every handler in `names` (a reboot clears claims). */

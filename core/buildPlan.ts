@@ -7,7 +7,7 @@
 import * as binfmt from "./binfmt";
 import type { BuilderInfo } from "./buildx";
 import { formatPlatform, normalizePlatform, parsePlatform } from "./platform";
-import { neededStages, parseStages, Stage, stageLabel, stagePlatforms } from "./stages";
+import { neededStages, parseStages, type Stage, stageLabel, stagePlatforms } from "./stages";
 
 /** A node of the builder, as the plan needs it. */
 export interface PlanNode {
@@ -84,7 +84,8 @@ export interface DeclaredBuilder {
 
 /** Nodes whose BuildKit runs on this machine: its binfmt handlers are theirs. */
 export function onThisMachine(endpoint: string | undefined, driver: string): boolean {
-    if (driver === "docker" || driver === "docker-container") return !endpoint || /^(unix:\/\/|default$|npipe:)/.test(endpoint);
+    if (driver === "docker" || driver === "docker-container")
+        return !endpoint || /^(unix:\/\/|default$|npipe:)/.test(endpoint);
     return !!endpoint && /^(unix:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(endpoint);
 }
 
@@ -93,12 +94,28 @@ export function onThisMachine(endpoint: string | undefined, driver: string): boo
  * first its BuildKit reports (a worker lists its own platform first, then what it emulates).
  * `handlers`: this machine's (platform -> handler), for nodes that run on it.
  */
-export function listedNodes(b: BuilderInfo, declared: Record<string, string[]>, handlers: Record<string, string>): PlanNode[] {
+export function listedNodes(
+    b: BuilderInfo,
+    declared: Record<string, string[]>,
+    handlers: Record<string, string>,
+): PlanNode[] {
     return b.nodes.map((n) => {
         const d = declared[n.name] ?? [];
-        const platforms = n.platforms.map((p) => { try { return normalizePlatform(p); } catch { return p; } });
+        const platforms = n.platforms.map((p) => {
+            try {
+                return normalizePlatform(p);
+            } catch {
+                return p;
+            }
+        });
         const native = d[0] ?? platforms[0];
-        return { name: n.name, ...(native ? { native } : {}), declared: d, platforms: [...new Set(platforms)], handlers: onThisMachine(n.endpoint, b.driver) ? handlers : {} };
+        return {
+            name: n.name,
+            ...(native ? { native } : {}),
+            declared: d,
+            platforms: [...new Set(platforms)],
+            handlers: onThisMachine(n.endpoint, b.driver) ? handlers : {},
+        };
     });
 }
 
@@ -107,15 +124,27 @@ export function listedNodes(b: BuilderInfo, declared: Record<string, string[]>, 
  * node of this machine runs its platform (`host`) and what its BinfmtSetup and the registered
  * handlers emulate; a remote node, what is declared for it.
  */
-export function declaredNodes(b: DeclaredBuilder, host: string | undefined, handlers: Record<string, string>): PlanNode[] {
+export function declaredNodes(
+    b: DeclaredBuilder,
+    host: string | undefined,
+    handlers: Record<string, string>,
+): PlanNode[] {
     return b.nodes.map((n) => {
         const local = onThisMachine(n.endpoint, b.driver);
         const native = n.platforms[0] ?? (local ? host : undefined);
-        const emulated = local ? [...new Set([...(Array.isArray(b.emulated) ? b.emulated : []), ...Object.keys(handlers)])].filter((p) => !native || !runsNatively(p, native)) : [];
+        const emulated = local
+            ? [...new Set([...(Array.isArray(b.emulated) ? b.emulated : []), ...Object.keys(handlers)])].filter(
+                  (p) => !native || !runsNatively(p, native),
+              )
+            : [];
         return {
-            name: n.name, ...(native ? { native } : {}), declared: n.platforms,
+            name: n.name,
+            ...(native ? { native } : {}),
+            declared: n.platforms,
             platforms: [...new Set([...n.platforms, ...(native ? [native] : []), ...emulated])],
-            handlers: Object.fromEntries(emulated.map((p) => [p, handlers[p] ?? `${binfmt.handlerName(p)} (registered by the BinfmtSetup)`])),
+            handlers: Object.fromEntries(
+                emulated.map((p) => [p, handlers[p] ?? `${binfmt.handlerName(p)} (registered by the BinfmtSetup)`]),
+            ),
         };
     });
 }
@@ -125,7 +154,8 @@ export type BasePlatforms = (image: string) => string[] | undefined;
 
 /** True when a node of platform `native` runs `p`'s binaries without emulation. */
 export function runsNatively(p: string, native: string): boolean {
-    const a = parsePlatform(p).architecture, n = parsePlatform(native).architecture;
+    const a = parsePlatform(p).architecture,
+        n = parsePlatform(native).architecture;
     return a === n || (a === "386" && n === "amd64");
 }
 
@@ -159,17 +189,32 @@ export function planBuild(input: PlanInput): PlatformPlan[] {
         const node = input.nodes.length ? nodeFor(platform, input.platforms, input.nodes) : undefined;
         const native = node?.native;
         const mode = !native ? "unknown" : runsNatively(platform, native) ? "native" : "emulated";
-        const handler = mode === "emulated" ? node!.handlers[platform] ?? `qemu (the handler of ${node!.name}'s host)` : undefined;
+        const handler =
+            mode === "emulated"
+                ? (node!.handlers[platform] ?? `qemu (the handler of ${node!.name}'s host)`)
+                : undefined;
         const stages = parsed && native ? planStages(parsed, needed, input, platform, native) : [];
-        const other = mode === "emulated" ? input.nodes.find((n) => n.native && runsNatively(platform, n.native)) : undefined;
+        const other =
+            mode === "emulated" ? input.nodes.find((n) => n.native && runsNatively(platform, n.native)) : undefined;
         return {
-            platform, node: node?.name ?? "unknown", nodePlatform: native ?? "unknown", mode, ...(handler ? { handler } : {}),
-            ...(other ? { nativeNode: other.name } : {}), stages,
+            platform,
+            node: node?.name ?? "unknown",
+            nodePlatform: native ?? "unknown",
+            mode,
+            ...(handler ? { handler } : {}),
+            ...(other ? { nativeNode: other.name } : {}),
+            stages,
         };
     });
 }
 
-function planStages(parsed: ReturnType<typeof parseStages>, needed: Stage[], input: PlanInput, platform: string, native: string): StagePlan[] {
+function planStages(
+    parsed: ReturnType<typeof parseStages>,
+    needed: Stage[],
+    input: PlanInput,
+    platform: string,
+    native: string,
+): StagePlan[] {
     const where = stagePlatforms(parsed.stages, parsed.globalArgs, input.buildArgs, platform, native);
     const final = needed[needed.length - 1];
     return needed.map((s) => {
@@ -184,8 +229,15 @@ function planStages(parsed: ReturnType<typeof parseStages>, needed: Stage[], inp
             note = `${w.image} has no ${w.platform} image: BuildKit takes its ${held.join(", ")} one, whose binaries run${s.runs.length ? "" : " (if any ran)"}`;
         }
         return {
-            stage: stageLabel(s), line: s.line, platform: w.platform ?? "unknown", runsOn: w.runsOn, reason: w.reason, final: s === final,
-            runs: s.runs.length, emulated: runsAs ? !runsNatively(runsAs, native) : false, ...(note ? { note } : {}),
+            stage: stageLabel(s),
+            line: s.line,
+            platform: w.platform ?? "unknown",
+            runsOn: w.runsOn,
+            reason: w.reason,
+            final: s === final,
+            runs: s.runs.length,
+            emulated: runsAs ? !runsNatively(runsAs, native) : false,
+            ...(note ? { note } : {}),
         };
     });
 }
@@ -206,17 +258,43 @@ export interface EmulatedStep {
 
 /** A compiler or a build that compiles, and how to move it to the build platform. */
 const COMPILES: { re: RegExp; what: string; fix: string }[] = [
-    { re: /\bgo (build|install)\b/, what: "go build", fix: "add `ARG TARGETOS TARGETARCH` and build with `GOOS=$TARGETOS GOARCH=$TARGETARCH` (Go cross-compiles)" },
-    { re: /\bcargo (build|install)\b|\brustc\b/, what: "a Rust build", fix: "build with `cargo build --target <triple of $TARGETARCH>` (aarch64-unknown-linux-gnu, x86_64-unknown-linux-gnu) and that target's linker" },
-    { re: /\b(gcc|g\+\+|cc|c\+\+|clang|clang\+\+)\b|\b(make|cmake|ninja)\b/, what: "a C/C++ compile", fix: "compile with a cross compiler for $TARGETARCH (e.g. `CC=aarch64-linux-gnu-gcc` from gcc-aarch64-linux-gnu, or `clang --target=aarch64-linux-gnu`)" },
-    { re: /\b(javac|mvn|gradle|gradlew)\b/, what: "a Java build", fix: "bytecode does not depend on the architecture: the jar built there is the same; copy it into the target stage" },
-    { re: /\b(npm (ci|install)|yarn install|pnpm install)\b/, what: "an npm install (native modules compile under node-gyp)", fix: "JavaScript does not depend on the architecture: install there and copy node_modules, with `npm_config_arch=$TARGETARCH` for modules that ship prebuilt binaries" },
-    { re: /\bdotnet (publish|build)\b/, what: "a .NET build", fix: "publish with `-r linux-$TARGETARCH` (x64/arm64 runtime identifiers)" },
+    {
+        re: /\bgo (build|install)\b/,
+        what: "go build",
+        fix: "add `ARG TARGETOS TARGETARCH` and build with `GOOS=$TARGETOS GOARCH=$TARGETARCH` (Go cross-compiles)",
+    },
+    {
+        re: /\bcargo (build|install)\b|\brustc\b/,
+        what: "a Rust build",
+        fix: "build with `cargo build --target <triple of $TARGETARCH>` (aarch64-unknown-linux-gnu, x86_64-unknown-linux-gnu) and that target's linker",
+    },
+    {
+        re: /\b(gcc|g\+\+|cc|c\+\+|clang|clang\+\+)\b|\b(make|cmake|ninja)\b/,
+        what: "a C/C++ compile",
+        fix: "compile with a cross compiler for $TARGETARCH (e.g. `CC=aarch64-linux-gnu-gcc` from gcc-aarch64-linux-gnu, or `clang --target=aarch64-linux-gnu`)",
+    },
+    {
+        re: /\b(javac|mvn|gradle|gradlew)\b/,
+        what: "a Java build",
+        fix: "bytecode does not depend on the architecture: the jar built there is the same; copy it into the target stage",
+    },
+    {
+        re: /\b(npm (ci|install)|yarn install|pnpm install)\b/,
+        what: "an npm install (native modules compile under node-gyp)",
+        fix: "JavaScript does not depend on the architecture: install there and copy node_modules, with `npm_config_arch=$TARGETARCH` for modules that ship prebuilt binaries",
+    },
+    {
+        re: /\bdotnet (publish|build)\b/,
+        what: "a .NET build",
+        fix: "publish with `-r linux-$TARGETARCH` (x64/arm64 runtime identifiers)",
+    },
 ];
 
 /** A RUN's commands, without package installs (`apt-get install gcc` installs a compiler, it compiles nothing). */
 function commands(run: string): string[] {
-    return run.split(/&&|\|\||;|\|/).map((c) => c.trim())
+    return run
+        .split(/&&|\|\||;|\|/)
+        .map((c) => c.trim())
         .filter((c) => !/^(sudo\s+)?(apt-get|apt|apk|yum|dnf|microdnf|zypper|pip3?|conda)\b/.test(c));
 }
 
@@ -226,7 +304,11 @@ function commands(run: string): string[] {
  * platform. Each says the fix, a node of the builder that runs the platform natively where
  * there is one, and what the step cost in the last build.
  */
-export function compileAdvice(plan: PlatformPlan[], dockerfile: string | undefined, cost: EmulatedStep[] = []): string[] {
+export function compileAdvice(
+    plan: PlatformPlan[],
+    dockerfile: string | undefined,
+    cost: EmulatedStep[] = [],
+): string[] {
     if (dockerfile === undefined) return [];
     const { stages } = parseStages(dockerfile);
     const out = new Map<string, { platforms: string[]; text: (ps: string[]) => string }>();
@@ -238,19 +320,25 @@ export function compileAdvice(plan: PlatformPlan[], dockerfile: string | undefin
                 if (!c) return;
                 const key = `${run.line}`;
                 // A step that already builds for $TARGETARCH needs only the FROM (the article's emulated Dockerfile).
-                const fix = /\$\{?TARGETARCH\}?/.test(run.text) ? "keep the step as it is (it already builds for $TARGETARCH)" : c.fix;
+                const fix = /\$\{?TARGETARCH\}?/.test(run.text)
+                    ? "keep the step as it is (it already builds for $TARGETARCH)"
+                    : c.fix;
                 const nodeFix = p.nativeNode
                     ? `or let node ${p.nativeNode}, which runs ${p.platform} natively, build it: declare each node's platforms (BuildxBuilder \`platforms\`, \`nodes[].platforms\`), so buildx sends ${p.platform} there`
                     : `or give the builder a node that runs ${p.platform} natively (BuildxBuilder \`nodes\`)`;
                 const entry = out.get(key) ?? {
                     platforms: [],
                     text: (ps: string[]) => {
-                        const spent = cost.filter((s) => ps.includes(s.platform) && s.stage === sp.stage && s.run === i + 1);
+                        const spent = cost.filter(
+                            (s) => ps.includes(s.platform) && s.stage === sp.stage && s.run === i + 1,
+                        );
                         const measured = spent.length
                             ? `; the last build spent ${spent.map((s) => `${s.seconds.toFixed(1)} s (${s.platform})`).join(", ")} on it`
                             : "";
-                        return `line ${run.line}: ${c.what} in stage ${sp.stage} runs under emulation for ${ps.join(", ")} (${sp.reason}), ` +
-                            `typically several times slower${measured}. Fix: start the stage with \`FROM --platform=$BUILDPLATFORM\` and ${fix}; ${nodeFix}`;
+                        return (
+                            `line ${run.line}: ${c.what} in stage ${sp.stage} runs under emulation for ${ps.join(", ")} (${sp.reason}), ` +
+                            `typically several times slower${measured}. Fix: start the stage with \`FROM --platform=$BUILDPLATFORM\` and ${fix}; ${nodeFix}`
+                        );
                     },
                 };
                 if (!entry.platforms.includes(p.platform)) entry.platforms.push(p.platform);
@@ -262,24 +350,42 @@ export function compileAdvice(plan: PlatformPlan[], dockerfile: string | undefin
 }
 
 /** The plan as a few lines for the preview's diagnostics; with what the last build spent emulated. */
-export function describePlan(builder: string, plan: PlatformPlan[], cost?: { steps: EmulatedStep[]; unknown?: string }): string {
+export function describePlan(
+    builder: string,
+    plan: PlatformPlan[],
+    cost?: { steps: EmulatedStep[]; unknown?: string },
+): string {
     const lines = [`build plan on builder ${builder}:`];
     for (const p of plan) {
-        const how = p.mode === "native" ? "native" : p.mode === "emulated" ? `emulated through ${p.handler}` : "its own platform is unknown";
+        const how =
+            p.mode === "native"
+                ? "native"
+                : p.mode === "emulated"
+                  ? `emulated through ${p.handler}`
+                  : "its own platform is unknown";
         lines.push(`  ${p.platform}: node ${p.node} (${p.nodePlatform}), ${how}`);
         for (const s of p.stages) {
             const runs = s.runs === 0 ? "no RUN" : `${s.runs} RUN`;
             const where = s.runs === 0 ? "nothing executes" : s.emulated ? "emulated" : "native";
-            lines.push(`    ${s.stage}${s.final ? " (final)" : ""}, line ${s.line}: ${s.platform}, ${s.reason}; ${runs}: ${where}${s.note ? ` (${s.note})` : ""}`);
+            lines.push(
+                `    ${s.stage}${s.final ? " (final)" : ""}, line ${s.line}: ${s.platform}, ${s.reason}; ${runs}: ${where}${s.note ? ` (${s.note})` : ""}`,
+            );
         }
     }
     if (cost) {
         if (cost.unknown) lines.push(`  last build: emulated time unknown (${cost.unknown})`);
         else {
             const total = cost.steps.reduce((a, s) => a + s.seconds, 0);
-            const per = [...new Set(cost.steps.map((s) => s.platform))].map((pl) =>
-                `${pl} ${cost.steps.filter((s) => s.platform === pl).reduce((a, s) => a + s.seconds, 0).toFixed(1)} s`);
-            lines.push(`  last build: ${total.toFixed(1)} s of RUN steps under emulation${per.length ? ` (${per.join(", ")})` : ""}`);
+            const per = [...new Set(cost.steps.map((s) => s.platform))].map(
+                (pl) =>
+                    `${pl} ${cost.steps
+                        .filter((s) => s.platform === pl)
+                        .reduce((a, s) => a + s.seconds, 0)
+                        .toFixed(1)} s`,
+            );
+            lines.push(
+                `  last build: ${total.toFixed(1)} s of RUN steps under emulation${per.length ? ` (${per.join(", ")})` : ""}`,
+            );
             for (const s of [...cost.steps].sort((a, b) => b.seconds - a.seconds).slice(0, 5)) {
                 lines.push(`    ${s.seconds.toFixed(1)} s  [${s.platform} ${s.stage}] ${s.step}`);
             }

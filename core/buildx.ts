@@ -3,12 +3,13 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { run, RunOptions } from "./exec";
-import * as cacheLib from "./cache";
+
 import type { CacheCredentials } from "./cache";
+import * as cacheLib from "./cache";
 import * as dockerConfig from "./dockerConfig";
-import { buildxDir } from "./registryHosts";
+import { run, type RunOptions } from "./exec";
 import { csvField } from "./exports";
+import { buildxDir } from "./registryHosts";
 import * as tempDirs from "./tempDirs";
 
 export interface BuilderNode {
@@ -75,7 +76,11 @@ export async function version(): Promise<string> {
     const key = binariesKey();
     const file = key ? path.join(tempDirs.cacheDir("buildx-version"), `${key}.txt`) : undefined;
     if (file) {
-        try { return fs.readFileSync(file, "utf8"); } catch { /* not asked yet */ }
+        try {
+            return fs.readFileSync(file, "utf8");
+        } catch {
+            /* not asked yet */
+        }
     }
     const v = parseVersion((await run("docker", ["buildx", "version"])).stdout);
     if (file) fs.writeFileSync(file, v);
@@ -84,15 +89,33 @@ export async function version(): Promise<string> {
 
 /** Where docker looks for CLI plugins, first match wins (docker/cli's pluginmanager, Linux). */
 export function pluginDirs(): string[] {
-    return [path.join(dockerConfig.configDir(), "cli-plugins"), "/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-        "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"];
+    return [
+        path.join(dockerConfig.configDir(), "cli-plugins"),
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ];
 }
 
 /** sha256 of the docker binary's, the buildx plugin's and docker's config file's path and stat; undefined when a binary is not found. */
 function binariesKey(): string | undefined {
-    const stat = (f: string) => { try { const st = fs.statSync(f); return st.isFile() ? `${f}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : undefined; } catch { return undefined; } };
-    const docker = (process.env.PATH ?? "").split(":").filter(Boolean).map((d) => stat(path.join(d, "docker"))).find(Boolean);
-    const plugin = pluginDirs().map((d) => stat(path.join(d, "docker-buildx"))).find(Boolean);
+    const stat = (f: string) => {
+        try {
+            const st = fs.statSync(f);
+            return st.isFile() ? `${f}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : undefined;
+        } catch {
+            return undefined;
+        }
+    };
+    const docker = (process.env.PATH ?? "")
+        .split(":")
+        .filter(Boolean)
+        .map((d) => stat(path.join(d, "docker")))
+        .find(Boolean);
+    const plugin = pluginDirs()
+        .map((d) => stat(path.join(d, "docker-buildx")))
+        .find(Boolean);
     if (!docker || !plugin) return undefined;
     // config.json may name more plugin folders (cliPluginsExtraDirs): a change of it asks again.
     const config = stat(path.join(dockerConfig.configDir(), "config.json")) ?? "";
@@ -121,15 +144,20 @@ export function declaredPlatforms(name: string): Record<string, string[]> {
 /** Parses buildx's stored builder (`instances/<name>`, JSON): node name -> declared platforms. */
 export function parseDeclared(text: string): Record<string, string[]> {
     const ng = JSON.parse(text);
-    return Object.fromEntries((ng.Nodes ?? []).map((n: any) => [n.Name, (n.Platforms ?? []).map((p: any) =>
-        [p.os, p.architecture, p.variant].filter(Boolean).join("/"))]));
+    return Object.fromEntries(
+        (ng.Nodes ?? []).map((n: any) => [
+            n.Name,
+            (n.Platforms ?? []).map((p: any) => [p.os, p.architecture, p.variant].filter(Boolean).join("/")),
+        ]),
+    );
 }
 
 /** Oldest buildx this library drives: it needs `buildx ls --format json` (v0.13). */
 export const MIN_VERSION = "0.13.0";
 
 export function versionAtLeast(have: string, min: string): boolean {
-    const a = have.split(/[.+-]/).map(Number), b = min.split(".").map(Number);
+    const a = have.split(/[.+-]/).map(Number),
+        b = min.split(".").map(Number);
     for (let i = 0; i < 3; i++) {
         if ((a[i] || 0) !== b[i]) return (a[i] || 0) > b[i];
     }
@@ -287,21 +315,31 @@ function attestFlag(v: boolean | string | undefined): string {
 }
 
 /** `--file` (a path, or `-` for the text on stdin) and one `--build-context` per named context. */
-function dockerfileArgs(o: { dockerfile?: string; dockerfileInline?: string; namedContexts?: Record<string, string> }): string[] {
+function dockerfileArgs(o: {
+    dockerfile?: string;
+    dockerfileInline?: string;
+    namedContexts?: Record<string, string>;
+}): string[] {
     const args = o.dockerfileInline !== undefined ? ["--file", "-"] : o.dockerfile ? ["--file", o.dockerfile] : [];
-    for (const [name, location] of Object.entries(o.namedContexts ?? {}).sort()) args.push("--build-context", `${name}=${location}`);
+    for (const [name, location] of Object.entries(o.namedContexts ?? {}).sort())
+        args.push("--build-context", `${name}=${location}`);
     return args;
 }
 
 /** The `buildx build` argv and environment for `o`. Pure: secrets appear only in env. */
 export function buildArgs(o: BuildOptions, metadataFile: string): { args: string[]; env: Record<string, string> } {
     const args = [
-        "buildx", "build",
-        "--builder", o.builder,
-        "--platform", o.platforms.join(","),
+        "buildx",
+        "build",
+        "--builder",
+        o.builder,
+        "--platform",
+        o.platforms.join(","),
         ...dockerfileArgs(o),
-        "--metadata-file", metadataFile,
-        "--progress", "plain",
+        "--metadata-file",
+        metadataFile,
+        "--progress",
+        "plain",
         // Attestation manifests would add unknown/unknown entries to the index; opt in.
         `--provenance=${attestFlag(o.provenance)}`,
     ];
@@ -310,13 +348,17 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.labels ?? {}).sort()) args.push("--label", `${k}=${v}`);
     for (const [k, v] of Object.entries(o.annotations ?? {}).sort()) args.push("--annotation", `${k}=${v}`);
-    Object.keys(o.secrets ?? {}).sort().forEach((id, i) => {
-        const name = `MULTIARCH_BUILD_SECRET_${i}`;
-        env[name] = o.secrets![id];
-        args.push("--secret", `id=${id},env=${name}`);
-    });
-    for (const [id, src] of Object.entries(o.secretFiles ?? {}).sort()) args.push("--secret", `${csvField(`id=${id}`)},${csvField(`src=${src}`)}`);
-    for (const [id, name] of Object.entries(o.secretEnvs ?? {}).sort()) args.push("--secret", `${csvField(`id=${id}`)},env=${name}`);
+    Object.keys(o.secrets ?? {})
+        .sort()
+        .forEach((id, i) => {
+            const name = `MULTIARCH_BUILD_SECRET_${i}`;
+            env[name] = o.secrets![id];
+            args.push("--secret", `id=${id},env=${name}`);
+        });
+    for (const [id, src] of Object.entries(o.secretFiles ?? {}).sort())
+        args.push("--secret", `${csvField(`id=${id}`)},${csvField(`src=${src}`)}`);
+    for (const [id, name] of Object.entries(o.secretEnvs ?? {}).sort())
+        args.push("--secret", `${csvField(`id=${id}`)},env=${name}`);
     for (const s of o.ssh ?? []) args.push("--ssh", s);
     for (const c of o.cacheFrom ?? []) args.push("--cache-from", c);
     for (const c of o.cacheTo ?? []) args.push("--cache-to", c);
@@ -330,7 +372,10 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
     if (o.pull) args.push("--pull");
     if (o.target) args.push("--target", o.target);
     if (o.pushRepositories?.length) {
-        args.push("--output", `type=image,${csvField(`name=${o.pushRepositories.join(",")}`)},push-by-digest=true,name-canonical=true,push=true`);
+        args.push(
+            "--output",
+            `type=image,${csvField(`name=${o.pushRepositories.join(",")}`)},push-by-digest=true,name-canonical=true,push=true`,
+        );
     }
     for (const out of o.outputs ?? []) args.push("--output", out);
     if (!o.pushRepositories?.length && !o.outputs?.length) args.push("--output", "type=image,push=false");
@@ -343,7 +388,10 @@ export function buildArgs(o: BuildOptions, metadataFile: string): { args: string
  * without a terminal (`\x1b[33m2 warnings found ...\x1b[0m`), and the engine shows them raw. Pure.
  */
 export function plainText(line: string): string {
-    return line.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
+    return line.replace(
+        /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g,
+        "",
+    );
 }
 
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
@@ -353,7 +401,9 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.logins && Object.keys(o.logins).length ? dockerConfig.privateConfig(dir, o.logins) : {};
         await run("docker", args, {
-            env: { ...env, ...authEnv }, onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined, signal: o.signal,
+            env: { ...env, ...authEnv },
+            onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined,
+            signal: o.signal,
             ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
         });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
@@ -387,7 +437,17 @@ export interface CheckOptions {
 
 /** The argv of BuildKit's checks for one platform, machine-readable. Pure. */
 export function checkArgs(o: CheckOptions): string[] {
-    const args = ["buildx", "build", "--builder", o.builder, "--call", "check,format=json", "--platform", o.platform, ...dockerfileArgs(o)];
+    const args = [
+        "buildx",
+        "build",
+        "--builder",
+        o.builder,
+        "--call",
+        "check,format=json",
+        "--platform",
+        o.platform,
+        ...dockerfileArgs(o),
+    ];
     for (const [k, v] of Object.entries(o.buildArgs).sort()) args.push("--build-arg", `${k}=${v}`);
     if (o.target) args.push("--target", o.target);
     args.push(o.context);
@@ -412,7 +472,12 @@ export function parseCheck(text: string): CheckFinding[] {
  * findings, so only output without JSON is a failure: e.g. a Dockerfile that does not parse).
  */
 export async function check(o: CheckOptions): Promise<CheckFinding[]> {
-    const r = await run("docker", checkArgs(o), { allowFailure: true, ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}) });
+    const r = await run("docker", checkArgs(o), {
+        allowFailure: true,
+        ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
+    });
     if (r.stdout.includes("{")) return parseCheck(r.stdout);
-    throw new Error(`BuildKit's checks of ${o.dockerfile ?? "the inline Dockerfile"} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    throw new Error(
+        `BuildKit's checks of ${o.dockerfile ?? "the inline Dockerfile"} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
+    );
 }

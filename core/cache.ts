@@ -74,7 +74,8 @@ export function formatCacheEntry(e: CacheEntry): string {
 /** An entry without its credential attributes, and those credentials by {@link CacheCredentials} field name. */
 export function splitCredentials(e: CacheEntry): { entry: CacheEntry; credentials: Record<string, string> } {
     const names = CREDENTIALS[e.type] ?? {};
-    const attrs: Record<string, string> = {}, credentials: Record<string, string> = {};
+    const attrs: Record<string, string> = {},
+        credentials: Record<string, string> = {};
     for (const [k, v] of Object.entries(e.attrs)) {
         if (names[k]) credentials[names[k]] = v;
         else attrs[k] = v;
@@ -88,7 +89,9 @@ export function splitCredentials(e: CacheEntry): { entry: CacheEntry; credential
  */
 export function withoutCredentials(value: string): string {
     try {
-        return parseCacheEntries(value).map((e) => formatCacheEntry(splitCredentials(e).entry)).join(",");
+        return parseCacheEntries(value)
+            .map((e) => formatCacheEntry(splitCredentials(e).entry))
+            .join(",");
     } catch {
         return value;
     }
@@ -102,8 +105,11 @@ export function credentialEnv(c: CacheCredentials | undefined): Record<string, s
     const env: Record<string, string> = {};
     if (c?.aws) {
         Object.assign(env, {
-            AWS_ACCESS_KEY_ID: c.aws.accessKeyId, AWS_SECRET_ACCESS_KEY: c.aws.secretAccessKey,
-            AWS_SESSION_TOKEN: c.aws.sessionToken ?? "", AWS_PROFILE: "", AWS_DEFAULT_PROFILE: "",
+            AWS_ACCESS_KEY_ID: c.aws.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: c.aws.secretAccessKey,
+            AWS_SESSION_TOKEN: c.aws.sessionToken ?? "",
+            AWS_PROFILE: "",
+            AWS_DEFAULT_PROFILE: "",
         });
     }
     if (c?.gha) env.ACTIONS_RUNTIME_TOKEN = c.gha.token;

@@ -9,8 +9,9 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+
 import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
-import tempDirs = require("./tempDirs");
+import * as tempDirs from "./tempDirs";
 
 export interface ContextDigest {
     /** sha256 over every entry below, in byte order of the paths. */
@@ -83,10 +84,17 @@ export function fileInside(root: string, name: string): string | undefined {
     for (let hops = 0; parts.length > 0;) {
         const part = parts.shift()!;
         if (part === "" || part === ".") continue;
-        if (part === "..") { at.pop(); continue; }
+        if (part === "..") {
+            at.pop();
+            continue;
+        }
         const full = path.join(root, ...at, part);
         let st: fs.Stats;
-        try { st = fs.lstatSync(full); } catch { return undefined; }
+        try {
+            st = fs.lstatSync(full);
+        } catch {
+            return undefined;
+        }
         if (!st.isSymbolicLink()) {
             at.push(part);
             if (parts.length > 0 && !st.isDirectory()) return undefined;
@@ -98,7 +106,11 @@ export function fileInside(root: string, name: string): string | undefined {
         parts = [...target.split("/"), ...parts];
     }
     const file = path.join(root, ...at);
-    try { return fs.lstatSync(file).isFile() ? file : undefined; } catch { return undefined; }
+    try {
+        return fs.lstatSync(file).isFile() ? file : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 /** Where `root/name` leads when a symlink is followed freely, as the library did before 0.3: a regular file, or undefined. */
@@ -106,7 +118,9 @@ function realFile(root: string, name: string): string | undefined {
     try {
         const real = fs.realpathSync(path.join(root, name));
         return fs.statSync(real).isFile() ? real : undefined;
-    } catch { return undefined; }
+    } catch {
+        return undefined;
+    }
 }
 
 export interface IgnoreChoice {
@@ -135,13 +149,21 @@ export function chooseIgnoreFile(context: string, dockerfile?: string): IgnoreCh
     for (const [root, name] of candidates) {
         const file = fileInside(root, name);
         const real = realFile(root, name);
-        if (real && (!file || fs.realpathSync(file) !== real)) skipped.push({ candidate: path.join(root, name), real, root });
-        if (file) { chosen = { name: path.join(root, name), file }; break; } // even empty: then nothing is ignored
+        if (real && (!file || fs.realpathSync(file) !== real))
+            skipped.push({ candidate: path.join(root, name), real, root });
+        if (file) {
+            chosen = { name: path.join(root, name), file };
+            break;
+        } // even empty: then nothing is ignored
     }
     const applied = chosen && fs.realpathSync(chosen.file);
-    const unused = skipped.filter((s) => s.real !== applied).map((s) =>
-        `${s.candidate} is a symlink to ${s.real}, outside ${s.root}: BuildKit receives only what is inside that folder, so it does not use ` +
-        `this ignore file (${chosen ? `it applies ${chosen.file}` : "it sends every file"}); copy the file into the folder, or hard-link it, to have it applied`);
+    const unused = skipped
+        .filter((s) => s.real !== applied)
+        .map(
+            (s) =>
+                `${s.candidate} is a symlink to ${s.real}, outside ${s.root}: BuildKit receives only what is inside that folder, so it does not use ` +
+                `this ignore file (${chosen ? `it applies ${chosen.file}` : "it sends every file"}); copy the file into the folder, or hard-link it, to have it applied`,
+        );
     return { ...chosen, unused };
 }
 
@@ -153,10 +175,14 @@ export function ignoreFileFor(context: string, dockerfile?: string): string | un
 /** The patterns of the ignore file `name` (read from `file`, where its symlink leads), or an error naming it and the fix. */
 export function loadIgnore(name: string, file = name): PatternMatcher {
     try {
-        return new PatternMatcher(asSent(readIgnoreFile(fs.readFileSync(file), path.basename(name)), path.basename(name)));
+        return new PatternMatcher(
+            asSent(readIgnoreFile(fs.readFileSync(file), path.basename(name)), path.basename(name)),
+        );
     } catch (e) {
         if (!(e instanceof IgnoreFileError)) throw e;
-        throw new Error(`${name}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`);
+        throw new Error(
+            `${name}: ${e.message}. BuildKit refuses this ignore file, so the build would fail: fix the pattern (escape [ ] * ? \\ with \\ to mean them literally)`,
+        );
     }
 }
 
@@ -180,7 +206,10 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
     const root = Buffer.from(context);
     const out: Walked[] = [];
     const asciiRoot = ASCII.test(context) && Buffer.byteLength(context) === context.length;
-    const abs = (rel: string) => (asciiRoot && ASCII.test(rel) ? `${context}/${rel}` : Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]));
+    const abs = (rel: string) =>
+        asciiRoot && ASCII.test(rel)
+            ? `${context}/${rel}`
+            : Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]);
     const pending: { entry: Walked; emitted: boolean }[] = [];
     const walk = (dirRel: string, parentInfo: boolean[] | undefined) => {
         const dir = dirRel ? abs(dirRel) : root;
@@ -207,7 +236,11 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
             }
             const entry = { rel, st, full };
             if (!skip) {
-                for (const p of pending) if (!p.emitted) { out.push(p.entry); p.emitted = true; }
+                for (const p of pending)
+                    if (!p.emitted) {
+                        out.push(p.entry);
+                        p.emitted = true;
+                    }
                 out.push(entry);
             }
             if (st.isDirectory()) {
@@ -231,7 +264,11 @@ export interface ContextEntry {
 }
 
 /** What hashing read in this process: files whose bytes were read, their bytes, files taken from the stat cache. */
-export interface HashStats { filesRead: number; bytesRead: number; filesFromCache: number }
+export interface HashStats {
+    filesRead: number;
+    bytesRead: number;
+    filesFromCache: number;
+}
 const stats: HashStats = { filesRead: 0, bytesRead: 0, filesFromCache: 0 };
 
 /** The counters of this process so far (the bench records them per no-op and per change). */
@@ -267,12 +304,20 @@ export class StatCache {
     private out: string[] = [];
     private changed = false;
 
-    constructor(readonly file: string | undefined, private readonly racyMs = RACY_MS) {
+    constructor(
+        readonly file: string | undefined,
+        private readonly racyMs = RACY_MS,
+    ) {
         if (!file) return;
         try {
             const text = fs.readFileSync(file, "latin1");
-            if (text.startsWith(HEADER)) { this.text = text; this.pos = HEADER.length; }
-        } catch { /* none yet, or unreadable: hash everything */ }
+            if (text.startsWith(HEADER)) {
+                this.text = text;
+                this.pos = HEADER.length;
+            }
+        } catch {
+            /* none yet, or unreadable: hash everything */
+        }
     }
 
     /** The cache file of the context folder `root` (a real path). */
@@ -293,7 +338,8 @@ export class StatCache {
             }
             this.byPath = new Map();
             for (let i = HEADER.length; i < t.length;) {
-                const a = t.indexOf("\0", i), b = a < 0 ? -1 : t.indexOf("\0", a + 1);
+                const a = t.indexOf("\0", i),
+                    b = a < 0 ? -1 : t.indexOf("\0", a + 1);
                 if (b < 0) break;
                 this.byPath.set(t.slice(i, a), t.slice(a + 1, b));
                 i = b + 1;
@@ -327,15 +373,24 @@ export class StatCache {
         if (!this.file || (!this.changed && this.pos === this.text.length) || (!this.out.length && !this.text)) return;
         try {
             const tmp = `${this.file}.${process.pid}`;
-            fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), { encoding: "latin1", mode: 0o600 });
+            fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), {
+                encoding: "latin1",
+                mode: 0o600,
+            });
             fs.renameSync(tmp, this.file);
             // Folders gone (temp contexts, old checkouts) leave their files: those unused for a week go.
             const dir = path.dirname(this.file);
             for (const n of fs.readdirSync(dir)) {
                 const f = path.join(dir, n);
-                try { if (fs.statSync(f).mtimeMs < Date.now() - 7 * 86_400_000) fs.rmSync(f, { force: true }); } catch { /* gone */ }
+                try {
+                    if (fs.statSync(f).mtimeMs < Date.now() - 7 * 86_400_000) fs.rmSync(f, { force: true });
+                } catch {
+                    /* gone */
+                }
             }
-        } catch { /* a cache that cannot be written is only slower */ }
+        } catch {
+            /* a cache that cannot be written is only slower */
+        }
     }
 }
 
@@ -346,7 +401,11 @@ export class StatCache {
  * ({@link StatCache}); `statCache: false` (or PULUMI_MULTIARCH_STAT_CACHE=off in the
  * environment, for a file system whose ctimes cannot be trusted) reads every file.
  */
-export function contextEntries(context: string, dockerfile?: string, opts: { statCache?: boolean } = {}): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
+export function contextEntries(
+    context: string,
+    dockerfile?: string,
+    opts: { statCache?: boolean } = {},
+): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
     }
@@ -393,10 +452,16 @@ function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string>
     const files: Record<string, string> = {};
     let lines = "";
     for (const { path: rel, value } of entries) {
-        const shown = (value.startsWith("-> ") || value.startsWith("hardlink ")) ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`) : value;
+        const shown =
+            value.startsWith("-> ") || value.startsWith("hardlink ")
+                ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`)
+                : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
         lines += `${rel}\0${value}\n`;
-        if (lines.length > 1 << 16) { h.update(lines, "latin1"); lines = ""; }
+        if (lines.length > 1 << 16) {
+            h.update(lines, "latin1");
+            lines = "";
+        }
     }
     h.update(lines, "latin1");
     return files;
@@ -428,7 +493,8 @@ export function hashSources(s: LocalSources): ContextDigest {
     const unused = [...(main?.unusedIgnoreFiles ?? [])];
     // The Dockerfile counts even when it lives outside the context or is ignored.
     if (s.dockerfile !== undefined) {
-        files["<Dockerfile>"] = `sha256:${typeof s.dockerfile === "string" ? hashFile(s.dockerfile) : crypto.createHash("sha256").update(s.dockerfile.inline).digest("hex")}`;
+        files["<Dockerfile>"] =
+            `sha256:${typeof s.dockerfile === "string" ? hashFile(s.dockerfile) : crypto.createHash("sha256").update(s.dockerfile.inline).digest("hex")}`;
         h.update(`<Dockerfile>\0${files["<Dockerfile>"]}\n`);
     }
     const named: Record<string, Record<string, string>> = {};
@@ -440,7 +506,8 @@ export function hashSources(s: LocalSources): ContextDigest {
         h.update(`<named ${name}>\0sha256:${hn.digest("hex")}\n`);
     }
     return {
-        digest: `sha256:${h.digest("hex")}`, files,
+        digest: `sha256:${h.digest("hex")}`,
+        files,
         ...(main?.ignoreFile ? { ignoreFile: main.ignoreFile } : {}),
         ...(s.named && Object.keys(s.named).length ? { named } : {}),
         ...(unused.length ? { unusedIgnoreFiles: unused } : {}),
@@ -468,7 +535,10 @@ export function summarizeFiles(files: Record<string, string>, limit = 500): Reco
     }
     const out: Record<string, string> = {};
     for (const [g, members] of Object.entries(groups)) {
-        if (members.length === 1 && members[0] === g) { out[g] = files[g]; continue; }
+        if (members.length === 1 && members[0] === g) {
+            out[g] = files[g];
+            continue;
+        }
         const h = crypto.createHash("sha256");
         for (const k of members) h.update(`${k}\0${files[k]}\n`);
         out[g] = `sha256:${h.digest("hex")} (${members.filter((k) => !k.endsWith("/")).length} files)`;
@@ -477,10 +547,19 @@ export function summarizeFiles(files: Record<string, string>, limit = 500): Reco
 }
 
 /** Which files were added, removed or changed between two digests' file maps. */
-export function diffFiles(before: Record<string, string>, after: Record<string, string>): { added: string[]; removed: string[]; changed: string[] } {
-    const added = Object.keys(after).filter((k) => !(k in before)).sort();
-    const removed = Object.keys(before).filter((k) => !(k in after)).sort();
-    const changed = Object.keys(after).filter((k) => k in before && before[k] !== after[k]).sort();
+export function diffFiles(
+    before: Record<string, string>,
+    after: Record<string, string>,
+): { added: string[]; removed: string[]; changed: string[] } {
+    const added = Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort();
+    const removed = Object.keys(before)
+        .filter((k) => !(k in after))
+        .sort();
+    const changed = Object.keys(after)
+        .filter((k) => k in before && before[k] !== after[k])
+        .sort();
     return { added, removed, changed };
 }
 
@@ -494,13 +573,17 @@ const LEGACY_ENTRY = /^(sha256:[0-9a-f]{64}(\+x)?|link:.*)$/s;
  * 0.1.0 could not have written the same way (a hard link, a summary of a large context)
  * is never the same, so the image is rebuilt as before.
  */
-export function sameAsLegacyRecord(old: Record<string, string> | undefined, current: Record<string, string> | undefined): boolean {
+export function sameAsLegacyRecord(
+    old: Record<string, string> | undefined,
+    current: Record<string, string> | undefined,
+): boolean {
     if (!old || !current || !Object.values(old).every((v) => LEGACY_ENTRY.test(v))) return false;
     const projected: Record<string, string> = {};
     for (const [k, v] of Object.entries(current)) {
         let m: RegExpMatchArray | null;
         if (/^(dir|fifo|char|block) /.test(v)) continue; // 0.1.0 listed files and links only
-        if ((m = /^(sha256:[0-9a-f]{64})(?: ([0-7]{4}))?$/.exec(v))) projected[k] = `${m[1]}${m[2] && parseInt(m[2], 8) & 0o111 ? "+x" : ""}`;
+        if ((m = /^(sha256:[0-9a-f]{64})(?: ([0-7]{4}))?$/.exec(v)))
+            projected[k] = `${m[1]}${m[2] && parseInt(m[2], 8) & 0o111 ? "+x" : ""}`;
         else if (v.startsWith("-> ")) projected[k] = `link:${v.slice(3)}`;
         else return false;
     }

@@ -8,6 +8,7 @@
 // target's upload, never held in memory; manifests are put by digest, leaves first. No tag
 // moves here: the caller moves tags once every target holds everything.
 import * as crypto from "crypto";
+
 import * as exec from "./exec";
 import * as registry from "./registry";
 import { INDEX_MEDIA_TYPES } from "./registry";
@@ -56,10 +57,18 @@ export interface SourceImage {
 export type Mode = "index" | "per-arch-tags";
 
 /** One blob of a plan: already at the target, mounted from the source's repository, or copied through us. */
-export interface BlobStep { digest: string; size: number; action: "present" | "mount" | "copy" }
+export interface BlobStep {
+    digest: string;
+    size: number;
+    action: "present" | "mount" | "copy";
+}
 
 /** One manifest of a plan, put by digest unless the target has it. */
-export interface ManifestStep { digest: string; role: Role; present: boolean }
+export interface ManifestStep {
+    digest: string;
+    role: Role;
+    present: boolean;
+}
 
 /** What one target repository gets, and what it already has. */
 export interface CopyPlan {
@@ -105,15 +114,24 @@ export function platformOf(p: Descriptor["platform"]): string | undefined {
 }
 
 /** Where a source image is read from: the client of its registry and its repository. */
-export interface Endpoint { client: registry.Registry; repository: string }
+export interface Endpoint {
+    client: registry.Registry;
+    repository: string;
+}
 
 /** A manifest by digest, its bytes checked against the digest (a registry may convert what it serves). */
-async function manifestByDigest(from: Endpoint, digest: string, missing: () => string): Promise<Omit<SourceManifest, "role" | "blobs">> {
+async function manifestByDigest(
+    from: Endpoint,
+    digest: string,
+    missing: () => string,
+): Promise<Omit<SourceManifest, "role" | "blobs">> {
     const m = await from.client.getManifest(from.repository, digest);
     if (!m) throw new Error(missing());
     if (sha256(m.raw) !== digest) {
-        throw new Error(`${at({ registry: from.client.registry, repository: from.repository })}@${digest}: the registry served other bytes (${sha256(m.raw)}, ${m.mediaType}); ` +
-            "it converts manifests, so they cannot be copied by digest from it");
+        throw new Error(
+            `${at({ registry: from.client.registry, repository: from.repository })}@${digest}: the registry served other bytes (${sha256(m.raw)}, ${m.mediaType}); ` +
+                "it converts manifests, so they cannot be copied by digest from it",
+        );
     }
     return { digest, mediaType: m.mediaType, raw: m.raw, body: m.body };
 }
@@ -124,7 +142,8 @@ export async function readConfig(from: Endpoint, manifest: any): Promise<any> {
     let size = 0;
     for await (const c of await from.client.openBlob(from.repository, manifest.config.digest)) {
         size += c.length;
-        if (size > 8 << 20) throw new Error(`config ${manifest.config.digest} is larger than 8 MiB: not an image config`);
+        if (size > 8 << 20)
+            throw new Error(`config ${manifest.config.digest} is larger than 8 MiB: not an image config`);
         chunks.push(Buffer.from(c));
     }
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
@@ -138,19 +157,45 @@ export async function readConfig(from: Endpoint, manifest: any): Promise<any> {
  */
 export async function readSource(from: Endpoint, digest: string, opts: { referrers: boolean }): Promise<SourceImage> {
     const where = at({ registry: from.client.registry, repository: from.repository });
-    const root0 = await manifestByDigest(from, digest, () =>
-        `${where}@${digest} does not exist: it was deleted or garbage-collected, or the digest is mistyped; give the digest of an image the registry holds (e.g. a stack's current \`ref\` output)`);
+    const root0 = await manifestByDigest(
+        from,
+        digest,
+        () =>
+            `${where}@${digest} does not exist: it was deleted or garbage-collected, or the digest is mistyped; give the digest of an image the registry holds (e.g. a stack's current \`ref\` output)`,
+    );
     const manifests: SourceManifest[] = [];
     const platforms: Record<string, string> = {};
     const seen = new Set<string>();
-    const walk = async (m: Omit<SourceManifest, "role" | "blobs">, role: Role, platform?: string): Promise<SourceManifest> => {
-        const node: SourceManifest = { ...m, role: isIndex(m) ? "index" : role, blobs: isIndex(m) ? [] : blobsOf(m.body), ...(platform ? { platform } : {}) };
+    const walk = async (
+        m: Omit<SourceManifest, "role" | "blobs">,
+        role: Role,
+        platform?: string,
+    ): Promise<SourceManifest> => {
+        const node: SourceManifest = {
+            ...m,
+            role: isIndex(m) ? "index" : role,
+            blobs: isIndex(m) ? [] : blobsOf(m.body),
+            ...(platform ? { platform } : {}),
+        };
         if (isIndex(m)) {
-            const children = await Promise.all((m.body.manifests ?? []).map(async (d: Descriptor) => {
-                const attestation = d.annotations?.["vnd.docker.reference.type"] === "attestation-manifest" || d.platform?.os === "unknown";
-                const child = await manifestByDigest(from, d.digest, () => `${where}@${m.digest} names ${d.digest}, which the registry no longer holds: the image is incomplete`);
-                return [child, attestation ? "attestation" : "image", attestation ? undefined : platformOf(d.platform)] as const;
-            }));
+            const children = await Promise.all(
+                (m.body.manifests ?? []).map(async (d: Descriptor) => {
+                    const attestation =
+                        d.annotations?.["vnd.docker.reference.type"] === "attestation-manifest" ||
+                        d.platform?.os === "unknown";
+                    const child = await manifestByDigest(
+                        from,
+                        d.digest,
+                        () =>
+                            `${where}@${m.digest} names ${d.digest}, which the registry no longer holds: the image is incomplete`,
+                    );
+                    return [
+                        child,
+                        attestation ? "attestation" : "image",
+                        attestation ? undefined : platformOf(d.platform),
+                    ] as const;
+                }),
+            );
             for (const [child, r, p] of children) {
                 if (seen.has(child.digest)) continue;
                 seen.add(child.digest);
@@ -176,7 +221,11 @@ export async function readSource(from: Endpoint, digest: string, opts: { referre
             for (const d of found as Descriptor[]) {
                 if (seen.has(d.digest)) continue;
                 seen.add(d.digest);
-                const m = await manifestByDigest(from, d.digest, () => `${where}: referrer ${d.digest} of ${subject} is listed but missing`);
+                const m = await manifestByDigest(
+                    from,
+                    d.digest,
+                    () => `${where}: referrer ${d.digest} of ${subject} is listed but missing`,
+                );
                 manifests.push({ ...m, role: "referrer", subject, blobs: isIndex(m) ? [] : blobsOf(m.body) });
             }
         }
@@ -188,14 +237,24 @@ export async function readSource(from: Endpoint, digest: string, opts: { referre
  * The manifests a target gets in `mode`: everything for "index"; for "per-arch-tags" (a
  * registry without indexes) only the platform images, with what is left out named.
  */
-export function selectManifests(source: SourceImage, mode: Mode, registryName: string): { manifests: SourceManifest[]; dropped: string[] } {
+export function selectManifests(
+    source: SourceImage,
+    mode: Mode,
+    registryName: string,
+): { manifests: SourceManifest[]; dropped: string[] } {
     if (mode === "index") return { manifests: source.manifests, dropped: [] };
     const images = source.manifests.filter((m) => m.role === "image" && m.platform);
     const dropped: string[] = [];
     const attestations = source.manifests.filter((m) => m.role === "attestation").length;
     const referrers = source.manifests.filter((m) => m.role === "referrer").length;
-    if (attestations) dropped.push(`${attestations} attestation manifest${attestations > 1 ? "s" : ""} (${registryName} keeps no index to hold them)`);
-    if (referrers) dropped.push(`${referrers} referrer${referrers > 1 ? "s" : ""} (signatures, SBOMs, verification records: ${registryName} keeps no index to list them)`);
+    if (attestations)
+        dropped.push(
+            `${attestations} attestation manifest${attestations > 1 ? "s" : ""} (${registryName} keeps no index to hold them)`,
+        );
+    if (referrers)
+        dropped.push(
+            `${referrers} referrer${referrers > 1 ? "s" : ""} (signatures, SBOMs, verification records: ${registryName} keeps no index to list them)`,
+        );
     return { manifests: images, dropped };
 }
 
@@ -203,8 +262,12 @@ export function selectManifests(source: SourceImage, mode: Mode, registryName: s
  * The plan for one target: each blob present, mounted (same registry, another repository) or
  * copied; each manifest present or put. Pure: `present` holds what the target has (HEADs).
  */
-export function planCopy(source: SourceImage, target: { registry: string; repository: string }, mode: Mode,
-    present: { blobs: Set<string>; manifests: Set<string> }): CopyPlan {
+export function planCopy(
+    source: SourceImage,
+    target: { registry: string; repository: string },
+    mode: Mode,
+    present: { blobs: Set<string>; manifests: Set<string> },
+): CopyPlan {
     const { manifests, dropped } = selectManifests(source, mode, target.registry);
     const sameRegistry = source.registry === target.registry;
     const blobs = new Map<string, BlobStep>();
@@ -216,7 +279,9 @@ export function planCopy(source: SourceImage, target: { registry: string; reposi
         }
     }
     return {
-        registry: target.registry, repository: target.repository, mode,
+        registry: target.registry,
+        repository: target.repository,
+        mode,
         blobs: [...blobs.values()],
         manifests: manifests.map((m) => ({ digest: m.digest, role: m.role, present: present.manifests.has(m.digest) })),
         dropped,
@@ -224,11 +289,17 @@ export function planCopy(source: SourceImage, target: { registry: string; reposi
 }
 
 /** What the target already holds of `source` in `mode`: a HEAD per blob, a GET per manifest (small). */
-export async function probeTarget(source: SourceImage, to: Endpoint, mode: Mode): Promise<{ blobs: Set<string>; manifests: Set<string> }> {
+export async function probeTarget(
+    source: SourceImage,
+    to: Endpoint,
+    mode: Mode,
+): Promise<{ blobs: Set<string>; manifests: Set<string> }> {
     const { manifests } = selectManifests(source, mode, to.client.registry);
     const digests = [...new Set(manifests.flatMap((m) => m.blobs.map((b) => b.digest)))];
     const blobs = new Set<string>();
-    await limit(8, digests, async (d) => { if (await to.client.hasBlob(to.repository, d)) blobs.add(d); });
+    await limit(8, digests, async (d) => {
+        if (await to.client.hasBlob(to.repository, d)) blobs.add(d);
+    });
     const present = new Set<string>();
     await limit(8, manifests, async (m) => {
         const got = await to.client.getManifest(to.repository, m.digest).catch(() => undefined);
@@ -242,16 +313,22 @@ export function planStats(plan: CopyPlan): CopyStats {
     const of = (a: BlobStep["action"]) => plan.blobs.filter((b) => b.action === a);
     return {
         manifests: plan.manifests.filter((m) => !m.present).length,
-        copied: of("copy").length, bytes: of("copy").reduce((n, b) => n + b.size, 0),
-        mounted: of("mount").length, present: of("present").length,
+        copied: of("copy").length,
+        bytes: of("copy").reduce((n, b) => n + b.size, 0),
+        mounted: of("mount").length,
+        present: of("present").length,
     };
 }
 
 export function formatBytes(n: number): string {
     if (n < 1000) return `${n} B`;
     const units = ["kB", "MB", "GB", "TB"];
-    let v = n, u = -1;
-    do { v /= 1000; u++; } while (v >= 1000 && u < units.length - 1);
+    let v = n,
+        u = -1;
+    do {
+        v /= 1000;
+        u++;
+    } while (v >= 1000 && u < units.length - 1);
     return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
 }
 
@@ -260,7 +337,9 @@ export function describe(plan: CopyPlan, stats: CopyStats = planStats(plan), ver
     const parts = [
         `${stats.manifests} manifest${stats.manifests === 1 ? "" : "s"}`,
         `${stats.copied} blob${stats.copied === 1 ? "" : "s"} ${verb} (${formatBytes(stats.bytes)})`,
-        ...(stats.mounted ? [`${stats.mounted} ${verb === "to copy" ? "to mount" : "mounted"} from ${plan.registry}`] : []),
+        ...(stats.mounted
+            ? [`${stats.mounted} ${verb === "to copy" ? "to mount" : "mounted"} from ${plan.registry}`]
+            : []),
         `${stats.present} already there`,
     ];
     const dropped = plan.dropped.length ? `; not copied: ${plan.dropped.join(", ")}` : "";
@@ -274,7 +353,11 @@ export async function limit<T>(n: number, items: readonly T[], fn: (item: T) => 
     const worker = async () => {
         while (failed === undefined && next < items.length) {
             const item = items[next++];
-            try { await fn(item); } catch (e) { failed ??= e; }
+            try {
+                await fn(item);
+            } catch (e) {
+                failed ??= e;
+            }
         }
     };
     await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
@@ -299,28 +382,51 @@ export interface RunOptions {
  * not list by itself (no referrers API: its answer lacks OCI-Subject) are added to its
  * fallback tag `sha256-<hex>`. Returns what was done.
  */
-export async function runCopy(source: SourceImage, from: Endpoint, to: Endpoint, plan: CopyPlan, opts: RunOptions = {}): Promise<CopyStats> {
+export async function runCopy(
+    source: SourceImage,
+    from: Endpoint,
+    to: Endpoint,
+    plan: CopyPlan,
+    opts: RunOptions = {},
+): Promise<CopyStats> {
     const log = opts.log ?? (() => undefined);
     const stats: CopyStats = { manifests: 0, copied: 0, bytes: 0, mounted: 0, present: 0 };
     const where = `${to.client.registry}/${to.repository}`;
     await limit(opts.concurrency ?? 4, plan.blobs, async (b) => {
-        if (b.action === "present") { stats.present++; return; }
+        if (b.action === "present") {
+            stats.present++;
+            return;
+        }
         exec.throwIfStopped(); // the run was cancelled: no new blob starts
         const started = Date.now();
         for (let attempt = 1; ; attempt++) {
             try {
-                const how = await to.client.putBlob(to.repository, b, () => from.client.openBlob(from.repository, b.digest),
-                    b.action === "mount" ? from.repository : undefined);
-                if (how === "mounted") { stats.mounted++; return; }
+                const how = await to.client.putBlob(
+                    to.repository,
+                    b,
+                    () => from.client.openBlob(from.repository, b.digest),
+                    b.action === "mount" ? from.repository : undefined,
+                );
+                if (how === "mounted") {
+                    stats.mounted++;
+                    return;
+                }
                 stats.copied++;
                 stats.bytes += b.size;
-                if (b.size >= 1 << 20) log(`copied ${b.digest.slice(0, 19)} (${formatBytes(b.size)}) to ${where} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+                if (b.size >= 1 << 20)
+                    log(
+                        `copied ${b.digest.slice(0, 19)} (${formatBytes(b.size)}) to ${where} in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+                    );
                 return;
             } catch (e) {
                 if (attempt >= (opts.attempts ?? 3) || !TRANSIENT.test((e as Error).message)) {
-                    throw new Error(`copying blob ${b.digest} (${formatBytes(b.size)}) from ${from.client.registry}/${from.repository} to ${where}: ${(e as Error).message}`);
+                    throw new Error(
+                        `copying blob ${b.digest} (${formatBytes(b.size)}) from ${from.client.registry}/${from.repository} to ${where}: ${(e as Error).message}`,
+                    );
                 }
-                log(`warning: blob ${b.digest.slice(0, 19)} to ${where} failed (${(e as Error).message.split("\n")[0]}); trying again`);
+                log(
+                    `warning: blob ${b.digest.slice(0, 19)} to ${where} failed (${(e as Error).message.split("\n")[0]}); trying again`,
+                );
             }
         }
     });
@@ -344,8 +450,11 @@ export async function runCopy(source: SourceImage, from: Endpoint, to: Endpoint,
 export function referrerDescriptor(m: { digest: string; mediaType: string; raw: Buffer; body: any }): Descriptor {
     const artifactType = m.body.artifactType ?? m.body.config?.mediaType;
     return {
-        mediaType: m.mediaType, digest: m.digest, size: m.raw.length,
-        ...(artifactType ? { artifactType } : {}), ...(m.body.annotations ? { annotations: m.body.annotations } : {}),
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.raw.length,
+        ...(artifactType ? { artifactType } : {}),
+        ...(m.body.annotations ? { annotations: m.body.annotations } : {}),
     };
 }
 
@@ -357,9 +466,11 @@ export function referrerDescriptor(m: { digest: string; mediaType: string; raw: 
 export async function addReferrers(to: Endpoint, subject: string, descriptors: Descriptor[]): Promise<void> {
     const tag = registry.referrersTag(subject);
     const existing = await to.client.getManifest(to.repository, tag);
-    const listed: Descriptor[] = Array.isArray(existing?.body.manifests) ? existing!.body.manifests : [];
+    const listed: Descriptor[] = Array.isArray(existing?.body.manifests) ? existing.body.manifests : [];
     const fresh = descriptors.filter((d) => !listed.some((l) => l.digest === d.digest));
     if (!fresh.length) return;
-    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPES[0], manifests: [...listed, ...fresh] }));
+    const raw = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPES[0], manifests: [...listed, ...fresh] }),
+    );
     await to.client.putManifest(to.repository, tag, raw, INDEX_MEDIA_TYPES[0], "copy");
 }

@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
 import * as exec from "./exec";
 
 /** A user name and a password, or an identity (refresh) token when `username` is "<token>". */
@@ -64,9 +65,13 @@ export function registryOfServer(server: string): string {
 }
 
 /** The helper docker would ask for `registry` and the setting naming it (credHelpers first, then credsStore), or undefined. */
-function helperEntry(cfg: DockerConfigFile, registry: string): { helper: string; how: "credHelpers" | "credsStore" } | undefined {
+function helperEntry(
+    cfg: DockerConfigFile,
+    registry: string,
+): { helper: string; how: "credHelpers" | "credsStore" } | undefined {
     for (const key of [authKey(registry), registry]) {
-        if (cfg.credHelpers && key in cfg.credHelpers) return cfg.credHelpers[key] ? { helper: cfg.credHelpers[key], how: "credHelpers" } : undefined;
+        if (cfg.credHelpers && key in cfg.credHelpers)
+            return cfg.credHelpers[key] ? { helper: cfg.credHelpers[key], how: "credHelpers" } : undefined;
     }
     return cfg.credsStore ? { helper: cfg.credsStore, how: "credsStore" } : undefined;
 }
@@ -77,7 +82,10 @@ export function helperFor(cfg: DockerConfigFile, registry: string): string | und
 }
 
 /** The `auths` entry docker would use for `registry`: the exact key, else one naming the same host. */
-function authsEntry(cfg: DockerConfigFile, registry: string): [string, NonNullable<DockerConfigFile["auths"]>[string]] | undefined {
+function authsEntry(
+    cfg: DockerConfigFile,
+    registry: string,
+): [string, NonNullable<DockerConfigFile["auths"]>[string]] | undefined {
     const key = authKey(registry);
     const auths = cfg.auths ?? {};
     if (auths[key]) return [key, auths[key]];
@@ -112,7 +120,12 @@ export interface Resolved {
  * resource's `registry` login) wins for its registry, as it does in the private docker
  * config written for the build. A helper that knows nothing of the registry is no login.
  */
-export async function resolve(registry: string, args?: Credentials, run: exec.Runner = exec.run, property = "registry"): Promise<Resolved> {
+export async function resolve(
+    registry: string,
+    args?: Credentials,
+    run: exec.Runner = exec.run,
+    property = "registry",
+): Promise<Resolved> {
     if (args) {
         const describe = property === "registry" ? "the resource's registry args" : `the resource's ${property}`;
         return { credentials: args, source: { kind: "registry args", describe, property } };
@@ -124,19 +137,27 @@ export async function resolve(registry: string, args?: Credentials, run: exec.Ru
     if (entry0) {
         const { helper, how } = entry0;
         const describe = `${how} "${helper}" of ${file} (docker-credential-${helper})`;
-        const none: Resolved = { source: { kind: "none", describe: `${describe}, which has no login for ${registry}` } };
+        const none: Resolved = {
+            source: { kind: "none", describe: `${describe}, which has no login for ${registry}` },
+        };
         const r = await run(`docker-credential-${helper}`, ["get"], { input: authKey(registry), allowFailure: true });
         if (r.code !== 0) {
             if (/credentials not found/i.test(r.stdout + r.stderr)) return none;
-            throw new Error(`docker-credential-${helper} get failed for ${registry} (${(r.stderr || r.stdout).trim().split("\n").pop()}): ` +
-                `fix the helper named by ${how} in ${file}, or give the resource registry args`);
+            throw new Error(
+                `docker-credential-${helper} get failed for ${registry} (${(r.stderr || r.stdout).trim().split("\n").pop()}): ` +
+                    `fix the helper named by ${how} in ${file}, or give the resource registry args`,
+            );
         }
         const credentials = parseHelperOutput(r.stdout);
         return credentials ? { credentials, source: { kind: "credential helper", describe } } : none;
     }
     const entry = authsEntry(cfg, registry);
     const credentials = entry && fromAuths(entry[1]);
-    if (entry && credentials) return { credentials, source: { kind: "docker config", describe: `auths["${entry[0]}"] of ${file} (docker login)` } };
+    if (entry && credentials)
+        return {
+            credentials,
+            source: { kind: "docker config", describe: `auths["${entry[0]}"] of ${file} (docker login)` },
+        };
     return { source: { kind: "none", describe: `no login for ${registry} in ${file}` } };
 }
 

@@ -12,8 +12,19 @@ import { RE2 } from "re2-wasm";
 
 /** Go's unicode.IsSpace. */
 function isSpace(r: number): boolean {
-    return (r >= 0x09 && r <= 0x0d) || r === 0x20 || r === 0x85 || r === 0xa0 || r === 0x1680 ||
-        (r >= 0x2000 && r <= 0x200a) || r === 0x2028 || r === 0x2029 || r === 0x202f || r === 0x205f || r === 0x3000;
+    return (
+        (r >= 0x09 && r <= 0x0d) ||
+        r === 0x20 ||
+        r === 0x85 ||
+        r === 0xa0 ||
+        r === 0x1680 ||
+        (r >= 0x2000 && r <= 0x200a) ||
+        r === 0x2028 ||
+        r === 0x2029 ||
+        r === 0x202f ||
+        r === 0x205f ||
+        r === 0x3000
+    );
 }
 
 const RUNE_ERROR = 0xfffd;
@@ -22,18 +33,26 @@ const RUNE_ERROR = 0xfffd;
 export function decodeRune(s: string, i: number): [number, number] {
     const b0 = s.charCodeAt(i);
     if (b0 < 0x80) return [b0, 1];
-    const cont = (k: number, lo = 0x80, hi = 0xbf) => { const b = s.charCodeAt(i + k); return b >= lo && b <= hi ? b : -1; };
+    const cont = (k: number, lo = 0x80, hi = 0xbf) => {
+        const b = s.charCodeAt(i + k);
+        return b >= lo && b <= hi ? b : -1;
+    };
     if (b0 >= 0xc2 && b0 <= 0xdf) {
         const b1 = cont(1);
         return b1 < 0 ? [RUNE_ERROR, 1] : [((b0 & 0x1f) << 6) | (b1 & 0x3f), 2];
     }
     if (b0 >= 0xe0 && b0 <= 0xef) {
-        const b1 = cont(1, b0 === 0xe0 ? 0xa0 : 0x80, b0 === 0xed ? 0x9f : 0xbf), b2 = cont(2);
+        const b1 = cont(1, b0 === 0xe0 ? 0xa0 : 0x80, b0 === 0xed ? 0x9f : 0xbf),
+            b2 = cont(2);
         return b1 < 0 || b2 < 0 ? [RUNE_ERROR, 1] : [((b0 & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f), 3];
     }
     if (b0 >= 0xf0 && b0 <= 0xf4) {
-        const b1 = cont(1, b0 === 0xf0 ? 0x90 : 0x80, b0 === 0xf4 ? 0x8f : 0xbf), b2 = cont(2), b3 = cont(3);
-        return b1 < 0 || b2 < 0 || b3 < 0 ? [RUNE_ERROR, 1] : [((b0 & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f), 4];
+        const b1 = cont(1, b0 === 0xf0 ? 0x90 : 0x80, b0 === 0xf4 ? 0x8f : 0xbf),
+            b2 = cont(2),
+            b3 = cont(3);
+        return b1 < 0 || b2 < 0 || b3 < 0
+            ? [RUNE_ERROR, 1]
+            : [((b0 & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f), 4];
     }
     return [RUNE_ERROR, 1];
 }
@@ -76,7 +95,8 @@ export function clean(p: string): string {
     const rooted = p[0] === "/";
     const n = p.length;
     let out = rooted ? "/" : "";
-    let r = rooted ? 1 : 0, dotdot = rooted ? 1 : 0;
+    let r = rooted ? 1 : 0,
+        dotdot = rooted ? 1 : 0;
     while (r < n) {
         if (p[r] === "/") r++;
         else if (p[r] === "." && (r + 1 === n || p[r + 1] === "/")) r++;
@@ -111,7 +131,9 @@ export function readIgnoreFile(bytes: Buffer, name = ".dockerignore"): string[] 
         let raw = nl < 0 ? text.slice(start) : text.slice(start, nl);
         // bufio.Scanner's 64 KiB token limit: BuildKit fails with "token too long".
         if (raw.length > (nl < 0 ? 65536 : 65535)) {
-            throw new IgnoreFileError(`${name}:${line + 1}: the line is longer than 64 KiB, which BuildKit refuses ("bufio.Scanner: token too long"): shorten it`);
+            throw new IgnoreFileError(
+                `${name}:${line + 1}: the line is longer than 64 KiB, which BuildKit refuses ("bufio.Scanner: token too long"): shorten it`,
+            );
         }
         start = nl < 0 ? text.length : nl + 1;
         if (raw.endsWith("\r")) raw = raw.slice(0, -1);
@@ -141,8 +163,10 @@ export function asSent(patterns: string[], name = ".dockerignore"): string[] {
     if (!sent.some((p) => /[\x80-\xff]/.test(p))) {
         const bad = sent.find((p) => /[\x00-\x1f\x7f]/.test(p));
         if (bad !== undefined) {
-            throw new IgnoreFileError(`${name}: the pattern ${JSON.stringify(bad)} holds a control character, which BuildKit cannot send ` +
-                `("header key \"exclude-patterns\" contains value with non-printable ASCII characters"): remove it, or match it with ?`);
+            throw new IgnoreFileError(
+                `${name}: the pattern ${JSON.stringify(bad)} holds a control character, which BuildKit cannot send ` +
+                    `("header key \"exclude-patterns\" contains value with non-printable ASCII characters"): remove it, or match it with ?`,
+            );
         }
     }
     return sent;
@@ -155,12 +179,17 @@ export function asSent(patterns: string[], name = ".dockerignore"): string[] {
 export function globMatch(pattern: string, name: string): boolean {
     outer: while (pattern.length > 0) {
         let star = false;
-        while (pattern.length > 0 && pattern[0] === "*") { pattern = pattern.slice(1); star = true; }
-        let inrange = false, i = 0;
+        while (pattern.length > 0 && pattern[0] === "*") {
+            pattern = pattern.slice(1);
+            star = true;
+        }
+        let inrange = false,
+            i = 0;
         for (; i < pattern.length; i++) {
             const c = pattern[i];
-            if (c === "\\") { if (i + 1 < pattern.length) i++; }
-            else if (c === "[") inrange = true;
+            if (c === "\\") {
+                if (i + 1 < pattern.length) i++;
+            } else if (c === "[") inrange = true;
             else if (c === "]") inrange = false;
             else if (c === "*" && !inrange) break;
         }
@@ -168,7 +197,10 @@ export function globMatch(pattern: string, name: string): boolean {
         pattern = pattern.slice(i);
         if (star && chunk === "") return !name.includes("/");
         const t = matchChunk(chunk, name);
-        if (t !== undefined && (t.length === 0 || pattern.length > 0)) { name = t; continue; }
+        if (t !== undefined && (t.length === 0 || pattern.length > 0)) {
+            name = t;
+            continue;
+        }
         if (star) {
             for (let j = 0; j < name.length && name[j] !== "/"; j++) {
                 const t2 = matchChunk(chunk, name.slice(j + 1));
@@ -193,13 +225,24 @@ function matchChunk(chunk: string, s: string): string | undefined {
         const c = chunk[0];
         if (c === "[") {
             let r = -1;
-            if (!failed) { const [rr, n] = decodeRune(s, 0); r = rr; s = s.slice(n); }
+            if (!failed) {
+                const [rr, n] = decodeRune(s, 0);
+                r = rr;
+                s = s.slice(n);
+            }
             chunk = chunk.slice(1);
             let negated = false;
-            if (chunk.length > 0 && chunk[0] === "^") { negated = true; chunk = chunk.slice(1); }
-            let match = false, nrange = 0;
+            if (chunk.length > 0 && chunk[0] === "^") {
+                negated = true;
+                chunk = chunk.slice(1);
+            }
+            let match = false,
+                nrange = 0;
             for (;;) {
-                if (chunk.length > 0 && chunk[0] === "]" && nrange > 0) { chunk = chunk.slice(1); break; }
+                if (chunk.length > 0 && chunk[0] === "]" && nrange > 0) {
+                    chunk = chunk.slice(1);
+                    break;
+                }
                 let lo: number, hi: number;
                 [lo, chunk] = getEsc(chunk);
                 hi = lo;
@@ -209,14 +252,20 @@ function matchChunk(chunk: string, s: string): string | undefined {
             }
             failed = failed || match === negated;
         } else if (c === "?") {
-            if (!failed) { failed = s[0] === "/"; s = s.slice(decodeRune(s, 0)[1]); }
+            if (!failed) {
+                failed = s[0] === "/";
+                s = s.slice(decodeRune(s, 0)[1]);
+            }
             chunk = chunk.slice(1);
         } else {
             if (c === "\\") {
                 chunk = chunk.slice(1);
                 if (chunk.length === 0) throw new IgnoreFileError(BAD_PATTERN);
             }
-            if (!failed) { failed = chunk[0] !== s[0]; s = s.slice(1); }
+            if (!failed) {
+                failed = chunk[0] !== s[0];
+                s = s.slice(1);
+            }
             chunk = chunk.slice(1);
         }
     }
@@ -240,7 +289,7 @@ type MatchType = "exact" | "prefix" | "suffix" | "regexp";
 // patternmatcher means to escape . + ( ) | { } $, but its bitmap holds one byte per row, so
 // the bits of | { } (code points 64 and up) are lost: they reach RE2 unescaped, where | is
 // alternation (`a|*` matches everything) and {n} a repetition.
-const SHOULD_ESCAPE = new Set([..."." + "+()$"]);
+const SHOULD_ESCAPE = new Set([...("." + "+()$")]);
 const RAW_RE2 = new Set([..."|{}"]);
 
 /** One pattern of a {@link PatternMatcher}; compiled on first use, as Go does. */
@@ -250,7 +299,10 @@ export class Pattern {
     private compileError?: Error;
     readonly dirs: string[];
 
-    constructor(readonly cleaned: string, readonly exclusion: boolean) {
+    constructor(
+        readonly cleaned: string,
+        readonly exclusion: boolean,
+    ) {
         this.dirs = cleaned.split("/");
     }
 
@@ -259,14 +311,17 @@ export class Pattern {
         if (!this.matchType && !this.compileError) this.compile();
         if (this.compileError) throw this.compileError;
         switch (this.matchType) {
-            case "exact": return path === this.cleaned;
-            case "prefix": return path.startsWith(this.cleaned.slice(0, -2));
+            case "exact":
+                return path === this.cleaned;
+            case "prefix":
+                return path.startsWith(this.cleaned.slice(0, -2));
             case "suffix": {
                 const suffix = this.cleaned.slice(2);
                 if (path.endsWith(suffix)) return true;
                 return suffix[0] === "/" && path === suffix.slice(1);
             }
-            default: return this.test!(path);
+            default:
+                return this.test!(path);
         }
     }
 
@@ -278,8 +333,12 @@ export class Pattern {
         const next = () => rs[k++];
         // Go's regexp source, and the same expression for JavaScript where `.` must not
         // match \r, \u2028 or \u2029 either (Go's `.` excludes only \n).
-        let re2 = "^", js = "^";
-        const add = (go: string, javascript = go) => { re2 += go; js += javascript; };
+        let re2 = "^",
+            js = "^";
+        const add = (go: string, javascript = go) => {
+            re2 += go;
+            js += javascript;
+        };
         let type: MatchType = "exact";
         let re2Only = false; // syntax that JavaScript would read differently
         for (let i = 0; peek() !== undefined; i++) {
@@ -290,7 +349,10 @@ export class Pattern {
                     if (peek() === "/") next();
                     if (peek() === undefined) {
                         if (type === "exact") type = "prefix";
-                        else { add(".*", "[^\\n]*"); type = "regexp"; }
+                        else {
+                            add(".*", "[^\\n]*");
+                            type = "regexp";
+                        }
                     } else {
                         add("(.*/)?", "(?:[^\\n]*/)?");
                         type = "regexp";
@@ -334,7 +396,9 @@ export class Pattern {
                 const re = new RE2(`${re2}$`, "u");
                 this.test = (p) => re.test(runes(p));
             } catch (e) {
-                this.compileError = new IgnoreFileError(`${BAD_PATTERN} (${(e as Error).message.replace(/^Invalid regular expression: /, "")})`);
+                this.compileError = new IgnoreFileError(
+                    `${BAD_PATTERN} (${(e as Error).message.replace(/^Invalid regular expression: /, "")})`,
+                );
             }
         } else {
             // Only literals, escaped punctuation, ^, [^/] and [^\n]: identical in JavaScript.
@@ -383,7 +447,8 @@ export class PatternMatcher {
                     const slash = path.lastIndexOf("/");
                     if (slash > 0) {
                         const dirs = path.slice(0, slash).split("/");
-                        for (let j = 0; j < dirs.length && !match; j++) match = pattern.match(dirs.slice(0, j + 1).join("/"));
+                        for (let j = 0; j < dirs.length && !match; j++)
+                            match = pattern.match(dirs.slice(0, j + 1).join("/"));
                     }
                 }
             }

@@ -4,7 +4,8 @@
 
 /** e_machine of an ELF image, or undefined when the bytes are not ELF. */
 export function elfMachine(bytes: Uint8Array): number | undefined {
-    if (bytes.length < 20 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
+    if (bytes.length < 20 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+        return undefined;
     const little = bytes[5] === 1;
     return little ? bytes[18] | (bytes[19] << 8) : (bytes[18] << 8) | bytes[19];
 }
@@ -24,15 +25,37 @@ const SPECS: Record<string, Spec> = {
     // mov edi, 42; mov eax, 60 (exit); syscall
     amd64: { machine: 62, bits: 64, little: true, code: [0xbf, 0x2a, 0, 0, 0, 0xb8, 0x3c, 0, 0, 0, 0x0f, 0x05] },
     // movz x0, #42; movz x8, #93 (exit); svc #0
-    arm64: { machine: 183, bits: 64, little: true, code: [0x40, 0x05, 0x80, 0xd2, 0xa8, 0x0b, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4] },
+    arm64: {
+        machine: 183,
+        bits: 64,
+        little: true,
+        code: [0x40, 0x05, 0x80, 0xd2, 0xa8, 0x0b, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4],
+    },
     // addi a0, zero, 42; addi a7, zero, 93 (exit); ecall
-    riscv64: { machine: 243, bits: 64, little: true, code: [0x13, 0x05, 0xa0, 0x02, 0x93, 0x08, 0xd0, 0x05, 0x73, 0, 0, 0] },
+    riscv64: {
+        machine: 243,
+        bits: 64,
+        little: true,
+        code: [0x13, 0x05, 0xa0, 0x02, 0x93, 0x08, 0xd0, 0x05, 0x73, 0, 0, 0],
+    },
     // li r3, 42; li r0, 1 (exit); sc   (ELFv2 ABI)
-    ppc64le: { machine: 21, bits: 64, little: true, flags: 2, code: [0x2a, 0, 0x60, 0x38, 0x01, 0, 0, 0x38, 0x02, 0, 0, 0x44] },
+    ppc64le: {
+        machine: 21,
+        bits: 64,
+        little: true,
+        flags: 2,
+        code: [0x2a, 0, 0x60, 0x38, 0x01, 0, 0, 0x38, 0x02, 0, 0, 0x44],
+    },
     // lghi %r2, 42; svc 1 (exit)
     s390x: { machine: 22, bits: 64, little: false, code: [0xa7, 0x29, 0x00, 0x2a, 0x0a, 0x01] },
     // mov r0, #42; mov r7, #1 (exit); svc #0   (EABI 5)
-    arm: { machine: 40, bits: 32, little: true, flags: 0x05000000, code: [0x2a, 0, 0xa0, 0xe3, 0x01, 0x70, 0xa0, 0xe3, 0, 0, 0, 0xef] },
+    arm: {
+        machine: 40,
+        bits: 32,
+        little: true,
+        flags: 0x05000000,
+        code: [0x2a, 0, 0xa0, 0xe3, 0x01, 0x70, 0xa0, 0xe3, 0, 0, 0, 0xef],
+    },
     // mov ebx, 42; mov eax, 1 (exit); int 0x80
     "386": { machine: 3, bits: 32, little: true, code: [0xbb, 0x2a, 0, 0, 0, 0xb8, 0x01, 0, 0, 0, 0xcd, 0x80] },
 };
@@ -46,13 +69,15 @@ export function exitProgram(architecture: string): Buffer {
     const s = SPECS[architecture];
     if (!s) throw new Error(`no proof program for ${architecture}`);
     const wide = s.bits === 64;
-    const ehsize = wide ? 64 : 52, phsize = wide ? 56 : 32;
+    const ehsize = wide ? 64 : 52,
+        phsize = wide ? 56 : 32;
     const total = ehsize + phsize + s.code.length;
     const base = 0x400000;
     const b = Buffer.alloc(total);
     const u16 = (v: number, o: number) => (s.little ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
     const u32 = (v: number, o: number) => (s.little ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
-    const addr = (v: number, o: number) => (wide ? (s.little ? b.writeBigUInt64LE(BigInt(v), o) : b.writeBigUInt64BE(BigInt(v), o)) : u32(v, o));
+    const addr = (v: number, o: number) =>
+        wide ? (s.little ? b.writeBigUInt64LE(BigInt(v), o) : b.writeBigUInt64BE(BigInt(v), o)) : u32(v, o);
     b.set([0x7f, 0x45, 0x4c, 0x46, wide ? 2 : 1, s.little ? 1 : 2, 1, 0], 0); // ELF, class, data, version, SysV
     u16(2, 16); // ET_EXEC
     u16(s.machine, 18);

@@ -16,7 +16,8 @@ export interface EngineInfo {
 }
 
 /** The `--format` of `docker info` that {@link parseInfo} reads. */
-export const INFO_FORMAT = '{"driver":{{json .Driver}},"driverStatus":{{json .DriverStatus}},"serverVersion":{{json .ServerVersion}}}';
+export const INFO_FORMAT =
+    '{"driver":{{json .Driver}},"driverStatus":{{json .DriverStatus}},"serverVersion":{{json .ServerVersion}}}';
 
 export function parseInfo(text: string): EngineInfo {
     const j = JSON.parse(text);
@@ -55,5 +56,6 @@ export async function tag(id: string, ref: string): Promise<void> {
 /** Removes a tag (the image stays while other tags or containers use it); quiet when it is gone. */
 export async function untag(ref: string): Promise<void> {
     const r = await run("docker", ["image", "rm", ref], { allowFailure: true });
-    if (r.code !== 0 && !/no such image/i.test(r.stderr)) throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/no such image/i.test(r.stderr))
+        throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
 }

@@ -2,7 +2,7 @@
 // shells out on the side, every child gets an environment without Pulumi's variables (plus
 // only its own secrets, never on argv), and the seam knows every live child, so that a
 // cancelled run or a plugin whose engine is gone can stop them all (`stopAll`).
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 
 export interface RunOptions {
     /** Written to the child's stdin, then stdin is closed. Use it for secrets. */
@@ -62,7 +62,10 @@ export const isPulumiVariable = (name: string): boolean => /^PULUMI_/i.test(name
  * buildx and their helpers read stays (PATH, HOME, DOCKER_*, BUILDX_*, BUILDKIT_*, proxies,
  * TMPDIR, locale, SSH_AUTH_SOCK, the cloud logins credential helpers use).
  */
-export function childEnv(own: Record<string, string> = {}, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function childEnv(
+    own: Record<string, string> = {},
+    parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(parent)) if (v !== undefined && !isPulumiVariable(k)) env[k] = v;
     return { ...env, ...own };
@@ -97,12 +100,17 @@ export async function stopAll(reason: string, graceMs = 2000): Promise<void> {
     stopped ??= reason;
     const children = [...live];
     if (!children.length) return;
-    const exited = children.map((c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once("exit", () => resolve());
-    }));
+    const exited = children.map(
+        (c) =>
+            new Promise<void>((resolve) => {
+                if (c.exitCode !== null || c.signalCode !== null) return resolve();
+                c.once("exit", () => resolve());
+            }),
+    );
     for (const c of children) c.kill("SIGTERM");
-    const hard = setTimeout(() => { for (const c of children) if (live.has(c)) c.kill("SIGKILL"); }, graceMs);
+    const hard = setTimeout(() => {
+        for (const c of children) if (live.has(c)) c.kill("SIGKILL");
+    }, graceMs);
     await Promise.all(exited);
     clearTimeout(hard);
 }
@@ -131,13 +139,23 @@ export const run: Runner = (file, args, opts = {}) => {
             pending[stream] = lines.pop() ?? "";
             for (const l of lines) opts.onLine(l, stream);
         };
-        child.stdout.setEncoding("utf8").on("data", (c: string) => { stdout += c; feed("stdout", c); });
-        child.stderr.setEncoding("utf8").on("data", (c: string) => { stderr += c; feed("stderr", c); });
+        child.stdout.setEncoding("utf8").on("data", (c: string) => {
+            stdout += c;
+            feed("stdout", c);
+        });
+        child.stderr.setEncoding("utf8").on("data", (c: string) => {
+            stderr += c;
+            feed("stderr", c);
+        });
         child.on("error", (err: NodeJS.ErrnoException) => {
             if (child.pid === undefined) live.delete(child); // never started
             if (err.name === "AbortError") return; // the child is being stopped: "close" settles the call
             if (err.code === "ENOENT") {
-                reject(new Error(`\`${file}\` was not found on PATH: run \`npm run up\` (scripts/bootstrap) to install the toolchain, or source scripts/env.sh`));
+                reject(
+                    new Error(
+                        `\`${file}\` was not found on PATH: run \`npm run up\` (scripts/bootstrap) to install the toolchain, or source scripts/env.sh`,
+                    ),
+                );
             } else {
                 reject(err);
             }
@@ -151,7 +169,9 @@ export const run: Runner = (file, args, opts = {}) => {
             else if (result.code !== 0 && !opts.allowFailure) reject(execError(result));
             else resolve(result);
         });
-        child.stdin.on("error", () => { /* the child may exit before reading stdin */ });
+        child.stdin.on("error", () => {
+            /* the child may exit before reading stdin */
+        });
         child.stdin.end(opts.input ?? "");
     });
 };

@@ -6,6 +6,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+
 import { tarEntries } from "./tar";
 
 /** A buildx exporter the library writes to disk or to the engine (pushes go through `tags`). */
@@ -69,13 +70,22 @@ export function outputArg(e: ExportSpec): string {
 /** Splits a CSV line as buildx does (encoding/csv: quotes, doubled quotes). */
 export function csvFields(line: string): string[] {
     const out: string[] = [];
-    let cur = "", quoted = false, i = 0;
+    let cur = "",
+        quoted = false,
+        i = 0;
     for (; i < line.length; i++) {
         const c = line[i];
         if (quoted) {
-            if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (c === '"') quoted = false; else cur += c;
+            if (c === '"' && line[i + 1] === '"') {
+                cur += '"';
+                i++;
+            } else if (c === '"') quoted = false;
+            else cur += c;
         } else if (c === '"' && cur === "") quoted = true;
-        else if (c === ",") { out.push(cur); cur = ""; } else cur += c;
+        else if (c === ",") {
+            out.push(cur);
+            cur = "";
+        } else cur += c;
     }
     if (quoted) throw new Error(`unterminated quote in "${line}"`);
     out.push(cur);
@@ -110,9 +120,12 @@ export function parseRawExport(raw: string): Record<string, Record<string, unkno
         const out: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(attrs)) {
             const key = k.startsWith("annotation.") ? "annotation." : k;
-            if (!known[key]) throw new Error(`${k}= is not an attribute of type=${type} the library maps (it knows ${Object.keys(known).join(", ")})`);
+            if (!known[key])
+                throw new Error(
+                    `${k}= is not an attribute of type=${type} the library maps (it knows ${Object.keys(known).join(", ")})`,
+                );
             const [name, value] = known[key](v, k);
-            out[name] = name === "annotations" ? { ...(out.annotations as object ?? {}), ...(value as object) } : value;
+            out[name] = name === "annotations" ? { ...(out.annotations ?? {}), ...(value as object) } : value;
         }
         return out;
     };
@@ -124,15 +137,30 @@ export function parseRawExport(raw: string): Record<string, Record<string, unkno
         compression: (v: string) => ["compression", v] as [string, unknown],
         "compression-level": (v: string) => ["compressionLevel", Number(v)] as [string, unknown],
         "force-compression": () => ["forceCompression", bool("force-compression")] as [string, unknown],
-        "annotation.": (v: string, k: string) => ["annotations", { [k.slice("annotation.".length)]: v }] as [string, unknown],
+        "annotation.": (v: string, k: string) =>
+            ["annotations", { [k.slice("annotation.".length)]: v }] as [string, unknown],
     };
     switch (type) {
-        case "oci": case "docker": return { [type]: take(image) };
-        case "local": case "tar": return { [type]: take({ dest: (v) => ["dest", v] }) };
-        case "cacheonly": return { cacheonly: take({}) };
-        case "registry": case "image":
-            return { [type]: take({ name: (v) => ["names", v.split(",").filter(Boolean)], push: () => ["push", bool("push")] }) };
-        default: throw new Error(`type=${type} is not an exporter the library knows: use oci, docker, local, tar, cacheonly, registry or image`);
+        case "oci":
+        case "docker":
+            return { [type]: take(image) };
+        case "local":
+        case "tar":
+            return { [type]: take({ dest: (v) => ["dest", v] }) };
+        case "cacheonly":
+            return { cacheonly: take({}) };
+        case "registry":
+        case "image":
+            return {
+                [type]: take({
+                    name: (v) => ["names", v.split(",").filter(Boolean)],
+                    push: () => ["push", bool("push")],
+                }),
+            };
+        default:
+            throw new Error(
+                `type=${type} is not an exporter the library knows: use oci, docker, local, tar, cacheonly, registry or image`,
+            );
     }
 }
 
@@ -151,8 +179,10 @@ async function sha256Tree(root: string): Promise<string> {
             const r = rel ? `${rel}/${n}` : n;
             const st = fs.lstatSync(path.join(root, r));
             const mode = (st.mode & 0o7777).toString(8);
-            if (st.isDirectory()) { h.update(`d ${r} ${mode}\n`); await walk(r); }
-            else if (st.isSymbolicLink()) h.update(`l ${r} ${fs.readlinkSync(path.join(root, r))}\n`);
+            if (st.isDirectory()) {
+                h.update(`d ${r} ${mode}\n`);
+                await walk(r);
+            } else if (st.isSymbolicLink()) h.update(`l ${r} ${fs.readlinkSync(path.join(root, r))}\n`);
             else h.update(`f ${r} ${mode} ${await sha256File(path.join(root, r))}\n`);
         }
     };

@@ -4,6 +4,7 @@
 // resolved with `git ls-remote` by the rules of BuildKit's git source; and the location pinned
 // to that commit (`checksum=`), so the build fetches exactly what the preview resolved, or fails.
 import * as path from "path";
+
 import { run } from "./exec";
 
 export interface GitContext {
@@ -23,7 +24,18 @@ export interface GitContext {
 
 const PROTOCOL = /^([a-zA-Z0-9]+):\/\//;
 const SCP = /^([a-zA-Z0-9_-]+)@([a-zA-Z0-9.-]+):(.*?)(?:\?(.*?))?(?:#(.*))?$/;
-const QUERY_KEYS = new Set(["ref", "tag", "branch", "subdir", "checksum", "commit", "keep-git-dir", "submodules", "mtime", "fetch-by-commit"]);
+const QUERY_KEYS = new Set([
+    "ref",
+    "tag",
+    "branch",
+    "subdir",
+    "checksum",
+    "commit",
+    "keep-git-dir",
+    "submodules",
+    "mtime",
+    "fetch-by-commit",
+]);
 
 /** A full commit hash (SHA-1 or SHA-256), as BuildKit's gitutil.IsCommitSHA. */
 export function isCommit(s: string | undefined): boolean {
@@ -32,7 +44,11 @@ export function isCommit(s: string | undefined): boolean {
 
 /** True for a location BuildKit treats as remote: any http(s) URL, or a Git URL. */
 export function isRemote(location: string): boolean {
-    return /^https?:\/\//.test(location) || (PROTOCOL.test(location) && ["git", "ssh"].includes(PROTOCOL.exec(location)![1].toLowerCase())) || SCP.test(location);
+    return (
+        /^https?:\/\//.test(location) ||
+        (PROTOCOL.test(location) && ["git", "ssh"].includes(PROTOCOL.exec(location)![1].toLowerCase())) ||
+        SCP.test(location)
+    );
 }
 
 /**
@@ -47,7 +63,11 @@ export function parseGitContext(location: string): GitContext | undefined {
     if (proto) {
         if (!["http", "https", "ssh", "git"].includes(proto)) return undefined;
         let u: URL;
-        try { u = new URL(location); } catch { return undefined; }
+        try {
+            u = new URL(location);
+        } catch {
+            return undefined;
+        }
         if ((proto === "http" || proto === "https") && !u.pathname.endsWith(".git")) return undefined;
         query = new URLSearchParams(u.search); // a copy: the URL's own is cleared below
         fragment = decodeURIComponent(u.hash.replace(/^#/, ""));
@@ -70,10 +90,12 @@ export function parseGitContext(location: string): GitContext | undefined {
     let tag: string | undefined, branch: string | undefined;
     for (const key of new Set(query.keys())) {
         const values = query.getAll(key);
-        if (!QUERY_KEYS.has(key)) throw refused(`unexpected query "${key}": BuildKit takes ${[...QUERY_KEYS].join(", ")}`);
+        if (!QUERY_KEYS.has(key))
+            throw refused(`unexpected query "${key}": BuildKit takes ${[...QUERY_KEYS].join(", ")}`);
         if (values.length > 1) throw refused(`query "${key}" has multiple values`);
         const v = values[0];
-        if (v === "" && !["submodules", "keep-git-dir", "fetch-by-commit"].includes(key)) throw refused(`query "${key}" has no value`);
+        if (v === "" && !["submodules", "keep-git-dir", "fetch-by-commit"].includes(key))
+            throw refused(`query "${key}" has no value`);
         if (key === "ref") {
             if (ctx.ref && ctx.ref !== v) throw refused(`ref conflicts: "${ctx.ref}" vs "${v}"`);
             ctx.ref = v;
@@ -85,14 +107,18 @@ export function parseGitContext(location: string): GitContext | undefined {
         } else if (key === "checksum" || key === "commit") ctx.checksum = v;
         else if (key === "fetch-by-commit") ctx.fetchByCommit = v === "" || v === "true" || v === "1";
     }
-    for (const [v, prefix] of [[tag, "refs/tags/"], [branch, "refs/heads/"]] as const) {
+    for (const [v, prefix] of [
+        [tag, "refs/tags/"],
+        [branch, "refs/heads/"],
+    ] as const) {
         if (!v) continue;
         const full = v.startsWith(prefix) ? v : `${prefix}${v}`;
         if (ctx.ref && ctx.ref !== full) throw refused(`ref conflicts: "${ctx.ref}" vs "${full}"`);
         ctx.ref = full;
     }
     if (tag && branch) throw refused("branch conflicts with tag");
-    if (ctx.checksum !== undefined && !/^[0-9a-fA-F]+$/.test(ctx.checksum)) throw refused(`invalid checksum ${ctx.checksum}: expected a hex commit hash`);
+    if (ctx.checksum !== undefined && !/^[0-9a-fA-F]+$/.test(ctx.checksum))
+        throw refused(`invalid checksum ${ctx.checksum}: expected a hex commit hash`);
     return ctx;
 }
 
@@ -108,7 +134,9 @@ export function parseDefaultBranch(text: string): string | undefined {
  */
 export function parseLsRemote(text: string, ref: string): { commit: string; ref: string } | undefined {
     const bare = ref.replace(/^refs\//, "");
-    const partial = `refs/${bare}`, head = `refs/heads/${ref.replace(/^refs\/heads\//, "")}`, tagRef = `refs/tags/${ref.replace(/^refs\/tags\//, "")}`;
+    const partial = `refs/${bare}`,
+        head = `refs/heads/${ref.replace(/^refs\/heads\//, "")}`,
+        tagRef = `refs/tags/${ref.replace(/^refs\/tags\//, "")}`;
     const found: Record<string, string> = {};
     for (const line of text.split("\n")) {
         const [sha, name] = line.trim().split("\t");
@@ -126,8 +154,11 @@ async function git(args: string[], what: string): Promise<string> {
         // Never wait for a password prompt; a hung server is a failed preview, not a hung one.
         env: { GIT_TERMINAL_PROMPT: "0", GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? "ssh -o BatchMode=yes" },
         signal: AbortSignal.timeout(60_000),
-    }).catch((e: Error) => { throw new Error(`${what}: ${e.name === "AbortError" ? "no answer within 60 s" : e.message}`); });
-    if (r.code !== 0) throw new Error(`${what}: ${r.stderr.trim().split("\n").slice(-2).join(" ") || `git exited ${r.code}`}`);
+    }).catch((e: Error) => {
+        throw new Error(`${what}: ${e.name === "AbortError" ? "no answer within 60 s" : e.message}`);
+    });
+    if (r.code !== 0)
+        throw new Error(`${what}: ${r.stderr.trim().split("\n").slice(-2).join(" ") || `git exited ${r.code}`}`);
     return r.stdout;
 }
 
@@ -138,16 +169,19 @@ async function git(args: string[], what: string): Promise<string> {
  */
 export async function resolveCommit(g: GitContext): Promise<string> {
     if (isCommit(g.ref)) {
-        if (g.checksum && !g.ref!.startsWith(g.checksum)) throw new Error(`${g.location}: the ref ${g.ref} is not the checksum ${g.checksum}`);
+        if (g.checksum && !g.ref!.startsWith(g.checksum))
+            throw new Error(`${g.location}: the ref ${g.ref} is not the checksum ${g.checksum}`);
         return g.ref!;
     }
     if (g.fetchByCommit && isCommit(g.checksum)) return g.checksum!;
     const where = `git ls-remote ${g.remote}`;
     const ref = g.ref ?? parseDefaultBranch(await git(["ls-remote", "--symref", "--", g.remote, "HEAD"], where));
-    if (!ref) throw new Error(`${where}: the repository names no default branch (HEAD): give a ref, e.g. ${g.remote}#main`);
+    if (!ref)
+        throw new Error(`${where}: the repository names no default branch (HEAD): give a ref, e.g. ${g.remote}#main`);
     const hit = parseLsRemote(await git(["ls-remote", "--", g.remote, ref, `${ref}^{}`], where), ref);
     if (!hit) throw new Error(`${where}: the repository has no branch or tag "${ref}"`);
-    if (g.checksum && !hit.commit.startsWith(g.checksum)) throw new Error(`${g.location}: ${hit.ref} is at ${hit.commit}, not at the checksum ${g.checksum}`);
+    if (g.checksum && !hit.commit.startsWith(g.checksum))
+        throw new Error(`${g.location}: ${hit.ref} is at ${hit.commit}, not at the checksum ${g.checksum}`);
     return hit.commit;
 }
 

@@ -40,8 +40,18 @@ export function parseStepName(name: string): Omit<RecordedStep, "seconds" | "cac
         // "linux/amd64->arm64" (a variant may follow: "->arm/v7"); another OS is written in full.
         target = targetArch.split("/")[0] in ARCHITECTURES ? `${platform.split("/")[0]}/${targetArch}` : targetArch;
     }
-    try { if (target) target = normalizePlatform(target); } catch { /* an OS we do not build */ }
-    return { name, ...(target ? { platform: target } : {}), ...(stage ? { stage } : {}), index: Number(index), step: step.trim() };
+    try {
+        if (target) target = normalizePlatform(target);
+    } catch {
+        /* an OS we do not build */
+    }
+    return {
+        name,
+        ...(target ? { platform: target } : {}),
+        ...(stage ? { stage } : {}),
+        index: Number(index),
+        step: step.trim(),
+    };
 }
 
 /**
@@ -54,12 +64,18 @@ export function parseRawLogs(text: string): RecordedStep[] {
     for (const line of text.split("\n")) {
         if (!line.trim().startsWith("{")) continue;
         let status: any;
-        try { status = JSON.parse(line); } catch { continue; }
+        try {
+            status = JSON.parse(line);
+        } catch {
+            continue;
+        }
         for (const v of status.vertexes ?? []) {
             const e: Vertex = byDigest.get(v.digest) ?? { name: String(v.name), cached: false };
-            const started = v.started ? Date.parse(v.started) : undefined, completed = v.completed ? Date.parse(v.completed) : undefined;
+            const started = v.started ? Date.parse(v.started) : undefined,
+                completed = v.completed ? Date.parse(v.completed) : undefined;
             if (started !== undefined && (e.started === undefined || started < e.started)) e.started = started;
-            if (completed !== undefined && (e.completed === undefined || completed > e.completed)) e.completed = completed;
+            if (completed !== undefined && (e.completed === undefined || completed > e.completed))
+                e.completed = completed;
             e.cached ||= !!v.cached;
             byDigest.set(v.digest, e);
         }
@@ -68,7 +84,8 @@ export function parseRawLogs(text: string): RecordedStep[] {
     for (const e of byDigest.values()) {
         const parsed = parseStepName(e.name);
         if (!parsed) continue;
-        const seconds = e.started !== undefined && e.completed !== undefined ? Math.max(0, (e.completed - e.started) / 1000) : 0;
+        const seconds =
+            e.started !== undefined && e.completed !== undefined ? Math.max(0, (e.completed - e.started) / 1000) : 0;
         out.push({ ...parsed, seconds, cached: e.cached });
     }
     return out;
@@ -90,8 +107,17 @@ export function emulatedSteps(steps: RecordedStep[], plan: PlatformPlan[], built
         const p = plan.find((x) => x.platform === platform);
         const stagePlan = p?.stages.find((x) => x.stage === (s.stage ?? x.stage));
         if (!p || !stagePlan?.emulated || s.cached) continue;
-        const siblings = runs.filter((r) => r.platform === s.platform && r.stage === s.stage).map((r) => r.index).sort((a, b) => a - b);
-        out.push({ platform: p.platform, stage: stagePlan.stage, step: s.step, run: siblings.indexOf(s.index) + 1, seconds: Math.round(s.seconds * 10) / 10 });
+        const siblings = runs
+            .filter((r) => r.platform === s.platform && r.stage === s.stage)
+            .map((r) => r.index)
+            .sort((a, b) => a - b);
+        out.push({
+            platform: p.platform,
+            stage: stagePlan.stage,
+            step: s.step,
+            run: siblings.indexOf(s.index) + 1,
+            seconds: Math.round(s.seconds * 10) / 10,
+        });
     }
     return out.sort((a, b) => b.seconds - a.seconds);
 }
@@ -100,7 +126,9 @@ export function emulatedSteps(steps: RecordedStep[], plan: PlatformPlan[], built
 export async function readBuild(builder: string, ref: string): Promise<RecordedStep[]> {
     const id = ref.split("/").pop()!;
     // buildx prints the progress (rawjson included) on stderr.
-    const r = await run("docker", ["buildx", "history", "logs", "--builder", builder, "--progress", "rawjson", id], { allowFailure: true });
+    const r = await run("docker", ["buildx", "history", "logs", "--builder", builder, "--progress", "rawjson", id], {
+        allowFailure: true,
+    });
     if (r.code !== 0) throw new Error(`\`${r.command}\` failed: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
     return parseRawLogs(`${r.stdout}\n${r.stderr}`);
 }

@@ -5,6 +5,7 @@
 // too: the finding names that rule, and stands in for it where BuildKit cannot be asked (a
 // new stack's first preview, before the image's builder exists).
 import { DockerfileParser } from "dockerfile-ast";
+
 import { normalizePlatform, parsePlatform } from "./platform";
 
 export interface Finding {
@@ -19,12 +20,15 @@ export interface Finding {
 
 /** What a final stage pinned to `pinned` means for the other targets. */
 export function finalStageMeaning(pinned: string, others: string[]): string {
-    return `every other target (${others.join(", ")}) gets ${pinned}'s base and fails at docker run with "exec format error" ` +
-        "(the last FROM must match the target); drop --platform from the last FROM";
+    return (
+        `every other target (${others.join(", ")}) gets ${pinned}'s base and fails at docker run with "exec format error" ` +
+        "(the last FROM must match the target); drop --platform from the last FROM"
+    );
 }
 
 const TARGET_PLATFORM = /^\$\{?TARGETPLATFORM\}?$/;
-const ARCH_IN_NAME = /(^|[/_:-])(amd64|x86_64|arm64v8|arm64|aarch64|arm32v7|armv7|armhf|ppc64le|s390x|riscv64|i386)([/_:.-]|$)/;
+const ARCH_IN_NAME =
+    /(^|[/_:-])(amd64|x86_64|arm64v8|arm64|aarch64|arm32v7|armv7|armhf|ppc64le|s390x|riscv64|i386)([/_:.-]|$)/;
 
 /** Findings for building `dockerfile` for `platforms` (normalized "os/arch[/variant]"). */
 export function lintDockerfile(dockerfile: string, platforms: string[]): Finding[] {
@@ -40,15 +44,26 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
     // target gets the build platform's base; a constant is BuildKit's FromPlatformFlagConstDisallowed.
     const pinned = last.getPlatformFlag()?.getValue();
     if (pinned && pinned.includes("$") && !TARGET_PLATFORM.test(pinned)) {
-        findings.push({ rule: "final-stage-platform", line: lineOf(last.getRange()), message: `the final stage pins --platform=${pinned}: every target (${platforms.join(", ")}) gets that base, and the image fails at docker run with "exec format error" (the last FROM must match the target); drop --platform from the last FROM` });
+        findings.push({
+            rule: "final-stage-platform",
+            line: lineOf(last.getRange()),
+            message: `the final stage pins --platform=${pinned}: every target (${platforms.join(", ")}) gets that base, and the image fails at docker run with "exec format error" (the last FROM must match the target); drop --platform from the last FROM`,
+        });
     } else if (pinned && !pinned.includes("$")) {
         let constant: string | undefined;
-        try { constant = normalizePlatform(pinned); } catch { /* not a platform: BuildKit says so */ }
+        try {
+            constant = normalizePlatform(pinned);
+        } catch {
+            /* not a platform: BuildKit says so */
+        }
         const others = platforms.filter((p) => p !== constant);
         if (constant && others.length) {
             const meaning = finalStageMeaning(constant, others);
             findings.push({
-                rule: "final-stage-platform", line: lineOf(last.getRange()), buildkitRule: "FromPlatformFlagConstDisallowed", meaning,
+                rule: "final-stage-platform",
+                line: lineOf(last.getRange()),
+                buildkitRule: "FromPlatformFlagConstDisallowed",
+                meaning,
                 message: `the final stage pins --platform=${constant}: ${meaning}`,
             });
         }
@@ -56,7 +71,11 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
     const name = last.getImage() ?? "";
     const hint = ARCH_IN_NAME.exec(name)?.[2];
     if (hint && (archs.length > 1 || !sameArch(hint, archs[0]))) {
-        findings.push({ rule: "arch-specific-image", line: lineOf(last.getRange()), message: `the final stage's base ${name} looks ${hint}-only, but the targets are ${platforms.join(", ")}: use a multi-platform base, or one build per architecture with the matching base (the article's company-registry case)` });
+        findings.push({
+            rule: "arch-specific-image",
+            line: lineOf(last.getRange()),
+            message: `the final stage's base ${name} looks ${hint}-only, but the targets are ${platforms.join(", ")}: use a multi-platform base, or one build per architecture with the matching base (the article's company-registry case)`,
+        });
     }
 
     for (const ins of df.getInstructions()) {
@@ -67,16 +86,34 @@ export function lintDockerfile(dockerfile: string, platforms: string[]): Finding
             const v = m[1];
             if (v.startsWith("$")) continue;
             const wrong = archs.filter((a) => !sameArch(v, a));
-            if (wrong.length) findings.push({ rule: "hardcoded-goarch", line, message: `RUN sets GOARCH=${v}, but the targets include ${wrong.map((a) => `linux/${a}`).join(", ")}: those images would hold a ${v} binary; use GOARCH=$TARGETARCH (with ARG TARGETARCH)` });
+            if (wrong.length)
+                findings.push({
+                    rule: "hardcoded-goarch",
+                    line,
+                    message: `RUN sets GOARCH=${v}, but the targets include ${wrong.map((a) => `linux/${a}`).join(", ")}: those images would hold a ${v} binary; use GOARCH=$TARGETARCH (with ARG TARGETARCH)`,
+                });
         }
         for (const m of text.matchAll(/\bGOOS=([A-Za-z0-9_${}]+)/g)) {
-            if (!m[1].startsWith("$") && m[1] !== "linux") findings.push({ rule: "hardcoded-goarch", line, message: `RUN sets GOOS=${m[1]}, but the targets are linux: use GOOS=$TARGETOS` });
+            if (!m[1].startsWith("$") && m[1] !== "linux")
+                findings.push({
+                    rule: "hardcoded-goarch",
+                    line,
+                    message: `RUN sets GOOS=${m[1]}, but the targets are linux: use GOOS=$TARGETOS`,
+                });
         }
     }
     return findings;
 }
 
 function sameArch(hint: string, arch: string): boolean {
-    const alias: Record<string, string> = { x86_64: "amd64", aarch64: "arm64", arm64v8: "arm64", arm32v7: "arm", armv7: "arm", armhf: "arm", i386: "386" };
+    const alias: Record<string, string> = {
+        x86_64: "amd64",
+        aarch64: "arm64",
+        arm64v8: "arm64",
+        arm32v7: "arm",
+        armv7: "arm",
+        armhf: "arm",
+        i386: "386",
+    };
     return (alias[hint] ?? hint) === arch;
 }

@@ -26,16 +26,16 @@ export interface RemoteNode {
 }
 
 export type ProblemKind =
-    | "material"        // the PEM text itself is wrong: unparsable, a key that is not the certificate's, expired
-    | "down"            // nothing answers at the endpoint
-    | "untrusted"       // the daemon's certificate is not signed by tls.cacert
-    | "wrong-name"      // the daemon's certificate does not name the endpoint's host
-    | "server-expired"  // the daemon's certificate expired
-    | "client-refused"  // the daemon refused the client certificate (unknown CA, bad, missing)
-    | "client-expired"  // the daemon refused the client certificate as expired
-    | "not-tls"         // TLS configured, but the daemon speaks plain gRPC
-    | "needs-tls"       // no TLS configured, but the daemon expects it
-    | "not-buildkit";   // it answered, but not as a gRPC server
+    | "material" // the PEM text itself is wrong: unparsable, a key that is not the certificate's, expired
+    | "down" // nothing answers at the endpoint
+    | "untrusted" // the daemon's certificate is not signed by tls.cacert
+    | "wrong-name" // the daemon's certificate does not name the endpoint's host
+    | "server-expired" // the daemon's certificate expired
+    | "client-refused" // the daemon refused the client certificate (unknown CA, bad, missing)
+    | "client-expired" // the daemon refused the client certificate as expired
+    | "not-tls" // TLS configured, but the daemon speaks plain gRPC
+    | "needs-tls" // no TLS configured, but the daemon expects it
+    | "not-buildkit"; // it answered, but not as a gRPC server
 
 export type ProbeResult = { ok: true } | { ok: false; kind: ProblemKind; detail: string };
 
@@ -51,18 +51,32 @@ export function materialProblems(tls: NodeTls, now: Date = new Date()): Problem[
     if (!!tls.cert !== !!tls.key) bad(`${tls.cert ? "cert" : "key"} is set without ${tls.cert ? "key" : "cert"}`);
     let cert: crypto.X509Certificate | undefined;
     if (tls.cacert) {
-        try { new crypto.X509Certificate(tls.cacert); } catch { bad("cacert is not a PEM certificate"); }
+        try {
+            new crypto.X509Certificate(tls.cacert);
+        } catch {
+            bad("cacert is not a PEM certificate");
+        }
     }
     if (tls.cert) {
-        try { cert = new crypto.X509Certificate(tls.cert); } catch { bad("cert is not a PEM certificate"); }
+        try {
+            cert = new crypto.X509Certificate(tls.cert);
+        } catch {
+            bad("cert is not a PEM certificate");
+        }
     }
     let key: crypto.KeyObject | undefined;
     if (tls.key) {
-        try { key = crypto.createPrivateKey(tls.key); } catch { bad("key is not a PEM private key (or it is encrypted)"); }
+        try {
+            key = crypto.createPrivateKey(tls.key);
+        } catch {
+            bad("key is not a PEM private key (or it is encrypted)");
+        }
     }
     if (cert && key && !cert.checkPrivateKey(key)) bad("key is not the private key of cert");
-    if (cert && new Date(cert.validTo) < now) problems.push({ kind: "client-expired", detail: `valid until ${new Date(cert.validTo).toISOString()}` });
-    if (cert && new Date(cert.validFrom) > now) bad(`cert is not valid before ${new Date(cert.validFrom).toISOString()}`);
+    if (cert && new Date(cert.validTo) < now)
+        problems.push({ kind: "client-expired", detail: `valid until ${new Date(cert.validTo).toISOString()}` });
+    if (cert && new Date(cert.validFrom) > now)
+        bad(`cert is not valid before ${new Date(cert.validFrom).toISOString()}`);
     return problems;
 }
 
@@ -78,12 +92,19 @@ export function classify(code: string | undefined, withTls: boolean): ProblemKin
     if (/^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EADDRNOTAVAIL)$/.test(c)) return "down";
     if (c === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-name";
     if (c === "CERT_HAS_EXPIRED") return "server-expired";
-    const untrusted = /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/;
+    const untrusted =
+        /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)$/;
     if (untrusted.test(c) || c === "CERT_SIGNATURE_FAILURE" || c === "CERT_UNTRUSTED") return "untrusted";
     // The daemon's alerts about the client's certificate (Go's TLS server sends these three after verifying it).
     if (/ALERT_CERTIFICATE_EXPIRED/.test(c)) return "client-expired";
-    if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(c)) return "client-refused";
-    if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(c)) return withTls ? "not-tls" : "not-buildkit";
+    if (
+        /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(
+            c,
+        )
+    )
+        return "client-refused";
+    if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE/.test(c))
+        return withTls ? "not-tls" : "not-buildkit";
     if (!withTls && c === "ECONNRESET") return "needs-tls";
     return "not-buildkit";
 }
@@ -110,17 +131,30 @@ export function outcome(e: ProbeEvent, withTls: boolean): ProbeResult {
     if ("message" in e) {
         const kind = classify(e.code, withTls);
         // A TLS alert is the daemon's own word: say so.
-        return { ok: false, kind, detail: `${/^ERR_SSL_.*ALERT/.test(e.code ?? "") ? "the node answered: " : ""}${errorText(e.message)}` };
+        return {
+            ok: false,
+            kind,
+            detail: `${/^ERR_SSL_.*ALERT/.test(e.code ?? "") ? "the node answered: " : ""}${errorText(e.message)}`,
+        };
     }
-    return { ok: false, kind: withTls ? "not-buildkit" : "needs-tls", detail: "it closed the connection without answering" };
+    return {
+        ok: false,
+        kind: withTls ? "not-buildkit" : "needs-tls",
+        detail: "it closed the connection without answering",
+    };
 }
 
 /** What the daemon's first bytes say: a gRPC server begins with an HTTP/2 SETTINGS frame. Pure. */
 export function classifyAnswer(first: Buffer, withTls: boolean): ProbeResult {
     if (first.length >= 9 && first[3] === 0x04) return { ok: true };
     // A TLS record (alert or handshake) in answer to plain bytes.
-    if (!withTls && (first[0] === 0x15 || first[0] === 0x16)) return { ok: false, kind: "needs-tls", detail: "it answered with TLS" };
-    const text = first.toString("latin1").split(/\r?\n/)[0].replace(/[^\x20-\x7e]/g, "?").slice(0, 60);
+    if (!withTls && (first[0] === 0x15 || first[0] === 0x16))
+        return { ok: false, kind: "needs-tls", detail: "it answered with TLS" };
+    const text = first
+        .toString("latin1")
+        .split(/\r?\n/)[0]
+        .replace(/[^\x20-\x7e]/g, "?")
+        .slice(0, 60);
     return { ok: false, kind: "not-buildkit", detail: `it answered "${text}"` };
 }
 
@@ -135,10 +169,15 @@ export function probe(node: RemoteNode, timeoutMs = 5000): Promise<ProbeResult> 
     return new Promise((resolve) => {
         const socket = tls
             ? tlsLib.connect({
-                host: addr.host, port: addr.port, ca: tls.cacert, cert: tls.cert, key: tls.key, ALPNProtocols: ["h2"],
-                // Without one, Node checks the host (a name, or an IP against the IP SANs), as buildx does.
-                ...(node.servername ? { servername: node.servername } : {}),
-            })
+                  host: addr.host,
+                  port: addr.port,
+                  ca: tls.cacert,
+                  cert: tls.cert,
+                  key: tls.key,
+                  ALPNProtocols: ["h2"],
+                  // Without one, Node checks the host (a name, or an IP against the IP SANs), as buildx does.
+                  ...(node.servername ? { servername: node.servername } : {}),
+              })
             : net.connect({ host: addr.host, port: addr.port });
         let settled = false;
         let timer: NodeJS.Timeout | undefined = undefined;
@@ -149,7 +188,10 @@ export function probe(node: RemoteNode, timeoutMs = 5000): Promise<ProbeResult> 
             socket.destroy();
             resolve(r);
         };
-        timer = setTimeout(() => done({ ok: false, kind: "down", detail: `no answer within ${timeoutMs / 1000} s` }), timeoutMs);
+        timer = setTimeout(
+            () => done({ ok: false, kind: "down", detail: `no answer within ${timeoutMs / 1000} s` }),
+            timeoutMs,
+        );
         // With TLS 1.3 the daemon judges the client's certificate after the client's side of the
         // handshake is done: its refusal arrives as an alert, its acceptance as HTTP/2 settings.
         socket.once(tls ? "secureConnect" : "connect", () => socket.write(h2Preface()));
@@ -173,26 +215,62 @@ export function refusal(node: RemoteNode, kind: ProblemKind, detail: string, pro
     const newClient = `set ${t}.cert and ${t}.key`;
     const [what, fix] = ((): [string, string] => {
         switch (kind) {
-            case "material": return [`: ${t}.${detail}`, `set ${t} to the PEM text of the CA certificate, the client certificate and its unencrypted key`];
-            case "down": return [` does not answer (${detail})`, `start BuildKit there (\`${daemon}\`), fix ${props.endpoint}, or remove the node`];
-            case "untrusted": return [` presents a certificate that ${t}.cacert did not sign (${detail})`, `set ${t}.cacert to the CA that signed the daemon's --tlscert`];
-            case "wrong-name": return [` presents a certificate for another name (${detail})`,
-                "reach the node by a name or address its certificate carries, or reissue the daemon's --tlscert with that subjectAltName"];
-            case "server-expired": return [` presents an expired certificate (${detail})`, "renew the daemon's --tlscert and restart buildkitd there"];
-            case "client-refused": return [` refused the client certificate in ${t}.cert (${detail})`,
-                `use a client certificate signed by the CA the daemon trusts (its --tlscacert), and ${newClient}`];
-            case "client-expired": return [`: the client certificate in ${t}.cert has expired (${detail})`,
-                `issue a new one from the daemon's CA and ${newClient} (that replaces the builder; nothing is rebuilt)`];
-            case "not-tls": return [` speaks plain gRPC but ${t} is set (${detail})`, `start buildkitd there with --tlscacert, --tlscert and --tlskey, or remove ${t}`];
-            case "needs-tls": return [` expects TLS (${detail})`, `set ${t} (cacert, cert and key) for this node`];
-            case "not-buildkit": return [` answered, but not as BuildKit (${detail})`, "check the endpoint's host and port"];
+            case "material":
+                return [
+                    `: ${t}.${detail}`,
+                    `set ${t} to the PEM text of the CA certificate, the client certificate and its unencrypted key`,
+                ];
+            case "down":
+                return [
+                    ` does not answer (${detail})`,
+                    `start BuildKit there (\`${daemon}\`), fix ${props.endpoint}, or remove the node`,
+                ];
+            case "untrusted":
+                return [
+                    ` presents a certificate that ${t}.cacert did not sign (${detail})`,
+                    `set ${t}.cacert to the CA that signed the daemon's --tlscert`,
+                ];
+            case "wrong-name":
+                return [
+                    ` presents a certificate for another name (${detail})`,
+                    "reach the node by a name or address its certificate carries, or reissue the daemon's --tlscert with that subjectAltName",
+                ];
+            case "server-expired":
+                return [
+                    ` presents an expired certificate (${detail})`,
+                    "renew the daemon's --tlscert and restart buildkitd there",
+                ];
+            case "client-refused":
+                return [
+                    ` refused the client certificate in ${t}.cert (${detail})`,
+                    `use a client certificate signed by the CA the daemon trusts (its --tlscacert), and ${newClient}`,
+                ];
+            case "client-expired":
+                return [
+                    `: the client certificate in ${t}.cert has expired (${detail})`,
+                    `issue a new one from the daemon's CA and ${newClient} (that replaces the builder; nothing is rebuilt)`,
+                ];
+            case "not-tls":
+                return [
+                    ` speaks plain gRPC but ${t} is set (${detail})`,
+                    `start buildkitd there with --tlscacert, --tlscert and --tlskey, or remove ${t}`,
+                ];
+            case "needs-tls":
+                return [` expects TLS (${detail})`, `set ${t} (cacert, cert and key) for this node`];
+            case "not-buildkit":
+                return [` answered, but not as BuildKit (${detail})`, "check the endpoint's host and port"];
         }
     })();
     return `node ${node.name} at ${node.endpoint}${what}: ${fix}`;
 }
 
 /** Checks a node's TLS material, then probes it; undefined when usable, else the refusal. */
-export async function checkNode(node: RemoteNode, props: NodeProps, now = new Date(), timeoutMs = 5000): Promise<string | undefined> {
+export async function checkNode(
+    node: RemoteNode,
+    props: NodeProps,
+    now = new Date(),
+    timeoutMs = 5000,
+): Promise<string | undefined> {
     const problems = materialProblems(node.tls ?? {}, now);
     if (problems.length) return problems.map((p) => refusal(node, p.kind, p.detail, props)).join("; ");
     const r = await probe(node, timeoutMs);

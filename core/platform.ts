@@ -33,7 +33,9 @@ export class PlatformError extends Error {}
 /** Parses and normalizes "os/arch[/variant]"; arm64/v8 becomes arm64, as buildx does. */
 export function parsePlatform(text: string): Platform {
     const parts = text.trim().split("/");
-    const known = Object.keys(ARCHITECTURES).map((a) => `linux/${a}`).join(", ");
+    const known = Object.keys(ARCHITECTURES)
+        .map((a) => `linux/${a}`)
+        .join(", ");
     if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
         throw new PlatformError(`"${text}" is not a platform: write os/arch[/variant], one of ${known}`);
     }
@@ -44,7 +46,9 @@ export function parsePlatform(text: string): Platform {
     const arch = ARCHITECTURES[architecture];
     if (!arch) throw new PlatformError(`"${text}": unknown architecture "${architecture}"; use one of ${known}`);
     if (variant !== undefined && !(arch.variants ?? []).includes(variant)) {
-        throw new PlatformError(`"${text}": unknown variant "${variant}" for ${architecture}; known: ${(arch.variants ?? ["none"]).join(", ")}`);
+        throw new PlatformError(
+            `"${text}": unknown variant "${variant}" for ${architecture}; known: ${(arch.variants ?? ["none"]).join(", ")}`,
+        );
     }
     if (architecture === "arm64" && variant === "v8") return { os, architecture };
     if (architecture === "arm" && variant === undefined) return { os, architecture, variant: "v7" };

@@ -11,6 +11,7 @@
 import * as http from "http";
 import * as https from "https";
 import * as stream from "stream";
+
 import * as dockerConfig from "./dockerConfig";
 import * as hosts from "./registryHosts";
 
@@ -20,7 +21,12 @@ import * as hosts from "./registryHosts";
  * "manifest": a manifest PUT, "read": a GET of a manifest).
  */
 export class RegistryError extends Error {
-    constructor(message: string, readonly registry: string, readonly status: number, readonly refused: "auth" | "manifest" | "read") {
+    constructor(
+        message: string,
+        readonly registry: string,
+        readonly status: number,
+        readonly refused: "auth" | "manifest" | "read",
+    ) {
         super(message);
         this.name = "RegistryError";
     }
@@ -44,8 +50,14 @@ export interface ImageRef {
 
 /** Parses "host[:port]/repo[:tag][@digest]" as docker does: short names are Docker Hub's (docker.io, library/). */
 export function parseRef(ref: string): ImageRef {
-    const m = /^(?:([^/]+?(?:[.:][^/]*|localhost))\/)?([a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
-    if (!m) throw new Error(`"${ref}" is not an image reference: write registry/repository:tag, e.g. localhost:5000/hello:1.0`);
+    const m =
+        /^(?:([^/]+?(?:[.:][^/]*|localhost))\/)?([a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(
+            ref,
+        );
+    if (!m)
+        throw new Error(
+            `"${ref}" is not an image reference: write registry/repository:tag, e.g. localhost:5000/hello:1.0`,
+        );
     const registry = !m[1] || m[1] === "index.docker.io" ? "docker.io" : m[1];
     const repository = registry === "docker.io" && !m[2].includes("/") ? `library/${m[2]}` : m[2];
     return { registry, repository, tag: m[3] ?? (m[4] ? undefined : "latest"), digest: m[4] };
@@ -59,7 +71,12 @@ export function repoOf(ref: string): string {
 export type Credentials = dockerConfig.Credentials;
 
 /** A manifest or index as the registry stored it: its digest, media type, exact bytes, parsed body. */
-export interface Manifest { digest: string; mediaType: string; raw: Buffer; body: any }
+export interface Manifest {
+    digest: string;
+    mediaType: string;
+    raw: Buffer;
+    body: any;
+}
 
 /** What a registry operation is part of, for error messages. */
 export type Step = "preview ping" | "read" | "tag move" | "index probe" | "delete" | "copy";
@@ -110,10 +127,13 @@ function transportHint(message: string, registry: string, access: hosts.HostAcce
         return `: it seems to speak plain HTTP; say so in the builder's buildkitdConfig: [registry."${registry}"] http = true`;
     }
     if (/certificate|self[- ]signed|unable to verify|UNABLE_TO_GET_ISSUER/i.test(message)) {
-        return `: trust its CA as the push does: ca = ["/path/ca.crt"] under [registry."${registry}"] in the builder's buildkitdConfig, ` +
-            `/etc/docker/certs.d/${registry}/ca.crt, or the system trust store (update-ca-certificates, or SSL_CERT_FILE)`;
+        return (
+            `: trust its CA as the push does: ca = ["/path/ca.crt"] under [registry."${registry}"] in the builder's buildkitdConfig, ` +
+            `/etc/docker/certs.d/${registry}/ca.crt, or the system trust store (update-ca-certificates, or SSL_CERT_FILE)`
+        );
     }
-    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timed out/i.test(message)) return ": is the registry running and reachable?";
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timed out/i.test(message))
+        return ": is the registry running and reachable?";
     return "";
 }
 
@@ -127,10 +147,14 @@ function whose(r: dockerConfig.Resolved): string {
 /** What the user does about a login the registry refused, by where it came from. */
 export function loginFix(r: dockerConfig.Resolved, registry: string): string {
     switch (r.source.kind) {
-        case "registry args": return `check ${r.source.property ?? "registry"}.username and ${r.source.property ?? "registry"}.password`;
-        case "docker config": return `run \`docker login ${registry}\` again, or give the resource registry args`;
-        case "credential helper": return `run \`docker login ${registry}\` again (it stores the login through the helper), or give the resource registry args`;
-        default: return `run \`docker login ${registry}\`, or give the resource registry args`;
+        case "registry args":
+            return `check ${r.source.property ?? "registry"}.username and ${r.source.property ?? "registry"}.password`;
+        case "docker config":
+            return `run \`docker login ${registry}\` again, or give the resource registry args`;
+        case "credential helper":
+            return `run \`docker login ${registry}\` again (it stores the login through the helper), or give the resource registry args`;
+        default:
+            return `run \`docker login ${registry}\`, or give the resource registry args`;
     }
 }
 
@@ -176,7 +200,12 @@ export class Registry {
 
     /** Credentials as docker would send them, resolved once (a credential helper runs at most once). */
     login(): Promise<dockerConfig.Resolved> {
-        this.resolved ??= dockerConfig.resolve(this.registry, this.opts.credentials, undefined, this.opts.credentialsProperty);
+        this.resolved ??= dockerConfig.resolve(
+            this.registry,
+            this.opts.credentials,
+            undefined,
+            this.opts.credentialsProperty,
+        );
         return this.resolved;
     }
 
@@ -189,7 +218,12 @@ export class Registry {
      * stream body is piped with backpressure (a blob upload), and stopped if the registry
      * answers before it has read it all.
      */
-    private open(method: string, url: string, headers: Record<string, string>, body?: Buffer | stream.Readable): Promise<http.IncomingMessage> {
+    private open(
+        method: string,
+        url: string,
+        headers: Record<string, string>,
+        body?: Buffer | stream.Readable,
+    ): Promise<http.IncomingMessage> {
         const secure = url.startsWith("https:");
         if (secure) this.tls ??= hosts.tlsOptions(this.access);
         const options = { method, headers, timeout: this.timeoutMs, ...(secure ? this.tls : {}) };
@@ -201,28 +235,46 @@ export class Registry {
                 resolve(res);
             });
             req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
-            req.on("error", (e) => reject(new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`)));
+            req.on("error", (e) =>
+                reject(
+                    new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`),
+                ),
+            );
             if (body instanceof stream.Readable) {
                 // A source that fails mid-blob fails the request; once the registry answered, its answer counts.
-                stream.pipeline(body, req, (e) => { if (e && !answered) req.destroy(e); });
+                stream.pipeline(body, req, (e) => {
+                    if (e && !answered) req.destroy(e);
+                });
             } else {
                 req.end(body);
             }
         });
     }
 
-    private async send(method: string, url: string, headers: Record<string, string>, body?: Buffer | stream.Readable): Promise<Response> {
+    private async send(
+        method: string,
+        url: string,
+        headers: Record<string, string>,
+        body?: Buffer | stream.Readable,
+    ): Promise<Response> {
         const res = await this.open(method, url, headers, body);
         return new Promise((resolve, reject) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c)).on("end", () =>
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+            );
             res.on("error", reject);
         });
     }
 
     /** Sends with bounded retries on 429/5xx and dropped connections, backing off. */
-    private async sendRetrying(method: string, url: string, headers: Record<string, string>, body?: Buffer, retry = this.retry): Promise<Response> {
+    private async sendRetrying(
+        method: string,
+        url: string,
+        headers: Record<string, string>,
+        body?: Buffer,
+        retry = this.retry,
+    ): Promise<Response> {
         for (let n = 0; ; n++) {
             let res: Response | undefined;
             let err: Error | undefined;
@@ -231,12 +283,16 @@ export class Registry {
             } catch (e) {
                 err = e as Error;
             }
-            const transient = res ? RETRY_STATUSES.includes(res.status) : /ECONNRESET|socket hang up|EPIPE/.test(err!.message);
+            const transient = res
+                ? RETRY_STATUSES.includes(res.status)
+                : /ECONNRESET|socket hang up|EPIPE/.test(err!.message);
             if (!transient || n + 1 >= retry.attempts) {
                 if (err) throw err;
                 return res!;
             }
-            await new Promise((r) => setTimeout(r, retryDelay(retry, n, res ? String(res.headers["retry-after"] ?? "") : undefined)));
+            await new Promise((r) =>
+                setTimeout(r, retryDelay(retry, n, res ? String(res.headers["retry-after"] ?? "") : undefined)),
+            );
         }
     }
 
@@ -246,14 +302,24 @@ export class Registry {
         return { who: whose(login), fix: loginFix(login, this.registry) };
     }
 
-    private async fetchToken(challenge: Record<string, string>, scope: string | undefined, retry?: RetryPolicy): Promise<string> {
+    private async fetchToken(
+        challenge: Record<string, string>,
+        scope: string | undefined,
+        retry?: RetryPolicy,
+    ): Promise<string> {
         const login = await this.login();
         const { credentials } = login;
         const params: Record<string, string> = challenge.service ? { service: challenge.service } : {};
         let res: Response;
         if (credentials?.username === "<token>") {
             // An identity token (docker login with OAuth): the refresh-token grant (OAuth2 scopes are space-separated).
-            const form = new URLSearchParams({ ...params, ...(scope ? { scope } : {}), grant_type: "refresh_token", refresh_token: credentials.password, client_id: "pulumi-multiarch" });
+            const form = new URLSearchParams({
+                ...params,
+                ...(scope ? { scope } : {}),
+                grant_type: "refresh_token",
+                refresh_token: credentials.password,
+                client_id: "pulumi-multiarch",
+            });
             const headers = { "Content-Type": "application/x-www-form-urlencoded" };
             res = await this.sendRetrying("POST", challenge.realm, headers, Buffer.from(form.toString()), retry);
         } else {
@@ -266,10 +332,13 @@ export class Registry {
         }
         const service = `${this.registry}'s token service ${challenge.realm}`;
         if (res.status === 401 || res.status === 403) {
-            throw new Error(`${service} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
-                `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`);
+            throw new Error(
+                `${service} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
+                    `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`,
+            );
         }
-        if (res.status !== 200) throw new Error(`${service} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
+        if (res.status !== 200)
+            throw new Error(`${service} answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
         const j = JSON.parse(res.body.toString("utf8"));
         const token = j.token ?? j.access_token;
         if (!token) throw new Error(`${service} answered without a token`);
@@ -288,7 +357,14 @@ export class Registry {
      * One API call, authenticated as docker would: anonymous first, then on a challenge
      * Basic with the login, or a Bearer token for exactly the scope the registry asked for.
      */
-    private async call(step: Step, method: string, path: string, scope: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+    private async call(
+        step: Step,
+        method: string,
+        path: string,
+        scope: string,
+        headers: Record<string, string> = {},
+        body?: Buffer,
+    ): Promise<Response> {
         const url = this.url(path);
         const authHeader = () => this.authFor(scope);
         let res = await this.sendRetrying(method, url, { ...headers, ...(await authHeader()) }, body);
@@ -304,8 +380,13 @@ export class Registry {
         if (res.status === 401 || res.status === 403) {
             const login = await this.login();
             const [, repo, actions] = scope.split(" ")[0].split(":");
-            throw new RegistryError(`${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
-                `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`, this.registry, res.status, "auth");
+            throw new RegistryError(
+                `${step}: ${this.registry} answered ${res.status} to ${method} /v2/${path} with ${whose(login)}: ` +
+                    `${login.credentials ? `that login needs ${actions} rights on ${repo}; or ` : ""}${loginFix(login, this.registry)}`,
+                this.registry,
+                res.status,
+                "auth",
+            );
         }
         return res;
     }
@@ -319,13 +400,17 @@ export class Registry {
         const once: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
         const url = this.url("");
         const res = await this.sendRetrying("GET", url, {}, undefined, once);
-        const challenge = res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
+        const challenge =
+            res.status === 401 ? parseChallenge(String(res.headers["www-authenticate"] ?? "")) : undefined;
         const isRegistry = res.status === 200 || !!challenge;
         if (!isRegistry) {
             const text = res.body.toString("utf8").slice(0, 200).trim();
             const hint = /HTTP request to an HTTPS server/i.test(text)
-                ? `: it speaks HTTPS; remove http = true under [registry."${this.registry}"] in the builder's buildkitdConfig` : "";
-            throw new Error(`GET ${url} answered ${res.status}${text ? ` (${text})` : ""}, not a registry's /v2/ answer${hint}`);
+                ? `: it speaks HTTPS; remove http = true under [registry."${this.registry}"] in the builder's buildkitdConfig`
+                : "";
+            throw new Error(
+                `GET ${url} answered ${res.status}${text ? ` (${text})` : ""}, not a registry's /v2/ answer${hint}`,
+            );
         }
         if (!challenge) return;
         const login = await this.login();
@@ -336,24 +421,36 @@ export class Registry {
         }
         const again = await this.sendRetrying("GET", url, { Authorization: basic(login.credentials) }, undefined, once);
         if (again.status === 401 || again.status === 403) {
-            throw new Error(`${this.registry} refused ${whose(login)} (${again.status}): ${loginFix(login, this.registry)}`);
+            throw new Error(
+                `${this.registry} refused ${whose(login)} (${again.status}): ${loginFix(login, this.registry)}`,
+            );
         }
     }
 
     /** The raw manifest or index a tag or digest points at; undefined when there is none. */
     async getManifest(repository: string, reference: string, step: Step = "read"): Promise<Manifest | undefined> {
-        const res = await this.call(step, "GET", `${repository}/manifests/${reference}`, `repository:${repository}:pull`,
-            { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") });
+        const res = await this.call(
+            step,
+            "GET",
+            `${repository}/manifests/${reference}`,
+            `repository:${repository}:pull`,
+            { Accept: [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(", ") },
+        );
         if (res.status === 404) return undefined;
         if (res.status !== 200) {
-            throw new RegistryError(`${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`,
-                this.registry, res.status, "read");
+            throw new RegistryError(
+                `${step}: GET ${this.registry}/${repository} manifest ${reference} answered ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`,
+                this.registry,
+                res.status,
+                "read",
+            );
         }
         const body = JSON.parse(res.body.toString("utf8"));
         return {
             digest: String(res.headers["docker-content-digest"] ?? reference),
             mediaType: body.mediaType ?? String(res.headers["content-type"] ?? ""),
-            raw: res.body, body,
+            raw: res.body,
+            body,
         };
     }
 
@@ -362,11 +459,29 @@ export class Registry {
      * as `tag` stores it untagged). `subjectIndexed`: the registry says (OCI-Subject) that it
      * listed the manifest among its subject's referrers itself.
      */
-    async putManifest(repository: string, tag: string, raw: Buffer, mediaType: string, step: Step = "tag move"): Promise<{ subjectIndexed: boolean }> {
-        const res = await this.call(step, "PUT", `${repository}/manifests/${tag}`, `repository:${repository}:pull,push`, { "Content-Type": mediaType }, raw);
+    async putManifest(
+        repository: string,
+        tag: string,
+        raw: Buffer,
+        mediaType: string,
+        step: Step = "tag move",
+    ): Promise<{ subjectIndexed: boolean }> {
+        const res = await this.call(
+            step,
+            "PUT",
+            `${repository}/manifests/${tag}`,
+            `repository:${repository}:pull,push`,
+            { "Content-Type": mediaType },
+            raw,
+        );
         if (res.status !== 201 && res.status !== 200) {
             const text = res.body.toString("utf8").slice(0, 300);
-            throw new RegistryError(`${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`, this.registry, res.status, "manifest");
+            throw new RegistryError(
+                `${step}: ${this.registry} refused ${mediaType} for ${repository}:${tag} (${res.status}): ${text}`,
+                this.registry,
+                res.status,
+                "manifest",
+            );
         }
         return { subjectIndexed: res.headers["oci-subject"] !== undefined };
     }
@@ -385,30 +500,45 @@ export class Registry {
      * `open()` returns (POST, one streamed PATCH, PUT ?digest=), so a layer of any size passes
      * with flat memory. The registry checks the digest of what it received.
      */
-    async putBlob(repository: string, blob: { digest: string; size: number }, open: () => Promise<stream.Readable>, mountFrom?: string): Promise<"mounted" | "uploaded"> {
+    async putBlob(
+        repository: string,
+        blob: { digest: string; size: number },
+        open: () => Promise<stream.Readable>,
+        mountFrom?: string,
+    ): Promise<"mounted" | "uploaded"> {
         const scope = `repository:${repository}:pull,push${mountFrom ? ` repository:${mountFrom}:pull` : ""}`;
         const query = mountFrom ? `?mount=${blob.digest}&from=${encodeURIComponent(mountFrom)}` : "";
         const started = await this.call("copy", "POST", `${repository}/blobs/uploads/${query}`, scope);
         if (started.status === 201 && mountFrom) return "mounted";
         const where = `${this.registry}/${repository}`;
         if (started.status !== 202 || !started.headers.location) {
-            throw new Error(`copy: ${where} refused an upload of ${blob.digest} (${started.status}): ${started.body.toString("utf8").slice(0, 300)}`);
+            throw new Error(
+                `copy: ${where} refused an upload of ${blob.digest} (${started.status}): ${started.body.toString("utf8").slice(0, 300)}`,
+            );
         }
         // The registry declined the mount (or none was asked): the bytes go through us.
         const auth = await this.authFor(scope);
         let location = new URL(String(started.headers.location), this.url("")).toString();
         const body = await open();
-        const patched = await this.send("PATCH", location,
-            { ...auth, "Content-Type": "application/octet-stream", "Content-Length": String(blob.size) }, body);
+        const patched = await this.send(
+            "PATCH",
+            location,
+            { ...auth, "Content-Type": "application/octet-stream", "Content-Length": String(blob.size) },
+            body,
+        );
         if (patched.status !== 202 && patched.status !== 204) {
-            throw new Error(`copy: ${where} refused the bytes of ${blob.digest} (${patched.status}): ${patched.body.toString("utf8").slice(0, 300)}`);
+            throw new Error(
+                `copy: ${where} refused the bytes of ${blob.digest} (${patched.status}): ${patched.body.toString("utf8").slice(0, 300)}`,
+            );
         }
         location = new URL(String(patched.headers.location ?? location), location).toString();
         const commit = new URL(location);
         commit.searchParams.set("digest", blob.digest);
         const done = await this.send("PUT", commit.toString(), { ...auth, "Content-Length": "0" });
         if (done.status !== 201 && done.status !== 204) {
-            throw new Error(`copy: ${where} refused blob ${blob.digest} (${done.status}): ${done.body.toString("utf8").slice(0, 300)}`);
+            throw new Error(
+                `copy: ${where} refused blob ${blob.digest} (${done.status}): ${done.body.toString("utf8").slice(0, 300)}`,
+            );
         }
         return "uploaded";
     }
@@ -419,20 +549,36 @@ export class Registry {
      * (`api` false) from the fallback tag `sha256-<hex>`'s index, as oras and cosign keep it.
      */
     async referrers(repository: string, digest: string): Promise<{ api: boolean; manifests: any[] }> {
-        const res = await this.call("read", "GET", `${repository}/referrers/${digest}`, `repository:${repository}:pull`, { Accept: INDEX_MEDIA_TYPES[0] });
+        const res = await this.call(
+            "read",
+            "GET",
+            `${repository}/referrers/${digest}`,
+            `repository:${repository}:pull`,
+            { Accept: INDEX_MEDIA_TYPES[0] },
+        );
         if (res.status === 200 && /json/.test(String(res.headers["content-type"] ?? ""))) {
             return { api: true, manifests: JSON.parse(res.body.toString("utf8")).manifests ?? [] };
         }
-        if (res.status >= 500) throw new Error(`read: GET referrers of ${digest} from ${this.registry}/${repository} answered ${res.status}`);
+        if (res.status >= 500)
+            throw new Error(
+                `read: GET referrers of ${digest} from ${this.registry}/${repository} answered ${res.status}`,
+            );
         const index = await this.getManifest(repository, referrersTag(digest));
-        return { api: false, manifests: Array.isArray(index?.body.manifests) ? index!.body.manifests : [] };
+        return { api: false, manifests: Array.isArray(index?.body.manifests) ? index.body.manifests : [] };
     }
 
     async deleteManifest(repository: string, digest: string): Promise<void> {
-        const res = await this.call("delete", "DELETE", `${repository}/manifests/${digest}`, `repository:${repository}:delete`);
+        const res = await this.call(
+            "delete",
+            "DELETE",
+            `${repository}/manifests/${digest}`,
+            `repository:${repository}:delete`,
+        );
         if (![200, 202, 404].includes(res.status)) {
-            throw new Error(`delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): ` +
-                "enable deletes in the registry or drop deleteOnDestroy");
+            throw new Error(
+                `delete: ${this.registry} refused to delete ${repository}@${digest} (${res.status}): ` +
+                    "enable deletes in the registry or drop deleteOnDestroy",
+            );
         }
     }
 
@@ -456,7 +602,9 @@ export class Registry {
             }
             if (res.statusCode !== 200) {
                 res.resume();
-                throw new Error(`read: GET blob ${digest} from ${this.registry}/${repository} answered ${res.statusCode}`);
+                throw new Error(
+                    `read: GET blob ${digest} from ${this.registry}/${repository} answered ${res.statusCode}`,
+                );
             }
             return res;
         }
@@ -469,7 +617,8 @@ export function platformDigests(index: any): Record<string, string> {
     const out: Record<string, string> = {};
     for (const m of index.manifests ?? []) {
         const p = m.platform;
-        if (!p || p.os === "unknown" || m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") continue;
+        if (!p || p.os === "unknown" || m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest")
+            continue;
         out[[p.os, p.architecture, p.variant].filter(Boolean).join("/")] = m.digest;
     }
     return out;

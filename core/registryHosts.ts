@@ -5,8 +5,9 @@
 // reads it) and the system trust store (`SSL_CERT_FILE`, else the distribution's bundle).
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import * as toml from "smol-toml";
+import * as tls from "tls";
+
 import { configDir, HUB_NAMES } from "./dockerConfig";
 
 export interface HostAccess {
@@ -44,7 +45,10 @@ export function isLoopback(registry: string): boolean {
  * `keypair` into its contents (undefined when it cannot); buildx stores the files of a
  * docker-container builder under /etc/buildkit/<path> with the builder.
  */
-export function parseBuildkitdRegistries(text: string, read: (p: string) => string | undefined): Record<string, BuildkitdRegistry> {
+export function parseBuildkitdRegistries(
+    text: string,
+    read: (p: string) => string | undefined,
+): Record<string, BuildkitdRegistry> {
     const doc = toml.parse(text) as any;
     const out: Record<string, BuildkitdRegistry> = {};
     for (const [host, r] of Object.entries<any>(doc.registry ?? {})) {
@@ -52,7 +56,8 @@ export function parseBuildkitdRegistries(text: string, read: (p: string) => stri
             ...(typeof r.http === "boolean" ? { http: r.http } : {}),
             ...(typeof r.insecure === "boolean" ? { insecure: r.insecure } : {}),
             ca: (r.ca ?? []).map(read).filter((c: string | undefined): c is string => !!c),
-            keypairs: (r.keypair ?? []).map((k: any) => ({ cert: read(k.cert), key: read(k.key) }))
+            keypairs: (r.keypair ?? [])
+                .map((k: any) => ({ cert: read(k.cert), key: read(k.key) }))
                 .filter((k: any) => k.cert && k.key),
             ...(Array.isArray(r.mirrors) ? { mirrors: r.mirrors } : {}),
         };
@@ -85,7 +90,10 @@ export function builderRegistries(name: string): Record<string, BuildkitdRegistr
 }
 
 /** `/etc/docker/certs.d/<host>/`, as the docker engine reads it: *.crt are CAs, *.cert + *.key a client pair. */
-export function certsDir(registry: string, root = "/etc/docker/certs.d"): { ca: string[]; keypair?: { cert: string; key: string }; dir: string } {
+export function certsDir(
+    registry: string,
+    root = "/etc/docker/certs.d",
+): { ca: string[]; keypair?: { cert: string; key: string }; dir: string } {
     const dir = path.join(root, registry);
     if (!fs.existsSync(dir)) return { ca: [], dir };
     const names = fs.readdirSync(dir).sort();
@@ -98,8 +106,14 @@ export function certsDir(registry: string, root = "/etc/docker/certs.d"): { ca: 
 
 /** The system trust store as Go programs (buildx, BuildKit) read it on Linux: SSL_CERT_FILE, else the distribution's bundle. */
 export function systemRoots(): string[] {
-    const candidates = process.env.SSL_CERT_FILE ? [process.env.SSL_CERT_FILE]
-        : ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"];
+    const candidates = process.env.SSL_CERT_FILE
+        ? [process.env.SSL_CERT_FILE]
+        : [
+              "/etc/ssl/certs/ca-certificates.crt",
+              "/etc/pki/tls/certs/ca-bundle.crt",
+              "/etc/ssl/ca-bundle.pem",
+              "/etc/ssl/cert.pem",
+          ];
     const file = candidates.find((f) => fs.existsSync(f));
     return file ? [fs.readFileSync(file, "utf8")] : [];
 }
@@ -120,9 +134,13 @@ export function hostAccess(registry: string, builder?: string, builderConfig?: s
     if (builder) {
         try {
             const stored = builderRegistries(builder);
-            fromBuilder = (stored ?? (builderConfig ? parseBuildkitdRegistries(builderConfig, readLocal) : {}))[registry];
+            fromBuilder = (stored ?? (builderConfig ? parseBuildkitdRegistries(builderConfig, readLocal) : {}))[
+                registry
+            ];
         } catch (e) {
-            throw new Error(`cannot read builder ${builder}'s buildkitd config (${(e as Error).message}): fix its buildkitdConfig`);
+            throw new Error(
+                `cannot read builder ${builder}'s buildkitd config (${(e as Error).message}): fix its buildkitdConfig`,
+            );
         }
         if (fromBuilder) sources.push(`builder ${builder}'s buildkitd config [registry."${registry}"]`);
     }
@@ -132,9 +150,11 @@ export function hostAccess(registry: string, builder?: string, builderConfig?: s
     // (containerd's MatchLocalhost) and the docker engine treat them.
     const plain = fromBuilder?.http ?? isLoopback(registry);
     return {
-        apiHost, scheme: plain ? "http" : "https", insecure: fromBuilder?.insecure === true,
+        apiHost,
+        scheme: plain ? "http" : "https",
+        insecure: fromBuilder?.insecure === true,
         ca: [...(fromBuilder?.ca ?? []), ...certs.ca],
-        ...(fromBuilder?.keypairs[0] ?? certs.keypair ? { keypair: fromBuilder?.keypairs[0] ?? certs.keypair } : {}),
+        ...((fromBuilder?.keypairs[0] ?? certs.keypair) ? { keypair: fromBuilder?.keypairs[0] ?? certs.keypair } : {}),
         sources,
     };
 }

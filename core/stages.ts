@@ -3,7 +3,8 @@
 // one runs for a target platform and a build platform (FROM --platform, the platform of the
 // stage it starts from, else the target). On dockerfile-ast's syntax tree, with ARG values
 // expanded as the frontend expands them. Pure.
-import { DockerfileParser, Instruction } from "dockerfile-ast";
+import { DockerfileParser, type Instruction } from "dockerfile-ast";
+
 import { expand } from "./baseImage";
 import { formatPlatform, parsePlatform } from "./platform";
 
@@ -43,7 +44,11 @@ export function parseStages(dockerfile: string): { stages: Stage[]; globalArgs: 
     const froms = df.getFROMs();
     const line = (i: Instruction) => i.getRange().start.line + 1;
     const stages: Stage[] = froms.map((f, index) => ({
-        index, line: line(f), from: f.getImage() ?? "", runs: [], reads: [],
+        index,
+        line: line(f),
+        from: f.getImage() ?? "",
+        runs: [],
+        reads: [],
         ...(f.getBuildStage() ? { name: f.getBuildStage()!.toLowerCase() } : {}),
         ...(f.getPlatformFlag()?.getValue() ? { platformFlag: f.getPlatformFlag()!.getValue()! } : {}),
     }));
@@ -61,7 +66,16 @@ export function parseStages(dockerfile: string): { stages: Stage[]; globalArgs: 
             }
             continue;
         }
-        const flags = (ins as unknown as { getFlags?: () => { getName(): string; getValue(): string | null; getOption(n: string): { getValue(): string | null } | null }[] }).getFlags?.() ?? [];
+        const flags =
+            (
+                ins as unknown as {
+                    getFlags?: () => {
+                        getName(): string;
+                        getValue(): string | null;
+                        getOption(n: string): { getValue(): string | null } | null;
+                    }[];
+                }
+            ).getFlags?.() ?? [];
         if (keyword === "COPY" || keyword === "ADD") {
             const from = flags.find((f) => f.getName() === "from")?.getValue();
             if (from) stage.reads.push(from);
@@ -71,7 +85,10 @@ export function parseStages(dockerfile: string): { stages: Stage[]; globalArgs: 
                 const from = f.getOption("from")?.getValue();
                 if (from) stage.reads.push(from);
             }
-            stage.runs.push({ line: at, text: (ins.getRawArgumentsContent() ?? "").split("\n")[0].replace(/\\$/, "").trim() });
+            stage.runs.push({
+                line: at,
+                text: (ins.getRawArgumentsContent() ?? "").split("\n")[0].replace(/\\$/, "").trim(),
+            });
         }
     }
     return { stages, globalArgs };
@@ -117,10 +134,17 @@ export interface StagePlatform {
 
 /** The automatic platform ARGs of BuildKit for a target and a build platform. */
 export function platformArgs(target: string, build: string): Record<string, string> {
-    const t = parsePlatform(target), b = parsePlatform(build);
+    const t = parsePlatform(target),
+        b = parsePlatform(build);
     return {
-        TARGETPLATFORM: formatPlatform(t), TARGETOS: t.os, TARGETARCH: t.architecture, TARGETVARIANT: t.variant ?? "",
-        BUILDPLATFORM: formatPlatform(b), BUILDOS: b.os, BUILDARCH: b.architecture, BUILDVARIANT: b.variant ?? "",
+        TARGETPLATFORM: formatPlatform(t),
+        TARGETOS: t.os,
+        TARGETARCH: t.architecture,
+        TARGETVARIANT: t.variant ?? "",
+        BUILDPLATFORM: formatPlatform(b),
+        BUILDOS: b.os,
+        BUILDARCH: b.architecture,
+        BUILDVARIANT: b.variant ?? "",
     };
 }
 
@@ -129,32 +153,59 @@ export function platformArgs(target: string, build: string): Record<string, stri
  * a stage started FROM another stage runs where that one does (BuildKit ignores its
  * --platform then); a FROM --platform decides for the others; else the target platform.
  */
-export function stagePlatforms(stages: Stage[], globalArgs: Record<string, string | undefined>, buildArgs: Record<string, string>,
-    target: string, build: string): Map<number, StagePlatform> {
+export function stagePlatforms(
+    stages: Stage[],
+    globalArgs: Record<string, string | undefined>,
+    buildArgs: Record<string, string>,
+    target: string,
+    build: string,
+): Map<number, StagePlatform> {
     const auto = platformArgs(target, build);
     const vars: Record<string, string | undefined> = { ...auto };
-    for (const [k, v] of Object.entries(globalArgs)) vars[k] = buildArgs[k] ?? (v === undefined ? undefined : expand(v, vars));
+    for (const [k, v] of Object.entries(globalArgs))
+        vars[k] = buildArgs[k] ?? (v === undefined ? undefined : expand(v, vars));
     const out = new Map<number, StagePlatform>();
     for (const s of stages) {
         const base = stageNamed(stages, expand(s.from, vars) ?? s.from, s.index);
         if (base) {
             const b = out.get(base.index)!;
-            out.set(s.index, { ...b, reason: `FROM ${stageLabel(base)}: runs where ${stageLabel(base)} runs`, image: b.image });
+            out.set(s.index, {
+                ...b,
+                reason: `FROM ${stageLabel(base)}: runs where ${stageLabel(base)} runs`,
+                image: b.image,
+            });
             continue;
         }
         const image = expand(s.from, vars);
         const img = image && image.toLowerCase() !== "scratch" ? { image } : {};
         if (!s.platformFlag) {
-            out.set(s.index, { platform: auto.TARGETPLATFORM, runsOn: "target", reason: "no --platform: the target platform", ...img });
+            out.set(s.index, {
+                platform: auto.TARGETPLATFORM,
+                runsOn: "target",
+                reason: "no --platform: the target platform",
+                ...img,
+            });
             continue;
         }
         const value = expand(s.platformFlag, vars);
         let platform: string | undefined;
-        try { platform = value ? formatPlatform(parsePlatform(value)) : undefined; } catch { platform = undefined; }
+        try {
+            platform = value ? formatPlatform(parsePlatform(value)) : undefined;
+        } catch {
+            platform = undefined;
+        }
         const flag = `FROM --platform=${s.platformFlag}`;
-        if (/^\$\{?BUILDPLATFORM\}?$/.test(s.platformFlag)) out.set(s.index, { platform, runsOn: "build", reason: `${flag}: the build platform`, ...img });
-        else if (/^\$\{?TARGETPLATFORM\}?$/.test(s.platformFlag)) out.set(s.index, { platform, runsOn: "target", reason: `${flag}: the target platform`, ...img });
-        else out.set(s.index, { platform, runsOn: platform === auto.TARGETPLATFORM ? "target" : "pinned", reason: `${flag}: ${platform ?? "unknown here"}`, ...img });
+        if (/^\$\{?BUILDPLATFORM\}?$/.test(s.platformFlag))
+            out.set(s.index, { platform, runsOn: "build", reason: `${flag}: the build platform`, ...img });
+        else if (/^\$\{?TARGETPLATFORM\}?$/.test(s.platformFlag))
+            out.set(s.index, { platform, runsOn: "target", reason: `${flag}: the target platform`, ...img });
+        else
+            out.set(s.index, {
+                platform,
+                runsOn: platform === auto.TARGETPLATFORM ? "target" : "pinned",
+                reason: `${flag}: ${platform ?? "unknown here"}`,
+                ...img,
+            });
     }
     return out;
 }

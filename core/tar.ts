@@ -33,7 +33,10 @@ class ByteReader {
     private async fill(n: number): Promise<void> {
         while (this.buf.length < n && !this.done) {
             const r = await this.it.next();
-            if (r.done) { this.done = true; break; }
+            if (r.done) {
+                this.done = true;
+                break;
+            }
             this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : Buffer.from(r.value);
         }
     }
@@ -52,7 +55,10 @@ class ByteReader {
             if (this.buf.length === 0) {
                 if (this.done) return;
                 const r = await this.it.next();
-                if (r.done) { this.done = true; return; }
+                if (r.done) {
+                    this.done = true;
+                    return;
+                }
                 this.buf = Buffer.from(r.value);
             }
             const take = this.buf.subarray(0, Math.min(n, this.buf.length));
@@ -63,7 +69,9 @@ class ByteReader {
     }
 
     async skip(n: number): Promise<void> {
-        for await (const _ of this.pieces(n)) { /* discard */ }
+        for await (const _ of this.pieces(n)) {
+            /* discard */
+        }
     }
 }
 
@@ -74,7 +82,8 @@ function str(b: Buffer, off: number, len: number): string {
 }
 
 function num(b: Buffer, off: number, len: number): number {
-    if (b[off] & 0x80) { // base-256, for sizes over 8 GiB
+    if (b[off] & 0x80) {
+        // base-256, for sizes over 8 GiB
         let v = b[off] & 0x7f;
         for (let i = 1; i < len; i++) v = v * 256 + b[off + i];
         return v;
@@ -83,7 +92,17 @@ function num(b: Buffer, off: number, len: number): number {
     return s ? parseInt(s, 8) : 0;
 }
 
-const TYPES: Record<string, TarType> = { "0": "file", "\0": "file", "7": "file", "1": "hardlink", "2": "symlink", "3": "char", "4": "block", "5": "dir", "6": "fifo" };
+const TYPES: Record<string, TarType> = {
+    "0": "file",
+    "\0": "file",
+    "7": "file",
+    "1": "hardlink",
+    "2": "symlink",
+    "3": "char",
+    "4": "block",
+    "5": "dir",
+    "6": "fifo",
+};
 
 /** PAX records "len key=value\n"; values stay byte strings. */
 function pax(b: Buffer): Record<string, string> {
@@ -149,7 +168,8 @@ export async function* tarEntries(source: AsyncIterable<Buffer | Uint8Array>): A
         };
         ext = {};
         longName = longLink = undefined;
-        const bodySize = header.type === "file" ? header.size : (header.size > 0 && header.type !== "dir" ? header.size : 0);
+        const bodySize =
+            header.type === "file" ? header.size : header.size > 0 && header.type !== "dir" ? header.size : 0;
         let left = bodySize;
         const entry: TarEntry = {
             header,
@@ -159,7 +179,10 @@ export async function* tarEntries(source: AsyncIterable<Buffer | Uint8Array>): A
                 return b;
             },
             body: async function* () {
-                for await (const p of r.pieces(left)) { left -= p.length; yield p; }
+                for await (const p of r.pieces(left)) {
+                    left -= p.length;
+                    yield p;
+                }
             },
         };
         yield entry;

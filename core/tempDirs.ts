@@ -14,7 +14,9 @@ export function root(): string {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = fs.lstatSync(dir);
     if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new Error(`${dir} is not a private folder of this user (a symlink, another owner, or open to others): remove it; temp files with secrets go there`);
+        throw new Error(
+            `${dir} is not a private folder of this user (a symlink, another owner, or open to others): remove it; temp files with secrets go there`,
+        );
     }
     return dir;
 }

@@ -9,7 +9,8 @@
 // an unverified image (a build with verify off, a failed verification, an image pushed by
 // hand) from being promoted by mistake.
 import * as stream from "stream";
-import { addReferrers, Descriptor, Endpoint, referrerDescriptor, sha256 } from "./copy";
+
+import { addReferrers, type Descriptor, type Endpoint, referrerDescriptor, sha256 } from "./copy";
 import { INDEX_MEDIA_TYPES, referrersTag } from "./registry";
 
 export const RECORD_ARTIFACT_TYPE = "application/vnd.pulumi-multiarch.verification.v1+json";
@@ -27,15 +28,27 @@ export interface VerificationRecord {
 }
 
 /** The record's bytes and the artifact manifest that carries it; the same record gives the same digest. */
-export function recordArtifact(record: VerificationRecord, subject: Descriptor): { blob: Buffer; raw: Buffer; digest: string; mediaType: string } {
-    const platforms = Object.fromEntries(Object.keys(record.platforms).sort().map((p) => [p, record.platforms[p]]));
+export function recordArtifact(
+    record: VerificationRecord,
+    subject: Descriptor,
+): { blob: Buffer; raw: Buffer; digest: string; mediaType: string } {
+    const platforms = Object.fromEntries(
+        Object.keys(record.platforms)
+            .sort()
+            .map((p) => [p, record.platforms[p]]),
+    );
     const blob = Buffer.from(JSON.stringify({ subject: record.subject, platforms, verifier: record.verifier }));
-    const raw = Buffer.from(JSON.stringify({
-        schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: RECORD_ARTIFACT_TYPE, config: EMPTY_CONFIG,
-        layers: [{ mediaType: RECORD_ARTIFACT_TYPE, digest: sha256(blob), size: blob.length }],
-        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-        annotations: { "io.pulumi-multiarch.verified": Object.keys(platforms).join(",") },
-    }));
+    const raw = Buffer.from(
+        JSON.stringify({
+            schemaVersion: 2,
+            mediaType: OCI_MANIFEST,
+            artifactType: RECORD_ARTIFACT_TYPE,
+            config: EMPTY_CONFIG,
+            layers: [{ mediaType: RECORD_ARTIFACT_TYPE, digest: sha256(blob), size: blob.length }],
+            subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+            annotations: { "io.pulumi-multiarch.verified": Object.keys(platforms).join(",") },
+        }),
+    );
     return { blob, raw, digest: sha256(raw), mediaType: OCI_MANIFEST };
 }
 
@@ -50,7 +63,14 @@ export async function attachRecord(to: Endpoint, subject: Descriptor, record: Ve
     }
     const put = await to.client.putManifest(to.repository, a.digest, a.raw, a.mediaType, "copy");
     if (!put.subjectIndexed) {
-        await addReferrers(to, subject.digest, [referrerDescriptor({ digest: a.digest, mediaType: a.mediaType, raw: a.raw, body: JSON.parse(a.raw.toString("utf8")) })]);
+        await addReferrers(to, subject.digest, [
+            referrerDescriptor({
+                digest: a.digest,
+                mediaType: a.mediaType,
+                raw: a.raw,
+                body: JSON.parse(a.raw.toString("utf8")),
+            }),
+        ]);
     }
     return a.digest;
 }
@@ -64,7 +84,10 @@ export async function detachRecord(at: Endpoint, subject: string, digest: string
     const listed = await at.client.getManifest(at.repository, referrersTag(subject));
     const rest = (listed?.body.manifests ?? []).filter((d: Descriptor) => d.digest !== digest);
     if (!listed) return;
-    if (!rest.length) { await at.client.deleteManifest(at.repository, listed.digest); return; }
+    if (!rest.length) {
+        await at.client.deleteManifest(at.repository, listed.digest);
+        return;
+    }
     const raw = Buffer.from(JSON.stringify({ ...listed.body, manifests: rest }));
     await at.client.putManifest(at.repository, referrersTag(subject), raw, INDEX_MEDIA_TYPES[0], "delete");
 }
@@ -72,9 +95,11 @@ export async function detachRecord(at: Endpoint, subject: string, digest: string
 /** Parses a record blob; throws on anything that is not one. */
 export function parseRecord(text: string): VerificationRecord {
     const j = JSON.parse(text);
-    if (typeof j?.subject !== "string" || typeof j.platforms !== "object" || j.platforms === null) throw new Error("not a verification record");
+    if (typeof j?.subject !== "string" || typeof j.platforms !== "object" || j.platforms === null)
+        throw new Error("not a verification record");
     for (const v of Object.values<any>(j.platforms)) {
-        if (typeof v?.manifest !== "string" || typeof v?.result !== "string") throw new Error("not a verification record");
+        if (typeof v?.manifest !== "string" || typeof v?.result !== "string")
+            throw new Error("not a verification record");
     }
     return { subject: j.subject, platforms: j.platforms, verifier: String(j.verifier ?? "") };
 }
@@ -83,7 +108,10 @@ export function parseRecord(text: string): VerificationRecord {
  * The verification records of the image `digest` in `from` (its referrers of our artifact
  * type, read), each with its digest; unreadable ones are skipped.
  */
-export async function findRecords(from: Endpoint, digest: string): Promise<{ digest: string; record: VerificationRecord }[]> {
+export async function findRecords(
+    from: Endpoint,
+    digest: string,
+): Promise<{ digest: string; record: VerificationRecord }[]> {
     const { manifests } = await from.client.referrers(from.repository, digest);
     const out: { digest: string; record: VerificationRecord }[] = [];
     for (const d of manifests as Descriptor[]) {
@@ -93,9 +121,12 @@ export async function findRecords(from: Endpoint, digest: string): Promise<{ dig
             const layer = m?.body.artifactType === RECORD_ARTIFACT_TYPE ? m.body.layers?.[0] : undefined;
             if (!layer || layer.size > 1 << 20) continue;
             const chunks: Buffer[] = [];
-            for await (const c of await from.client.openBlob(from.repository, layer.digest)) chunks.push(Buffer.from(c));
+            for await (const c of await from.client.openBlob(from.repository, layer.digest))
+                chunks.push(Buffer.from(c));
             out.push({ digest: d.digest, record: parseRecord(Buffer.concat(chunks).toString("utf8")) });
-        } catch { /* not ours, or unreadable: as if absent */ }
+        } catch {
+            /* not ours, or unreadable: as if absent */
+        }
     }
     return out;
 }
@@ -104,7 +135,11 @@ export async function findRecords(from: Endpoint, digest: string): Promise<{ dig
  * Why `record` does not cover the image `digest` with these platform manifests, or
  * undefined when it does: every platform verified ok, on exactly these manifests.
  */
-export function recordProblem(record: VerificationRecord, digest: string, platforms: Record<string, string>): string | undefined {
+export function recordProblem(
+    record: VerificationRecord,
+    digest: string,
+    platforms: Record<string, string>,
+): string | undefined {
     if (record.subject !== digest) return `the record is for ${record.subject}, not ${digest}`;
     for (const [p, manifest] of Object.entries(platforms)) {
         const r = record.platforms[p];

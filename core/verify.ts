@@ -11,9 +11,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+
 import * as elf from "./elf";
 import * as platformlib from "./platform";
-import { tarEntries, TarEntry, TarType } from "./tar";
+import { tarEntries, type TarEntry, type TarType } from "./tar";
 
 /** Where manifests and blobs come from: a registry, or a local OCI layout. */
 export interface BlobSource {
@@ -39,7 +40,10 @@ export interface PlatformCheck {
 }
 
 export function archOfMachine(machine: number): string {
-    return Object.entries(platformlib.ARCHITECTURES).find(([, a]) => a.elfMachine === machine)?.[0] ?? `ELF machine ${machine}`;
+    return (
+        Object.entries(platformlib.ARCHITECTURES).find(([, a]) => a.elfMachine === machine)?.[0] ??
+        `ELF machine ${machine}`
+    );
 }
 
 /** What a file's first bytes say: an ELF machine (and dynamic loader) or a `#!` line. */
@@ -53,25 +57,38 @@ export interface Head {
 export function parseHead(b: Buffer): Head | undefined {
     const machine = elf.elfMachine(b);
     if (machine !== undefined) {
-        const wide = b[4] === 2, little = b[5] === 1;
+        const wide = b[4] === 2,
+            little = b[5] === 1;
         const u16 = (o: number) => (little ? b.readUInt16LE(o) : b.readUInt16BE(o));
         const u32 = (o: number) => (little ? b.readUInt32LE(o) : b.readUInt32BE(o));
         const addr = (o: number) => (wide ? Number(little ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(o));
         let interpreter: string | undefined;
         try {
-            const phoff = addr(wide ? 32 : 28), phentsize = u16(wide ? 54 : 42), phnum = u16(wide ? 56 : 44);
+            const phoff = addr(wide ? 32 : 28),
+                phentsize = u16(wide ? 54 : 42),
+                phnum = u16(wide ? 56 : 44);
             for (let i = 0; i < phnum; i++) {
                 const ph = phoff + i * phentsize;
                 if (u32(ph) !== 3) continue; // PT_INTERP
-                const off = addr(ph + (wide ? 8 : 4)), size = addr(ph + (wide ? 32 : 16));
-                if (off + size <= b.length) interpreter = b.subarray(off, off + size).toString("latin1").replace(/\0+$/, "");
+                const off = addr(ph + (wide ? 8 : 4)),
+                    size = addr(ph + (wide ? 32 : 16));
+                if (off + size <= b.length)
+                    interpreter = b
+                        .subarray(off, off + size)
+                        .toString("latin1")
+                        .replace(/\0+$/, "");
                 else interpreter = "(beyond the bytes read)";
             }
-        } catch { /* headers past the bytes read: machine only */ }
+        } catch {
+            /* headers past the bytes read: machine only */
+        }
         return { machine, ...(interpreter ? { interpreter } : {}) };
     }
     if (b[0] === 0x23 && b[1] === 0x21) {
-        const line = b.subarray(2, Math.max(2, b.indexOf(0x0a) < 0 ? b.length : b.indexOf(0x0a))).toString("latin1").trim();
+        const line = b
+            .subarray(2, Math.max(2, b.indexOf(0x0a) < 0 ? b.length : b.indexOf(0x0a)))
+            .toString("latin1")
+            .trim();
         return { shebang: line.split(/[ \t]+/).filter(Boolean) };
     }
     return undefined;
@@ -88,11 +105,19 @@ interface IndexedEntry {
 /** Opens a layer blob as a tar stream (gzip and zstd are the compressions BuildKit writes; zstd needs Node's own). */
 async function* layerTar(source: BlobSource, layer: any, counter: { bytes: number }): AsyncGenerator<Buffer> {
     const blob = await source.blob(layer.digest);
-    const counted = (async function* () { for await (const c of blob) { counter.bytes += c.length; yield Buffer.from(c); } })();
+    const counted = (async function* () {
+        for await (const c of blob) {
+            counter.bytes += c.length;
+            yield Buffer.from(c);
+        }
+    })();
     const mt: string = layer.mediaType ?? "";
     if (/zstd/.test(mt)) {
         const z = (zlib as any).createZstdDecompress;
-        if (!z) throw new Error(`layer ${layer.digest} is zstd-compressed, which this Node.js cannot read: use Node 22.15+, or gzip layers`);
+        if (!z)
+            throw new Error(
+                `layer ${layer.digest} is zstd-compressed, which this Node.js cannot read: use Node 22.15+, or gzip layers`,
+            );
         yield* pipe(counted, z());
     } else if (/gzip/.test(mt)) {
         yield* pipe(counted, zlib.createGunzip());
@@ -102,7 +127,10 @@ async function* layerTar(source: BlobSource, layer: any, counter: { bytes: numbe
 }
 
 /** Feeds an async source through a transform, with backpressure; stops both when the consumer stops. */
-async function* pipe(src: AsyncIterable<Buffer>, t: NodeJS.ReadWriteStream & { destroy(): void }): AsyncGenerator<Buffer> {
+async function* pipe(
+    src: AsyncIterable<Buffer>,
+    t: NodeJS.ReadWriteStream & { destroy(): void },
+): AsyncGenerator<Buffer> {
     let failed: Error | undefined;
     const feeding = (async () => {
         try {
@@ -110,7 +138,10 @@ async function* pipe(src: AsyncIterable<Buffer>, t: NodeJS.ReadWriteStream & { d
                 if (!t.write(c)) await new Promise((r) => t.once("drain", r));
             }
             t.end();
-        } catch (e) { failed = e as Error; t.destroy(); }
+        } catch (e) {
+            failed = e as Error;
+            t.destroy();
+        }
     })();
     try {
         for await (const c of t as AsyncIterable<Buffer>) yield c;
@@ -148,11 +179,18 @@ export class LayerIndex {
     private async step(onEntry?: (name: string, e: IndexedEntry) => void): Promise<string | undefined> {
         this.iter ??= tarEntries(this.open());
         const r = await this.iter.next();
-        if (r.done) { this.complete = true; return undefined; }
+        if (r.done) {
+            this.complete = true;
+            return undefined;
+        }
         const h = r.value.header;
-        const base = path.posix.basename(h.name), dir = path.posix.dirname(h.name);
+        const base = path.posix.basename(h.name),
+            dir = path.posix.dirname(h.name);
         for (let d = dir; d !== "." && !this.implicitDirs.has(d); d = path.posix.dirname(d)) this.implicitDirs.add(d);
-        if (base === ".wh..wh..opq") { this.opaque.add(dir === "." ? "" : dir); return h.name; }
+        if (base === ".wh..wh..opq") {
+            this.opaque.add(dir === "." ? "" : dir);
+            return h.name;
+        }
         const e: IndexedEntry = { type: h.type, linkname: h.linkname };
         if (h.type === "file" && h.size > 0) e.head = parseHead(await r.value.head(HEAD_BYTES));
         this.entries.set(h.name, e);
@@ -238,7 +276,13 @@ export class Verifier {
     private async checkImage(m: any, config: any, platform: string, baseLayers?: number): Promise<PlatformCheck> {
         const configPlatform = [config.os, config.architecture, config.variant].filter(Boolean).join("/");
         const want = platformlib.parsePlatform(platform);
-        const got = (() => { try { return platformlib.normalizePlatform(configPlatform); } catch { return configPlatform; } })();
+        const got = (() => {
+            try {
+                return platformlib.normalizePlatform(configPlatform);
+            } catch {
+                return configPlatform;
+            }
+        })();
         const out: PlatformCheck = { platform, configPlatform };
         if (got !== platformlib.formatPlatform(want)) {
             out.problem = `${platform}: the image config says ${configPlatform}. Likely cause: the final stage's FROM pins another platform (FROM --platform=...) or names an image of one architecture; make the last FROM match the target`;
@@ -248,7 +292,8 @@ export class Verifier {
         const layers: LayerIndex[] = (m.layers ?? []).map((d: any) => this.layer(d));
         const notes: string[] = [];
         const base = baseLayers === undefined ? 0 : Math.min(baseLayers, layers.length);
-        if (baseLayers === undefined) notes.push("the final stage's base could not be resolved: every layer was checked as added");
+        if (baseLayers === undefined)
+            notes.push("the final stage's base could not be resolved: every layer was checked as added");
 
         // 1. Every ELF file the build added.
         let addedElfs = 0;
@@ -257,14 +302,18 @@ export class Verifier {
             await l.readAll((name, e) => {
                 if (e.head?.machine === undefined) return;
                 addedElfs++;
-                if (e.head.machine !== wantMachine && !offender) offender = { name, machine: e.head.machine, interpreter: e.head.interpreter };
+                if (e.head.machine !== wantMachine && !offender)
+                    offender = { name, machine: e.head.machine, interpreter: e.head.interpreter };
             });
         }
         out.addedElfs = addedElfs;
         if (offender) {
             const architecture = archOfMachine(offender.machine);
-            const kind = offender.interpreter ? `dynamically linked ${architecture} ELF file (loader ${offender.interpreter})` : `${architecture} ELF file`;
-            out.problem = `${platform}: /${offender.name}, added by the build, is a${/^[aeiou]/.test(kind) ? "n" : ""} ${kind}. Likely cause: a hard-coded GOARCH ` +
+            const kind = offender.interpreter
+                ? `dynamically linked ${architecture} ELF file (loader ${offender.interpreter})`
+                : `${architecture} ELF file`;
+            out.problem =
+                `${platform}: /${offender.name}, added by the build, is a${/^[aeiou]/.test(kind) ? "n" : ""} ${kind}. Likely cause: a hard-coded GOARCH ` +
                 `(or another compiler target) in a build stage, or a COPY --from a stage or image of another platform; build with GOARCH=$TARGETARCH ` +
                 `(ARG TARGETARCH) and copy from stages of the target platform`;
             out.binary = { path: `/${offender.name}`, architecture };
@@ -283,62 +332,126 @@ export class Verifier {
                 continue;
             }
             const problem = await this.checkProgram(lookup, found, wantMachine, platform, out, target.base, 0);
-            if (problem) { out.problem = problem; return out; }
+            if (problem) {
+                out.problem = problem;
+                return out;
+            }
         }
         if (notes.length) out.notes = notes;
         return out;
     }
 
     /** Checks a resolved file: its ELF machine, its loader, or its `#!` interpreter. */
-    private async checkProgram(lookup: Lookup, file: { path: string; entry: IndexedEntry }, wantMachine: number, platform: string,
-        out: PlatformCheck, cause: string, depth: number): Promise<string | undefined> {
+    private async checkProgram(
+        lookup: Lookup,
+        file: { path: string; entry: IndexedEntry },
+        wantMachine: number,
+        platform: string,
+        out: PlatformCheck,
+        cause: string,
+        depth: number,
+    ): Promise<string | undefined> {
         const head = file.entry.head;
         if (!head || depth > 4) return undefined;
         if (head.machine !== undefined) {
             const architecture = archOfMachine(head.machine);
-            if (!out.binary) out.binary = { path: file.path, architecture, ...(head.interpreter ? { interpreter: head.interpreter } : {}) };
+            if (!out.binary)
+                out.binary = {
+                    path: file.path,
+                    architecture,
+                    ...(head.interpreter ? { interpreter: head.interpreter } : {}),
+                };
             if (head.machine !== wantMachine) {
                 out.binary = { path: file.path, architecture };
                 return `${platform}: ${file.path} is an ${architecture} binary. Likely cause: ${cause}`;
             }
             if (head.interpreter && head.interpreter.startsWith("/")) {
                 const loader = await lookup.resolve(head.interpreter, [head.interpreter]);
-                if (!loader) return `${platform}: ${file.path} is dynamically linked, but its loader ${head.interpreter} is not in the image: link it statically (CGO_ENABLED=0) or use a base that has the loader`;
-                return this.checkProgram(lookup, loader, wantMachine, platform, out, `the loader of ${file.path} comes from a base of another architecture; ${BASE_CAUSE}`, depth + 1);
+                if (!loader)
+                    return `${platform}: ${file.path} is dynamically linked, but its loader ${head.interpreter} is not in the image: link it statically (CGO_ENABLED=0) or use a base that has the loader`;
+                return this.checkProgram(
+                    lookup,
+                    loader,
+                    wantMachine,
+                    platform,
+                    out,
+                    `the loader of ${file.path} comes from a base of another architecture; ${BASE_CAUSE}`,
+                    depth + 1,
+                );
             }
             return undefined;
         }
         if (head.shebang?.length) {
             const [interp, ...args] = head.shebang;
             const found = await lookup.resolve(interp, [interp]);
-            if (!found) return `${platform}: ${file.path} starts with #!${interp}, which is not in the image: install it in the final stage`;
-            const problem = await this.checkProgram(lookup, found, wantMachine, platform, out, `the interpreter of ${file.path} comes from a base of another architecture; ${BASE_CAUSE}`, depth + 1);
+            if (!found)
+                return `${platform}: ${file.path} starts with #!${interp}, which is not in the image: install it in the final stage`;
+            const problem = await this.checkProgram(
+                lookup,
+                found,
+                wantMachine,
+                platform,
+                out,
+                `the interpreter of ${file.path} comes from a base of another architecture; ${BASE_CAUSE}`,
+                depth + 1,
+            );
             if (problem || path.posix.basename(interp) !== "env" || !args[0]) return problem;
             // #!/usr/bin/env python3: the program env runs, through PATH.
             const prog = await lookup.resolve(args[0], pathCandidates(args[0], "/", DEFAULT_PATH));
-            return prog ? this.checkProgram(lookup, prog, wantMachine, platform, out, BASE_CAUSE, depth + 1) : undefined;
+            return prog
+                ? this.checkProgram(lookup, prog, wantMachine, platform, out, BASE_CAUSE, depth + 1)
+                : undefined;
         }
         return undefined;
     }
 }
 
-const BASE_CAUSE = "the final stage's FROM pins another platform (FROM --platform=...) or names an image of one architecture; make the last FROM match the target";
+const BASE_CAUSE =
+    "the final stage's FROM pins another platform (FROM --platform=...) or names an image of one architecture; make the last FROM match the target";
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Absolute candidates for running `program` from `workdir` with `PATH`, as the runtime resolves it. */
 export function pathCandidates(program: string, workdir: string, pathVar: string): string[] {
     if (program.startsWith("/")) return [program];
     if (program.includes("/")) return [path.posix.join(workdir || "/", program)];
-    return pathVar.split(":").filter(Boolean).map((d) => path.posix.join(d.startsWith("/") ? d : path.posix.join(workdir || "/", d), program));
+    return pathVar
+        .split(":")
+        .filter(Boolean)
+        .map((d) => path.posix.join(d.startsWith("/") ? d : path.posix.join(workdir || "/", d), program));
 }
 
 // An array, not a Set: provider code is serialized into the state, and a captured Set is not.
-const SHELL_BUILTINS = [":", ".", "[", "cd", "echo", "eval", "exit", "export", "false", "printf", "read", "return", "set",
-    "shift", "source", "test", "trap", "true", "ulimit", "umask", "unset", "wait"];
+const SHELL_BUILTINS = [
+    ":",
+    ".",
+    "[",
+    "cd",
+    "echo",
+    "eval",
+    "exit",
+    "export",
+    "false",
+    "printf",
+    "read",
+    "return",
+    "set",
+    "shift",
+    "source",
+    "test",
+    "trap",
+    "true",
+    "ulimit",
+    "umask",
+    "unset",
+    "wait",
+];
 
 /** The first word a shell runs of a command string (after assignments and `exec`), or undefined. */
 export function shellCommandWord(cmd: string): string | undefined {
-    const words = cmd.trim().split(/[\s;&|()<>]+/).filter(Boolean);
+    const words = cmd
+        .trim()
+        .split(/[\s;&|()<>]+/)
+        .filter(Boolean);
     for (const w of words) {
         if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || w === "exec") continue;
         if (/[$`*?[]/.test(w)) return undefined; // expanded by the shell: not knowable here
@@ -348,22 +461,36 @@ export function shellCommandWord(cmd: string): string | undefined {
     return undefined;
 }
 
-interface Target { path: string; candidates: string[]; required: boolean; base: string }
+interface Target {
+    path: string;
+    candidates: string[];
+    required: boolean;
+    base: string;
+}
 
 /** What the image runs: argv[0] of ENTRYPOINT + CMD, and for a shell form also the command's first word. */
 export function programTargets(config: any): Target[] {
     const c = config?.config ?? {};
-    const argv: string[] = [...(c.Entrypoint ?? []), ...(c.Entrypoint?.length ? [] : c.Cmd ?? [])];
+    const argv: string[] = [...(c.Entrypoint ?? []), ...(c.Entrypoint?.length ? [] : (c.Cmd ?? []))];
     if (!argv.length) return [{ path: "/bin/sh", candidates: ["/bin/sh"], required: false, base: BASE_CAUSE }];
     const env: string[] = c.Env ?? [];
     const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
     const workdir = c.WorkingDir || "/";
-    const cause = "a hard-coded GOARCH (or another compiler target) in the build stage; build with GOARCH=$TARGETARCH, or the final stage copies a binary of another architecture";
-    const out: Target[] = [{ path: argv[0], candidates: pathCandidates(argv[0], workdir, pathVar), required: true, base: argv.length > 2 && /(^|\/)(ba|da|a)?sh$/.test(argv[0]) ? BASE_CAUSE : cause }];
+    const cause =
+        "a hard-coded GOARCH (or another compiler target) in the build stage; build with GOARCH=$TARGETARCH, or the final stage copies a binary of another architecture";
+    const out: Target[] = [
+        {
+            path: argv[0],
+            candidates: pathCandidates(argv[0], workdir, pathVar),
+            required: true,
+            base: argv.length > 2 && /(^|\/)(ba|da|a)?sh$/.test(argv[0]) ? BASE_CAUSE : cause,
+        },
+    ];
     // Shell form: ["/bin/sh", "-c", "<command>"] (also what `CMD cmd args` becomes).
     if (/(^|\/)(ba|da|a)?sh$/.test(argv[0]) && argv[1] === "-c" && argv[2]) {
         const word = shellCommandWord(argv[2]);
-        if (word) out.push({ path: word, candidates: pathCandidates(word, workdir, pathVar), required: false, base: cause });
+        if (word)
+            out.push({ path: word, candidates: pathCandidates(word, workdir, pathVar), required: false, base: cause });
     }
     // The base's shell: a right program on a base of another architecture still fails at
     // `docker run ... sh` and in every RUN of images built on it (the article's last FROM).
@@ -387,7 +514,8 @@ class Lookup {
             for (let k = 0; k < parts.length; k++) {
                 const dir = parts.slice(0, k).join("/");
                 if (l.opaque.has(dir)) return undefined;
-                if (k > 0 && l.entries.has(path.posix.join(path.posix.dirname(dir), `.wh.${path.posix.basename(dir)}`))) return undefined;
+                if (k > 0 && l.entries.has(path.posix.join(path.posix.dirname(dir), `.wh.${path.posix.basename(dir)}`)))
+                    return undefined;
             }
         }
         return undefined;
@@ -399,7 +527,10 @@ class Lookup {
         let cur = "";
         for (let i = 0; i < parts.length; i++) {
             const next = cur ? `${cur}/${parts[i]}` : parts[i];
-            if (parts[i] === "..") { cur = path.posix.dirname(cur) === "." ? "" : path.posix.dirname(cur); continue; }
+            if (parts[i] === "..") {
+                cur = path.posix.dirname(cur) === "." ? "" : path.posix.dirname(cur);
+                continue;
+            }
             const e = await this.entryAt(next);
             if (!e) {
                 if (i === parts.length - 1) return undefined;
@@ -436,8 +567,11 @@ class Lookup {
 /** One line for the `verification` output. */
 export function describe(c: PlatformCheck): string {
     if (c.problem) return `FAILED: ${c.problem}`;
-    const bin = c.binary ? `, ${c.binary.path} is ${c.binary.architecture}${c.binary.interpreter ? ` (dynamic, loader ${c.binary.interpreter})` : ""}` : "";
-    const added = c.addedElfs !== undefined ? `, ${c.addedElfs} ELF file${c.addedElfs === 1 ? "" : "s"} added by the build` : "";
+    const bin = c.binary
+        ? `, ${c.binary.path} is ${c.binary.architecture}${c.binary.interpreter ? ` (dynamic, loader ${c.binary.interpreter})` : ""}`
+        : "";
+    const added =
+        c.addedElfs !== undefined ? `, ${c.addedElfs} ELF file${c.addedElfs === 1 ? "" : "s"} added by the build` : "";
     return `ok: config ${c.configPlatform}${bin}${added}${c.notes?.length ? ` (${c.notes.join("; ")})` : ""}`;
 }
 

@@ -3,12 +3,13 @@
 // classes a TypeScript program uses, so every language gets the same checks and children.
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
+
 import { BinfmtSetup } from "../components/binfmtSetup";
 import { BuildxBuilder } from "../components/buildxBuilder";
-import { COMPONENT_TYPES, ComponentType, PACKAGE, VERSION } from "../contract/tokens";
-import { MultiArchImage } from "../components/multiArchImage";
-import { ImagePromotion } from "../components/imagePromotion";
 import { Index } from "../components/imageIndex";
+import { ImagePromotion } from "../components/imagePromotion";
+import { MultiArchImage } from "../components/multiArchImage";
+import { COMPONENT_TYPES, type ComponentType, PACKAGE, VERSION } from "../contract/tokens";
 
 /**
  * A component made earlier in the same program, passed by reference (`builder: ${builder}`
@@ -28,10 +29,15 @@ const REFERENCED_OUTPUTS: Partial<Record<ComponentType, readonly string[]>> = {
 
 pulumi.runtime.registerResourceModule(PACKAGE, "index", {
     version: VERSION,
-    construct: (name, type, urn) => new ComponentReference(type as ComponentType, name, urn, REFERENCED_OUTPUTS[type as ComponentType] ?? []),
+    construct: (name, type, urn) =>
+        new ComponentReference(type as ComponentType, name, urn, REFERENCED_OUTPUTS[type as ComponentType] ?? []),
 });
 
-interface OutputInternals { isKnown: Promise<boolean>; isSecret: Promise<boolean>; promise(): Promise<unknown> }
+interface OutputInternals {
+    isKnown: Promise<boolean>;
+    isSecret: Promise<boolean>;
+    promise(): Promise<unknown>;
+}
 
 /**
  * Component args from construct's inputs (each an Output): a known value becomes plain, as
@@ -42,14 +48,24 @@ interface OutputInternals { isKnown: Promise<boolean>; isSecret: Promise<boolean
 async function argsOf(inputs: pulumi.Inputs): Promise<Record<string, unknown>> {
     const args: Record<string, unknown> = {};
     for (const [key, input] of Object.entries(inputs)) {
-        if (!pulumi.Output.isInstance(input)) { args[key] = input; continue; }
+        if (!pulumi.Output.isInstance(input)) {
+            args[key] = input;
+            continue;
+        }
         const o = input as unknown as OutputInternals;
-        if (!(await o.isKnown)) { args[key] = input; continue; }
+        if (!(await o.isKnown)) {
+            args[key] = input;
+            continue;
+        }
         const value = await o.promise();
-        if (!(await o.isSecret)) { args[key] = value; continue; }
-        args[key] = value && typeof value === "object" && !Array.isArray(value)
-            ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, pulumi.secret(v)]))
-            : pulumi.secret(value);
+        if (!(await o.isSecret)) {
+            args[key] = value;
+            continue;
+        }
+        args[key] =
+            value && typeof value === "object" && !Array.isArray(value)
+                ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, pulumi.secret(v)]))
+                : pulumi.secret(value);
     }
     return args;
 }
@@ -61,10 +77,15 @@ function stateOf(component: pulumi.ComponentResource): pulumi.Inputs {
 
 export const construct: NonNullable<provider.Provider["construct"]> = async (name, type, inputs, options) => {
     const args = (await argsOf(inputs)) as any;
-    const component = type === COMPONENT_TYPES.BinfmtSetup ? new BinfmtSetup(name, args, options)
-        : type === COMPONENT_TYPES.BuildxBuilder ? new BuildxBuilder(name, args, options)
-            : type === COMPONENT_TYPES.ImagePromotion ? new ImagePromotion(name, args, options)
-                : type === COMPONENT_TYPES.Index ? new Index(name, args, options)
-                    : new MultiArchImage(name, args, options);
+    const component =
+        type === COMPONENT_TYPES.BinfmtSetup
+            ? new BinfmtSetup(name, args, options)
+            : type === COMPONENT_TYPES.BuildxBuilder
+              ? new BuildxBuilder(name, args, options)
+              : type === COMPONENT_TYPES.ImagePromotion
+                ? new ImagePromotion(name, args, options)
+                : type === COMPONENT_TYPES.Index
+                  ? new Index(name, args, options)
+                  : new MultiArchImage(name, args, options);
     return { urn: component.urn, state: stateOf(component) };
 };

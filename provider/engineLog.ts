@@ -2,10 +2,10 @@
 // belongs to. The engine shows a provider plugin's stdout only at debug level (only the
 // dynamic-provider host's is shown), so console output is re-routed: each CRUD call runs in
 // its own async context carrying its URN, and console.log / console.warn send to the engine.
-import { AsyncLocalStorage } from "async_hooks";
 import * as grpc from "@grpc/grpc-js";
 import * as engrpc from "@pulumi/pulumi/proto/engine_grpc_pb";
 import * as engproto from "@pulumi/pulumi/proto/engine_pb";
+import { AsyncLocalStorage } from "async_hooks";
 
 const current = new AsyncLocalStorage<string>();
 let last: Promise<void> = Promise.resolve();
@@ -22,7 +22,9 @@ export async function withResource<T>(urn: string, fn: () => Promise<T>): Promis
 /** "warning: x" -> a warning; anything else -> info. */
 export function severityOf(line: string): { severity: engproto.LogSeverity; message: string } {
     const m = /^warning: (.*)$/s.exec(line);
-    return m ? { severity: engproto.LogSeverity.WARNING, message: m[1] } : { severity: engproto.LogSeverity.INFO, message: line };
+    return m
+        ? { severity: engproto.LogSeverity.WARNING, message: m[1] }
+        : { severity: engproto.LogSeverity.INFO, message: line };
 }
 
 /**
@@ -39,12 +41,18 @@ export function routeConsoleToEngine(engineAddress: string): void {
         req.setSeverity(warning ? engproto.LogSeverity.WARNING : severity);
         req.setMessage(message);
         req.setUrn(urn);
-        last = last.then(() => new Promise<void>((resolve) => engine.log(req, (err) => {
-            if (err) fallback(line);
-            resolve();
-        })));
+        last = last.then(
+            () =>
+                new Promise<void>((resolve) =>
+                    engine.log(req, (err) => {
+                        if (err) fallback(line);
+                        resolve();
+                    }),
+                ),
+        );
     };
-    const log = console.log.bind(console), warn = console.warn.bind(console);
+    const log = console.log.bind(console),
+        warn = console.warn.bind(console);
     console.log = (...args: unknown[]) => send(args.map(String).join(" "), false, log);
     console.warn = (...args: unknown[]) => send(args.map(String).join(" "), true, warn);
 }

@@ -9,6 +9,7 @@
 // The engine's Cancel (Ctrl-C once) stops the children too, so builds end promptly and the
 // resource fails without moving a tag; the plugin serves on until the engine closes it.
 import * as grpc from "@grpc/grpc-js";
+
 import * as exec from "../core/exec";
 import * as tempDirs from "../core/tempDirs";
 
@@ -28,9 +29,17 @@ export async function shutdown(reason: string, code = 0): Promise<void> {
     exiting = true;
     // Whatever happens below, the process is gone within 4 s.
     setTimeout(() => process.exit(code), 4000).unref();
-    try { process.stderr.write(`pulumi-resource-multiarch exits: ${reason}\n`); } catch { /* stderr is gone */ }
+    try {
+        process.stderr.write(`pulumi-resource-multiarch exits: ${reason}\n`);
+    } catch {
+        /* stderr is gone */
+    }
     await exec.stopAll(`pulumi-resource-multiarch is exiting: ${reason}`).catch(() => {});
-    try { tempDirs.removeOwn(); } catch { /* nothing to remove */ }
+    try {
+        tempDirs.removeOwn();
+    } catch {
+        /* nothing to remove */
+    }
     process.exit(code);
 }
 
@@ -40,20 +49,36 @@ export async function shutdown(reason: string, code = 0): Promise<void> {
  */
 export function answers(client: grpc.Client, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-        client.makeUnaryRequest("/grpc.health.v1.Health/Check", () => Buffer.alloc(0), (b: Buffer) => b, {},
-            new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
-            (err) => resolve(!err || err.code === grpc.status.UNIMPLEMENTED));
+        client.makeUnaryRequest(
+            "/grpc.health.v1.Health/Check",
+            () => Buffer.alloc(0),
+            (b: Buffer) => b,
+            {},
+            new grpc.Metadata(),
+            { deadline: Date.now() + timeoutMs },
+            (err) => resolve(!err || err.code === grpc.status.UNIMPLEMENTED),
+        );
     });
 }
 
 /** Exits when the engine at `engineAddress` is gone (see the file's comment). */
 export function liveWithEngine(engineAddress: string | undefined, intervalMs = 1000): void {
     for (const stream of [process.stdout, process.stderr]) {
-        stream.on("error", (e: NodeJS.ErrnoException) => void shutdown(`its ${stream === process.stdout ? "stdout" : "stderr"} is closed (${e.code ?? e.message}): the engine is gone`));
+        stream.on(
+            "error",
+            (e: NodeJS.ErrnoException) =>
+                void shutdown(
+                    `its ${stream === process.stdout ? "stdout" : "stderr"} is closed (${e.code ?? e.message}): the engine is gone`,
+                ),
+        );
     }
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void shutdown(`it got ${sig}`));
     // Temp folders of plugins that were killed (SIGKILL) before they could remove their own.
-    try { tempDirs.sweep(); } catch { /* swept by the next temp folder made */ }
+    try {
+        tempDirs.sweep();
+    } catch {
+        /* swept by the next temp folder made */
+    }
     if (!engineAddress) return;
     const client = new grpc.Client(engineAddress, grpc.credentials.createInsecure());
     const check = async () => {

@@ -2,6 +2,7 @@
 // scripts/plugin/build.mjs). It serves the three resource lifecycles and, for programs in
 // other languages, the three components; the engine finds it by name and exact version.
 import { main } from "@pulumi/pulumi/provider";
+
 import * as schema from "../contract/schema.json";
 import { routeConsoleToEngine } from "./engineLog";
 import { liveWithEngine } from "./lifetime";
@@ -14,11 +15,14 @@ liveWithEngine(engineAddress);
 if (engineAddress) routeConsoleToEngine(engineAddress);
 answerPreviews(previewOutputs);
 
-main(multiarchProvider({
-    schema: JSON.stringify(schema),
-    // Loaded on first use: a TypeScript program never asks for it, and start-up stays short.
-    construct: (...args) => (require("./construct") as typeof import("./construct")).construct(...args),
-}), process.argv.slice(2)).catch((e: Error) => {
+main(
+    multiarchProvider({
+        schema: JSON.stringify(schema),
+        // Loaded on first use: a TypeScript program never asks for it, and start-up stays short.
+        construct: (...args) => (require("./construct") as typeof import("./construct")).construct(...args),
+    }),
+    process.argv.slice(2),
+).catch((e: Error) => {
     console.error(e.stack ?? e.message);
     process.exit(1);
 });

@@ -2,23 +2,29 @@
 // manages it, and `construct` of the components for programs in other languages.
 // Lifecycles see plain values (wire.ts) and never the engine.
 import type * as provider from "@pulumi/pulumi/provider";
+
 import {
-    COMPONENT_TYPES, LEGACY_PROVIDER_KEY, RESOURCE_TYPES, ResourceType, SECRET_OUTPUTS, VERSION,
+    COMPONENT_TYPES,
+    LEGACY_PROVIDER_KEY,
+    RESOURCE_TYPES,
+    type ResourceType,
+    SECRET_OUTPUTS,
+    VERSION,
 } from "../contract/tokens";
+import { withResource } from "./engineLog";
 import type { Lifecycle } from "./lifecycle";
+import { cancel } from "./lifetime";
 import { binfmtProvider } from "./resources/binfmt";
 import { builderProvider } from "./resources/builder";
 import { imageProvider } from "./resources/image";
 import { indexProvider } from "./resources/indexManifest";
 import { promotionProvider } from "./resources/promotion";
-import { withResource } from "./engineLog";
-import { cancel } from "./lifetime";
 import { reveal, seal, secretKeys, typeOfUrn } from "./wire";
 
 export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
     [RESOURCE_TYPES.BinfmtHandlers]: binfmtProvider,
     [RESOURCE_TYPES.Builder]: builderProvider,
-    [RESOURCE_TYPES.Image]: imageProvider as Lifecycle,
+    [RESOURCE_TYPES.Image]: imageProvider,
     [RESOURCE_TYPES.ImageCopy]: promotionProvider,
     [RESOURCE_TYPES.IndexManifest]: indexProvider,
 };
@@ -26,7 +32,10 @@ export const LIFECYCLES: Record<ResourceType, Lifecycle> = {
 function lifecycleOf(urn: string): { type: ResourceType; lc: Lifecycle } {
     const type = typeOfUrn(urn) as ResourceType;
     const lc = LIFECYCLES[type];
-    if (!lc) throw new Error(`pulumi-resource-multiarch ${VERSION} has no resource type ${type}: upgrade the plugin, or check the type token`);
+    if (!lc)
+        throw new Error(
+            `pulumi-resource-multiarch ${VERSION} has no resource type ${type}: upgrade the plugin, or check the type token`,
+        );
     return { type, lc };
 }
 
@@ -63,59 +72,71 @@ export function multiarchProvider(opts: ProviderOptions): provider.Provider {
         version: VERSION,
         schema: opts.schema,
 
-        check: (urn, olds, news) => withResource(urn, async () => {
-            const { type, lc } = lifecycleOf(urn);
-            const plain = withoutLegacy(reveal(news));
-            const r = await lc.check(withoutLegacy(reveal(olds)), plain);
-            return { inputs: sealed(type, r.inputs ?? plain, news), failures: r.failures ?? [] };
-        }),
+        check: (urn, olds, news) =>
+            withResource(urn, async () => {
+                const { type, lc } = lifecycleOf(urn);
+                const plain = withoutLegacy(reveal(news));
+                const r = await lc.check(withoutLegacy(reveal(olds)), plain);
+                return { inputs: sealed(type, r.inputs ?? plain, news), failures: r.failures ?? [] };
+            }),
 
-        diff: (id, urn, olds, news) => withResource(urn, async () => {
-            const { lc } = lifecycleOf(urn);
-            const r = await lc.diff(id, withoutLegacy(reveal(olds)), reveal(news));
-            // A resource of 0.1 still carries its serialized provider code: an update (that
-            // builds nothing, see update) rewrites its state without it.
-            if (olds && LEGACY_PROVIDER_KEY in olds && !r.replaces?.length) return { ...r, changes: true };
-            return r;
-        }),
+        diff: (id, urn, olds, news) =>
+            withResource(urn, async () => {
+                const { lc } = lifecycleOf(urn);
+                const r = await lc.diff(id, withoutLegacy(reveal(olds)), reveal(news));
+                // A resource of 0.1 still carries its serialized provider code: an update (that
+                // builds nothing, see update) rewrites its state without it.
+                if (olds && LEGACY_PROVIDER_KEY in olds && !r.replaces?.length) return { ...r, changes: true };
+                return r;
+            }),
 
-        create: (urn, inputs) => withResource(urn, async () => {
-            const { type, lc } = lifecycleOf(urn);
-            const r = await lc.create(reveal(inputs));
-            return { id: r.id, outs: sealed(type, r.outs, inputs) };
-        }),
+        create: (urn, inputs) =>
+            withResource(urn, async () => {
+                const { type, lc } = lifecycleOf(urn);
+                const r = await lc.create(reveal(inputs));
+                return { id: r.id, outs: sealed(type, r.outs, inputs) };
+            }),
 
-        read: (id, urn, props) => withResource(urn, async () => {
-            const { type, lc } = lifecycleOf(urn);
-            const r = await lc.read(id, withoutLegacy(reveal(props)));
-            return { id: r.id, props: sealed(type, r.props, props), inputs: r.inputs && sealed(type, r.inputs, props) };
-        }),
+        read: (id, urn, props) =>
+            withResource(urn, async () => {
+                const { type, lc } = lifecycleOf(urn);
+                const r = await lc.read(id, withoutLegacy(reveal(props)));
+                return {
+                    id: r.id,
+                    props: sealed(type, r.props, props),
+                    inputs: r.inputs && sealed(type, r.inputs, props),
+                };
+            }),
 
-        update: (id, urn, olds, news) => withResource(urn, async () => {
-            const { type, lc } = lifecycleOf(urn);
-            const before = withoutLegacy(reveal(olds));
-            const after = reveal(news);
-            if (olds && LEGACY_PROVIDER_KEY in olds && !(await lc.diff(id, before, after)).changes) {
-                // Only the 0.1 provider code changes: the state is rewritten, nothing is rebuilt.
-                return { outs: sealed(type, { ...before, ...after }, news) };
-            }
-            const r = await lc.update(id, before, after);
-            return { outs: sealed(type, r.outs, news) };
-        }),
+        update: (id, urn, olds, news) =>
+            withResource(urn, async () => {
+                const { type, lc } = lifecycleOf(urn);
+                const before = withoutLegacy(reveal(olds));
+                const after = reveal(news);
+                if (olds && LEGACY_PROVIDER_KEY in olds && !(await lc.diff(id, before, after)).changes) {
+                    // Only the 0.1 provider code changes: the state is rewritten, nothing is rebuilt.
+                    return { outs: sealed(type, { ...before, ...after }, news) };
+                }
+                const r = await lc.update(id, before, after);
+                return { outs: sealed(type, r.outs, news) };
+            }),
 
-        delete: (id, urn, props) => withResource(urn, async () => {
-            const { type } = lifecycleOf(urn);
-            await LIFECYCLES[type].delete(id, withoutLegacy(reveal(props)));
-            // One line per delete, naming the code that ran it (after an upgrade: the new one).
-            console.log(`${type.split(":").pop()} ${id} deleted by pulumi-resource-multiarch ${VERSION}`);
-        }),
+        delete: (id, urn, props) =>
+            withResource(urn, async () => {
+                const { type } = lifecycleOf(urn);
+                await LIFECYCLES[type].delete(id, withoutLegacy(reveal(props)));
+                // One line per delete, naming the code that ran it (after an upgrade: the new one).
+                console.log(`${type.split(":").pop()} ${id} deleted by pulumi-resource-multiarch ${VERSION}`);
+            }),
 
         // Ctrl-C once: the engine asks every plugin to cancel; builds stop, no tag moves.
         cancel,
 
         async construct(name, type, inputs, options) {
             if (!Object.values(COMPONENT_TYPES).includes(type as any) || !opts.construct) {
-                throw new Error(`pulumi-resource-multiarch ${VERSION} has no component ${type}: use one of ${Object.values(COMPONENT_TYPES).join(", ")}`);
+                throw new Error(
+                    `pulumi-resource-multiarch ${VERSION} has no component ${type}: use one of ${Object.values(COMPONENT_TYPES).join(", ")}`,
+                );
             }
             return opts.construct(name, type, inputs, options);
         },

@@ -31,14 +31,17 @@ function holdsSecret(v: unknown): boolean {
 
 /** Top-level keys of `props` that hold a secret anywhere inside. */
 export function secretKeys(props: Props | undefined): string[] {
-    return Object.entries(props ?? {}).filter(([, v]) => holdsSecret(v)).map(([k]) => k);
+    return Object.entries(props ?? {})
+        .filter(([, v]) => holdsSecret(v))
+        .map(([k]) => k);
 }
 
 /** `props` with each of `keys` (when present and not already) wrapped as a secret. */
 export function seal(props: Props, keys: Iterable<string>): Props {
     const out = { ...props };
     for (const k of keys) {
-        if (out[k] !== undefined && out[k] !== null && !isSecret(out[k])) out[k] = { [SIG_KEY]: SECRET_SIG, value: out[k] };
+        if (out[k] !== undefined && out[k] !== null && !isSecret(out[k]))
+            out[k] = { [SIG_KEY]: SECRET_SIG, value: out[k] };
     }
     return out;
 }

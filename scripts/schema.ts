@@ -6,7 +6,8 @@
 // Build-time only: it loads the TypeScript compiler, and nothing at run time imports it.
 import * as path from "path";
 import * as ts from "typescript";
-import { COMPONENT_TYPES, PACKAGE, RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../contract/tokens";
+
+import { COMPONENT_TYPES, PACKAGE, type RESOURCE_TYPES, SECRET_OUTPUTS, VERSION } from "../contract/tokens";
 
 type Spec = Record<string, any>;
 
@@ -18,40 +19,65 @@ const COMPONENTS: Record<keyof typeof COMPONENT_TYPES, { args: string; file: str
     ImagePromotion: { args: "ImagePromotionArgs", file: "components/imagePromotion.ts" },
     Index: { args: "IndexArgs", file: "components/imageIndex.ts" },
 };
-const RESOURCES: Record<keyof typeof RESOURCE_TYPES, { inputs: string; outputs: string; file: string; description: string }> = {
+const RESOURCES: Record<
+    keyof typeof RESOURCE_TYPES,
+    { inputs: string; outputs: string; file: string; description: string }
+> = {
     BinfmtHandlers: {
-        inputs: "BinfmtInputs", outputs: "BinfmtOutputs", file: "contract/types.ts",
-        description: "The QEMU binfmt_misc handlers of one builder host, as the kernel reports them. Used by BinfmtSetup.",
+        inputs: "BinfmtInputs",
+        outputs: "BinfmtOutputs",
+        file: "contract/types.ts",
+        description:
+            "The QEMU binfmt_misc handlers of one builder host, as the kernel reports them. Used by BinfmtSetup.",
     },
     Builder: {
-        inputs: "BuilderInputs", outputs: "BuilderOutputs", file: "contract/types.ts",
+        inputs: "BuilderInputs",
+        outputs: "BuilderOutputs",
+        file: "contract/types.ts",
         description: "One docker buildx builder with its nodes, created and bootstrapped. Used by BuildxBuilder.",
     },
     Image: {
-        inputs: "ImageInputs", outputs: "ImageOutputs", file: "contract/types.ts",
+        inputs: "ImageInputs",
+        outputs: "ImageOutputs",
+        file: "contract/types.ts",
         description: "One multi-platform image: built, verified, pushed by digest, tags moved. Used by MultiArchImage.",
     },
     ImageCopy: {
-        inputs: "ImageCopyInputs", outputs: "ImageCopyOutputs", file: "contract/types.ts",
-        description: "One image copied by digest to tags in other repositories and registries, its verification record checked and carried along. Used by ImagePromotion.",
+        inputs: "ImageCopyInputs",
+        outputs: "ImageCopyOutputs",
+        file: "contract/types.ts",
+        description:
+            "One image copied by digest to tags in other repositories and registries, its verification record checked and carried along. Used by ImagePromotion.",
     },
     IndexManifest: {
-        inputs: "IndexManifestInputs", outputs: "IndexManifestOutputs", file: "contract/types.ts",
-        description: "An index over images pushed elsewhere, one per platform, each checked against its config and verified, then tagged. Used by Index.",
+        inputs: "IndexManifestInputs",
+        outputs: "IndexManifestOutputs",
+        file: "contract/types.ts",
+        description:
+            "An index over images pushed elsewhere, one per platform, each checked against its config and verified, then tagged. Used by Index.",
     },
 };
 /** Secret inputs of the components (Pulumi secrets in every language). */
 const SECRET_INPUTS: Record<string, string[]> = {
-    SshHostArgs: ["privateKey"], TlsArgs: ["key"], RegistryArgs: ["password"], RegistryLoginArgs: ["password"], MultiArchImageArgs: ["secrets"],
-    CacheFromS3Args: ["secretAccessKey", "sessionToken"], CacheToS3Args: ["secretAccessKey", "sessionToken"],
-    CacheFromGitHubActionsArgs: ["token"], CacheToGitHubActionsArgs: ["token"],
-    CacheFromAzureBlobArgs: ["secretAccessKey"], CacheToAzureBlobArgs: ["secretAccessKey"],
+    SshHostArgs: ["privateKey"],
+    TlsArgs: ["key"],
+    RegistryArgs: ["password"],
+    RegistryLoginArgs: ["password"],
+    MultiArchImageArgs: ["secrets"],
+    CacheFromS3Args: ["secretAccessKey", "sessionToken"],
+    CacheToS3Args: ["secretAccessKey", "sessionToken"],
+    CacheFromGitHubActionsArgs: ["token"],
+    CacheToGitHubActionsArgs: ["token"],
+    CacheFromAzureBlobArgs: ["secretAccessKey"],
+    CacheToAzureBlobArgs: ["secretAccessKey"],
 };
 
 const token = (name: string) => `${PACKAGE}:index:${name}`;
 
 export function generateSchema(root: string): Spec {
-    const files = [...Object.values(COMPONENTS).map((c) => c.file), ...Object.values(RESOURCES).map((r) => r.file)].map((f) => path.join(root, f));
+    const files = [...Object.values(COMPONENTS).map((c) => c.file), ...Object.values(RESOURCES).map((r) => r.file)].map(
+        (f) => path.join(root, f),
+    );
     const program = ts.createProgram(files, { strict: true, resolveJsonModule: true, esModuleInterop: true });
     const checker = program.getTypeChecker();
     const types: Record<string, Spec> = {};
@@ -61,8 +87,10 @@ export function generateSchema(root: string): Spec {
 
     function declOf(file: string, name: string): ts.InterfaceDeclaration | ts.ClassDeclaration {
         const sf = program.getSourceFile(path.join(root, file));
-        const d = sf?.statements.find((s): s is ts.InterfaceDeclaration | ts.ClassDeclaration =>
-            (ts.isInterfaceDeclaration(s) || ts.isClassDeclaration(s)) && s.name?.text === name);
+        const d = sf?.statements.find(
+            (s): s is ts.InterfaceDeclaration | ts.ClassDeclaration =>
+                (ts.isInterfaceDeclaration(s) || ts.isClassDeclaration(s)) && s.name?.text === name,
+        );
         if (!d) throw new Error(`${file} declares no ${name}`);
         return d;
     }
@@ -79,7 +107,11 @@ export function generateSchema(root: string): Spec {
             const wrapped = t.types.some((x) => /^(Output|OutputInstance|Promise)</.test(checker.typeToString(x)));
             const parts = t.types.filter((x) => !(x.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null)));
             // Input<T> = T | Promise<T> | OutputInstance<T>: the plain members are T's.
-            return wrapped ? parts.filter((x) => !/^(Output|OutputInstance|Promise)</.test(checker.typeToString(x))).flatMap(plainMembers) : parts;
+            return wrapped
+                ? parts
+                      .filter((x) => !/^(Output|OutputInstance|Promise)</.test(checker.typeToString(x)))
+                      .flatMap(plainMembers)
+                : parts;
         }
         return [t];
     }
@@ -97,9 +129,14 @@ export function generateSchema(root: string): Spec {
         if (all(ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral)) return { type: "number" };
         if (all(ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral)) return { type: "boolean" };
         // Primitives of several kinds (`provenance: boolean | string`, `shmSize: string | number`).
-        const primitive = (x: ts.Type) => (x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral) ? "string"
-            : x.flags & (ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral) ? "number"
-                : x.flags & (ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral) ? "boolean" : undefined);
+        const primitive = (x: ts.Type) =>
+            x.flags & (ts.TypeFlags.String | ts.TypeFlags.StringLiteral)
+                ? "string"
+                : x.flags & (ts.TypeFlags.Number | ts.TypeFlags.NumberLiteral)
+                  ? "number"
+                  : x.flags & (ts.TypeFlags.Boolean | ts.TypeFlags.BooleanLiteral)
+                    ? "boolean"
+                    : undefined;
         if (members.length > 1 && members.every(primitive)) {
             return { oneOf: [...new Set(members.map(primitive))].sort().map((type) => ({ type })) };
         }
@@ -115,10 +152,13 @@ export function generateSchema(root: string): Spec {
         }
         if (members.length !== 1) return { $ref: "pulumi.json#/Any" }; // a union of unnamed object shapes (e.g. a host spec)
         const t = members[0];
-        if (t.flags & (ts.TypeFlags.NonPrimitive | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return { $ref: "pulumi.json#/Any" };
-        if (checker.isArrayType(t)) return { type: "array", items: typeSpec(checker.getTypeArguments(t as ts.TypeReference)[0], `${where}[]`) };
+        if (t.flags & (ts.TypeFlags.NonPrimitive | ts.TypeFlags.Any | ts.TypeFlags.Unknown))
+            return { $ref: "pulumi.json#/Any" };
+        if (checker.isArrayType(t))
+            return { type: "array", items: typeSpec(checker.getTypeArguments(t as ts.TypeReference)[0], `${where}[]`) };
         const index = checker.getIndexInfoOfType(t, ts.IndexKind.String);
-        if (index && t.getProperties().length === 0) return { type: "object", additionalProperties: typeSpec(index.type, `${where}{}`) };
+        if (index && t.getProperties().length === 0)
+            return { type: "object", additionalProperties: typeSpec(index.type, `${where}{}`) };
         const sym = t.aliasSymbol ?? t.getSymbol();
         const name = sym?.getName() ?? "";
         if (sym && sym.flags & ts.SymbolFlags.Class) {
@@ -153,10 +193,17 @@ export function generateSchema(root: string): Spec {
             if (!decl) continue;
             const description = doc(p);
             if (!description) problems.push(`${where}.${p.name}: no JSDoc`);
-            const spec: Spec = { ...typeSpec(checker.getTypeOfSymbolAtLocation(p, decl), `${where}.${p.name}`), ...(description ? { description } : {}) };
+            const spec: Spec = {
+                ...typeSpec(checker.getTypeOfSymbolAtLocation(p, decl), `${where}.${p.name}`),
+                ...(description ? { description } : {}),
+            };
             const def = /\bDefault `([^`]*)`/.exec(description)?.[1];
             if (def !== undefined && ["string", "number", "boolean"].includes(spec.type)) {
-                try { spec.default = JSON.parse(def); } catch { /* not a literal (e.g. `<context>/Dockerfile`) */ }
+                try {
+                    spec.default = JSON.parse(def);
+                } catch {
+                    /* not a literal (e.g. `<context>/Dockerfile`) */
+                }
             }
             if (secrets.includes(p.name)) spec.secret = true;
             properties[p.name] = spec;
@@ -175,9 +222,13 @@ export function generateSchema(root: string): Spec {
         // Outputs: the class's public Output fields.
         const outputs = objectSpec(checker.getTypeAtLocation(cls), name, [], (p) => {
             const d = p.valueDeclaration;
-            return !!d && ts.isPropertyDeclaration(d) && d.parent === cls
-                && !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected))
-                && /^Output</.test(checker.typeToString(checker.getTypeOfSymbolAtLocation(p, d)));
+            return (
+                !!d &&
+                ts.isPropertyDeclaration(d) &&
+                d.parent === cls &&
+                !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) &&
+                /^Output</.test(checker.typeToString(checker.getTypeOfSymbolAtLocation(p, d)))
+            );
         });
         resources[token(name)] = {
             isComponent: true,
@@ -191,7 +242,11 @@ export function generateSchema(root: string): Spec {
     for (const [name, r] of Object.entries(RESOURCES)) {
         const type = token(name) as keyof typeof SECRET_OUTPUTS;
         const inputs = objectSpec(checker.getTypeAtLocation(declOf(r.file, r.inputs)), r.inputs, SECRET_OUTPUTS[type]);
-        const outputs = objectSpec(checker.getTypeAtLocation(declOf(r.file, r.outputs)), r.outputs, SECRET_OUTPUTS[type]);
+        const outputs = objectSpec(
+            checker.getTypeAtLocation(declOf(r.file, r.outputs)),
+            r.outputs,
+            SECRET_OUTPUTS[type],
+        );
         resources[type] = {
             description: r.description,
             inputProperties: inputs.properties,
@@ -201,18 +256,28 @@ export function generateSchema(root: string): Spec {
         };
     }
     if (problems.length) throw new Error(`the schema cannot be generated:\n  ${problems.join("\n  ")}`);
-    const sorted = (o: Record<string, Spec>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+    const sorted = (o: Record<string, Spec>) =>
+        Object.fromEntries(
+            Object.keys(o)
+                .sort()
+                .map((k) => [k, o[k]]),
+        );
     return {
         name: PACKAGE,
         displayName: "pulumi-multiarch",
         version: VERSION,
-        description: "Multi-architecture container builds as infrastructure: QEMU emulators (binfmt_misc), buildx builders and multi-platform images.",
+        description:
+            "Multi-architecture container builds as infrastructure: QEMU emulators (binfmt_misc), buildx builders and multi-platform images.",
         keywords: ["pulumi", "docker", "buildx", "multi-arch", "qemu", "category/utility", "kind/component"],
         license: "Apache-2.0",
         publisher: "pulumi-multiarch",
         language: {
             nodejs: { packageName: "pulumi-multiarch", dependencies: { "@pulumi/pulumi": "3.248.0" } },
-            python: { packageName: "pulumi_multiarch", respectSchemaVersion: true, requires: { "pulumi": ">=3.0.0,<4.0.0" } },
+            python: {
+                packageName: "pulumi_multiarch",
+                respectSchemaVersion: true,
+                requires: { pulumi: ">=3.0.0,<4.0.0" },
+            },
         },
         config: {},
         resources: sorted(resources),

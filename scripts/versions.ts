@@ -15,7 +15,10 @@ export function parse(text: string): Record<string, string> {
     for (const line of text.split("\n")) {
         if (/^\s*(#|$)/.test(line)) continue;
         const m = /^([A-Z][A-Z0-9_]*)=([^\s"'$`]*)$/.exec(line);
-        if (!m) throw new Error(`scripts/versions.env: '${line}' is not NAME=value (a literal value, no quotes or expansions)`);
+        if (!m)
+            throw new Error(
+                `scripts/versions.env: '${line}' is not NAME=value (a literal value, no quotes or expansions)`,
+            );
         out[m[1]] = m[2];
     }
     return out;

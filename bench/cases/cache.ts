@@ -1,10 +1,10 @@
 // Case 4: one changed source file on a builder whose cache was pruned (a fresh CI runner),
 // with MultiArchImage's automatic per-platform registry cache (`cacheRepository`) vs
 // without: at most 0.5x of the uncached time.
-import { BenchStack } from "../lib/stack";
-import { buildCount, pruneBuilder, say } from "../lib/sh";
 import { cachedLayersContext, REGISTRY, touchSource } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, pruneBuilder, say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 
 const BUILDER = "bench-cache";
 const TAG = `${REGISTRY}/bench/cache-app:latest`;
@@ -38,12 +38,24 @@ export async function cacheCase(runs: number): Promise<CaseResult> {
             builds += buildCount(BUILDER, since);
             (withCache ? cached : uncached).push(r.seconds);
         };
-        if (i % 2 === 0) { await once(false); await once(true); } else { await once(true); await once(false); }
+        if (i % 2 === 0) {
+            await once(false);
+            await once(true);
+        } else {
+            await once(true);
+            await once(false);
+        }
     }
     return {
-        id: "4", title: "One changed file on a pruned builder, with and without the registry cache",
+        id: "4",
+        title: "One changed file on a pruned builder, with and without the registry cache",
         rows: [
-            ratioRow("`pulumi up` after a one-line change of main.go, builder cache pruned: with `cacheRepository` vs without", cached, uncached, { op: "<=", value: 0.5 }),
+            ratioRow(
+                "`pulumi up` after a one-line change of main.go, builder cache pruned: with `cacheRepository` vs without",
+                cached,
+                uncached,
+                { op: "<=", value: 0.5 },
+            ),
             plainRow("buildx invocations (BuildKit history)", `${builds} in ${2 * runs} ups`, "", "", undefined),
         ],
         notes: [

@@ -4,22 +4,40 @@
 // on a no-op, the one file on a one-file change (the stat cache, components/core/context.ts).
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack } from "../lib/stack";
-import { buildCount, ROOT, say, timed } from "../lib/sh";
+
 import { BIG_BYTES, BIG_FILES, REGISTRY, scaleContexts } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { parseChanges } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, ROOT, say, timed } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 import { fmtSeconds, median } from "../lib/stats";
 
 export const smallCtxStack = () => new BenchStack("bench-ours", "ctx-small", "bench/programs/ours/index.ts");
 export const bigCtxStack = () => new BenchStack("bench-ours", "ctx-big", "bench/programs/ours/index.ts");
 
-interface Hashed { seconds: number; cpuSeconds: number; files: number; digest: string; filesRead: number; bytesRead: number; filesFromCache: number }
+interface Hashed {
+    seconds: number;
+    cpuSeconds: number;
+    files: number;
+    digest: string;
+    filesRead: number;
+    bytesRead: number;
+    filesFromCache: number;
+}
 
 /** One pass of the context digest in a fresh process, as the program runs it at each preview and update. */
 async function hashPass(context: string, statCache: boolean): Promise<Hashed> {
-    const r = await timed(process.execPath, ["-r", "ts-node/register", path.join(ROOT, "bench/hash-once.ts"), context, ...(statCache ? ["--stat-cache"] : [])],
-        { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } });
+    const r = await timed(
+        process.execPath,
+        [
+            "-r",
+            "ts-node/register",
+            path.join(ROOT, "bench/hash-once.ts"),
+            context,
+            ...(statCache ? ["--stat-cache"] : []),
+        ],
+        { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } },
+    );
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
@@ -44,16 +62,23 @@ export async function contextCase(runs: number): Promise<CaseResult> {
     // before issue 24), in the same rounds.
     type Side = "small" | "big" | "uncached";
     const times: Record<Side, number[]> = { small: [], big: [], uncached: [] };
-    let builds = 0, changed = 0;
+    let builds = 0,
+        changed = 0;
     for (let i = 0; i < runs; i++) {
         say(`case 10: run ${i + 1}/${runs}`);
-        const order: Side[] = [["big", "small", "uncached"], ["small", "uncached", "big"], ["uncached", "big", "small"]][i % 3] as Side[];
+        const order: Side[] = [
+            ["big", "small", "uncached"],
+            ["small", "uncached", "big"],
+            ["uncached", "big", "small"],
+        ][i % 3] as Side[];
         for (const side of order) {
             const since = new Date();
             const stack = side === "small" ? stacks.small : stacks.big;
             const r = await stack.up(side === "uncached" ? { env: { PULUMI_MULTIARCH_STAT_CACHE: "off" } } : {});
             builds += buildCount(builder[side === "small" ? "small" : "big"], since);
-            changed += Object.entries(parseChanges(r.stdout)).filter(([k]) => k !== "unchanged").reduce((a, [, n]) => a + n, 0);
+            changed += Object.entries(parseChanges(r.stdout))
+                .filter(([k]) => k !== "unchanged")
+                .reduce((a, [, n]) => a + n, 0);
             times[side].push(r.seconds);
         }
     }
@@ -75,20 +100,63 @@ export async function contextCase(runs: number): Promise<CaseResult> {
     fs.writeFileSync(victim, before); // back as it was; the next pass reads it again
     fs.utimesSync(victim, st.atime, st.mtime);
     const back = await hashPass(big, true);
-    const digestsOk = warm1.digest === cold.digest && warm2.digest === cold.digest && change.digest !== cold.digest && back.digest === cold.digest;
+    const digestsOk =
+        warm1.digest === cold.digest &&
+        warm2.digest === cold.digest &&
+        change.digest !== cold.digest &&
+        back.digest === cold.digest;
 
     return {
-        id: "10", title: "A no-op with a 50,000-file context",
+        id: "10",
+        title: "A no-op with a 50,000-file context",
         rows: [
-            ratioRow(`no-op \`pulumi up\` of one image: ${BIG_FILES.toLocaleString("en")}-file (${BIG_BYTES / 1e6} MB) context vs the app's 3-file context`, times.big, times.small, { op: "<=", value: 1.2 }),
-            ratioRow("the same, the stat cache off (PULUMI_MULTIARCH_STAT_CACHE=off: every file read at each pass, as before issue 24)", times.uncached, times.small),
+            ratioRow(
+                `no-op \`pulumi up\` of one image: ${BIG_FILES.toLocaleString("en")}-file (${BIG_BYTES / 1e6} MB) context vs the app's 3-file context`,
+                times.big,
+                times.small,
+                { op: "<=", value: 1.2 },
+            ),
+            ratioRow(
+                "the same, the stat cache off (PULUMI_MULTIARCH_STAT_CACHE=off: every file read at each pass, as before issue 24)",
+                times.uncached,
+                times.small,
+            ),
             ratioRow("50,000-file no-op: with the stat cache vs without", times.big, times.uncached),
-            plainRow("builds started / resources changed by those no-op ups", `${builds} / ${changed}`, "", "0 / 0", builds === 0 && changed === 0),
-            plainRow("bytes the context digest reads per no-op up (its two passes: preview, update)", `${fmtBytes(warm1.bytesRead + warm2.bytesRead)} (${warm1.filesRead + warm2.filesRead} files; ${warm2.filesFromCache} by stat alone per pass)`,
-                `without the stat cache: ${fmtBytes(2 * cold.bytesRead)} (${2 * cold.filesRead} files)`, "0 B", warm1.bytesRead + warm2.bytesRead === 0),
-            plainRow("bytes read by the pass after a one-file change (same size and mtime)", `${fmtBytes(change.bytesRead)} (${change.filesRead} file)`, "", "that file only", change.filesRead === 1 && change.bytesRead === st.size),
-            plainRow("one pass of the digest over the 50,000 files, wall (CPU): with the stat cache / without", `${fmtSeconds(warm2.seconds)} (${fmtSeconds(warm2.cpuSeconds)}) / ${fmtSeconds(cold.seconds)} (${fmtSeconds(cold.cpuSeconds)})`, "", "", undefined),
-            plainRow("same digest with and without the cache; a change seen and undone", digestsOk ? "yes" : "no", "", "yes", digestsOk),
+            plainRow(
+                "builds started / resources changed by those no-op ups",
+                `${builds} / ${changed}`,
+                "",
+                "0 / 0",
+                builds === 0 && changed === 0,
+            ),
+            plainRow(
+                "bytes the context digest reads per no-op up (its two passes: preview, update)",
+                `${fmtBytes(warm1.bytesRead + warm2.bytesRead)} (${warm1.filesRead + warm2.filesRead} files; ${warm2.filesFromCache} by stat alone per pass)`,
+                `without the stat cache: ${fmtBytes(2 * cold.bytesRead)} (${2 * cold.filesRead} files)`,
+                "0 B",
+                warm1.bytesRead + warm2.bytesRead === 0,
+            ),
+            plainRow(
+                "bytes read by the pass after a one-file change (same size and mtime)",
+                `${fmtBytes(change.bytesRead)} (${change.filesRead} file)`,
+                "",
+                "that file only",
+                change.filesRead === 1 && change.bytesRead === st.size,
+            ),
+            plainRow(
+                "one pass of the digest over the 50,000 files, wall (CPU): with the stat cache / without",
+                `${fmtSeconds(warm2.seconds)} (${fmtSeconds(warm2.cpuSeconds)}) / ${fmtSeconds(cold.seconds)} (${fmtSeconds(cold.cpuSeconds)})`,
+                "",
+                "",
+                undefined,
+            ),
+            plainRow(
+                "same digest with and without the cache; a change seen and undone",
+                digestsOk ? "yes" : "no",
+                "",
+                "yes",
+                digestsOk,
+            ),
         ],
         notes: [
             "Both stacks run bench/programs/ours (a BinfmtSetup, a BuildxBuilder of their own, one MultiArchImage for linux/amd64 and linux/arm64, verify on) with `pulumi up --yes` (preview, then update) through the CLI; the order alternates each run.",

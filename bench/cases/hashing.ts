@@ -2,26 +2,44 @@
 // the same files on the same core; and what a .dockerignored 1 GB folder beside it adds.
 import * as fs from "fs";
 import * as path from "path";
+
 import { hashingTree } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { parseBashTime } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
 import { ROOT, say, timed } from "../lib/sh";
 import { median } from "../lib/stats";
-import { parseBashTime } from "../lib/parse";
 
 const CORE = "0";
 
-interface Hashed { seconds: number; cpuSeconds: number; files: number; digest: string }
+interface Hashed {
+    seconds: number;
+    cpuSeconds: number;
+    files: number;
+    digest: string;
+}
 
 async function ours(context: string): Promise<Hashed> {
-    const r = await timed("taskset", ["-c", CORE, process.execPath, "-r", "ts-node/register", path.join(ROOT, "bench/hash-once.ts"), context],
-        { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } });
+    const r = await timed(
+        "taskset",
+        ["-c", CORE, process.execPath, "-r", "ts-node/register", path.join(ROOT, "bench/hash-once.ts"), context],
+        { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } },
+    );
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
 async function sha256sum(context: string): Promise<{ seconds: number; cpuSeconds: number }> {
     // The same files: every regular file of the context (the 1 GB folder is outside it then).
-    const r = await timed("taskset", ["-c", CORE, "bash", "-c",
-        `TIMEFORMAT="%R %U %S"; time (find . -type f -print0 | xargs -0 sha256sum > /dev/null)`], { cwd: context });
+    const r = await timed(
+        "taskset",
+        [
+            "-c",
+            CORE,
+            "bash",
+            "-c",
+            `TIMEFORMAT="%R %U %S"; time (find . -type f -print0 | xargs -0 sha256sum > /dev/null)`,
+        ],
+        { cwd: context },
+    );
     return parseBashTime(r.stderr);
 }
 
@@ -44,7 +62,9 @@ export async function hashingCase(runs: number): Promise<CaseResult> {
         for (let i = 0; i < runs; i++) {
             say(`case 2: run ${i + 1}/${runs}`);
             const steps: (() => Promise<void>)[] = [
-                async () => { shaRuns.push(await sha256sum(tree.context)); },
+                async () => {
+                    shaRuns.push(await sha256sum(tree.context));
+                },
                 async () => {
                     const r = await ours(tree.context);
                     oursRuns.push(r);
@@ -56,7 +76,9 @@ export async function hashingCase(runs: number): Promise<CaseResult> {
                         const r = await ours(tree.context);
                         ignoredRuns.push(r);
                         sameDigest &&= r.digest === reference.digest && r.files === reference.files;
-                    } finally { moveOut(); }
+                    } finally {
+                        moveOut();
+                    }
                 },
             ];
             // Rotate the order each run.
@@ -70,15 +92,31 @@ export async function hashingCase(runs: number): Promise<CaseResult> {
     const wall = (xs: { seconds: number }[]) => xs.map((x) => x.seconds);
     const throughput = (s: number) => `${(mb / s).toFixed(0)} MB/s`;
     return {
-        id: "2", title: "Context hashing",
+        id: "2",
+        title: "Context hashing",
         rows: [
             // Throughput ratio = sha256sum's time / ours over the same bytes: subject column is sha256sum.
-            ratioRow(`throughput of hashContext relative to sha256sum, ${tree.files} files / ${mb} MB, one core: CPU time (sha256sum's / ours)`,
-                cpu(shaRuns), cpu(oursRuns), { op: ">=", value: 0.8 }),
+            ratioRow(
+                `throughput of hashContext relative to sha256sum, ${tree.files} files / ${mb} MB, one core: CPU time (sha256sum's / ours)`,
+                cpu(shaRuns),
+                cpu(oursRuns),
+                { op: ">=", value: 0.8 },
+            ),
             ratioRow("the same, wall time (sha256sum's / ours)", wall(shaRuns), wall(oursRuns)),
-            ratioRow("hashContext with a .dockerignored 1 GB folder (1,000 files) in the context vs without: CPU time", cpu(ignoredRuns), cpu(oursRuns), { op: "<", value: 1.05 }),
+            ratioRow(
+                "hashContext with a .dockerignored 1 GB folder (1,000 files) in the context vs without: CPU time",
+                cpu(ignoredRuns),
+                cpu(oursRuns),
+                { op: "<", value: 1.05 },
+            ),
             ratioRow("the same, wall time", wall(ignoredRuns), wall(oursRuns)),
-            plainRow("same digest and file count with and without the ignored folder", sameDigest ? "yes" : "no", "", "yes", sameDigest),
+            plainRow(
+                "same digest and file count with and without the ignored folder",
+                sameDigest ? "yes" : "no",
+                "",
+                "yes",
+                sameDigest,
+            ),
         ],
         notes: [
             `Throughput (median CPU time): hashContext ${throughput(median(cpu(oursRuns)))}, sha256sum ${throughput(median(cpu(shaRuns)))}. In the first two rows the "subject" column is sha256sum and the "baseline" ours, so the ratio is our throughput relative to sha256sum's.`,

@@ -1,11 +1,11 @@
 // Case 1: a no-op `pulumi up` of the main job (index.ts, a stack configured like dev) starts
 // no build and costs at most 1.5x a `pulumi up` of an empty program on the same engine.
-import { BenchStack } from "../lib/stack";
-import { parseChanges } from "../lib/parse";
-import { buildCount, say } from "../lib/sh";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { REGISTRY } from "../lib/fixtures";
 import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
+import { REGISTRY } from "../lib/fixtures";
+import { parseChanges } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 
 export const mainStack = () => new BenchStack("bench-main", "dev", "index.ts");
 export const emptyStack = () => new BenchStack("bench-empty", "dev", "bench/programs/empty/index.ts");
@@ -45,24 +45,54 @@ export async function noopCase(runs: number): Promise<CaseResult> {
             const r = await main.up();
             builds += buildCount(builder, since);
             const c = parseChanges(r.stdout);
-            changed += Object.entries(c).filter(([k]) => k !== "unchanged").reduce((a, [, n]) => a + n, 0);
+            changed += Object.entries(c)
+                .filter(([k]) => k !== "unchanged")
+                .reduce((a, [, n]) => a + n, 0);
             mainTimes.push(r.seconds);
         };
-        const doEmpty = async () => { emptyTimes.push((await empty.up()).seconds); };
-        const doMainNoCheck = async () => { mainNoCheck.push((await main.up({ env: noCheck })).seconds); };
-        const doEmptyNoCheck = async () => { emptyNoCheck.push((await empty.up({ env: noCheck })).seconds); };
+        const doEmpty = async () => {
+            emptyTimes.push((await empty.up()).seconds);
+        };
+        const doMainNoCheck = async () => {
+            mainNoCheck.push((await main.up({ env: noCheck })).seconds);
+        };
+        const doEmptyNoCheck = async () => {
+            emptyNoCheck.push((await empty.up({ env: noCheck })).seconds);
+        };
         if (i % 2 === 0) {
-            await doMain(); await doEmpty(); await doMainNoCheck(); await doEmptyNoCheck();
+            await doMain();
+            await doEmpty();
+            await doMainNoCheck();
+            await doEmptyNoCheck();
         } else {
-            await doEmpty(); await doMain(); await doEmptyNoCheck(); await doMainNoCheck();
+            await doEmpty();
+            await doMain();
+            await doEmptyNoCheck();
+            await doMainNoCheck();
         }
     }
     return {
-        id: "1", title: "No-op `pulumi up` of the main job",
+        id: "1",
+        title: "No-op `pulumi up` of the main job",
         rows: [
-            ratioRow("no-op `pulumi up` of index.ts (stack like dev) vs `pulumi up` of an empty program", mainTimes, emptyTimes, { op: "<=", value: 1.5 }),
-            ratioRow("the same pair, type check off in both (PULUMI_NODEJS_TRANSPILE_ONLY=true)", mainNoCheck, emptyNoCheck),
-            plainRow("builds started by the no-op ups (BuildKit history of the stack's builder)", `${builds} in ${runs} ups`, "", "0", builds === 0),
+            ratioRow(
+                "no-op `pulumi up` of index.ts (stack like dev) vs `pulumi up` of an empty program",
+                mainTimes,
+                emptyTimes,
+                { op: "<=", value: 1.5 },
+            ),
+            ratioRow(
+                "the same pair, type check off in both (PULUMI_NODEJS_TRANSPILE_ONLY=true)",
+                mainNoCheck,
+                emptyNoCheck,
+            ),
+            plainRow(
+                "builds started by the no-op ups (BuildKit history of the stack's builder)",
+                `${builds} in ${runs} ups`,
+                "",
+                "0",
+                builds === 0,
+            ),
             plainRow("resources changed by the no-op ups", `${changed}`, "", "0", changed === 0),
         ],
         notes: [

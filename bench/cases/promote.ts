@@ -5,16 +5,17 @@
 // `skopeo copy --all` (Debian), each into an emptied target registry, the order rotating every
 // round; wall time and peak RSS of each process. (b) A no-op `pulumi up` of a promotion stack
 // against an empty program's `pulumi up`.
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+
 import { Registry } from "../../core/registry";
 import { BENCH_CACHE, CACHE, REGISTRY } from "../lib/fixtures";
 import { parseChanges } from "../lib/parse";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { out, ROOT, say, timed, Timed, WORK } from "../lib/sh";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { out, ROOT, say, type Timed, timed, WORK } from "../lib/sh";
 import { BenchStack } from "../lib/stack";
 import { fmtMiB, median } from "../lib/stats";
 import { emptyStack } from "./noop";
@@ -32,7 +33,10 @@ export const sdkStack = () => new BenchStack("bench-sdk", "dev", "bench/programs
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const s = net.createServer().on("error", reject);
-        s.listen(0, "127.0.0.1", () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
+        s.listen(0, "127.0.0.1", () => {
+            const { port } = s.address() as net.AddressInfo;
+            s.close(() => resolve(port));
+        });
     });
 }
 
@@ -48,11 +52,25 @@ class OwnRegistry {
         this.addr = `127.0.0.1:${port}`;
         fs.mkdirSync(this.dir, { recursive: true });
         const config = path.join(this.dir, "config.yml");
-        fs.writeFileSync(config, ["version: 0.1", "log: { level: error, accesslog: { disabled: true } }",
-            `storage: { filesystem: { rootdirectory: ${this.dir}/data }, delete: { enabled: true } }`, `http: { addr: ${this.addr} }`, ""].join("\n"));
+        fs.writeFileSync(
+            config,
+            [
+                "version: 0.1",
+                "log: { level: error, accesslog: { disabled: true } }",
+                `storage: { filesystem: { rootdirectory: ${this.dir}/data }, delete: { enabled: true } }`,
+                `http: { addr: ${this.addr} }`,
+                "",
+            ].join("\n"),
+        );
         this.proc = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
         for (let i = 0; ; i++) {
-            try { await new Registry(this.addr, { timeoutMs: 1000, retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } }).ping(); return this; } catch (e) {
+            try {
+                await new Registry(this.addr, {
+                    timeoutMs: 1000,
+                    retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+                }).ping();
+                return this;
+            } catch (e) {
                 if (i > 100) throw new Error(`docker-registry did not answer on ${this.addr}: ${(e as Error).message}`);
                 await new Promise((r) => setTimeout(r, 100));
             }
@@ -78,7 +96,10 @@ class OwnRegistry {
 async function digestOf(file: string): Promise<{ digest: string; size: number }> {
     const h = crypto.createHash("sha256");
     let size = 0;
-    for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) { h.update(c); size += c.length; }
+    for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+        h.update(c);
+        size += c.length;
+    }
     return { digest: `sha256:${h.digest("hex")}`, size };
 }
 
@@ -99,20 +120,44 @@ async function sourceImage(src: OwnRegistry): Promise<string> {
     for (const arch of ["amd64", "arm64"]) {
         const dir = path.join(tmp, arch);
         fs.mkdirSync(dir);
-        await timed("bash", ["-c", `head -c ${LAYER_MB}M /dev/urandom > ${dir}/data && tar -C ${dir} -cf ${tmp}/${arch}.tar data && rm ${dir}/data && gzip -1 ${tmp}/${arch}.tar`]);
+        await timed("bash", [
+            "-c",
+            `head -c ${LAYER_MB}M /dev/urandom > ${dir}/data && tar -C ${dir} -cf ${tmp}/${arch}.tar data && rm ${dir}/data && gzip -1 ${tmp}/${arch}.tar`,
+        ]);
         const layer = await digestOf(`${tmp}/${arch}.tar.gz`);
-        await r.putBlob("bench/src", layer, async () => fs.createReadStream(`${tmp}/${arch}.tar.gz`, { highWaterMark: 1 << 20 }));
+        await r.putBlob("bench/src", layer, async () =>
+            fs.createReadStream(`${tmp}/${arch}.tar.gz`, { highWaterMark: 1 << 20 }),
+        );
         const diffId = out("bash", ["-c", `gzip -dc ${tmp}/${arch}.tar.gz | sha256sum`]).split(" ")[0];
-        const config = Buffer.from(JSON.stringify({ architecture: arch, os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] }, config: {} }));
-        const configDesc = { digest: `sha256:${crypto.createHash("sha256").update(config).digest("hex")}`, size: config.length };
+        const config = Buffer.from(
+            JSON.stringify({
+                architecture: arch,
+                os: "linux",
+                rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] },
+                config: {},
+            }),
+        );
+        const configDesc = {
+            digest: `sha256:${crypto.createHash("sha256").update(config).digest("hex")}`,
+            size: config.length,
+        };
         await r.putBlob("bench/src", configDesc, async () => (await import("stream")).Readable.from([config]));
-        const manifest = Buffer.from(JSON.stringify({
-            schemaVersion: 2, mediaType: MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", ...configDesc },
-            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
-        }));
+        const manifest = Buffer.from(
+            JSON.stringify({
+                schemaVersion: 2,
+                mediaType: MANIFEST,
+                config: { mediaType: "application/vnd.oci.image.config.v1+json", ...configDesc },
+                layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+            }),
+        );
         const digest = `sha256:${crypto.createHash("sha256").update(manifest).digest("hex")}`;
         await r.putManifest("bench/src", digest, manifest, MANIFEST);
-        entries.push({ mediaType: MANIFEST, digest, size: manifest.length, platform: { architecture: arch, os: "linux" } });
+        entries.push({
+            mediaType: MANIFEST,
+            digest,
+            size: manifest.length,
+            platform: { architecture: arch, os: "linux" },
+        });
     }
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: entries }));
     const digest = `sha256:${crypto.createHash("sha256").update(index).digest("hex")}`;
@@ -125,7 +170,11 @@ async function sourceImage(src: OwnRegistry): Promise<string> {
 /** The 1-minute load average now (/proc/loadavg). */
 const load = () => Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
-interface Copy { seconds: number; peakKiB: number; load: number }
+interface Copy {
+    seconds: number;
+    peakKiB: number;
+    load: number;
+}
 
 export async function promoteCase(runs: number): Promise<CaseResult> {
     const t0 = Date.now();
@@ -140,7 +189,17 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
         const tools: Record<keyof typeof results, (target: string) => [string, string[]]> = {
             ours: (t) => [process.execPath, [path.join(ROOT, "bench/copy-once.js"), source, t]],
             crane: (t) => [CRANE, ["copy", "--insecure", source, t]],
-            skopeo: (t) => ["skopeo", ["copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${source}`, `docker://${t}`]],
+            skopeo: (t) => [
+                "skopeo",
+                [
+                    "copy",
+                    "--all",
+                    "--src-tls-verify=false",
+                    "--dest-tls-verify=false",
+                    `docker://${source}`,
+                    `docker://${t}`,
+                ],
+            ],
         };
         const names = Object.keys(tools) as (keyof typeof results)[];
         for (let i = 0; i < runs; i++) {
@@ -153,7 +212,8 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
                 const before = load();
                 const r: Timed = await timed(file, args, { sampleMemory: true });
                 const at = await new Registry(dst.addr).getManifest("bench/copied", "1");
-                if (at?.digest !== digest) throw new Error(`${name} left ${at?.digest ?? "nothing"} at ${target}, not ${digest}`);
+                if (at?.digest !== digest)
+                    throw new Error(`${name} left ${at?.digest ?? "nothing"} at ${target}, not ${digest}`);
                 results[name].push({ seconds: r.seconds, peakKiB: r.peakKiB!.all, load: before });
                 if (name === "ours") oursRss.push(JSON.parse(r.stdout.trim().split("\n").pop()!).maxRssKiB);
             }
@@ -167,24 +227,36 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
     // (b) The no-op up of a promotion stack, against the empty program's.
     const busybox = (await new Registry(REGISTRY).getManifest("fixtures/busybox", "latest"))!.digest;
     const stack = promoteStack();
-    stack.init({ "bench:source": `${REGISTRY}/fixtures/busybox@${busybox}`, "bench:tag": `${REGISTRY}/bench/promoted:1` });
+    stack.init({
+        "bench:source": `${REGISTRY}/fixtures/busybox@${busybox}`,
+        "bench:tag": `${REGISTRY}/bench/promoted:1`,
+    });
     const empty = emptyStack();
     empty.init({});
     const sdk = sdkStack();
     sdk.init({ "bench:tag": `${REGISTRY}/bench/promoted:1` });
     say("case 9: first up of the three stacks (not timed)");
     for (const s of [stack, empty, sdk]) await s.up();
-    const noop: number[] = [], baseline: number[] = [], sdkOnly: number[] = [], loads: number[] = [];
+    const noop: number[] = [],
+        baseline: number[] = [],
+        sdkOnly: number[] = [],
+        loads: number[] = [];
     let changed = 0;
     const steps = [
         async () => {
             loads.push(load());
             const r = await stack.up();
             noop.push(r.seconds);
-            changed += Object.entries(parseChanges(r.stdout)).filter(([k]) => k !== "unchanged").reduce((a, [, n]) => a + n, 0);
+            changed += Object.entries(parseChanges(r.stdout))
+                .filter(([k]) => k !== "unchanged")
+                .reduce((a, [, n]) => a + n, 0);
         },
-        async () => { baseline.push((await empty.up()).seconds); },
-        async () => { sdkOnly.push((await sdk.up()).seconds); },
+        async () => {
+            baseline.push((await empty.up()).seconds);
+        },
+        async () => {
+            sdkOnly.push((await sdk.up()).seconds);
+        },
     ];
     for (let i = 0; i < runs; i++) {
         say(`case 9: no-op round ${i + 1}/${runs}`);
@@ -195,19 +267,39 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
     const faster = results.crane.map((c, i) => Math.min(c.seconds, results.skopeo[i].seconds));
     const mib = (xs: Copy[]) => fmtMiB(median(xs.map((x) => x.peakKiB)));
     const copyLoads = [...results.ours, ...results.crane, ...results.skopeo].map((x) => x.load);
-    const range = (xs: number[]) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
+    const range = (xs: number[]) =>
+        `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
     const mb = (2 * LAYER_MB * 1.048576).toFixed(0);
     return {
-        id: "9", title: "Promotion: a copy by digest between registries, and a no-op up of a promotion stack",
+        id: "9",
+        title: "Promotion: a copy by digest between registries, and a no-op up of a promotion stack",
         rows: [
-            ratioRow(`copy of a two-platform image (one ${LAYER_MB} MB layer each, ${mb} MB in all) between two registries: the library vs the faster of crane and skopeo in the same round`,
-                secs(results.ours), faster, { op: "<=", value: 1.1 }),
+            ratioRow(
+                `copy of a two-platform image (one ${LAYER_MB} MB layer each, ${mb} MB in all) between two registries: the library vs the faster of crane and skopeo in the same round`,
+                secs(results.ours),
+                faster,
+                { op: "<=", value: 1.1 },
+            ),
             ratioRow("the same: the library vs `crane copy`", secs(results.ours), secs(results.crane)),
             ratioRow("the same: the library vs `skopeo copy --all`", secs(results.ours), secs(results.skopeo)),
-            plainRow("peak RSS of the copying process: the library / crane / skopeo", `${mib(results.ours)} / ${mib(results.crane)} / ${mib(results.skopeo)}`,
-                "", "≤ 200 MiB (ours)", median(results.ours.map((x) => x.peakKiB)) <= 200 * 1024),
-            ratioRow("no-op `pulumi up` of a promotion stack (one ImagePromotion) vs `pulumi up` of an empty program", noop, baseline, { op: "<=", value: 1.2 }),
-            ratioRow("the same promotion stack vs a program that imports @pulumi/pulumi, reads its config and declares nothing", noop, sdkOnly),
+            plainRow(
+                "peak RSS of the copying process: the library / crane / skopeo",
+                `${mib(results.ours)} / ${mib(results.crane)} / ${mib(results.skopeo)}`,
+                "",
+                "≤ 200 MiB (ours)",
+                median(results.ours.map((x) => x.peakKiB)) <= 200 * 1024,
+            ),
+            ratioRow(
+                "no-op `pulumi up` of a promotion stack (one ImagePromotion) vs `pulumi up` of an empty program",
+                noop,
+                baseline,
+                { op: "<=", value: 1.2 },
+            ),
+            ratioRow(
+                "the same promotion stack vs a program that imports @pulumi/pulumi, reads its config and declares nothing",
+                noop,
+                sdkOnly,
+            ),
             ratioRow("that program vs the empty program: what importing the SDK costs", sdkOnly, baseline),
             plainRow("resources changed by the no-op ups", `${changed}`, "", "0", changed === 0),
         ],
@@ -221,7 +313,9 @@ export async function promoteCase(runs: number): Promise<CaseResult> {
         seconds: (Date.now() - t0) / 1000,
         versions: [
             `pulumi-multiarch ${JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version} (commit ${out("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"])})`,
-            `Node.js ${process.version}, ${out("pulumi", ["version"]).replace(/^v/, "pulumi CLI ")}`, `crane ${CRANE_VERSION}`, out("skopeo", ["--version"]),
+            `Node.js ${process.version}, ${out("pulumi", ["version"]).replace(/^v/, "pulumi CLI ")}`,
+            `crane ${CRANE_VERSION}`,
+            out("skopeo", ["--version"]),
             `docker-registry ${out("bash", ["-c", "docker-registry --version | head -1"]).split(" ").slice(1).join(" ")}`,
         ],
     };

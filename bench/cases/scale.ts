@@ -3,12 +3,13 @@
 // peak memory of the Pulumi program.
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack } from "../lib/stack";
-import { say } from "../lib/sh";
+
 import { REGISTRY, waitContext } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
-import { fmtMiB, fmtSummary, summarize } from "../lib/stats";
 import type { TreeSampler } from "../lib/procfs";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { say } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
+import { fmtMiB, fmtSummary, summarize } from "../lib/stats";
 
 const BUILDER = "bench-scale";
 const SIZES = [1, 4, 8];
@@ -20,7 +21,9 @@ export async function scaleCase(runs: number): Promise<CaseResult> {
     const contexts = Array.from({ length: 8 }, (_, k) => waitContext(`c5-${k}`));
     const config = (n: number) => ({
         "bench:builder": BUILDER,
-        "bench:images": contexts.slice(0, n).map((context, k) => ({ name: `scale-${k}`, context, tag: `${REGISTRY}/bench/scale-${k}:latest` })),
+        "bench:images": contexts
+            .slice(0, n)
+            .map((context, k) => ({ name: `scale-${k}`, context, tag: `${REGISTRY}/bench/scale-${k}:latest` })),
     });
     const stack = scaleStack();
     stack.init(config(8));
@@ -36,7 +39,8 @@ export async function scaleCase(runs: number): Promise<CaseResult> {
         const order = [...SIZES.slice(i % 3), ...SIZES.slice(0, i % 3)];
         for (const n of order) {
             stack.config(config(n));
-            for (let k = 0; k < n; k++) fs.writeFileSync(path.join(contexts[k], "stamp"), `run ${i} n ${n} ${Date.now()}\n`);
+            for (let k = 0; k < n; k++)
+                fs.writeFileSync(path.join(contexts[k], "stamp"), `run ${i} n ${n} ${Date.now()}\n`);
             const r = await stack.up({ preview: false, sampleMemory: true });
             wall[n].push(r.seconds);
             peaks[n].push(r.peakKiB!);
@@ -47,16 +51,26 @@ export async function scaleCase(runs: number): Promise<CaseResult> {
     // Up minus the no-op up of the same run (floored at 1 ms so a ratio stays defined).
     const buildPart = (xs: number[]) => xs.map((t, i) => Math.max(t - noop8[i], 0.001));
     const singlesBuildPart = (n: number) => buildPart(wall[1]).map((t) => n * t);
-    const mem = (n: number, role: "program" | "provider" | "all") => fmtSummary(summarize(peaks[n].map((p) => p[role])), fmtMiB);
+    const mem = (n: number, role: "program" | "provider" | "all") =>
+        fmtSummary(summarize(peaks[n].map((p) => p[role])), fmtMiB);
     return {
-        id: "5", title: "1, 4 and 8 images on one builder in one stack",
+        id: "5",
+        title: "1, 4 and 8 images on one builder in one stack",
         rows: [
             ratioRow("4 images in one `pulumi up` vs 4 single-image ups (sum)", wall[4], sumOfSingles(4)),
             ratioRow("8 images in one `pulumi up` vs 8 single-image ups (sum)", wall[8], sumOfSingles(8)),
-            ratioRow("build part only (up minus the no-op up of 8 images): 4 images vs 4 x 1", buildPart(wall[4]), singlesBuildPart(4)),
+            ratioRow(
+                "build part only (up minus the no-op up of 8 images): 4 images vs 4 x 1",
+                buildPart(wall[4]),
+                singlesBuildPart(4),
+            ),
             ratioRow("build part only: 8 images vs 8 x 1", buildPart(wall[8]), singlesBuildPart(8)),
-            ...SIZES.map((n) => plainRow(`peak RSS with ${n} image${n > 1 ? "s" : ""}: Pulumi program (language host + node program) / provider plugin / whole tree`,
-                `${mem(n, "program")} / ${mem(n, "provider")} / ${mem(n, "all")}`)),
+            ...SIZES.map((n) =>
+                plainRow(
+                    `peak RSS with ${n} image${n > 1 ? "s" : ""}: Pulumi program (language host + node program) / provider plugin / whole tree`,
+                    `${mem(n, "program")} / ${mem(n, "provider")} / ${mem(n, "all")}`,
+                ),
+            ),
         ],
         notes: [
             "Each image: FROM the busybox fixture, COPY a stamp file, `RUN sleep 2` (a stand-in for a download: it occupies no core, so what shows is whether builds overlap, not how many cores the machine has), amd64 + arm64, pushed and verified. Each run rewrites the stamps of the images it builds, so every one of them rebuilds.",

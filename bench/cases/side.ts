@@ -7,12 +7,13 @@
 //      a checkout of the same context under another umask.
 import * as fs from "fs";
 import * as path from "path";
-import { BenchStack } from "../lib/stack";
+
+import { appContext, checkoutWithUmask, fixtureRecords, GOLANG_STD, REGISTRY, touchSource } from "../lib/fixtures";
 import { parseChanges } from "../lib/parse";
-import { buildCount, pruneBuilder, say, timed } from "../lib/sh";
-import { appContext, checkoutWithUmask, GOLANG_STD, REGISTRY, touchSource, fixtureRecords } from "../lib/fixtures";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
 import { stepSeconds } from "../lib/parse";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
+import { buildCount, pruneBuilder, say, timed } from "../lib/sh";
+import { BenchStack } from "../lib/stack";
 import { fmtSeconds, median } from "../lib/stats";
 
 export const BUILDER = "bench-side";
@@ -30,20 +31,42 @@ export function peerEnv(peerBin: string): Record<string, string> {
 }
 
 function oursConfig(context: string, run: string): Record<string, unknown> {
-    return { "bench:builder": BUILDER, "bench:images": [{ name: "side", context, tag: OURS_TAG, buildArgs: { BENCH_RUN: run } }] };
+    return {
+        "bench:builder": BUILDER,
+        "bench:images": [{ name: "side", context, tag: OURS_TAG, buildArgs: { BENCH_RUN: run } }],
+    };
 }
 
 function peerConfig(context: string, run: string): Record<string, unknown> {
-    return { "bench:builder": BUILDER, "bench:context": context, "bench:tag": PEER_TAG, "bench:buildArgs": { BENCH_RUN: run } };
+    return {
+        "bench:builder": BUILDER,
+        "bench:context": context,
+        "bench:tag": PEER_TAG,
+        "bench:buildArgs": { BENCH_RUN: run },
+    };
 }
 
 async function bareBuild(context: string, extra: string[]): Promise<{ seconds: number; progress: string }> {
-    const r = await timed("docker", ["buildx", "build", "--builder", BUILDER, "--platform", PLATFORMS.join(","),
-        "--provenance=false", "--progress", "plain", ...extra, context]);
+    const r = await timed("docker", [
+        "buildx",
+        "build",
+        "--builder",
+        BUILDER,
+        "--platform",
+        PLATFORMS.join(","),
+        "--provenance=false",
+        "--progress",
+        "plain",
+        ...extra,
+        context,
+    ]);
     return { seconds: r.seconds, progress: r.stderr };
 }
 
-export interface SideResults { case3: CaseResult; case6: CaseResult }
+export interface SideResults {
+    case3: CaseResult;
+    case6: CaseResult;
+}
 
 export async function sideCases(runs: number, peerBin: string): Promise<SideResults> {
     const t0 = Date.now();
@@ -63,7 +86,10 @@ export async function sideCases(runs: number, peerBin: string): Promise<SideResu
     // ---- 3a: emulated vs cross compile ----
     say("case 3a: warm-up builds (not timed)");
     for (const ctx of [cross, emulated]) await bareBuild(ctx, ["--output", "type=cacheonly"]);
-    const crossTimes: number[] = [], emuTimes: number[] = [], crossStep: number[] = [], emuStep: number[] = [];
+    const crossTimes: number[] = [],
+        emuTimes: number[] = [],
+        crossStep: number[] = [],
+        emuStep: number[] = [];
     for (let i = 0; i < runs; i++) {
         say(`case 3a: run ${i + 1}/${runs}`);
         const doCross = async () => {
@@ -78,26 +104,43 @@ export async function sideCases(runs: number, peerBin: string): Promise<SideResu
             emuTimes.push(r.seconds);
             emuStep.push(stepSeconds(r.progress, /^\[linux\/arm64 build \d+\/\d+\] RUN /) ?? NaN);
         };
-        if (i % 2 === 0) { await doEmu(); await doCross(); } else { await doCross(); await doEmu(); }
+        if (i % 2 === 0) {
+            await doEmu();
+            await doCross();
+        } else {
+            await doCross();
+            await doEmu();
+        }
     }
     const t3a = (Date.now() - t0) / 1000;
 
     // ---- 3b and 6 ----
     const t6 = Date.now();
-    checkoutWithUmask(oursCtx, `${oursCtx}.tmp`, 0o022); fs.rmSync(oursCtx, { recursive: true }); fs.renameSync(`${oursCtx}.tmp`, oursCtx);
-    checkoutWithUmask(peerCtx, `${peerCtx}.tmp`, 0o022); fs.rmSync(peerCtx, { recursive: true }); fs.renameSync(`${peerCtx}.tmp`, peerCtx);
+    checkoutWithUmask(oursCtx, `${oursCtx}.tmp`, 0o022);
+    fs.rmSync(oursCtx, { recursive: true });
+    fs.renameSync(`${oursCtx}.tmp`, oursCtx);
+    checkoutWithUmask(peerCtx, `${peerCtx}.tmp`, 0o022);
+    fs.rmSync(peerCtx, { recursive: true });
+    fs.renameSync(`${peerCtx}.tmp`, peerCtx);
     type Side = "ours" | "peer";
     const times: Record<string, Record<Side, number[]>> = {
-        cold: { ours: [], peer: [] }, noop: { ours: [], peer: [] }, change: { ours: [], peer: [] }, umask: { ours: [], peer: [] },
+        cold: { ours: [], peer: [] },
+        noop: { ours: [], peer: [] },
+        change: { ours: [], peer: [] },
+        umask: { ours: [], peer: [] },
     };
     const builds: Record<string, Record<Side, number>> = {
-        cold: { ours: 0, peer: 0 }, noop: { ours: 0, peer: 0 }, change: { ours: 0, peer: 0 }, umask: { ours: 0, peer: 0 },
+        cold: { ours: 0, peer: 0 },
+        noop: { ours: 0, peer: 0 },
+        change: { ours: 0, peer: 0 },
+        umask: { ours: 0, peer: 0 },
     };
     const umaskUpdates: Record<Side, number> = { ours: 0, peer: 0 };
     const bare: number[] = [];
     const stacks: Record<Side, BenchStack> = { ours, peer };
     const ctxOf: Record<Side, string> = { ours: oursCtx, peer: peerCtx };
-    const configOf = (side: Side, run: string) => side === "ours" ? oursConfig(oursCtx, run) : peerConfig(peerCtx, run);
+    const configOf = (side: Side, run: string) =>
+        side === "ours" ? oursConfig(oursCtx, run) : peerConfig(peerCtx, run);
     const up = async (side: Side, what: string) => {
         const since = new Date();
         const r = await stacks[side].up({ preview: false, env });
@@ -116,7 +159,9 @@ export async function sideCases(runs: number, peerBin: string): Promise<SideResu
             await up(side, "cold");
             if (side === "ours") {
                 await pruneBuilder(BUILDER);
-                bare.push((await bareBuild(oursCtx, ["--build-arg", `BENCH_RUN=${run}`, "-t", BARE_TAG, "--push"])).seconds);
+                bare.push(
+                    (await bareBuild(oursCtx, ["--build-arg", `BENCH_RUN=${run}`, "-t", BARE_TAG, "--push"])).seconds,
+                );
             }
         }
         for (const side of order) await up(side, "noop");
@@ -138,33 +183,78 @@ export async function sideCases(runs: number, peerBin: string): Promise<SideResu
     const overhead = times.cold.ours.map((c, i) => c - times.noop.ours[i]);
     const std = fixtureRecords().golangStd;
     const case3: CaseResult = {
-        id: "3", title: "The article's Go app: emulated vs cross compile, and the library's overhead",
+        id: "3",
+        title: "The article's Go app: emulated vs cross compile, and the library's overhead",
         rows: [
-            ratioRow("whole build, linux/amd64+linux/arm64: compile stage under emulation vs cross-compiled", emuTimes, crossTimes),
+            ratioRow(
+                "whole build, linux/amd64+linux/arm64: compile stage under emulation vs cross-compiled",
+                emuTimes,
+                crossTimes,
+            ),
             ratioRow("its arm64 compile step alone (`go build` of the app: emulated vs cross)", emuStep, crossStep),
-            ratioRow("`pulumi up` building the image, minus the no-op up, vs bare `docker buildx build --push` (builder cache pruned before each)", overhead, bare, { op: "<=", value: 1.1 }),
+            ratioRow(
+                "`pulumi up` building the image, minus the no-op up, vs bare `docker buildx build --push` (builder cache pruned before each)",
+                overhead,
+                bare,
+                { op: "<=", value: 1.1 },
+            ),
         ],
         notes: [
             `Both compile variants use app/ as it is, with the golang image swapped for ${GOLANG_STD} (bench/fixtures.sh): the host's Go release for amd64 and, cross-built from the same sources, for arm64, each with the standard library the app imports already compiled (-trimpath, as the app's build). "Emulated" is app/Dockerfile without \`--platform=$BUILDPLATFORM\` on the build stage, so it runs as linux/arm64 under QEMU (the article's first attempt); "cross" is app/Dockerfile as it is. Both produce byte-identical arm64 binaries (checked by hand: the emulated toolchain and the cross compile emit the same file).`,
             "Each run changes main.go (a comment naming the run), so the compile really runs; `--output type=cacheonly`, base images already in the builder.",
-            std ? `The standard library itself, compiled cold once when ${std.ref} was built (${std.at}, n=1): ${fmtSeconds(std.emulatedArm64Seconds)} emulated vs ${fmtSeconds(std.crossArm64Seconds)} cross for arm64, ${(std.emulatedArm64Seconds / std.crossArm64Seconds).toFixed(1)}x.` : "The one-off cold standard-library compile was not recorded (fixture built before timing was added).",
+            std
+                ? `The standard library itself, compiled cold once when ${std.ref} was built (${std.at}, n=1): ${fmtSeconds(std.emulatedArm64Seconds)} emulated vs ${fmtSeconds(std.crossArm64Seconds)} cross for arm64, ${(std.emulatedArm64Seconds / std.crossArm64Seconds).toFixed(1)}x.`
+                : "The one-off cold standard-library compile was not recorded (fixture built before timing was added).",
             `Overhead: the up is \`pulumi up --yes --skip-preview\` of bench/programs/ours (one MultiArchImage, verify on) after a changed build argument; the bare build is \`docker buildx build --platform linux/amd64,linux/arm64 --provenance=false --build-arg BENCH_RUN=... -t ${BARE_TAG} --push\` of the same context on the same builder. The engine's no-op up of the same stack (measured in the same run, median ${fmtSeconds(median(times.noop.ours))}) is subtracted from the up.`,
         ],
         // The 3b runs are shared with case 6 and counted there.
         seconds: t3a,
     };
     const case6: CaseResult = {
-        id: "6", title: "Side by side with @pulumi/docker-build 0.0.22",
+        id: "6",
+        title: "Side by side with @pulumi/docker-build 0.0.22",
         rows: [
-            ratioRow("cold build (builder cache pruned): ours vs docker-build", times.cold.ours, times.cold.peer, { op: "<=", value: 1.0 }),
-            ratioRow("no-op `pulumi up`: ours vs docker-build", times.noop.ours, times.noop.peer, { op: "<", value: 1.0 }),
-            ratioRow("one-file change (main.go): ours vs docker-build", times.change.ours, times.change.peer, { op: "<=", value: 1.0 }),
-            ratioRow("same context checked out under another umask (077 vs 022): ours vs docker-build", times.umask.ours, times.umask.peer),
-            plainRow("builds started by the no-op ups", `ours ${builds.noop.ours}`, `docker-build ${builds.noop.peer}`, "ours 0", builds.noop.ours === 0),
-            plainRow("builds started by the umask checkouts", `ours ${builds.umask.ours} (updates: ${umaskUpdates.ours})`, `docker-build ${builds.umask.peer} (updates: ${umaskUpdates.peer})`,
-                `ours ${runs}: each checkout is another image`, builds.umask.ours === runs),
-            plainRow("builds started by cold / one-file-change ups", `ours ${builds.cold.ours} / ${builds.change.ours}`, `docker-build ${builds.cold.peer} / ${builds.change.peer}`, `${runs} / ${runs} each`,
-                builds.cold.ours === runs && builds.change.ours === runs && builds.cold.peer === runs && builds.change.peer === runs),
+            ratioRow("cold build (builder cache pruned): ours vs docker-build", times.cold.ours, times.cold.peer, {
+                op: "<=",
+                value: 1.0,
+            }),
+            ratioRow("no-op `pulumi up`: ours vs docker-build", times.noop.ours, times.noop.peer, {
+                op: "<",
+                value: 1.0,
+            }),
+            ratioRow("one-file change (main.go): ours vs docker-build", times.change.ours, times.change.peer, {
+                op: "<=",
+                value: 1.0,
+            }),
+            ratioRow(
+                "same context checked out under another umask (077 vs 022): ours vs docker-build",
+                times.umask.ours,
+                times.umask.peer,
+            ),
+            plainRow(
+                "builds started by the no-op ups",
+                `ours ${builds.noop.ours}`,
+                `docker-build ${builds.noop.peer}`,
+                "ours 0",
+                builds.noop.ours === 0,
+            ),
+            plainRow(
+                "builds started by the umask checkouts",
+                `ours ${builds.umask.ours} (updates: ${umaskUpdates.ours})`,
+                `docker-build ${builds.umask.peer} (updates: ${umaskUpdates.peer})`,
+                `ours ${runs}: each checkout is another image`,
+                builds.umask.ours === runs,
+            ),
+            plainRow(
+                "builds started by cold / one-file-change ups",
+                `ours ${builds.cold.ours} / ${builds.change.ours}`,
+                `docker-build ${builds.cold.peer} / ${builds.change.peer}`,
+                `${runs} / ${runs} each`,
+                builds.cold.ours === runs &&
+                    builds.change.ours === runs &&
+                    builds.cold.peer === runs &&
+                    builds.change.peer === runs,
+            ),
         ],
         notes: [
             `Same image, platforms (${PLATFORMS.join(", ")}) and builder (${BUILDER}, docker-container, created by our BuildxBuilder); the same app context (app/ with ${GOLANG_STD}) in two copies, so one side's build is never the other's cache hit; each side pushes to its own repository. Both \`pulumi up --yes --skip-preview\` through the CLI; docker-build's provider is pulumi-resource-docker-build v0.0.22 built from the Go module proxy (bench/fixtures.sh).`,

@@ -4,8 +4,9 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { VERSION } from "../../contract/tokens";
-import { CaseResult, plainRow, ratioRow } from "../lib/report";
+import { type CaseResult, plainRow, ratioRow } from "../lib/report";
 import { say } from "../lib/sh";
 import { fmtSeconds, summarize } from "../lib/stats";
 
@@ -34,22 +35,39 @@ async function firstStart(plugin: string): Promise<void> {
 
 export async function startupCase(runs: number): Promise<CaseResult> {
     const t0 = Date.now();
-    const plugin = path.join(process.env.PULUMI_HOME!, "plugins", `resource-multiarch-v${VERSION}`, "pulumi-resource-multiarch");
+    const plugin = path.join(
+        process.env.PULUMI_HOME!,
+        "plugins",
+        `resource-multiarch-v${VERSION}`,
+        "pulumi-resource-multiarch",
+    );
     const n = Math.max(20, runs * 4); // start-ups are short: more samples for a stable median
     const ours: number[] = [];
     const bare: number[] = [];
     const node = ["-e", "console.log(1)"];
     await firstStart(plugin);
     for (let i = 0; i < n; i++) {
-        if (i % 2 === 0) { ours.push(await timeToFirstLine(plugin)); bare.push(await timeToFirstLine("node", node)); }
-        else { bare.push(await timeToFirstLine("node", node)); ours.push(await timeToFirstLine(plugin)); }
+        if (i % 2 === 0) {
+            ours.push(await timeToFirstLine(plugin));
+            bare.push(await timeToFirstLine("node", node));
+        } else {
+            bare.push(await timeToFirstLine("node", node));
+            ours.push(await timeToFirstLine(plugin));
+        }
     }
     say(`case 8: plugin start-up median ${fmtSeconds(summarize(ours).median)}`);
     const median = summarize(ours).median;
     return {
-        id: "8", title: "Provider plugin start-up",
+        id: "8",
+        title: "Provider plugin start-up",
         rows: [
-            plainRow("exec of the installed pulumi-resource-multiarch to its port printed", fmtSeconds(median), "", "≤ 0.20 s", median <= 0.2),
+            plainRow(
+                "exec of the installed pulumi-resource-multiarch to its port printed",
+                fmtSeconds(median),
+                "",
+                "≤ 0.20 s",
+                median <= 0.2,
+            ),
             ratioRow("the same vs `node -e 'console.log(1)'` (Node.js itself)", ours, bare),
         ],
         notes: [

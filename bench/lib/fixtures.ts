@@ -4,7 +4,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, WORK, out, say } from "./sh";
+
+import { out, ROOT, say, WORK } from "./sh";
 import { treeSizes } from "./tree";
 
 export const REGISTRY = "127.0.0.1:5000";
@@ -44,9 +45,12 @@ function appFiles(): Record<string, string> {
 export function appContext(name: string, variant: "cross" | "emulated"): string {
     const original = fs.readFileSync(path.join(ROOT, "app", "Dockerfile"), "utf8");
     if (!original.includes(`FROM --platform=$BUILDPLATFORM ${FIXTURE_GOLANG} AS build`)) {
-        throw new Error("app/Dockerfile no longer starts its build stage with FROM --platform=$BUILDPLATFORM fixtures/golang: update bench/lib/fixtures.ts");
+        throw new Error(
+            "app/Dockerfile no longer starts its build stage with FROM --platform=$BUILDPLATFORM fixtures/golang: update bench/lib/fixtures.ts",
+        );
     }
-    const from = variant === "cross" ? `FROM --platform=$BUILDPLATFORM ${GOLANG_STD} AS build` : `FROM ${GOLANG_STD} AS build`;
+    const from =
+        variant === "cross" ? `FROM --platform=$BUILDPLATFORM ${GOLANG_STD} AS build` : `FROM ${GOLANG_STD} AS build`;
     const dockerfile = original.replace(`FROM --platform=$BUILDPLATFORM ${FIXTURE_GOLANG} AS build`, from);
     return writeContext(name, { ...appFiles(), Dockerfile: dockerfile });
 }
@@ -106,7 +110,10 @@ export function checkoutWithUmask(src: string, dst: string, umask: number): void
         fs.mkdirSync(d, { mode: 0o777 & ~umask });
         fs.chmodSync(d, 0o777 & ~umask);
         for (const e of fs.readdirSync(s, { withFileTypes: true })) {
-            if (e.isDirectory()) { copy(path.join(s, e.name), path.join(d, e.name)); continue; }
+            if (e.isDirectory()) {
+                copy(path.join(s, e.name), path.join(d, e.name));
+                continue;
+            }
             const exec = (fs.statSync(path.join(s, e.name)).mode & 0o111) !== 0;
             const mode = (exec ? 0o777 : 0o666) & ~umask;
             fs.writeFileSync(path.join(d, e.name), fs.readFileSync(path.join(s, e.name)));
@@ -143,19 +150,31 @@ export interface Tree {
 /** Generates the tree once (about 1.2 GB on disk), keyed by TREE_VERSION. */
 export function hashingTree(): Tree {
     const base = path.join(BENCH_CACHE, `tree-v${TREE_VERSION}`);
-    const tree: Tree = { context: path.join(base, "context"), ignored: path.join(base, "ignored-1g"), files: TREE_FILES, bytes: TREE_BYTES };
+    const tree: Tree = {
+        context: path.join(base, "context"),
+        ignored: path.join(base, "ignored-1g"),
+        files: TREE_FILES,
+        bytes: TREE_BYTES,
+    };
     if (fs.existsSync(path.join(base, "complete"))) {
         const inside = path.join(tree.context, "ignored-1g");
         if (fs.existsSync(inside)) fs.renameSync(inside, tree.ignored); // a run stopped half way
         return tree;
     }
-    say(`generating the hashing tree (${TREE_FILES} files, ${TREE_BYTES / 1e6} MB, plus ${IGNORED_BYTES / 1e9} GB to ignore) in ${base}`);
+    say(
+        `generating the hashing tree (${TREE_FILES} files, ${TREE_BYTES / 1e6} MB, plus ${IGNORED_BYTES / 1e9} GB to ignore) in ${base}`,
+    );
     const t0 = Date.now();
     fs.rmSync(base, { recursive: true, force: true });
     const next = stream("pulumi-multiarch bench tree");
     // 20 top-level folders x 10 subfolders x 100 files; one file in ten is executable.
     treeSizes(TREE_FILES, TREE_BYTES).forEach((size, i) => {
-        const dir = path.join(tree.context, "src", `pkg${String(Math.floor(i / 1000)).padStart(2, "0")}`, `mod${Math.floor(i / 100) % 10}`);
+        const dir = path.join(
+            tree.context,
+            "src",
+            `pkg${String(Math.floor(i / 1000)).padStart(2, "0")}`,
+            `mod${Math.floor(i / 100) % 10}`,
+        );
         if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, `file${String(i % 100).padStart(3, "0")}.dat`);
         fs.writeFileSync(file, next(size), { mode: i % 10 === 0 ? 0o755 : 0o644 });
@@ -164,9 +183,15 @@ export function hashingTree(): Tree {
     fs.writeFileSync(path.join(tree.context, ".dockerignore"), "ignored-1g/\n");
     fs.mkdirSync(tree.ignored, { recursive: true });
     for (let i = 0; i < IGNORED_FILES; i++) {
-        fs.writeFileSync(path.join(tree.ignored, `blob${String(i).padStart(4, "0")}.bin`), next(IGNORED_BYTES / IGNORED_FILES));
+        fs.writeFileSync(
+            path.join(tree.ignored, `blob${String(i).padStart(4, "0")}.bin`),
+            next(IGNORED_BYTES / IGNORED_FILES),
+        );
     }
-    fs.writeFileSync(path.join(base, "complete"), JSON.stringify({ seconds: (Date.now() - t0) / 1000, at: new Date().toISOString() }));
+    fs.writeFileSync(
+        path.join(base, "complete"),
+        JSON.stringify({ seconds: (Date.now() - t0) / 1000, at: new Date().toISOString() }),
+    );
     return tree;
 }
 
@@ -193,7 +218,12 @@ export function scaleContexts(): { small: string; big: string } {
         fs.rmSync(big, { recursive: true, force: true });
         const next = stream("pulumi-multiarch bench big context");
         treeSizes(BIG_FILES, BIG_BYTES, 7).forEach((size, i) => {
-            const dir = path.join(big, "data", `pkg${String(Math.floor(i / 1000)).padStart(2, "0")}`, `mod${Math.floor(i / 100) % 10}`);
+            const dir = path.join(
+                big,
+                "data",
+                `pkg${String(Math.floor(i / 1000)).padStart(2, "0")}`,
+                `mod${Math.floor(i / 100) % 10}`,
+            );
             if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
             fs.writeFileSync(path.join(dir, `file${String(i % 100).padStart(3, "0")}.dat`), next(size));
         });

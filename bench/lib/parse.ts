@@ -17,7 +17,10 @@ export function stepDurations(progress: string): Step[] {
     const steps: Step[] = [];
     for (const line of progress.split("\n")) {
         const head = /^#(\d+) (\[.*)$/.exec(line);
-        if (head && !names.has(head[1])) { names.set(head[1], head[2].trim()); continue; }
+        if (head && !names.has(head[1])) {
+            names.set(head[1], head[2].trim());
+            continue;
+        }
         const done = /^#(\d+) DONE (\d+(?:\.\d+)?)s$/.exec(line.trim());
         if (done && names.has(done[1])) steps.push({ name: names.get(done[1])!, seconds: Number(done[2]) });
     }
@@ -34,7 +37,9 @@ export function stepSeconds(progress: string, pattern: RegExp): number | undefin
 export function parseChanges(upOutput: string): Record<string, number> {
     const changes: Record<string, number> = {};
     const block = upOutput.split(/^Resources:\s*$/m)[1] ?? "";
-    for (const m of block.matchAll(/^\s+(?:[+~-]|\+-|-\+)?\s*(\d+)\s+(created|updated|deleted|replaced|unchanged|to create|to update|to delete|to replace)\b/gm)) {
+    for (const m of block.matchAll(
+        /^\s+(?:[+~-]|\+-|-\+)?\s*(\d+)\s+(created|updated|deleted|replaced|unchanged|to create|to update|to delete|to replace)\b/gm,
+    )) {
         changes[m[2]] = Number(m[1]);
     }
     return changes;
@@ -53,7 +58,9 @@ export function parseBashTime(stderr: string): { seconds: number; cpuSeconds: nu
  * stops moving once that many exist; the creation time does not.
  */
 export function buildsSince(historyJsonLines: string, since: Date): number {
-    return historyJsonLines.split("\n").filter((l) => l.trim().startsWith("{"))
+    return historyJsonLines
+        .split("\n")
+        .filter((l) => l.trim().startsWith("{"))
         .map((l) => Date.parse(JSON.parse(l).created_at))
         .filter((t) => t >= since.getTime()).length;
 }

@@ -33,7 +33,8 @@ export function parseKernel(text: string): string {
 export function readMachine(): Machine {
     const cpu = parseCpuinfo(fs.readFileSync("/proc/cpuinfo", "utf8"));
     return {
-        cpuModel: cpu.model, cores: cpu.cores,
+        cpuModel: cpu.model,
+        cores: cpu.cores,
         memTotalKiB: parseMeminfo(fs.readFileSync("/proc/meminfo", "utf8")),
         kernel: parseKernel(fs.readFileSync("/proc/version", "utf8")),
     };
@@ -82,8 +83,10 @@ export type Role = "engine" | "program" | "provider" | "tool";
 
 export function classify(p: Proc): Role {
     if (p.name === "pulumi" || /(^|\/)pulumi (up|preview|destroy|refresh)\b/.test(p.cmdline)) return "engine";
-    if (p.name.startsWith("pulumi-language") || /@pulumi\/pulumi\/cmd\/run\b|pulumi-language-nodejs/.test(p.cmdline)) return "program";
-    if (p.name.startsWith("pulumi-resource") || /pulumi-resource-|cmd\/dynamic-provider/.test(p.cmdline)) return "provider";
+    if (p.name.startsWith("pulumi-language") || /@pulumi\/pulumi\/cmd\/run\b|pulumi-language-nodejs/.test(p.cmdline))
+        return "program";
+    if (p.name.startsWith("pulumi-resource") || /pulumi-resource-|cmd\/dynamic-provider/.test(p.cmdline))
+        return "provider";
     return "tool";
 }
 
@@ -95,7 +98,9 @@ function readProcs(): Proc[] {
             const st = parseStatus(fs.readFileSync(`/proc/${d}/status`, "utf8"));
             const cmdline = fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").trim();
             out.push({ pid: Number(d), cmdline, ...st });
-        } catch { /* the process ended while we looked */ }
+        } catch {
+            /* the process ended while we looked */
+        }
     }
     return out;
 }
@@ -106,7 +111,10 @@ export class TreeSampler {
     readonly peakKiB: Record<Role | "all", number> = { engine: 0, program: 0, provider: 0, tool: 0, all: 0 };
     samples = 0;
 
-    constructor(private readonly root: number, private readonly intervalMs = 100) {}
+    constructor(
+        private readonly root: number,
+        private readonly intervalMs = 100,
+    ) {}
 
     start(): this {
         const tick = () => {
@@ -147,17 +155,27 @@ export class LoadSampler {
                 const v = parseLoadavg(fs.readFileSync("/proc/loadavg", "utf8"));
                 this.current.push(v);
                 this.all.push(v);
-            } catch { /* no /proc */ }
+            } catch {
+                /* no /proc */
+            }
         };
         sample();
         this.timer = setInterval(sample, 5000);
         this.timer.unref();
     }
 
-    stop(): void { if (this.timer) clearInterval(this.timer); }
-    reset(): void { this.current = []; }
-    describe(): string { return describeLoad(this.current); }
-    describeAll(): string { return describeLoad(this.all); }
+    stop(): void {
+        if (this.timer) clearInterval(this.timer);
+    }
+    reset(): void {
+        this.current = [];
+    }
+    describe(): string {
+        return describeLoad(this.current);
+    }
+    describeAll(): string {
+        return describeLoad(this.all);
+    }
 }
 
 /** "median 4.1 (1.2–9.8), 37 samples". Pure. */

@@ -1,6 +1,15 @@
 // RESULTS.md: one table per case, each figure with its baseline from the same run, the
 // paired ratio and its target. Pure: takes the measured values, returns markdown.
-import { Comparison, fmtRatio, fmtRatioSummary, fmtSummary, summarize, pairedRatios, verdict, Summary } from "./stats";
+import {
+    type Comparison,
+    fmtRatio,
+    fmtRatioSummary,
+    fmtSummary,
+    pairedRatios,
+    summarize,
+    type Summary,
+    verdict,
+} from "./stats";
 
 export interface Row {
     figure: string;
@@ -25,7 +34,13 @@ export interface CaseResult {
 }
 
 /** A timed figure against its baseline: medians, ranges and the median of per-pair ratios. */
-export function ratioRow(figure: string, subject: number[], baseline: number[], target?: { op: Comparison; value: number }, unit?: (v: number) => string): Row {
+export function ratioRow(
+    figure: string,
+    subject: number[],
+    baseline: number[],
+    target?: { op: Comparison; value: number },
+    unit?: (v: number) => string,
+): Row {
     const ratios = summarize(pairedRatios(subject, baseline));
     return {
         figure,
@@ -63,7 +78,9 @@ function table(rows: Row[]): string[] {
         "|---|---|---|---|---|---|",
     ];
     for (const r of rows) {
-        lines.push(`| ${[r.figure, r.subject, r.baseline, r.ratio, r.target, r.verdict === "missed" ? "**missed**" : r.verdict].map(esc).join(" | ")} |`);
+        lines.push(
+            `| ${[r.figure, r.subject, r.baseline, r.ratio, r.target, r.verdict === "missed" ? "**missed**" : r.verdict].map(esc).join(" | ")} |`,
+        );
     }
     return lines;
 }
@@ -89,7 +106,9 @@ export function renderResults(meta: Meta, cases: CaseResult[], preamble: string[
     ];
     for (const c of cases) {
         for (const r of c.rows.filter((r) => r.target)) {
-            lines.push(`| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`);
+            lines.push(
+                `| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`,
+            );
         }
     }
     lines.push("");
@@ -98,7 +117,11 @@ export function renderResults(meta: Meta, cases: CaseResult[], preamble: string[
         if (c.notes.length) lines.push(...c.notes.map((n) => `- ${n}`), "");
         lines.push(`Case wall time, set-up included: ${Math.round(c.seconds)} s.`, "");
     }
-    lines.push("## Bench run", "", `Whole \`npm run bench\`: ${Math.round(meta.totalSeconds)} s (${(meta.totalSeconds / 60).toFixed(1)} min).`);
+    lines.push(
+        "## Bench run",
+        "",
+        `Whole \`npm run bench\`: ${Math.round(meta.totalSeconds)} s (${(meta.totalSeconds / 60).toFixed(1)} min).`,
+    );
     lines.push(...meta.notCounted.map((n) => `- ${n}`), "");
     return lines.join("\n");
 }
@@ -115,17 +138,32 @@ export function mergeResults(existing: string, meta: Meta, cases: CaseResult[]):
     // Targets: drop the rows of these cases, then add theirs at the end of the table.
     const lines = text.split("\n");
     const start = lines.indexOf("## Targets");
-    if (start < 0) throw new Error("no \"## Targets\" section in the results to merge into");
+    if (start < 0) throw new Error('no "## Targets" section in the results to merge into');
     let end = lines.findIndex((l, i) => i > start + 3 && !l.startsWith("|"));
     const kept = lines.slice(start, end).filter((l) => !ids.has(/^\| (\w+) \|/.exec(l)?.[1] ?? ""));
-    const added = cases.flatMap((c) => c.rows.filter((r) => r.target)
-        .map((r) => `| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`));
+    const added = cases.flatMap((c) =>
+        c.rows
+            .filter((r) => r.target)
+            .map(
+                (r) =>
+                    `| ${c.id} | ${r.figure} | ${r.ratio || r.subject} | ${r.target} | ${r.verdict === "missed" ? "**missed**" : r.verdict} |`,
+            ),
+    );
     lines.splice(start, end - start, ...kept, ...added);
     text = lines.join("\n");
     for (const c of cases) {
-        const section = [`## ${c.id}. ${c.title}`, "",
-            `Measured alone on ${meta.date} (${meta.runs} rounds), on ${meta.machine.join("; ")}; ${(c.versions ?? meta.versions).join("; ")}.`, "",
-            ...table(c.rows), "", ...c.notes.map((n) => `- ${n}`), "", `Case wall time, set-up included: ${Math.round(c.seconds)} s.`, ""].join("\n");
+        const section = [
+            `## ${c.id}. ${c.title}`,
+            "",
+            `Measured alone on ${meta.date} (${meta.runs} rounds), on ${meta.machine.join("; ")}; ${(c.versions ?? meta.versions).join("; ")}.`,
+            "",
+            ...table(c.rows),
+            "",
+            ...c.notes.map((n) => `- ${n}`),
+            "",
+            `Case wall time, set-up included: ${Math.round(c.seconds)} s.`,
+            "",
+        ].join("\n");
         const at = text.indexOf(`\n## ${c.id}. `);
         if (at >= 0) {
             end = text.indexOf("\n## ", at + 1);

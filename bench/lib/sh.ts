@@ -1,10 +1,11 @@
 // Process calls of the benchmarks, timed with a monotonic clock. Every call's output goes to
 // one log file per bench run (.state/bench/bench.log), so a failure can be read afterwards.
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { spawn, spawnSync } from "child_process";
-import { TreeSampler } from "./procfs";
+
 import { buildsSince } from "./parse";
+import { TreeSampler } from "./procfs";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const WORK = path.join(ROOT, ".state", "bench");
@@ -67,12 +68,20 @@ function timedOnce(file: string, args: string[], opts: CallOptions): Promise<Tim
     log(`$ ${command}${opts.cwd ? `   (in ${opts.cwd})` : ""}`);
     return new Promise((resolve, reject) => {
         const t0 = process.hrtime.bigint();
-        const child = spawn(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(file, args, {
+            cwd: opts.cwd,
+            env: { ...process.env, ...opts.env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         const sampler = opts.sampleMemory && child.pid ? new TreeSampler(child.pid).start() : undefined;
         let stdout = "";
         let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (c: string) => { stdout += c; });
-        child.stderr.setEncoding("utf8").on("data", (c: string) => { stderr += c; });
+        child.stdout.setEncoding("utf8").on("data", (c: string) => {
+            stdout += c;
+        });
+        child.stderr.setEncoding("utf8").on("data", (c: string) => {
+            stderr += c;
+        });
         child.on("error", reject);
         child.on("close", (code) => {
             const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -80,10 +89,17 @@ function timedOnce(file: string, args: string[], opts: CallOptions): Promise<Tim
             log(stdout.trimEnd());
             if (stderr.trim()) log(stderr.trimEnd());
             log(`# exit ${code} after ${seconds.toFixed(3)} s`);
-            const res: Timed = { seconds, stdout, stderr, code: code ?? -1, ...(sampler ? { peakKiB: sampler.peakKiB } : {}) };
+            const res: Timed = {
+                seconds,
+                stdout,
+                stderr,
+                code: code ?? -1,
+                ...(sampler ? { peakKiB: sampler.peakKiB } : {}),
+            };
             if (res.code !== 0 && !opts.allowFailure) {
-                const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-25).join("\n")
-                    + (TRANSIENT.test(stderr + stdout) ? "\n(exec format error)" : "");
+                const tail =
+                    `${stderr}\n${stdout}`.trim().split("\n").slice(-25).join("\n") +
+                    (TRANSIENT.test(stderr + stdout) ? "\n(exec format error)" : "");
                 reject(new Error(`\`${command}\` failed with exit code ${res.code}:\n${tail}`));
             } else {
                 resolve(res);
@@ -95,7 +111,10 @@ function timedOnce(file: string, args: string[], opts: CallOptions): Promise<Tim
 /** A quick synchronous call whose output we need (versions, counts); throws on failure. */
 export function out(file: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
     const r = spawnSync(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`\`${file} ${args.join(" ")}\` failed (${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim()}`);
+    if (r.status !== 0)
+        throw new Error(
+            `\`${file} ${args.join(" ")}\` failed (${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim()}`,
+        );
     return r.stdout.trim();
 }
 
@@ -106,6 +125,7 @@ export function buildCount(builder: string, since: Date): number {
 
 /** Empties a builder's build cache (only builders the bench created: names start with bench-). */
 export async function pruneBuilder(builder: string): Promise<void> {
-    if (!builder.startsWith("bench-")) throw new Error(`refusing to prune ${builder}: the bench prunes only its own builders (bench-*)`);
+    if (!builder.startsWith("bench-"))
+        throw new Error(`refusing to prune ${builder}: the bench prunes only its own builders (bench-*)`);
     await timed("docker", ["buildx", "prune", "--builder", builder, "--all", "--force"]);
 }

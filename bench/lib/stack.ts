@@ -8,25 +8,33 @@
 // `<project>-<stack>-builder`) are the bench's own.
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, WORK, out, timed, Timed } from "./sh";
+
+import { out, ROOT, type Timed, timed, WORK } from "./sh";
 
 export class BenchStack {
     readonly dir: string;
 
-    constructor(readonly project: string, readonly stack: string, program: string) {
+    constructor(
+        readonly project: string,
+        readonly stack: string,
+        program: string,
+    ) {
         if (!project.startsWith("bench-")) throw new Error(`bench project names start with bench-: ${project}`);
         if (!program.endsWith(".ts")) throw new Error(`give the program's file, not its folder: ${program}`);
         this.dir = path.join(WORK, "projects", project);
         fs.mkdirSync(this.dir, { recursive: true });
-        fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), [
-            `name: ${project}`,
-            "runtime:",
-            "  name: nodejs",
-            "  options:",
-            "    typescript: true",
-            `main: ${path.resolve(ROOT, program)}`,
-            "",
-        ].join("\n"));
+        fs.writeFileSync(
+            path.join(this.dir, "Pulumi.yaml"),
+            [
+                `name: ${project}`,
+                "runtime:",
+                "  name: nodejs",
+                "  options:",
+                "    typescript: true",
+                `main: ${path.resolve(ROOT, program)}`,
+                "",
+            ].join("\n"),
+        );
     }
 
     private cli(args: string[]): string[] {

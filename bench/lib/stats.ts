@@ -23,7 +23,8 @@ export function summarize(xs: number[]): Summary {
 
 /** subject[i] / baseline[i] for each pair (the two lists are runs of the same repetitions). */
 export function pairedRatios(subject: number[], baseline: number[]): number[] {
-    if (subject.length !== baseline.length) throw new Error(`unpaired runs: ${subject.length} subject vs ${baseline.length} baseline`);
+    if (subject.length !== baseline.length)
+        throw new Error(`unpaired runs: ${subject.length} subject vs ${baseline.length} baseline`);
     return subject.map((s, i) => {
         if (!(baseline[i] > 0)) throw new Error(`baseline run ${i + 1} is ${baseline[i]}, cannot divide by it`);
         return s / baseline[i];
@@ -57,7 +58,8 @@ export type Comparison = "<=" | "<" | ">=" | ">";
 
 /** Whether `value` meets `target` under `op`, as "met" / "missed". */
 export function verdict(value: number, op: Comparison, target: number): "met" | "missed" {
-    const ok = op === "<=" ? value <= target : op === "<" ? value < target : op === ">=" ? value >= target : value > target;
+    const ok =
+        op === "<=" ? value <= target : op === "<" ? value < target : op === ">=" ? value >= target : value > target;
     return ok ? "met" : "missed";
 }
 

@@ -10,7 +10,7 @@ const repository = config.get("repository") ?? "consumer/greeter";
 const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
 const builder = new BuildxBuilder("builder", {
     binfmt: qemu,
-    driverOpts: { network: "host" },                      // reach a registry on loopback
+    driverOpts: { network: "host" }, // reach a registry on loopback
     buildkitdConfig: `[registry."${registry}"]\n  http = true\n`, // which speaks plain HTTP
 });
 const image = new MultiArchImage("greeter", {

@@ -3,12 +3,13 @@
 // reboot wipes every handler), so `read` lets `pulumi refresh` see that, and `diff` reads the
 // host too.
 import * as crypto from "crypto";
+
+import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
 import * as binfmt from "../../core/binfmt";
 import * as claims from "../../core/binfmtClaims";
 import * as elf from "../../core/elf";
 import * as hostlib from "../../core/host";
 import * as platform from "../../core/platform";
-import type { BinfmtInputs, BinfmtOutputs } from "../../contract/types";
 import type { Lifecycle } from "../lifecycle";
 
 interface Plan {
@@ -46,7 +47,12 @@ async function inspect(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]) {
     const handlers = Object.fromEntries(Object.entries(all).filter(([n]) => wanted.has(n)));
     const handlerStatus: Record<string, string> = {};
     for (const name of [...wanted].sort()) {
-        handlerStatus[name] = drift(handlers[name], inputs.flags, owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined) ?? "ok";
+        handlerStatus[name] =
+            drift(
+                handlers[name],
+                inputs.flags,
+                owned.includes(name) ? expectedInterpreter(facts, inputs, name) : undefined,
+            ) ?? "ok";
     }
     return { facts, emulated, handlers, handlerStatus };
 }
@@ -54,9 +60,14 @@ async function inspect(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]) {
 async function observe(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<BinfmtOutputs> {
     const { facts, emulated, handlers, handlerStatus } = await inspect(h, inputs, owned);
     return {
-        ...inputs, handlers, owned, emulated, handlerStatus,
+        ...inputs,
+        handlers,
+        owned,
+        emulated,
+        handlerStatus,
         runnable: await proveRunnable(h, facts, emulated),
-        kernelVersion: facts.kernel, hostMachine: facts.machine,
+        kernelVersion: facts.kernel,
+        hostMachine: facts.machine,
     };
 }
 
@@ -66,7 +77,8 @@ function drift(h: binfmt.Handler | undefined, flags: string, expectedInterpreter
     if (!h.enabled) return "disabled";
     const lacking = [...flags].filter((f) => !h.flags.includes(f));
     if (lacking.length) return `flags "${h.flags}" lack "${lacking.join("")}"`;
-    if (expectedInterpreter && h.interpreter !== expectedInterpreter) return `interpreter ${h.interpreter}, expected ${expectedInterpreter}`;
+    if (expectedInterpreter && h.interpreter !== expectedInterpreter)
+        return `interpreter ${h.interpreter}, expected ${expectedInterpreter}`;
     return undefined;
 }
 
@@ -85,7 +97,11 @@ function expectedInterpreter(facts: binfmt.HostFacts, inputs: BinfmtInputs, name
  * Registers every wanted handler that does not serve us; returns the handlers we own, and
  * those registered where there was none.
  */
-async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): Promise<{ owned: string[]; fresh: string[] }> {
+async function ensure(
+    h: hostlib.Host,
+    inputs: BinfmtInputs,
+    owned: string[],
+): Promise<{ owned: string[]; fresh: string[] }> {
     const { facts, emulated } = await plan(h, inputs);
     const current = await binfmt.readHandlers(h);
     const errors = binfmt.preflight(facts, inputs, h.describe(), serving(current, inputs.flags));
@@ -101,7 +117,9 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
         if (!why) continue;
         // Someone else's working handler is theirs to change, not ours to replace.
         if (have && have.enabled && !mine) {
-            throw new Error(`binfmt handler ${name} on ${h.describe()} was not registered by this stack and ${why}: remove it (echo -1 > ${binfmt.BINFMT_DIR}/${name}) so this stack registers its own, or set flags to "${have.flags}"`);
+            throw new Error(
+                `binfmt handler ${name} on ${h.describe()} was not registered by this stack and ${why}: remove it (echo -1 > ${binfmt.BINFMT_DIR}/${name}) so this stack registers its own, or set flags to "${have.flags}"`,
+            );
         }
         if (have) await binfmt.unregister(h, name);
         else fresh.push(name);
@@ -118,11 +136,17 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
     } else if (toInstall.length) {
         const archs = toInstall.map((p) => platform.parsePlatform(p).architecture).join(",");
         const r = await h.sh(`docker run --rm --privileged ${inputs.image} --install ${archs}`);
-        if (r.code !== 0) throw new Error(`the emulator-install image ${inputs.image} failed on ${h.describe()}: ${(r.stderr || r.stdout).trim()}`);
+        if (r.code !== 0)
+            throw new Error(
+                `the emulator-install image ${inputs.image} failed on ${h.describe()}: ${(r.stderr || r.stdout).trim()}`,
+            );
         const after = await binfmt.readHandlers(h);
         for (const p of toInstall) {
             const why = drift(after[binfmt.handlerName(p)], inputs.flags);
-            if (why) throw new Error(`after running ${inputs.image}, handler ${binfmt.handlerName(p)} ${why}: use an image that registers with flags "${inputs.flags}"`);
+            if (why)
+                throw new Error(
+                    `after running ${inputs.image}, handler ${binfmt.handlerName(p)} ${why}: use an image that registers with flags "${inputs.flags}"`,
+                );
         }
     }
     return { owned: [...nowOwned].sort(), fresh };
@@ -134,18 +158,25 @@ async function ensure(h: hostlib.Host, inputs: BinfmtInputs, owned: string[]): P
  */
 async function release(h: hostlib.Host, names: string[], claim: string | undefined, owned: string[]): Promise<void> {
     const free = await claims.releaseHandlers(h, [...new Set(names)], claim ?? "none");
-    for (const [name, f] of Object.entries(free)) if (f.registered || owned.includes(name)) await binfmt.unregister(h, name);
+    for (const [name, f] of Object.entries(free))
+        if (f.registered || owned.includes(name)) await binfmt.unregister(h, name);
 }
 
 export const binfmtProvider: Lifecycle = {
     // Preflight at preview: each failure names the property and the fix.
     async check(_olds: BinfmtInputs, news: BinfmtInputs) {
         // Values still unknown at preview (from other resources) are checked at create.
-        if (typeof news.host !== "object" || typeof news.definitionsDir !== "string" || !Array.isArray(news.platforms)) return { inputs: news };
+        if (typeof news.host !== "object" || typeof news.definitionsDir !== "string" || !Array.isArray(news.platforms))
+            return { inputs: news };
         const h = hostlib.connect(news.host);
         const facts = await binfmt.gatherFacts(h, news.definitionsDir, news.platforms, news.method === "container");
         const native = binfmt.nativePlatforms(facts.machine);
-        const handlerStatus = Object.fromEntries(news.platforms.filter((p) => !native.includes(p)).map((p) => [binfmt.handlerName(p), "ok"]).sort());
+        const handlerStatus = Object.fromEntries(
+            news.platforms
+                .filter((p) => !native.includes(p))
+                .map((p) => [binfmt.handlerName(p), "ok"])
+                .sort(),
+        );
         const failures = binfmt.preflight(facts, news, h.describe(), serving(await binfmt.readHandlers(h), news.flags));
         return { inputs: { ...news, handlerStatus }, failures };
     },
@@ -168,7 +199,16 @@ export const binfmtProvider: Lifecycle = {
         const outs = await observe(hostlib.connect(props.host), props, props.owned ?? []);
         // Inputs carry what refresh found, so the next diff shows `"missing" => "ok"`.
         const { platforms, flags, method, image, allowUnpinnedImage, host, definitionsDir } = outs;
-        const inputs: BinfmtInputs = { platforms, flags, method, allowUnpinnedImage, host, definitionsDir, handlerStatus: outs.handlerStatus, ...(image ? { image } : {}) };
+        const inputs: BinfmtInputs = {
+            platforms,
+            flags,
+            method,
+            allowUnpinnedImage,
+            host,
+            definitionsDir,
+            handlerStatus: outs.handlerStatus,
+            ...(image ? { image } : {}),
+        };
         return { id, props: outs, inputs };
     },
 
@@ -180,24 +220,34 @@ export const binfmtProvider: Lifecycle = {
             detailedDiff.host = { kind: "update-replace", inputDiff: true };
         }
         for (const k of ["platforms", "flags", "method", "image", "definitionsDir"] as const) {
-            if (JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null)) detailedDiff[k] = { kind: "update", inputDiff: true };
+            if (JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null))
+                detailedDiff[k] = { kind: "update", inputDiff: true };
         }
         // Drift seen by refresh: a handler gone (a reboot), disabled, with other flags or,
         // for handlers we registered, another interpreter.
         const want = news.handlerStatus ?? {};
         for (const [name, status] of Object.entries(olds.handlerStatus ?? {})) {
-            if (status !== "ok" && want[name] === "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
+            if (status !== "ok" && want[name] === "ok")
+                detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
         }
         // And drift on the host right now, without a refresh: a handler removed between
         // preview and up (a reboot) is registered again before anything builds on it.
-        if (!replaces.length && typeof news.host === "object" && typeof news.definitionsDir === "string" && Array.isArray(news.platforms)) {
+        if (
+            !replaces.length &&
+            typeof news.host === "object" &&
+            typeof news.definitionsDir === "string" &&
+            Array.isArray(news.platforms)
+        ) {
             const { handlerStatus } = await inspect(hostlib.connect(news.host), news, olds.owned ?? []);
             for (const [name, status] of Object.entries(handlerStatus)) {
                 if (status !== "ok") detailedDiff[`handlerStatus.${name}`] = { kind: "update", inputDiff: false };
             }
             // Our claim is gone (a reboot cleared it): record it again, or another stack's
             // destroy would remove a handler this one relies on.
-            if (olds.claim && !(await claims.holdsClaims(hostlib.connect(news.host), Object.keys(handlerStatus), olds.claim))) {
+            if (
+                olds.claim &&
+                !(await claims.holdsClaims(hostlib.connect(news.host), Object.keys(handlerStatus), olds.claim))
+            ) {
                 detailedDiff.claim = { kind: "update", inputDiff: false };
             }
         }
@@ -210,8 +260,17 @@ export const binfmtProvider: Lifecycle = {
         const wanted = new Set(emulated.map(binfmt.handlerName));
         const claim = olds.claim ?? crypto.randomUUID();
         // Handlers of platforms no longer wanted: released, and removed if no stack uses them.
-        await release(h, [...Object.keys(olds.handlerStatus ?? {}), ...(olds.owned ?? [])].filter((n) => !wanted.has(n)), claim, olds.owned ?? []);
-        const { owned, fresh } = await ensure(h, news, (olds.owned ?? []).filter((n) => wanted.has(n)));
+        await release(
+            h,
+            [...Object.keys(olds.handlerStatus ?? {}), ...(olds.owned ?? [])].filter((n) => !wanted.has(n)),
+            claim,
+            olds.owned ?? [],
+        );
+        const { owned, fresh } = await ensure(
+            h,
+            news,
+            (olds.owned ?? []).filter((n) => wanted.has(n)),
+        );
         await claims.claimHandlers(h, [...wanted], claim, fresh);
         return { outs: { ...(await observe(h, news, owned)), claim } };
     },
@@ -219,6 +278,11 @@ export const binfmtProvider: Lifecycle = {
     // Removes the handlers a stack registered that no other stack on the host still uses.
     async delete(_id: string, props: BinfmtOutputs) {
         const h = hostlib.connect(props.host);
-        await release(h, [...Object.keys(props.handlerStatus ?? {}), ...(props.owned ?? [])], props.claim, props.owned ?? []);
+        await release(
+            h,
+            [...Object.keys(props.handlerStatus ?? {}), ...(props.owned ?? [])],
+            props.claim,
+            props.owned ?? [],
+        );
     },
 };

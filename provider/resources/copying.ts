@@ -1,20 +1,29 @@
 // What the promotion (ImageCopy) and the Index do alike with images that are already in a
 // registry: read them, say at preview what a copy into each target repository would move,
 // do it, and read images back for verification.
+import type { ManifestMode } from "../../contract/types";
 import * as copy from "../../core/copy";
 import * as registry from "../../core/registry";
-import * as verify from "../../core/verify";
-import type { ManifestMode } from "../../contract/types";
+import type * as verify from "../../core/verify";
 import type { Mode, Target } from "./targets";
 
 export const NO_STATS: copy.CopyStats = { manifests: 0, copied: 0, bytes: 0, mounted: 0, present: 0 };
 
 export function addStats(a: copy.CopyStats, b: copy.CopyStats): copy.CopyStats {
-    return { manifests: a.manifests + b.manifests, copied: a.copied + b.copied, bytes: a.bytes + b.bytes, mounted: a.mounted + b.mounted, present: a.present + b.present };
+    return {
+        manifests: a.manifests + b.manifests,
+        copied: a.copied + b.copied,
+        bytes: a.bytes + b.bytes,
+        mounted: a.mounted + b.mounted,
+        present: a.present + b.present,
+    };
 }
 
 /** An image named by digest (`registry/repository[:tag]@sha256:...`) and the client that reaches its registry. */
-export function endpointOf(ref: string, client: (host: string) => registry.Registry): { ref: registry.ImageRef; from: copy.Endpoint } {
+export function endpointOf(
+    ref: string,
+    client: (host: string) => registry.Registry,
+): { ref: registry.ImageRef; from: copy.Endpoint } {
     const r = registry.parseRef(ref);
     return { ref: r, from: { client: client(r.registry), repository: r.repository } };
 }
@@ -28,12 +37,19 @@ export async function planLine(source: copy.SourceImage, target: Target, manifes
     const plan = async (mode: Mode) => copy.planCopy(source, target, mode, await copy.probeTarget(source, to, mode));
     if (manifest !== "auto") return copy.describe(await plan(manifest));
     const perArch = copy.planStats(await plan("per-arch-tags"));
-    return `${copy.describe(await plan("index"))}; or, where it keeps no lists (auto probes at up), per-arch tags: ` +
-        `${perArch.manifests} manifests, ${perArch.copied} blobs to copy (${copy.formatBytes(perArch.bytes)})`;
+    return (
+        `${copy.describe(await plan("index"))}; or, where it keeps no lists (auto probes at up), per-arch tags: ` +
+        `${perArch.manifests} manifests, ${perArch.copied} blobs to copy (${copy.formatBytes(perArch.bytes)})`
+    );
 }
 
 /** Copies `source` into `target` in `mode`: what it lacks, mounted or streamed; says what it did. */
-export async function copyInto(source: copy.SourceImage, from: copy.Endpoint, target: Target, mode: Mode): Promise<copy.CopyStats> {
+export async function copyInto(
+    source: copy.SourceImage,
+    from: copy.Endpoint,
+    target: Target,
+    mode: Mode,
+): Promise<copy.CopyStats> {
     const to = { client: target.client, repository: target.repository };
     const plan = copy.planCopy(source, target, mode, await copy.probeTarget(source, to, mode));
     const started = Date.now();

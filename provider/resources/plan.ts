@@ -3,35 +3,57 @@
 // them before the builder exists; the binfmt handlers of this machine, for nodes that run on
 // it; what each base image holds, read from its registry as the build reads it. After a build,
 // what it spent under emulation, from the builder's build history (core/history.ts).
+import * as fs from "fs";
 import * as os from "os";
+
+import type { EmulationCost, ImageInputs } from "../../contract/types";
 import * as binfmt from "../../core/binfmt";
 import * as buildContexts from "../../core/buildContexts";
+import {
+    compileAdvice,
+    declaredNodes,
+    describePlan,
+    listedNodes,
+    planBuild,
+    type PlanInput,
+    type PlanNode,
+    type PlatformPlan,
+} from "../../core/buildPlan";
 import * as buildx from "../../core/buildx";
-import * as fs from "fs";
-import * as hostlib from "../../core/host";
 import * as history from "../../core/history";
+import * as hostlib from "../../core/host";
 import * as platformlib from "../../core/platform";
 import * as registry from "../../core/registry";
-import { compileAdvice, declaredNodes, describePlan, listedNodes, planBuild, PlanInput, PlanNode, PlatformPlan } from "../../core/buildPlan";
-import type { EmulationCost, ImageInputs } from "../../contract/types";
 import { UNKNOWN } from "../wire";
 import { clientFor } from "./targets";
 
 /** The Dockerfile's text as the build reads it; undefined when it is in a Git repository (read at build time). */
-export function dockerfileText(inputs: Pick<ImageInputs, "context" | "dockerfile" | "dockerfileInline">): string | undefined {
-    if (typeof inputs.dockerfileInline === "string" && inputs.dockerfileInline !== UNKNOWN) return inputs.dockerfileInline;
+export function dockerfileText(
+    inputs: Pick<ImageInputs, "context" | "dockerfile" | "dockerfileInline">,
+): string | undefined {
+    if (typeof inputs.dockerfileInline === "string" && inputs.dockerfileInline !== UNKNOWN)
+        return inputs.dockerfileInline;
     if (buildContexts.dockerfileInRepository(inputs)) return undefined;
-    try { return fs.readFileSync(inputs.dockerfile!, "utf8"); } catch { return undefined; }
+    try {
+        return fs.readFileSync(inputs.dockerfile!, "utf8");
+    } catch {
+        return undefined;
+    }
 }
 
 /** platform -> `qemu-aarch64 (/usr/bin/qemu-aarch64-static)`, for every enabled handler of this machine. */
 async function localHandlers(): Promise<Record<string, string>> {
     let handlers: Record<string, binfmt.Handler> = {};
-    try { handlers = await binfmt.readHandlers(hostlib.connect({ kind: "local" })); } catch { /* binfmt_misc not mounted */ }
+    try {
+        handlers = await binfmt.readHandlers(hostlib.connect({ kind: "local" }));
+    } catch {
+        /* binfmt_misc not mounted */
+    }
     const out: Record<string, string> = {};
     for (const arch of Object.keys(platformlib.ARCHITECTURES)) {
         const p = platformlib.normalizePlatform(`linux/${arch}`);
-        const name = binfmt.handlerName(p), h = handlers[name];
+        const name = binfmt.handlerName(p),
+            h = handlers[name];
         if (h?.enabled) out[p] = `${name} (${h.interpreter})`;
     }
     return out;
@@ -77,14 +99,28 @@ async function imagePlatforms(inputs: ImageInputs, ref: string): Promise<string[
 
 /** The plan of every platform, with what each base image holds (a registry that does not answer leaves it unknown). */
 export async function planOf(inputs: ImageInputs): Promise<PlatformPlan[]> {
-    if (!Array.isArray(inputs.platforms) || !inputs.platforms.every((p) => typeof p === "string" && p !== UNKNOWN)) return [];
+    if (!Array.isArray(inputs.platforms) || !inputs.platforms.every((p) => typeof p === "string" && p !== UNKNOWN))
+        return [];
     const base: PlanInput = {
-        dockerfile: dockerfileText(inputs), platforms: inputs.platforms, buildArgs: inputs.buildArgs ?? {},
-        nodes: await planNodes(inputs), ...(typeof inputs.target === "string" ? { target: inputs.target } : {}),
+        dockerfile: dockerfileText(inputs),
+        platforms: inputs.platforms,
+        buildArgs: inputs.buildArgs ?? {},
+        nodes: await planNodes(inputs),
+        ...(typeof inputs.target === "string" ? { target: inputs.target } : {}),
     };
     const images = new Set<string>();
-    planBuild({ ...base, basePlatforms: (image) => { images.add(image); return undefined; } });
-    const held = new Map(await Promise.all([...images].map(async (i) => [i, await imagePlatforms(inputs, i).catch(() => undefined)] as const)));
+    planBuild({
+        ...base,
+        basePlatforms: (image) => {
+            images.add(image);
+            return undefined;
+        },
+    });
+    const held = new Map(
+        await Promise.all(
+            [...images].map(async (i) => [i, await imagePlatforms(inputs, i).catch(() => undefined)] as const),
+        ),
+    );
     return planBuild({ ...base, basePlatforms: (image) => held.get(image) });
 }
 
@@ -96,7 +132,10 @@ export function report(inputs: ImageInputs, plan: PlatformPlan[], cost?: Emulati
 }
 
 /** One buildx invocation of a build: its history record and the platforms it built. */
-export interface BuildRecord { ref: string; platforms: string[] }
+export interface BuildRecord {
+    ref: string;
+    platforms: string[];
+}
 
 /**
  * What the build spent in RUN steps that ran emulated, from the builder's history: read only
@@ -122,7 +161,10 @@ export async function emulationCost(inputs: ImageInputs, records: BuildRecord[])
     const missing = emulated.filter((p) => !seen.has(p));
     steps.sort((a, b) => b.seconds - a.seconds);
     return missing.length
-        ? { records: refs, steps, unknown: `no record of ${missing.join(", ")}: buildx's history gives one node's record of a build several nodes ran` }
+        ? {
+              records: refs,
+              steps,
+              unknown: `no record of ${missing.join(", ")}: buildx's history gives one node's record of a build several nodes ran`,
+          }
         : { records: refs, steps };
 }
-

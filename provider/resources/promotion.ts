@@ -6,16 +6,16 @@
 // where a registry keeps no lists, decided as the image decides). Refresh sees a tag moved or
 // gone; a no-op up asks no registry anything. Only an image whose verification record covers
 // it is promoted, unless requireVerification is false; the record travels with it.
+import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import * as copy from "../../core/copy";
 import * as exec from "../../core/exec";
 import * as registry from "../../core/registry";
 import * as records from "../../core/verificationRecord";
-import type { ImageCopyInputs, ImageCopyOutputs } from "../../contract/types";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
 import { addStats, copyInto, endpointOf, known, NO_STATS, planLine } from "./copying";
-import { clientFor, decideModes, TargetInputs, targetsOf } from "./targets";
-import { expectedTags, moveTags, movesFor, RawManifest, tagDrift } from "./tagMoves";
+import { expectedTags, movesFor, moveTags, type RawManifest, tagDrift } from "./tagMoves";
+import { clientFor, decideModes, type TargetInputs, targetsOf } from "./targets";
 
 /** Inputs whose change copies again. */
 const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireVerification"];
@@ -23,10 +23,14 @@ const COPY: (keyof ImageCopyInputs)[] = ["source", "tags", "manifest", "requireV
 const STATE: (keyof ImageCopyInputs)[] = ["registries", "deleteOnDestroy"];
 
 const differ = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
-const changed = (olds: Partial<ImageCopyInputs>, news: ImageCopyInputs, keys: (keyof ImageCopyInputs)[]) => keys.filter((k) => differ(olds[k], news[k]));
+const changed = (olds: Partial<ImageCopyInputs>, news: ImageCopyInputs, keys: (keyof ImageCopyInputs)[]) =>
+    keys.filter((k) => differ(olds[k], news[k]));
 
 /** What reaching the registries takes from the inputs: the tags and the `registries` logins (a promotion has no builder). */
-const reach = (i: ImageCopyInputs): TargetInputs => ({ tags: i.tags, ...(i.registries ? { registries: i.registries } : {}) });
+const reach = (i: ImageCopyInputs): TargetInputs => ({
+    tags: i.tags,
+    ...(i.registries ? { registries: i.registries } : {}),
+});
 
 function sourceEndpoint(inputs: ImageCopyInputs, timeoutMs?: number) {
     return endpointOf(inputs.source, (host) => clientFor(reach(inputs), host, timeoutMs));
@@ -36,8 +40,11 @@ function sourceEndpoint(inputs: ImageCopyInputs, timeoutMs?: number) {
  * The source's verification record, if one covers it; with requireVerification, its absence
  * is the problem to report (why, and the two ways on).
  */
-async function verificationOf(inputs: ImageCopyInputs, source: copy.SourceImage, from: copy.Endpoint):
-    Promise<{ record?: { digest: string; record: records.VerificationRecord }; problem?: string }> {
+async function verificationOf(
+    inputs: ImageCopyInputs,
+    source: copy.SourceImage,
+    from: copy.Endpoint,
+): Promise<{ record?: { digest: string; record: records.VerificationRecord }; problem?: string }> {
     const found = await records.findRecords(from, source.digest);
     const valid = found.find((f) => !records.recordProblem(f.record, source.digest, source.platforms));
     if (valid || !inputs.requireVerification) return { record: valid };
@@ -45,7 +52,8 @@ async function verificationOf(inputs: ImageCopyInputs, source: copy.SourceImage,
         ? `its verification record does not cover it (${records.recordProblem(found[0].record, source.digest, source.platforms)})`
         : "it carries no verification record (built with verify: false, its verification failed, it was pushed by another tool, or its registry lost the record)";
     return {
-        problem: `${inputs.source} was never verified: ${why}. Promote what a MultiArchImage built and verified (its ref output), ` +
+        problem:
+            `${inputs.source} was never verified: ${why}. Promote what a MultiArchImage built and verified (its ref output), ` +
             "or set requireVerification: false to promote it anyway",
     };
 }
@@ -66,7 +74,8 @@ async function previewCopy(inputs: ImageCopyInputs): Promise<{ plan: string[]; f
         return { plan: [], failures: [{ property: "source", reason: `preview: ${(e as Error).message}` }] };
     }
     if (read.problem) return { plan: [], failures: [{ property: "source", reason: read.problem }] };
-    const plan: string[] = [], failures: CheckFailure[] = [];
+    const plan: string[] = [],
+        failures: CheckFailure[] = [];
     for (const target of targetsOf(reach(inputs))) {
         try {
             plan.push(await planLine(read.source, target, inputs.manifest));
@@ -86,26 +95,39 @@ async function promote(inputs: ImageCopyInputs, olds?: ImageCopyOutputs): Promis
     const platforms = Object.keys(source.platforms);
     const modes = await decideModes(inputs.manifest, targets, platforms, { push: true, olds });
     let copied = NO_STATS;
-    for (const target of targets) copied = addStats(copied, await copyInto(source, from, target, modes[target.registry]));
+    for (const target of targets)
+        copied = addStats(copied, await copyInto(source, from, target, modes[target.registry]));
     const byDigest = new Map(source.manifests.map((m) => [m.digest, m]));
     const raw = (digest: string): RawManifest => {
         const m = byDigest.get(digest)!;
         return { raw: m.raw, mediaType: m.mediaType, digest };
     };
-    const { moves, pushedTags, index } = await movesFor(targets, modes, platforms, async () => raw(source.digest), async (_t, p) => raw(source.platforms[p]));
+    const { moves, pushedTags, index } = await movesFor(
+        targets,
+        modes,
+        platforms,
+        async () => raw(source.digest),
+        async (_t, p) => raw(source.platforms[p]),
+    );
     exec.throwIfStopped(); // cancelled while copying: no tag moves
     await moveTags(moves);
     const digest = index?.digest ?? "";
     const secs = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`promoted ${inputs.source} to ${pushedTags.join(", ")} in ${secs}s (${copy.formatBytes(copied.bytes)} copied, ${copied.mounted} blobs mounted, ${copied.present} already there)`);
+    console.log(
+        `promoted ${inputs.source} to ${pushedTags.join(", ")} in ${secs}s (${copy.formatBytes(copied.bytes)} copied, ${copied.mounted} blobs mounted, ${copied.present} already there)`,
+    );
     const keptIndex = Object.values(modes).includes("index");
     return {
-        ...inputs, digest, platformDigests: source.platforms,
+        ...inputs,
+        digest,
+        platformDigests: source.platforms,
         ref: `${targets[0].repo}@${digest || source.platforms[platforms[0]]}`,
-        pushedTags, manifestModes: modes,
+        pushedTags,
+        manifestModes: modes,
         verification: Object.fromEntries(Object.entries(record?.record.platforms ?? {}).map(([p, r]) => [p, r.result])),
         verificationRecord: record && keptIndex ? record.digest : "",
-        copied, drift: [],
+        copied,
+        drift: [],
     };
 }
 
@@ -114,7 +136,8 @@ export const promotionProvider: Lifecycle = {
     // it, each target answers, and what each would get is said (the `plan` input, and a line in
     // the preview's output). An unchanged promotion asks no registry anything.
     async check(olds: Partial<ImageCopyInputs>, news: ImageCopyInputs) {
-        if (!known(news.source, UNKNOWN) || !known(news.tags, UNKNOWN) || !known(news.registries ?? [], UNKNOWN)) return { inputs: news };
+        if (!known(news.source, UNKNOWN) || !known(news.tags, UNKNOWN) || !known(news.registries ?? [], UNKNOWN))
+            return { inputs: news };
         const fresh = !olds || Object.keys(olds).length === 0;
         if (!fresh && changed(olds, news, COPY).length === 0) return { inputs: { ...news, plan: olds.plan ?? [] } };
         const { plan, failures } = await previewCopy(news);
@@ -139,8 +162,15 @@ export const promotionProvider: Lifecycle = {
 
     async read(id: string, props: ImageCopyOutputs) {
         const platforms = Object.keys(props.platformDigests ?? {});
-        const drift = await tagDrift(targetsOf(reach(props)),
-            (t) => expectedTags(t, props.manifestModes?.[t.registry] ?? "index", props.digest, props.platformDigests, platforms));
+        const drift = await tagDrift(targetsOf(reach(props)), (t) =>
+            expectedTags(
+                t,
+                props.manifestModes?.[t.registry] ?? "index",
+                props.digest,
+                props.platformDigests,
+                platforms,
+            ),
+        );
         return { id, props: { ...props, drift } };
     },
 
@@ -150,9 +180,17 @@ export const promotionProvider: Lifecycle = {
         if (!props.deleteOnDestroy) return;
         const src = registry.repoOf(props.source);
         for (const t of targetsOf(reach(props))) {
-            if (t.repo === src) { console.log(`warning: ${t.repo} is the source's repository: nothing deleted there`); continue; }
+            if (t.repo === src) {
+                console.log(`warning: ${t.repo} is the source's repository: nothing deleted there`);
+                continue;
+            }
             const index = props.manifestModes?.[t.registry] === "index" && props.digest;
-            if (index && props.verificationRecord) await records.detachRecord({ client: t.client, repository: t.repository }, props.digest, props.verificationRecord);
+            if (index && props.verificationRecord)
+                await records.detachRecord(
+                    { client: t.client, repository: t.repository },
+                    props.digest,
+                    props.verificationRecord,
+                );
             const digests = [...(index ? [props.digest] : []), ...Object.values(props.platformDigests ?? {})];
             for (const d of digests) await t.client.deleteManifest(t.repository, d);
         }

@@ -2,20 +2,29 @@
 // manifest over every target, all or none (one registry refusing puts the others back), the
 // tags each registry should hold by its mode, and which of them refresh finds moved or gone.
 import * as registry from "../../core/registry";
-import { Mode, Target, perArchTag } from "./targets";
+import { type Mode, perArchTag, type Target } from "./targets";
 
 /** A manifest's exact bytes, as a tag is pointed at it. */
-export interface RawManifest { raw: Buffer; mediaType: string; digest: string }
+export interface RawManifest {
+    raw: Buffer;
+    mediaType: string;
+    digest: string;
+}
 
 /**
  * The tag moves for every target, by its registry's mode: each tag to the index, or
  * `<tag>-<arch>` to each platform's manifest; and the tags as users see them. `index(target)`
  * is asked once, for the first target that keeps indexes.
  */
-export async function movesFor(targets: Target[], modes: Record<string, Mode>, platforms: string[],
-    index: (target: Target) => Promise<RawManifest>, platform: (target: Target, platform: string) => Promise<RawManifest>):
-    Promise<{ moves: TagMove[]; pushedTags: string[]; index?: RawManifest }> {
-    const moves: TagMove[] = [], pushedTags: string[] = [];
+export async function movesFor(
+    targets: Target[],
+    modes: Record<string, Mode>,
+    platforms: string[],
+    index: (target: Target) => Promise<RawManifest>,
+    platform: (target: Target, platform: string) => Promise<RawManifest>,
+): Promise<{ moves: TagMove[]; pushedTags: string[]; index?: RawManifest }> {
+    const moves: TagMove[] = [],
+        pushedTags: string[] = [];
     let idx: RawManifest | undefined;
     for (const target of targets) {
         if (modes[target.registry] === "index") {
@@ -42,10 +51,18 @@ export async function movesFor(targets: Target[], modes: Record<string, Mode>, p
 }
 
 /** Each tag of `target` and the digest it should point at, by the registry's mode. */
-export function expectedTags(target: Target, mode: Mode, digest: string, platformDigests: Record<string, string>, platforms: string[]): [string, string][] {
+export function expectedTags(
+    target: Target,
+    mode: Mode,
+    digest: string,
+    platformDigests: Record<string, string>,
+    platforms: string[],
+): [string, string][] {
     return mode === "index"
         ? target.tags.map((t) => [registry.parseRef(t).tag!, digest || platformDigests[platforms[0]]])
-        : target.tags.flatMap((t) => platforms.map((p) => [registry.parseRef(perArchTag(t, p)).tag!, platformDigests[p]] as [string, string]));
+        : target.tags.flatMap((t) =>
+              platforms.map((p) => [registry.parseRef(perArchTag(t, p)).tag!, platformDigests[p]] as [string, string]),
+          );
 }
 
 /** The tags that no longer point where they should (refresh): one line each, `tag r/x:1.0 moved to sha256:...` or `... is gone`. */
@@ -54,14 +71,20 @@ export async function tagDrift(targets: Target[], expected: (target: Target) => 
     for (const target of targets) {
         for (const [tag, want] of expected(target)) {
             const now = await target.client.getManifest(target.repository, tag);
-            if (now?.digest !== want) drift.push(`tag ${target.repo}:${tag} ${now ? `moved to ${now.digest}` : "is gone"}`);
+            if (now?.digest !== want)
+                drift.push(`tag ${target.repo}:${tag} ${now ? `moved to ${now.digest}` : "is gone"}`);
         }
     }
     return drift;
 }
 
 /** One tag to point at exactly these manifest bytes. */
-export interface TagMove { target: Target; tag: string; raw: Buffer; mediaType: string }
+export interface TagMove {
+    target: Target;
+    tag: string;
+    raw: Buffer;
+    mediaType: string;
+}
 
 const nameOf = (m: TagMove) => `${m.target.repo}:${m.tag}`;
 
@@ -80,21 +103,29 @@ export async function moveTags(moves: TagMove[]): Promise<void> {
         } catch (e) {
             // Tags of the failed repository by their short name, others by their full name.
             const show = (m: TagMove) => (m.target.repo === failed.target.repo ? m.tag : nameOf(m));
-            const restored: string[] = [], newer: string[] = [];
+            const restored: string[] = [],
+                newer: string[] = [];
             for (let j = 0; j < i; j++) {
                 const prev = before[j];
                 try {
                     if (!prev) throw new Error("it did not exist before, and a registry cannot untag");
-                    await moves[j].target.client.putManifest(moves[j].target.repository, moves[j].tag, prev.raw, prev.mediaType);
+                    await moves[j].target.client.putManifest(
+                        moves[j].target.repository,
+                        moves[j].tag,
+                        prev.raw,
+                        prev.mediaType,
+                    );
                     restored.push(show(moves[j]));
                 } catch (e2) {
                     newer.push(`${show(moves[j])} (${(e2 as Error).message.split("\n")[0]})`);
                 }
             }
             const cause = `moving tag ${nameOf(failed)} failed (${(e as Error).message.split("\n")[0]})`;
-            throw new Error(newer.length
-                ? `${cause}; NOT put back, so newer than the others: ${newer.join(", ")}; still on the previous build: ${[...restored, ...moves.slice(i).map(show)].join(", ")}; run \`pulumi up\` again to move them all`
-                : `${cause}; ${restored.length ? `put ${restored.join(", ")} back where ${restored.length > 1 ? "they were" : "it was"}, so ` : ""}no tag moved to this build; run \`pulumi up\` again`);
+            throw new Error(
+                newer.length
+                    ? `${cause}; NOT put back, so newer than the others: ${newer.join(", ")}; still on the previous build: ${[...restored, ...moves.slice(i).map(show)].join(", ")}; run \`pulumi up\` again to move them all`
+                    : `${cause}; ${restored.length ? `put ${restored.join(", ")} back where ${restored.length > 1 ? "they were" : "it was"}, so ` : ""}no tag moved to this build; run \`pulumi up\` again`,
+            );
         }
     }
 }

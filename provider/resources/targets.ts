@@ -6,8 +6,9 @@
 // in tagMoves.ts. Shared by the image, the promotion
 // (ImageCopy) and the Index, so their tags behave alike.
 import * as crypto from "crypto";
-import * as registry from "../../core/registry";
+
 import type { ManifestMode, RegistryAuth, RegistryLoginEntry } from "../../contract/types";
+import * as registry from "../../core/registry";
 
 /** How one registry's tags point at the image. */
 export type Mode = "index" | "per-arch-tags";
@@ -22,7 +23,10 @@ export interface TargetInputs {
 }
 
 /** A login of the resource and the property it came from, for messages. */
-export interface Login { credentials: registry.Credentials; property: string }
+export interface Login {
+    credentials: registry.Credentials;
+    property: string;
+}
 
 /** registry -> the resource's login for it: `registries` entries, and `registry` (for its address, or the first tag's registry). */
 export function loginsOf(inputs: Pick<TargetInputs, "registries" | "registryAuth" | "tags">): Record<string, Login> {
@@ -33,7 +37,8 @@ export function loginsOf(inputs: Pick<TargetInputs, "registries" | "registryAuth
     const auth = inputs.registryAuth;
     if (auth) {
         const address = auth.address ?? (inputs.tags[0] ? registry.parseRef(inputs.tags[0]).registry : undefined);
-        if (address) out[address] = { credentials: { username: auth.username, password: auth.password }, property: "registry" };
+        if (address)
+            out[address] = { credentials: { username: auth.username, password: auth.password }, property: "registry" };
     }
     return out;
 }
@@ -42,7 +47,8 @@ export function loginsOf(inputs: Pick<TargetInputs, "registries" | "registryAuth
 export function clientFor(inputs: TargetInputs, host: string, timeoutMs?: number): registry.Registry {
     const login = loginsOf(inputs)[host];
     return new registry.Registry(host, {
-        builder: inputs.builder, builderConfig: inputs.builderConfig,
+        builder: inputs.builder,
+        builderConfig: inputs.builderConfig,
         ...(login ? { credentials: login.credentials, credentialsProperty: login.property } : {}),
         ...(timeoutMs ? { timeoutMs } : {}),
     });
@@ -68,7 +74,13 @@ export function targetsOf(inputs: TargetInputs): Target[] {
         let target = byRepo.get(repo);
         if (!target) {
             if (!clients.has(ref.registry)) clients.set(ref.registry, clientFor(inputs, ref.registry));
-            target = { registry: ref.registry, repository: ref.repository, repo, tags: [], client: clients.get(ref.registry)! };
+            target = {
+                registry: ref.registry,
+                repository: ref.repository,
+                repo,
+                tags: [],
+                client: clients.get(ref.registry)!,
+            };
             byRepo.set(repo, target);
         }
         target.tags.push(t);
@@ -89,7 +101,9 @@ export function perArchTag(tag: string, platform: string): string {
 
 /** Can this repository's registry keep an index? Pushes an empty one by digest (no tag). */
 export async function acceptsIndex(target: Target): Promise<boolean> {
-    const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }));
+    const raw = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: registry.INDEX_MEDIA_TYPES[0], manifests: [] }),
+    );
     const digest = `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`;
     try {
         await target.client.putManifest(target.repository, digest, raw, registry.INDEX_MEDIA_TYPES[0], "index probe");
@@ -97,35 +111,56 @@ export async function acceptsIndex(target: Target): Promise<boolean> {
     } catch (e) {
         // A refusal of the index itself, as registries without lists answer (MANIFEST_INVALID 400,
         // or 415): a refused login or a server error is no answer to the question.
-        if (e instanceof registry.RegistryError && e.refused === "manifest" && [400, 415].includes(e.status)) return false;
+        if (e instanceof registry.RegistryError && e.refused === "manifest" && [400, 415].includes(e.status))
+            return false;
         throw e;
     }
 }
 
 /** What the last run decided, as the resource's state keeps it. */
-export interface ModeMemory { manifest?: ManifestMode; manifestModes?: Record<string, Mode>; manifestMode?: string }
+export interface ModeMemory {
+    manifest?: ManifestMode;
+    manifestModes?: Record<string, Mode>;
+    manifestMode?: string;
+}
 
 /**
  * The manifest mode of each registry: as asked; for "auto", probed once per registry (the
  * answer is kept in state, so later runs do not probe again). Without a push nothing is asked.
  */
-export async function decideModes(manifest: ManifestMode, targets: Target[], platforms: string[],
-    opts: { push: boolean; olds?: ModeMemory }): Promise<Record<string, Mode>> {
+export async function decideModes(
+    manifest: ManifestMode,
+    targets: Target[],
+    platforms: string[],
+    opts: { push: boolean; olds?: ModeMemory },
+): Promise<Record<string, Mode>> {
     const modes: Record<string, Mode> = {};
     const olds = opts.olds;
     const firstRegistry = targets[0]?.registry;
     for (const host of registriesOf(targets)) {
-        if (manifest !== "auto") { modes[host] = manifest; continue; }
+        if (manifest !== "auto") {
+            modes[host] = manifest;
+            continue;
+        }
         // A state of 0.2.0 kept one mode, for the one registry of its tags.
-        const remembered = olds?.manifest === "auto"
-            ? olds.manifestModes?.[host] ?? (!olds.manifestModes && host === firstRegistry && olds.manifestMode !== "mixed" ? olds.manifestMode as Mode : undefined)
-            : undefined;
-        if (remembered) { modes[host] = remembered; continue; }
+        const remembered =
+            olds?.manifest === "auto"
+                ? (olds.manifestModes?.[host] ??
+                  (!olds.manifestModes && host === firstRegistry && olds.manifestMode !== "mixed"
+                      ? (olds.manifestMode as Mode)
+                      : undefined))
+                : undefined;
+        if (remembered) {
+            modes[host] = remembered;
+            continue;
+        }
         const target = targets.find((t) => t.registry === host)!;
-        modes[host] = !opts.push || await acceptsIndex(target) ? "index" : "per-arch-tags";
+        modes[host] = !opts.push || (await acceptsIndex(target)) ? "index" : "per-arch-tags";
         if (modes[host] === "per-arch-tags") {
-            console.log(`warning: ${target.repo} does not accept manifest lists / OCI indexes: pushing one tag per architecture ` +
-                `(${platforms.map((p) => perArchTag(target.tags[0], p)).join(", ")}) instead`);
+            console.log(
+                `warning: ${target.repo} does not accept manifest lists / OCI indexes: pushing one tag per architecture ` +
+                    `(${platforms.map((p) => perArchTag(target.tags[0], p)).join(", ")}) instead`,
+            );
         }
     }
     return modes;
@@ -134,5 +169,5 @@ export async function decideModes(manifest: ManifestMode, targets: Target[], pla
 /** "index", "per-arch-tags", or "mixed" when the registries differ. */
 export function overallMode(modes: Record<string, Mode>, fallback: ManifestMode): "index" | "per-arch-tags" | "mixed" {
     const used = [...new Set(Object.values(modes))];
-    return used.length > 1 ? "mixed" : used[0] ?? (fallback === "per-arch-tags" ? "per-arch-tags" : "index");
+    return used.length > 1 ? "mixed" : (used[0] ?? (fallback === "per-arch-tags" ? "per-arch-tags" : "index"));
 }

@@ -37,5 +37,13 @@ fs.copyFileSync(path.join(root, "node_modules/re2-wasm/build/wasm/re2.wasm"), pa
 fs.chmodSync(exe, 0o755);
 const arch = { x64: "amd64", arm64: "arm64" }[process.arch] ?? process.arch;
 const tarball = path.join(root, "dist", `pulumi-resource-multiarch-v${version}-linux-${arch}.tar.gz`);
-execFileSync("tar", ["-czf", tarball, "-C", outDir, "pulumi-resource-multiarch", "pulumi-resource-multiarch.js", "re2.wasm"]);
+execFileSync("tar", [
+    "-czf",
+    tarball,
+    "-C",
+    outDir,
+    "pulumi-resource-multiarch",
+    "pulumi-resource-multiarch.js",
+    "re2.wasm",
+]);
 console.log(tarball);

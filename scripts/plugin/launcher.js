@@ -13,7 +13,11 @@ const Module = require("module");
 const file = path.join(__dirname, "pulumi-resource-multiarch.js");
 const cacheFile = `${file}.${process.version}.v8cache`;
 let cachedData;
-try { cachedData = fs.readFileSync(cacheFile); } catch { /* first start */ }
+try {
+    cachedData = fs.readFileSync(cacheFile);
+} catch {
+    /* first start */
+}
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData });
 const bundle = new Module(file, module);
 bundle.filename = file;
@@ -30,7 +34,9 @@ if (!cachedData || script.cachedDataRejected) {
             const tmp = `${cacheFile}.${process.pid}`;
             fs.writeFileSync(tmp, script.createCachedData());
             fs.renameSync(tmp, cacheFile);
-        } catch { /* a read-only plugin directory: start without a cache */ }
+        } catch {
+            /* a read-only plugin directory: start without a cache */
+        }
         return r;
     };
 }

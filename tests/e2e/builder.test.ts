@@ -1,14 +1,15 @@
 // BuildxBuilder against real buildx and BuildKit through the real engine: docker-container
 // and remote drivers, a two-node builder of separate BuildKit daemons, and every check.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
-import { BinfmtSetup, BuildxBuilder, BuildxBuilderArgs, MultiArchImage } from "../../components";
-import { ROOT, requireRealParts, sh, builderNames } from "../support/env";
-import { inlineStack, dispose, failure } from "../support/stack";
+
+import { BinfmtSetup, BuildxBuilder, type BuildxBuilderArgs, MultiArchImage } from "../../components";
+import { builderNames, requireRealParts, ROOT, sh } from "../support/env";
+import { dispose, failure, inlineStack } from "../support/stack";
 
 const builders = builderNames;
 
@@ -24,7 +25,10 @@ describe("BuildxBuilder, docker-container driver", function () {
     const name = `pm-e2e-dc-${process.pid}`;
     before(async () => {
         requireRealParts();
-        stack = await inlineStack("e2e-builder-dc", builderProgram({ name, driverOpts: { network: "host" }, keepState: true }));
+        stack = await inlineStack(
+            "e2e-builder-dc",
+            builderProgram({ name, driverOpts: { network: "host" }, keepState: true }),
+        );
     });
     after(async () => {
         await dispose(stack);
@@ -37,7 +41,11 @@ describe("BuildxBuilder, docker-container driver", function () {
         assert.strictEqual(o.nodes.value.length, 1);
         assert.strictEqual(o.nodes.value[0].status, "running");
         assert.strictEqual(o.nodes.value[0].buildkitVersion, "v0.34.2");
-        assert.strictEqual(o.nodes.value[0].driverOpts.image, "pulumi-multiarch/buildkit:v0.34.2", "the pinned local image is the default here");
+        assert.strictEqual(
+            o.nodes.value[0].driverOpts.image,
+            "pulumi-multiarch/buildkit:v0.34.2",
+            "the pinned local image is the default here",
+        );
         assert.ok(o.platforms.value.includes("linux/amd64"));
         assert.ok(builders().includes(name));
     });
@@ -59,7 +67,10 @@ describe("BuildxBuilder, docker-container driver", function () {
     it("destroy runs buildx rm, honouring keepState", async () => {
         await stack.destroy({ onOutput: () => {} });
         assert.ok(!builders().includes(name));
-        assert.match(sh("docker", ["volume", "ls", "--format", "{{.Name}}"]), new RegExp(`buildx_buildkit_${name}0_state`));
+        assert.match(
+            sh("docker", ["volume", "ls", "--format", "{{.Name}}"]),
+            new RegExp(`buildx_buildkit_${name}0_state`),
+        );
     });
 });
 
@@ -67,12 +78,27 @@ describe("BuildxBuilder, docker-container driver", function () {
 function startBuildkitd(dir: string, arch: string): { proc: ChildProcess; socket: string } {
     const socket = path.join(dir, `${arch}.sock`);
     const config = path.join(dir, `${arch}.toml`);
-    fs.writeFileSync(config, `[otel]\n  socketPath = "${dir}/otel-${arch}.sock"\n[registry."127.0.0.1:5000"]\n  http = true\n  insecure = true\n`);
+    fs.writeFileSync(
+        config,
+        `[otel]\n  socketPath = "${dir}/otel-${arch}.sock"\n[registry."127.0.0.1:5000"]\n  http = true\n  insecure = true\n`,
+    );
     const log = fs.openSync(path.join(dir, `${arch}.log`), "w");
-    const proc = spawn(path.join(ROOT, ".tools/test-bin/buildkitd"), [
-        "--addr", `unix://${socket}`, "--root", path.join(dir, `root-${arch}`), "--config", config,
-        "--oci-worker-platform", `linux/${arch}`, "--oci-worker-net", "host",
-    ], { stdio: ["ignore", log, log] });
+    const proc = spawn(
+        path.join(ROOT, ".tools/test-bin/buildkitd"),
+        [
+            "--addr",
+            `unix://${socket}`,
+            "--root",
+            path.join(dir, `root-${arch}`),
+            "--config",
+            config,
+            "--oci-worker-platform",
+            `linux/${arch}`,
+            "--oci-worker-net",
+            "host",
+        ],
+        { stdio: ["ignore", log, log] },
+    );
     return { proc, socket };
 }
 
@@ -97,15 +123,26 @@ describe("BuildxBuilder, remote driver with two nodes (one BuildKit daemon per p
         }
         const ctx = path.join(dir, "ctx");
         fs.mkdirSync(ctx);
-        fs.writeFileSync(path.join(ctx, "Dockerfile"), "FROM 127.0.0.1:5000/fixtures/busybox:latest\nRUN uname -m > /built-on\n");
+        fs.writeFileSync(
+            path.join(ctx, "Dockerfile"),
+            "FROM 127.0.0.1:5000/fixtures/busybox:latest\nRUN uname -m > /built-on\n",
+        );
         stack = await inlineStack("e2e-builder-multinode", async () => {
             const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
             const b = new BuildxBuilder("b", {
-                name, driver: "remote", binfmt: qemu,
-                endpoint: `unix://${sockets.amd64}`, platforms: ["linux/amd64"],
+                name,
+                driver: "remote",
+                binfmt: qemu,
+                endpoint: `unix://${sockets.amd64}`,
+                platforms: ["linux/amd64"],
                 nodes: [{ name: "native-arm64", endpoint: `unix://${sockets.arm64}`, platforms: ["linux/arm64"] }],
             });
-            const img = new MultiArchImage("img", { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [`127.0.0.1:5000/e2e/multinode:${process.pid}`], builder: b });
+            const img = new MultiArchImage("img", {
+                context: ctx,
+                platforms: ["linux/amd64", "linux/arm64"],
+                tags: [`127.0.0.1:5000/e2e/multinode:${process.pid}`],
+                builder: b,
+            });
             return { nodes: b.nodes, digests: img.platformDigests, ref: img.ref };
         });
     });
@@ -118,14 +155,27 @@ describe("BuildxBuilder, remote driver with two nodes (one BuildKit daemon per p
     it("forms one builder of both daemons", async () => {
         const o = (await stack.up({ onOutput: () => {} })).outputs;
         const nodes = o.nodes.value.map((n: any) => [n.name, n.endpoint, n.status]);
-        assert.deepStrictEqual(nodes, [[`${name}0`, `unix://${sockets.amd64}`, "running"], ["native-arm64", `unix://${sockets.arm64}`, "running"]]);
+        assert.deepStrictEqual(nodes, [
+            [`${name}0`, `unix://${sockets.amd64}`, "running"],
+            ["native-arm64", `unix://${sockets.arm64}`, "running"],
+        ]);
         assert.deepStrictEqual(Object.keys(o.digests.value).sort(), ["linux/amd64", "linux/arm64"]);
     });
 
     it("each platform was built on its own node (each daemon's own build history)", () => {
         for (const arch of ["amd64", "arm64"]) {
-            const records = sh(path.join(ROOT, ".tools/test-bin/buildctl"), ["--addr", `unix://${sockets[arch]}`, "debug", "histories", "--format", "{{json .}}"])
-                .split("\n").filter(Boolean).map((l) => JSON.parse(l).record).filter((r: any) => r?.FrontendAttrs);
+            const records = sh(path.join(ROOT, ".tools/test-bin/buildctl"), [
+                "--addr",
+                `unix://${sockets[arch]}`,
+                "debug",
+                "histories",
+                "--format",
+                "{{json .}}",
+            ])
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => JSON.parse(l).record)
+                .filter((r: any) => r?.FrontendAttrs);
             const platforms = records.map((r: any) => r.FrontendAttrs.platform);
             assert.deepStrictEqual([...new Set(platforms)], [`linux/${arch}`], `daemon ${arch} built ${platforms}`);
         }
@@ -134,14 +184,23 @@ describe("BuildxBuilder, remote driver with two nodes (one BuildKit daemon per p
     it("the arm64 image ran its RUN step as aarch64", async () => {
         const o = await stack.outputs();
         const arm = `127.0.0.1:5000/e2e/multinode@${o.digests.value["linux/arm64"]}`;
-        assert.strictEqual(sh("docker", ["run", "--rm", "--platform", "linux/arm64", arm, "cat", "/built-on"]).trim(), "aarch64");
+        assert.strictEqual(
+            sh("docker", ["run", "--rm", "--platform", "linux/arm64", arm, "cat", "/built-on"]).trim(),
+            "aarch64",
+        );
     });
 });
 
 describe("BuildxBuilder checks, at preview", function () {
     const stacks: Stack[] = [];
-    after(async () => { for (const s of stacks) await dispose(s); });
-    async function previewError(name: string, program: () => Promise<unknown>, env?: Record<string, string>): Promise<string> {
+    after(async () => {
+        for (const s of stacks) await dispose(s);
+    });
+    async function previewError(
+        name: string,
+        program: () => Promise<unknown>,
+        env?: Record<string, string>,
+    ): Promise<string> {
         const s = await inlineStack(name, program as any, { env });
         stacks.push(s);
         return failure(() => s.preview());
@@ -155,18 +214,33 @@ describe("BuildxBuilder checks, at preview", function () {
     it("buildx missing: says how to install it", async () => {
         const emptyConfig = fs.mkdtempSync(path.join(os.tmpdir(), "no-plugins-"));
         const text = await previewError("e2e-builder-nobuildx", builderProgram({}), { DOCKER_CONFIG: emptyConfig });
-        assert.match(text, /docker buildx is not available .*: run `npm run up` \(scripts\/bootstrap\) or install buildx >= 0\.13\.0/);
+        assert.match(
+            text,
+            /docker buildx is not available .*: run `npm run up` \(scripts\/bootstrap\) or install buildx >= 0\.13\.0/,
+        );
     });
 
     it("a platform no node can build names the platform and the node list", async () => {
-        const text = await previewError("e2e-builder-noplatform", builderProgram({ name: "pm-e2e-nope", platforms: ["linux/s390x"] }));
-        assert.match(text, /has a problem: platforms: no node can build linux\/s390x: node pm-e2e-nope0 runs linux\/amd64, linux\/386 natively and emulates .*\(nodes: pm-e2e-nope0 \[linux\/s390x\]\); add a BinfmtSetup for linux\/s390x/);
+        const text = await previewError(
+            "e2e-builder-noplatform",
+            builderProgram({ name: "pm-e2e-nope", platforms: ["linux/s390x"] }),
+        );
+        assert.match(
+            text,
+            /has a problem: platforms: no node can build linux\/s390x: node pm-e2e-nope0 runs linux\/amd64, linux\/386 natively and emulates .*\(nodes: pm-e2e-nope0 \[linux\/s390x\]\); add a BinfmtSetup for linux\/s390x/,
+        );
         assert.ok(!builders().includes("pm-e2e-nope"));
     });
 
     it("a remote endpoint that does not exist", async () => {
-        const text = await previewError("e2e-builder-nosocket", builderProgram({ driver: "remote", endpoint: "unix:///nonexistent/buildkitd.sock" }));
-        assert.match(text, /has a problem: endpoint: unix:\/\/\/nonexistent\/buildkitd\.sock does not exist: start buildkitd with --addr/);
+        const text = await previewError(
+            "e2e-builder-nosocket",
+            builderProgram({ driver: "remote", endpoint: "unix:///nonexistent/buildkitd.sock" }),
+        );
+        assert.match(
+            text,
+            /has a problem: endpoint: unix:\/\/\/nonexistent\/buildkitd\.sock does not exist: start buildkitd with --addr/,
+        );
     });
 
     it("an image platform the existing builder cannot build names the builder's platforms", async () => {
@@ -179,10 +253,20 @@ describe("BuildxBuilder checks, at preview", function () {
         await s.up({ onOutput: () => {} });
         s.workspace.program = async () => {
             const b = new BuildxBuilder("b", { name, driverOpts: { network: "host" }, platforms: ["linux/amd64"] });
-            new MultiArchImage("img", { context: ctx, platforms: ["linux/amd64", "linux/s390x"], tags: ["127.0.0.1:5000/e2e/never:1"], builder: b });
+            new MultiArchImage("img", {
+                context: ctx,
+                platforms: ["linux/amd64", "linux/s390x"],
+                tags: ["127.0.0.1:5000/e2e/never:1"],
+                builder: b,
+            });
         };
         const text = await failure(() => s.preview());
-        assert.match(text, new RegExp(`property platforms .* has a problem: builder ${name} cannot build linux/s390x: its nodes build linux/amd64`));
+        assert.match(
+            text,
+            new RegExp(
+                `property platforms .* has a problem: builder ${name} cannot build linux/s390x: its nodes build linux/amd64`,
+            ),
+        );
     });
 });
 
@@ -205,11 +289,20 @@ describe("BuildxBuilder, kubernetes driver without a cluster", function () {
     after(async () => dispose(stack));
 
     it("fails with a clear message and leaves no builder behind", async () => {
-        stack = await inlineStack("e2e-builder-k8s", builderProgram({
-            name: "pm-e2e-k8s", driver: "kubernetes", kubernetes: { namespace: "buildkit", replicas: 2, nodeSelector: { "kubernetes.io/arch": "arm64" } },
-        }), { env: { KUBECONFIG: "/nonexistent/kubeconfig" } });
+        stack = await inlineStack(
+            "e2e-builder-k8s",
+            builderProgram({
+                name: "pm-e2e-k8s",
+                driver: "kubernetes",
+                kubernetes: { namespace: "buildkit", replicas: 2, nodeSelector: { "kubernetes.io/arch": "arm64" } },
+            }),
+            { env: { KUBECONFIG: "/nonexistent/kubeconfig" } },
+        );
         const text = await failure(() => stack.up({ onOutput: () => {} }));
-        assert.match(text, /the kubernetes driver found no cluster: .*point KUBECONFIG \(or ~\/\.kube\/config\) at a cluster you can reach/);
+        assert.match(
+            text,
+            /the kubernetes driver found no cluster: .*point KUBECONFIG \(or ~\/\.kube\/config\) at a cluster you can reach/,
+        );
         assert.ok(!builders().includes("pm-e2e-k8s"));
     });
 });

@@ -3,16 +3,17 @@
 // says, into a PULUMI_HOME of the consumer's own with plugin downloads allowed (offline, any
 // plugin it tried to fetch would fail the run), `pulumi up` of that project on the real
 // engine, the image checked in the registry and run, `pulumi destroy`.
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
-import { dispose } from "../support/stack";
+
+import { VERSION } from "../../contract/tokens";
+import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { manifest } from "../support/registry";
 import { packCurrent } from "../support/release";
-import { VERSION } from "../../contract/tokens";
+import { dispose } from "../support/stack";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");
@@ -27,10 +28,28 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         tarball = packCurrent(work);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work, tarball]);
         sh("npm", ["install", "--no-audit", "--no-fund", "--prefix", work]);
-        const env = { ...ENV, PULUMI_HOME: path.join(work, ".pulumi-home"), PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "false" };
-        execFileSync("pulumi", ["plugin", "install", "resource", "multiarch", VERSION, "--file", "node_modules/pulumi-multiarch/dist/plugin"],
-            { cwd: work, env: { ...process.env, ...env }, stdio: "pipe" });
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-consumer", workDir: work }, { envVars: env });
+        const env = {
+            ...ENV,
+            PULUMI_HOME: path.join(work, ".pulumi-home"),
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "false",
+        };
+        execFileSync(
+            "pulumi",
+            [
+                "plugin",
+                "install",
+                "resource",
+                "multiarch",
+                VERSION,
+                "--file",
+                "node_modules/pulumi-multiarch/dist/plugin",
+            ],
+            { cwd: work, env: { ...process.env, ...env }, stdio: "pipe" },
+        );
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: "e2e-consumer", workDir: work },
+            { envVars: env },
+        );
         await stack.setConfig("multiarch-consumer:repository", { value: repository });
     });
     after(() => dispose(stack));
@@ -41,23 +60,57 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
         assert.ok(files.includes("package/dist/components/index.d.ts"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch"));
         assert.ok(files.includes("package/dist/plugin/pulumi-resource-multiarch.js"));
-        assert.ok(files.includes("package/dist/plugin/re2.wasm"), "the bundle loads re2-wasm's module from beside itself");
-        assert.deepStrictEqual(files.filter((f) => f.startsWith("package/dist/provider/")), [], "plugin code ships only as the bundle");
-        assert.deepStrictEqual(files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")), []);
-        const installed = JSON.parse(fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"));
-        assert.strictEqual(installed.version, JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);
+        assert.ok(
+            files.includes("package/dist/plugin/re2.wasm"),
+            "the bundle loads re2-wasm's module from beside itself",
+        );
+        assert.deepStrictEqual(
+            files.filter((f) => f.startsWith("package/dist/provider/")),
+            [],
+            "plugin code ships only as the bundle",
+        );
+        assert.deepStrictEqual(
+            files.filter((f) => /\/tests\/|\.ts$/.test(f) && !f.endsWith(".d.ts")),
+            [],
+        );
+        const installed = JSON.parse(
+            fs.readFileSync(path.join(work, "node_modules/pulumi-multiarch/package.json"), "utf8"),
+        );
+        assert.strictEqual(
+            installed.version,
+            JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version,
+        );
         assert.deepStrictEqual(installed.pulumi, { resource: true, name: "multiarch", version: installed.version });
         // No package in the consumer's tree declares a plugin it would not run.
-        const declared = sh("find", [path.join(work, "node_modules"), "-name", "package.json", "-path", "*/node_modules/*", "-not", "-path", "*/node_modules/*/node_modules/*"])
-            .split("\n").filter(Boolean).map((f) => JSON.parse(fs.readFileSync(f, "utf8"))).filter((p) => p.pulumi?.resource).map((p) => p.name);
+        const declared = sh("find", [
+            path.join(work, "node_modules"),
+            "-name",
+            "package.json",
+            "-path",
+            "*/node_modules/*",
+            "-not",
+            "-path",
+            "*/node_modules/*/node_modules/*",
+        ])
+            .split("\n")
+            .filter(Boolean)
+            .map((f) => JSON.parse(fs.readFileSync(f, "utf8")))
+            .filter((p) => p.pulumi?.resource)
+            .map((p) => p.name);
         assert.deepStrictEqual(declared.sort(), ["pulumi-multiarch"]);
     });
 
     it("pulumi up builds and pushes the consumer's image for amd64 and arm64", async () => {
         const o = (await stack.up({ onOutput: () => {} })).outputs;
         const index = await manifest("127.0.0.1:5000", repository, "1.0");
-        assert.deepStrictEqual(index.body.manifests.map((m: any) => m.platform.architecture).sort(), ["amd64", "arm64"]);
-        assert.strictEqual(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]).trim(), "greetings from aarch64");
+        assert.deepStrictEqual(index.body.manifests.map((m: any) => m.platform.architecture).sort(), [
+            "amd64",
+            "arm64",
+        ]);
+        assert.strictEqual(
+            sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]).trim(),
+            "greetings from aarch64",
+        );
     });
 
     it("pulumi destroy removes its builder", async () => {

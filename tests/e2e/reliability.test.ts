@@ -3,35 +3,54 @@
 // orphaned builder or tag; a killed or cancelled `pulumi up` that leaves nothing running;
 // bad input refused at preview; secrets kept out of state, argv, logs and children's
 // environments; tags that never point at a partial image.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, MultiArchImageArgs } from "../../components";
+
+import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { exitProgram } from "../../core/elf";
-import { ENV, ROOT, requireRealParts, sh } from "../support/env";
-import { inlineStack, dispose, failure, stateTexts, pendingOps } from "../support/stack";
 import { argvContaining } from "../support/argv";
-import {
-    Cli, isLanguageHost, Proc, processTree, Proxy, pulumiCli, sampleProcesses, secondsUntilGone, Sighting, startDockerd, startProxy,
-    startRegistry, tempFoldersOf, whenProcess,
-} from "../support/faults";
 import { startAuthRegistry } from "../support/authRegistry";
+import { ENV, requireRealParts, ROOT, sh } from "../support/env";
+import {
+    type Cli,
+    isLanguageHost,
+    type Proc,
+    processTree,
+    type Proxy,
+    pulumiCli,
+    sampleProcesses,
+    secondsUntilGone,
+    type Sighting,
+    startDockerd,
+    startProxy,
+    startRegistry,
+    tempFoldersOf,
+    whenProcess,
+} from "../support/faults";
+import { dispose, failure, inlineStack, pendingOps, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
 // Ports of this file's own registries and proxies.
 const PORTS = { stopped: 5010, perArch: 5011, auth: 5012, authProxy: 5013, faults: 5014, nothing: 5019 };
 const BUILDKITD = [5000, ...Object.values(PORTS)].map((p) => `[registry."127.0.0.1:${p}"]\n  http = true\n`).join("");
-const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
+const ACCEPT = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
         http.get(url, { headers: { Accept: ACCEPT } }, (res) => {
             let body = "";
-            res.on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+            res.on("data", (c) => (body += c)).on("end", () =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+            );
         }).on("error", reject);
     });
 }
@@ -47,7 +66,9 @@ async function tagDigest(ref: string): Promise<string | undefined> {
  */
 async function tagsOf(registry: string, repo: string): Promise<string[]> {
     const r = await get(`http://${registry}/v2/${repo}/tags/list`);
-    return r.status === 200 ? (JSON.parse(r.body).tags ?? []).filter((t: string) => !/^sha256-[a-f0-9]{64}$/.test(t)).sort() : [];
+    return r.status === 200
+        ? (JSON.parse(r.body).tags ?? []).filter((t: string) => !/^sha256-[a-f0-9]{64}$/.test(t)).sort()
+        : [];
 }
 /** The platforms an index lists. */
 async function indexPlatforms(ref: string): Promise<string[]> {
@@ -57,15 +78,24 @@ async function indexPlatforms(ref: string): Promise<string[]> {
 }
 
 const builders = (env: Record<string, string> = {}) =>
-    sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", "buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+    sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", "buildx", "ls", "--format", "{{.Name}}"])
+        .split("\n")
+        .filter(Boolean);
 
 /** Nothing of builder `name` is left: not listed by buildx, no BuildKit container, no state volume. */
 function assertNoBuilder(name: string, dockerHost?: string): void {
     const env: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
     assert.ok(!builders(env).includes(name), `builder ${name} is still listed`);
-    const docker = (...args: string[]) => sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", ...args]);
-    assert.ok(!docker("ps", "-a", "--format", "{{.Names}}").includes(`buildx_buildkit_${name}0`), `the BuildKit container of ${name} is left`);
-    assert.ok(!docker("volume", "ls", "--format", "{{.Name}}").includes(`buildx_buildkit_${name}0_state`), `the state volume of ${name} is left`);
+    const docker = (...args: string[]) =>
+        sh("env", [...Object.entries(env).map(([k, v]) => `${k}=${v}`), "docker", ...args]);
+    assert.ok(
+        !docker("ps", "-a", "--format", "{{.Names}}").includes(`buildx_buildkit_${name}0`),
+        `the BuildKit container of ${name} is left`,
+    );
+    assert.ok(
+        !docker("volume", "ls", "--format", "{{.Name}}").includes(`buildx_buildkit_${name}0_state`),
+        `the state volume of ${name} is left`,
+    );
 }
 
 /**
@@ -75,8 +105,10 @@ function assertNoBuilder(name: string, dockerHost?: string): void {
 function context(name: string, marker: string, version: string, seconds = 3): string {
     const dir = path.join(ROOT, ".state", "e2e", "contexts", `rel-${name}`);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "Dockerfile"),
-        `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\nRUN echo ${marker} >/dev/null; sleep ${seconds}; cat /version > /built\n`);
+    fs.writeFileSync(
+        path.join(dir, "Dockerfile"),
+        `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\nRUN echo ${marker} >/dev/null; sleep ${seconds}; cat /version > /built\n`,
+    );
     setVersion(dir, version);
     return dir;
 }
@@ -86,31 +118,62 @@ async function builtIn(ref: string, platform: string): Promise<string> {
     const [, registry, repo, digest] = /^([^/]+)\/(.+)@(sha256:[0-9a-f]+)$/.exec(ref)!;
     const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${digest}`)).body);
     const m = index.manifests.find((x: any) => `${x.platform.os}/${x.platform.architecture}` === platform);
-    return sh("docker", ["run", "--rm", "--platform", platform, `${registry}/${repo}@${m.digest}`, "cat", "/built"]).trim();
+    return sh("docker", [
+        "run",
+        "--rm",
+        "--platform",
+        platform,
+        `${registry}/${repo}@${m.digest}`,
+        "cat",
+        "/built",
+    ]).trim();
 }
 
-function imageProgram(builderName: string, image: Omit<MultiArchImageArgs, "builder">, emulate: string[] = ["linux/arm64"]) {
+function imageProgram(
+    builderName: string,
+    image: Omit<MultiArchImageArgs, "builder">,
+    emulate: string[] = ["linux/arm64"],
+) {
     return async () => {
         const qemu = new BinfmtSetup("qemu", { platforms: emulate });
-        const builder = new BuildxBuilder("b", { name: builderName, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
+        const builder = new BuildxBuilder("b", {
+            name: builderName,
+            binfmt: qemu,
+            driverOpts: { network: "host" },
+            buildkitdConfig: BUILDKITD,
+        });
         const img = new MultiArchImage("img", { ...image, builder });
-        return { digest: img.digest, platformDigests: img.platformDigests, tags: img.tags, ref: img.ref, reason: img.buildReason };
+        return {
+            digest: img.digest,
+            platformDigests: img.platformDigests,
+            tags: img.tags,
+            ref: img.ref,
+            reason: img.buildReason,
+        };
     };
 }
 
 const quiet = { onOutput: () => {} };
 /** Pids of processes whose argv holds every one of `words`. */
 function pidsWith(words: string[]): number[] {
-    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
-        try {
-            const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-            return words.every((w) => argv.includes(w));
-        } catch { return false; }
-    }).map(Number);
+    return fs
+        .readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((pid) => {
+            try {
+                const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+                return words.every((w) => argv.includes(w));
+            } catch {
+                return false;
+            }
+        })
+        .map(Number);
 }
 const BINFMT = "/proc/sys/fs/binfmt_misc";
 const hasHandler = (h: string) => fs.existsSync(path.join(BINFMT, h));
-const removeHandler = (h: string) => { if (hasHandler(h)) fs.writeFileSync(path.join(BINFMT, h), "-1"); };
+const removeHandler = (h: string) => {
+    if (hasHandler(h)) fs.writeFileSync(path.join(BINFMT, h), "-1");
+};
 const marker = (what: string) => `rel-${what}-marker-${process.pid}`;
 
 describe("reliability: faults, each followed by an up that converges", function () {
@@ -120,7 +183,10 @@ describe("reliability: faults, each followed by an up that converges", function 
         const name = `rel-kill-${process.pid}`;
         const tag = `${REG}/rel/kill:1.0`;
         const ctx = context("kill", marker("kill"), "v1");
-        const s = await inlineStack("rel-kill", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        const s = await inlineStack(
+            "rel-kill",
+            imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
+        );
         try {
             const first = (await s.up(quiet)).outputs;
             assert.strictEqual(await tagDigest(tag), first.digest.value);
@@ -133,7 +199,11 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.strictEqual(await tagDigest(tag), first.digest.value, "the tag moved although the build was killed");
 
             const second = await s.up(quiet);
-            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.deepStrictEqual(
+                second.summary.resourceChanges,
+                { update: 1, same: 6 },
+                JSON.stringify(second.summary.resourceChanges),
+            );
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
             assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/arm64"), "v2");
@@ -151,7 +221,10 @@ describe("reliability: faults, each followed by an up that converges", function 
         const name = `rel-regstop-${process.pid}`;
         const tag = `${registry.addr}/rel/regstop:1.0`;
         const ctx = context("regstop", marker("regstop"), "v1", 1);
-        const s = await inlineStack("rel-regstop", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }));
+        const s = await inlineStack(
+            "rel-regstop",
+            imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
+        );
         try {
             const first = (await s.up(quiet)).outputs;
             setVersion(ctx, "v2");
@@ -171,7 +244,11 @@ describe("reliability: faults, each followed by an up that converges", function 
             assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
 
             const second = await s.up(quiet);
-            assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 }, JSON.stringify(second.summary.resourceChanges));
+            assert.deepStrictEqual(
+                second.summary.resourceChanges,
+                { update: 1, same: 6 },
+                JSON.stringify(second.summary.resourceChanges),
+            );
             assert.strictEqual(await tagDigest(tag), second.outputs.digest.value);
             assert.deepStrictEqual(await indexPlatforms(tag), ["linux/amd64", "linux/arm64"]);
             assert.strictEqual(await builtIn(second.outputs.ref.value, "linux/amd64"), "v2");
@@ -193,10 +270,16 @@ describe("reliability: faults, each followed by an up that converges", function 
         const prog = exitProgram("riscv64");
         prog.writeUInt32LE(0x00000513, prog.length - 12); // addi a0, zero, 0
         fs.writeFileSync(path.join(dir, "prog"), prog, { mode: 0o755 });
-        fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\nCOPY version /version\nCOPY prog /prog\nRUN [\"/prog\"]\nENTRYPOINT [\"/prog\"]\n");
+        fs.writeFileSync(
+            path.join(dir, "Dockerfile"),
+            'FROM scratch\nCOPY version /version\nCOPY prog /prog\nRUN ["/prog"]\nENTRYPOINT ["/prog"]\n',
+        );
         setVersion(dir, "v1");
         removeHandler("qemu-riscv64");
-        const s = await inlineStack("rel-binfmt", imageProgram(name, { context: dir, platforms: ["linux/riscv64"], tags: [tag] }, ["linux/riscv64"]));
+        const s = await inlineStack(
+            "rel-binfmt",
+            imageProgram(name, { context: dir, platforms: ["linux/riscv64"], tags: [tag] }, ["linux/riscv64"]),
+        );
         try {
             const first = (await s.up(quiet)).outputs;
             assert.ok(hasHandler("qemu-riscv64"));
@@ -224,15 +307,24 @@ describe("reliability: faults, each followed by an up that converges", function 
         const name = `rel-dockerd-${process.pid}`;
         const tag = `${REG}/rel/dockerd:1.0`;
         const ctx = context("dockerd", marker("dockerd"), "v1", 1);
-        const s = await inlineStack("rel-dockerd", imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
-            { env: { DOCKER_HOST: dockerd.host } });
+        const s = await inlineStack(
+            "rel-dockerd",
+            imageProgram(name, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: [tag] }),
+            { env: { DOCKER_HOST: dockerd.host } },
+        );
         try {
             const first = (await s.up(quiet)).outputs;
             await dockerd.restart();
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
             await s.refresh(quiet);
-            const builder = (await s.exportStack()).deployment.resources.find((r: any) => String(r.type).endsWith(":Builder"));
-            assert.strictEqual(builder.outputs.reported[0].status, "running", "refresh does not see the builder running again");
+            const builder = (await s.exportStack()).deployment.resources.find((r: any) =>
+                String(r.type).endsWith(":Builder"),
+            );
+            assert.strictEqual(
+                builder.outputs.reported[0].status,
+                "running",
+                "refresh does not see the builder running again",
+            );
             setVersion(ctx, "v2");
             const second = await s.up(quiet);
             assert.deepStrictEqual(second.summary.resourceChanges, { update: 1, same: 6 });
@@ -265,7 +357,10 @@ describe("reliability: faults, each followed by an up that converges", function 
             // (pulumi may have ended before the second one), or is still pending when the second
             // one ends pulumi.
             assert.match(await twice, /\^C received; terminating|the update was cancelled \(Ctrl-C\)/);
-            assert.ok(["", "creating b-builder"].includes((await pendingOps(s)).join()), `pending: ${await pendingOps(s)}`);
+            assert.ok(
+                ["", "creating b-builder"].includes((await pendingOps(s)).join()),
+                `pending: ${await pendingOps(s)}`,
+            );
             assert.ok(builders().includes(name), "the interrupted create left no builder: nothing to take over");
             const again = await s.up(quiet);
             assert.strictEqual(again.outputs.name.value, name);
@@ -279,11 +374,23 @@ describe("reliability: faults, each followed by an up that converges", function 
 
     it("a builder of the same name that this stack did not create is refused, never taken over or removed", async () => {
         const name = `rel-foreign-${process.pid}`;
-        sh("docker", ["buildx", "create", "--name", name, "--driver", "docker-container", "--driver-opt", `image=${process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE}`]);
+        sh("docker", [
+            "buildx",
+            "create",
+            "--name",
+            name,
+            "--driver",
+            "docker-container",
+            "--driver-opt",
+            `image=${process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE}`,
+        ]);
         const s = await inlineStack("rel-foreign", async () => ({ name: new BuildxBuilder("b", { name }).name }));
         try {
             const text = await failure(() => s.up(quiet));
-            assert.match(text, new RegExp(`a buildx builder named "${name}" already exists and is not managed by this stack`));
+            assert.match(
+                text,
+                new RegExp(`a buildx builder named "${name}" already exists and is not managed by this stack`),
+            );
             assert.ok(builders().includes(name), "the stack removed a builder it did not create");
         } finally {
             await dispose(s);
@@ -294,23 +401,49 @@ describe("reliability: faults, each followed by an up that converges", function 
 
     it("two images building on one builder at once: both built at the same time, each tag its own image", async () => {
         const name = `rel-twoimg-${process.pid}`;
-        const ctxA = context("two-a", marker("two-a"), "a"), ctxB = context("two-b", marker("two-b"), "b");
+        const ctxA = context("two-a", marker("two-a"), "a"),
+            ctxB = context("two-b", marker("two-b"), "b");
         const s = await inlineStack("rel-twoimg", async () => {
             const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
-            const builder = new BuildxBuilder("b", { name, binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: BUILDKITD });
-            const a = new MultiArchImage("a", { context: ctxA, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-a:1.0`], builder });
-            const b = new MultiArchImage("b", { context: ctxB, platforms: ["linux/amd64", "linux/arm64"], tags: [`${REG}/rel/two-b:1.0`], builder });
+            const builder = new BuildxBuilder("b", {
+                name,
+                binfmt: qemu,
+                driverOpts: { network: "host" },
+                buildkitdConfig: BUILDKITD,
+            });
+            const a = new MultiArchImage("a", {
+                context: ctxA,
+                platforms: ["linux/amd64", "linux/arm64"],
+                tags: [`${REG}/rel/two-a:1.0`],
+                builder,
+            });
+            const b = new MultiArchImage("b", {
+                context: ctxB,
+                platforms: ["linux/amd64", "linux/arm64"],
+                tags: [`${REG}/rel/two-b:1.0`],
+                builder,
+            });
             return { a: a.ref, b: b.ref };
         });
         try {
             const up = s.up(quiet);
-            const together = whenProcess([marker("two-a"), marker("two-b")]).then(() => true, () => false);
+            const together = whenProcess([marker("two-a"), marker("two-b")]).then(
+                () => true,
+                () => false,
+            );
             const o = (await up).outputs;
             assert.ok(await together, "the two builds never ran at the same time");
-            for (const [id, ref] of [["a", o.a.value], ["b", o.b.value]]) {
+            for (const [id, ref] of [
+                ["a", o.a.value],
+                ["b", o.b.value],
+            ]) {
                 assert.strictEqual(await tagDigest(`${REG}/rel/two-${id}:1.0`), ref.split("@")[1]);
-                assert.deepStrictEqual(await indexPlatforms(`${REG}/rel/two-${id}:1.0`), ["linux/amd64", "linux/arm64"]);
-                for (const p of ["linux/amd64", "linux/arm64"]) assert.strictEqual(await builtIn(ref, p), id, `${ref} ${p} holds the other image`);
+                assert.deepStrictEqual(await indexPlatforms(`${REG}/rel/two-${id}:1.0`), [
+                    "linux/amd64",
+                    "linux/arm64",
+                ]);
+                for (const p of ["linux/amd64", "linux/arm64"])
+                    assert.strictEqual(await builtIn(ref, p), id, `${ref} ${p} holds the other image`);
                 assert.deepStrictEqual(await tagsOf(REG, `rel/two-${id}`), ["1.0"], "a stray tag was pushed");
             }
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 9 });
@@ -327,13 +460,18 @@ describe("reliability: faults, each followed by an up that converges", function 
             const b = new BuildxBuilder("b", { binfmt: qemu });
             return { builder: b.name, platforms: b.platforms, owned: qemu.ownedHandlers };
         };
-        const a = await inlineStack("rel-two-a", program), b = await inlineStack("rel-two-b", program);
+        const a = await inlineStack("rel-two-a", program),
+            b = await inlineStack("rel-two-b", program);
         const running = (n: string) => /^Status:\s+running$/m.test(sh("docker", ["buildx", "inspect", n]));
         try {
             const oa = (await a.up(quiet)).outputs;
             let ob = (await b.up(quiet)).outputs;
             assert.deepStrictEqual([oa.builder.value, ob.builder.value], ["pm-e2e-rel-two-a-b", "pm-e2e-rel-two-b-b"]);
-            assert.deepStrictEqual([oa.owned.value, ob.owned.value], [["qemu-riscv64"], []], "stack a registered the handler, b uses it");
+            assert.deepStrictEqual(
+                [oa.owned.value, ob.owned.value],
+                [["qemu-riscv64"], []],
+                "stack a registered the handler, b uses it",
+            );
             assert.ok(ob.platforms.value.includes("linux/riscv64"));
 
             // b (which uses a's handler) goes first: a keeps its builder and handler.
@@ -403,22 +541,38 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(ctx, { recursive: true });
         // "as" in lower case: BuildKit warns (FromAsCasing), and buildx colours that warning.
-        fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest as base\nCOPY version /version\n` +
-            `RUN --mount=type=secret,id=token sh -c 'test -s /run/secrets/token; if grep -q slow /version; then echo ${mark}; sleep 60; fi; cat /version > /built'\n`);
+        fs.writeFileSync(
+            path.join(ctx, "Dockerfile"),
+            `FROM ${REG}/fixtures/busybox:latest as base\nCOPY version /version\n` +
+                `RUN --mount=type=secret,id=token sh -c 'test -s /run/secrets/token; if grep -q slow /version; then echo ${mark}; sleep 60; fi; cat /version > /built'\n`,
+        );
         version("v1");
-        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: pm-e2e-faults\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+        fs.writeFileSync(
+            path.join(dir, "Pulumi.yaml"),
+            "name: pm-e2e-faults\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n",
+        );
         // The build secret is a plain string in the program; the config secret is used by nothing.
-        fs.writeFileSync(path.join(dir, "index.ts"), [
-            `import { BinfmtSetup, BuildxBuilder, MultiArchImage } from ${JSON.stringify(path.join(ROOT, "components"))};`,
-            `const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });`,
-            `const builder = new BuildxBuilder("b", { name: "${name}", binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: ${JSON.stringify(BUILDKITD)} });`,
-            `const img = new MultiArchImage("img", { context: "./ctx", platforms: ["linux/amd64", "linux/arm64"], tags: ["${tag}"], builder, secrets: { token: "${buildSecret}" } });`,
-            "export const digest = img.digest;", "export const ref = img.ref;", "export const verification = img.verification;", "",
-        ].join("\n"));
+        fs.writeFileSync(
+            path.join(dir, "index.ts"),
+            [
+                `import { BinfmtSetup, BuildxBuilder, MultiArchImage } from ${JSON.stringify(path.join(ROOT, "components"))};`,
+                `const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });`,
+                `const builder = new BuildxBuilder("b", { name: "${name}", binfmt: qemu, driverOpts: { network: "host" }, buildkitdConfig: ${JSON.stringify(BUILDKITD)} });`,
+                `const img = new MultiArchImage("img", { context: "./ctx", platforms: ["linux/amd64", "linux/arm64"], tags: ["${tag}"], builder, secrets: { token: "${buildSecret}" } });`,
+                "export const digest = img.digest;",
+                "export const ref = img.ref;",
+                "export const verification = img.verification;",
+                "",
+            ].join("\n"),
+        );
         if (locked()) await cli("cancel", "--yes").exited; // a run of this file that was killed
         await cli("stack", "rm", "--yes", "--force").exited;
         await ok("stack", "init");
-        const set = spawnSync("pulumi", ["config", "set", "--secret", "conf", "--stack", stack], { cwd: dir, env: { ...process.env, ...env }, input: configSecret });
+        const set = spawnSync("pulumi", ["config", "set", "--secret", "conf", "--stack", stack], {
+            cwd: dir,
+            env: { ...process.env, ...env },
+            input: configSecret,
+        });
         assert.strictEqual(set.status, 0, String(set.stderr));
     });
     after(async () => {
@@ -445,33 +599,64 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
      * nothing of ours (the tree under the CLI but Pulumi's language host, and the RUN step) may
      * run 5 s later, and no temp folder of theirs may be left. Returns what the CLI printed.
      */
-    async function struck(fault: string, v: string, strikeAt: () => Promise<unknown>, strike: (up: Cli, tree: Proc[]) => void,
-        opts: { pluginKilled?: boolean } = {}): Promise<{ output: string; ours: number[] }> {
+    async function struck(
+        fault: string,
+        v: string,
+        strikeAt: () => Promise<unknown>,
+        strike: (up: Cli, tree: Proc[]) => void,
+        opts: { pluginKilled?: boolean } = {},
+    ): Promise<{ output: string; ours: number[] }> {
         const before = await tagDigest(tag);
         version(v);
         const up = cli("up", "--yes", "--skip-preview");
         let timer: NodeJS.Timeout | undefined;
         try {
-            await Promise.race([strikeAt(), up.exited.then((r) => {
-                throw new Error(`pulumi up ended (${r.code}) before the moment to strike:\n${r.output.slice(-3000)}`);
-            }), new Promise((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`the moment to strike did not come in 3 minutes:\n${up.output().slice(-3000)}`)), 180_000);
-            })]);
+            await Promise.race([
+                strikeAt(),
+                up.exited.then((r) => {
+                    throw new Error(
+                        `pulumi up ended (${r.code}) before the moment to strike:\n${r.output.slice(-3000)}`,
+                    );
+                }),
+                new Promise((_, reject) => {
+                    timer = setTimeout(
+                        () =>
+                            reject(
+                                new Error(
+                                    `the moment to strike did not come in 3 minutes:\n${up.output().slice(-3000)}`,
+                                ),
+                            ),
+                        180_000,
+                    );
+                }),
+            ]);
         } catch (e) {
-            try { process.kill(-up.pid, "SIGKILL"); } catch { /* ended */ }
+            try {
+                process.kill(-up.pid, "SIGKILL");
+            } catch {
+                /* ended */
+            }
             throw e;
         } finally {
             clearTimeout(timer);
         }
         const tree = processTree(up.pid);
-        assert.ok(tree.some((p) => /pulumi-resource-multiarch/.test(p.argv)), "no plugin under the CLI");
+        assert.ok(
+            tree.some((p) => /pulumi-resource-multiarch/.test(p.argv)),
+            "no plugin under the CLI",
+        );
         const ours = tree.filter((p) => !isLanguageHost(p)).map((p) => p.pid);
         strike(up, tree);
         try {
             measured[fault] = await secondsUntilGone(ours, mark, 5000);
         } finally {
             // Pulumi's language host waits for its 5-minute health check: not ours, stopped here.
-            for (const p of tree.filter(isLanguageHost)) try { process.kill(p.pid, "SIGKILL"); } catch { /* gone */ }
+            for (const p of tree.filter(isLanguageHost))
+                try {
+                    process.kill(p.pid, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
         }
         // A plugin killed with SIGKILL cannot remove its own folder: the next run sweeps it (checked by the caller).
         if (!opts.pluginKilled) assert.deepStrictEqual(tempFoldersOf(ours), [], "a temp folder of ours is left");
@@ -487,12 +672,17 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
             const up = await ok("up", "--yes", "--skip-preview", "--debug");
             return preview + up;
         });
-        for (const [what, value] of Object.entries(needles)) assert.ok(!printed.includes(value), `the ${what} is in the --debug output`);
+        for (const [what, value] of Object.entries(needles))
+            assert.ok(!printed.includes(value), `the ${what} is in the --debug output`);
         assert.match(printed, /debug: RegisterResource RPC finished: resource:img-image/, "no debug output");
         assert.match(printed, /built linux\/amd64,linux\/arm64 -> sha256:/);
         assert.match(printed, /1 warning found \(use docker --debug to expand\)/, "buildx's warning was not forwarded");
         assert.ok(!printed.includes("\x1b"), "raw terminal escapes in the output");
-        assert.deepStrictEqual(sightings.filter((s) => s.argvHas.length).map((s) => s.argv), [], "a secret on a command line");
+        assert.deepStrictEqual(
+            sightings.filter((s) => s.argvHas.length).map((s) => s.argv),
+            [],
+            "a secret on a command line",
+        );
         // Our children: every process that the program or the plugin (under a pulumi of this stack) started.
         const latest = new Map(sightings.map((x) => [x.pid, x]));
         const ancestors = (x: Sighting): Sighting[] => {
@@ -501,20 +691,44 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
             return up;
         };
         const isCli = (x: Sighting) => /^pulumi (preview|up) .*--stack rel-faults/.test(x.argv);
-        const isOurs = (x: Sighting) => /pulumi-resource-multiarch |@pulumi\/pulumi\/cmd\/run\/index\.js/.test(x.argv) && ancestors(x).some(isCli);
+        const isOurs = (x: Sighting) =>
+            /pulumi-resource-multiarch |@pulumi\/pulumi\/cmd\/run\/index\.js/.test(x.argv) && ancestors(x).some(isCli);
         const children = sightings.filter((x) => !isOurs(x) && ancestors(x).some(isOurs));
-        assert.ok(sightings.some((x) => isOurs(x) && /cmd\/run/.test(x.argv) && x.envHas.includes("configSecret")),
-            "the sampler did not see PULUMI_CONFIG in the program's environment: it sees nothing");
-        assert.ok(children.some((x) => /^docker buildx (ls|build --builder \S+ --call)/.test(x.argv)), `no program-side child seen: ${children.map((c) => c.argv).join(" | ")}`);
+        assert.ok(
+            sightings.some((x) => isOurs(x) && /cmd\/run/.test(x.argv) && x.envHas.includes("configSecret")),
+            "the sampler did not see PULUMI_CONFIG in the program's environment: it sees nothing",
+        );
+        assert.ok(
+            children.some((x) => /^docker buildx (ls|build --builder \S+ --call)/.test(x.argv)),
+            `no program-side child seen: ${children.map((c) => c.argv).join(" | ")}`,
+        );
         // The build and what docker runs for it (its plugin's metadata query) hold the build secret: theirs.
-        const isBuild = (x: Sighting) => /buildx build --builder \S+ --platform .*--secret id=token,env=MULTIARCH_BUILD_SECRET_0/.test(x.argv);
+        const isBuild = (x: Sighting) =>
+            /buildx build --builder \S+ --platform .*--secret id=token,env=MULTIARCH_BUILD_SECRET_0/.test(x.argv);
         const builds = children.filter((x) => isBuild(x) || ancestors(x).some(isBuild));
-        assert.ok(builds.some((x) => isBuild(x) && x.envHas.includes("buildSecret")), "no build seen with its secret in its environment");
-        const leaks = children.filter((x) => x.pulumiVars.length || x.envHas.includes("configSecret") || x.envHas.includes("buildSecret") && !builds.includes(x));
-        assert.deepStrictEqual(leaks.map((x) => `${x.argv.slice(0, 120)}: ${[...x.pulumiVars, ...x.envHas].join(", ")}`), [], "a child got what it does not need");
+        assert.ok(
+            builds.some((x) => isBuild(x) && x.envHas.includes("buildSecret")),
+            "no build seen with its secret in its environment",
+        );
+        const leaks = children.filter(
+            (x) =>
+                x.pulumiVars.length ||
+                x.envHas.includes("configSecret") ||
+                (x.envHas.includes("buildSecret") && !builds.includes(x)),
+        );
+        assert.deepStrictEqual(
+            leaks.map((x) => `${x.argv.slice(0, 120)}: ${[...x.pulumiVars, ...x.envHas].join(", ")}`),
+            [],
+            "a child got what it does not need",
+        );
         // The engine's answer to the program carries no secret value: the Image outputs no `secrets`.
-        const image = JSON.parse(await ok("stack", "export")).deployment.resources.find((r: any) => r.type === "multiarch:index:Image");
-        assert.ok(!("secrets" in image.outputs) && image.outputs.secretsRevision === 0, JSON.stringify(Object.keys(image.outputs)));
+        const image = JSON.parse(await ok("stack", "export")).deployment.resources.find(
+            (r: any) => r.type === "multiarch:index:Image",
+        );
+        assert.ok(
+            !("secrets" in image.outputs) && image.outputs.secretsRevision === 0,
+            JSON.stringify(Object.keys(image.outputs)),
+        );
         assert.strictEqual(await tagDigest(tag), (await outputs()).digest);
     });
 
@@ -525,17 +739,32 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
 
     it("SIGKILL of the CLI's process group during verification", async () => {
         // Verification reads the pushed blobs back: the first read is held, the CLI killed.
-        await struck("SIGKILL during verification", "v3", () => proxy.hold((m, u) => m === "GET" && /\/blobs\/sha256:/.test(u)), killGroup);
+        await struck(
+            "SIGKILL during verification",
+            "v3",
+            () => proxy.hold((m, u) => m === "GET" && /\/blobs\/sha256:/.test(u)),
+            killGroup,
+        );
         await converges("v3");
     });
 
     it("SIGKILL of the CLI's process group during the tag move", async () => {
-        await struck("SIGKILL during the tag move", "v4", () => proxy.hold((m, u) => m === "PUT" && u === "/v2/rel/faults/manifests/1.0"), killGroup);
+        await struck(
+            "SIGKILL during the tag move",
+            "v4",
+            () => proxy.hold((m, u) => m === "PUT" && u === "/v2/rel/faults/manifests/1.0"),
+            killGroup,
+        );
         await converges("v4");
     });
 
     it("SIGINT once during the build (the engine's Cancel): the builds stop at once, the update fails cleanly, the next up converges", async () => {
-        const { output: out } = await struck("SIGINT once", "v5 slow", () => whenProcess(mark), (up) => process.kill(-up.pid, "SIGINT"));
+        const { output: out } = await struck(
+            "SIGINT once",
+            "v5 slow",
+            () => whenProcess(mark),
+            (up) => process.kill(-up.pid, "SIGINT"),
+        );
         assert.match(out, /was stopped: the update was cancelled \(Ctrl-C\): no tag was moved; run `pulumi up` again/);
         assert.ok(!locked(), "a cancelled up left the stack locked");
         assert.deepStrictEqual(JSON.parse(await ok("stack", "export")).deployment.pending_operations ?? [], []);
@@ -543,18 +772,36 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
     });
 
     it("SIGINT twice during the build: pulumi ends at once, nothing of ours runs on, the next up converges", async () => {
-        const { output: out } = await struck("SIGINT twice", "v6 slow", () => whenProcess(mark), (up) => {
-            process.kill(-up.pid, "SIGINT");
-            setTimeout(() => { try { process.kill(-up.pid, "SIGINT"); } catch { /* already gone */ } }, 100);
-        });
+        const { output: out } = await struck(
+            "SIGINT twice",
+            "v6 slow",
+            () => whenProcess(mark),
+            (up) => {
+                process.kill(-up.pid, "SIGINT");
+                setTimeout(() => {
+                    try {
+                        process.kill(-up.pid, "SIGINT");
+                    } catch {
+                        /* already gone */
+                    }
+                }, 100);
+            },
+        );
         assert.match(out, /\^C received; terminating|update canceled|was stopped: the update was cancelled/);
         await converges("v6");
     });
 
     it("the plugin process killed alone during the build: buildx stops, pulumi fails the update, the next up converges and sweeps the plugin's temp folder", async () => {
-        const { output, ours } = await struck("plugin SIGKILLed alone", "v7 slow", () => whenProcess(mark), (_up, tree) => {
-            for (const p of tree.filter((x) => /pulumi-resource-multiarch/.test(x.argv))) process.kill(p.pid, "SIGKILL");
-        }, { pluginKilled: true });
+        const { output, ours } = await struck(
+            "plugin SIGKILLed alone",
+            "v7 slow",
+            () => whenProcess(mark),
+            (_up, tree) => {
+                for (const p of tree.filter((x) => /pulumi-resource-multiarch/.test(x.argv)))
+                    process.kill(p.pid, "SIGKILL");
+            },
+            { pluginKilled: true },
+        );
         assert.match(output, /error/i);
         assert.notDeepStrictEqual(tempFoldersOf(ours), [], "the killed plugin had no temp folder: this tests nothing");
         await converges("v7");
@@ -573,22 +820,39 @@ describe("reliability: bad input refused at preview with the property path and t
         try {
             const text = await failure(() => s.preview());
             const resources = (await s.exportStack()).deployment.resources ?? [];
-            assert.deepStrictEqual(resources.map((r: any) => r.type), [], "preview left resources in the state");
+            assert.deepStrictEqual(
+                resources.map((r: any) => r.type),
+                [],
+                "preview left resources in the state",
+            );
             assert.ok(!builders().includes(name), "preview created the builder");
             return text;
         } finally {
             await dispose(s);
         }
     }
-    const image = (args: Partial<MultiArchImageArgs>) => imageProgram(name, { context: app, platforms: ["linux/amd64"], tags: [`${REG}/rel/never:1.0`], ...args });
+    const image = (args: Partial<MultiArchImageArgs>) =>
+        imageProgram(name, { context: app, platforms: ["linux/amd64"], tags: [`${REG}/rel/never:1.0`], ...args });
 
     it("invalid and unknown platform strings, and an invalid image reference: every property path in one error", async () => {
-        const text = await refused("rel-bad-platforms", image({ platforms: ["linux/arm65", "linux", "windows/amd64", "linux/arm64/v9"], tags: ["127.0.0.1:5000/Bad Tag:1"] }));
-        assert.match(text, /platforms\[0\]: "linux\/arm65": unknown architecture "arm65"; use one of linux\/386, linux\/amd64/);
+        const text = await refused(
+            "rel-bad-platforms",
+            image({
+                platforms: ["linux/arm65", "linux", "windows/amd64", "linux/arm64/v9"],
+                tags: ["127.0.0.1:5000/Bad Tag:1"],
+            }),
+        );
+        assert.match(
+            text,
+            /platforms\[0\]: "linux\/arm65": unknown architecture "arm65"; use one of linux\/386, linux\/amd64/,
+        );
         assert.match(text, /platforms\[1\]: "linux" is not a platform: write os\/arch\[\/variant\]/);
         assert.match(text, /platforms\[2\]: "windows\/amd64": only linux images can be built here/);
         assert.match(text, /platforms\[3\]: "linux\/arm64\/v9": unknown variant "v9" for arm64; known: v8/);
-        assert.match(text, /tags\[0\]: "127\.0\.0\.1:5000\/Bad Tag:1" is not an image reference: write registry\/repository:tag/);
+        assert.match(
+            text,
+            /tags\[0\]: "127\.0\.0\.1:5000\/Bad Tag:1" is not an image reference: write registry\/repository:tag/,
+        );
     });
 
     it("empty platforms", async () => {
@@ -598,24 +862,43 @@ describe("reliability: bad input refused at preview with the property path and t
 
     it("a context that does not exist", async () => {
         const text = await refused("rel-bad-context", image({ context: "./no-such-context" }));
-        assert.match(text, /context: "\.\/no-such-context" is not a directory: give the build context relative to the program/);
+        assert.match(
+            text,
+            /context: "\.\/no-such-context" is not a directory: give the build context relative to the program/,
+        );
     });
 
     it("a Dockerfile that does not exist", async () => {
         const text = await refused("rel-bad-dockerfile", image({ dockerfile: path.join(app, "Dockerfile.missing") }));
-        assert.match(text, /dockerfile: ".*Dockerfile\.missing" does not exist: create it or point dockerfile at yours/);
+        assert.match(
+            text,
+            /dockerfile: ".*Dockerfile\.missing" does not exist: create it or point dockerfile at yours/,
+        );
     });
 
     it("an emulator-install image not pinned by digest, without allowUnpinnedImage", async () => {
         const text = await refused("rel-bad-unpinned", async () => {
-            new BinfmtSetup("qemu", { platforms: ["linux/riscv64"], method: "container", image: `${REG}/fixtures/binfmt:latest` });
+            new BinfmtSetup("qemu", {
+                platforms: ["linux/riscv64"],
+                method: "container",
+                image: `${REG}/fixtures/binfmt:latest`,
+            });
         });
-        assert.match(text, /image: "127\.0\.0\.1:5000\/fixtures\/binfmt:latest" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true/);
+        assert.match(
+            text,
+            /image: "127\.0\.0\.1:5000\/fixtures\/binfmt:latest" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true/,
+        );
     });
 
     it("an unreachable registry", async () => {
-        const text = await refused("rel-bad-unreachable", image({ tags: [`127.0.0.1:${PORTS.nothing}/rel/never:1.0`] }));
-        assert.match(text, /property tags value .* has a problem: preview ping: the registry 127\.0\.0\.1:5019 does not answer as a registry \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/);
+        const text = await refused(
+            "rel-bad-unreachable",
+            image({ tags: [`127.0.0.1:${PORTS.nothing}/rel/never:1.0`] }),
+        );
+        assert.match(
+            text,
+            /property tags value .* has a problem: preview ping: the registry 127\.0\.0\.1:5019 does not answer as a registry \(GET http:\/\/127\.0\.0\.1:5019\/v2\/: connect ECONNREFUSED 127\.0\.0\.1:5019\): start it, or fix the registry in tags/,
+        );
     });
 
     it("wrong credentials: one clear message at preview, and only a few requests (no retry storm)", async () => {
@@ -623,11 +906,20 @@ describe("reliability: bad input refused at preview with the property path and t
         const proxy = await startProxy(PORTS.authProxy, PORTS.auth);
         const tag = `${proxy.addr}/rel/denied:1.0`;
         try {
-            const program = image({ tags: [tag], registry: { username: auth.username, password: pulumi.secret("wrong-password") } });
+            const program = image({
+                tags: [tag],
+                registry: { username: auth.username, password: pulumi.secret("wrong-password") },
+            });
             const text = await refused("rel-bad-login", program);
-            assert.match(text, /property registry .* has a problem: preview ping: 127\.0\.0\.1:5013 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/);
+            assert.match(
+                text,
+                /property registry .* has a problem: preview ping: 127\.0\.0\.1:5013 refused the login of ci from the resource's registry args \(401\): check registry\.username and registry\.password/,
+            );
             assert.ok(!text.includes("wrong-password"), "the password is in the message");
-            assert.ok(proxy.requests.length <= 2, `preview sent ${proxy.requests.length} requests: ${proxy.requests.join(", ")}`);
+            assert.ok(
+                proxy.requests.length <= 2,
+                `preview sent ${proxy.requests.length} requests: ${proxy.requests.join(", ")}`,
+            );
             // up stops at the same check, before any build or push.
             const s = await inlineStack("rel-bad-login-up", program as any);
             try {
@@ -649,7 +941,8 @@ describe("reliability: bad input refused at preview with the property path and t
 });
 
 /** Pulumi's own verbose log lines that print resource inputs and outputs as they are, secrets included. */
-const PULUMI_OWN_LOGGING = /^(Marshaling property for RPC|Unmarshaling property for RPC|Planner decided to \w+ |RegisterResource RPC finished: |eventSink::Debug\(<\{%reset%\}>RegisterResource RPC finished: )/;
+const PULUMI_OWN_LOGGING =
+    /^(Marshaling property for RPC|Unmarshaling property for RPC|Planner decided to \w+ |RegisterResource RPC finished: |eventSink::Debug\(<\{%reset%\}>RegisterResource RPC finished: )/;
 
 describe("reliability: secrets never in state, argv or logs", function () {
     before(() => requireRealParts());
@@ -661,11 +954,20 @@ describe("reliability: secrets never in state, argv or logs", function () {
         const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-secrets");
         fs.mkdirSync(dir, { recursive: true });
         // The RUN step proves the secret arrived by its length; the value itself must appear nowhere.
-        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nRUN --mount=type=secret,id=token sh -c 'test $(wc -c < /run/secrets/token) -eq ${buildSecret.length} && sleep 2 && echo token-ok > /ok'\n`);
-        const s = await inlineStack("rel-secrets", imageProgram(name, {
-            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${auth.addr}/rel/private:1.0`],
-            registry: { username: auth.username, password: pulumi.secret(auth.password) }, secrets: { token: pulumi.secret(buildSecret) },
-        }));
+        fs.writeFileSync(
+            path.join(dir, "Dockerfile"),
+            `FROM ${REG}/fixtures/busybox:latest\nRUN --mount=type=secret,id=token sh -c 'test $(wc -c < /run/secrets/token) -eq ${buildSecret.length} && sleep 2 && echo token-ok > /ok'\n`,
+        );
+        const s = await inlineStack(
+            "rel-secrets",
+            imageProgram(name, {
+                context: dir,
+                platforms: ["linux/amd64", "linux/arm64"],
+                tags: [`${auth.addr}/rel/private:1.0`],
+                registry: { username: auth.username, password: pulumi.secret(auth.password) },
+                secrets: { token: pulumi.secret(buildSecret) },
+            }),
+        );
         try {
             // The engine's output (stdout) of up, refresh and preview --diff; and up's verbose
             // logs (-v=9, flowing to the providers) on stderr.
@@ -673,7 +975,12 @@ describe("reliability: secrets never in state, argv or logs", function () {
             let logs = "";
             const { result: secretArgv, seen: passwordArgv } = await argvContaining(auth.password, async () => {
                 const { seen } = await argvContaining(buildSecret, async () => {
-                    const res = await s.up({ onOutput: (l) => output.push(l), logToStdErr: true, logVerbosity: 9, logFlow: true });
+                    const res = await s.up({
+                        onOutput: (l) => output.push(l),
+                        logToStdErr: true,
+                        logVerbosity: 9,
+                        logFlow: true,
+                    });
                     logs = res.stderr;
                     await s.refresh({ onOutput: (l) => output.push(l) });
                     output.push((await s.preview({ diff: true })).stdout);
@@ -688,7 +995,10 @@ describe("reliability: secrets never in state, argv or logs", function () {
             assert.match(logs, /resource-multiarch/, "the verbose logs do not show the plugin");
             const buildkitLogs = sh("sh", ["-c", `docker logs buildx_buildkit_${name}0 2>&1`]);
             const { exported, onDisk } = stateTexts(s);
-            for (const [what, value] of [["registry password", auth.password], ["build secret", buildSecret]]) {
+            for (const [what, value] of [
+                ["registry password", auth.password],
+                ["build secret", buildSecret],
+            ]) {
                 assert.ok(!output.join("").includes(value), `the ${what} is in the engine's output`);
                 assert.ok(!exported.includes(value) && !onDisk.includes(value), `the ${what} is in the state`);
                 const files = sh("sh", ["-c", `grep -rlF -- "$0" ${ROOT}/.state/pulumi || true`, value]).trim();
@@ -696,10 +1006,21 @@ describe("reliability: secrets never in state, argv or logs", function () {
                 assert.ok(!buildkitLogs.includes(value), `the ${what} is in BuildKit's log`);
                 // Pulumi's own verbose logging prints resource inputs and outputs, secrets included
                 // (docs/RELIABILITY.md); nothing else may: not our provider, buildx or BuildKit.
-                const foreign = logs.split("\n").filter((l) => l.includes(value)).filter((l) => {
-                    try { return !PULUMI_OWN_LOGGING.test(JSON.parse(l).msg); } catch { return true; }
-                });
-                assert.deepStrictEqual(foreign.map((l) => l.slice(0, 300)), [], `the ${what} is in a log line that is not Pulumi's own`);
+                const foreign = logs
+                    .split("\n")
+                    .filter((l) => l.includes(value))
+                    .filter((l) => {
+                        try {
+                            return !PULUMI_OWN_LOGGING.test(JSON.parse(l).msg);
+                        } catch {
+                            return true;
+                        }
+                    });
+                assert.deepStrictEqual(
+                    foreign.map((l) => l.slice(0, 300)),
+                    [],
+                    `the ${what} is in a log line that is not Pulumi's own`,
+                );
             }
         } finally {
             await dispose(s);
@@ -715,24 +1036,37 @@ describe("reliability: registry content", function () {
     it("per-arch tags: a failed arm64 build moves no tag; a failed tag move puts the moved tags back and says so; the next up moves all", async () => {
         let refuseArm64Tag = false;
         const proxy = await startProxy(PORTS.perArch, 5000, (method, url) =>
-            refuseArm64Tag && method === "PUT" && url === "/v2/rel/perarch/manifests/1.0-arm64" ? 500 : undefined);
+            refuseArm64Tag && method === "PUT" && url === "/v2/rel/perarch/manifests/1.0-arm64" ? 500 : undefined,
+        );
         const name = `rel-perarch-${process.pid}`;
         const dir = path.join(ROOT, ".state", "e2e", "contexts", "rel-perarch");
         fs.mkdirSync(dir, { recursive: true });
         // A version containing "fail-arm64" makes the arm64 build fail at once, while amd64 builds on.
-        fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\n` +
-            `RUN if grep -q fail-arm64 /version; then [ "$(uname -m)" = aarch64 ] && exit 3; sleep 4; fi; cat /version > /built\n`);
+        fs.writeFileSync(
+            path.join(dir, "Dockerfile"),
+            `FROM ${REG}/fixtures/busybox:latest\nCOPY version /version\n` +
+                `RUN if grep -q fail-arm64 /version; then [ "$(uname -m)" = aarch64 ] && exit 3; sleep 4; fi; cat /version > /built\n`,
+        );
         setVersion(dir, "v1");
         const tag = (arch: string) => `${proxy.addr}/rel/perarch:1.0-${arch}`;
         const digests = async () => [await tagDigest(tag("amd64")), await tagDigest(tag("arm64"))];
-        const s = await inlineStack("rel-perarch", imageProgram(name, {
-            context: dir, platforms: ["linux/amd64", "linux/arm64"], tags: [`${proxy.addr}/rel/perarch:1.0`], manifest: "per-arch-tags",
-        }));
+        const s = await inlineStack(
+            "rel-perarch",
+            imageProgram(name, {
+                context: dir,
+                platforms: ["linux/amd64", "linux/arm64"],
+                tags: [`${proxy.addr}/rel/perarch:1.0`],
+                manifest: "per-arch-tags",
+            }),
+        );
         try {
             const first = (await s.up(quiet)).outputs;
             assert.deepStrictEqual(first.tags.value, [tag("amd64"), tag("arm64")]);
             const v1 = await digests();
-            assert.deepStrictEqual(v1, [first.platformDigests.value["linux/amd64"], first.platformDigests.value["linux/arm64"]]);
+            assert.deepStrictEqual(v1, [
+                first.platformDigests.value["linux/amd64"],
+                first.platformDigests.value["linux/arm64"],
+            ]);
 
             setVersion(dir, "v2 fail-arm64");
             const buildFailed = await failure(() => s.up(quiet));
@@ -743,17 +1077,38 @@ describe("reliability: registry content", function () {
             setVersion(dir, "v3");
             refuseArm64Tag = true;
             const moveFailed = await failure(() => s.up(quiet));
-            assert.match(moveFailed, /moving tag 127\.0\.0\.1:5011\/rel\/perarch:1\.0-arm64 failed \(.*500.*\); put 1\.0-amd64 back where it was, so no tag moved to this build; run `pulumi up` again/);
+            assert.match(
+                moveFailed,
+                /moving tag 127\.0\.0\.1:5011\/rel\/perarch:1\.0-arm64 failed \(.*500.*\); put 1\.0-amd64 back where it was, so no tag moved to this build; run `pulumi up` again/,
+            );
             assert.deepStrictEqual(await digests(), v1, "one architecture's tag is newer than the other's");
 
             refuseArm64Tag = false;
             const last = await s.up(quiet);
             assert.deepStrictEqual(last.summary.resourceChanges, { update: 1, same: 6 });
-            assert.deepStrictEqual(await digests(), [last.outputs.platformDigests.value["linux/amd64"], last.outputs.platformDigests.value["linux/arm64"]]);
+            assert.deepStrictEqual(await digests(), [
+                last.outputs.platformDigests.value["linux/amd64"],
+                last.outputs.platformDigests.value["linux/arm64"],
+            ]);
             for (const arch of ["amd64", "arm64"]) {
-                assert.strictEqual(sh("docker", ["run", "--rm", "--platform", `linux/${arch}`, `${REG}/rel/perarch@${last.outputs.platformDigests.value[`linux/${arch}`]}`, "cat", "/built"]).trim(), "v3");
+                assert.strictEqual(
+                    sh("docker", [
+                        "run",
+                        "--rm",
+                        "--platform",
+                        `linux/${arch}`,
+                        `${REG}/rel/perarch@${last.outputs.platformDigests.value[`linux/${arch}`]}`,
+                        "cat",
+                        "/built",
+                    ]).trim(),
+                    "v3",
+                );
             }
-            assert.deepStrictEqual(await tagsOf(REG, "rel/perarch"), ["1.0-amd64", "1.0-arm64"], "a stray tag was pushed");
+            assert.deepStrictEqual(
+                await tagsOf(REG, "rel/perarch"),
+                ["1.0-amd64", "1.0-arm64"],
+                "a stray tag was pushed",
+            );
             assert.deepStrictEqual((await s.up(quiet)).summary.resourceChanges, { same: 7 });
         } finally {
             await dispose(s);

@@ -1,11 +1,12 @@
 // The walking skeleton: the main program with the committed stack dev's config, through the
 // real engine (Automation API, local file backend), real QEMU handlers, real buildx/BuildKit,
 // a real registry and dockerd; then the committed stack prod promotes what it built.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
-import { Stack } from "@pulumi/pulumi/automation";
-import { requireRealParts, sh, builderNames } from "../support/env";
-import { committedStack, disposeCommitted } from "../support/stack";
+
+import { builderNames, requireRealParts, sh } from "../support/env";
 import { imageConfig, manifest } from "../support/registry";
+import { committedStack, disposeCommitted } from "../support/stack";
 
 function buildCount(builder: string): number {
     const out = sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "json"]);
@@ -41,7 +42,10 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         assert.strictEqual(h.enabled, true);
         assert.match(h.flags, /F/);
         assert.ok(res.outputs.builderPlatforms.value.includes("linux/arm64"));
-        assert.match(log.join(""), /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index; 1 repository\) in [\d.]+s \(\d+ steps cached\)/);
+        assert.match(
+            log.join(""),
+            /built linux\/amd64,linux\/arm64 -> sha256:[0-9a-f]{64} \(index; 1 repository\) in [\d.]+s \(\d+ steps cached\)/,
+        );
     });
 
     it("the registry serves a manifest list with exactly linux/amd64 and linux/arm64", async () => {
@@ -79,19 +83,33 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
         prod = await committedStack("prod", { promoteFrom: "e2e-dev", repository: "e2e/prod-hello", tag });
         const dev = await stack.outputs();
         const res = await prod.up({ onOutput: () => {} });
-        assert.deepStrictEqual(res.summary.resourceChanges, { create: 3 }, "stack, promotion, its copy: no builder, no emulators");
+        assert.deepStrictEqual(
+            res.summary.resourceChanges,
+            { create: 3 },
+            "stack, promotion, its copy: no builder, no emulators",
+        );
         const o = res.outputs;
-        assert.deepStrictEqual(o.tags.value, [`127.0.0.1:5003/e2e/prod-hello:${tag}-amd64`, `127.0.0.1:5003/e2e/prod-hello:${tag}-arm64`]);
+        assert.deepStrictEqual(o.tags.value, [
+            `127.0.0.1:5003/e2e/prod-hello:${tag}-amd64`,
+            `127.0.0.1:5003/e2e/prod-hello:${tag}-arm64`,
+        ]);
         assert.deepStrictEqual(o.platformDigests.value, dev.platformDigests.value);
         for (const p of ["amd64", "arm64"]) {
             const m = await manifest("127.0.0.1:5003", "e2e/prod-hello", `${tag}-${p}`);
             assert.strictEqual(m.digest, dev.platformDigests.value[`linux/${p}`]);
             assert.strictEqual((await imageConfig("127.0.0.1:5003", "e2e/prod-hello", m)).architecture, p);
-            assert.match(o.verification.value[`linux/${p}`], new RegExp(`^ok: config linux/${p}, /usr/local/bin/hello is ${p}`));
+            assert.match(
+                o.verification.value[`linux/${p}`],
+                new RegExp(`^ok: config linux/${p}, /usr/local/bin/hello is ${p}`),
+            );
         }
         assert.deepStrictEqual((await prod.up({ onOutput: () => {} })).summary.resourceChanges, { same: 3 });
         await prod.destroy({ onOutput: () => {} });
-        assert.strictEqual((await manifest("127.0.0.1:5003", "e2e/prod-hello", `${tag}-arm64`)).status, 200, "destroy removed the promoted image");
+        assert.strictEqual(
+            (await manifest("127.0.0.1:5003", "e2e/prod-hello", `${tag}-arm64`)).status,
+            200,
+            "destroy removed the promoted image",
+        );
     });
 
     it("`destroy` removes the builder", async () => {

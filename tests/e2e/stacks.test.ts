@@ -2,16 +2,17 @@
 // those): company goes up through the README's own command (`npm run up`, in a copy of this
 // clone, which it must leave as it was), is verified (platforms, architecture, what the
 // registry holds) and is destroyed cleanly; a bad config value is refused at preview.
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
-import { Stack } from "@pulumi/pulumi/automation";
-import { CACHE, requireRealParts, sh, builderGone } from "../support/env";
-import { UserMachine } from "../support/userMachine";
+
+import { builderGone, CACHE, requireRealParts, sh } from "../support/env";
+import { imageConfig, manifest } from "../support/registry";
 import { committedStack, disposeCommitted, failure } from "../support/stack";
-import { manifest, imageConfig } from "../support/registry";
+import { UserMachine } from "../support/userMachine";
 
 const tag = `e2e-${Date.now()}`;
 const run = (platform: string, ref: string) => sh("docker", ["run", "--rm", "--platform", platform, ref]);
@@ -30,22 +31,30 @@ describe("stack company (Pulumi.company.yaml), a registry without manifest lists
         m = new UserMachine();
         copy = m.copyOfClone();
         // The committed stack under a name and repository of the test's own, committed in the copy.
-        const yaml = fs.readFileSync(path.join(copy, "Pulumi.company.yaml"), "utf8")
-            .replace(/^( {2}pulumi-multiarch:repository:).*$/m, "$1 e2e/company").replace(/^( {2}pulumi-multiarch:tag:).*$/m, `$1 "${tag}"`);
+        const yaml = fs
+            .readFileSync(path.join(copy, "Pulumi.company.yaml"), "utf8")
+            .replace(/^( {2}pulumi-multiarch:repository:).*$/m, "$1 e2e/company")
+            .replace(/^( {2}pulumi-multiarch:tag:).*$/m, `$1 "${tag}"`);
         fs.writeFileSync(path.join(copy, `Pulumi.${STACK}.yaml`), yaml);
-        const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: copy, stdio: "pipe" });
+        const git = (...args: string[]) =>
+            execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: copy, stdio: "pipe" });
         git("add", "-f", `Pulumi.${STACK}.yaml`); // Pulumi.e2e-*.yaml is git-ignored in this repository
         git("commit", "-qm", "the test's stack");
     });
     after(() => {
-        if (copy) inCopy(`source scripts/env.sh && pulumi destroy --yes --stack ${STACK} && pulumi stack rm --yes ${STACK}`);
+        if (copy)
+            inCopy(`source scripts/env.sh && pulumi destroy --yes --stack ${STACK} && pulumi stack rm --yes ${STACK}`);
         m?.remove();
     });
 
     it("goes up: one per-architecture tag, an arm64 image from the explicit arm64 base; the clone's tracked files are as they were", async () => {
         const r = inCopy(`STACK=${STACK} npm run up`);
         assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
-        assert.strictEqual(execFileSync("git", ["status", "--porcelain"], { cwd: copy, encoding: "utf8" }), "", "npm run up changed tracked files");
+        assert.strictEqual(
+            execFileSync("git", ["status", "--porcelain"], { cwd: copy, encoding: "utf8" }),
+            "",
+            "npm run up changed tracked files",
+        );
         const o = pulumiJson(`stack output --stack ${STACK}`);
         assert.deepStrictEqual(o.tags, [`${REG}/e2e/company:${tag}-arm64`]);
         assert.deepStrictEqual(Object.keys(o.platformDigests), ["linux/arm64"]);
@@ -53,7 +62,11 @@ describe("stack company (Pulumi.company.yaml), a registry without manifest lists
         assert.strictEqual(mf.status, 200);
         assert.strictEqual(mf.mediaType, "application/vnd.oci.image.manifest.v1+json", "a single image, not a list");
         assert.strictEqual((await imageConfig(REG, "e2e/company", mf)).architecture, "arm64");
-        assert.strictEqual((await manifest(REG, "e2e/company", tag)).status, 404, "no plain tag: the registry keeps no lists");
+        assert.strictEqual(
+            (await manifest(REG, "e2e/company", tag)).status,
+            404,
+            "no plain tag: the registry keeps no lists",
+        );
         const out = run("linux/arm64", `${REG}/e2e/company:${tag}-arm64`);
         assert.match(out, /^Hello from linux\/arm64$/m);
         assert.match(out, /^machine: aarch64$/m);
@@ -77,13 +90,20 @@ describe("a stack with a bad config value", function () {
     let stack: Stack;
     before(async () => {
         requireRealParts();
-        stack = await committedStack("dev", { repository: "e2e/badconfig", platforms: "linux/arm64", manifest: "lists" });
+        stack = await committedStack("dev", {
+            repository: "e2e/badconfig",
+            platforms: "linux/arm64",
+            manifest: "lists",
+        });
     });
     after(() => disposeCommitted(stack));
 
     it("fails at preview naming each key and the command that fixes it; nothing is created", async () => {
         const text = await failure(() => stack.preview({ onOutput: () => {} }));
-        assert.match(text, /pulumi-multiarch:platforms must be a JSON list of platforms, got linux\/arm64: set it with `pulumi config set pulumi-multiarch:platforms '\["linux\/amd64","linux\/arm64"\]'`/);
+        assert.match(
+            text,
+            /pulumi-multiarch:platforms must be a JSON list of platforms, got linux\/arm64: set it with `pulumi config set pulumi-multiarch:platforms '\["linux\/amd64","linux\/arm64"\]'`/,
+        );
         assert.match(text, /pulumi-multiarch:manifest "lists" is not a manifest mode \(index, per-arch-tags, auto\)/);
         const state = JSON.parse(JSON.stringify((await stack.exportStack()).deployment));
         assert.deepStrictEqual(state.resources ?? [], []);

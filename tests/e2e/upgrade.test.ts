@@ -4,21 +4,25 @@
 //   builder kept, and no provider code left in the state;
 // - a stack made by this version, upgraded to the next patch release, runs the NEW plugin's
 //   code at destroy (dynamic providers ran the old code serialized in the state).
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+
 import { VERSION } from "../../contract/tokens";
-import { ENV, ROOT, requireRealParts, sh, builderGone } from "../support/env";
-import { dispose } from "../support/stack";
+import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { packCurrent, packRelease } from "../support/release";
+import { dispose } from "../support/stack";
 
 /** A copy of examples/consumer at `work` with `tarball` installed, and its stack. */
 async function consumer(work: string, tarball: string, repository: string): Promise<Stack> {
     fs.rmSync(work, { recursive: true, force: true });
     fs.cpSync(path.join(ROOT, "examples", "consumer"), work, { recursive: true });
     install(work, tarball);
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${path.basename(work)}`, workDir: work }, { envVars: ENV });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: `e2e-${path.basename(work)}`, workDir: work },
+        { envVars: ENV },
+    );
     await stack.setConfig("multiarch-consumer:repository", { value: repository });
     return stack;
 }
@@ -31,7 +35,9 @@ function install(work: string, tarball: string): void {
 function observe(builder: string) {
     return {
         container: sh("docker", ["ps", "-q", "--no-trunc", "--filter", `name=^buildx_buildkit_${builder}0$`]).trim(),
-        builds: sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "{{.Ref}}"]).trim().split("\n").length,
+        builds: sh("docker", ["buildx", "history", "ls", "--builder", builder, "--format", "{{.Ref}}"])
+            .trim()
+            .split("\n").length,
     };
 }
 
@@ -44,7 +50,11 @@ describe("upgrade from 0.1.0 (dynamic providers) with one `pulumi up`", function
 
     before(async () => {
         requireRealParts();
-        stack = await consumer(work, path.join(ROOT, "tests/fixtures/releases/pulumi-multiarch-0.1.0.tgz"), `e2e/upgrade-${Date.now()}`);
+        stack = await consumer(
+            work,
+            path.join(ROOT, "tests/fixtures/releases/pulumi-multiarch-0.1.0.tgz"),
+            `e2e/upgrade-${Date.now()}`,
+        );
     });
     after(() => dispose(stack));
 
@@ -63,15 +73,23 @@ describe("upgrade from 0.1.0 (dynamic providers) with one `pulumi up`", function
         install(work, packCurrent(work));
         const res = await stack.up({ onOutput: () => {} });
         const changes = res.summary.resourceChanges ?? {};
-        assert.deepStrictEqual(Object.keys(changes).filter((k) => !["same", "update"].includes(k)), [], JSON.stringify(changes));
+        assert.deepStrictEqual(
+            Object.keys(changes).filter((k) => !["same", "update"].includes(k)),
+            [],
+            JSON.stringify(changes),
+        );
         assert.strictEqual(res.outputs.ref.value, first.ref, "the image was rebuilt");
         assert.deepStrictEqual(observe(first.builder), live, "the builder was recreated or built something");
         assert.ok(fs.existsSync("/proc/sys/fs/binfmt_misc/qemu-aarch64"), "qemu-aarch64 was removed");
         const state = (await stack.exportStack()).deployment;
-        assert.deepStrictEqual(state.resources.find((r: any) => r.urn.endsWith("::qemu-handlers")).outputs.owned, first.owned);
+        assert.deepStrictEqual(
+            state.resources.find((r: any) => r.urn.endsWith("::qemu-handlers")).outputs.owned,
+            first.owned,
+        );
         const text = JSON.stringify(state);
         assert.doesNotMatch(text, /__provider|pulumi-nodejs:dynamic/);
-        for (const t of ["multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers"]) assert.match(text, new RegExp(t));
+        for (const t of ["multiarch:index:Image", "multiarch:index:Builder", "multiarch:index:BinfmtHandlers"])
+            assert.match(text, new RegExp(t));
     });
 
     it("a second up changes nothing; destroy removes the builder", async () => {
@@ -110,7 +128,14 @@ describe(`upgrade from ${VERSION} to the next release: destroy runs the new plug
         await stack.destroy({ onOutput: (o) => out.push(o) });
         // One line per resource (the display repeats it: deleting, deleted, diagnostics).
         const deleted = [...new Set(out.join("").match(/\w+ \S+ deleted by pulumi-resource-multiarch \S+/g))];
-        assert.deepStrictEqual(deleted.map((d) => d.split(" ")[0]).sort(), ["BinfmtHandlers", "Builder", "Image"], out.join(""));
-        assert.ok(deleted.every((d) => d.endsWith(next)), deleted.join("; "));
+        assert.deepStrictEqual(
+            deleted.map((d) => d.split(" ")[0]).sort(),
+            ["BinfmtHandlers", "Builder", "Image"],
+            out.join(""),
+        );
+        assert.ok(
+            deleted.every((d) => d.endsWith(next)),
+            deleted.join("; "),
+        );
     });
 });

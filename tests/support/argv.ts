@@ -2,7 +2,10 @@
 // 50 ms: a secret that shows up on any argv is a leak, whoever spawned the process.
 import * as fs from "fs";
 
-export async function argvContaining<T>(needle: string | string[], fn: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+export async function argvContaining<T>(
+    needle: string | string[],
+    fn: () => Promise<T>,
+): Promise<{ result: T; seen: string[] }> {
     const needles = Array.isArray(needle) ? needle : [needle];
     const seen: string[] = [];
     const sampler = setInterval(() => {
@@ -10,7 +13,9 @@ export async function argvContaining<T>(needle: string | string[], fn: () => Pro
             try {
                 const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
                 if (needles.some((n) => cmd.includes(n))) seen.push(cmd.replace(/\0/g, " "));
-            } catch { /* the process is gone */ }
+            } catch {
+                /* the process is gone */
+            }
         }
     }, 50);
     try {

@@ -3,5 +3,6 @@
 import * as os from "os";
 import * as path from "path";
 
-export const CACHE = process.env.PULUMI_MULTIARCH_CACHE
-    ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");
+export const CACHE =
+    process.env.PULUMI_MULTIARCH_CACHE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-multiarch");

@@ -1,9 +1,9 @@
 // A seeded generator of build contexts and ignore files for the differential test against
 // the real BuildKit: every class of tests/e2e/context-differential.test.ts's hand cases,
 // plus random trees and random .dockerignore sets.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { execFileSync } from "child_process";
 
 /** mulberry32: small, seeded, reproducible. */
 export function rng(seed: number): () => number {
@@ -65,18 +65,43 @@ export function materialize(c: Case, dir: string): { context: string; dockerfile
     };
     const dirs: [Buffer, number][] = [];
     // Hardlinks last: their first name must exist.
-    const order = Object.entries(c.tree).sort(([x, a], [y, bb]) => Number(a.kind === "hardlink") - Number(bb.kind === "hardlink") || (x < y ? -1 : 1));
+    const order = Object.entries(c.tree).sort(
+        ([x, a], [y, bb]) => Number(a.kind === "hardlink") - Number(bb.kind === "hardlink") || (x < y ? -1 : 1),
+    );
     for (const [rel, n] of order) {
         parents(rel);
         const p = at(rel);
         switch (n.kind) {
-            case "file": fs.writeFileSync(p, b(n.content)); fs.chmodSync(p, n.mode); break;
-            case "dir": if (!fs.existsSync(p)) fs.mkdirSync(p); dirs.push([p, n.mode]); break;
-            case "symlink": fs.symlinkSync(b(n.target.replace(CASE_DIR, dir)), p); break;
-            case "hardlink": fs.linkSync(at(n.to), p); break;
+            case "file":
+                fs.writeFileSync(p, b(n.content));
+                fs.chmodSync(p, n.mode);
+                break;
+            case "dir":
+                if (!fs.existsSync(p)) fs.mkdirSync(p);
+                dirs.push([p, n.mode]);
+                break;
+            case "symlink":
+                fs.symlinkSync(b(n.target.replace(CASE_DIR, dir)), p);
+                break;
+            case "hardlink":
+                fs.linkSync(at(n.to), p);
+                break;
             // Made under an ASCII name, then renamed: argv cannot carry arbitrary bytes.
-            case "fifo": execFileSync("mkfifo", ["-m", n.mode.toString(8), `${dir}/tmp-node`]); fs.renameSync(`${dir}/tmp-node`, p); break;
-            case "char": execFileSync("mknod", ["-m", n.mode.toString(8), `${dir}/tmp-node`, "c", String(n.major), String(n.minor)]); fs.renameSync(`${dir}/tmp-node`, p); break;
+            case "fifo":
+                execFileSync("mkfifo", ["-m", n.mode.toString(8), `${dir}/tmp-node`]);
+                fs.renameSync(`${dir}/tmp-node`, p);
+                break;
+            case "char":
+                execFileSync("mknod", [
+                    "-m",
+                    n.mode.toString(8),
+                    `${dir}/tmp-node`,
+                    "c",
+                    String(n.major),
+                    String(n.minor),
+                ]);
+                fs.renameSync(`${dir}/tmp-node`, p);
+                break;
             case "socket": {
                 // A socket file outlives its server only as a second (hard) link; a child
                 // process listens, since this one is blocked in synchronous calls.
@@ -95,16 +120,52 @@ export function materialize(c: Case, dir: string): { context: string; dockerfile
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), b(content));
     }
-    if (c.dockerfileIgnore !== undefined) fs.writeFileSync(path.join(dfDir, `${dfName}.dockerignore`), b(c.dockerfileIgnore));
+    if (c.dockerfileIgnore !== undefined)
+        fs.writeFileSync(path.join(dfDir, `${dfName}.dockerignore`), b(c.dockerfileIgnore));
     if (c.dockerignore !== undefined) fs.writeFileSync(path.join(context, ".dockerignore"), b(c.dockerignore));
     return { context, dockerfile: path.join(dfDir, dfName) };
 }
 
 /** Names that trip pattern engines: regex metacharacters, glob syntax, spaces, emoji, raw bytes. */
 const NAMES = [
-    "a", "b", "ab", "A", "abc", "a.txt", "b.go", "main.go", "x.c++", "a+b", "a|b", "Copy (1).txt", "Copy 1.txt",
-    "{y}", "$z", "[x]", "x", "1", "2", "9a", ".hidden", "x y", "#x", "!y", "é", "\xc3\xa9t\xc3\xa9", "\xf0\x9f\x98\x80",
-    "\xff\xfe", "n\nl", "tab\tx", "back\\slash", "src", "util", "build", "node_modules", "docs", "keep.md", "-dash",
+    "a",
+    "b",
+    "ab",
+    "A",
+    "abc",
+    "a.txt",
+    "b.go",
+    "main.go",
+    "x.c++",
+    "a+b",
+    "a|b",
+    "Copy (1).txt",
+    "Copy 1.txt",
+    "{y}",
+    "$z",
+    "[x]",
+    "x",
+    "1",
+    "2",
+    "9a",
+    ".hidden",
+    "x y",
+    "#x",
+    "!y",
+    "é",
+    "\xc3\xa9t\xc3\xa9",
+    "\xf0\x9f\x98\x80",
+    "\xff\xfe",
+    "n\nl",
+    "tab\tx",
+    "back\\slash",
+    "src",
+    "util",
+    "build",
+    "node_modules",
+    "docs",
+    "keep.md",
+    "-dash",
 ];
 const MODES = [0o644, 0o644, 0o644, 0o600, 0o755, 0o700, 0o444, 0o4755, 0o2755, 0o640];
 const DIR_MODES = [0o755, 0o755, 0o755, 0o700, 0o750, 0o1777];
@@ -120,8 +181,11 @@ export function randomTree(r: () => number): Record<string, Node> {
         if (rel in tree) continue;
         const roll = r();
         if (roll < 0.55) tree[rel] = { kind: "file", content: `${rel} ${Math.floor(r() * 4)}\n`, mode: pick(MODES) };
-        else if (roll < 0.8 && rel.split("/").length < 4) { tree[rel] = { kind: "dir", mode: pick(DIR_MODES) }; dirs.push(rel); }
-        else if (roll < 0.9) tree[rel] = { kind: "symlink", target: pick(["a", "../a", "/etc/passwd", "missing", "src", "."]) };
+        else if (roll < 0.8 && rel.split("/").length < 4) {
+            tree[rel] = { kind: "dir", mode: pick(DIR_MODES) };
+            dirs.push(rel);
+        } else if (roll < 0.9)
+            tree[rel] = { kind: "symlink", target: pick(["a", "../a", "/etc/passwd", "missing", "src", "."]) };
         else if (roll < 0.95) {
             const files = Object.keys(tree).filter((k) => tree[k].kind === "file");
             if (files.length) tree[rel] = { kind: "hardlink", to: pick(files) };

@@ -12,7 +12,12 @@ async function main(): Promise<void> {
     const from = { client: new Registry(s.registry), repository: s.repository };
     const to = { client: new Registry(t.registry), repository: t.repository };
     const image = await copy.readSource(from, s.digest!, { referrers: true });
-    const plan = copy.planCopy(image, { registry: t.registry, repository: t.repository }, "index", await copy.probeTarget(image, to, "index"));
+    const plan = copy.planCopy(
+        image,
+        { registry: t.registry, repository: t.repository },
+        "index",
+        await copy.probeTarget(image, to, "index"),
+    );
     const started = Date.now();
     const stats = await copy.runCopy(image, from, to, plan);
     const seconds = (Date.now() - started) / 1000;

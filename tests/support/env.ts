@@ -1,7 +1,8 @@
 // What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
 // sets it) and a check that the real parts are there, failing with the fix if not.
-import * as path from "path";
 import { execFileSync } from "child_process";
+import * as path from "path";
+
 import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -36,14 +37,21 @@ export function requireRealParts(): void {
         try {
             execFileSync(cmd, args, { stdio: "pipe", env: process.env });
         } catch {
-            throw new Error(`${what} is not available (\`${cmd} ${args.join(" ")}\` failed): run \`bash scripts/bootstrap\` (or \`npm run up\`) first`);
+            throw new Error(
+                `${what} is not available (\`${cmd} ${args.join(" ")}\` failed): run \`bash scripts/bootstrap\` (or \`npm run up\`) first`,
+            );
         }
     }
 }
 
 /** Runs a command and returns its stdout; room for large outputs (a shared BuildKit's history grows past 1 MiB). */
 export function sh(cmd: string, args: string[]): string {
-    return execFileSync(cmd, args, { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync(cmd, args, {
+        encoding: "utf8",
+        env: process.env,
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 256 * 1024 * 1024,
+    });
 }
 
 /** The buildx builders docker knows (`docker buildx ls`). */

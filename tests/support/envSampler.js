@@ -12,7 +12,11 @@ const seen = new Map(); // pid -> { first, cmdline }
 const out = [];
 
 function read(file) {
-    try { return fs.readFileSync(file, "latin1"); } catch { return undefined; }
+    try {
+        return fs.readFileSync(file, "latin1");
+    } catch {
+        return undefined;
+    }
 }
 
 function sample() {
@@ -28,12 +32,19 @@ function sample() {
         const stat = read(`/proc/${p}/stat`) || "";
         const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
         let argv = cmdline.split("\0").filter(Boolean).join(" ");
-        const argvHas = [], envHas = [];
+        const argvHas = [],
+            envHas = [];
         for (const [name, value] of needles) {
-            if (argv.includes(value)) { argvHas.push(name); argv = argv.split(value).join(`<${name}>`); }
+            if (argv.includes(value)) {
+                argvHas.push(name);
+                argv = argv.split(value).join(`<${name}>`);
+            }
             if (environ.includes(value)) envHas.push(name);
         }
-        const pulumiVars = environ.split("\0").map((kv) => kv.split("=")[0]).filter((k) => /^PULUMI_/i.test(k));
+        const pulumiVars = environ
+            .split("\0")
+            .map((kv) => kv.split("=")[0])
+            .filter((k) => /^PULUMI_/i.test(k));
         out.push({ pid: Number(p), ppid, argv, pulumiVars, envHas, argvHas });
     }
 }

@@ -6,7 +6,10 @@
 import * as crypto from "crypto";
 import * as http from "http";
 
-const INDEX_TYPES = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+const INDEX_TYPES = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
 
 export interface FakeOptions {
     /** Refuse indexes and manifest lists (400), as the article's company registry. Default false. */
@@ -21,9 +24,16 @@ export interface FakeOptions {
     fault?: { match: RegExp; status: number; times: number };
 }
 
-export interface FakeRequest { method: string; path: string; bytes: number }
+export interface FakeRequest {
+    method: string;
+    path: string;
+    bytes: number;
+}
 
-interface Stored { mediaType: string; raw: Buffer }
+interface Stored {
+    mediaType: string;
+    raw: Buffer;
+}
 
 export class FakeRegistry {
     readonly blobs = new Map<string, Buffer>();
@@ -48,7 +58,7 @@ export class FakeRegistry {
     }
 
     stop(): Promise<void> {
-        return new Promise((r) => this.server ? this.server.close(() => r()) : r());
+        return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
     }
 
     /** Requests since `from` (an index into the log), as "METHOD path" lines. */
@@ -116,7 +126,8 @@ export class FakeRegistry {
             }
             if (this.opts.login) {
                 const want = `Basic ${Buffer.from(`${this.opts.login.username}:${this.opts.login.password}`).toString("base64")}`;
-                if (req.headers.authorization !== want) return send(401, { "WWW-Authenticate": 'Basic realm="fake"' }, "{}");
+                if (req.headers.authorization !== want)
+                    return send(401, { "WWW-Authenticate": 'Basic realm="fake"' }, "{}");
             }
             try {
                 this.route(req.method ?? "GET", url, body, send);
@@ -126,19 +137,39 @@ export class FakeRegistry {
         });
     }
 
-    private route(method: string, url: URL, body: Buffer, send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void): void {
+    private route(
+        method: string,
+        url: URL,
+        body: Buffer,
+        send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void,
+    ): void {
         const p = url.pathname;
         if (p === "/v2/" || p === "/v2") return send(200, {}, "{}");
         let m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(p);
         if (m) return this.manifestRoute(method, m[1], m[2], body, send);
         m = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(p);
         if (m && this.opts.referrersApi) {
-            const repo = m[1], subject = m[2];
+            const repo = m[1],
+                subject = m[2];
             const manifests = [...(this.manifests.get(repo) ?? new Map()).entries()].flatMap(([digest, s]) => {
                 const j = JSON.parse(s.raw.toString("utf8"));
-                return j.subject?.digest === subject ? [{ mediaType: s.mediaType, digest, size: s.raw.length, artifactType: j.artifactType ?? j.config?.mediaType, ...(j.annotations ? { annotations: j.annotations } : {}) }] : [];
+                return j.subject?.digest === subject
+                    ? [
+                          {
+                              mediaType: s.mediaType,
+                              digest,
+                              size: s.raw.length,
+                              artifactType: j.artifactType ?? j.config?.mediaType,
+                              ...(j.annotations ? { annotations: j.annotations } : {}),
+                          },
+                      ]
+                    : [];
             });
-            return send(200, { "Content-Type": INDEX_TYPES[0] }, JSON.stringify({ schemaVersion: 2, mediaType: INDEX_TYPES[0], manifests }));
+            return send(
+                200,
+                { "Content-Type": INDEX_TYPES[0] },
+                JSON.stringify({ schemaVersion: 2, mediaType: INDEX_TYPES[0], manifests }),
+            );
         }
         m = /^\/v2\/(.+)\/blobs\/uploads\/([\w-]*)$/.exec(p);
         if (m) return this.uploadRoute(method, m[1], m[2], url, body, send);
@@ -151,7 +182,13 @@ export class FakeRegistry {
         send(404, {}, "404 page not found");
     }
 
-    private manifestRoute(method: string, repo: string, ref: string, body: Buffer, send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void): void {
+    private manifestRoute(
+        method: string,
+        repo: string,
+        ref: string,
+        body: Buffer,
+        send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void,
+    ): void {
         if (method === "GET" || method === "HEAD") {
             const s = this.manifest(repo, ref);
             if (!s) return send(404, {}, '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
@@ -161,17 +198,26 @@ export class FakeRegistry {
             const j = JSON.parse(body.toString("utf8"));
             const mediaType = j.mediaType ?? "";
             if (this.opts.noIndex && INDEX_TYPES.includes(mediaType)) {
-                return send(400, {}, '{"errors":[{"code":"MANIFEST_INVALID","message":"manifest lists are not supported"}]}');
+                return send(
+                    400,
+                    {},
+                    '{"errors":[{"code":"MANIFEST_INVALID","message":"manifest lists are not supported"}]}',
+                );
             }
-            const named = Array.isArray(j.manifests) ? j.manifests.map((d: any) => ({ d: d.digest, kind: "manifest" }))
+            const named = Array.isArray(j.manifests)
+                ? j.manifests.map((d: any) => ({ d: d.digest, kind: "manifest" }))
                 : [j.config, ...(j.layers ?? [])].filter(Boolean).map((d: any) => ({ d: d.digest, kind: "blob" }));
             for (const n of named) {
                 const ok = n.kind === "blob" ? this.hasBlob(repo, n.d) : this.manifests.get(repo)?.has(n.d);
                 if (!ok) return send(400, {}, `{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"${n.d}"}]}`);
             }
-            if (ref.startsWith("sha256:") && ref !== sha256(body)) return send(400, {}, '{"errors":[{"code":"DIGEST_INVALID"}]}');
+            if (ref.startsWith("sha256:") && ref !== sha256(body))
+                return send(400, {}, '{"errors":[{"code":"DIGEST_INVALID"}]}');
             const digest = this.putManifestDirect(repo, ref, mediaType, body);
-            return send(201, { "Docker-Content-Digest": digest, ...(this.opts.referrersApi && j.subject ? { "OCI-Subject": j.subject.digest } : {}) });
+            return send(201, {
+                "Docker-Content-Digest": digest,
+                ...(this.opts.referrersApi && j.subject ? { "OCI-Subject": j.subject.digest } : {}),
+            });
         }
         if (method === "DELETE") {
             const digest = ref;
@@ -182,9 +228,17 @@ export class FakeRegistry {
         send(405);
     }
 
-    private uploadRoute(method: string, repo: string, id: string, url: URL, body: Buffer, send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void): void {
+    private uploadRoute(
+        method: string,
+        repo: string,
+        id: string,
+        url: URL,
+        body: Buffer,
+        send: (s: number, h?: Record<string, string>, b?: Buffer | string) => void,
+    ): void {
         if (method === "POST" && !id) {
-            const mount = url.searchParams.get("mount"), from = url.searchParams.get("from");
+            const mount = url.searchParams.get("mount"),
+                from = url.searchParams.get("from");
             if (mount && from && this.opts.mounts !== false && this.hasBlob(from, mount)) {
                 this.link(repo, mount);
                 return send(201, { Location: `/v2/${repo}/blobs/${mount}`, "Docker-Content-Digest": mount });
@@ -197,7 +251,10 @@ export class FakeRegistry {
         if (!u || u.repo !== repo) return send(404, {}, '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}');
         if (method === "PATCH") {
             u.chunks.push(body);
-            return send(202, { Location: `/v2/${repo}/blobs/uploads/${id}?_state=y`, Range: `0-${Buffer.concat(u.chunks).length - 1}` });
+            return send(202, {
+                Location: `/v2/${repo}/blobs/uploads/${id}?_state=y`,
+                Range: `0-${Buffer.concat(u.chunks).length - 1}`,
+            });
         }
         if (method === "PUT") {
             u.chunks.push(body);
@@ -222,33 +279,57 @@ export function sha256(b: Buffer): string {
  * one layer of `layerBytes`, an image manifest, an attestation manifest; an OCI index over
  * them. Returns the index digest and each platform's manifest digest.
  */
-export function seedImage(reg: FakeRegistry, repo: string, layerBytes = 64, salt = ""): { digest: string; platforms: Record<string, string>; blobs: string[] } {
+export function seedImage(
+    reg: FakeRegistry,
+    repo: string,
+    layerBytes = 64,
+    salt = "",
+): { digest: string; platforms: Record<string, string>; blobs: string[] } {
     const platforms: Record<string, string> = {};
     const entries: any[] = [];
     const blobs: string[] = [];
     for (const arch of ["amd64", "arm64"]) {
-        const config = reg.putBlobDirect(repo, Buffer.from(JSON.stringify({ os: "linux", architecture: arch, salt, config: { Cmd: ["/bin/sh"] } })));
+        const config = reg.putBlobDirect(
+            repo,
+            Buffer.from(JSON.stringify({ os: "linux", architecture: arch, salt, config: { Cmd: ["/bin/sh"] } })),
+        );
         const layer = reg.putBlobDirect(repo, Buffer.alloc(layerBytes, `${arch}${salt}`));
         blobs.push(config.digest, layer.digest);
         const manifest = {
-            schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
             config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
             layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
         };
         const digest = reg.putManifestDirect(repo, "sha256:", manifest.mediaType, manifest);
         platforms[`linux/${arch}`] = digest;
         const raw = reg.manifest(repo, digest)!.raw;
-        entries.push({ mediaType: manifest.mediaType, digest, size: raw.length, platform: { os: "linux", architecture: arch } });
-        const statement = reg.putBlobDirect(repo, Buffer.from(`{"_type":"https://in-toto.io/Statement/v0.1","subject":"${digest}"}`));
+        entries.push({
+            mediaType: manifest.mediaType,
+            digest,
+            size: raw.length,
+            platform: { os: "linux", architecture: arch },
+        });
+        const statement = reg.putBlobDirect(
+            repo,
+            Buffer.from(`{"_type":"https://in-toto.io/Statement/v0.1","subject":"${digest}"}`),
+        );
         blobs.push(statement.digest);
         const att = {
-            schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-            config: { mediaType: "application/vnd.oci.image.config.v1+json", ...reg.putBlobDirect(repo, Buffer.from("{}")) },
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: {
+                mediaType: "application/vnd.oci.image.config.v1+json",
+                ...reg.putBlobDirect(repo, Buffer.from("{}")),
+            },
             layers: [{ mediaType: "application/vnd.in-toto+json", ...statement }],
         };
         const attDigest = reg.putManifestDirect(repo, "sha256:", att.mediaType, att);
         entries.push({
-            mediaType: att.mediaType, digest: attDigest, size: reg.manifest(repo, attDigest)!.raw.length, platform: { os: "unknown", architecture: "unknown" },
+            mediaType: att.mediaType,
+            digest: attDigest,
+            size: reg.manifest(repo, attDigest)!.raw.length,
+            platform: { os: "unknown", architecture: "unknown" },
             annotations: { "vnd.docker.reference.digest": digest, "vnd.docker.reference.type": "attestation-manifest" },
         });
     }

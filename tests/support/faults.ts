@@ -4,11 +4,12 @@
 // some), a wait for a process whose command line holds a marker (a RUN step in progress),
 // `pulumi` run as a CI runner runs it (its own process group, to be killed whole), the
 // process tree under it, and a sampler of every new process's argv and environment.
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+
 import * as tempDirs from "../../core/tempDirs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,18 +23,31 @@ function answers(url: string): boolean {
     try {
         execFileSync("curl", ["-s", "-o", "/dev/null", "--max-time", "2", url], { stdio: "ignore" });
         return true;
-    } catch { return false; }
+    } catch {
+        return false;
+    }
 }
 
 /** Resolves once, in one sample of every process's argv (every 100 ms), each marker is on some argv. */
 export async function whenProcess(markers: string | string[], ms = 120_000): Promise<void> {
     const wanted = Array.isArray(markers) ? markers : [markers];
-    await until(`processes with ${wanted.join(" and ")} in their argv at once`, () => {
-        const argvs = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map((pid) => {
-            try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { return ""; }
-        });
-        return wanted.every((m) => argvs.some((a) => a.includes(m)));
-    }, ms);
+    await until(
+        `processes with ${wanted.join(" and ")} in their argv at once`,
+        () => {
+            const argvs = fs
+                .readdirSync("/proc")
+                .filter((p) => /^\d+$/.test(p))
+                .map((pid) => {
+                    try {
+                        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+                    } catch {
+                        return "";
+                    }
+                });
+            return wanted.every((m) => argvs.some((a) => a.includes(m)));
+        },
+        ms,
+    );
 }
 
 export interface OwnRegistry {
@@ -51,18 +65,25 @@ export interface OwnRegistry {
 export async function startRegistry(port: number): Promise<OwnRegistry> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rel-registry-"));
     const addr = `127.0.0.1:${port}`;
-    fs.writeFileSync(path.join(dir, "config.yml"), [
-        "version: 0.1", "log: { level: info, accesslog: { disabled: true } }",
-        `storage: { filesystem: { rootdirectory: ${dir}/data }, delete: { enabled: true } }`,
-        `http: { addr: ${addr} }`, "",
-    ].join("\n"));
+    fs.writeFileSync(
+        path.join(dir, "config.yml"),
+        [
+            "version: 0.1",
+            "log: { level: info, accesslog: { disabled: true } }",
+            `storage: { filesystem: { rootdirectory: ${dir}/data }, delete: { enabled: true } }`,
+            `http: { addr: ${addr} }`,
+            "",
+        ].join("\n"),
+    );
     let proc: ChildProcess | undefined;
     let watcher: ((method: string, uri: string) => boolean) | undefined;
     const reg: OwnRegistry = {
         addr,
         async start() {
             if (answers(`http://${addr}/v2/`)) throw new Error(`something already answers on ${addr}`);
-            proc = spawn("docker-registry", ["serve", path.join(dir, "config.yml")], { stdio: ["ignore", "pipe", "pipe"] });
+            proc = spawn("docker-registry", ["serve", path.join(dir, "config.yml")], {
+                stdio: ["ignore", "pipe", "pipe"],
+            });
             let pending = "";
             const feed = (chunk: Buffer) => {
                 const lines = (pending + chunk.toString("utf8")).split("\n");
@@ -80,7 +101,9 @@ export async function startRegistry(port: number): Promise<OwnRegistry> {
             proc?.kill("SIGKILL");
             proc = undefined;
         },
-        onRequest(fn) { watcher = fn; },
+        onRequest(fn) {
+            watcher = fn;
+        },
         stop() {
             reg.kill();
             fs.rmSync(dir, { recursive: true, force: true });
@@ -106,22 +129,61 @@ export interface OwnDockerd {
 export async function startDockerd(buildkitImage: string): Promise<OwnDockerd> {
     const dir = fs.mkdtempSync(path.join("/tmp", "rel-dockerd-"));
     // The shared daemon's extra runtimes and default runtime, as it reports them.
-    const [runtimes, defaultRuntime] = execFileSync("docker", ["info", "--format", "{{json .Runtimes}}|{{.DefaultRuntime}}"], { encoding: "utf8" }).trim().split("|");
-    const extra = Object.fromEntries(Object.entries(JSON.parse(runtimes) as Record<string, { path: string }>)
-        .filter(([n]) => !["runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux"].includes(n)).map(([n, r]) => [n, { path: r.path }]));
-    fs.writeFileSync(path.join(dir, "daemon.json"), JSON.stringify({ runtimes: extra, "default-runtime": defaultRuntime }));
+    const [runtimes, defaultRuntime] = execFileSync(
+        "docker",
+        ["info", "--format", "{{json .Runtimes}}|{{.DefaultRuntime}}"],
+        { encoding: "utf8" },
+    )
+        .trim()
+        .split("|");
+    const extra = Object.fromEntries(
+        Object.entries(JSON.parse(runtimes) as Record<string, { path: string }>)
+            .filter(([n]) => !["runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux"].includes(n))
+            .map(([n, r]) => [n, { path: r.path }]),
+    );
+    fs.writeFileSync(
+        path.join(dir, "daemon.json"),
+        JSON.stringify({ runtimes: extra, "default-runtime": defaultRuntime }),
+    );
     const host = `unix://${dir}/docker.sock`;
     const bridge = `rel-br${process.pid}`.slice(0, 15);
-    execFileSync("sh", ["-c", `ip link del ${bridge} 2>/dev/null; ip link add ${bridge} type bridge && ip addr add 10.213.213.1/24 dev ${bridge} && ip link set ${bridge} up`]);
+    execFileSync("sh", [
+        "-c",
+        `ip link del ${bridge} 2>/dev/null; ip link add ${bridge} type bridge && ip addr add 10.213.213.1/24 dev ${bridge} && ip link set ${bridge} up`,
+    ]);
     const pidfile = path.join(dir, "dockerd.pid");
     const log = path.join(dir, "dockerd.log");
     const env = { ...process.env, DOCKER_HOST: host };
-    const up = () => { try { execFileSync("docker", ["info", "--format", "{{.ID}}"], { env, stdio: "ignore" }); return true; } catch { return false; } };
+    const up = () => {
+        try {
+            execFileSync("docker", ["info", "--format", "{{.ID}}"], { env, stdio: "ignore" });
+            return true;
+        } catch {
+            return false;
+        }
+    };
     const start = async () => {
         const out = fs.openSync(log, "a");
-        const p = spawn("dockerd", ["--config-file", path.join(dir, "daemon.json"), "--data-root", path.join(dir, "data"),
-            "--exec-root", path.join(dir, "exec"), "--pidfile", pidfile, "-H", host,
-            `--bridge=${bridge}`, "--iptables=false", "--ip6tables=false", "--ip-masq=false"], { stdio: ["ignore", out, out], detached: true });
+        const p = spawn(
+            "dockerd",
+            [
+                "--config-file",
+                path.join(dir, "daemon.json"),
+                "--data-root",
+                path.join(dir, "data"),
+                "--exec-root",
+                path.join(dir, "exec"),
+                "--pidfile",
+                pidfile,
+                "-H",
+                host,
+                `--bridge=${bridge}`,
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ],
+            { stdio: ["ignore", out, out], detached: true },
+        );
         p.unref();
         await until(`dockerd on ${host} (log: ${log})`, up, 60_000);
     };
@@ -131,15 +193,28 @@ export async function startDockerd(buildkitImage: string): Promise<OwnDockerd> {
         await until(`dockerd ${pid} to stop`, () => !fs.existsSync(`/proc/${pid}`), 60_000);
     };
     await start();
-    execFileSync("sh", ["-c", `docker save ${buildkitImage} | DOCKER_HOST=${host} docker load -q`], { stdio: "ignore" });
+    execFileSync("sh", ["-c", `docker save ${buildkitImage} | DOCKER_HOST=${host} docker load -q`], {
+        stdio: "ignore",
+    });
     return {
         host,
-        async restart() { await halt(); await start(); },
+        async restart() {
+            await halt();
+            await start();
+        },
         async stop() {
             await halt().catch(() => {});
             const netns = path.join(dir, "exec", "netns", "default");
-            try { execFileSync("umount", [netns], { stdio: "ignore" }); } catch { /* not mounted */ }
-            try { execFileSync("ip", ["link", "del", bridge], { stdio: "ignore" }); } catch { /* already gone */ }
+            try {
+                execFileSync("umount", [netns], { stdio: "ignore" });
+            } catch {
+                /* not mounted */
+            }
+            try {
+                execFileSync("ip", ["link", "del", bridge], { stdio: "ignore" });
+            } catch {
+                /* already gone */
+            }
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
@@ -161,7 +236,11 @@ export interface Proxy {
  * An HTTP proxy on 127.0.0.1:`port` in front of a registry. `refuse` may answer a request
  * itself (a status code) instead of passing it on: a registry that fails one call.
  */
-export function startProxy(port: number, upstreamPort: number, refuse?: (method: string, url: string) => number | undefined): Promise<Proxy> {
+export function startProxy(
+    port: number,
+    upstreamPort: number,
+    refuse?: (method: string, url: string) => number | undefined,
+): Promise<Proxy> {
     const requests: string[] = [];
     let holding: { match: (method: string, url: string) => boolean; held: () => void } | undefined;
     const held = new Set<http.ServerResponse>();
@@ -182,26 +261,54 @@ export function startProxy(port: number, upstreamPort: number, refuse?: (method:
             res.end(JSON.stringify({ errors: [{ code: "UNKNOWN", message: "injected fault" }] }));
             return;
         }
-        const up = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${upstreamPort}` } }, (ur) => {
-            const headers = { ...ur.headers };
-            if (headers.location) headers.location = String(headers.location).replace(`127.0.0.1:${upstreamPort}`, `127.0.0.1:${port}`);
-            res.writeHead(ur.statusCode ?? 502, headers);
-            ur.pipe(res);
+        const up = http.request(
+            {
+                host: "127.0.0.1",
+                port: upstreamPort,
+                method: req.method,
+                path: req.url,
+                headers: { ...req.headers, host: `127.0.0.1:${upstreamPort}` },
+            },
+            (ur) => {
+                const headers = { ...ur.headers };
+                if (headers.location)
+                    headers.location = String(headers.location).replace(
+                        `127.0.0.1:${upstreamPort}`,
+                        `127.0.0.1:${port}`,
+                    );
+                res.writeHead(ur.statusCode ?? 502, headers);
+                ur.pipe(res);
+            },
+        );
+        up.on("error", (e) => {
+            res.writeHead(502);
+            res.end(String(e));
         });
-        up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
         req.pipe(up);
     });
-    return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({
-        addr: `127.0.0.1:${port}`, requests,
-        hold: (match) => new Promise<void>((held) => { holding = { match, held }; }),
-        close: () => {
-            for (const res of held) res.destroy();
-            server.close();
-        },
-    })));
+    return new Promise((resolve) =>
+        server.listen(port, "127.0.0.1", () =>
+            resolve({
+                addr: `127.0.0.1:${port}`,
+                requests,
+                hold: (match) =>
+                    new Promise<void>((held) => {
+                        holding = { match, held };
+                    }),
+                close: () => {
+                    for (const res of held) res.destroy();
+                    server.close();
+                },
+            }),
+        ),
+    );
 }
 
-export interface Proc { pid: number; ppid: number; argv: string }
+export interface Proc {
+    pid: number;
+    ppid: number;
+    argv: string;
+}
 
 /** Every process now, with its parent and argv (spaces for NULs). */
 export function processes(): Proc[] {
@@ -212,8 +319,14 @@ export function processes(): Proc[] {
             const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
             const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
             if (fields[0] === "Z") continue; // exited, not yet reaped
-            out.push({ pid: Number(p), ppid: Number(fields[1]), argv: fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim() });
-        } catch { /* gone */ }
+            out.push({
+                pid: Number(p),
+                ppid: Number(fields[1]),
+                argv: fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim(),
+            });
+        } catch {
+            /* gone */
+        }
     }
     return out;
 }
@@ -240,13 +353,18 @@ export async function secondsUntilGone(pids: number[], marker: string, ms = 5000
         left = processes().filter((p) => pids.includes(p.pid) || p.argv.includes(marker));
         if (!left.length) return (Date.now() - t0) / 1000;
     }
-    throw new Error(`still running ${ms / 1000}s later: ${left.map((p) => `${p.pid} ${p.argv.slice(0, 160)}`).join(" | ")}`);
+    throw new Error(
+        `still running ${ms / 1000}s later: ${left.map((p) => `${p.pid} ${p.argv.slice(0, 160)}`).join(" | ")}`,
+    );
 }
 
 /** The temp folders (core/tempDirs) of these processes that are still there. */
 export function tempFoldersOf(pids: number[]): string[] {
     const root = tempDirs.root();
-    return fs.readdirSync(root).filter((n) => pids.includes(Number(n.split("-")[0]))).map((n) => path.join(root, n));
+    return fs
+        .readdirSync(root)
+        .filter((n) => pids.includes(Number(n.split("-")[0])))
+        .map((n) => path.join(root, n));
 }
 
 export interface Cli {
@@ -259,23 +377,42 @@ export interface Cli {
 
 /** `pulumi <args>` in its own process group, as a CI runner starts a job's command. */
 export function pulumiCli(args: string[], cwd: string, env: Record<string, string>): Cli {
-    const proc = spawn("pulumi", args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("pulumi", args, {
+        cwd,
+        env: { ...process.env, ...env },
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
-    proc.stdout!.on("data", (c) => (output += c));
-    proc.stderr!.on("data", (c) => (output += c));
+    proc.stdout.on("data", (c) => (output += c));
+    proc.stderr.on("data", (c) => (output += c));
     const exited = new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) =>
-        proc.on("close", (code, signal) => resolve({ code, signal, output })));
+        proc.on("close", (code, signal) => resolve({ code, signal, output })),
+    );
     return { pid: proc.pid!, output: () => output, exited };
 }
 
 /** One sighting of a process by the sampler (tests/support/envSampler.js): secret values replaced by their names. */
-export interface Sighting { pid: number; ppid: number; argv: string; pulumiVars: string[]; envHas: string[]; argvHas: string[] }
+export interface Sighting {
+    pid: number;
+    ppid: number;
+    argv: string;
+    pulumiVars: string[];
+    envHas: string[];
+    argvHas: string[];
+}
 
 /** Samples every new process's argv and environment while `fn` runs, looking for `needles` (name -> secret value). */
-export async function sampleProcesses<T>(needles: Record<string, string>, fn: () => Promise<T>): Promise<{ result: T; sightings: Sighting[] }> {
-    const sampler = spawn(process.execPath, [path.join(__dirname, "envSampler.js")], { env: { NEEDLES: JSON.stringify(needles) }, stdio: ["ignore", "pipe", "inherit"] });
+export async function sampleProcesses<T>(
+    needles: Record<string, string>,
+    fn: () => Promise<T>,
+): Promise<{ result: T; sightings: Sighting[] }> {
+    const sampler = spawn(process.execPath, [path.join(__dirname, "envSampler.js")], {
+        env: { NEEDLES: JSON.stringify(needles) },
+        stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
-    sampler.stdout!.on("data", (c) => (out += c));
+    sampler.stdout.on("data", (c) => (out += c));
     await until("the process sampler", () => out.startsWith("sampling\n"), 10_000);
     try {
         return { result: await fn(), sightings: await stopSampler() };
@@ -285,7 +422,15 @@ export async function sampleProcesses<T>(needles: Record<string, string>, fn: ()
     }
     function stopSampler(): Promise<Sighting[]> {
         return new Promise((resolve) => {
-            sampler.on("close", () => resolve(out.split("\n").slice(1).filter(Boolean).map((l) => JSON.parse(l))));
+            sampler.on("close", () =>
+                resolve(
+                    out
+                        .split("\n")
+                        .slice(1)
+                        .filter(Boolean)
+                        .map((l) => JSON.parse(l)),
+                ),
+            );
             sampler.kill("SIGTERM");
         });
     }

@@ -2,12 +2,12 @@
 // protocol of https:// Git contexts) run as a CGI program behind a small Node HTTP server on
 // a free port, serving the bare repositories of a temporary folder. Started and stopped by
 // the test that needs it; BuildKit reaches it from a builder on the host network.
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import { type AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { AddressInfo } from "net";
-import { execFileSync, spawn } from "child_process";
 
 const HTTP_BACKEND = "/usr/lib/git-core/git-http-backend";
 
@@ -25,13 +25,25 @@ export interface GitServer {
     stop(): Promise<void>;
 }
 
-const git = (args: string[], cwd?: string): string => execFileSync("git", args, {
-    cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com", GIT_CONFIG_NOSYSTEM: "1", HOME: os.tmpdir() },
-}).trim();
+const git = (args: string[], cwd?: string): string =>
+    execFileSync("git", args, {
+        cwd,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: "t",
+            GIT_AUTHOR_EMAIL: "t@example.com",
+            GIT_COMMITTER_NAME: "t",
+            GIT_COMMITTER_EMAIL: "t@example.com",
+            GIT_CONFIG_NOSYSTEM: "1",
+            HOME: os.tmpdir(),
+        },
+    }).trim();
 
 export async function startGitServer(): Promise<GitServer> {
-    if (!fs.existsSync(HTTP_BACKEND)) throw new Error(`${HTTP_BACKEND} is missing: install Debian's git package (apt-get install git)`);
+    if (!fs.existsSync(HTTP_BACKEND))
+        throw new Error(`${HTTP_BACKEND} is missing: install Debian's git package (apt-get install git)`);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "pm-git-"));
     const repos = path.join(root, "repos");
     fs.mkdirSync(repos);
@@ -43,18 +55,30 @@ export async function startGitServer(): Promise<GitServer> {
         const url = new URL(req.url ?? "/", "http://x");
         const child = spawn(HTTP_BACKEND, [], {
             env: {
-                PATH: process.env.PATH ?? "/usr/bin:/bin", GIT_PROJECT_ROOT: repos, GIT_HTTP_EXPORT_ALL: "1",
-                REQUEST_METHOD: req.method ?? "GET", PATH_INFO: decodeURIComponent(url.pathname), QUERY_STRING: url.search.slice(1),
-                CONTENT_TYPE: req.headers["content-type"] ?? "", REMOTE_ADDR: "127.0.0.1", REMOTE_USER: "test",
-                ...(req.headers["content-encoding"] ? { HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"]) } : {}),
+                PATH: process.env.PATH ?? "/usr/bin:/bin",
+                GIT_PROJECT_ROOT: repos,
+                GIT_HTTP_EXPORT_ALL: "1",
+                REQUEST_METHOD: req.method ?? "GET",
+                PATH_INFO: decodeURIComponent(url.pathname),
+                QUERY_STRING: url.search.slice(1),
+                CONTENT_TYPE: req.headers["content-type"] ?? "",
+                REMOTE_ADDR: "127.0.0.1",
+                REMOTE_USER: "test",
+                ...(req.headers["content-encoding"]
+                    ? { HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"]) }
+                    : {}),
                 ...(req.headers["git-protocol"] ? { GIT_PROTOCOL: String(req.headers["git-protocol"]) } : {}),
             },
             stdio: ["pipe", "pipe", "pipe"],
         });
         req.pipe(child.stdin);
-        let head = Buffer.alloc(0), started = false;
+        let head = Buffer.alloc(0),
+            started = false;
         child.stdout.on("data", (chunk: Buffer) => {
-            if (started) { res.write(chunk); return; }
+            if (started) {
+                res.write(chunk);
+                return;
+            }
             head = Buffer.concat([head, chunk]);
             const end = head.indexOf("\r\n\r\n");
             if (end < 0) return;
@@ -69,7 +93,10 @@ export async function startGitServer(): Promise<GitServer> {
             res.write(head.subarray(end + 4));
         });
         child.stderr.resume();
-        child.on("close", () => { if (!started) res.writeHead(500); res.end(); });
+        child.on("close", () => {
+            if (!started) res.writeHead(500);
+            res.end();
+        });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -87,7 +114,10 @@ export async function startGitServer(): Promise<GitServer> {
             if (git(["symbolic-ref", "--short", "HEAD"], w) !== branch) git(["checkout", "--quiet", "-B", branch], w);
             for (const [f, content] of Object.entries(files)) {
                 const p = path.join(w, f);
-                if (content === null) { fs.rmSync(p, { force: true }); continue; }
+                if (content === null) {
+                    fs.rmSync(p, { force: true });
+                    continue;
+                }
                 fs.mkdirSync(path.dirname(p), { recursive: true });
                 fs.writeFileSync(p, content);
             }

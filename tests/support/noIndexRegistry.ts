@@ -12,22 +12,43 @@ export function startNoIndexRegistry(port: number, upstream = { host: "127.0.0.1
         if (isManifest && req.method === "PUT" && LIST_TYPES.test(String(req.headers["content-type"] ?? ""))) {
             req.resume();
             res.writeHead(400, { "Content-Type": "application/json" });
-            res.end(JSON.stringify({ errors: [{ code: "MANIFEST_INVALID", message: "manifest lists are not supported by this registry" }] }));
+            res.end(
+                JSON.stringify({
+                    errors: [
+                        { code: "MANIFEST_INVALID", message: "manifest lists are not supported by this registry" },
+                    ],
+                }),
+            );
             return;
         }
-        const up = http.request({ ...upstream, method: req.method, path: req.url, headers: { ...req.headers, host: `${upstream.host}:${upstream.port}` } }, (ur) => {
-            if (isManifest && LIST_TYPES.test(String(ur.headers["content-type"] ?? ""))) {
-                ur.resume();
-                res.writeHead(404, { "Content-Type": "application/json" });
-                res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
-                return;
-            }
-            const headers = { ...ur.headers };
-            if (headers.location) headers.location = String(headers.location).replace(`${upstream.host}:${upstream.port}`, `127.0.0.1:${port}`);
-            res.writeHead(ur.statusCode ?? 502, headers);
-            ur.pipe(res);
+        const up = http.request(
+            {
+                ...upstream,
+                method: req.method,
+                path: req.url,
+                headers: { ...req.headers, host: `${upstream.host}:${upstream.port}` },
+            },
+            (ur) => {
+                if (isManifest && LIST_TYPES.test(String(ur.headers["content-type"] ?? ""))) {
+                    ur.resume();
+                    res.writeHead(404, { "Content-Type": "application/json" });
+                    res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
+                    return;
+                }
+                const headers = { ...ur.headers };
+                if (headers.location)
+                    headers.location = String(headers.location).replace(
+                        `${upstream.host}:${upstream.port}`,
+                        `127.0.0.1:${port}`,
+                    );
+                res.writeHead(ur.statusCode ?? 502, headers);
+                ur.pipe(res);
+            },
+        );
+        up.on("error", (e) => {
+            res.writeHead(502);
+            res.end(String(e));
         });
-        up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
         req.pipe(up);
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));

@@ -3,13 +3,23 @@
 import * as http from "http";
 import * as net from "net";
 import * as zlib from "zlib";
+
 import { tarEntries } from "../../core/tar";
 
 /** Every manifest kind, as a pull asks for them. */
-export const ACCEPT = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ");
+export const ACCEPT = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
 
-export interface Manifest { status: number; digest?: string; mediaType?: string; body: any }
+export interface Manifest {
+    status: number;
+    digest?: string;
+    mediaType?: string;
+    body: any;
+}
 
 /** GET /v2/<repo>/manifests/<ref> (a tag or digest); `status` 404 when absent. */
 export function manifest(registry: string, repo: string, ref: string): Promise<Manifest> {
@@ -18,8 +28,17 @@ export function manifest(registry: string, repo: string, ref: string): Promise<M
             let text = "";
             res.on("data", (c) => (text += c)).on("end", () => {
                 let body: any = text;
-                try { body = JSON.parse(text); } catch { /* an error page */ }
-                resolve({ status: res.statusCode ?? 0, digest: res.headers["docker-content-digest"] as string | undefined, mediaType: body?.mediaType, body });
+                try {
+                    body = JSON.parse(text);
+                } catch {
+                    /* an error page */
+                }
+                resolve({
+                    status: res.statusCode ?? 0,
+                    digest: res.headers["docker-content-digest"] as string | undefined,
+                    mediaType: body?.mediaType,
+                    body,
+                });
             });
         }).on("error", reject);
     });
@@ -35,12 +54,21 @@ export function imageConfig(registry: string, repo: string, m: Manifest): Promis
     });
 }
 
-function request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function request(
+    method: string,
+    url: string,
+    headers: Record<string, string> = {},
+    body?: Buffer,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
-        const req = http.request(url, { method, headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        }).on("error", reject);
+        const req = http
+            .request(url, { method, headers }, (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c) => chunks.push(c)).on("end", () =>
+                    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+                );
+            })
+            .on("error", reject);
         req.end(body);
     });
 }
@@ -50,21 +78,43 @@ function request(method: string, url: string, headers: Record<string, string> = 
  * across repositories, as a push does), `annotations` added to the index so that each set of
  * them gives another digest of the same images: a tag "moved" upstream. Returns the digest.
  */
-export async function copyIndex(registry: string, fromRepo: string, ref: string, toRepo: string, tag: string, annotations: Record<string, string> = {}): Promise<string> {
+export async function copyIndex(
+    registry: string,
+    fromRepo: string,
+    ref: string,
+    toRepo: string,
+    tag: string,
+    annotations: Record<string, string> = {},
+): Promise<string> {
     const index = await manifest(registry, fromRepo, ref);
     if (!Array.isArray(index.body?.manifests)) throw new Error(`${fromRepo}:${ref} is not an index`);
     for (const m of index.body.manifests) {
         const one = await manifest(registry, fromRepo, m.digest);
         for (const blob of [one.body.config, ...(one.body.layers ?? [])]) {
-            const r = await request("POST", `http://${registry}/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`);
+            const r = await request(
+                "POST",
+                `http://${registry}/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`,
+            );
             if (r.status !== 201) throw new Error(`mounting ${blob.digest} into ${toRepo}: ${r.status} ${r.body}`);
         }
         const raw = await request("GET", `http://${registry}/v2/${fromRepo}/manifests/${m.digest}`, { Accept: ACCEPT });
-        const put = await request("PUT", `http://${registry}/v2/${toRepo}/manifests/${m.digest}`, { "Content-Type": one.mediaType! }, raw.body);
+        const put = await request(
+            "PUT",
+            `http://${registry}/v2/${toRepo}/manifests/${m.digest}`,
+            { "Content-Type": one.mediaType! },
+            raw.body,
+        );
         if (put.status !== 201) throw new Error(`putting ${m.digest} into ${toRepo}: ${put.status} ${put.body}`);
     }
-    const raw = Buffer.from(JSON.stringify({ ...index.body, ...(Object.keys(annotations).length ? { annotations } : {}) }));
-    const put = await request("PUT", `http://${registry}/v2/${toRepo}/manifests/${tag}`, { "Content-Type": index.mediaType! }, raw);
+    const raw = Buffer.from(
+        JSON.stringify({ ...index.body, ...(Object.keys(annotations).length ? { annotations } : {}) }),
+    );
+    const put = await request(
+        "PUT",
+        `http://${registry}/v2/${toRepo}/manifests/${tag}`,
+        { "Content-Type": index.mediaType! },
+        raw,
+    );
     if (put.status !== 201) throw new Error(`tagging ${toRepo}:${tag}: ${put.status} ${put.body}`);
     return String(put.headers["docker-content-digest"]);
 }
@@ -76,19 +126,33 @@ export async function imageFiles(registry: string, repo: string, digest: string)
     for (const layer of m.body.layers ?? []) {
         const blob = await request("GET", `http://${registry}/v2/${repo}/blobs/${layer.digest}`);
         const bytes = /gzip/.test(layer.mediaType) ? zlib.gunzipSync(blob.body) : blob.body;
-        for await (const e of tarEntries((async function* () { yield bytes; })())) out.push(`${e.header.name}${e.header.type === "dir" ? "/" : ""}`);
+        for await (const e of tarEntries(
+            (async function* () {
+                yield bytes;
+            })(),
+        ))
+            out.push(`${e.header.name}${e.header.type === "dir" ? "/" : ""}`);
     }
     return out.sort();
 }
 
 /** The text of file `name` in the layers of the single-platform manifest `digest` (the last layer that writes it), or undefined. */
-export async function imageFileText(registry: string, repo: string, digest: string, name: string): Promise<string | undefined> {
+export async function imageFileText(
+    registry: string,
+    repo: string,
+    digest: string,
+    name: string,
+): Promise<string | undefined> {
     const m = await manifest(registry, repo, digest);
     let text: string | undefined;
     for (const layer of m.body.layers ?? []) {
         const blob = await request("GET", `http://${registry}/v2/${repo}/blobs/${layer.digest}`);
         const bytes = /gzip/.test(layer.mediaType) ? zlib.gunzipSync(blob.body) : blob.body;
-        for await (const e of tarEntries((async function* () { yield bytes; })())) {
+        for await (const e of tarEntries(
+            (async function* () {
+                yield bytes;
+            })(),
+        )) {
             if (e.header.name.replace(/^\.?\//, "") !== name) continue;
             const chunks: Buffer[] = [];
             for await (const c of e.body()) chunks.push(c);

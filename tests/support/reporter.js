@@ -10,7 +10,8 @@ class CountingReporter extends Mocha.reporters.Spec {
             const { passes, failures, pending } = this.stats;
             if (pending > 0) console.log(`${pending} pending (skipped) tests: a skipped test hides a failure; fix it`);
             console.log(`${passes} passed, ${failures + pending} failed`);
-            if (process.env.MOCHA_COUNTS_FILE) fs.appendFileSync(process.env.MOCHA_COUNTS_FILE, `${passes} ${failures + pending}\n`);
+            if (process.env.MOCHA_COUNTS_FILE)
+                fs.appendFileSync(process.env.MOCHA_COUNTS_FILE, `${passes} ${failures + pending}\n`);
         });
     }
 }

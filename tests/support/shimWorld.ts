@@ -3,23 +3,79 @@
 // tools and the commands a scenario says exist. Each such command is a shim that records its
 // call ("name args") and does what the scenario's bash function `shim_<name>` does, so a
 // command the scenario leaves out is missing, as on a bare machine.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 // Not ./env: it sets the e2e environment on import, which the unit tests using this must not inherit.
 const ROOT = path.join(__dirname, "..", "..");
 
 /** What bootstrap needs to run its checks: never shimmed, never recorded. */
-const BASICS = ["bash", "sed", "sort", "head", "tail", "grep", "awk", "tr", "cat", "mktemp", "base64", "chmod", "rm",
-    "readlink", "dirname", "basename", "cmp", "id", "uname", "date", "mkdir", "ln", "mv", "cp", "seq", "sleep", "cut",
-    "getent", "env", "ls", "install", "touch", "wc", "rmdir", "sha256sum", "git"];
+const BASICS = [
+    "bash",
+    "sed",
+    "sort",
+    "head",
+    "tail",
+    "grep",
+    "awk",
+    "tr",
+    "cat",
+    "mktemp",
+    "base64",
+    "chmod",
+    "rm",
+    "readlink",
+    "dirname",
+    "basename",
+    "cmp",
+    "id",
+    "uname",
+    "date",
+    "mkdir",
+    "ln",
+    "mv",
+    "cp",
+    "seq",
+    "sleep",
+    "cut",
+    "getent",
+    "env",
+    "ls",
+    "install",
+    "touch",
+    "wc",
+    "rmdir",
+    "sha256sum",
+    "git",
+];
 
 /** The files of the clone bootstrap reads. */
-const CLONE_FILES = ["scripts/bootstrap", "scripts/lib.sh", "scripts/versions.env", "scripts/env.sh", "scripts/binfmt-proofs.txt",
-    "scripts/buildkitd.toml", "scripts/go/sdkgen/main.go", "scripts/go/sdkgen/go.sum", "scripts/go/s3-server/main.go", "scripts/go/s3-server/go.sum", "core/buildx.ts", "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "package.json", "package-lock.json"];
+const CLONE_FILES = [
+    "scripts/bootstrap",
+    "scripts/lib.sh",
+    "scripts/versions.env",
+    "scripts/env.sh",
+    "scripts/binfmt-proofs.txt",
+    "scripts/buildkitd.toml",
+    "scripts/go/sdkgen/main.go",
+    "scripts/go/sdkgen/go.sum",
+    "scripts/go/s3-server/main.go",
+    "scripts/go/s3-server/go.sum",
+    "core/buildx.ts",
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.prod.yaml",
+    "package.json",
+    "package-lock.json",
+];
 
-export interface RunResult { status: number | null; stdout: string; stderr: string; calls: string[] }
+export interface RunResult {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    calls: string[];
+}
 
 export class ShimWorld {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-shims-"));
@@ -40,8 +96,10 @@ export class ShimWorld {
             fs.mkdirSync(path.dirname(path.join(this.root, f)), { recursive: true });
             fs.copyFileSync(path.join(ROOT, f), path.join(this.root, f));
         }
-        for (const d of fs.readdirSync(path.join(ROOT, "scripts/go"))) fs.mkdirSync(path.join(this.root, "scripts/go", d), { recursive: true });
-        if (opts.nodeModules ?? true) { // npm ci done: node_modules newer than the lock file
+        for (const d of fs.readdirSync(path.join(ROOT, "scripts/go")))
+            fs.mkdirSync(path.join(this.root, "scripts/go", d), { recursive: true });
+        if (opts.nodeModules ?? true) {
+            // npm ci done: node_modules newer than the lock file
             fs.mkdirSync(path.join(this.root, "node_modules/@pulumi/pulumi"), { recursive: true });
             fs.writeFileSync(path.join(this.root, "node_modules/.package-lock.json"), "{}");
             const past = new Date(Date.now() - 60_000);
@@ -53,8 +111,12 @@ export class ShimWorld {
             fs.symlinkSync(real, path.join(this.bin, tool));
         }
         const shim = path.join(this.dir, "shim");
-        fs.writeFileSync(shim, `#!/bin/bash\nname=\${0##*/}\nprintf '%s\\n' "$name $*" >>"$SHIM_LOG"\n` +
-            `source "$SHIM_SCENARIO"\n"shim_\${name//-/_}" "$@"\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            shim,
+            `#!/bin/bash\nname=\${0##*/}\nprintf '%s\\n' "$name $*" >>"$SHIM_LOG"\n` +
+                `source "$SHIM_SCENARIO"\n"shim_\${name//-/_}" "$@"\n`,
+            { mode: 0o755 },
+        );
         for (const name of new Set([...scenario.matchAll(/^shim_(\w+)\(\)/gm)].map((m) => m[1].replace(/_/g, "-")))) {
             fs.symlinkSync(shim, path.join(this.bin, name));
         }
@@ -63,15 +125,25 @@ export class ShimWorld {
 
     private env(): NodeJS.ProcessEnv {
         return {
-            PATH: this.bin, HOME: this.home, PULUMI_MULTIARCH_CACHE: this.cache, LANG: "C",
-            SHIM_LOG: this.log, SHIM_SCENARIO: this.scenarioFile, SHIM_DIR: this.dir,
+            PATH: this.bin,
+            HOME: this.home,
+            PULUMI_MULTIARCH_CACHE: this.cache,
+            LANG: "C",
+            SHIM_LOG: this.log,
+            SHIM_SCENARIO: this.scenarioFile,
+            SHIM_DIR: this.dir,
         };
     }
 
     private exec(args: string[]): RunResult {
         fs.writeFileSync(this.log, "");
         const r = spawnSync("/bin/bash", args, { encoding: "utf8", env: this.env(), cwd: this.root, timeout: 20_000 });
-        return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: fs.readFileSync(this.log, "utf8").split("\n").filter(Boolean) };
+        return {
+            status: r.status,
+            stdout: r.stdout,
+            stderr: r.stderr,
+            calls: fs.readFileSync(this.log, "utf8").split("\n").filter(Boolean),
+        };
     }
 
     /** `bash scripts/bootstrap ARGS` in the copied clone. */
@@ -91,7 +163,9 @@ export class ShimWorld {
             for (const e of fs.readdirSync(d, { withFileTypes: true })) {
                 const p = path.join(d, e.name);
                 const st = fs.lstatSync(p);
-                out.push(`${path.relative(this.dir, p)} ${st.size} ${st.mtimeMs}${e.isSymbolicLink() ? ` -> ${fs.readlinkSync(p)}` : ""}`);
+                out.push(
+                    `${path.relative(this.dir, p)} ${st.size} ${st.mtimeMs}${e.isSymbolicLink() ? ` -> ${fs.readlinkSync(p)}` : ""}`,
+                );
                 if (e.isDirectory()) walk(p);
             }
         };

@@ -1,12 +1,13 @@
 // Inline-program stacks for e2e tests: the real engine through the Automation API, on the
 // project's local file backend. Each stack gets a work dir under .state/e2e (so the program
 // resolves @pulumi/pulumi from the project's node_modules).
-import * as fs from "fs";
-import * as path from "path";
-import { LocalWorkspace, PulumiFn, Stack, PulumiCommand } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
-import { ROOT, ENV } from "./env";
+import * as path from "path";
+
+import { ENV, ROOT } from "./env";
 
 export interface StackOptions {
     /** Extra environment for the CLI and the provider processes. */
@@ -37,7 +38,9 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
     const leftover = fs.existsSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${name}.json`));
     const workDir = path.join(ROOT, ".state", "e2e", name);
     fs.mkdirSync(workDir, { recursive: true });
-    const pulumiCommand = opts.pulumiRoot ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true }) : undefined;
+    const pulumiCommand = opts.pulumiRoot
+        ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true })
+        : undefined;
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: name, projectName: "pm-e2e", program },
         {
@@ -70,8 +73,15 @@ export async function failure(fn: () => Promise<unknown>): Promise<string> {
 
 /** The stack's state twice: as `pulumi stack export` prints it, and the backend's file on disk. */
 export function stateTexts(stack: Stack, project = "pm-e2e"): { exported: string; onDisk: string } {
-    const exported = execFileSync("pulumi", ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir], { encoding: "utf8", env: process.env });
-    const onDisk = fs.readFileSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stack.name}.json`), "utf8");
+    const exported = execFileSync(
+        "pulumi",
+        ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir],
+        { encoding: "utf8", env: process.env },
+    );
+    const onDisk = fs.readFileSync(
+        path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stack.name}.json`),
+        "utf8",
+    );
     return { exported, onDisk };
 }
 
@@ -83,11 +93,16 @@ export function stateTexts(stack: Stack, project = "pm-e2e"): { exported: string
 export async function committedStack(name: string, overrides: Record<string, string>): Promise<Stack> {
     // Without the salt and the secrets encrypted with it (scripts/up sets some for stack multinode):
     // the copy gets its own salt, and tests set the secrets they need.
-    const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8")
-        .replace(/^encryptionsalt:.*\n?/m, "").replace(/^ {2}\S+:\n {4}secure: .*\n?/gm, "");
+    const yaml = fs
+        .readFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), "utf8")
+        .replace(/^encryptionsalt:.*\n?/m, "")
+        .replace(/^ {2}\S+:\n {4}secure: .*\n?/gm, "");
     fs.writeFileSync(path.join(ROOT, `Pulumi.e2e-${name}.yaml`), yaml);
     clearDeadLocks("pulumi-multiarch", `e2e-${name}`);
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${name}`, workDir: ROOT }, { envVars: ENV });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: `e2e-${name}`, workDir: ROOT },
+        { envVars: ENV },
+    );
     for (const [k, v] of Object.entries(overrides)) await stack.setConfig(`pulumi-multiarch:${k}`, { value: v });
     return stack;
 }
@@ -100,6 +115,7 @@ export async function disposeCommitted(stack: Stack | undefined): Promise<void> 
 
 /** The stack's pending operations, as `<type> <resource name>` (e.g. "creating b-builder"). */
 export async function pendingOps(stack: Stack): Promise<string[]> {
-    return ((await stack.exportStack()).deployment.pending_operations ?? [])
-        .map((o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`);
+    return ((await stack.exportStack()).deployment.pending_operations ?? []).map(
+        (o: any) => `${o.type} ${String(o.resource.urn).split("::").pop()}`,
+    );
 }

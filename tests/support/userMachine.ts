@@ -3,10 +3,11 @@
 // tracked files, in a git repository of its own, so `git status` can tell what a command
 // changed), a new user's HOME, a tools cache that shares this machine's built tools (so no Go
 // build runs) but nothing else, and PATHs without a given command.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+
 import { CACHE, ROOT } from "./env";
 
 export class UserMachine {
@@ -21,7 +22,8 @@ export class UserMachine {
         fs.mkdirSync(this.home);
         fs.mkdirSync(this.cache);
         for (const shared of ["tools", "apt", "fleet", "sshd"]) {
-            if (fs.existsSync(path.join(CACHE, shared))) fs.symlinkSync(path.join(CACHE, shared), path.join(this.cache, shared));
+            if (fs.existsSync(path.join(CACHE, shared)))
+                fs.symlinkSync(path.join(CACHE, shared), path.join(this.cache, shared));
         }
         for (const e of fs.readdirSync(CACHE).filter((n) => n.startsWith("busybox-static-"))) {
             fs.symlinkSync(path.join(CACHE, e), path.join(this.cache, e));
@@ -36,15 +38,20 @@ export class UserMachine {
         if (this.clone) return this.clone;
         const dst = path.join(this.dir, "clone");
         fs.mkdirSync(dst);
-        const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
-            .split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)));
+        const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+            cwd: ROOT,
+            encoding: "utf8",
+        })
+            .split("\0")
+            .filter((f) => f && fs.existsSync(path.join(ROOT, f)));
         for (const f of files) {
             fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
             fs.cpSync(path.join(ROOT, f), path.join(dst, f), { verbatimSymlinks: true, preserveTimestamps: true });
         }
         // Hard links: cheap, and an npm run in the copy replaces files instead of writing into this clone's.
         execFileSync("cp", ["-al", path.join(ROOT, "node_modules"), path.join(dst, "node_modules")]);
-        const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dst, stdio: "pipe" });
+        const git = (...args: string[]) =>
+            execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dst, stdio: "pipe" });
         git("init", "-q");
         git("add", "-A");
         git("commit", "-qm", "the clone under test");
@@ -62,9 +69,14 @@ export class UserMachine {
             for (const d of base.split(":").filter(Boolean)) {
                 if (!fs.existsSync(d)) continue;
                 for (const name of fs.readdirSync(d)) {
-                    const target = path.join(d, name), link = path.join(bin, name);
+                    const target = path.join(d, name),
+                        link = path.join(bin, name);
                     if (without.includes(name) || fs.existsSync(link)) continue;
-                    try { if (fs.statSync(target).isFile()) fs.symlinkSync(target, link); } catch { /* a dangling link */ }
+                    try {
+                        if (fs.statSync(target).isFile()) fs.symlinkSync(target, link);
+                    } catch {
+                        /* a dangling link */
+                    }
                 }
             }
         }
@@ -74,7 +86,10 @@ export class UserMachine {
     /** Runs `bash -c script` in the copy of the clone as this new user (env: HOME, the cache, and `env`). */
     bash(script: string, env: Record<string, string> = {}, cwd = this.copyOfClone()): SpawnSyncReturns<string> {
         return spawnSync("bash", ["-c", script], {
-            cwd, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024,
+            cwd,
+            encoding: "utf8",
+            timeout: 600_000,
+            maxBuffer: 64 * 1024 * 1024,
             env: { PATH: systemPath(), HOME: this.home, PULUMI_MULTIARCH_CACHE: this.cache, LANG: "C.UTF-8", ...env },
         });
     }
@@ -86,5 +101,8 @@ export class UserMachine {
 
 /** The PATH a user's login shell has on this machine: the system's, without this project's folders. */
 export function systemPath(): string {
-    return (process.env.PATH ?? "").split(":").filter((d) => d && !d.startsWith(ROOT)).join(":");
+    return (process.env.PATH ?? "")
+        .split(":")
+        .filter((d) => d && !d.startsWith(ROOT))
+        .join(":");
 }

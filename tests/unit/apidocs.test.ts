@@ -2,10 +2,10 @@
 // every optional one states its default, and docs/api (typedoc) is generated from the
 // current comments.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { execFileSync } from "child_process";
 import * as ts from "typescript";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -20,11 +20,14 @@ function publicInterfaces(): Map<string, { name: string; optional: boolean; doc:
         if (sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
         const decl = sym.declarations?.[0];
         if (!decl || !ts.isInterfaceDeclaration(decl)) continue;
-        out.set(sym.name, decl.members.filter(ts.isPropertySignature).map((m) => ({
-            name: m.name.getText(),
-            optional: !!m.questionToken,
-            doc: ts.displayPartsToString(checker.getSymbolAtLocation(m.name)!.getDocumentationComment(checker)),
-        })));
+        out.set(
+            sym.name,
+            decl.members.filter(ts.isPropertySignature).map((m) => ({
+                name: m.name.getText(),
+                optional: !!m.questionToken,
+                doc: ts.displayPartsToString(checker.getSymbolAtLocation(m.name)!.getDocumentationComment(checker)),
+            })),
+        );
     }
     return out;
 }
@@ -38,7 +41,8 @@ describe("API documentation", () => {
         for (const [iface, props] of args) {
             for (const p of props) {
                 if (!p.doc.trim()) missing.push(`${iface}.${p.name}: no JSDoc`);
-                else if (p.optional && !/\bdefault\b/i.test(p.doc)) missing.push(`${iface}.${p.name}: JSDoc names no default`);
+                else if (p.optional && !/\bdefault\b/i.test(p.doc))
+                    missing.push(`${iface}.${p.name}: JSDoc names no default`);
             }
         }
         assert.deepStrictEqual(missing, []);
@@ -48,11 +52,22 @@ describe("API documentation", () => {
         this.timeout(60000);
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "pm-apidocs-"));
         try {
-            execFileSync(path.join(ROOT, "node_modules/.bin/typedoc"), ["--out", out, "--logLevel", "Error"], { cwd: ROOT, stdio: "pipe" });
-            const list = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".md")).sort();
+            execFileSync(path.join(ROOT, "node_modules/.bin/typedoc"), ["--out", out, "--logLevel", "Error"], {
+                cwd: ROOT,
+                stdio: "pipe",
+            });
+            const list = (dir: string): string[] =>
+                fs
+                    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+                    .filter((f) => f.endsWith(".md"))
+                    .sort();
             assert.deepStrictEqual(list(out), list(path.join(ROOT, "docs/api")));
             for (const f of list(out)) {
-                assert.strictEqual(fs.readFileSync(path.join(ROOT, "docs/api", f), "utf8"), fs.readFileSync(path.join(out, f), "utf8"), `docs/api/${f} is stale: run npm run docs`);
+                assert.strictEqual(
+                    fs.readFileSync(path.join(ROOT, "docs/api", f), "utf8"),
+                    fs.readFileSync(path.join(out, f), "utf8"),
+                    `docs/api/${f} is stale: run npm run docs`,
+                );
             }
         } finally {
             fs.rmSync(out, { recursive: true, force: true });

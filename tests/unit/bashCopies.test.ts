@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { nativePlatforms } from "../../core/binfmt";
 import { ARCHITECTURES, qemuName } from "../../core/platform";
 
@@ -23,11 +24,16 @@ function bash(script: string): string {
 }
 
 describe("bootstrap's bash copies of core/", () => {
-    const platforms = Object.entries(ARCHITECTURES).flatMap(([a, arch]) => [`linux/${a}`, ...(arch.variants ?? []).map((v) => `linux/${a}/${v}`)]);
+    const platforms = Object.entries(ARCHITECTURES).flatMap(([a, arch]) => [
+        `linux/${a}`,
+        ...(arch.variants ?? []).map((v) => `linux/${a}/${v}`),
+    ]);
 
     it("qemu_name names each platform's emulator as core/platform.ts qemuName does", () => {
         const fn = bashFunction("qemu_name");
-        const got = bash(`${fn}\nfor p in ${platforms.join(" ")} linux/mips64; do echo "$p $(qemu_name "$p" || echo none)"; done`);
+        const got = bash(
+            `${fn}\nfor p in ${platforms.join(" ")} linux/mips64; do echo "$p $(qemu_name "$p" || echo none)"; done`,
+        );
         const want = [...platforms.map((p) => `${p} ${qemuName(p)}`), "linux/mips64 none"].join("\n");
         assert.strictEqual(got, want);
     });
@@ -36,7 +42,11 @@ describe("bootstrap's bash copies of core/", () => {
         const fn = bashFunction("native_platforms");
         const machines = [...new Set(Object.values(ARCHITECTURES).map((a) => a.uname)), "mips64"];
         for (const m of machines) {
-            assert.strictEqual(bash(`uname() { echo ${m}; }\n${fn}\nnative_platforms`), nativePlatforms(m).join(" "), `uname -m = ${m}`);
+            assert.strictEqual(
+                bash(`uname() { echo ${m}; }\n${fn}\nnative_platforms`),
+                nativePlatforms(m).join(" "),
+                `uname -m = ${m}`,
+            );
         }
     });
 });

@@ -3,11 +3,31 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { median, summarize, pairedRatios, fmtSeconds, fmtRatio, fmtRatioSummary, verdict, fmtMiB } from "../../bench/lib/stats";
-import { parseCpuinfo, parseMeminfo, parseKernel, parseStatus, descendants, classify, Proc, parseLoadavg, describeLoad } from "../../bench/lib/procfs";
-import { stepDurations, stepSeconds, parseChanges, parseBashTime, buildsSince } from "../../bench/lib/parse";
+
+import { buildsSince, parseBashTime, parseChanges, stepDurations, stepSeconds } from "../../bench/lib/parse";
+import {
+    classify,
+    descendants,
+    describeLoad,
+    parseCpuinfo,
+    parseKernel,
+    parseLoadavg,
+    parseMeminfo,
+    parseStatus,
+    type Proc,
+} from "../../bench/lib/procfs";
+import { mergeResults, plainRow, ratioRow, renderResults } from "../../bench/lib/report";
+import {
+    fmtMiB,
+    fmtRatio,
+    fmtRatioSummary,
+    fmtSeconds,
+    median,
+    pairedRatios,
+    summarize,
+    verdict,
+} from "../../bench/lib/stats";
 import { treeSizes } from "../../bench/lib/tree";
-import { ratioRow, plainRow, renderResults, mergeResults } from "../../bench/lib/report";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", "bench", name), "utf8");
 
@@ -55,14 +75,20 @@ describe("bench /proc parsers", () => {
     });
 
     it("reads the 1-minute load average and summarizes the samples of a case", () => {
-        assert.strictEqual(parseLoadavg(fixture("proc-loadavg.txt")), Number(fixture("proc-loadavg.txt").split(" ")[0]));
+        assert.strictEqual(
+            parseLoadavg(fixture("proc-loadavg.txt")),
+            Number(fixture("proc-loadavg.txt").split(" ")[0]),
+        );
         assert.throws(() => parseLoadavg(""), /loadavg/);
         assert.strictEqual(describeLoad([3, 1.5, 9, 2]), "median 2.5 (1.5–9.0), 4 samples");
         assert.strictEqual(describeLoad([]), "not sampled");
     });
 
     it("reads MemTotal and the kernel release", () => {
-        assert.strictEqual(parseMeminfo(fixture("proc-meminfo.txt")), Number(/MemTotal:\s+(\d+)/.exec(fixture("proc-meminfo.txt"))![1]));
+        assert.strictEqual(
+            parseMeminfo(fixture("proc-meminfo.txt")),
+            Number(/MemTotal:\s+(\d+)/.exec(fixture("proc-meminfo.txt"))![1]),
+        );
         assert.throws(() => parseMeminfo("MemFree: 1 kB\n"), /MemTotal/);
         assert.strictEqual(parseKernel(fixture("proc-version.txt")), fixture("proc-version.txt").split(" ")[2]);
     });
@@ -76,19 +102,43 @@ describe("bench /proc parsers", () => {
     });
 
     it("walks a process tree and tells the parts of a pulumi up apart", () => {
-        const p = (pid: number, ppid: number, name: string, cmdline: string): Proc => ({ pid, ppid, name, cmdline, rssKiB: pid });
+        const p = (pid: number, ppid: number, name: string, cmdline: string): Proc => ({
+            pid,
+            ppid,
+            name,
+            cmdline,
+            rssKiB: pid,
+        });
         const procs = [
             p(10, 1, "pulumi", "pulumi up --yes --skip-preview --stack side"),
-            p(11, 10, "pulumi-language", "/root/.cache/pulumi-multiarch/tools/pulumi-3.248.0/pulumi-language-nodejs 127.0.0.1:1"),
+            p(
+                11,
+                10,
+                "pulumi-language",
+                "/root/.cache/pulumi-multiarch/tools/pulumi-3.248.0/pulumi-language-nodejs 127.0.0.1:1",
+            ),
             p(12, 11, "node", "/usr/bin/node /work/node_modules/@pulumi/pulumi/cmd/run --monitor 127.0.0.1:2 ."),
             p(13, 10, "pulumi-resource", "/bin/sh pulumi-resource-pulumi-nodejs 127.0.0.1:3"),
             p(14, 13, "node", "node /work/node_modules/@pulumi/pulumi/cmd/dynamic-provider 127.0.0.1:3"),
             p(15, 14, "docker", "docker buildx build --builder bench-side ."),
             p(20, 1, "node", "node unrelated.js"),
         ];
-        assert.deepStrictEqual(descendants(procs, 10).map((x) => x.pid).sort(), [10, 11, 12, 13, 14, 15]);
-        assert.deepStrictEqual(descendants(procs, 10).sort((a, b) => a.pid - b.pid).map(classify), ["engine", "program", "program", "provider", "provider", "tool"]);
-        assert.strictEqual(classify(p(30, 10, "pulumi-resource", "pulumi-resource-docker-build 127.0.0.1:4")), "provider");
+        assert.deepStrictEqual(
+            descendants(procs, 10)
+                .map((x) => x.pid)
+                .sort(),
+            [10, 11, 12, 13, 14, 15],
+        );
+        assert.deepStrictEqual(
+            descendants(procs, 10)
+                .sort((a, b) => a.pid - b.pid)
+                .map(classify),
+            ["engine", "program", "program", "provider", "provider", "tool"],
+        );
+        assert.strictEqual(
+            classify(p(30, 10, "pulumi-resource", "pulumi-resource-docker-build 127.0.0.1:4")),
+            "provider",
+        );
     });
 });
 
@@ -96,10 +146,16 @@ describe("bench tool-output parsers", () => {
     it("times buildx steps from plain progress (the cross-compile step of the app)", () => {
         const text = fixture("buildx-progress-cross.txt");
         const steps = stepDurations(text);
-        assert.ok(steps.some((s) => /^\[linux\/amd64 build 4\/4\] RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build/.test(s.name)));
+        assert.ok(
+            steps.some((s) =>
+                /^\[linux\/amd64 build 4\/4\] RUN CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build/.test(s.name),
+            ),
+        );
         assert.strictEqual(stepSeconds(text, /^\[linux\/amd64->arm64 build \d+\/\d+\] RUN /), 0.4);
         assert.strictEqual(stepSeconds(text, /no such step/), undefined);
-        assert.deepStrictEqual(stepDurations("#3 [a 1/1] RUN x\n#3 CACHED\n#4 [b 1/1] RUN y\n#4 DONE 1.5s\n"), [{ name: "[b 1/1] RUN y", seconds: 1.5 }]);
+        assert.deepStrictEqual(stepDurations("#3 [a 1/1] RUN x\n#3 CACHED\n#4 [b 1/1] RUN y\n#4 DONE 1.5s\n"), [
+            { name: "[b 1/1] RUN y", seconds: 1.5 },
+        ]);
     });
 
     it("reads the change counts of a pulumi up", () => {
@@ -108,7 +164,7 @@ describe("bench tool-output parsers", () => {
         assert.deepStrictEqual(parseChanges("no summary"), {});
     });
 
-    it("reads bash's time output (TIMEFORMAT=\"%R %U %S\")", () => {
+    it('reads bash\'s time output (TIMEFORMAT="%R %U %S")', () => {
         assert.deepStrictEqual(parseBashTime("some warning\n0.812 0.50 0.21\n"), { seconds: 0.812, cpuSeconds: 0.71 });
         assert.throws(() => parseBashTime("nothing"), /no timing/);
     });
@@ -118,7 +174,10 @@ describe("bench hashing tree and results", () => {
     it("sizes 20,000 files to exactly 200 MB, deterministically, with a wide spread", () => {
         const a = treeSizes(20_000, 200_000_000);
         assert.strictEqual(a.length, 20_000);
-        assert.strictEqual(a.reduce((x, y) => x + y, 0), 200_000_000);
+        assert.strictEqual(
+            a.reduce((x, y) => x + y, 0),
+            200_000_000,
+        );
         assert.deepStrictEqual(treeSizes(20_000, 200_000_000), a);
         assert.ok(Math.max(...a) / Math.min(...a) > 1000);
     });
@@ -128,8 +187,25 @@ describe("bench hashing tree and results", () => {
         assert.strictEqual(row.ratio, "2.00x (1.50x–2.00x)");
         assert.strictEqual(row.verdict, "missed");
         assert.strictEqual(row.target, "≤ 1.50x");
-        const md = renderResults({ date: "d", machine: ["2 cores"], versions: ["pulumi v3.248.0"], runs: 3, totalSeconds: 600, notCounted: ["peer build"] },
-            [{ id: "1", title: "No-op", rows: [row, plainRow("builds", "0 in 3 ups", "", "0", true)], notes: ["a note"], seconds: 60 }]);
+        const md = renderResults(
+            {
+                date: "d",
+                machine: ["2 cores"],
+                versions: ["pulumi v3.248.0"],
+                runs: 3,
+                totalSeconds: 600,
+                notCounted: ["peer build"],
+            },
+            [
+                {
+                    id: "1",
+                    title: "No-op",
+                    rows: [row, plainRow("builds", "0 in 3 ups", "", "0", true)],
+                    notes: ["a note"],
+                    seconds: 60,
+                },
+            ],
+        );
         assert.match(md, /^\| 1 \| no-op up vs empty \| 2\.00x \(1\.50x–2\.00x\) \| ≤ 1\.50x \| \*\*missed\*\* \|$/m);
         assert.match(md, /^\| 1 \| builds \| 0 in 3 ups \| 0 \| met \|$/m);
         assert.match(md, /^\| no-op up vs empty \| 4\.00 s \(3\.00 s–6\.00 s\) \| 2\.00 s \(2\.00 s–3\.00 s\) \|/m);
@@ -137,13 +213,32 @@ describe("bench hashing tree and results", () => {
     });
 
     it("merges a case run alone into the results: its Targets rows and section replaced or added, the others' kept", () => {
-        const meta = { date: "d1", machine: ["2 cores"], versions: ["pulumi v3.248.0"], runs: 5, totalSeconds: 600, notCounted: [] };
-        const one = (id: string, v: string) => ({ id, title: `Case ${id}`, rows: [plainRow(`figure ${id}`, v, "", "0", true)], notes: [`note ${id}`], seconds: 6 });
+        const meta = {
+            date: "d1",
+            machine: ["2 cores"],
+            versions: ["pulumi v3.248.0"],
+            runs: 5,
+            totalSeconds: 600,
+            notCounted: [],
+        };
+        const one = (id: string, v: string) => ({
+            id,
+            title: `Case ${id}`,
+            rows: [plainRow(`figure ${id}`, v, "", "0", true)],
+            notes: [`note ${id}`],
+            seconds: 6,
+        });
         const md = renderResults(meta, [one("1", "a"), one("2", "b")]);
         const merged = mergeResults(md, { ...meta, date: "d2" }, [one("2", "c"), one("9", "z")]);
-        assert.match(merged, /^\| 1 \| figure 1 \| a \| 0 \| met \|\n\| 2 \| figure 2 \| c \| 0 \| met \|\n\| 9 \| figure 9 \| z \| 0 \| met \|\n\n## 1\. Case 1/m);
+        assert.match(
+            merged,
+            /^\| 1 \| figure 1 \| a \| 0 \| met \|\n\| 2 \| figure 2 \| c \| 0 \| met \|\n\| 9 \| figure 9 \| z \| 0 \| met \|\n\n## 1\. Case 1/m,
+        );
         assert.doesNotMatch(merged, /\| b \|/);
-        assert.match(merged, /## 2\. Case 2\n\nMeasured alone on d2 \(5 rounds\), on 2 cores; pulumi v3\.248\.0\.\n[^]*note 2[^]*\n## 9\. Case 9\n[^]*note 9[^]*\n## Bench run/);
+        assert.match(
+            merged,
+            /## 2\. Case 2\n\nMeasured alone on d2 \(5 rounds\), on 2 cores; pulumi v3\.248\.0\.\n[^]*note 2[^]*\n## 9\. Case 9\n[^]*note 9[^]*\n## Bench run/,
+        );
         assert.strictEqual(merged.match(/## 2\. /g)!.length, 1);
     });
 });

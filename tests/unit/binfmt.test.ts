@@ -1,14 +1,33 @@
 // binfmt facts, dumps and preflight checks: pure functions on output captured from this host.
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import * as os from "os";
 import { execFileSync } from "child_process";
-import { parseFacts, parseHandlerDump, preflight, kernelAtLeast, nativePlatforms, handlerName, PreflightInput, HostFacts, factsScript, localFacts, localHandlerDump, DUMP_HANDLERS } from "../../core/binfmt";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+import {
+    DUMP_HANDLERS,
+    factsScript,
+    handlerName,
+    type HostFacts,
+    kernelAtLeast,
+    localFacts,
+    localHandlerDump,
+    nativePlatforms,
+    parseFacts,
+    parseHandlerDump,
+    preflight,
+    type PreflightInput,
+} from "../../core/binfmt";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 const local = parseFacts(fixture("binfmt-facts-local.txt"));
-const base: PreflightInput = { platforms: ["linux/arm64", "linux/riscv64"], flags: "F", method: "host", definitionsDir: "/usr/share/binfmts" };
+const base: PreflightInput = {
+    platforms: ["linux/arm64", "linux/riscv64"],
+    flags: "F",
+    method: "host",
+    definitionsDir: "/usr/share/binfmts",
+};
 
 describe("binfmt host facts", () => {
     it("reads uid, kernel, machine, mount, docker, definitions and interpreters", () => {
@@ -18,7 +37,10 @@ describe("binfmt host facts", () => {
         assert.strictEqual(local.mounted, true);
         assert.strictEqual(local.docker, false); // only checked for method "container"
         assert.deepStrictEqual(Object.keys(local.definitions).sort(), ["qemu-aarch64", "qemu-riscv64"]);
-        assert.deepStrictEqual(local.interpreters, ["/usr/libexec/qemu-binfmt/aarch64-binfmt-P", "/usr/libexec/qemu-binfmt/riscv64-binfmt-P"]);
+        assert.deepStrictEqual(local.interpreters, [
+            "/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+            "/usr/libexec/qemu-binfmt/riscv64-binfmt-P",
+        ]);
     });
 
     it("parses a dump of every qemu-* handler", () => {
@@ -48,12 +70,16 @@ describe("binfmt host facts", () => {
 });
 
 describe("binfmt preflight", () => {
-    const reasons = (facts: HostFacts, input: PreflightInput = base) => preflight(facts, input, "testhost").map((e) => `${e.property}: ${e.reason}`);
+    const reasons = (facts: HostFacts, input: PreflightInput = base) =>
+        preflight(facts, input, "testhost").map((e) => `${e.property}: ${e.reason}`);
 
     it("passes on this host as it is", () => assert.deepStrictEqual(reasons(local), []));
 
     it("binfmt_misc not mounted: says how to mount it", () => {
-        assert.match(reasons({ ...local, mounted: false })[0], /^host: binfmt_misc is not mounted on testhost: run `mount -t binfmt_misc/);
+        assert.match(
+            reasons({ ...local, mounted: false })[0],
+            /^host: binfmt_misc is not mounted on testhost: run `mount -t binfmt_misc/,
+        );
     });
 
     it("flag F on a kernel older than 4.8: says to upgrade (old CentOS) or drop F", () => {
@@ -68,7 +94,9 @@ describe("binfmt preflight", () => {
 
     it("interpreter missing: says to reinstall qemu-user-static", () => {
         const r = reasons({ ...local, interpreters: [local.interpreters[1]] });
-        assert.deepStrictEqual(r, ["platforms: interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P for linux/arm64 is missing on testhost: reinstall qemu-user-static (apt-get install --reinstall qemu-user-static)"]);
+        assert.deepStrictEqual(r, [
+            "platforms: interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P for linux/arm64 is missing on testhost: reinstall qemu-user-static (apt-get install --reinstall qemu-user-static)",
+        ]);
     });
 
     it("no definition: says to install qemu-user-static", () => {
@@ -85,7 +113,10 @@ describe("binfmt preflight", () => {
     });
 
     it("never asks for native platforms", () => {
-        assert.deepStrictEqual(reasons({ ...local, definitions: {} }, { ...base, platforms: ["linux/amd64", "linux/386"] }), []);
+        assert.deepStrictEqual(
+            reasons({ ...local, definitions: {} }, { ...base, platforms: ["linux/amd64", "linux/386"] }),
+            [],
+        );
     });
 
     it("method container: needs docker and a pinned image unless opted out", () => {
@@ -106,14 +137,23 @@ describe("binfmt reads of this machine without a shell", () => {
     it("gathers the same facts as the script, for handlers with and without a definition", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "binfmts-"));
         try {
-            fs.writeFileSync(path.join(dir, "qemu-aarch64"), "package qemu-user-static\ninterpreter /bin/sh\nmagic \\x7fELF\n");
-            fs.writeFileSync(path.join(dir, "qemu-riscv64"), "package qemu-user-static\ninterpreter /nonexistent/qemu-riscv64\n");
+            fs.writeFileSync(
+                path.join(dir, "qemu-aarch64"),
+                "package qemu-user-static\ninterpreter /bin/sh\nmagic \\x7fELF\n",
+            );
+            fs.writeFileSync(
+                path.join(dir, "qemu-riscv64"),
+                "package qemu-user-static\ninterpreter /nonexistent/qemu-riscv64\n",
+            );
             fs.mkdirSync(path.join(dir, "qemu-arm"));
             const names = ["qemu-aarch64", "qemu-riscv64", "qemu-arm", "qemu-s390x"];
             const script = sh(factsScript(dir, names));
             assert.strictEqual(localFacts(dir, names), script);
             const facts = parseFacts(script);
-            assert.deepStrictEqual([Object.keys(facts.definitions).sort(), facts.interpreters], [["qemu-aarch64", "qemu-riscv64"], ["/bin/sh"]]);
+            assert.deepStrictEqual(
+                [Object.keys(facts.definitions).sort(), facts.interpreters],
+                [["qemu-aarch64", "qemu-riscv64"], ["/bin/sh"]],
+            );
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+
 import { ShimWorld } from "../support/shimWorld";
 // Not ../support/env: it sets the e2e environment on import, which unit tests must not inherit.
 const ROOT = path.join(__dirname, "..", "..");
@@ -73,7 +74,12 @@ describe("scripts/bootstrap on a machine of shims", function () {
         const r = world.bootstrap("--plan");
         assert.strictEqual(r.status, 0, r.stderr);
         assert.deepStrictEqual(world.snapshot(), before);
-        for (const c of r.calls) assert.match(c, /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/, `--plan ran ${c}`);
+        for (const c of r.calls)
+            assert.match(
+                c,
+                /^(go env GOVERSION|node --version|apt-get -s install --no-install-recommends .*)$/,
+                `--plan ran ${c}`,
+            );
         const plan = r.stdout;
         for (const want of [
             /install +docker\.io .*openssh-server .*shellcheck apache2-utils pass gnupg python3-venv openssl curl jq \(apt-get -s: 13 new packages, none removed; /,
@@ -89,7 +95,8 @@ describe("scripts/bootstrap on a machine of shims", function () {
             /push +fixtures\/busybox fixtures\/golang fixtures\/binfmt to 127\.0\.0\.1:5000/,
             /start +sshd on 127\.0\.0\.1:2222/,
             /That was the plan only \(--plan\): nothing was changed\./,
-        ]) assert.match(plan, want);
+        ])
+            assert.match(plan, want);
         assert.doesNotMatch(plan, /add-architecture|busybox-static \[/);
     });
 
@@ -106,22 +113,43 @@ describe("scripts/bootstrap on a machine of shims", function () {
         world = new ShimWorld(`${HOST}${APT}${ENGINE}shim_jq() { /usr/bin/jq "$@"; }\n`);
         const before = world.bootstrap("--stack", "prod", "--plan");
         assert.strictEqual(before.status, 1, before.stdout);
-        assert.match(before.stdout, /BLOCKED +stack prod promotes what stack dev built and verified, and stack dev has not been up in this clone \(no ref output in \.state\/pulumi\/\.pulumi\/stacks\/pulumi-multiarch\/dev\.json\): run `npm run up` first, then `STACK=prod npm run up`/);
+        assert.match(
+            before.stdout,
+            /BLOCKED +stack prod promotes what stack dev built and verified, and stack dev has not been up in this clone \(no ref output in \.state\/pulumi\/\.pulumi\/stacks\/pulumi-multiarch\/dev\.json\): run `npm run up` first, then `STACK=prod npm run up`/,
+        );
         const state = path.join(world.root, ".state/pulumi/.pulumi/stacks/pulumi-multiarch");
         fs.mkdirSync(state, { recursive: true });
         const ref = `127.0.0.1:5000/hello@sha256:${"a".repeat(64)}`;
-        fs.writeFileSync(path.join(state, "dev.json"), JSON.stringify({ checkpoint: { latest: { resources: [{ type: "pulumi:pulumi:Stack", outputs: { ref } }] } } }));
+        fs.writeFileSync(
+            path.join(state, "dev.json"),
+            JSON.stringify({
+                checkpoint: { latest: { resources: [{ type: "pulumi:pulumi:Stack", outputs: { ref } }] } },
+            }),
+        );
         const after = world.bootstrap("--stack", "prod", "--plan");
         assert.strictEqual(after.status, 0, after.stdout + after.stderr);
-        assert.match(after.stdout, new RegExp(`uses +stack dev's verified image ${ref.replace(/[.]/g, "\\.")} \\(its ref output: stack prod copies it by digest and builds nothing\\)`));
-        assert.match(after.stdout, /then pulumi up \(stack prod\) does this[^]*copy +stack dev's image by digest to 127\.0\.0\.1:5003\/prod\/hello:1\.0/);
+        assert.match(
+            after.stdout,
+            new RegExp(
+                `uses +stack dev's verified image ${ref.replace(/[.]/g, "\\.")} \\(its ref output: stack prod copies it by digest and builds nothing\\)`,
+            ),
+        );
+        assert.match(
+            after.stdout,
+            /then pulumi up \(stack prod\) does this[^]*copy +stack dev's image by digest to 127\.0\.0\.1:5003\/prod\/hello:1\.0/,
+        );
         assert.doesNotMatch(after.stdout, /binfmt handler|buildx builder pulumi-multiarch-prod-builder/);
     });
 
     it("a BuildKit image of an older recipe (without git, for Git contexts) is built again", () => {
-        world = new ShimWorld(HOST + APT + ENGINE.replace(`image) echo ${RECIPE} ;;`, "image) echo '<no value>' ;;") + "BUILDX=v0.38.2\n");
+        world = new ShimWorld(
+            HOST + APT + ENGINE.replace(`image) echo ${RECIPE} ;;`, "image) echo '<no value>' ;;") + "BUILDX=v0.38.2\n",
+        );
         const plan = world.bootstrap("--plan");
-        assert.match(plan.stdout, /build +image pulumi-multiarch\/buildkit:v0\.34\.2 in the Docker engine \(FROM scratch: buildkitd, buildctl, the host's runc and git, Debian's busybox-static\)/);
+        assert.match(
+            plan.stdout,
+            /build +image pulumi-multiarch\/buildkit:v0\.34\.2 in the Docker engine \(FROM scratch: buildkitd, buildctl, the host's runc and git, Debian's busybox-static\)/,
+        );
         world = new ShimWorld(HOST + APT + ENGINE + "BUILDX=v0.38.2\n");
         assert.doesNotMatch(world.bootstrap("--plan").stdout, /build +image pulumi-multiarch\/buildkit/);
     });
@@ -134,54 +162,91 @@ describe("scripts/bootstrap on a machine of shims", function () {
         const r = world.step("apt_packages");
         assert.strictEqual(r.status, 0, r.stderr);
         const apt = aptCalls(r.calls);
-        assert.deepStrictEqual(apt.map((c) => c.split(" ").slice(0, 3).join(" ")),
-            ["apt-get update -qq", "apt-get -s install", "apt-get install -y"], "update, simulate, install");
-        assert.match(apt[2], /--no-remove docker-registry openssh-server openssh-client shellcheck apache2-utils pass gnupg python3-venv openssl curl jq$/);
+        assert.deepStrictEqual(
+            apt.map((c) => c.split(" ").slice(0, 3).join(" ")),
+            ["apt-get update -qq", "apt-get -s install", "apt-get install -y"],
+            "update, simulate, install",
+        );
+        assert.match(
+            apt[2],
+            /--no-remove docker-registry openssh-server openssh-client shellcheck apache2-utils pass gnupg python3-venv openssl curl jq$/,
+        );
         const planned = /^ +install +(.*) \(apt-get -s:/m.exec(plan.stdout)![1].split(" ");
         const engine = ["docker.io", "docker-ce", "docker-ce-cli", "containerd", "containerd.io", "runc"];
         for (const c of [...apt, planned.join(" ")]) assert.ok(!c.split(" ").some((w) => engine.includes(w)), c);
     });
 
     it("an apt-get -s plan that removes a package stops the run before any change, naming the conflict", () => {
-        world = new ShimWorld(HOST + `
+        world = new ShimWorld(
+            HOST +
+                `
 shim_docker() { return 1; }   # a CLI whose engine does not answer, and no dockerd
 shim_apt_get() {
   [ "$1" = -s ] || return 0
   echo "Remv docker-ce [5:27.3.1-1~debian.12~bookworm]"; echo "Remv containerd.io [1.7.22-1]"
   echo "Inst containerd (1.6.20~ds1-1+deb12u3 Debian:12/stable [amd64])"; echo "Inst docker.io (20.10.24 Debian:12/stable [amd64])"
-}`);
+}`,
+        );
         const before = world.snapshot();
         const r = world.bootstrap();
         assert.notStrictEqual(r.status, 0);
-        assert.match(r.stdout, /BLOCKED +installing docker\.io .* would remove docker-ce containerd\.io \(apt-get -s install/);
+        assert.match(
+            r.stdout,
+            /BLOCKED +installing docker\.io .* would remove docker-ce containerd\.io \(apt-get -s install/,
+        );
         assert.match(r.stdout, /docker\.io: no Docker engine answers \(docker info\) and there is no dockerd to start/);
         assert.match(r.stderr, /1 problem\(s\) above \(BLOCKED\) must be fixed first; nothing was changed/);
-        assert.deepStrictEqual(aptCalls(r.calls).filter((c) => !c.startsWith("apt-get -s ")), [], "only simulations");
+        assert.deepStrictEqual(
+            aptCalls(r.calls).filter((c) => !c.startsWith("apt-get -s ")),
+            [],
+            "only simulations",
+        );
         assert.deepStrictEqual(world.snapshot(), before);
     });
 
     it("the run pass simulates again after apt-get update, and a removal found then stops it before installing", () => {
-        world = new ShimWorld(HOST + ENGINE + `
+        world = new ShimWorld(
+            HOST +
+                ENGINE +
+                `
 shim_apt_get() {
   case "$1" in
     update) touch "$SHIM_DIR/updated" ;;
     -s) [ -e "$SHIM_DIR/updated" ] && echo "Remv qemu-user-binfmt [1:7.2]"; echo "Inst $4 (1.0 Debian:12/stable [amd64])" ;;
   esac
-}`);
+}`,
+        );
         const r = world.step("apt_packages");
         assert.strictEqual(r.status, 1);
         assert.match(r.stderr, /error: installing .* would remove qemu-user-binfmt/);
-        assert.deepStrictEqual(aptCalls(r.calls).map((c) => c.split(" ")[1]), ["update", "-s"]);
+        assert.deepStrictEqual(
+            aptCalls(r.calls).map((c) => c.split(" ")[1]),
+            ["update", "-s"],
+        );
     });
 
     it("privileged containers failing on an engine it did not start: stops, saying what to add to that daemon.json", () => {
         world = new ShimWorld(HOST + APT + ENGINE.replace("info | run)", "info)") + "BUILDX=v0.38.2\n");
         const r = world.bootstrap("--plan");
         assert.strictEqual(r.status, 1);
-        assert.match(r.stdout, /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start/);
-        assert.match(r.stdout, /which this project did not start: add caps-runc \(\S+\/tools\/caps-runc-1\/caps-runc\) to its daemon\.json/);
-        assert.match(r.stdout, /"default-runtime": "caps-runc"\) and restart it; bootstrap does not edit a daemon\.json it does not own/);
-        assert.ok(!r.calls.some((c) => /^docker (run (?!--rm --privileged --network none)|build|create|rm|stop|start)\b/.test(c)), r.calls.join("\n"));
+        assert.match(
+            r.stdout,
+            /privileged containers\n +BLOCKED +privileged containers fail on this Docker engine, which this project did not start/,
+        );
+        assert.match(
+            r.stdout,
+            /which this project did not start: add caps-runc \(\S+\/tools\/caps-runc-1\/caps-runc\) to its daemon\.json/,
+        );
+        assert.match(
+            r.stdout,
+            /"default-runtime": "caps-runc"\) and restart it; bootstrap does not edit a daemon\.json it does not own/,
+        );
+        assert.ok(
+            !r.calls.some((c) =>
+                /^docker (run (?!--rm --privileged --network none)|build|create|rm|stop|start)\b/.test(c),
+            ),
+            r.calls.join("\n"),
+        );
     });
 
     it("a buildx at or above the library's minimum is used as it is: nothing built or linked", () => {
@@ -195,19 +260,26 @@ shim_apt_get() {
     });
 
     it("an older buildx is replaced for this user by the pinned build, and kept aside", () => {
-        world = new ShimWorld(HOST + ENGINE.replace(/buildx\) .*/, 'buildx) "$HOME/.docker/cli-plugins/docker-buildx" "${@:2}" ;;') + `
+        world = new ShimWorld(
+            HOST +
+                ENGINE.replace(/buildx\) .*/, 'buildx) "$HOME/.docker/cli-plugins/docker-buildx" "${@:2}" ;;') +
+                `
 shim_go() {
   [ "$1" = build ] || { echo go1.26.8; return; }
   while [ "$1" != -o ]; do shift; done
   printf '#!/bin/bash\\necho github.com/docker/buildx v0.38.2 built\\n' >"$2"; chmod +x "$2"
-}`);
+}`,
+        );
         const plugin = path.join(world.home, ".docker/cli-plugins/docker-buildx");
         const old = "#!/bin/bash\necho github.com/docker/buildx v0.12.1 old\n";
         fs.mkdirSync(path.dirname(plugin), { recursive: true });
         fs.writeFileSync(plugin, old, { mode: 0o755 });
         const r = world.step("buildx_plugin");
         assert.strictEqual(r.status, 0, r.stderr);
-        assert.match(r.stderr, /docker buildx 0\.12\.1 \(\S+\) is older than 0\.13\.0; the old plugin is moved to \S+\/displaced\/docker-buildx-0\.12\.1-/);
+        assert.match(
+            r.stderr,
+            /docker buildx 0\.12\.1 \(\S+\) is older than 0\.13\.0; the old plugin is moved to \S+\/displaced\/docker-buildx-0\.12\.1-/,
+        );
         assert.strictEqual(fs.readlinkSync(plugin), path.join(world.cache, "tools/docker-buildx-0.38.2/docker-buildx"));
         const kept = fs.readdirSync(path.join(world.cache, "displaced"));
         assert.strictEqual(kept.length, 1);
@@ -220,19 +292,31 @@ describe("scripts/bootstrap names every failure", function () {
     afterEach(() => world?.remove());
 
     it("a docker CLI without the buildx plugin (docker 28 exits 1): the pinned buildx is built and linked, in the plan and the run", () => {
-        world = new ShimWorld(HOST + ENGINE.replace(/buildx\) .*/, 'buildx) if [ -x "$HOME/.docker/cli-plugins/docker-buildx" ]; then "$HOME/.docker/cli-plugins/docker-buildx" "${@:2}"; else buildx_shim "$@"; fi ;;') + `
+        world = new ShimWorld(
+            HOST +
+                ENGINE.replace(
+                    /buildx\) .*/,
+                    'buildx) if [ -x "$HOME/.docker/cli-plugins/docker-buildx" ]; then "$HOME/.docker/cli-plugins/docker-buildx" "${@:2}"; else buildx_shim "$@"; fi ;;',
+                ) +
+                `
 shim_go() {
   [ "$1" = build ] || { echo go1.26.8; return; }
   while [ "$1" != -o ]; do shift; done
   printf '#!/bin/bash\\necho github.com/docker/buildx v0.38.2 built\\n' >"$2"; chmod +x "$2"
-}`);
+}`,
+        );
         const plan = world.bootstrap("--plan");
         assert.strictEqual(plan.status, 0, plan.stderr);
-        assert.match(plan.stdout, /docker buildx\n +build +docker-buildx 0\.38\.2 .*\n +install +\S+\/docker-buildx -> buildx 0\.38\.2 \(no docker buildx\) \[system\]/);
+        assert.match(
+            plan.stdout,
+            /docker buildx\n +build +docker-buildx 0\.38\.2 .*\n +install +\S+\/docker-buildx -> buildx 0\.38\.2 \(no docker buildx\) \[system\]/,
+        );
         const r = world.step("buildx_plugin");
         assert.strictEqual(r.status, 0, r.stderr);
-        assert.strictEqual(fs.readlinkSync(path.join(world.home, ".docker/cli-plugins/docker-buildx")),
-            path.join(world.cache, "tools/docker-buildx-0.38.2/docker-buildx"));
+        assert.strictEqual(
+            fs.readlinkSync(path.join(world.home, ".docker/cli-plugins/docker-buildx")),
+            path.join(world.cache, "tools/docker-buildx-0.38.2/docker-buildx"),
+        );
     });
 
     it("a failing command in a step stops it with the step, file, line, command and the fix; a caller adds 'from' lines", () => {
@@ -241,7 +325,10 @@ shim_go() {
 PLAN=0; fix "start the thing"; step "a probe" probe; echo "after the step"`);
         assert.strictEqual(r.status, 1);
         assert.doesNotMatch(r.stdout, /went on|after the step/);
-        assert.match(r.stderr, /^error: a probe: `cat` \(the end of a pipeline whose exit statuses are 1 0\) failed with exit status 1 \(\S+:\d+, in probe\)$/m);
+        assert.match(
+            r.stderr,
+            /^error: a probe: `cat` \(the end of a pipeline whose exit statuses are 1 0\) failed with exit status 1 \(\S+:\d+, in probe\)$/m,
+        );
         assert.match(r.stderr, /^ {2}from \S+:\d+ \(probe\), `v=\$\(false \| cat\)`$/m);
         assert.match(r.stderr, /^ {2}fix: run again as bash -x/m, "step clears the previous step's fix");
     });
@@ -252,7 +339,10 @@ PLAN=0; fix "start the thing"; step "a probe" probe; echo "after the step"`);
 PLAN=1; step "a probe" probe; echo "planned past it"`);
         assert.strictEqual(r.status, 3);
         assert.doesNotMatch(r.stdout, /planned past it|uses/);
-        assert.match(r.stderr, /broken\nerror: a probe: `bash -c 'echo broken >&2; exit 3'` failed with exit status 3 \(\S+:\d+, in probe\)/);
+        assert.match(
+            r.stderr,
+            /broken\nerror: a probe: `bash -c 'echo broken >&2; exit 3'` failed with exit status 3 \(\S+:\d+, in probe\)/,
+        );
     });
 
     it("a command substitution that fails inside reports there first, then where its output was used", () => {
@@ -261,7 +351,10 @@ PLAN=1; step "a probe" probe; echo "planned past it"`);
 outer() { local x; x=$(inner); echo "outer got $x"; }
 PLAN=0; STEP_NAME=s; outer`);
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /error: s: `cat \/nonexistent` failed with exit status 1 \(\S+:\d+, in inner\)\n {2}fix: do the inner fix\n {2}from \S+:\d+ \(outer\), `x=\$\(inner\)`/);
+        assert.match(
+            r.stderr,
+            /error: s: `cat \/nonexistent` failed with exit status 1 \(\S+:\d+, in inner\)\n {2}fix: do the inner fix\n {2}from \S+:\d+ \(outer\), `x=\$\(inner\)`/,
+        );
         assert.strictEqual(r.stderr.match(/^error:/gm)?.length, 1, r.stderr);
     });
 
@@ -270,11 +363,18 @@ PLAN=0; STEP_NAME=s; outer`);
         try {
             const prog = path.join(dir, "runc");
             fs.writeFileSync(prog, elf.exitProgram("amd64"), { mode: 0o755 });
-            const r = require("child_process").spawnSync("bash", ["-c", `source scripts/bootstrap && libraries_of ${prog} && echo "none: ok"`],
-                { cwd: ROOT, encoding: "utf8" });
+            const r = require("child_process").spawnSync(
+                "bash",
+                ["-c", `source scripts/bootstrap && libraries_of ${prog} && echo "none: ok"`],
+                { cwd: ROOT, encoding: "utf8" },
+            );
             assert.strictEqual(r.status, 0, r.stderr);
             assert.strictEqual(r.stdout, "none: ok\n");
-            const dynamic = require("child_process").spawnSync("bash", ["-c", "source scripts/bootstrap && libraries_of /bin/ls"], { cwd: ROOT, encoding: "utf8" });
+            const dynamic = require("child_process").spawnSync(
+                "bash",
+                ["-c", "source scripts/bootstrap && libraries_of /bin/ls"],
+                { cwd: ROOT, encoding: "utf8" },
+            );
             assert.match(dynamic.stdout, /^\/lib.*libc\.so\.6$/m);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -292,7 +392,10 @@ describe("scripts/bootstrap's plan", function () {
 PLAN=1; step "a step of someone else" mark; echo "planned=$PLANNED"; [ ! -e "$SHIM_DIR/made" ] && echo "plan: untouched"
 PLAN=0; step "a step of someone else" mark; [ -e "$SHIM_DIR/made" ] && echo "run: made"`);
         assert.strictEqual(r.status, 0, r.stderr);
-        assert.match(r.stdout, /a step of someone else\n +run +this step in the real run: it does not list what it changes/);
+        assert.match(
+            r.stdout,
+            /a step of someone else\n +run +this step in the real run: it does not list what it changes/,
+        );
         assert.match(r.stdout, /planned=1\nplan: untouched\n/);
         assert.match(r.stdout, /run: made/);
     });
@@ -301,9 +404,19 @@ PLAN=0; step "a step of someone else" mark; [ -e "$SHIM_DIR/made" ] && echo "run
 describe("scripts/binfmt-proofs.txt", () => {
     it("holds core/elf.ts's proof programs, which bootstrap runs to tell a working QEMU handler", () => {
         const text = fs.readFileSync(path.join(ROOT, "scripts/binfmt-proofs.txt"), "utf8");
-        const programs = Object.fromEntries(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" ")));
+        const programs = Object.fromEntries(
+            text
+                .split("\n")
+                .filter((l) => l && !l.startsWith("#"))
+                .map((l) => l.split(" ")),
+        );
         const archs = ["amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"].filter(elf.canProve);
         assert.deepStrictEqual(Object.keys(programs).sort(), archs.sort());
-        for (const a of archs) assert.strictEqual(programs[a], elf.exitProgram(a).toString("base64"), `${a}: regenerate the line from elf.exitProgram`);
+        for (const a of archs)
+            assert.strictEqual(
+                programs[a],
+                elf.exitProgram(a).toString("base64"),
+                `${a}: regenerate the line from elf.exitProgram`,
+            );
     });
 });

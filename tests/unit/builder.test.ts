@@ -1,22 +1,66 @@
 // BuildxBuilder argument handling and the buildx argv it produces (pure).
-import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as assert from "assert";
+
 import { createArgs, versionAtLeast } from "../../core/buildx";
 import { BUILDKIT_VERSION } from "../../core/versions";
 
-pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
+pulumi.runtime.setMocks(
+    { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) },
+    "pulumi-multiarch",
+    "unit",
+);
 
 describe("buildx argv", () => {
     it("creates the first node and appends the others, each with its endpoint and platforms", () => {
-        const argv = createArgs({
-            name: "fleet", driver: "remote", nodes: [
-                { name: "fleet0", endpoint: "tcp://amd64-host:1234", platforms: ["linux/amd64"], driverOpts: { cacert: "/c/ca.pem" } },
-                { name: "arm", endpoint: "tcp://arm-host:1234", platforms: ["linux/arm64"], driverOpts: {} },
-            ],
-        }, "/tmp/cfg.toml");
+        const argv = createArgs(
+            {
+                name: "fleet",
+                driver: "remote",
+                nodes: [
+                    {
+                        name: "fleet0",
+                        endpoint: "tcp://amd64-host:1234",
+                        platforms: ["linux/amd64"],
+                        driverOpts: { cacert: "/c/ca.pem" },
+                    },
+                    { name: "arm", endpoint: "tcp://arm-host:1234", platforms: ["linux/arm64"], driverOpts: {} },
+                ],
+            },
+            "/tmp/cfg.toml",
+        );
         assert.deepStrictEqual(argv, [
-            ["buildx", "create", "--name", "fleet", "--node", "fleet0", "--driver", "remote", "--driver-opt", "cacert=/c/ca.pem", "--platform", "linux/amd64", "--buildkitd-config", "/tmp/cfg.toml", "tcp://amd64-host:1234"],
-            ["buildx", "create", "--name", "fleet", "--node", "arm", "--append", "--platform", "linux/arm64", "--buildkitd-config", "/tmp/cfg.toml", "tcp://arm-host:1234"],
+            [
+                "buildx",
+                "create",
+                "--name",
+                "fleet",
+                "--node",
+                "fleet0",
+                "--driver",
+                "remote",
+                "--driver-opt",
+                "cacert=/c/ca.pem",
+                "--platform",
+                "linux/amd64",
+                "--buildkitd-config",
+                "/tmp/cfg.toml",
+                "tcp://amd64-host:1234",
+            ],
+            [
+                "buildx",
+                "create",
+                "--name",
+                "fleet",
+                "--node",
+                "arm",
+                "--append",
+                "--platform",
+                "linux/arm64",
+                "--buildkitd-config",
+                "/tmp/cfg.toml",
+                "tcp://arm-host:1234",
+            ],
         ]);
     });
 
@@ -30,9 +74,15 @@ describe("buildx argv", () => {
 
 describe("BuildxBuilder args", () => {
     let mod: typeof import("../../components/buildxBuilder");
-    before(async () => { mod = await import("../../components/buildxBuilder"); });
+    before(async () => {
+        mod = await import("../../components/buildxBuilder");
+    });
     const paths = (fn: () => unknown) => {
-        try { fn(); } catch (e: any) { return e.errors.map((x: any) => x.propertyPath); }
+        try {
+            fn();
+        } catch (e: any) {
+            return e.errors.map((x: any) => x.propertyPath);
+        }
         throw new Error("no error");
     };
 
@@ -43,7 +93,9 @@ describe("BuildxBuilder args", () => {
             const i: any = mod.createBuilderInputs("b", {});
             assert.strictEqual(i.name, "pulumi-multiarch-unit-b");
             assert.strictEqual(i.driver, "docker-container");
-            assert.deepStrictEqual(i.nodes, [{ name: "pulumi-multiarch-unit-b0", platforms: [], driverOpts: { image: mod.DEFAULT_BUILDKIT_IMAGE } }]);
+            assert.deepStrictEqual(i.nodes, [
+                { name: "pulumi-multiarch-unit-b0", platforms: [], driverOpts: { image: mod.DEFAULT_BUILDKIT_IMAGE } },
+            ]);
             assert.strictEqual(mod.DEFAULT_BUILDKIT_IMAGE, `moby/buildkit:v${BUILDKIT_VERSION}`);
         } finally {
             if (saved !== undefined) process.env.PULUMI_MULTIARCH_BUILDKIT_IMAGE = saved;
@@ -52,32 +104,88 @@ describe("BuildxBuilder args", () => {
 
     it("maps kubernetes options to driver options, per node", () => {
         const i: any = mod.createBuilderInputs("k", {
-            driver: "kubernetes", kubernetes: { namespace: "buildkit", replicas: 2, nodeSelector: { "kubernetes.io/arch": "amd64" } },
-            nodes: [{ name: "arm", platforms: ["linux/arm64"], kubernetes: { nodeSelector: { "kubernetes.io/arch": "arm64" } } }],
+            driver: "kubernetes",
+            kubernetes: { namespace: "buildkit", replicas: 2, nodeSelector: { "kubernetes.io/arch": "amd64" } },
+            nodes: [
+                {
+                    name: "arm",
+                    platforms: ["linux/arm64"],
+                    kubernetes: { nodeSelector: { "kubernetes.io/arch": "arm64" } },
+                },
+            ],
         });
-        assert.deepStrictEqual(i.nodes[0].driverOpts, { namespace: "buildkit", replicas: "2", nodeselector: "kubernetes.io/arch=amd64" });
-        assert.deepStrictEqual(i.nodes[1], { name: "arm", platforms: ["linux/arm64"], driverOpts: { nodeselector: "kubernetes.io/arch=arm64" } });
+        assert.deepStrictEqual(i.nodes[0].driverOpts, {
+            namespace: "buildkit",
+            replicas: "2",
+            nodeselector: "kubernetes.io/arch=amd64",
+        });
+        assert.deepStrictEqual(i.nodes[1], {
+            name: "arm",
+            platforms: ["linux/arm64"],
+            driverOpts: { nodeselector: "kubernetes.io/arch=arm64" },
+        });
     });
 
     it("refuses what buildx would refuse, naming each property", () => {
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", { driver: "remote" })), ["endpoint"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", { driver: "remote", endpoint: "http://x" })), ["endpoint"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("r", {
-            driver: "remote", endpoint: "tcp://a:1", nodes: [{ name: "n", endpoint: "tcp://b:1" }, { name: "n", endpoint: "tcp://c:1", platforms: ["linux/arm65"] }],
-        })), ["nodes[1].name", "nodes[1].platforms[0]"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("d", { driver: "docker", image: "x", nodes: [{}] })), ["image", "driver"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("k", { kubernetes: { replicas: 1 } })), ["kubernetes"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("n", { name: "bad name" })), ["name"]);
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("r", { driver: "remote" })),
+            ["endpoint"],
+        );
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("r", { driver: "remote", endpoint: "http://x" })),
+            ["endpoint"],
+        );
+        assert.deepStrictEqual(
+            paths(() =>
+                mod.createBuilderInputs("r", {
+                    driver: "remote",
+                    endpoint: "tcp://a:1",
+                    nodes: [
+                        { name: "n", endpoint: "tcp://b:1" },
+                        { name: "n", endpoint: "tcp://c:1", platforms: ["linux/arm65"] },
+                    ],
+                }),
+            ),
+            ["nodes[1].name", "nodes[1].platforms[0]"],
+        );
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("d", { driver: "docker", image: "x", nodes: [{}] })),
+            ["image", "driver"],
+        );
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("k", { kubernetes: { replicas: 1 } })),
+            ["kubernetes"],
+        );
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("n", { name: "bad name" })),
+            ["name"],
+        );
     });
 
     it("refuses TLS where buildx could not use it: a unix socket, another driver, a certificate without its key", () => {
         const tls = { cacert: "ca", cert: "cert", key: "key" };
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", { driver: "remote", endpoint: "unix:///run/b.sock", tls })), ["tls"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", { driver: "docker-container", tls })), ["tls"]);
-        assert.deepStrictEqual(paths(() => mod.createBuilderInputs("t", {
-            driver: "remote", endpoint: "tcp://a:1234", tls, nodes: [{ name: "arm", endpoint: "tcp://b:1234", tls: { cacert: "ca", cert: "cert" } }],
-        })), ["nodes[0].tls"]);
-        assert.doesNotThrow(() => mod.createBuilderInputs("t", { driver: "remote", endpoint: "tcp://a:1234", tls: { cacert: "ca" } }));
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("t", { driver: "remote", endpoint: "unix:///run/b.sock", tls })),
+            ["tls"],
+        );
+        assert.deepStrictEqual(
+            paths(() => mod.createBuilderInputs("t", { driver: "docker-container", tls })),
+            ["tls"],
+        );
+        assert.deepStrictEqual(
+            paths(() =>
+                mod.createBuilderInputs("t", {
+                    driver: "remote",
+                    endpoint: "tcp://a:1234",
+                    tls,
+                    nodes: [{ name: "arm", endpoint: "tcp://b:1234", tls: { cacert: "ca", cert: "cert" } }],
+                }),
+            ),
+            ["nodes[0].tls"],
+        );
+        assert.doesNotThrow(() =>
+            mod.createBuilderInputs("t", { driver: "remote", endpoint: "tcp://a:1234", tls: { cacert: "ca" } }),
+        );
     });
 
     it("two stacks get two builders: the default name carries the stack", () => {

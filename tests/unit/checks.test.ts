@@ -2,38 +2,57 @@
 // preview, remembered per Dockerfile, and at an update (`up`'s second run, or `up
 // --skip-preview`) asked only with strict. `docker` is a recording stand-in on PATH, so what
 // the program would start is seen without a builder; Pulumi's mocks stand in for the engine.
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+
 import { MultiArchImage } from "../../components";
 
 const mocks = (seen: Record<string, any>): pulumi.runtime.Mocks => ({
-    newResource: (a) => { seen[a.type] = a.inputs; return { id: `${a.name}-id`, state: a.inputs }; },
+    newResource: (a) => {
+        seen[a.type] = a.inputs;
+        return { id: `${a.name}-id`, state: a.inputs };
+    },
     call: () => ({}),
 });
 
 describe("BuildKit's Dockerfile checks, asked by the program", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-checks-"));
-    const bin = path.join(dir, "bin"), log = path.join(dir, "docker.log"), ctx = path.join(dir, "ctx");
+    const bin = path.join(dir, "bin"),
+        log = path.join(dir, "docker.log"),
+        ctx = path.join(dir, "ctx");
     // A builder name of this run only, so no finding of another run is remembered.
     const builder = `pm-checks-${process.pid}-${Date.now()}`;
     const path0 = process.env.PATH;
-    const finding = JSON.stringify({ warnings: [{ ruleName: "FromAsCasing", description: "d", detail: "as and FROM keywords casing do not match", location: { ranges: [{ start: { line: 1 } }] } }] });
+    const finding = JSON.stringify({
+        warnings: [
+            {
+                ruleName: "FromAsCasing",
+                description: "d",
+                detail: "as and FROM keywords casing do not match",
+                location: { ranges: [{ start: { line: 1 } }] },
+            },
+        ],
+    });
 
     before(() => {
         fs.mkdirSync(bin);
         fs.mkdirSync(ctx);
         fs.writeFileSync(path.join(ctx, "Dockerfile"), "FROM scratch as base\nCOPY . /\n");
         // `buildx ls` lists the builder; `buildx build --call=check` prints one finding.
-        fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh
+        fs.writeFileSync(
+            path.join(bin, "docker"),
+            `#!/bin/sh
 echo "$*" >> '${log}'
 case "$*" in
   *"buildx ls"*) echo '{"Name":"${builder}","Driver":"docker-container","Nodes":[]}' ;;
   *"--call check"*) echo '${finding}' ;;
 esac
-`, { mode: 0o755 });
+`,
+            { mode: 0o755 },
+        );
         process.env.PATH = `${bin}:${path0}`;
     });
     after(async () => {
@@ -48,7 +67,13 @@ esac
         fs.rmSync(log, { force: true });
         const seen: Record<string, any> = {};
         await pulumi.runtime.setMocks(mocks(seen), "pulumi-multiarch", "unit", preview);
-        const img = new MultiArchImage(`img-${preview}-${strict}`, { context: ctx, platforms: ["linux/amd64", "linux/arm64"], tags: ["localhost:5000/x:1"], builder: { name: builder }, strict });
+        const img = new MultiArchImage(`img-${preview}-${strict}`, {
+            context: ctx,
+            platforms: ["linux/amd64", "linux/arm64"],
+            tags: ["localhost:5000/x:1"],
+            builder: { name: builder },
+            strict,
+        });
         // The image is registered once its inputs (the checks among them) are known.
         for (let i = 0; i < 200 && !seen["multiarch:index:Image"]; i++) await new Promise((r) => setTimeout(r, 50));
         void img;
@@ -59,9 +84,17 @@ esac
     it("an update asks nothing it has not asked at preview; strict asks before it builds", async function () {
         this.timeout(30_000);
         let r = await programRun(false);
-        assert.deepStrictEqual(r, { checks: [], docker: [] }, "an update without a preview before it: no docker at all");
+        assert.deepStrictEqual(
+            r,
+            { checks: [], docker: [] },
+            "an update without a preview before it: no docker at all",
+        );
         r = await programRun(false, true);
-        assert.strictEqual(r.docker.filter((c) => c.includes("--call check")).length, 2, `strict: ${r.docker.join(" | ")}`);
+        assert.strictEqual(
+            r.docker.filter((c) => c.includes("--call check")).length,
+            2,
+            `strict: ${r.docker.join(" | ")}`,
+        );
         assert.strictEqual(r.checks.length, 1);
         assert.match(r.checks[0], /Dockerfile:1: .*\[BuildKit FromAsCasing/);
     });
@@ -70,8 +103,11 @@ esac
         this.timeout(30_000);
         fs.appendFileSync(path.join(ctx, "Dockerfile"), "# another Dockerfile\n");
         let r = await programRun(true);
-        assert.deepStrictEqual(r.docker.map((c) => c.split(" ").slice(0, 3).join(" ")).sort(),
-            ["buildx build --builder", "buildx build --builder", "buildx ls --format"], r.docker.join(" | "));
+        assert.deepStrictEqual(
+            r.docker.map((c) => c.split(" ").slice(0, 3).join(" ")).sort(),
+            ["buildx build --builder", "buildx build --builder", "buildx ls --format"],
+            r.docker.join(" | "),
+        );
         const findings = r.checks;
         assert.strictEqual(findings.length, 1);
         r = await programRun(true);

@@ -1,14 +1,25 @@
 // Context hashing on real files: content-based, machine-independent, .dockerignore-aware.
 // (tests/e2e/context-differential.test.ts proves the file list against the real BuildKit.)
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as crypto from "crypto";
-import { hashContext, hashStats, diffFiles, RACY_MS, sameAsLegacyRecord, StatCache, summarizeFiles } from "../../core/context";
+
+import {
+    diffFiles,
+    hashContext,
+    hashStats,
+    RACY_MS,
+    sameAsLegacyRecord,
+    StatCache,
+    summarizeFiles,
+} from "../../core/context";
 
 const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 function tree(files: Record<string, string>, mode = 0o644): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
@@ -21,7 +32,7 @@ function tree(files: Record<string, string>, mode = 0o644): string {
 }
 
 describe("context digest", () => {
-    const files = { "Dockerfile": "FROM scratch\n", "main.go": "package main\n", "pkg/a.go": "package pkg\n" };
+    const files = { Dockerfile: "FROM scratch\n", "main.go": "package main\n", "pkg/a.go": "package pkg\n" };
 
     it("is the same for the same content and modes in another place, owned by another user, touched later", () => {
         const a = tree(files, 0o644);
@@ -88,16 +99,32 @@ describe("context digest", () => {
     });
 
     it("ignores what .dockerignore ignores", () => {
-        const a = tree({ ...files, ".dockerignore": "node_modules\n*.log\n", "node_modules/x/i.js": "1", "debug.log": "x" });
+        const a = tree({
+            ...files,
+            ".dockerignore": "node_modules\n*.log\n",
+            "node_modules/x/i.js": "1",
+            "debug.log": "x",
+        });
         const d = hashContext(a);
-        assert.deepStrictEqual(Object.keys(d.files).sort(), [".dockerignore", "Dockerfile", "main.go", "pkg/", "pkg/a.go"]);
+        assert.deepStrictEqual(Object.keys(d.files).sort(), [
+            ".dockerignore",
+            "Dockerfile",
+            "main.go",
+            "pkg/",
+            "pkg/a.go",
+        ]);
         fs.writeFileSync(path.join(a, "node_modules/x/i.js"), "2");
         fs.writeFileSync(path.join(a, "debug.log"), "y");
         assert.strictEqual(hashContext(a).digest, d.digest);
     });
 
     it("honours exceptions below an ignored folder", () => {
-        const a = tree({ ...files, ".dockerignore": "docs\n!docs/keep.md\n", "docs/keep.md": "k", "docs/drop.md": "d" });
+        const a = tree({
+            ...files,
+            ".dockerignore": "docs\n!docs/keep.md\n",
+            "docs/keep.md": "k",
+            "docs/drop.md": "d",
+        });
         const keys = Object.keys(hashContext(a).files);
         assert.ok(keys.includes("docs/keep.md"));
         assert.ok(keys.includes("docs/"), "BuildKit sends the folder of a re-included file");
@@ -120,7 +147,12 @@ describe("context digest", () => {
 
     it("refuses a .dockerignore BuildKit refuses, naming the file and the fix", () => {
         const a = tree({ ...files, ".dockerignore": "ok\nsrc/[a-\n" });
-        assert.throws(() => hashContext(a), (e: Error) => e.message.startsWith(path.join(a, ".dockerignore")) && /syntax error in pattern.*fix the pattern/.test(e.message));
+        assert.throws(
+            () => hashContext(a),
+            (e: Error) =>
+                e.message.startsWith(path.join(a, ".dockerignore")) &&
+                /syntax error in pattern.*fix the pattern/.test(e.message),
+        );
         const b = tree({ ...files, ".dockerignore": "*\n!\\y\n" });
         assert.throws(() => hashContext(b), /invalid escape sequence: \\y/);
     });
@@ -138,7 +170,7 @@ describe("context digest", () => {
     });
 
     it("summarizes very large contexts per top-level folder, with counts", () => {
-        const files: Record<string, string> = { "Dockerfile": "sha256:d" };
+        const files: Record<string, string> = { Dockerfile: "sha256:d" };
         for (let i = 0; i < 600; i++) files[`src/f${i}.go`] = `sha256:${i}`;
         for (let i = 0; i < 3; i++) files[`docs/d${i}.md`] = `sha256:${i}`;
         const s1 = summarizeFiles(files);
@@ -155,7 +187,13 @@ describe("context digest with the stat cache", () => {
     // so each tree is made, then left alone that long before its first hash fills the cache.
     const settle = () => new Promise((r) => setTimeout(r, RACY_MS + 100));
     const fresh = (dir: string, dockerfile?: string) => hashContext(dir, dockerfile, { statCache: false });
-    const files = { "Dockerfile": "FROM scratch\n", "a.txt": "aaaa\n", "b.txt": "bbbb\n", "sub/c.txt": "cccc\n", "sub/skip.log": "log\n" };
+    const files = {
+        Dockerfile: "FROM scratch\n",
+        "a.txt": "aaaa\n",
+        "b.txt": "bbbb\n",
+        "sub/c.txt": "cccc\n",
+        "sub/skip.log": "log\n",
+    };
     // A whole second, as a checkout may leave it (utimes cannot give back a finer mtime).
     const then = new Date(2020, 0, 1);
 
@@ -173,7 +211,10 @@ describe("context digest with the stat cache", () => {
         await settle();
         const first = cached(a);
         assert.strictEqual(first.read, 5);
-        assert.ok(fs.existsSync(StatCache.fileFor(fs.realpathSync(a))), "the cache is written beside the user's other caches");
+        assert.ok(
+            fs.existsSync(StatCache.fileFor(fs.realpathSync(a))),
+            "the cache is written beside the user's other caches",
+        );
         const again = cached(a);
         assert.deepStrictEqual([again.read, again.reused, again.d.digest], [0, 5, first.d.digest]);
 
@@ -187,7 +228,7 @@ describe("context digest with the stat cache", () => {
         fs.utimesSync(f, then, then);
         assert.strictEqual(fs.statSync(f).size, st.size);
         assert.strictEqual(fs.statSync(f).mtimeMs, st.mtimeMs);
-        let r = cached(a);
+        const r = cached(a);
         assert.strictEqual(r.read, 1, "only the changed file is read");
         assert.notStrictEqual(r.d.digest, first.d.digest);
         assert.deepStrictEqual(r.d, fresh(a));
@@ -208,7 +249,11 @@ describe("context digest with the stat cache", () => {
         fs.renameSync(path.join(a, "b.new"), path.join(a, "b.txt"));
         let r = cached(a);
         assert.strictEqual(r.read, 1, "only the renamed file is read");
-        assert.deepStrictEqual(diffFiles(first.d.files, r.d.files), { added: [], removed: ["b.new"], changed: ["b.txt"] });
+        assert.deepStrictEqual(diffFiles(first.d.files, r.d.files), {
+            added: [],
+            removed: ["b.new"],
+            changed: ["b.txt"],
+        });
         assert.deepStrictEqual(r.d, fresh(a));
         // A mode change: the image gets another file.
         fs.chmodSync(path.join(a, "sub/c.txt"), 0o755);
@@ -233,7 +278,11 @@ describe("context digest with the stat cache", () => {
         assert.strictEqual(first.read, 5);
         const again = cached(a);
         assert.strictEqual(again.read, 5, "every file is younger than RACY_MS: read again");
-        assert.doesNotMatch(fs.readFileSync(StatCache.fileFor(fs.realpathSync(a)), "latin1"), /[0-9a-f]{64}/, "no digest remembered");
+        assert.doesNotMatch(
+            fs.readFileSync(StatCache.fileFor(fs.realpathSync(a)), "latin1"),
+            /[0-9a-f]{64}/,
+            "no digest remembered",
+        );
     });
 
     it("reads every file with PULUMI_MULTIARCH_STAT_CACHE=off", async function () {
@@ -287,16 +336,22 @@ describe("context digest with the stat cache", () => {
 describe("a 0.1.0 context record", () => {
     const sha = (text: string) => `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
     const ctx = () => {
-        const dir = tree({ "Dockerfile": "FROM scratch\n", "pkg/a.go": "package pkg\n" });
+        const dir = tree({ Dockerfile: "FROM scratch\n", "pkg/a.go": "package pkg\n" });
         fs.writeFileSync(path.join(dir, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
         fs.symlinkSync("pkg/a.go", path.join(dir, "link"));
         return dir;
     };
     const legacy = {
-        "Dockerfile": sha("FROM scratch\n"), "link": "link:pkg/a.go", "pkg/a.go": sha("package pkg\n"), "run.sh": `${sha("#!/bin/sh\n")}+x`,
+        Dockerfile: sha("FROM scratch\n"),
+        link: "link:pkg/a.go",
+        "pkg/a.go": sha("package pkg\n"),
+        "run.sh": `${sha("#!/bin/sh\n")}+x`,
         "<Dockerfile>": sha("FROM scratch\n"),
     };
-    const current = (dir: string) => ({ ...summarizeFiles(hashContext(dir).files), "<Dockerfile>": sha("FROM scratch\n") });
+    const current = (dir: string) => ({
+        ...summarizeFiles(hashContext(dir).files),
+        "<Dockerfile>": sha("FROM scratch\n"),
+    });
 
     it("is the same context in this version's record: no rebuild after an upgrade", () => {
         assert.ok(sameAsLegacyRecord(legacy, current(ctx())));
@@ -306,7 +361,10 @@ describe("a 0.1.0 context record", () => {
         const changes: ((dir: string) => void)[] = [
             (d) => fs.writeFileSync(path.join(d, "pkg/a.go"), "package pkg // changed\n"),
             (d) => fs.chmodSync(path.join(d, "run.sh"), 0o644),
-            (d) => { fs.rmSync(path.join(d, "link")); fs.symlinkSync("run.sh", path.join(d, "link")); },
+            (d) => {
+                fs.rmSync(path.join(d, "link"));
+                fs.symlinkSync("run.sh", path.join(d, "link"));
+            },
             (d) => fs.writeFileSync(path.join(d, "new.txt"), "x"),
             (d) => fs.rmSync(path.join(d, "run.sh")),
             (d) => fs.linkSync(path.join(d, "run.sh"), path.join(d, "second")), // 0.1.0 hashed it as a file
@@ -323,4 +381,3 @@ describe("a 0.1.0 context record", () => {
         assert.ok(!sameAsLegacyRecord(current(dir), current(dir)));
     });
 });
-

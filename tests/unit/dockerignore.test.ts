@@ -1,6 +1,7 @@
 // BuildKit's .dockerignore semantics, as the differential test against the real BuildKit found
 // them (tests/e2e/context-differential.test.ts): one row per class the old matcher got wrong.
 import * as assert from "assert";
+
 import { asSent, clean, PatternMatcher, readIgnoreFile, trimSpace } from "../../core/dockerignore";
 
 /** Whether a top-level path (byte string) is excluded by these .dockerignore lines. */
@@ -45,7 +46,10 @@ describe(".dockerignore as BuildKit reads it", () => {
         assert.throws(() => new PatternMatcher(["!"]), /illegal exclusion pattern/);
         const lazy = new PatternMatcher(["!\\y"]);
         assert.strictEqual(lazy.matchesUsingParentResults("a", undefined).matched, false); // never compiled
-        assert.throws(() => new PatternMatcher(["*", "!\\y"]).matchesUsingParentResults("a", undefined), /invalid escape sequence: \\y/);
+        assert.throws(
+            () => new PatternMatcher(["*", "!\\y"]).matchesUsingParentResults("a", undefined),
+            /invalid escape sequence: \\y/,
+        );
         assert.throws(() => asSent(["a\tb"]), /control character/);
         assert.deepStrictEqual(asSent(["a\tb", "\xe9"]), ["a\tb", "\xef\xbf\xbd"]); // URL-encoded then; not UTF-8 -> U+FFFD
     });

@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+
 import { childEnv, run } from "../../core/exec";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -14,7 +15,13 @@ describe("exec seam", () => {
         const stop = new AbortController();
         const t0 = Date.now();
         let pid = 0; // the shell's pid, which exec hands to sleep
-        const pending = run("sh", ["-c", "echo $$; exec sleep 30"], { signal: stop.signal, onLine: (l) => { pid = Number(l); stop.abort(); } });
+        const pending = run("sh", ["-c", "echo $$; exec sleep 30"], {
+            signal: stop.signal,
+            onLine: (l) => {
+                pid = Number(l);
+                stop.abort();
+            },
+        });
         await assert.rejects(pending, /failed with exit code/);
         assert.ok(Date.now() - t0 < 10_000, "the child was not stopped");
         assert.ok(pid > 0, "the child did not print its pid");
@@ -31,13 +38,28 @@ describe("exec seam", () => {
 describe("exec seam: what a child gets", () => {
     it("no Pulumi variable (the stack's config, the engine's token, the passphrase), what docker needs, and its own secrets", async () => {
         const before = { ...process.env };
-        Object.assign(process.env, { PULUMI_CONFIG: '{"proj:key":"config-secret"}', PULUMI_CONFIG_SECRET_KEYS: '["proj:key"]',
-            PULUMI_ACCESS_TOKEN: "pul-token", PULUMI_CONFIG_PASSPHRASE: "passphrase", DOCKER_CONFIG: "/d", HTTPS_PROXY: "http://p:3128" });
+        Object.assign(process.env, {
+            PULUMI_CONFIG: '{"proj:key":"config-secret"}',
+            PULUMI_CONFIG_SECRET_KEYS: '["proj:key"]',
+            PULUMI_ACCESS_TOKEN: "pul-token",
+            PULUMI_CONFIG_PASSPHRASE: "passphrase",
+            DOCKER_CONFIG: "/d",
+            HTTPS_PROXY: "http://p:3128",
+        });
         try {
             const env = (await run("sh", ["-c", "env"], { env: { OWN_SECRET: "mine" } })).stdout;
-            assert.deepStrictEqual(env.split("\n").filter((l) => /^PULUMI_/i.test(l)), []);
+            assert.deepStrictEqual(
+                env.split("\n").filter((l) => /^PULUMI_/i.test(l)),
+                [],
+            );
             assert.ok(!/config-secret|pul-token|passphrase/.test(env), "a Pulumi secret reached the child");
-            for (const kept of [`PATH=${process.env.PATH}`, `HOME=${process.env.HOME}`, "DOCKER_CONFIG=/d", "HTTPS_PROXY=http://p:3128", "OWN_SECRET=mine"]) {
+            for (const kept of [
+                `PATH=${process.env.PATH}`,
+                `HOME=${process.env.HOME}`,
+                "DOCKER_CONFIG=/d",
+                "HTTPS_PROXY=http://p:3128",
+                "OWN_SECRET=mine",
+            ]) {
                 assert.ok(env.split("\n").includes(kept), `${kept} is missing`);
             }
         } finally {
@@ -46,9 +68,34 @@ describe("exec seam: what a child gets", () => {
     });
 
     it("childEnv keeps docker's, buildx's, proxies', locale and SSH variables and drops PULUMI_*", () => {
-        const env = childEnv({ OWN: "1" }, { PATH: "/bin", HOME: "/h", DOCKER_HOST: "unix:///s", BUILDX_CONFIG: "/b", BUILDKIT_PROGRESS: "plain",
-            no_proxy: "localhost", LANG: "C.UTF-8", SSH_AUTH_SOCK: "/a", TMPDIR: "/t", PULUMI_NODEJS_MONITOR: "127.0.0.1:1", pulumi_home: "/p" });
-        assert.deepStrictEqual(Object.keys(env).sort(), ["BUILDKIT_PROGRESS", "BUILDX_CONFIG", "DOCKER_HOST", "HOME", "LANG", "OWN", "PATH", "SSH_AUTH_SOCK", "TMPDIR", "no_proxy"]);
+        const env = childEnv(
+            { OWN: "1" },
+            {
+                PATH: "/bin",
+                HOME: "/h",
+                DOCKER_HOST: "unix:///s",
+                BUILDX_CONFIG: "/b",
+                BUILDKIT_PROGRESS: "plain",
+                no_proxy: "localhost",
+                LANG: "C.UTF-8",
+                SSH_AUTH_SOCK: "/a",
+                TMPDIR: "/t",
+                PULUMI_NODEJS_MONITOR: "127.0.0.1:1",
+                pulumi_home: "/p",
+            },
+        );
+        assert.deepStrictEqual(Object.keys(env).sort(), [
+            "BUILDKIT_PROGRESS",
+            "BUILDX_CONFIG",
+            "DOCKER_HOST",
+            "HOME",
+            "LANG",
+            "OWN",
+            "PATH",
+            "SSH_AUTH_SOCK",
+            "TMPDIR",
+            "no_proxy",
+        ]);
     });
 });
 
@@ -67,14 +114,27 @@ describe("exec seam: stopping every live child", () => {
                 const later = await exec.run("true", []).catch((e) => e.message);
                 console.log(JSON.stringify({ pids, left: exec.liveChildren(), ms: Date.now() - t0, a: await a, b: await b, later, reason: exec.stopReason() }));
             }, 300);`;
-        const out = JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, encoding: "utf8" }));
+        const out = JSON.parse(
+            execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+                cwd: ROOT,
+                encoding: "utf8",
+            }),
+        );
         assert.strictEqual(out.pids.length, 2);
         assert.deepStrictEqual(out.left, []);
         assert.ok(out.ms < 10_000, `stopping took ${out.ms} ms`);
         assert.strictEqual(out.a, "`sleep 31` was stopped: the update was cancelled");
-        assert.strictEqual(out.b, "`sh` was stopped: the update was cancelled", "a child that ignores SIGTERM is killed");
+        assert.strictEqual(
+            out.b,
+            "`sh` was stopped: the update was cancelled",
+            "a child that ignores SIGTERM is killed",
+        );
         assert.strictEqual(out.later, "`true` was not started: the update was cancelled");
         assert.strictEqual(out.reason, "the update was cancelled");
-        for (const pid of out.pids) assert.ok(!fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")), `${pid} still runs`);
+        for (const pid of out.pids)
+            assert.ok(
+                !fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")),
+                `${pid} still runs`,
+            );
     });
 });

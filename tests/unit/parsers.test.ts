@@ -2,11 +2,12 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseHandler, parseDebianDefinition, registerLine, sameFlags } from "../../core/binfmt";
-import { parseLs, parseVersion, builderPlatforms, parseMetadata, plainText } from "../../core/buildx";
-import { parseRef, platformDigests } from "../../core/registry";
-import { parsePlatform, normalizePlatform, qemuName } from "../../core/platform";
+
+import { parseDebianDefinition, parseHandler, registerLine, sameFlags } from "../../core/binfmt";
+import { builderPlatforms, parseLs, parseMetadata, parseVersion, plainText } from "../../core/buildx";
 import { elfMachine, exitProgram } from "../../core/elf";
+import { normalizePlatform, parsePlatform, qemuName } from "../../core/platform";
+import { parseRef, platformDigests } from "../../core/registry";
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 
@@ -24,7 +25,9 @@ describe("binfmt parsers", () => {
     });
 
     it("parses the article's example entry (flags OCF, /usr/bin/qemu-aarch64)", () => {
-        const h = parseHandler("enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: OCF\noffset 0\nmagic 7f454c460201010000000000000000000200b7\nmask ffffffffffffff00fffffffffffffffffeffff\n");
+        const h = parseHandler(
+            "enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: OCF\noffset 0\nmagic 7f454c460201010000000000000000000200b7\nmask ffffffffffffff00fffffffffffffffffeffff\n",
+        );
         assert.strictEqual(h.flags, "OCF");
         assert.strictEqual(h.interpreter, "/usr/bin/qemu-aarch64");
         assert.strictEqual(h.enabled, true);
@@ -41,7 +44,10 @@ describe("binfmt parsers", () => {
         assert.strictEqual(d.mask, kernel.mask);
         assert.strictEqual(d.interpreter, kernel.interpreter);
         assert.ok(sameFlags(d.flags, kernel.flags), `${d.flags} vs ${kernel.flags}`);
-        assert.match(registerLine(d), /^:qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46.*:\/usr\/libexec\/qemu-binfmt\/aarch64-binfmt-P:PF$/);
+        assert.match(
+            registerLine(d),
+            /^:qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46.*:\/usr\/libexec\/qemu-binfmt\/aarch64-binfmt-P:PF$/,
+        );
     });
 });
 
@@ -54,7 +60,10 @@ describe("buildx parsers", () => {
         assert.strictEqual(capt.nodes[0].name, "capt0");
         assert.strictEqual(capt.nodes[0].status, "running");
         assert.strictEqual(capt.nodes[0].buildkitVersion, "v0.34.2");
-        assert.deepStrictEqual(capt.nodes[0].driverOpts, { image: "pulumi-multiarch/buildkit:v0.34.2", network: "host" });
+        assert.deepStrictEqual(capt.nodes[0].driverOpts, {
+            image: "pulumi-multiarch/buildkit:v0.34.2",
+            network: "host",
+        });
         assert.deepStrictEqual(builderPlatforms(capt), ["linux/amd64", "linux/arm64", "linux/386"]);
     });
 
@@ -69,8 +78,15 @@ describe("buildx parsers", () => {
     });
 
     it("reads the digest from a metadata file", () => {
-        const m = parseMetadata('{"buildx.build.ref":"b/b0/x","containerimage.digest":"sha256:abc","image.name":"r/h:1"}');
-        assert.deepStrictEqual(m, { digest: "sha256:abc", configDigest: undefined, imageName: "r/h:1", buildRef: "b/b0/x" });
+        const m = parseMetadata(
+            '{"buildx.build.ref":"b/b0/x","containerimage.digest":"sha256:abc","image.name":"r/h:1"}',
+        );
+        assert.deepStrictEqual(m, {
+            digest: "sha256:abc",
+            configDigest: undefined,
+            imageName: "r/h:1",
+            buildRef: "b/b0/x",
+        });
     });
 
     it("reads the pushed digest and the loaded image's config digest from one build's metadata (push to two registries + load)", () => {
@@ -83,9 +99,15 @@ describe("buildx parsers", () => {
 
     it("forwards build output without terminal escapes (buildx colours its warnings even without a terminal)", () => {
         const raw = fixture("buildx-build-warnings.txt").split("\n");
-        assert.ok(raw.some((l) => l.includes("\x1b[33m")), "the captured output has no escape: capture it again");
+        assert.ok(
+            raw.some((l) => l.includes("\x1b[33m")),
+            "the captured output has no escape: capture it again",
+        );
         const lines = raw.map(plainText);
-        assert.deepStrictEqual(lines.filter((l) => /[\x00-\x08\x0b-\x1f\x7f]/.test(l)), []);
+        assert.deepStrictEqual(
+            lines.filter((l) => /[\x00-\x08\x0b-\x1f\x7f]/.test(l)),
+            [],
+        );
         assert.ok(lines.includes(" 2 warnings found (use docker --debug to expand):"));
         assert.ok(lines.includes(" - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"));
         assert.strictEqual(plainText("#5 \x1b]8;;https://x\x07link\x1b]8;;\x07 done\r"), "#5 link done");
@@ -100,15 +122,24 @@ describe("registry", () => {
     });
 
     it("leaves attestation manifests out", () => {
-        const index = { manifests: [
-            { digest: "sha256:a", platform: { os: "linux", architecture: "arm64" } },
-            { digest: "sha256:b", platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
-        ] };
+        const index = {
+            manifests: [
+                { digest: "sha256:a", platform: { os: "linux", architecture: "arm64" } },
+                {
+                    digest: "sha256:b",
+                    platform: { os: "unknown", architecture: "unknown" },
+                    annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+                },
+            ],
+        };
         assert.deepStrictEqual(platformDigests(index), { "linux/arm64": "sha256:a" });
     });
 
     const refs: [string, object][] = [
-        ["127.0.0.1:5000/hello:1.0", { registry: "127.0.0.1:5000", repository: "hello", tag: "1.0", digest: undefined }],
+        [
+            "127.0.0.1:5000/hello:1.0",
+            { registry: "127.0.0.1:5000", repository: "hello", tag: "1.0", digest: undefined },
+        ],
         ["localhost:5000/a/b", { registry: "localhost:5000", repository: "a/b", tag: "latest", digest: undefined }],
         ["busybox", { registry: "docker.io", repository: "library/busybox", tag: "latest", digest: undefined }],
         ["ghcr.io/org/app:v1", { registry: "ghcr.io", repository: "org/app", tag: "v1", digest: undefined }],
@@ -129,7 +160,8 @@ describe("platforms", () => {
         ["linux/arm/v6", "linux/arm/v6"],
         [" linux/riscv64 ", "linux/riscv64"],
     ];
-    for (const [input, want] of table) it(`normalizes ${input}`, () => assert.strictEqual(normalizePlatform(input), want));
+    for (const [input, want] of table)
+        it(`normalizes ${input}`, () => assert.strictEqual(normalizePlatform(input), want));
 
     it("rejects unknown architectures, other OSes and bad shapes, naming the fix", () => {
         assert.throws(() => parsePlatform("linux/arm65"), /unknown architecture "arm65"; use one of .*linux\/arm64/);

@@ -2,11 +2,12 @@
 // previews and answers Create/Update at preview with the checked inputs minus the Image's build
 // secrets (the engine would have echoed them all). Over real gRPC, with a stand-in for
 // @pulumi/pulumi's server implementation (the wrapping is what is tested).
-import * as assert from "assert";
 import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import * as assert from "assert";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+
 import { answerPreviews } from "../../provider/preview";
 import { previewOutputs } from "../../provider/provider";
 
@@ -25,11 +26,20 @@ describe("plugin previews: the Image's build secrets are no output, at preview e
         // What @pulumi/pulumi's server does: no supportsPreview; create/update run the provider.
         server.addService(provrpc.ResourceProviderService, {
             configure: (_call: any, cb: any) => cb(null, new provproto.ConfigureResponse().setAcceptsecrets(true)),
-            create: (_call: any, cb: any) => { ran.push("create"); cb(null, new provproto.CreateResponse().setId("id")); },
-            update: (_call: any, cb: any) => { ran.push("update"); cb(null, new provproto.UpdateResponse()); },
-        } as any);
+            create: (_call: any, cb: any) => {
+                ran.push("create");
+                cb(null, new provproto.CreateResponse().setId("id"));
+            },
+            update: (_call: any, cb: any) => {
+                ran.push("update");
+                cb(null, new provproto.UpdateResponse());
+            },
+        });
         const port = await new Promise<number>((resolve, reject) =>
-            server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+            server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
+                e ? reject(e) : resolve(p),
+            ),
+        );
         client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     });
     after(() => {
@@ -41,26 +51,48 @@ describe("plugin previews: the Image's build secrets are no output, at preview e
         new Promise<Res>((resolve, reject) => fn.call(client, req, (e, r) => (e ? reject(e) : resolve(r))));
 
     it("Configure says it supports previews, and keeps what the server said", async () => {
-        const r = await call<provproto.ConfigureRequest, provproto.ConfigureResponse>(client.configure, new provproto.ConfigureRequest());
+        const r = await call<provproto.ConfigureRequest, provproto.ConfigureResponse>(
+            client.configure,
+            new provproto.ConfigureRequest(),
+        );
         assert.deepStrictEqual([r.getSupportspreview(), r.getAcceptsecrets()], [true, true]);
     });
 
     it("Create and Update at preview answer the inputs without the build secrets, running nothing", async () => {
-        const created = await call<provproto.CreateRequest, provproto.CreateResponse>(client.create,
-            new provproto.CreateRequest().setUrn(image).setPreview(true).setProperties(Struct.fromJavaScript(inputs as any)));
+        const created = await call<provproto.CreateRequest, provproto.CreateResponse>(
+            client.create,
+            new provproto.CreateRequest().setUrn(image).setPreview(true).setProperties(Struct.fromJavaScript(inputs)),
+        );
         assert.deepStrictEqual(created.getProperties()!.toJavaScript(), { tags: ["r/h:1"], secretsRevision: 0 });
-        const updated = await call<provproto.UpdateRequest, provproto.UpdateResponse>(client.update,
-            new provproto.UpdateRequest().setUrn(image).setPreview(true).setNews(Struct.fromJavaScript(inputs as any)));
+        const updated = await call<provproto.UpdateRequest, provproto.UpdateResponse>(
+            client.update,
+            new provproto.UpdateRequest().setUrn(image).setPreview(true).setNews(Struct.fromJavaScript(inputs)),
+        );
         assert.deepStrictEqual(updated.getProperties()!.toJavaScript(), { tags: ["r/h:1"], secretsRevision: 0 });
-        const other = await call<provproto.CreateRequest, provproto.CreateResponse>(client.create,
-            new provproto.CreateRequest().setUrn(builder).setPreview(true).setProperties(Struct.fromJavaScript({ name: "b", tls: { key: "k" } })));
-        assert.deepStrictEqual(other.getProperties()!.toJavaScript(), { name: "b", tls: { key: "k" } }, "other resources' inputs are echoed as the engine did");
+        const other = await call<provproto.CreateRequest, provproto.CreateResponse>(
+            client.create,
+            new provproto.CreateRequest()
+                .setUrn(builder)
+                .setPreview(true)
+                .setProperties(Struct.fromJavaScript({ name: "b", tls: { key: "k" } })),
+        );
+        assert.deepStrictEqual(
+            other.getProperties()!.toJavaScript(),
+            { name: "b", tls: { key: "k" } },
+            "other resources' inputs are echoed as the engine did",
+        );
         assert.deepStrictEqual(ran, []);
     });
 
     it("Create and Update outside preview run the provider", async () => {
-        await call(client.create, new provproto.CreateRequest().setUrn(image).setProperties(Struct.fromJavaScript(inputs as any)));
-        await call(client.update, new provproto.UpdateRequest().setUrn(image).setNews(Struct.fromJavaScript(inputs as any)));
+        await call(
+            client.create,
+            new provproto.CreateRequest().setUrn(image).setProperties(Struct.fromJavaScript(inputs as any)),
+        );
+        await call(
+            client.update,
+            new provproto.UpdateRequest().setUrn(image).setNews(Struct.fromJavaScript(inputs as any)),
+        );
         assert.deepStrictEqual(ran, ["create", "update"]);
     });
 });

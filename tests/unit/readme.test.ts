@@ -1,19 +1,23 @@
 // docs/buildx-builder.md's "Native nodes instead of emulation" example is what stack multinode runs: the
 // snippet and index.ts with Pulumi.multinode.yaml's config register the same builder (with
 // Pulumi's mocks: the inputs the provider would get, TLS secrets included).
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import * as ts from "typescript";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "pulumi-multiarch", "unit");
+pulumi.runtime.setMocks(
+    { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) },
+    "pulumi-multiarch",
+    "unit",
+);
 
 /** Inputs of each registration of resource `name`, in order (the mocks' newResource sees no secrets). */
 const registered: Record<string, any[]> = {};
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
 const original = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = function (req: any, cb: any) {
@@ -28,9 +32,11 @@ MockMonitor.prototype.registerResource = function (req: any, cb: any) {
 function stackConfig(stack: string): Record<string, string> {
     const yaml = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
     const config: Record<string, string> = {};
-    for (const m of yaml.matchAll(/^ {2}(pulumi-multiarch:\w+): (.*)$/gm)) config[m[1]] = m[2].replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
+    for (const m of yaml.matchAll(/^ {2}(pulumi-multiarch:\w+): (.*)$/gm))
+        config[m[1]] = m[2].replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
     delete config["pulumi-multiarch:builderTlsDir"];
-    for (const k of ["builderTlsCa", "builderTlsCert", "builderTlsKey"]) config[`pulumi-multiarch:${k}`] = `-----BEGIN ${k}-----`;
+    for (const k of ["builderTlsCa", "builderTlsCert", "builderTlsKey"])
+        config[`pulumi-multiarch:${k}`] = `-----BEGIN ${k}-----`;
     return config;
 }
 
@@ -46,7 +52,10 @@ async function builderInputs(count: number): Promise<any> {
 describe("docs/buildx-builder.md: the native-nodes example is stack multinode's builder", () => {
     before(() => {
         const config = stackConfig("multinode");
-        pulumi.runtime.setAllConfig(config, Object.keys(config).filter((k) => k.includes("builderTls")));
+        pulumi.runtime.setAllConfig(
+            config,
+            Object.keys(config).filter((k) => k.includes("builderTls")),
+        );
     });
     after(() => pulumi.runtime.setAllConfig({}));
 
@@ -54,16 +63,25 @@ describe("docs/buildx-builder.md: the native-nodes example is stack multinode's 
         const readme = fs.readFileSync(path.join(ROOT, "docs", "buildx-builder.md"), "utf8");
         const section = readme.slice(readme.indexOf("**Native nodes instead of emulation.**"));
         const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1];
-        const js = ts.transpileModule(snippet, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText;
+        const js = ts.transpileModule(snippet, {
+            compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 },
+        }).outputText;
         const components = await import("../../components");
         const before = builders().length;
-        new Function("pulumi", "BinfmtSetup", "BuildxBuilder", js)(pulumi, components.BinfmtSetup, components.BuildxBuilder);
+        new Function("pulumi", "BinfmtSetup", "BuildxBuilder", js)(
+            pulumi,
+            components.BinfmtSetup,
+            components.BuildxBuilder,
+        );
         const fromReadme = await builderInputs(before + 1);
 
         await import("../../index");
         const fromStack = await builderInputs(before + 2);
         assert.deepStrictEqual(fromReadme, fromStack);
-        assert.deepStrictEqual(fromStack.nodes.map((n: any) => n.endpoint), ["tcp://127.0.1.1:1234", "tcp://127.0.2.1:1234"]);
+        assert.deepStrictEqual(
+            fromStack.nodes.map((n: any) => n.endpoint),
+            ["tcp://127.0.1.1:1234", "tcp://127.0.2.1:1234"],
+        );
         // One secret: node name -> the stack's TLS material, for both tcp:// nodes.
         assert.strictEqual(fromStack.tls[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
         assert.deepStrictEqual(Object.keys(fromStack.tls.value).sort(), ["arm64", "pulumi-multiarch-unit-builder0"]);
@@ -72,7 +90,12 @@ describe("docs/buildx-builder.md: the native-nodes example is stack multinode's 
 });
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
-const slug = (h: string) => h.trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, "").replace(/ /g, "-");
+const slug = (h: string) =>
+    h
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}_\- ]/gu, "")
+        .replace(/ /g, "-");
 
 function anchors(file: string): Set<string> {
     const out = new Set<string>();
@@ -86,7 +109,13 @@ function anchors(file: string): Set<string> {
 }
 
 describe("README and docs/: the reader's path", () => {
-    const pages = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+    const pages = [
+        "README.md",
+        ...fs
+            .readdirSync(path.join(ROOT, "docs"))
+            .filter((f) => f.endsWith(".md"))
+            .map((f) => `docs/${f}`),
+    ];
 
     it("every relative link leads to a file that exists, and every #anchor to a heading there", () => {
         const broken: string[] = [];
@@ -97,7 +126,8 @@ describe("README and docs/: the reader's path", () => {
                 const [file, anchor] = target.split("#");
                 const dest = file ? path.join(ROOT, path.dirname(page), file) : path.join(ROOT, page);
                 if (!fs.existsSync(dest)) broken.push(`${page}: ${target} (no such file)`);
-                else if (anchor && dest.endsWith(".md") && !anchors(dest).has(anchor)) broken.push(`${page}: ${target} (no such heading)`);
+                else if (anchor && dest.endsWith(".md") && !anchors(dest).has(anchor))
+                    broken.push(`${page}: ${target} (no such heading)`);
             }
         }
         assert.deepStrictEqual(broken, []);
@@ -106,7 +136,9 @@ describe("README and docs/: the reader's path", () => {
     it("the README is a front door: the two commands, an example, and a page for each reader", () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
         assert.ok(readme.split("\n").length <= 150, "keep the README short: move detail into docs/");
-        for (const h of ["The two commands", "Use it in your project", "Where to go next"]) assert.ok(anchors(path.join(ROOT, "README.md")).has(slug(h)), h);
-        for (const page of pages.filter((p) => p.startsWith("docs/"))) assert.ok(readme.includes(`(${page})`), `the README links ${page}`);
+        for (const h of ["The two commands", "Use it in your project", "Where to go next"])
+            assert.ok(anchors(path.join(ROOT, "README.md")).has(slug(h)), h);
+        for (const page of pages.filter((p) => p.startsWith("docs/")))
+            assert.ok(readme.includes(`(${page})`), `the README links ${page}`);
     });
 });

@@ -6,15 +6,19 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
 import * as tempDirs from "../../core/tempDirs";
 
 describe("temp folders", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tempdirs-test-"));
     const saved = process.env.TMPDIR;
-    before(() => { process.env.TMPDIR = tmp; });
+    before(() => {
+        process.env.TMPDIR = tmp;
+    });
     after(() => {
         tempDirs.removeOwn();
-        if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved;
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
         fs.rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -28,11 +32,12 @@ describe("temp folders", () => {
 
     it("the folders of processes that no longer run are removed; a live one's, a reused pid's owner and caches are kept", () => {
         const root = tempDirs.root();
-        const dead = spawnSync("true").pid!; // has exited
+        const dead = spawnSync("true").pid; // has exited
         const mine = tempDirs.ownerName(process.pid);
         const reused = `${process.pid}-1`; // this pid, but a process that started at another time
-        for (const n of [`${dead}-123`, String(dead), reused, "checks"]) fs.mkdirSync(path.join(root, n, "docker"), { recursive: true });
-        fs.writeFileSync(path.join(root, `${dead}-123`, "docker", "config.json"), "{\"auths\":{}}", { mode: 0o600 });
+        for (const n of [`${dead}-123`, String(dead), reused, "checks"])
+            fs.mkdirSync(path.join(root, n, "docker"), { recursive: true });
+        fs.writeFileSync(path.join(root, `${dead}-123`, "docker", "config.json"), '{"auths":{}}', { mode: 0o600 });
         const removed = tempDirs.sweep().sort();
         assert.deepStrictEqual(removed, [String(dead), `${dead}-123`, reused].sort());
         assert.deepStrictEqual(fs.readdirSync(root).sort(), ["checks", mine].sort());

@@ -5,9 +5,9 @@
 //   bench:context    build context (its Dockerfile inside)
 //   bench:tag        tag to push
 //   bench:buildArgs  build arguments (the bench changes one to force a build)
-import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 
 const cfg = new pulumi.Config("bench");
 const context = cfg.require("context");
