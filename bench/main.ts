@@ -136,7 +136,8 @@ async function main(): Promise<void> {
         load.reset();
         const r = await f();
         const note = `Load average (1 min, /proc/loadavg, every 5 s) during this case: ${load.describe()} on ${readMachine().cores} cores.`;
-        for (const c of "case3" in r ? [r.case3, r.case6] : [r]) c.notes.push(note);
+        const parts: CaseResult[] = "case3" in r ? [r.case3, r.case6] : [r];
+        for (const c of parts) c.notes.push(note);
         return r;
     };
     load.start();
