@@ -279,7 +279,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: MultiArchImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.MultiArchImage, name, {}, componentOptions("MultiArchImage", opts));
-        const warn = (msg: string) => pulumi.log.warn(msg, this);
+        const warn = (msg: string) => void pulumi.log.warn(msg, this);
         const created = createImageInputs(args, warn);
         const builder = builderOf(args.builder);
         const registryAuth = args.registry
@@ -288,7 +288,7 @@ export class MultiArchImage extends pulumi.ComponentResource {
         const inputs = {
             ...created,
             ...builder.inputs,
-            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => pulumi.log.info(msg, this)),
+            buildkitChecks: buildkitChecks(args, builder.name, created, warn, (msg) => void pulumi.log.info(msg, this)),
             strict: args.strict ?? false,
             secrets: args.secrets ?? {},
             registryAuth,

@@ -452,10 +452,9 @@ function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string>
     const files: Record<string, string> = {};
     let lines = "";
     for (const { path: rel, value } of entries) {
-        const shown =
-            value.startsWith("-> ") || value.startsWith("hardlink ")
-                ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`)
-                : value;
+        const shown = /^(->|hardlink) /.test(value)
+            ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`)
+            : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
         lines += `${rel}\0${value}\n`;
         if (lines.length > 1 << 16) {

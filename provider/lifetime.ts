@@ -82,8 +82,8 @@ export function liveWithEngine(engineAddress: string | undefined, intervalMs = 1
     if (!engineAddress) return;
     const client = new grpc.Client(engineAddress, grpc.credentials.createInsecure());
     const check = async () => {
-        if (await answers(client, 5000)) setTimeout(check, intervalMs).unref();
+        if (await answers(client, 5000)) setTimeout(() => void check(), intervalMs).unref();
         else void shutdown(`its engine at ${engineAddress} no longer answers`);
     };
-    setTimeout(check, intervalMs).unref();
+    setTimeout(() => void check(), intervalMs).unref();
 }

@@ -38,7 +38,7 @@ async function hashPass(context: string, statCache: boolean): Promise<Hashed> {
         ],
         { cwd: ROOT, env: { TS_NODE_TRANSPILE_ONLY: "true" } },
     );
-    return JSON.parse(r.stdout.trim().split("\n").pop()!);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as Hashed;
 }
 
 const fmtBytes = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${b} B`);

@@ -10,10 +10,10 @@ import * as path from "path";
 
 import { MultiArchImage } from "../../components";
 
-const mocks = (seen: Record<string, any>): pulumi.runtime.Mocks => ({
+const mocks = (seen: Record<string, Record<string, unknown>>): pulumi.runtime.Mocks => ({
     newResource: (a) => {
-        seen[a.type] = a.inputs;
-        return { id: `${a.name}-id`, state: a.inputs };
+        seen[a.type] = a.inputs as Record<string, unknown>;
+        return { id: `${a.name}-id`, state: a.inputs as Record<string, unknown> };
     },
     call: () => ({}),
 });
@@ -65,7 +65,7 @@ esac
     /** The Image's buildkitChecks input and the docker commands run, for a program run as a preview or an update. */
     async function programRun(preview: boolean, strict = false): Promise<{ checks: string[]; docker: string[] }> {
         fs.rmSync(log, { force: true });
-        const seen: Record<string, any> = {};
+        const seen: Record<string, Record<string, unknown>> = {};
         await pulumi.runtime.setMocks(mocks(seen), "pulumi-multiarch", "unit", preview);
         const img = new MultiArchImage(`img-${preview}-${strict}`, {
             context: ctx,
@@ -78,7 +78,7 @@ esac
         for (let i = 0; i < 200 && !seen["multiarch:index:Image"]; i++) await new Promise((r) => setTimeout(r, 50));
         void img;
         const docker = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
-        return { checks: seen["multiarch:index:Image"].buildkitChecks, docker };
+        return { checks: seen["multiarch:index:Image"].buildkitChecks as string[], docker };
     }
 
     it("an update asks nothing it has not asked at preview; strict asks before it builds", async function () {
