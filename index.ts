@@ -5,9 +5,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
+// The library as a consumer imports it: the compiled package (dist/components, built and
+// linked as node_modules/pulumi-multiarch by scripts/bootstrap), so a preview loads JavaScript
+// and type-checks this file against .d.ts files (tsconfig.program.json); tsconfig.json maps
+// the name to components/ for the repository's own type check.
+import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "pulumi-multiarch";
 
-import { BinfmtSetup, BuildxBuilder, ImagePromotion, MultiArchImage } from "./components";
 import { readStackConfig, TLS_KEYS } from "./config";
+
+// Without dist/components the name resolves to this very file (the repository is the package).
+if (typeof MultiArchImage !== "function") {
+    throw new Error(
+        "the compiled library is missing (dist/components): run `bash scripts/bootstrap` (or `npm run build`), then run this again",
+    );
+}
 
 // Which keys were set with --secret: @pulumi/pulumi knows, but marks the function internal.
 

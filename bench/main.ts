@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { cacheCase, cacheStack } from "./cases/cache";
+import { bigCtxStack, contextCase, smallCtxStack } from "./cases/context";
 import { hashingCase } from "./cases/hashing";
 import { emptyStack, mainStack, noopCase } from "./cases/noop";
 import { CRANE_VERSION, promoteCase, promoteStack, sdkStack } from "./cases/promote";
@@ -14,6 +15,7 @@ import { startupCase } from "./cases/startup";
 import { verifyCase } from "./cases/verify";
 import { CACHE, fixtureRecords, GOLANG_STD } from "./lib/fixtures";
 import { readMachine } from "./lib/procfs";
+import { LoadSampler } from "./lib/procfs";
 import { type CaseResult, mergeResults, renderResults } from "./lib/report";
 import { LOG, out, retries, ROOT, say, timed, WORK } from "./lib/sh";
 import { fmtMiB, fmtSeconds } from "./lib/stats";
@@ -33,7 +35,7 @@ interface Args {
     merge: boolean;
 }
 
-const CASES = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+const CASES = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
 
 function parseArgs(argv: string[]): Args {
     const args: Args = { runs: 5, cases: new Set(CASES), clean: false, merge: false };
@@ -78,6 +80,8 @@ const allStacks = () => [
     scaleStack(),
     promoteStack(),
     sdkStack(),
+    smallCtxStack(),
+    bigCtxStack(),
 ];
 
 async function clean(): Promise<void> {
@@ -124,18 +128,33 @@ async function main(): Promise<void> {
         throw new Error(`${PEER_BIN} is missing: run bash bench/fixtures.sh peer`);
 
     const results: Record<string, CaseResult> = {};
-    if (args.cases.has("1")) results["1"] = await noopCase(args.runs);
-    if (args.cases.has("2")) results["2"] = await hashingCase(args.runs);
+    // Other jobs share this machine: each case says the load it ran under.
+    const load = new LoadSampler();
+    const withLoad = async <T extends CaseResult | { case3: CaseResult; case6: CaseResult }>(
+        f: () => Promise<T>,
+    ): Promise<T> => {
+        load.reset();
+        const r = await f();
+        const note = `Load average (1 min, /proc/loadavg, every 5 s) during this case: ${load.describe()} on ${readMachine().cores} cores.`;
+        const parts: CaseResult[] = "case3" in r ? [r.case3, r.case6] : [r];
+        for (const c of parts) c.notes.push(note);
+        return r;
+    };
+    load.start();
+    if (args.cases.has("1")) results["1"] = await withLoad(() => noopCase(args.runs));
+    if (args.cases.has("2")) results["2"] = await withLoad(() => hashingCase(args.runs));
     if (args.cases.has("3") || args.cases.has("6")) {
-        const side = await sideCases(args.runs, PEER_BIN);
+        const side = await withLoad(() => sideCases(args.runs, PEER_BIN));
         results["3"] = side.case3;
         results["6"] = side.case6;
     }
-    if (args.cases.has("4")) results["4"] = await cacheCase(args.runs);
-    if (args.cases.has("5")) results["5"] = await scaleCase(args.runs);
-    if (args.cases.has("7")) results["7"] = await verifyCase(args.runs);
-    if (args.cases.has("8")) results["8"] = await startupCase(args.runs);
-    if (args.cases.has("9")) results["9"] = await promoteCase(args.runs);
+    if (args.cases.has("4")) results["4"] = await withLoad(() => cacheCase(args.runs));
+    if (args.cases.has("5")) results["5"] = await withLoad(() => scaleCase(args.runs));
+    if (args.cases.has("7")) results["7"] = await withLoad(() => verifyCase(args.runs));
+    if (args.cases.has("8")) results["8"] = await withLoad(() => startupCase(args.runs));
+    if (args.cases.has("9")) results["9"] = await withLoad(() => promoteCase(args.runs));
+    if (args.cases.has("10")) results["10"] = await withLoad(() => contextCase(args.runs));
+    load.stop();
     await idleBuilders();
 
     const totalSeconds = (Date.now() - t0 - peerMs) / 1000;
@@ -145,7 +164,7 @@ async function main(): Promise<void> {
     const meta = {
         date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
         machine: [
-            `${m.cores} cores (${m.cpuModel}), ${fmtMiB(m.memTotalKiB)} RAM, Linux ${m.kernel} (from /proc); shared with other jobs running builds during the bench`,
+            `${m.cores} cores (${m.cpuModel}), ${fmtMiB(m.memTotalKiB)} RAM, Linux ${m.kernel} (from /proc); shared with other jobs running builds during the bench: load average (1 min) over the run ${load.describeAll()}`,
         ],
         versions: versions(),
         runs: args.runs,

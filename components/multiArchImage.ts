@@ -412,7 +412,9 @@ function builderOf(b: BuildxBuilder | BuilderConfigArgs): {
  * where it has the same one (the final stage pinned to a constant platform), so the first
  * preview warns as later ones do. Where BuildKit's finding is about the final stage, it says
  * what that means for this build. Each finding is a warning with its rule and line, or, with
- * `strict`, an error of the image's check that stops the preview.
+ * `strict`, an error of the image's check that stops the preview. Remembered per Dockerfile
+ * (see {@link cachedCheck}); at an update they are asked only with `strict`: the build itself
+ * runs the same checks and prints them.
  */
 function buildkitChecks(
     args: MultiArchImageArgs,
@@ -471,25 +473,34 @@ function buildkitChecks(
                                 `${name}:${f.line}: ${f.message} [${f.rule}, in place of BuildKit's ${f.buildkitRule}]`,
                         ),
                     );
-                if (!(await findBuilder(builder).catch(() => undefined))) {
-                    note(
-                        `BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`,
-                    );
-                    return oursInstead();
-                }
                 const seen = new Map<string, string[]>();
+                // The builder is looked up only when a check is not remembered: a no-op runs no docker.
+                let builderExists: boolean | undefined;
                 for (const platform of platforms) {
-                    let findings;
+                    const o = {
+                        builder,
+                        context,
+                        platform,
+                        buildArgs: buildArgs ?? {},
+                        target,
+                        ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }),
+                        ...(namedContexts ? { namedContexts } : {}),
+                    };
+                    let findings = rememberedCheck(o);
+                    // Asked at preview; an update (or `up --skip-preview`) builds at once, and the build
+                    // runs the same checks and prints their warnings: only strict asks before it.
+                    if (!findings && !pulumi.runtime.isDryRun() && !args.strict) continue;
                     try {
-                        findings = await cachedCheck({
-                            builder,
-                            context,
-                            platform,
-                            buildArgs: buildArgs ?? {},
-                            target,
-                            ...(dockerfileInline !== undefined ? { dockerfileInline } : { dockerfile }),
-                            ...(namedContexts ? { namedContexts } : {}),
-                        });
+                        if (!findings) {
+                            builderExists ??= !!(await findBuilder(builder).catch(() => undefined));
+                            if (!builderExists) {
+                                note(
+                                    `BuildKit's Dockerfile checks wait for builder ${builder}: \`pulumi up\` creates it and runs them before the build; this preview ran the library's rules`,
+                                );
+                                return oursInstead();
+                            }
+                            findings = await cachedCheck(o);
+                        }
                     } catch (e) {
                         // Not a finding: the builder may be down (up recreates it); the build reports real errors.
                         warn(`BuildKit's Dockerfile checks could not run: ${(e as Error).message}`);
@@ -515,20 +526,31 @@ function buildkitChecks(
  * no-op `up`) asks no BuildKit: the checks read only the Dockerfile and the base images' metadata.
  */
 async function cachedCheck(o: Parameters<typeof buildkitCheck>[0]): ReturnType<typeof buildkitCheck> {
+    const remembered = rememberedCheck(o);
+    if (remembered) return remembered;
+    const findings = await buildkitCheck(o);
+    fs.writeFileSync(checkFile(o), JSON.stringify(findings));
+    return findings;
+}
+
+function checkFile(o: Parameters<typeof buildkitCheck>[0]): string {
     const text = o.dockerfileInline ?? fs.readFileSync(o.dockerfile!, "utf8");
     const key = crypto
         .createHash("sha256")
         .update(JSON.stringify([text, o.namedContexts ?? {}, o.buildArgs, o.target ?? "", o.platform, o.builder]))
         .digest("hex");
-    const file = path.join(tempDirs.cacheDir("checks"), `${key}.json`);
+    return path.join(tempDirs.cacheDir("checks"), `${key}.json`);
+}
+
+/** The findings of an earlier run of the same check, or undefined. */
+function rememberedCheck(
+    o: Parameters<typeof buildkitCheck>[0],
+): Awaited<ReturnType<typeof buildkitCheck>> | undefined {
     try {
-        return JSON.parse(fs.readFileSync(file, "utf8"));
+        return JSON.parse(fs.readFileSync(checkFile(o), "utf8"));
     } catch {
-        /* not checked yet */
+        return undefined; /* not checked yet */
     }
-    const findings = await buildkitCheck(o);
-    fs.writeFileSync(file, JSON.stringify(findings));
-    return findings;
 }
 
 /**

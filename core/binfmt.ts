@@ -2,6 +2,9 @@
 // /proc/sys/fs/binfmt_misc/<name> entries, the qemu-user-static package's definitions and
 // the host facts that preflight checks judge; then the few shell scripts that read and
 // write the table on a host (local or over SSH, see host.ts).
+import * as fs from "fs";
+import * as os from "os";
+
 import type { Host } from "./host";
 import { ARCHITECTURES, qemuName } from "./platform";
 
@@ -99,7 +102,7 @@ export function parseHandlerDump(text: string): Record<string, Handler> {
     return out;
 }
 
-const DUMP_HANDLERS = `cd ${BINFMT_DIR} 2>/dev/null || exit 0
+export const DUMP_HANDLERS = `cd ${BINFMT_DIR} 2>/dev/null || exit 0
 for f in qemu-*; do [ -f "$f" ] && { echo "### $f"; cat "$f"; }; done; true`;
 
 /** What preflight checks need to know about a host, gathered in one round trip. */
@@ -276,12 +279,75 @@ export async function gatherFacts(
     checkDocker = false,
 ): Promise<HostFacts> {
     const names = [...new Set(platforms.map(handlerName))];
+    // This machine without docker's answer: read in this process, as the script would print it.
+    if (host.local && !checkDocker) return parseFacts(localFacts(definitionsDir, names));
     const r = await host.sh(factsScript(definitionsDir, names, checkDocker));
     return parseFacts(r.stdout);
 }
 
+/** What {@link factsScript} prints on this machine (without docker's answer), read without a shell. */
+export function localFacts(definitionsDir: string, names: string[]): string {
+    const isFile = (f: string) => {
+        try {
+            return fs.statSync(f).isFile();
+        } catch {
+            return false;
+        }
+    };
+    const lines = [
+        `uid=${process.getuid?.() ?? -1}`,
+        `kernel=${os.release()}`,
+        `machine=${os.machine()}`,
+        `mounted=${fs.existsSync(`${BINFMT_DIR}/register`) ? 1 : 0}`,
+        "docker=0",
+    ];
+    let out = lines.map((l) => `${l}\n`).join("");
+    for (const n of names) {
+        const file = `${definitionsDir}/${n}`;
+        if (!isFile(file)) continue;
+        let text: string;
+        try {
+            text = fs.readFileSync(file, "utf8");
+        } catch {
+            continue;
+        }
+        out += `### ${n}\n${text}`;
+        const interp = text
+            .split("\n")
+            .filter((l) => l.startsWith("interpreter "))
+            .map((l) => l.slice("interpreter ".length))
+            .join("\n");
+        if (fs.existsSync(interp)) out += `### interpreter-exists ${interp}\n`;
+    }
+    return out;
+}
+
+/** What DUMP_HANDLERS prints on this machine, read without a shell. */
+export function localHandlerDump(): string {
+    let names: string[];
+    try {
+        names = fs
+            .readdirSync(BINFMT_DIR)
+            .filter((n) => n.startsWith("qemu-"))
+            .sort();
+    } catch {
+        return "";
+    }
+    let out = "";
+    for (const n of names) {
+        try {
+            const f = `${BINFMT_DIR}/${n}`;
+            if (fs.statSync(f).isFile()) out += `### ${n}\n${fs.readFileSync(f, "utf8")}`;
+        } catch {
+            /* removed meanwhile */
+        }
+    }
+    return out;
+}
+
 /** Every qemu-* handler on the host, parsed. */
 export async function readHandlers(host: Host): Promise<Record<string, Handler>> {
+    if (host.local) return parseHandlerDump(localHandlerDump());
     const r = await host.sh(DUMP_HANDLERS);
     if (r.code !== 0) throw new Error(`reading ${BINFMT_DIR} on ${host.describe()} failed: ${r.stderr.trim()}`);
     return parseHandlerDump(r.stdout);

@@ -1,5 +1,6 @@
 // docker buildx through the exec seam: builder lifecycle and builds. Parsers are pure and
 // tested against captured real output (tests/fixtures/buildx-*).
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -65,8 +66,60 @@ export function builderPlatforms(b: BuilderInfo): string[] {
     return [...new Set(all)];
 }
 
+/**
+ * The buildx version, as `docker buildx version` prints it. That is three processes (docker,
+ * its plugin metadata call, buildx) at every preview, so the answer is remembered by the
+ * stat of the docker binary and of the buildx plugin docker runs (another binary or another
+ * build of it asks again), in the process and in the user's cache folder.
+ */
 export async function version(): Promise<string> {
-    return parseVersion((await run("docker", ["buildx", "version"])).stdout);
+    const key = binariesKey();
+    const file = key ? path.join(tempDirs.cacheDir("buildx-version"), `${key}.txt`) : undefined;
+    if (file) {
+        try {
+            return fs.readFileSync(file, "utf8");
+        } catch {
+            /* not asked yet */
+        }
+    }
+    const v = parseVersion((await run("docker", ["buildx", "version"])).stdout);
+    if (file) fs.writeFileSync(file, v);
+    return v;
+}
+
+/** Where docker looks for CLI plugins, first match wins (docker/cli's pluginmanager, Linux). */
+export function pluginDirs(): string[] {
+    return [
+        path.join(dockerConfig.configDir(), "cli-plugins"),
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ];
+}
+
+/** sha256 of the docker binary's, the buildx plugin's and docker's config file's path and stat; undefined when a binary is not found. */
+function binariesKey(): string | undefined {
+    const stat = (f: string) => {
+        try {
+            const st = fs.statSync(f);
+            return st.isFile() ? `${f}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : undefined;
+        } catch {
+            return undefined;
+        }
+    };
+    const docker = (process.env.PATH ?? "")
+        .split(":")
+        .filter(Boolean)
+        .map((d) => stat(path.join(d, "docker")))
+        .find(Boolean);
+    const plugin = pluginDirs()
+        .map((d) => stat(path.join(d, "docker-buildx")))
+        .find(Boolean);
+    if (!docker || !plugin) return undefined;
+    // config.json may name more plugin folders (cliPluginsExtraDirs): a change of it asks again.
+    const config = stat(path.join(dockerConfig.configDir(), "config.json")) ?? "";
+    return crypto.createHash("sha256").update(`${docker}\n${plugin}\n${config}`).digest("hex").slice(0, 32);
 }
 
 export async function list(): Promise<BuilderInfo[]> {

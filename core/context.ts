@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { asSent, IgnoreFileError, PatternMatcher, readIgnoreFile, runes } from "./dockerignore";
+import * as tempDirs from "./tempDirs";
 
 export interface ContextDigest {
     /** sha256 over every entry below, in byte order of the paths. */
@@ -31,6 +32,7 @@ export interface ContextDigest {
 }
 
 const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
+const ASCII = /^[\x00-\x7f]*$/;
 const CHUNK = Buffer.allocUnsafe(1 << 20);
 
 /** sha256 of a file, streamed through one 1 MiB buffer (no size limit, flat memory). */
@@ -51,6 +53,7 @@ export function hashFile(file: string | Buffer): string {
 
 /** A byte-string path for display and state keys: UTF-8 as is, other bytes as \xNN. */
 export function displayPath(bytes: string): string {
+    if (ASCII.test(bytes)) return bytes; // most names: nothing to decode
     const decoded = Buffer.from(bytes, "latin1").toString("utf8");
     if (Buffer.from(decoded, "utf8").toString("latin1") === bytes) return decoded;
     let out = "";
@@ -190,6 +193,8 @@ function mode(st: fs.Stats): string {
 interface Walked {
     rel: string; // byte string
     st: fs.Stats;
+    /** The absolute path: bytes, or a string when every byte is ASCII (the same path, cheaper). */
+    full: Buffer | string;
 }
 
 /**
@@ -200,14 +205,20 @@ interface Walked {
 export function walkContext(context: string, matcher?: PatternMatcher): Walked[] {
     const root = Buffer.from(context);
     const out: Walked[] = [];
-    const abs = (rel: string) => Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]);
+    const asciiRoot = ASCII.test(context) && Buffer.byteLength(context) === context.length;
+    const abs = (rel: string) =>
+        asciiRoot && ASCII.test(rel)
+            ? `${context}/${rel}`
+            : Buffer.concat([root, Buffer.from("/"), Buffer.from(rel, "latin1")]);
     const pending: { entry: Walked; emitted: boolean }[] = [];
     const walk = (dirRel: string, parentInfo: boolean[] | undefined) => {
         const dir = dirRel ? abs(dirRel) : root;
-        const names = fs.readdirSync(dir, { encoding: "buffer" }).sort(Buffer.compare);
+        // Names as byte strings (latin1: one char per byte), in byte order (char codes are the bytes).
+        const names = fs.readdirSync(dir, { encoding: "latin1" }).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         for (const name of names) {
-            const rel = dirRel ? `${dirRel}/${name.toString("latin1")}` : name.toString("latin1");
-            const st = fs.lstatSync(abs(rel));
+            const rel = dirRel ? `${dirRel}/${name}` : name;
+            const full = abs(rel);
+            const st = fs.lstatSync(full);
             let skip = false;
             let info: boolean[] | undefined;
             if (matcher) {
@@ -223,7 +234,7 @@ export function walkContext(context: string, matcher?: PatternMatcher): Walked[]
                     skip = true;
                 }
             }
-            const entry = { rel, st };
+            const entry = { rel, st, full };
             if (!skip) {
                 for (const p of pending)
                     if (!p.emitted) {
@@ -252,13 +263,148 @@ export interface ContextEntry {
     sentEmpty?: boolean;
 }
 
+/** What hashing read in this process: files whose bytes were read, their bytes, files taken from the stat cache. */
+export interface HashStats {
+    filesRead: number;
+    bytesRead: number;
+    filesFromCache: number;
+}
+const stats: HashStats = { filesRead: 0, bytesRead: 0, filesFromCache: 0 };
+
+/** The counters of this process so far (the bench records them per no-op and per change). */
+export function hashStats(): HashStats {
+    return { ...stats };
+}
+
+/**
+ * A file changed less than this long before it was hashed is not remembered: a write in the
+ * same clock tick as the one seen would leave its stat as it was (git's "racily clean" entries).
+ */
+export const RACY_MS = 1000;
+
+const HEADER = "pulumi-multiarch stat cache v2\n";
+
+/**
+ * The digests of a context's files by their stat, as git's index keeps them: a file whose
+ * device, inode, size, mtime and ctime are those seen when it was hashed is not read again,
+ * so an unchanged tree costs a walk and a stat per entry. Any write changes the ctime (even
+ * one that puts the mtime back), a rename brings another inode; modes and names are not in
+ * it (they come from the walk every time). Kept per context folder in the user's private
+ * cache folder (core/tempDirs), rewritten only when something changed, holding only the
+ * files of the last walk, in walk order: a pass over an unchanged tree compares each file's
+ * stat with the next record of the file, without parsing it into objects (50,000 files cost
+ * their lstat and little else).
+ */
+export class StatCache {
+    /** The file's records: `<path>\0<dev> <ino> <size> <mtimeMs> <ctimeMs> <sha256 hex, or "" to read again>\0`, in walk order. */
+    private text = "";
+    private pos = 0;
+    /** Records by path, parsed only once the walk left the file's order (a file added or removed). */
+    private byPath?: Map<string, string>;
+    private out: string[] = [];
+    private changed = false;
+
+    constructor(
+        readonly file: string | undefined,
+        private readonly racyMs = RACY_MS,
+    ) {
+        if (!file) return;
+        try {
+            const text = fs.readFileSync(file, "latin1");
+            if (text.startsWith(HEADER)) {
+                this.text = text;
+                this.pos = HEADER.length;
+            }
+        } catch {
+            /* none yet, or unreadable: hash everything */
+        }
+    }
+
+    /** The cache file of the context folder `root` (a real path). */
+    static fileFor(root: string): string {
+        const key = crypto.createHash("sha256").update(Buffer.from(root)).digest("hex").slice(0, 32);
+        return path.join(tempDirs.cacheDir("context-stat"), `${key}.v2`);
+    }
+
+    /** The stat and digest recorded for `rel` ("<stat> <hex>"), or undefined. */
+    private recorded(rel: string): string | undefined {
+        const t = this.text;
+        if (!this.byPath) {
+            if (this.pos < t.length && t.startsWith(rel, this.pos) && t.charCodeAt(this.pos + rel.length) === 0) {
+                const from = this.pos + rel.length + 1;
+                const to = t.indexOf("\0", from);
+                this.pos = to < 0 ? t.length : to + 1;
+                return to < 0 ? undefined : t.slice(from, to);
+            }
+            this.byPath = new Map();
+            for (let i = HEADER.length; i < t.length;) {
+                const a = t.indexOf("\0", i),
+                    b = a < 0 ? -1 : t.indexOf("\0", a + 1);
+                if (b < 0) break;
+                this.byPath.set(t.slice(i, a), t.slice(a + 1, b));
+                i = b + 1;
+            }
+            this.changed = true; // another set of files: written anew
+        }
+        return this.byPath.get(rel);
+    }
+
+    /** sha256 hex of `full` (`rel` in the folder), from the cache when its stat is the one seen. */
+    digest(rel: string, full: Buffer | string, st: fs.Stats): string {
+        const stat = `${st.dev} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+        const had = this.text ? this.recorded(rel) : undefined;
+        if (had && had.length === stat.length + 65 && had.startsWith(stat) && had.charCodeAt(stat.length) === 32) {
+            stats.filesFromCache++;
+            this.out.push(rel, had);
+            return had.slice(stat.length + 1);
+        }
+        const started = Date.now();
+        const hex = hashFile(full);
+        stats.filesRead++;
+        stats.bytesRead += st.size;
+        this.changed = true;
+        // Changed just before (or while) it was read: kept without its digest, read again next time.
+        this.out.push(rel, `${stat} ${Math.max(st.mtimeMs, st.ctimeMs) < started - this.racyMs ? hex : ""}`);
+        return hex;
+    }
+
+    /** Writes the records of this walk when they differ from those read (atomically: another process may read it). */
+    save(): void {
+        if (!this.file || (!this.changed && this.pos === this.text.length) || (!this.out.length && !this.text)) return;
+        try {
+            const tmp = `${this.file}.${process.pid}`;
+            fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), {
+                encoding: "latin1",
+                mode: 0o600,
+            });
+            fs.renameSync(tmp, this.file);
+            // Folders gone (temp contexts, old checkouts) leave their files: those unused for a week go.
+            const dir = path.dirname(this.file);
+            for (const n of fs.readdirSync(dir)) {
+                const f = path.join(dir, n);
+                try {
+                    if (fs.statSync(f).mtimeMs < Date.now() - 7 * 86_400_000) fs.rmSync(f, { force: true });
+                } catch {
+                    /* gone */
+                }
+            }
+        } catch {
+            /* a cache that cannot be written is only slower */
+        }
+    }
+}
+
 /**
  * Every entry BuildKit sends for this context and Dockerfile, in byte order. For a named
  * context leave out `dockerfile`: BuildKit applies only the folder's own `.dockerignore`.
+ * Files are read only when their stat changed since the last walk of this folder
+ * ({@link StatCache}); `statCache: false` (or PULUMI_MULTIARCH_STAT_CACHE=off in the
+ * environment, for a file system whose ctimes cannot be trusted) reads every file.
  */
 export function contextEntries(
     context: string,
     dockerfile?: string,
+    opts: { statCache?: boolean } = {},
 ): { entries: ContextEntry[]; ignoreFile?: string; unusedIgnoreFiles: string[] } {
     if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) {
         throw new Error(`build context "${context}" is not a directory`);
@@ -267,10 +413,11 @@ export function contextEntries(
     const ignoreFile = ignore.name;
     const matcher = ignore.name ? loadIgnore(ignore.name, ignore.file) : undefined;
     const root = fs.realpathSync(context);
+    const off = opts.statCache === false || process.env.PULUMI_MULTIARCH_STAT_CACHE === "off";
+    const cache = new StatCache(off ? undefined : StatCache.fileFor(root));
     const entries: ContextEntry[] = [];
     const inodes = new Map<string, string>();
-    for (const { rel, st } of walkContext(root, matcher)) {
-        const full = Buffer.concat([Buffer.from(root), Buffer.from("/"), Buffer.from(rel, "latin1")]);
+    for (const { rel, st, full } of walkContext(root, matcher)) {
         let value: string;
         let sentEmpty: boolean | undefined;
         if (st.isSymbolicLink()) {
@@ -282,8 +429,9 @@ export function contextEntries(
             if (first !== undefined) value = `hardlink ${first}`;
             else {
                 if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
-                value = `sha256:${hashFile(full)} ${mode(st)}`;
-                if (matcher?.matchesOrParentMatches(rel)) sentEmpty = true;
+                value = `sha256:${cache.digest(rel, full, st)} ${mode(st)}`;
+                // Only a `!` pattern can list a file the sender then opens as excluded.
+                if (matcher?.exclusions && matcher.matchesOrParentMatches(rel)) sentEmpty = true;
             }
         } else if (st.isFIFO()) {
             value = `fifo ${mode(st)}`;
@@ -295,19 +443,26 @@ export function contextEntries(
         }
         entries.push({ path: rel, value, ...(sentEmpty ? { sentEmpty } : {}) });
     }
+    cache.save();
     return { entries, ...(ignoreFile ? { ignoreFile } : {}), unusedIgnoreFiles: ignore.unused };
 }
 
 /** One entry per line of the digest, and its display form. */
 function record(entries: ContextEntry[], h: crypto.Hash): Record<string, string> {
     const files: Record<string, string> = {};
+    let lines = "";
     for (const { path: rel, value } of entries) {
         const shown = /^(->|hardlink) /.test(value)
             ? value.replace(/ (.*)$/s, (_, t: string) => ` ${displayPath(t)}`)
             : value;
         files[`${displayPath(rel)}${value.startsWith("dir ") ? "/" : ""}`] = shown;
-        h.update(Buffer.from(`${rel}\0${value}\n`, "latin1"));
+        lines += `${rel}\0${value}\n`;
+        if (lines.length > 1 << 16) {
+            h.update(lines, "latin1");
+            lines = "";
+        }
     }
+    h.update(lines, "latin1");
     return files;
 }
 
@@ -319,6 +474,8 @@ export interface LocalSources {
     dockerfile?: string | { inline: string };
     /** name -> folder of each local named context (`--build-context name=path`). */
     named?: Record<string, string>;
+    /** Take unchanged files' digests from the stat cache ({@link StatCache}). Default true. */
+    statCache?: boolean;
 }
 
 /**
@@ -329,7 +486,8 @@ export interface LocalSources {
 export function hashSources(s: LocalSources): ContextDigest {
     const h = crypto.createHash("sha256");
     const dockerfile = typeof s.dockerfile === "string" ? s.dockerfile : undefined;
-    const main = s.context !== undefined ? contextEntries(s.context, dockerfile) : undefined;
+    const opts = { statCache: s.statCache };
+    const main = s.context !== undefined ? contextEntries(s.context, dockerfile, opts) : undefined;
     const files = main ? record(main.entries, h) : {};
     const unused = [...(main?.unusedIgnoreFiles ?? [])];
     // The Dockerfile counts even when it lives outside the context or is ignored.
@@ -340,7 +498,7 @@ export function hashSources(s: LocalSources): ContextDigest {
     }
     const named: Record<string, Record<string, string>> = {};
     for (const name of Object.keys(s.named ?? {}).sort()) {
-        const sent = contextEntries(s.named![name]);
+        const sent = contextEntries(s.named![name], undefined, opts);
         const hn = crypto.createHash("sha256");
         named[name] = record(sent.entries, hn);
         unused.push(...sent.unusedIgnoreFiles);
@@ -356,8 +514,8 @@ export function hashSources(s: LocalSources): ContextDigest {
 }
 
 /** The digest of a context folder and its Dockerfile (see {@link hashSources}). */
-export function hashContext(context: string, dockerfile?: string): ContextDigest {
-    return hashSources({ context, dockerfile });
+export function hashContext(context: string, dockerfile?: string, opts: { statCache?: boolean } = {}): ContextDigest {
+    return hashSources({ context, dockerfile, ...opts });
 }
 
 /**

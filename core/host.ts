@@ -31,6 +31,8 @@ export interface Host {
     /** Runs a shell script on the host; resolves whatever the exit code. */
     sh(script: string, input?: string | Buffer): Promise<exec.RunResult>;
     describe(): string;
+    /** This machine: reads of /proc and local files may skip the shell (core/binfmt.ts). */
+    local?: boolean;
 }
 
 export function describeHost(spec: HostSpec): string {
@@ -73,6 +75,7 @@ export function connect(spec: HostSpec): Host {
         return {
             sh: (script, input) => exec.run("sh", ["-c", script], { input, allowFailure: true }),
             describe: () => "localhost",
+            local: true,
         };
     }
     return {

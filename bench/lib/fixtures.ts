@@ -194,3 +194,43 @@ export function hashingTree(): Tree {
     );
     return tree;
 }
+
+// ---- case 10: a monorepo-sized context -----------------------------------------------------
+
+export const BIG_FILES = 50_000;
+export const BIG_BYTES = 295_000_000;
+const BIG_VERSION = "1";
+
+/**
+ * Case 10: two contexts of one small image (FROM the busybox fixture, COPY main.go): the app's
+ * three files alone, and the same three files beside a `data/` tree of 50,000 files (295 MB,
+ * the issue's monorepo stand-in, generated once into the bench cache). BuildKit is sent only
+ * what COPY names; the context digest covers every file either way.
+ */
+export function scaleContexts(): { small: string; big: string } {
+    const dockerfile = `FROM ${REGISTRY}/fixtures/busybox:latest\nCOPY main.go /main.go\n`;
+    const files = { ...appFiles(), Dockerfile: dockerfile };
+    delete (files as Record<string, string>)[".dockerignore"];
+    const small = writeContext("c10-small", files);
+    const big = path.join(BENCH_CACHE, `big-context-v${BIG_VERSION}`);
+    if (!fs.existsSync(path.join(big, ".complete"))) {
+        say(`generating the case-10 context (${BIG_FILES} files, ${BIG_BYTES / 1e6} MB) in ${big}`);
+        fs.rmSync(big, { recursive: true, force: true });
+        const next = stream("pulumi-multiarch bench big context");
+        treeSizes(BIG_FILES, BIG_BYTES, 7).forEach((size, i) => {
+            const dir = path.join(
+                big,
+                "data",
+                `pkg${String(Math.floor(i / 1000)).padStart(2, "0")}`,
+                `mod${Math.floor(i / 100) % 10}`,
+            );
+            if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, `file${String(i % 100).padStart(3, "0")}.dat`), next(size));
+        });
+        // Outside the context (.dockerignore'd), so the digest does not depend on it.
+        fs.writeFileSync(path.join(big, ".dockerignore"), ".complete\n");
+        fs.writeFileSync(path.join(big, ".complete"), new Date().toISOString());
+    }
+    for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(big, f), text);
+    return { small, big };
+}

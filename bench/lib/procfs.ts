@@ -135,3 +135,53 @@ export class TreeSampler {
         if (this.timer) clearInterval(this.timer);
     }
 }
+
+/** The 1-minute load average from /proc/loadavg ("0.52 0.58 0.59 1/467 12345"). */
+export function parseLoadavg(text: string): number {
+    const m = /^\s*(\d+(?:\.\d+)?)\s/.exec(text);
+    if (!m) throw new Error(`unexpected /proc/loadavg: ${text.slice(0, 40)}`);
+    return Number(m[1]);
+}
+
+/** Samples the 1-minute load average every 5 s: per case (reset) and over the whole run. */
+export class LoadSampler {
+    private timer?: NodeJS.Timeout;
+    private current: number[] = [];
+    private all: number[] = [];
+
+    start(): void {
+        const sample = () => {
+            try {
+                const v = parseLoadavg(fs.readFileSync("/proc/loadavg", "utf8"));
+                this.current.push(v);
+                this.all.push(v);
+            } catch {
+                /* no /proc */
+            }
+        };
+        sample();
+        this.timer = setInterval(sample, 5000);
+        this.timer.unref();
+    }
+
+    stop(): void {
+        if (this.timer) clearInterval(this.timer);
+    }
+    reset(): void {
+        this.current = [];
+    }
+    describe(): string {
+        return describeLoad(this.current);
+    }
+    describeAll(): string {
+        return describeLoad(this.all);
+    }
+}
+
+/** "median 4.1 (1.2–9.8), 37 samples". Pure. */
+export function describeLoad(xs: number[]): string {
+    if (!xs.length) return "not sampled";
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    return `median ${mid.toFixed(1)} (${s[0].toFixed(1)}–${s[s.length - 1].toFixed(1)}), ${s.length} samples`;
+}

@@ -8,8 +8,10 @@ import { buildsSince, parseBashTime, parseChanges, stepDurations, stepSeconds } 
 import {
     classify,
     descendants,
+    describeLoad,
     parseCpuinfo,
     parseKernel,
+    parseLoadavg,
     parseMeminfo,
     parseStatus,
     type Proc,
@@ -70,6 +72,16 @@ describe("bench statistics", () => {
 describe("bench /proc parsers", () => {
     it("reads the CPU model and count from /proc/cpuinfo", () => {
         assert.deepStrictEqual(parseCpuinfo(fixture("proc-cpuinfo.txt")), { model: "AMD EPYC", cores: 2 });
+    });
+
+    it("reads the 1-minute load average and summarizes the samples of a case", () => {
+        assert.strictEqual(
+            parseLoadavg(fixture("proc-loadavg.txt")),
+            Number(fixture("proc-loadavg.txt").split(" ")[0]),
+        );
+        assert.throws(() => parseLoadavg(""), /loadavg/);
+        assert.strictEqual(describeLoad([3, 1.5, 9, 2]), "median 2.5 (1.5–9.0), 4 samples");
+        assert.strictEqual(describeLoad([]), "not sampled");
     });
 
     it("reads MemTotal and the kernel release", () => {

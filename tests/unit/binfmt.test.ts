@@ -1,12 +1,18 @@
 // binfmt facts, dumps and preflight checks: pure functions on output captured from this host.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 import {
+    DUMP_HANDLERS,
+    factsScript,
     handlerName,
     type HostFacts,
     kernelAtLeast,
+    localFacts,
+    localHandlerDump,
     nativePlatforms,
     parseFacts,
     parseHandlerDump,
@@ -120,5 +126,41 @@ describe("binfmt preflight", () => {
         assert.match(reasons(withDocker, c)[0], /^image: .* is not pinned by digest.*allowUnpinnedImage: true/);
         assert.deepStrictEqual(reasons(withDocker, { ...c, allowUnpinnedImage: true }), []);
         assert.deepStrictEqual(reasons(withDocker, { ...c, image: `r/binfmt@sha256:${"a".repeat(64)}` }), []);
+    });
+});
+
+// This machine's facts and handlers are read in-process (no shell at every preview): they
+// must say exactly what the scripts print for a host reached over SSH.
+describe("binfmt reads of this machine without a shell", () => {
+    const sh = (script: string) => execFileSync("sh", ["-c", script], { encoding: "utf8" });
+
+    it("gathers the same facts as the script, for handlers with and without a definition", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "binfmts-"));
+        try {
+            fs.writeFileSync(
+                path.join(dir, "qemu-aarch64"),
+                "package qemu-user-static\ninterpreter /bin/sh\nmagic \\x7fELF\n",
+            );
+            fs.writeFileSync(
+                path.join(dir, "qemu-riscv64"),
+                "package qemu-user-static\ninterpreter /nonexistent/qemu-riscv64\n",
+            );
+            fs.mkdirSync(path.join(dir, "qemu-arm"));
+            const names = ["qemu-aarch64", "qemu-riscv64", "qemu-arm", "qemu-s390x"];
+            const script = sh(factsScript(dir, names));
+            assert.strictEqual(localFacts(dir, names), script);
+            const facts = parseFacts(script);
+            assert.deepStrictEqual(
+                [Object.keys(facts.definitions).sort(), facts.interpreters],
+                [["qemu-aarch64", "qemu-riscv64"], ["/bin/sh"]],
+            );
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("dumps the same handlers as the script", () => {
+        assert.strictEqual(localHandlerDump(), sh(DUMP_HANDLERS));
+        assert.deepStrictEqual(parseHandlerDump(localHandlerDump()), parseHandlerDump(sh(DUMP_HANDLERS)));
     });
 });

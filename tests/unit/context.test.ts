@@ -6,7 +6,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-import { diffFiles, hashContext, sameAsLegacyRecord, summarizeFiles } from "../../core/context";
+import {
+    diffFiles,
+    hashContext,
+    hashStats,
+    RACY_MS,
+    sameAsLegacyRecord,
+    StatCache,
+    summarizeFiles,
+} from "../../core/context";
 
 const made: string[] = [];
 after(() => {
@@ -171,6 +179,155 @@ describe("context digest", () => {
         const s2 = summarizeFiles({ ...files, "src/f7.go": "sha256:changed" });
         assert.deepStrictEqual(diffFiles(s1, s2).changed, ["src/"]);
         assert.strictEqual(Object.keys(summarizeFiles({ a: "1" })).length, 1);
+    });
+});
+
+describe("context digest with the stat cache", () => {
+    // Files changed within RACY_MS of their hashing are never remembered (they are read again),
+    // so each tree is made, then left alone that long before its first hash fills the cache.
+    const settle = () => new Promise((r) => setTimeout(r, RACY_MS + 100));
+    const fresh = (dir: string, dockerfile?: string) => hashContext(dir, dockerfile, { statCache: false });
+    const files = {
+        Dockerfile: "FROM scratch\n",
+        "a.txt": "aaaa\n",
+        "b.txt": "bbbb\n",
+        "sub/c.txt": "cccc\n",
+        "sub/skip.log": "log\n",
+    };
+    // A whole second, as a checkout may leave it (utimes cannot give back a finer mtime).
+    const then = new Date(2020, 0, 1);
+
+    /** Hashes through the cache; returns the digest and how many files were read and taken from the cache. */
+    function cached(dir: string, dockerfile?: string) {
+        const before = hashStats();
+        const d = hashContext(dir, dockerfile);
+        const after = hashStats();
+        return { d, read: after.filesRead - before.filesRead, reused: after.filesFromCache - before.filesFromCache };
+    }
+
+    it("reads an unchanged tree by stat alone, and reads again exactly what changed", async function () {
+        this.timeout(20_000);
+        const a = tree(files);
+        await settle();
+        const first = cached(a);
+        assert.strictEqual(first.read, 5);
+        assert.ok(
+            fs.existsSync(StatCache.fileFor(fs.realpathSync(a))),
+            "the cache is written beside the user's other caches",
+        );
+        const again = cached(a);
+        assert.deepStrictEqual([again.read, again.reused, again.d.digest], [0, 5, first.d.digest]);
+
+        // Same size, same mtime put back: only the ctime says it changed.
+        const f = path.join(a, "a.txt");
+        fs.utimesSync(f, then, then);
+        await settle();
+        cached(a);
+        const st = fs.statSync(f);
+        fs.writeFileSync(f, "AAAA\n");
+        fs.utimesSync(f, then, then);
+        assert.strictEqual(fs.statSync(f).size, st.size);
+        assert.strictEqual(fs.statSync(f).mtimeMs, st.mtimeMs);
+        const r = cached(a);
+        assert.strictEqual(r.read, 1, "only the changed file is read");
+        assert.notStrictEqual(r.d.digest, first.d.digest);
+        assert.deepStrictEqual(r.d, fresh(a));
+        assert.deepStrictEqual(diffFiles(first.d.files, r.d.files).changed, ["a.txt"]);
+    });
+
+    it("sees a file replaced by a rename, a mode change and a .dockerignore change", async function () {
+        this.timeout(20_000);
+        const a = tree(files);
+        fs.writeFileSync(path.join(a, "b.new"), "BBBB\n"); // b.txt's size, other bytes
+        await settle();
+        const first = cached(a);
+        // A rename brings another inode under the old name, with the old name's size and mtime.
+        fs.utimesSync(path.join(a, "b.txt"), then, then);
+        fs.utimesSync(path.join(a, "b.new"), then, then);
+        await settle();
+        cached(a);
+        fs.renameSync(path.join(a, "b.new"), path.join(a, "b.txt"));
+        let r = cached(a);
+        assert.strictEqual(r.read, 1, "only the renamed file is read");
+        assert.deepStrictEqual(diffFiles(first.d.files, r.d.files), {
+            added: [],
+            removed: ["b.new"],
+            changed: ["b.txt"],
+        });
+        assert.deepStrictEqual(r.d, fresh(a));
+        // A mode change: the image gets another file.
+        fs.chmodSync(path.join(a, "sub/c.txt"), 0o755);
+        r = cached(a);
+        assert.strictEqual(r.d.files["sub/c.txt"]?.endsWith(" 0755"), true);
+        assert.deepStrictEqual(r.d, fresh(a));
+        // .dockerignore: a file ignored now is gone from the digest, one ignored before comes back.
+        fs.writeFileSync(path.join(a, ".dockerignore"), "**/*.log\n");
+        r = cached(a);
+        assert.strictEqual(r.d.files["sub/skip.log"], undefined);
+        assert.deepStrictEqual(r.d, fresh(a));
+        fs.writeFileSync(path.join(a, ".dockerignore"), "a.txt\n");
+        r = cached(a);
+        assert.strictEqual(r.d.files["a.txt"], undefined);
+        assert.ok(r.d.files["sub/skip.log"]);
+        assert.deepStrictEqual(r.d, fresh(a));
+    });
+
+    it("does not remember a file changed just before it was hashed (a write in the same clock tick would not change its stat)", () => {
+        const a = tree(files);
+        const first = cached(a);
+        assert.strictEqual(first.read, 5);
+        const again = cached(a);
+        assert.strictEqual(again.read, 5, "every file is younger than RACY_MS: read again");
+        assert.doesNotMatch(
+            fs.readFileSync(StatCache.fileFor(fs.realpathSync(a)), "latin1"),
+            /[0-9a-f]{64}/,
+            "no digest remembered",
+        );
+    });
+
+    it("reads every file with PULUMI_MULTIARCH_STAT_CACHE=off", async function () {
+        this.timeout(20_000);
+        const a = tree(files);
+        await settle();
+        cached(a);
+        process.env.PULUMI_MULTIARCH_STAT_CACHE = "off";
+        try {
+            const r = cached(a);
+            assert.deepStrictEqual([r.read, r.reused], [5, 0]);
+        } finally {
+            delete process.env.PULUMI_MULTIARCH_STAT_CACHE;
+        }
+        assert.strictEqual(cached(a).read, 0);
+    });
+
+    it("ignores a cache file it cannot read, and never takes an entry of another folder", async function () {
+        this.timeout(20_000);
+        const a = tree(files);
+        const b = tree({ ...files, "a.txt": "zzzz\n" });
+        await settle();
+        fs.writeFileSync(StatCache.fileFor(fs.realpathSync(a)), "{not a cache");
+        assert.deepStrictEqual(cached(a).d, fresh(a));
+        assert.deepStrictEqual(cached(b).d, fresh(b));
+        assert.notStrictEqual(cached(a).d.digest, cached(b).d.digest);
+        // A cache cut short (a crash while another process wrote it) is read as far as it goes.
+        const file = StatCache.fileFor(fs.realpathSync(a));
+        const text = fs.readFileSync(file, "latin1");
+        fs.writeFileSync(file, text.slice(0, Math.floor(text.length / 2)), "latin1");
+        const r = cached(a);
+        assert.ok(r.read > 0 && r.read < 5, `read ${r.read}`);
+        assert.deepStrictEqual(r.d, fresh(a));
+    });
+
+    it("takes files added and removed in the middle of the walk, and keeps the rest by stat", async function () {
+        this.timeout(20_000);
+        const a = tree({ ...files, "m/1": "1", "m/2": "2", "z/3": "3" });
+        await settle();
+        cached(a);
+        fs.rmSync(path.join(a, "b.txt"));
+        fs.writeFileSync(path.join(a, "m/15"), "new");
+        const r = cached(a);
+        assert.deepStrictEqual([r.read, r.reused], [1, 7]);
+        assert.deepStrictEqual(r.d, fresh(a));
     });
 });
 
