@@ -12,7 +12,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { emulatingBuilder, httpRegistries } from "../support/builder";
 import { builderGone, requireRealParts, ROOT } from "../support/env";
 import { type GitServer, startGitServer } from "../support/gitServer";
 import { writeOciLayout } from "../support/ociLayout";
@@ -20,7 +21,7 @@ import { copyIndex, imageFiles, manifest } from "../support/registry";
 import { dispose, failure, inlineStack } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
-const BUILDKITD = `[registry."${REG}"]\n  http = true\n`;
+const BUILDKITD = httpRegistries(REG);
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 const BASE = `e2e/contexts-base-${process.pid}`;
 const D = path.join(ROOT, ".state", "e2e", "contexts-files");
@@ -60,13 +61,7 @@ function images(gitUrl: string): Images {
 
 function program(gitUrl: string, override: Partial<Images> = {}) {
     return async () => {
-        const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
-        const builder = new BuildxBuilder("b", {
-            name: BUILDER,
-            binfmt: qemu,
-            driverOpts: { network: "host" },
-            buildkitdConfig: BUILDKITD,
-        });
+        const builder = emulatingBuilder(BUILDER, BUILDKITD);
         const out: Record<string, pulumi.Output<unknown>> = {};
         const built: Record<string, MultiArchImage> = {};
         for (const [name, args] of Object.entries({ ...images(gitUrl), ...override })) {

@@ -22,7 +22,8 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { emulatingBuilder, httpRegistries } from "../support/builder";
 import * as company from "../support/companyRegistries";
 import { builderNames, requireRealParts, sh } from "../support/env";
 import { type Proxy, startProxy } from "../support/faults";
@@ -73,13 +74,7 @@ describe("where images go: several registries, registries logins, load, exports,
 
     function program() {
         return async () => {
-            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
-            const builder = new BuildxBuilder("b", {
-                name: BUILDER,
-                binfmt: qemu,
-                driverOpts: { network: "host" },
-                buildkitdConfig: [REG, COMPANY, TOKEN, PROXY].map((r) => `[registry."${r}"]\n  http = true\n`).join(""),
-            });
+            const builder = emulatingBuilder(BUILDER, httpRegistries(REG, COMPANY, TOKEN, PROXY));
             const image = (
                 name: string,
                 a: Omit<MultiArchImageArgs, "builder"> & { builder?: MultiArchImageArgs["builder"] },

@@ -17,9 +17,10 @@ import type * as http from "http";
 import * as path from "path";
 import * as stream from "stream";
 
-import { BinfmtSetup, BuildxBuilder, ImagePromotion, Index, MultiArchImage } from "../../components";
+import { ImagePromotion, Index, MultiArchImage } from "../../components";
 import { Registry } from "../../core/registry";
 import { findRecords } from "../../core/verificationRecord";
+import { emulatingBuilder, httpRegistries } from "../support/builder";
 import * as company from "../support/companyRegistries";
 import { ENV, requireRealParts, ROOT } from "../support/env";
 import { startProxy } from "../support/faults";
@@ -56,13 +57,7 @@ describe("promotions: build once, promote by digest", function () {
 
     function program(extra: (src: MultiArchImage) => Record<string, pulumi.Output<any>> = () => ({})) {
         return async () => {
-            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
-            const builder = new BuildxBuilder("b", {
-                name: BUILDER,
-                binfmt: qemu,
-                driverOpts: { network: "host" },
-                buildkitdConfig: `[registry."${REG}"]\n  http = true\n`,
-            });
+            const builder = emulatingBuilder(BUILDER, httpRegistries(REG));
             const src = new MultiArchImage("src", {
                 context: app,
                 platforms: PLATFORMS,

@@ -13,8 +13,9 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 
-import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
+import { MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { parseRef, Registry } from "../../core/registry";
+import { emulatingBuilder } from "../support/builder";
 import * as company from "../support/companyRegistries";
 import { requireRealParts } from "../support/env";
 import { startProxy } from "../support/faults";
@@ -85,13 +86,7 @@ describe("registries as users have them", function () {
 
     function program(image?: Omit<MultiArchImageArgs, "builder" | "context">) {
         return async () => {
-            const qemu = new BinfmtSetup("qemu", { platforms: ["linux/arm64"] });
-            const builder = new BuildxBuilder("b", {
-                name: BUILDER,
-                binfmt: qemu,
-                driverOpts: { network: "host" },
-                buildkitdConfig,
-            });
+            const builder = emulatingBuilder(BUILDER, buildkitdConfig);
             if (!image) return {};
             const img = new MultiArchImage("img", { context: app, deleteOnDestroy: true, ...image, builder });
             return {
