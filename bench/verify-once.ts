@@ -29,7 +29,13 @@ async function main(): Promise<void> {
     const checks = await Promise.all(
         Object.entries(manifests).map(async ([p, d]) => {
             const base = finalStageBase(text, {}, undefined, p);
-            return v.check(d, p, base === undefined ? undefined : await baseLayerCount(base, p, { builder }));
+            return v.check(
+                d,
+                p,
+                base === undefined
+                    ? undefined
+                    : await baseLayerCount(base, p, (host) => new Registry(host, { builder })),
+            );
         }),
     );
     v.close();

@@ -74,11 +74,18 @@ export function stageNames(dockerfile: string): string[] {
         .filter((n): n is string => !!n);
 }
 
-/** How many layers `ref` has for `platform` (0 for scratch); `opts` say how its registry is reached. */
-export async function baseLayerCount(ref: string, platform: string, opts: registry.RegistryOptions): Promise<number> {
+/**
+ * How many layers `ref` has for `platform` (0 for scratch); `clientOf` gives the client of its
+ * registry (the operation's own, so a login is resolved once per registry).
+ */
+export async function baseLayerCount(
+    ref: string,
+    platform: string,
+    clientOf: (host: string) => registry.Registry,
+): Promise<number> {
     if (ref === "scratch") return 0;
     const r = registry.parseRef(ref);
-    const client = new registry.Registry(r.registry, opts);
+    const client = clientOf(r.registry);
     const read = async (reference: string) => {
         const m = await client.getManifest(r.repository, reference);
         if (!m) throw new Error(`${ref} is not in its registry`);

@@ -115,7 +115,26 @@ export async function stopAll(reason: string, graceMs = 2000): Promise<void> {
     clearTimeout(hard);
 }
 
-export const run: Runner = (file, args, opts = {}) => {
+/**
+ * Where `run` sends every command: a child process (`spawnChild`), or, in a unit test, a fake
+ * of the test's own that stands in for a tool (a buildx that pushes into an in-process registry).
+ */
+let runner: Runner = (file, args, opts) => spawnChild(file, args, opts);
+
+export const run: Runner = (file, args, opts) => runner(file, args, opts);
+
+/**
+ * For unit tests: every `run` goes to `fake` until the returned function puts the child
+ * processes back. The seam stays one: the fake replaces the children, not the callers' path.
+ */
+export function replaceRunner(fake: Runner): () => void {
+    runner = fake;
+    return () => {
+        runner = (file, args, opts) => spawnChild(file, args, opts);
+    };
+}
+
+function spawnChild(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const command = [file, ...args].map(quote).join(" ");
     // A stopped child is named by its command words alone (`docker buildx build`), not its whole argv.
     const firstOption = args.findIndex((a) => a.startsWith("-"));
@@ -174,4 +193,4 @@ export const run: Runner = (file, args, opts = {}) => {
         });
         child.stdin.end(opts.input ?? "");
     });
-};
+}

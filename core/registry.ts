@@ -17,15 +17,19 @@ import * as hosts from "./registryHosts";
 
 /**
  * A registry's refusal, typed so callers decide by what happened, not by the message's words:
- * `status` is the HTTP answer, `refused` what was refused ("auth": a 401/403 after logging in,
- * "manifest": a manifest PUT, "read": a GET of a manifest).
+ * `status` is the HTTP answer (0: none), `refused` what was refused ("auth": a 401/403 after
+ * logging in, or a login the registry or its token service refused; "manifest": a manifest
+ * PUT; "read": a GET of a manifest; "login": the login docker would send could not be read,
+ * from the docker config or its credential helper; "unreachable": no answer at all, refused
+ * connection, unknown host or timeout). `detail`: the message without the hint for the user.
  */
 export class RegistryError extends Error {
     constructor(
         message: string,
         readonly registry: string,
         readonly status: number,
-        readonly refused: "auth" | "manifest" | "read",
+        readonly refused: "auth" | "manifest" | "read" | "login" | "unreachable",
+        readonly detail: string = message,
     ) {
         super(message);
         this.name = "RegistryError";
@@ -121,6 +125,9 @@ export function retryDelay(policy: RetryPolicy, n: number, retryAfter?: string):
     return Math.min(policy.maxDelayMs, after ?? policy.baseDelayMs * 2 ** n);
 }
 
+/** The hint of a registry that did not answer at all. */
+const UNREACHABLE = ": is the registry running and reachable?";
+
 /** Hints for transport errors: what the user changes so the registry is reached as the push reaches it. */
 function transportHint(message: string, registry: string, access: hosts.HostAccess): string {
     if (/wrong version number|packet length too long|EPROTO/i.test(message) && access.scheme === "https") {
@@ -132,8 +139,7 @@ function transportHint(message: string, registry: string, access: hosts.HostAcce
             `/etc/docker/certs.d/${registry}/ca.crt, or the system trust store (update-ca-certificates, or SSL_CERT_FILE)`
         );
     }
-    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timed out/i.test(message))
-        return ": is the registry running and reachable?";
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timed out/i.test(message)) return UNREACHABLE;
     return "";
 }
 
@@ -200,12 +206,11 @@ export class Registry {
 
     /** Credentials as docker would send them, resolved once (a credential helper runs at most once). */
     login(): Promise<dockerConfig.Resolved> {
-        this.resolved ??= dockerConfig.resolve(
-            this.registry,
-            this.opts.credentials,
-            undefined,
-            this.opts.credentialsProperty,
-        );
+        this.resolved ??= dockerConfig
+            .resolve(this.registry, this.opts.credentials, undefined, this.opts.credentialsProperty)
+            .catch((e: Error) => {
+                throw new RegistryError(e.message, this.registry, 0, "login");
+            });
         return this.resolved;
     }
 
@@ -235,11 +240,15 @@ export class Registry {
                 resolve(res);
             });
             req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs / 1000}s`)));
-            req.on("error", (e) =>
+            req.on("error", (e) => {
+                const said = `${method} ${url}: ${e.message}`;
+                const hint = transportHint(e.message, this.registry, this.access);
                 reject(
-                    new Error(`${method} ${url}: ${e.message}${transportHint(e.message, this.registry, this.access)}`),
-                ),
-            );
+                    hint === UNREACHABLE
+                        ? new RegistryError(`${said}${hint}`, this.registry, 0, "unreachable", said)
+                        : new Error(`${said}${hint}`),
+                );
+            });
             if (body instanceof stream.Readable) {
                 // A source that fails mid-blob fails the request; once the registry answered, its answer counts.
                 stream.pipeline(body, req, (e) => {
@@ -332,9 +341,12 @@ export class Registry {
         }
         const service = `${this.registry}'s token service ${challenge.realm}`;
         if (res.status === 401 || res.status === 403) {
-            throw new Error(
+            throw new RegistryError(
                 `${service} refused ${credentials ? whose(login) : `an anonymous token (${login.source.describe})`} ` +
                     `for ${scope ?? "the registry"} (${res.status}): ${loginFix(login, this.registry)}`,
+                this.registry,
+                res.status,
+                "auth",
             );
         }
         if (res.status !== 200)
@@ -421,8 +433,11 @@ export class Registry {
         }
         const again = await this.sendRetrying("GET", url, { Authorization: basic(login.credentials) }, undefined, once);
         if (again.status === 401 || again.status === 403) {
-            throw new Error(
+            throw new RegistryError(
                 `${this.registry} refused ${whose(login)} (${again.status}): ${loginFix(login, this.registry)}`,
+                this.registry,
+                again.status,
+                "auth",
             );
         }
     }

@@ -9,7 +9,9 @@
 // registry, all or none over every registry, so a failed build, push, verification or tag
 // move never leaves a tag on a partial or wrong image, nor one registry ahead of another.
 // The engine's load and the exports are written by the same build; the loaded image gets its
-// tags only after verification.
+// tags only after verification. `buildAndPush` is that pipeline, a function per job: the modes
+// (targets.ts), `build` (imageBuild.ts), `verify` (imageVerify.ts), `planTagMoves`, `moveTags`
+// (tagMoves.ts), `outputs`; the rest of this file is the lifecycle: check, diff and the drift read sees.
 import * as crypto from "crypto";
 import * as fs from "fs";
 
@@ -20,7 +22,6 @@ import * as fs from "fs";
 // their values: see secretsChanged).
 import { ADDED_DEFAULTS, REBUILD_FIELDS } from "../../contract/imageFields";
 import type { ImageInputs, ImageOutputs } from "../../contract/types";
-import * as baseImage from "../../core/baseImage";
 import * as buildContexts from "../../core/buildContexts";
 import type { PlatformPlan } from "../../core/buildPlan";
 import * as buildx from "../../core/buildx";
@@ -31,15 +32,16 @@ import * as exec from "../../core/exec";
 import * as exportsLib from "../../core/exports";
 import * as git from "../../core/git";
 import * as registry from "../../core/registry";
-import * as verify from "../../core/verify";
 import type { CheckFailure, Lifecycle } from "../lifecycle";
 import { UNKNOWN } from "../wire";
-import { registrySource } from "./copying";
-import { type BuildRecord, emulationCost, planOf, report } from "./plan";
+import { build, type Built } from "./imageBuild";
+import { lookUpBases, verify } from "./imageVerify";
+import { emulationCost, planOf, report } from "./plan";
 import { attachRecords, detachRecords, recordOf } from "./records";
 import { expectedTags, movesFor, moveTags, type RawManifest, tagDrift } from "./tagMoves";
 import {
     clientFor,
+    clientsOf,
     decideModes,
     loginsOf,
     type Mode,
@@ -293,11 +295,12 @@ async function registryProblems(inputs: ImageInputs): Promise<CheckFailure[]> {
                 return undefined;
             } catch (e) {
                 const msg = (e as Error).message;
-                if (/refused (the login|an anonymous)/.test(msg))
+                const refused = e instanceof registry.RegistryError ? e.refused : undefined;
+                // A login refused is the login's property's problem; one that cannot be read, the docker config's.
+                if (refused === "auth")
                     return { property: logins[host]?.property ?? "tags", reason: `preview ping: ${msg}` };
-                if (/docker-credential-|is not valid JSON/.test(msg))
-                    return { property: "tags", reason: `preview ping: ${msg}` };
-                const cause = msg.replace(/: is the registry running and reachable\?$/, "");
+                if (refused === "login") return { property: "tags", reason: `preview ping: ${msg}` };
+                const cause = refused === "unreachable" ? (e as registry.RegistryError).detail : msg;
                 return {
                     property: "tags",
                     reason: `preview ping: the registry ${host} does not answer as a registry (${cause}): start it, or fix the registry in tags`,
@@ -343,160 +346,12 @@ export function loadProblems(
     return [];
 }
 
-interface Built {
-    /** platform -> manifest digest */
-    manifests: Record<string, string>;
-    /** the index buildx pushed, when it pushed one */
-    index?: RawManifest;
-    /** the image's ID in the docker engine, when the build loaded it */
-    loadedId?: string;
-    /** each buildx invocation's history record and the platforms it built */
-    records: BuildRecord[];
-}
-
-/** The context buildx gets: a Git context pinned to the commit the check resolved, so the build fetches that or fails. */
-function buildContext(inputs: ImageInputs): string {
-    const g = inputs.contextCommit ? git.parseGitContext(inputs.context) : undefined;
-    return g ? git.pinnedLocation(g, inputs.contextCommit!) : inputs.context;
-}
-
-/** The `--output` values besides the push: the engine's load (unnamed: it is tagged after verification) and the exports. */
-function localOutputs(inputs: ImageInputs): string[] {
-    return [...(inputs.load ? ["type=docker"] : []), ...(inputs.exports ?? []).map(exportsLib.outputArg)];
-}
-
-function buildOptions(
-    inputs: ImageInputs,
-    platforms: string[],
-    push: string[],
-    outputs: string[],
-    log: (l: string) => void,
-): buildx.BuildOptions {
-    const arch = platforms.length === 1 ? platforms[0].split("/").slice(1).join("") : "";
-    const perPlatformCache =
-        inputs.cacheRepository && arch
-            ? {
-                  cacheFrom: [...inputs.cacheFrom, `type=registry,ref=${inputs.cacheRepository}:${arch}`],
-                  cacheTo: [...inputs.cacheTo, `type=registry,ref=${inputs.cacheRepository}:${arch},mode=max`],
-              }
-            : { cacheFrom: inputs.cacheFrom, cacheTo: inputs.cacheTo };
-    const logins = Object.fromEntries(Object.entries(loginsOf(inputs)).map(([host, l]) => [host, l.credentials]));
-    return {
-        builder: inputs.builder,
-        context: buildContext(inputs),
-        platforms,
-        ...(inputs.dockerfileInline !== undefined
-            ? { dockerfileInline: inputs.dockerfileInline }
-            : inputs.dockerfile
-              ? { dockerfile: inputs.dockerfile }
-              : {}),
-        ...(inputs.namedContexts ? { namedContexts: inputs.namedContexts } : {}),
-        pushRepositories: push,
-        outputs,
-        buildArgs: inputs.buildArgs,
-        target: inputs.target,
-        labels: inputs.labels,
-        annotations: inputs.annotations,
-        secrets: inputs.secrets,
-        secretFiles: inputs.secretFiles,
-        secretEnvs: inputs.secretEnvs,
-        ssh: inputs.ssh,
-        ...perPlatformCache,
-        cacheCredentials: inputs.cacheCredentials,
-        noCache: inputs.noCache,
-        noCacheFilters: inputs.noCacheFilters,
-        pull: inputs.pull,
-        provenance: inputs.provenance,
-        sbom: inputs.sbom,
-        network: inputs.network,
-        addHosts: inputs.addHosts,
-        shmSize: inputs.shmSize,
-        ulimits: inputs.ulimits,
-        allow: inputs.allow,
-        logins,
-        onLine: log,
-    };
-}
-
-/** The loaded image's ID in the engine, from the metadata of the build that loaded it. */
-function loadedId(meta: buildx.BuildMetadata, containerdStore: boolean): string {
-    const id = containerdStore ? meta.digest : meta.configDigest;
-    if (!id) throw new Error("buildx reported no image digest for the load into the docker engine");
-    return id;
-}
-
-/**
- * Builds and pushes by digest to every target: one invocation for an index (with the load and
- * exports), or one per platform (in parallel), then one more for the load and exports (from
- * BuildKit's cache).
- */
-async function buildByDigest(
-    inputs: ImageInputs,
-    targets: Target[],
-    perPlatform: boolean,
-    log: (l: string) => void,
-): Promise<Built> {
-    const push = inputs.push ? targets.map((t) => t.repo) : [];
-    const local = localOutputs(inputs);
-    const containerdStore = inputs.load ? (await engine.info()).containerdStore : false;
-    const historyOf = (m: buildx.BuildMetadata, platforms: string[]): BuildRecord[] =>
-        m.buildRef ? [{ ref: m.buildRef, platforms }] : [];
-    if (!perPlatform) {
-        const meta = await buildx.build(buildOptions(inputs, inputs.platforms, push, local, log));
-        const loaded = {
-            ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}),
-            records: historyOf(meta, inputs.platforms),
-        };
-        if (!inputs.push) return { manifests: {}, ...loaded };
-        if (!meta.digest) throw new Error(`buildx reported no digest for ${inputs.tags[0]}`);
-        const index = await targets[0].client.getManifest(targets[0].repository, meta.digest);
-        if (!index) throw new Error(`${targets[0].repo}@${meta.digest} is not in the registry after the push`);
-        // One platform without attestations: buildx pushes a plain manifest, no index.
-        if (!Array.isArray(index.body.manifests))
-            return { manifests: { [inputs.platforms[0]]: meta.digest }, ...loaded };
-        return {
-            manifests: registry.platformDigests(index.body),
-            index: { digest: meta.digest, raw: index.raw, mediaType: index.mediaType },
-            ...loaded,
-        };
-    }
-    // The first build that fails stops the others, and the call returns only once they have
-    // exited: no build goes on pushing after the resource reported its failure.
-    const stop = new AbortController();
-    let failed: Error | undefined;
-    const settled = await Promise.allSettled(
-        inputs.platforms.map((p) =>
-            buildx
-                .build({ ...buildOptions(inputs, [p], push, [], (l) => log(`[${p}] ${l}`)), signal: stop.signal })
-                .then(
-                    (m) => [p, m] as const,
-                    (e: Error) => {
-                        if (!failed) {
-                            failed = e;
-                            stop.abort();
-                        }
-                        throw e;
-                    },
-                ),
-        ),
-    );
-    if (failed) throw failed;
-    const metas = settled.map((r) => (r as PromiseFulfilledResult<readonly [string, buildx.BuildMetadata]>).value);
-    const manifests: Record<string, string> = {};
-    for (const [p, m] of metas) {
-        if (inputs.push && !m.digest) throw new Error(`buildx reported no digest for ${p}`);
-        if (m.digest) manifests[p] = m.digest;
-    }
-    const records = metas.flatMap(([p, m]) => historyOf(m, [p]));
-    if (!local.length) return { manifests, records };
-    const meta = await buildx.build(
-        buildOptions(inputs, inputs.platforms, [], local, (l) => log(`[load/exports] ${l}`)),
-    );
-    return {
-        manifests,
-        records: [...records, ...historyOf(meta, inputs.platforms)],
-        ...(inputs.load ? { loadedId: loadedId(meta, containerdStore) } : {}),
-    };
+/** A builder named by the user must still exist when the build starts, and build every platform asked. */
+async function requireBuildable(inputs: ImageInputs): Promise<void> {
+    if (inputs.existingBuilder && !(await buildx.find(inputs.builder)))
+        throw new Error(`builder: ${builderGone(inputs.builder)}`);
+    const refused = unbuildable(inputs);
+    if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join(" | "));
 }
 
 /** An OCI index over per-platform manifests pushed separately (read from `target`). */
@@ -504,7 +359,7 @@ async function assembleIndex(
     inputs: ImageInputs,
     target: Target,
     manifests: Record<string, string>,
-): Promise<{ digest: string; raw: Buffer; mediaType: string }> {
+): Promise<RawManifest> {
     const entries = [];
     for (const p of inputs.platforms) {
         const m = (await target.client.getManifest(target.repository, manifests[p]))!;
@@ -521,74 +376,11 @@ async function assembleIndex(
     return { digest: `sha256:${crypto.createHash("sha256").update(raw).digest("hex")}`, raw, mediaType };
 }
 
-/** How many layers of `platform`'s image come from the final stage's base; undefined when unknown. */
-async function baseLayers(inputs: ImageInputs, platform: string): Promise<number | undefined> {
-    try {
-        if (buildContexts.dockerfileInRepository(inputs)) return undefined;
-        const text = inputs.dockerfileInline ?? fs.readFileSync(inputs.dockerfile!, "utf8");
-        let ref = baseImage.finalStageBase(text, inputs.buildArgs, inputs.target, platform);
-        if (ref === undefined) return undefined;
-        // A named context of that name replaces the image: an image one is followed, others are unknown here.
-        const named = inputs.namedContexts?.[ref] ?? inputs.namedContexts?.[ref.replace(/:latest$/, "")];
-        if (named !== undefined) {
-            if (!named.startsWith("docker-image://")) return undefined;
-            ref = named.slice("docker-image://".length);
-        }
-        // The resource's logins count where the base lives in one of their registries.
-        const login = ref === "scratch" ? undefined : loginsOf(inputs)[registry.parseRef(ref).registry];
-        return await baseImage.baseLayerCount(ref, platform, {
-            builder: inputs.builder,
-            builderConfig: inputs.builderConfig,
-            ...(login ? { credentials: login.credentials, credentialsProperty: login.property } : {}),
-        });
-    } catch {
-        return undefined;
-    }
-}
-
 /**
- * Every platform verified: read in full from the first target (each shared blob once); every
- * other target must hold the same manifests and every blob they name (the content is the same
- * by digest, so what remains to check there is that the push landed whole).
+ * The tag moves for every target, by its registry's mode (each tag to the index, or
+ * `<tag>-<arch>` to each platform's manifest), and the tags as users see them; nothing moves yet.
  */
-async function verifyPlatforms(
-    inputs: ImageInputs,
-    targets: Target[],
-    manifests: Record<string, string>,
-    bases: Record<string, Promise<number | undefined>>,
-): Promise<verify.PlatformCheck[]> {
-    const verifier = new verify.Verifier(registrySource(targets[0]));
-    let checks: verify.PlatformCheck[];
-    try {
-        checks = await Promise.all(
-            inputs.platforms.map(async (p) =>
-                verifier.check(manifests[p], p, await (bases[p] ?? baseLayers(inputs, p))),
-            ),
-        );
-    } finally {
-        verifier.close();
-    }
-    for (const t of targets.slice(1)) {
-        for (const c of checks.filter((x) => !x.problem)) {
-            const m = await t.client.getManifest(t.repository, manifests[c.platform]);
-            const missing = !m
-                ? [`manifest ${manifests[c.platform]}`]
-                : (
-                      await Promise.all(
-                          [m.body.config, ...(m.body.layers ?? [])].map(async (d: any) =>
-                              (await t.client.hasBlob(t.repository, d.digest)) ? undefined : `blob ${d.digest}`,
-                          ),
-                      )
-                  ).filter((x): x is string => !!x);
-            if (missing.length)
-                c.problem = `${c.platform}: ${t.repo} lacks ${missing.join(", ")} after the push: push again (\`pulumi up\`), or check that registry's storage`;
-        }
-    }
-    return checks;
-}
-
-/** Tag moves for every target, by its registry's mode; and the tags as users see them. */
-function tagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built) {
+function planTagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, Mode>, built: Built) {
     return movesFor(
         targets,
         modes,
@@ -598,25 +390,32 @@ function tagMoves(inputs: ImageInputs, targets: Target[], modes: Record<string, 
     );
 }
 
-/** A build failure a registry caused, said with which registry, whose login and the fix. */
-async function explainBuildFailure(inputs: ImageInputs, e: Error): Promise<Error> {
-    if (!/\b401\b|unauthorized|authentication required|pull access denied|insufficient_scope/i.test(e.message))
-        return e;
-    const last = e.message.split("\n").pop() ?? "";
-    const logins = Object.keys(loginsOf(inputs));
-    if (/failed to resolve source metadata|pull access denied/.test(last)) {
-        return new Error(
-            `build: a registry refused a pull (${last}): log in to the base image's registry as docker does ` +
-                `(docker login <registry>); registry args cover only ${logins.join(", ") || "no registry"} (registries adds logins for others)`,
-        );
+/**
+ * The verification record goes up with the image, before its tags, in every registry that
+ * keeps the index: a promotion takes only what it covers. Its digest, or "" when none went up.
+ */
+async function attachRecord(
+    inputs: ImageInputs,
+    targets: Target[],
+    modes: Record<string, Mode>,
+    index: RawManifest | undefined,
+    built: Built,
+    verification: Record<string, string>,
+): Promise<string> {
+    if (!inputs.verify || !index) return "";
+    return attachRecords(targets, modes, index, recordOf(index.digest, built.manifests, verification));
+}
+
+/** The engine's tags, once the registries' moved (verification passed). */
+async function tagLoadedImage(inputs: ImageInputs, built: Built): Promise<void> {
+    if (built.loadedId) for (const t of inputs.tags) await engine.tag(built.loadedId, t);
+}
+
+/** A loaded image no tag points at is this build's only: after a failure it leaves nothing behind. */
+async function dropUntaggedLoad(built: Built): Promise<void> {
+    if (built.loadedId && (await engine.imageTags(built.loadedId).catch(() => undefined))?.length === 0) {
+        await engine.untag(built.loadedId).catch(() => {});
     }
-    const host = /failed to push ([^/\s]+)\//.exec(last)?.[1] ?? registry.parseRef(inputs.tags[0]).registry;
-    const login = await clientFor(inputs, host)
-        .describeLogin()
-        .catch((e2: Error) => ({ who: `a login docker could not read (${e2.message})`, fix: "fix the docker config" }));
-    return new Error(
-        `push: ${host} refused the push with ${login.who}: ${login.fix}; no tag was moved in any registry (${last})`,
-    );
 }
 
 /** What each export wrote, read back after the build; one that wrote nothing is an error. */
@@ -630,115 +429,94 @@ async function readExports(inputs: ImageInputs): Promise<exportsLib.ExportResult
     );
 }
 
-/** Verifies every platform, in every target, then moves the tags in all of them (all or none). */
-async function verifyAndMove(
-    inputs: ImageInputs,
-    targets: Target[],
-    modes: Record<string, Mode>,
-    built: Built,
-    bases: Record<string, Promise<number | undefined>>,
-): Promise<{ moved: { pushedTags: string[]; digest: string; record: string }; verification: Record<string, string> }> {
-    // Verify every platform, in every target, before any tag moves; nothing follows a cancelled build.
-    exec.throwIfStopped();
-    const verification: Record<string, string> = {};
-    if (inputs.push && inputs.verify) {
-        const checks = await verifyPlatforms(inputs, targets, built.manifests, bases);
-        const bad = checks.filter((c) => c.problem);
-        for (const c of checks) verification[c.platform] = verify.describe(c);
-        if (bad.length)
-            throw new Error(`verification failed, no tag was moved: ${bad.map((c) => c.problem).join(" | ")}`);
-        if (Object.keys(built.manifests).sort().join() !== [...inputs.platforms].sort().join()) {
-            throw new Error(
-                `the push holds ${Object.keys(built.manifests).join(", ") || "no platforms"}, but ${inputs.platforms.join(", ")} were requested; no tag was moved`,
-            );
-        }
-    }
-
-    if (!inputs.push) return { moved: { pushedTags: [], digest: "", record: "" }, verification };
-    const { moves, pushedTags, index } = await tagMoves(inputs, targets, modes, built);
-    exec.throwIfStopped(); // cancelled while verifying: the tags stay
-    // The record goes up with the image, before its tags: a promotion takes only what it covers.
-    const record =
-        inputs.verify && index
-            ? await attachRecords(targets, modes, index, recordOf(index.digest, built.manifests, verification))
-            : "";
-    await moveTags(moves);
-    return { moved: { pushedTags, digest: index?.digest ?? "", record }, verification };
+/** What a build did, for its outputs. */
+interface Done {
+    targets: Target[];
+    modes: Record<string, Mode>;
+    built: Built;
+    verification: Record<string, string>;
+    /** the index the tags point at where a registry keeps one */
+    index?: RawManifest;
+    pushedTags: string[];
+    record: string;
+    exported: exportsLib.ExportResult[];
+    started: number;
 }
 
-/** A builder named by the user must still exist when the build starts. */
-async function requireExistingBuilder(inputs: ImageInputs): Promise<void> {
-    if (inputs.existingBuilder && !(await buildx.find(inputs.builder)))
-        throw new Error(`builder: ${builderGone(inputs.builder)}`);
-}
-
-async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
-    await requireExistingBuilder(inputs);
-    const refused = unbuildable(inputs);
-    if (refused.length) throw new Error(refused.map((f) => `${f.property}: ${f.reason}`).join(" | "));
-    const started = Date.now();
-    let cached = 0;
-    const log = (line: string) => {
-        if (/\bCACHED\b/.test(line)) cached++;
-        console.log(line); // streamed into Pulumi's output
-    };
-    const targets = targetsOf(inputs);
-    const modes = await decideModes(inputs.manifest, targets, inputs.platforms, { push: inputs.push, olds });
-    const perPlatform = (inputs.push && Object.values(modes).includes("per-arch-tags")) || !!inputs.cacheRepository;
-    // The final stage's base, per platform, looked up while the build runs (it needs no build).
-    const bases =
-        inputs.push && inputs.verify ? Object.fromEntries(inputs.platforms.map((p) => [p, baseLayers(inputs, p)])) : {};
-    // BuildKit keys no cache on secrets: a rebuild for them runs every step again.
-    const buildInputs = reason.includes("secrets") ? { ...inputs, noCache: true } : inputs;
-    const built = await buildByDigest(buildInputs, targets, perPlatform, log).catch(async (e: Error) => {
-        throw await explainBuildFailure(inputs, e);
-    });
-
-    let moved: { pushedTags: string[]; digest: string; record: string },
-        exported: exportsLib.ExportResult[],
-        verification: Record<string, string>;
-    try {
-        ({ moved, verification } = await verifyAndMove(inputs, targets, modes, built, bases));
-        // The engine's tags, once the registries' moved (verification passed).
-        if (built.loadedId) for (const t of inputs.tags) await engine.tag(built.loadedId, t);
-        exported = await readExports(inputs);
-    } catch (e) {
-        // A loaded image no tag points at is this build's only: leave nothing behind.
-        if (built.loadedId && (await engine.imageTags(built.loadedId).catch(() => undefined))?.length === 0) {
-            await engine.untag(built.loadedId).catch(() => {});
-        }
-        throw e;
-    }
-
+/** The outputs of a build, and its one line in Pulumi's output (where it went, how long, how much was emulated). */
+async function outputs(inputs: ImageInputs, reason: string[], done: Done): Promise<ImageOutputs> {
+    const { targets, modes, built, exported } = done;
     const manifestMode = overallMode(modes, inputs.manifest);
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const secs = ((Date.now() - done.started) / 1000).toFixed(1);
     const where = [
         inputs.push ? `${targets.length} ${targets.length === 1 ? "repository" : "repositories"}` : "not pushed",
         ...(built.loadedId ? [`loaded ${built.loadedId.slice(0, 19)}`] : []),
         ...(exported.length ? [`${exported.length} export${exported.length === 1 ? "" : "s"}`] : []),
     ].join(", ");
-    const digest = moved.digest;
+    const digest = done.index?.digest ?? "";
     const cost = await emulationCost(inputs, built.records);
     const emulated = cost.steps.reduce((a, st) => a + st.seconds, 0);
     console.log(
         `built ${inputs.platforms.join(",")} -> ${digest || Object.values(built.manifests).join(",") || "(no push)"} (${manifestMode}; ${where}) in ${secs}s ` +
-            `(${cached} steps cached; ${cost.unknown ? "emulated time unknown" : `${emulated.toFixed(1)}s of RUN steps emulated`})`,
+            `(${built.cachedSteps} steps cached; ${cost.unknown ? "emulated time unknown" : `${emulated.toFixed(1)}s of RUN steps emulated`})`,
     );
     return outputsOf(inputs, {
         digest,
         platformDigests: built.manifests,
         ref: inputs.push ? `${targets[0].repo}@${digest || built.manifests[inputs.platforms[0]]}` : "",
-        pushedTags: moved.pushedTags,
+        pushedTags: done.pushedTags,
         manifestMode,
         manifestModes: inputs.push ? modes : {},
         buildReason: reason,
-        verification,
+        verification: done.verification,
         loadedImage: built.loadedId ?? "",
         exported,
         drift: [],
-        verificationRecord: moved.record,
+        verificationRecord: done.record,
         emulationCost: cost,
     });
+}
+
+/**
+ * The image's pipeline, one job each: the manifest mode per registry, the build (pushed by
+ * digest, no tag), verification, the tag moves planned, then made (all or none over every
+ * registry), the outputs. Tags move only after verification: a failure before `moveTags`
+ * leaves every tag where it was. One registry client per registry for the whole operation.
+ */
+async function buildAndPush(inputs: ImageInputs, reason: string[], olds?: ImageOutputs): Promise<ImageOutputs> {
+    await requireBuildable(inputs);
+    const started = Date.now();
+    const targets = targetsOf(inputs);
+    const clientOf = clientsOf(inputs, targets);
+    const modes = await decideModes(inputs.manifest, targets, inputs.platforms, { push: inputs.push, olds });
+    const bases = lookUpBases(inputs, clientOf);
+    const built = await build(inputs, reason, targets, modes, clientOf);
+    let done: Done;
+    try {
+        exec.throwIfStopped(); // nothing follows a cancelled build
+        const verification = await verify(inputs, targets, built, bases, clientOf);
+        const plan = inputs.push ? await planTagMoves(inputs, targets, modes, built) : undefined;
+        exec.throwIfStopped(); // cancelled while verifying: the tags stay
+        const record = await attachRecord(inputs, targets, modes, plan?.index, built, verification);
+        if (plan) await moveTags(plan.moves);
+        await tagLoadedImage(inputs, built);
+        const exported = await readExports(inputs);
+        done = {
+            targets,
+            modes,
+            built,
+            verification,
+            index: plan?.index,
+            pushedTags: plan?.pushedTags ?? [],
+            record,
+            exported,
+            started,
+        };
+    } catch (e) {
+        await dropUntaggedLoad(built);
+        throw e;
+    }
+    return outputs(inputs, reason, done);
 }
 
 /** A state from before verification records, of an image verified ok and tagged as an index somewhere: it gets its record. */

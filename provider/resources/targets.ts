@@ -88,6 +88,19 @@ export function targetsOf(inputs: TargetInputs): Target[] {
     return [...byRepo.values()];
 }
 
+/**
+ * One client per registry for one operation: the targets' own, and one made at the first ask
+ * for any other registry (a base image's), so a login or a token is fetched once per registry.
+ */
+export function clientsOf(inputs: TargetInputs, targets: Target[]): (host: string) => registry.Registry {
+    const clients = new Map(targets.map((t) => [t.registry, t.client]));
+    return (host) => {
+        let client = clients.get(host);
+        if (!client) clients.set(host, (client = clientFor(inputs, host)));
+        return client;
+    };
+}
+
 /** The registries of the tags, in order. */
 export function registriesOf(targets: Target[]): string[] {
     return [...new Set(targets.map((t) => t.registry))];
