@@ -28,6 +28,8 @@ export interface FakeRequest {
     method: string;
     path: string;
     bytes: number;
+    /** What the registry answered. */
+    status?: number;
 }
 
 interface Stored {
@@ -114,8 +116,14 @@ export class FakeRegistry {
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
             const body = Buffer.concat(chunks);
-            this.log.push({ method: req.method ?? "", path: url.pathname + url.search, bytes: body.length });
+            const entry: FakeRequest = {
+                method: req.method ?? "",
+                path: url.pathname + url.search,
+                bytes: body.length,
+            };
+            this.log.push(entry);
             const send = (status: number, headers: Record<string, string> = {}, out?: Buffer | string) => {
+                entry.status = status;
                 res.writeHead(status, headers);
                 res.end(req.method === "HEAD" ? undefined : out);
             };
