@@ -1,6 +1,11 @@
-// Registry refusals are typed (core/registry.ts RegistryError): the manifest-mode probe decides
-// by what was refused, against an in-process registry, not by the words of a message.
+// Registry refusals are typed (core/registry.ts RegistryError): the manifest-mode probe and the
+// preview ping decide by what was refused, against an in-process registry, not by the words of
+// a message.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
 
 import { Registry, RegistryError } from "../../core/registry";
 import { acceptsIndex } from "../../provider/resources/targets";
@@ -44,5 +49,40 @@ describe("registry refusals, typed", () => {
             acceptsIndex(target(r)),
             (e: unknown) => e instanceof RegistryError && e.refused === "manifest" && e.status === 500,
         );
+    });
+
+    it("the preview ping: a refused login, a login that cannot be read and a registry that does not answer, each its own kind", async () => {
+        const r = await start({ login: { username: "u", password: "p" } });
+        const once = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
+        await assert.rejects(
+            new Registry(r.addr, { credentials: { username: "u", password: "wrong" }, retry: once }).ping("hello"),
+            (e: unknown) => e instanceof RegistryError && e.refused === "auth" && e.status === 401,
+        );
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-regerr-"));
+        fs.writeFileSync(path.join(dir, "config.json"), "{ not json");
+        const was = process.env.DOCKER_CONFIG;
+        process.env.DOCKER_CONFIG = dir;
+        try {
+            await assert.rejects(
+                new Registry(r.addr, { retry: once }).ping("hello"),
+                (e: unknown) =>
+                    e instanceof RegistryError && e.refused === "login" && /is not valid JSON/.test(e.message),
+            );
+        } finally {
+            if (was === undefined) delete process.env.DOCKER_CONFIG;
+            else process.env.DOCKER_CONFIG = was;
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // A port nothing listens on: taken, then closed.
+        const server = net.createServer();
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = (server.address() as net.AddressInfo).port;
+        await new Promise((resolve) => server.close(resolve));
+        await assert.rejects(new Registry(`127.0.0.1:${port}`, { retry: once }).ping(), (e: unknown) => {
+            assert.ok(e instanceof RegistryError && e.refused === "unreachable" && e.status === 0, String(e));
+            assert.match(e.message, /ECONNREFUSED.*: is the registry running and reachable\?$/);
+            assert.strictEqual(e.detail, `GET http://127.0.0.1:${port}/v2/: connect ECONNREFUSED 127.0.0.1:${port}`);
+            return true;
+        });
     });
 });
