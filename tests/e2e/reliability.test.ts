@@ -855,41 +855,10 @@ describe("reliability: bad input refused at preview with the property path and t
         );
     });
 
-    it("empty platforms", async () => {
-        const text = await refused("rel-bad-noplatforms", image({ platforms: [] }));
-        assert.match(text, /platforms: give at least one platform, e\.g\. \["linux\/amd64", "linux\/arm64"\]/);
-    });
-
-    it("a context that does not exist", async () => {
-        const text = await refused("rel-bad-context", image({ context: "./no-such-context" }));
-        assert.match(
-            text,
-            /context: "\.\/no-such-context" is not a directory: give the build context relative to the program/,
-        );
-    });
-
-    it("a Dockerfile that does not exist", async () => {
-        const text = await refused("rel-bad-dockerfile", image({ dockerfile: path.join(app, "Dockerfile.missing") }));
-        assert.match(
-            text,
-            /dockerfile: ".*Dockerfile\.missing" does not exist: create it or point dockerfile at yours/,
-        );
-    });
-
-    it("an emulator-install image not pinned by digest, without allowUnpinnedImage", async () => {
-        const text = await refused("rel-bad-unpinned", async () => {
-            new BinfmtSetup("qemu", {
-                platforms: ["linux/riscv64"],
-                method: "container",
-                image: `${REG}/fixtures/binfmt:latest`,
-            });
-        });
-        assert.match(
-            text,
-            /image: "127\.0\.0\.1:5000\/fixtures\/binfmt:latest" is not pinned by digest: write name@sha256:<digest>, or set allowUnpinnedImage: true/,
-        );
-    });
-
+    // Each other refusal of a program-side field (empty platforms, a context or Dockerfile that
+    // does not exist, an emulator-install image not pinned) is proven by the unit tests
+    // (tests/unit/contexts.test.ts, binfmt.test.ts); the case above proves the engine's part:
+    // a refusal at preview creates nothing.
     it("an unreachable registry", async () => {
         const text = await refused(
             "rel-bad-unreachable",

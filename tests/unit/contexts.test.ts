@@ -344,6 +344,9 @@ describe("MultiArchImage's context and dockerfile args", () => {
     const app = path.join(d, "app");
 
     it("refuses each bad field at preview with its property path and the fix", () => {
+        assert.deepStrictEqual(refused({ platforms: [] }), [
+            'platforms: give at least one platform, e.g. ["linux/amd64", "linux/arm64"]',
+        ]);
         assert.deepStrictEqual(refused({ context: { location: "" } }), [
             'context.location: give the build context: a folder relative to the program (e.g. "./app") or a Git URL (https://host/repo.git#main)',
         ]);
