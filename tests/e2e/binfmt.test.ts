@@ -1,4 +1,4 @@
-// e2e: exclusive (it removes, disables and re-registers the arm64 handler every other file emulates with): npm test runs this file alone.
+// e2e: exclusive (it removes, disables and re-registers the arm64 handler every other file emulates with): npm test never runs it beside another e2e file (it runs beside the unit tests, which build nothing).
 // BinfmtSetup against the real kernel interface (/proc/sys/fs/binfmt_misc), real QEMU,
 // a real sshd on loopback and the real engine (Automation API, inline programs).
 import * as pulumi from "@pulumi/pulumi";

@@ -344,7 +344,7 @@ describe("MultiArchImage's context and dockerfile args", () => {
     const app = path.join(d, "app");
 
     it("refuses each bad field at preview with its property path and the fix", () => {
-        assert.deepStrictEqual(refused({ platforms: [] }), [
+        assert.deepStrictEqual(refused({ context: app, platforms: [] }), [
             'platforms: give at least one platform, e.g. ["linux/amd64", "linux/arm64"]',
         ]);
         assert.deepStrictEqual(refused({ context: { location: "" } }), [
