@@ -11,6 +11,7 @@ import * as path from "path";
 import type { ImageInputs } from "../../contract/types";
 import { buildArgs } from "../../core/buildx";
 import { credentialEnv, parseCacheEntries, withoutCredentials } from "../../core/cache";
+import { imageInputs } from "../support/imageInputs";
 
 pulumi.runtime.setMocks(
     { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: () => ({}) },
@@ -447,30 +448,7 @@ describe("build flags as buildx takes them", () => {
 });
 
 describe("rebuild reasons of the new inputs", () => {
-    const base = {
-        contextDigest: "sha256:c",
-        context: "app",
-        platforms: ["linux/amd64"],
-        tags: ["r/x:1"],
-        push: true,
-        builder: "b",
-        manifest: "index",
-        buildArgs: {},
-        labels: {},
-        annotations: {},
-        secrets: { token: "v1" },
-        ssh: [],
-        cacheFrom: [],
-        cacheTo: [],
-        noCache: false,
-        pull: false,
-        provenance: false,
-        sbom: false,
-        triggers: [],
-        verify: true,
-        deleteOnDestroy: false,
-        contextFiles: {},
-    } as unknown as ImageInputs;
+    const base = imageInputs({ context: "app", tags: ["r/x:1"], secrets: { token: "v1" } });
     let changedKeys: typeof import("../../provider/resources/image").changedKeys;
     let secretsRevision: typeof import("../../provider/resources/image").secretsRevision;
     before(async () => {

@@ -4,6 +4,7 @@ import * as assert from "assert";
 import { buildArgs } from "../../core/buildx";
 import { imageProvider } from "../../provider/resources/image";
 import { perArchTag } from "../../provider/resources/targets";
+import { imageInputs } from "../support/imageInputs";
 
 describe("image build argv", () => {
     const base = {
@@ -102,32 +103,13 @@ describe("per-arch tags", () => {
 });
 
 describe("build secrets: compared at check, never an output", () => {
-    const inputs = (secrets: Record<string, string>, rebuildOnSecretChange = true): any => ({
-        context: "./app",
-        dockerfile: "app/Dockerfile",
-        platforms: ["linux/amd64"],
-        tags: ["127.0.0.1:5000/h:1"],
-        push: false,
-        builder: "b",
-        manifest: "index",
-        buildArgs: {},
-        labels: {},
-        annotations: {},
-        secrets,
-        ssh: [],
-        cacheFrom: [],
-        cacheTo: [],
-        noCache: false,
-        pull: false,
-        provenance: false,
-        sbom: false,
-        triggers: [],
-        verify: true,
-        deleteOnDestroy: false,
-        contextDigest: "sha256:c",
-        contextFiles: {},
-        ...(rebuildOnSecretChange ? { rebuildOnSecretChange } : {}),
-    });
+    const inputs = (secrets: Record<string, string>, rebuildOnSecretChange = true): any =>
+        imageInputs({
+            dockerfile: "app/Dockerfile",
+            push: false,
+            secrets,
+            ...(rebuildOnSecretChange ? { rebuildOnSecretChange } : {}),
+        });
     /** What the state's outputs hold after a build of `checked`: no secret values. */
     const outputsOf = (checked: any) => {
         const { secrets: _values, ...kept } = checked;

@@ -15,40 +15,26 @@ import { replaceRunner } from "../../core/exec";
 import { changedKeys, imageProvider } from "../../provider/resources/image";
 import { FakeBuildx, type FakeBuildxOptions } from "../support/fakeBuildx";
 import { type FakeOptions, FakeRegistry, seedImage, sha256 } from "../support/fakeRegistry";
+import { imageInputs } from "../support/imageInputs";
 
 const INDEX = "application/vnd.oci.image.index.v1+json";
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
 /** An image's inputs as the component's check leaves them: two platforms, pushed to `tags`, verified. */
 function inputsFor(tags: string[], over: Partial<ImageInputs> = {}): ImageInputs {
-    return {
+    return imageInputs({
         context: "/pm-unit-lifecycle/app", // the fake buildx reads no context
         dockerfileInline: "FROM scratch\nCOPY hello /hello\n",
         platforms: PLATFORMS,
         tags,
-        push: true,
         builder: `pm-unit-lifecycle-${process.pid}`,
-        manifest: "index",
         buildArgs: { V: "1" },
-        labels: {},
-        annotations: {},
-        secrets: {},
-        ssh: [],
-        cacheFrom: [],
-        cacheTo: [],
-        noCache: false,
-        pull: false,
-        provenance: false,
-        sbom: false,
-        triggers: [],
-        verify: true,
-        deleteOnDestroy: false,
         load: false,
         exports: [],
         contextDigest: `sha256:${"c".repeat(64)}`,
         contextFiles: { hello: "file" },
         ...over,
-    };
+    });
 }
 
 // The lifecycle's answers, typed (the plugin's dispatch takes plain values).
