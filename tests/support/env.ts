@@ -22,16 +22,22 @@ export const ENV: Record<string, string> = {
 };
 Object.assign(process.env, ENV);
 
+/** The tools are asked once per test process (they do not go away during a run); the services every time. */
+let toolsChecked = false;
+
 /** Fails (never skips) when a real part is missing, saying how to get it. */
 export function requireRealParts(): void {
-    const checks: [string, string[], string][] = [
+    const tools: [string, string[], string][] = [
         ["pulumi", ["version"], "the Pulumi CLI"],
-        ["docker", ["info", "--format", "{{.ServerVersion}}"], "a running Docker engine"],
         ["docker", ["buildx", "version"], "docker buildx"],
-        ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
-        ["curl", ["-fsS", "http://127.0.0.1:5003/v2/"], "the registry without manifest lists on 127.0.0.1:5003"],
         ["docker-credential-pass", ["version"], "the credential helper docker-credential-pass"],
         ["pass", ["version"], "pass (the password store docker-credential-pass uses)"],
+    ];
+    const checks: [string, string[], string][] = [
+        ...(toolsChecked ? [] : tools),
+        ["docker", ["info", "--format", "{{.ServerVersion}}"], "a running Docker engine"],
+        ["curl", ["-fsS", "http://127.0.0.1:5000/v2/"], "the registry on 127.0.0.1:5000"],
+        ["curl", ["-fsS", "http://127.0.0.1:5003/v2/"], "the registry without manifest lists on 127.0.0.1:5003"],
     ];
     for (const [cmd, args, what] of checks) {
         try {
@@ -42,6 +48,7 @@ export function requireRealParts(): void {
             );
         }
     }
+    toolsChecked = true;
 }
 
 /** Runs a command and returns its stdout; room for large outputs (a shared BuildKit's history grows past 1 MiB). */
