@@ -43,6 +43,19 @@ const BYNAME = `pm-e2e-dest-byname-${process.pid}`;
 const BASE = `${REG}/fixtures/busybox:latest`;
 const NS = `pm-e2e-dest-${process.pid}`; // repositories of this run
 const quiet = { onOutput: () => {} };
+/** The builder made by hand, as a user (or setup-buildx-action) makes one: the machine's amd64 node. */
+const createByName = () =>
+    sh("docker", [
+        "buildx",
+        "create",
+        "--name",
+        BYNAME,
+        "--driver",
+        "remote",
+        "--driver-opt",
+        `cacert=${MACHINE_TLS.ca},cert=${MACHINE_TLS.cert},key=${MACHINE_TLS.key}`,
+        FLEET_ENDPOINTS.amd64,
+    ]);
 
 describe("where images go: several registries, registries logins, load, exports, a builder by name", function () {
     let dir: string;
@@ -217,18 +230,7 @@ describe("where images go: several registries, registries logins, load, exports,
         // buildx fetches bearer tokens on the client, trusting the system store: the CA goes there.
         env = { SSL_CERT_FILE: company.trustBundle(dir, pki) };
         Object.assign(process.env, env);
-        // A builder made by hand, as a user (or setup-buildx-action) makes one: the machine's amd64 node.
-        sh("docker", [
-            "buildx",
-            "create",
-            "--name",
-            BYNAME,
-            "--driver",
-            "remote",
-            "--driver-opt",
-            `cacert=${MACHINE_TLS.ca},cert=${MACHINE_TLS.cert},key=${MACHINE_TLS.key}`,
-            FLEET_ENDPOINTS.amd64,
-        ]);
+        createByName();
         stack = await inlineStack("e2e-destinations", program() as any, { env });
         first = outputs(await stack.up(quiet));
     });
@@ -502,17 +504,7 @@ describe("where images go: several registries, registries logins, load, exports,
             v.byNamePlatforms = ["linux/amd64"];
             stack.workspace.program = program() as any;
             if (!builderNames().includes(BYNAME)) {
-                sh("docker", [
-                    "buildx",
-                    "create",
-                    "--name",
-                    BYNAME,
-                    "--driver",
-                    "remote",
-                    "--driver-opt",
-                    `cacert=${MACHINE_TLS.ca},cert=${MACHINE_TLS.cert},key=${MACHINE_TLS.key}`,
-                    FLEET_ENDPOINTS.amd64,
-                ]);
+                createByName();
             }
         }
         assert.deepStrictEqual((await stack.preview()).changeSummary, { same: SAME });

@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 
 import * as tempDirs from "../../core/tempDirs";
+import { forward } from "./noIndexRegistry";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -261,30 +262,7 @@ export function startProxy(
             res.end(JSON.stringify({ errors: [{ code: "UNKNOWN", message: "injected fault" }] }));
             return;
         }
-        const up = http.request(
-            {
-                host: "127.0.0.1",
-                port: upstreamPort,
-                method: req.method,
-                path: req.url,
-                headers: { ...req.headers, host: `127.0.0.1:${upstreamPort}` },
-            },
-            (ur) => {
-                const headers = { ...ur.headers };
-                if (headers.location)
-                    headers.location = String(headers.location).replace(
-                        `127.0.0.1:${upstreamPort}`,
-                        `127.0.0.1:${port}`,
-                    );
-                res.writeHead(ur.statusCode ?? 502, headers);
-                ur.pipe(res);
-            },
-        );
-        up.on("error", (e) => {
-            res.writeHead(502);
-            res.end(String(e));
-        });
-        req.pipe(up);
+        forward(req, res, { host: "127.0.0.1", port: upstreamPort }, port);
     });
     return new Promise((resolve) =>
         server.listen(port, "127.0.0.1", () =>

@@ -21,37 +21,52 @@ export function startNoIndexRegistry(port: number, upstream = { host: "127.0.0.1
             );
             return;
         }
-        const up = http.request(
-            {
-                ...upstream,
-                method: req.method,
-                path: req.url,
-                headers: { ...req.headers, host: `${upstream.host}:${upstream.port}` },
-            },
-            (ur) => {
-                if (isManifest && LIST_TYPES.test(String(ur.headers["content-type"] ?? ""))) {
-                    ur.resume();
-                    res.writeHead(404, { "Content-Type": "application/json" });
-                    res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
-                    return;
-                }
-                const headers = { ...ur.headers };
-                if (headers.location)
-                    headers.location = String(headers.location).replace(
-                        `${upstream.host}:${upstream.port}`,
-                        `127.0.0.1:${port}`,
-                    );
-                res.writeHead(ur.statusCode ?? 502, headers);
-                ur.pipe(res);
-            },
-        );
-        up.on("error", (e) => {
-            res.writeHead(502);
-            res.end(String(e));
+        forward(req, res, upstream, port, (ur) => {
+            if (!(isManifest && LIST_TYPES.test(String(ur.headers["content-type"] ?? "")))) return false;
+            ur.resume();
+            res.writeHead(404, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
+            return true;
         });
-        req.pipe(up);
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+/**
+ * Passes `req` on to the registry `upstream` and its answer back to `res`, an upload's Location
+ * rewritten to this proxy's `port`; `intercept` may answer instead (it returns true when it did).
+ */
+export function forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    upstream: { host: string; port: number },
+    port: number,
+    intercept: (ur: http.IncomingMessage) => boolean = () => false,
+): void {
+    const up = http.request(
+        {
+            ...upstream,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, host: `${upstream.host}:${upstream.port}` },
+        },
+        (ur) => {
+            if (intercept(ur)) return;
+            const headers = { ...ur.headers };
+            if (headers.location)
+                headers.location = String(headers.location).replace(
+                    `${upstream.host}:${upstream.port}`,
+                    `127.0.0.1:${port}`,
+                );
+            res.writeHead(ur.statusCode ?? 502, headers);
+            ur.pipe(res);
+        },
+    );
+    up.on("error", (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+    });
+    req.pipe(up);
 }
 
 // As a service (scripts/bootstrap starts it for stack "company"):
