@@ -1,11 +1,22 @@
 // Inline-program stacks for e2e tests: the real engine through the Automation API, on the
 // project's local file backend. Each stack gets a work dir under .state/e2e (so the program
 // resolves @pulumi/pulumi from the project's node_modules).
-import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
-import { execFileSync } from "child_process";
+import {
+    type ConfigValue,
+    type EngineEvent,
+    LocalWorkspace,
+    type OutputMap,
+    PulumiCommand,
+    type PulumiFn,
+    type Stack,
+    type UpdateKind,
+    type UpdateSummary,
+} from "@pulumi/pulumi/automation";
+import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { promisify } from "util";
 
 import { ENV, ROOT } from "./env";
 
@@ -48,17 +59,107 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
     const pulumiCommand = opts.pulumiRoot
         ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true })
         : await pulumiOnPath();
-    const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: name, projectName: "pm-e2e", program },
-        {
-            workDir,
-            projectSettings: { name: "pm-e2e", runtime: "nodejs", backend: { url: ENV.PULUMI_BACKEND_URL } },
-            envVars: { ...ENV, ...(opts.env ?? {}) },
-            pulumiCommand,
-        },
-    );
+    const args = { stackName: name, projectName: "pm-e2e", program };
+    const options = {
+        workDir,
+        projectSettings: { name: "pm-e2e", runtime: "nodejs" as const, backend: { url: ENV.PULUMI_BACKEND_URL } },
+        envVars: { ...ENV, ...(opts.env ?? {}) },
+        pulumiCommand,
+    };
+    // Only a leftover needs selecting: a new stack is one `stack init`, not a failed `stack select` first.
+    const stack = leftover
+        ? await LocalWorkspace.selectStack(args, options)
+        : await LocalWorkspace.createStack(args, options);
+    resultsFromTheRun(stack, "pm-e2e");
     if (leftover) await stack.destroy({ onOutput: () => {} }).catch(() => {});
     return stack;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The fields of an update's summary the engine's summary event does not give; a test that reads one is told so. */
+const UNKNOWN_FIELDS = new Set(["message", "environment", "config", "version", "Deployment"]);
+
+/**
+ * After each up, refresh and destroy, the Automation API starts the CLI three more times: the
+ * outputs twice (masked, then in clear) and the last history entry. Each opens the stack: a Go
+ * start and the passphrase's key derivation, about 0.4 s of CPU, some 350 runs per suite. The
+ * facts are at hand already: the engine's own summary event carries the changes (the history
+ * entry is written from the same counts), and one `stack output --show-secrets` gives the
+ * outputs, whose secrecy the stack's state file says.
+ */
+function resultsFromTheRun(stack: Stack, project: string): void {
+    let last: { kind: UpdateKind; start: Date; event: EngineEvent["summaryEvent"] } | undefined;
+    type Opts = { onEvent?: (e: EngineEvent) => void } | undefined;
+    const watched = <O extends Opts>(kind: UpdateKind, opts: O): O => {
+        const start = new Date();
+        last = undefined;
+        return {
+            ...opts,
+            onEvent: (e: EngineEvent) => {
+                opts?.onEvent?.(e);
+                if (e.summaryEvent) last = { kind, start, event: e.summaryEvent };
+            },
+        };
+    };
+    const up = stack.up.bind(stack);
+    const refresh = stack.refresh.bind(stack);
+    const destroy = stack.destroy.bind(stack);
+    const info = stack.info.bind(stack);
+    stack.up = (opts) => up(watched("update", opts));
+    stack.refresh = (opts) => refresh(watched("refresh", opts));
+    stack.destroy = (opts) => destroy(watched("destroy", opts));
+    stack.info = async (showSecrets) => {
+        const run = last;
+        last = undefined;
+        if (!run) return info(showSecrets);
+        const summary = {
+            kind: run.kind,
+            result: "succeeded", // a failed run throws before its summary is asked for
+            resourceChanges: run.event!.resourceChanges,
+            startTime: run.start,
+            endTime: new Date(),
+        };
+        return new Proxy(summary, {
+            get(target, field) {
+                if (typeof field === "string" && UNKNOWN_FIELDS.has(field)) {
+                    throw new Error(
+                        `summary.${field}: tests/support/stack.ts gives an update's kind, result, changes and times; read stack.history() for more`,
+                    );
+                }
+                return target[field as keyof typeof target];
+            },
+        }) as unknown as UpdateSummary;
+    };
+    stack.workspace.stackOutputs = async (name: string): Promise<OutputMap> => {
+        const clear = await execFileAsync(
+            "pulumi",
+            ["stack", "output", "--json", "--show-secrets", "--stack", name, "--non-interactive"],
+            { cwd: stack.workspace.workDir, env: { ...process.env, ...stack.workspace.envVars }, encoding: "utf8" },
+        );
+        const values = JSON.parse(clear.stdout) as Record<string, unknown>;
+        const secret = secretOutputs(project, name);
+        return Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value, secret: secret.has(k) }]));
+    };
+}
+
+/** Pulumi's mark of a secret value in state. */
+const SECRET_SIG = ["4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"] as const;
+
+/** The names of the stack's outputs its state file holds as secrets. */
+function secretOutputs(project: string, stackName: string): Set<string> {
+    const file = path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stackName.split("/").pop()}.json`);
+    const state = JSON.parse(fs.readFileSync(file, "utf8")) as {
+        checkpoint: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } };
+    };
+    const root = state.checkpoint.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack");
+    const isSecret = (v: unknown) =>
+        typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG[0]] === SECRET_SIG[1];
+    return new Set(
+        Object.entries(root?.outputs ?? {})
+            .filter(([, v]) => isSecret(v))
+            .map(([k]) => k),
+    );
 }
 
 /** Destroys and removes a stack, ignoring a stack that is already gone. */
@@ -110,7 +211,12 @@ export async function committedStack(name: string, overrides: Record<string, str
         { stackName: `e2e-${name}`, workDir: ROOT },
         { envVars: ENV, pulumiCommand: await pulumiOnPath() },
     );
-    for (const [k, v] of Object.entries(overrides)) await stack.setConfig(`pulumi-multiarch:${k}`, { value: v });
+    resultsFromTheRun(stack, "pulumi-multiarch");
+    const config = Object.entries(overrides).map(([k, value]): [string, ConfigValue] => [
+        `pulumi-multiarch:${k}`,
+        { value },
+    ]);
+    if (config.length > 0) await stack.setAllConfig(Object.fromEntries(config));
     return stack;
 }
 
