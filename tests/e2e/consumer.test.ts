@@ -3,7 +3,7 @@
 // says, into a PULUMI_HOME of the consumer's own with plugin downloads allowed (offline, any
 // plugin it tried to fetch would fail the run), `pulumi up` of that project on the real
 // engine, the image checked in the registry and run, `pulumi destroy`.
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -13,7 +13,7 @@ import { VERSION } from "../../contract/tokens";
 import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { manifest } from "../support/registry";
 import { packCurrent } from "../support/release";
-import { dispose } from "../support/stack";
+import { dispose, folderStack } from "../support/stack";
 
 describe("consumer example (examples/consumer) on the packed tarball", function () {
     const work = path.join(ROOT, ".state", "e2e", "consumer");
@@ -49,11 +49,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
             ],
             { cwd: work, env: { ...process.env, ...env }, stdio: "pipe" },
         );
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: "e2e-consumer", workDir: work },
-            { envVars: env },
-        );
-        await stack.setConfig("multiarch-consumer:repository", { value: repository });
+        stack = await folderStack("e2e-consumer", work, env, { "multiarch-consumer:repository": repository });
     });
     after(() => dispose(stack));
 

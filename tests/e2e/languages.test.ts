@@ -3,7 +3,7 @@
 // Python (examples/python), each through the components the plugin constructs, with a second
 // image from named contexts and an inline Dockerfile (docker-build's input shapes), and the
 // app's image promoted by digest (ImagePromotion).
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,7 +12,7 @@ import * as path from "path";
 import { VERSION } from "../../contract/tokens";
 import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { imageFiles, manifest } from "../support/registry";
-import { dispose } from "../support/stack";
+import { dispose, folderStack } from "../support/stack";
 
 const REGISTRY = "127.0.0.1:5000";
 const COMPANY = "127.0.0.1:5003"; // keeps no manifest lists
@@ -23,11 +23,12 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
     let stack: Stack;
     before(async () => {
         requireRealParts();
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: `e2e-${example}`, workDir: path.join(ROOT, "examples", example) },
-            { envVars: { ...ENV, ...env } },
+        stack = await folderStack(
+            `e2e-${example}`,
+            path.join(ROOT, "examples", example),
+            { ...ENV, ...env },
+            { [`multiarch-${example}:repository`]: repository },
         );
-        await stack.setConfig(`multiarch-${example}:repository`, { value: repository });
     });
     after(async () => {
         await dispose(stack);

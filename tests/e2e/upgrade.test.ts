@@ -4,7 +4,7 @@
 //   builder kept, and no provider code left in the state;
 // - a stack made by this version, upgraded to the next patch release, runs the NEW plugin's
 //   code at destroy (dynamic providers ran the old code serialized in the state).
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -12,19 +12,14 @@ import * as path from "path";
 import { VERSION } from "../../contract/tokens";
 import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
 import { packCurrent, packRelease } from "../support/release";
-import { dispose } from "../support/stack";
+import { dispose, folderStack } from "../support/stack";
 
 /** A copy of examples/consumer at `work` with `tarball` installed, and its stack. */
 async function consumer(work: string, tarball: string, repository: string): Promise<Stack> {
     fs.rmSync(work, { recursive: true, force: true });
     fs.cpSync(path.join(ROOT, "examples", "consumer"), work, { recursive: true });
     install(work, tarball);
-    const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: `e2e-${path.basename(work)}`, workDir: work },
-        { envVars: ENV },
-    );
-    await stack.setConfig("multiarch-consumer:repository", { value: repository });
-    return stack;
+    return folderStack(`e2e-${path.basename(work)}`, work, ENV, { "multiarch-consumer:repository": repository });
 }
 
 function install(work: string, tarball: string): void {

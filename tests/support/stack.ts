@@ -77,6 +77,27 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * A stack of the program in `workDir` (an example project, run by the CLI's language host), with
+ * `config` set in one command; results read as {@link inlineStack}'s are.
+ */
+export async function folderStack(
+    stackName: string,
+    workDir: string,
+    envVars: Record<string, string>,
+    config: Record<string, string>,
+): Promise<Stack> {
+    const project = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8"))?.[1];
+    if (!project) throw new Error(`${workDir}/Pulumi.yaml names no project`);
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName, workDir },
+        { envVars, pulumiCommand: await pulumiOnPath() },
+    );
+    resultsFromTheRun(stack, project);
+    await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, value]) => [k, { value }])));
+    return stack;
+}
+
 /** The fields of an update's summary the engine's summary event does not give; a test that reads one is told so. */
 const UNKNOWN_FIELDS = new Set(["message", "environment", "config", "version", "Deployment"]);
 
