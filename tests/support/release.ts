@@ -1,6 +1,7 @@
 // The library as users install it: an npm tarball of this repository, and its provider plugin
 // installed into the project's PULUMI_HOME, at this version or (for upgrade tests) at another.
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,9 +18,60 @@ function npmPack(dir: string, dest: string): string {
     return path.join(dest, out.trim().split("\n").pop()!); // npm pack prints the tarball's name last
 }
 
-/** `npm pack` of this repository into `dest`; returns the tarball. */
+/** What `npm pack`'s prepack reads: the sources, the build's settings and (bundled into the plugin) the dependencies. */
+const PACK_INPUTS = [
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "components",
+    "core",
+    "contract",
+    "provider",
+    "scripts/plugin",
+];
+
+/** A hash of the files under `paths` (relative to ROOT): their names and contents. */
+function treeHash(paths: string[]): string {
+    const h = crypto.createHash("sha256");
+    const walk = (rel: string): void => {
+        const abs = path.join(ROOT, rel);
+        if (fs.statSync(abs).isDirectory()) {
+            for (const e of fs.readdirSync(abs).sort()) walk(path.join(rel, e));
+        } else {
+            h.update(`${rel}\0`).update(fs.readFileSync(abs)).update("\0");
+        }
+    };
+    for (const p of paths) walk(p);
+    return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * `npm pack` of this repository into `dest`; returns the tarball. Its prepack compiles and
+ * bundles into dist/ (about 9 s of CPU), and two test files pack it: so it is packed once per
+ * state of the sources, under a lock (two packs at once would build the same dist/ at once),
+ * kept in .state/pack and copied from there.
+ */
 export function packCurrent(dest: string): string {
-    return npmPack(ROOT, dest);
+    const cache = path.join(ROOT, ".state", "pack");
+    const dir = path.join(cache, treeHash(PACK_INPUTS));
+    fs.mkdirSync(cache, { recursive: true });
+    const script = [
+        'dir=$1; [ -e "$dir/done" ] && exit 0',
+        'rm -rf "$dir" && mkdir -p "$dir" && npm pack --pack-destination "$dir" --silent >/dev/null && touch "$dir/done"',
+        // Only the last sources' pack is kept.
+        'find "${dir%/*}" -mindepth 1 -maxdepth 1 -type d ! -path "$dir" -exec rm -rf {} +',
+    ].join("\n");
+    execFileSync("flock", [path.join(cache, ".lock"), "bash", "-euo", "pipefail", "-c", script, "pack", dir], {
+        cwd: ROOT,
+        env: process.env,
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    const [tarball] = fs.readdirSync(dir).filter((f) => f.endsWith(".tgz"));
+    if (!tarball) throw new Error(`npm pack left no tarball in ${dir}`);
+    fs.mkdirSync(dest, { recursive: true });
+    fs.copyFileSync(path.join(dir, tarball), path.join(dest, tarball));
+    return path.join(dest, tarball);
 }
 
 /**
