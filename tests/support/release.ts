@@ -18,7 +18,10 @@ function npmPack(dir: string, dest: string): string {
     return path.join(dest, out.trim().split("\n").pop()!); // npm pack prints the tarball's name last
 }
 
-/** What `npm pack`'s prepack reads: the sources, the build's settings and (bundled into the plugin) the dependencies. */
+/**
+ * What `npm pack`'s prepack reads: the sources, the build's settings and (bundled into the plugin)
+ * the dependencies. A release's copy (packRelease) is made of them.
+ */
 const PACK_INPUTS = [
     "package.json",
     "package-lock.json",
@@ -82,16 +85,7 @@ export function packCurrent(dest: string): string {
 export function packRelease(version: string, dest: string): string {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), `pm-release-${version}-`));
     try {
-        for (const f of [
-            "package.json",
-            "tsconfig.json",
-            "tsconfig.build.json",
-            "components",
-            "core",
-            "contract",
-            "provider",
-            "scripts/plugin",
-        ]) {
+        for (const f of PACK_INPUTS) {
             fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
         }
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"));
