@@ -9,6 +9,7 @@ import {
     PulumiCommand,
     type PulumiFn,
     type Stack,
+    type SummaryEvent,
     type UpdateKind,
     type UpdateSummary,
 } from "@pulumi/pulumi/automation";
@@ -104,13 +105,13 @@ const UNKNOWN_FIELDS = new Set(["message", "environment", "config", "version", "
 /**
  * After each up, refresh and destroy, the Automation API starts the CLI three more times: the
  * outputs twice (masked, then in clear) and the last history entry. Each opens the stack: a Go
- * start and the passphrase's key derivation, about 0.4 s of CPU, some 350 runs per suite. The
- * facts are at hand already: the engine's own summary event carries the changes (the history
- * entry is written from the same counts), and one `stack output --show-secrets` gives the
- * outputs, whose secrecy the stack's state file says.
+ * start and the passphrase's key derivation, about 0.4 s of CPU. The facts are at hand already:
+ * the engine's own summary event carries the changes (the history entry is written from the
+ * same counts), and one `stack output --show-secrets` gives the outputs, whose secrecy the
+ * stack's state file says.
  */
 function resultsFromTheRun(stack: Stack, project: string): void {
-    let last: { kind: UpdateKind; start: Date; event: EngineEvent["summaryEvent"] } | undefined;
+    let last: { kind: UpdateKind; start: Date; event: SummaryEvent } | undefined;
     type Opts = { onEvent?: (e: EngineEvent) => void } | undefined;
     const watched = <O extends Opts>(kind: UpdateKind, opts: O): O => {
         const start = new Date();
@@ -137,7 +138,7 @@ function resultsFromTheRun(stack: Stack, project: string): void {
         const summary = {
             kind: run.kind,
             result: "succeeded", // a failed run throws before its summary is asked for
-            resourceChanges: run.event!.resourceChanges,
+            resourceChanges: run.event.resourceChanges,
             startTime: run.start,
             endTime: new Date(),
         };
