@@ -68,8 +68,9 @@ function machine(): Record<string, unknown> {
         bootstrapBuilder: out("docker", ["buildx", "ls", "--format", "{{.Name}}"])
             .split("\n")
             .filter((n) => n === "pulumi-multiarch-bootstrap"),
+        // Bootstrap's own services only: a test beside this one may start and stop a dockerd of its own.
         services: [
-            "dockerd --config-file",
+            "dockerd --config-file .*/\\.state/docker/daemon\\.json",
             "docker-registry serve .*/.state/registry/config.yml",
             "sshd -f .*/sshd/sshd_config",
             "buildkitd --addr tcp://127\\.0\\.[12]\\.1:1234",
