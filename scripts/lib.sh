@@ -133,3 +133,20 @@ step() {
   "$@"
   log "    $STEP_NAME: done in $((SECONDS - t0))s"
 }
+
+# part NAME CMD...: runs the command CMD (a program, not a function of ours) as a part of the
+# tests, printing its name, outcome and duration; returns CMD's status. Not step: a caller that
+# counts failures writes `part ... || ...`, and under `||` bash turns errexit off, so step would
+# go on past a failed CMD and return 0 (a type error once counted as nothing).
+part() {
+  local name=$1 t0=$SECONDS rc=0
+  shift
+  log "==> $name"
+  "$@" || rc=$?
+  if [ "$rc" = 0 ]; then
+    log "    $name: done in $((SECONDS - t0))s"
+  else
+    log "    $name: failed (exit $rc) after $((SECONDS - t0))s"
+  fi
+  return "$rc"
+}

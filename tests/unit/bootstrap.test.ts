@@ -2,6 +2,7 @@
 // uses what works, installs only what is missing, simulates apt first and stops before a
 // removal, and --plan changes nothing. The same --plan on this real machine: tests/e2e.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -379,6 +380,22 @@ PLAN=0; STEP_NAME=s; outer`);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("scripts/test's parts", () => {
+    it("a part that fails is counted where the caller writes `part ... || ...`: its status, named as failed", () => {
+        const r = spawnSync(
+            "bash",
+            [
+                "-c",
+                `source scripts/lib.sh; part "a check" bash -c "exit 3" || echo "counted $?"; part "a fine one" true && echo "fine"`,
+            ],
+            { cwd: ROOT, encoding: "utf8" },
+        );
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^counted 3\nfine$/m);
+        assert.match(r.stdout + r.stderr, /a check: failed \(exit 3\)/);
     });
 });
 

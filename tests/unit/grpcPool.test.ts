@@ -48,7 +48,7 @@ async function engineAfterLeak(options: Record<string, unknown>): Promise<string
  * A client that has retried for a while waits long before its next try (grpc-js backs off up to
  * 2 minutes); this one starts there, so no retry of the leaked client lands within the test.
  */
-const LONG_BACKOFF = { "grpc.initial_reconnect_backoff_ms": 60_000 };
+const LONG_BACKOFF: Record<string, unknown> = { "grpc.initial_reconnect_backoff_ms": 60_000 };
 
 describe("Pulumi's gRPC clients in a process that runs many programs", () => {
     it("with the shared pool, a new engine on a leaked client's port is unreachable: the failure CI met", async () => {
