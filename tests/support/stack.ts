@@ -28,13 +28,19 @@ export interface StackOptions {
     pulumiRoot?: string;
 }
 
+/** The file backend's folder (ENV.PULUMI_BACKEND_URL). */
+const BACKEND = path.join(ROOT, ".state/pulumi/.pulumi");
+/** The file the file backend keeps a stack's state in. */
+const stateFile = (project: string, stackName: string) =>
+    path.join(BACKEND, "stacks", project, `${stackName.split("/").pop()}.json`);
+
 /**
  * Removes the stack's locks left by a `pulumi` of this host that no longer runs (a run killed
  * by a timeout): the file backend keeps them forever, and every later run of the stack would
  * fail "the stack is currently locked". Locks of live processes stay.
  */
 function clearDeadLocks(project: string, stackName: string): void {
-    const dir = path.join(ROOT, ".state/pulumi/.pulumi/locks/organization", project, stackName);
+    const dir = path.join(BACKEND, "locks/organization", project, stackName);
     for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
         const lock = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
         if (lock.hostname !== os.hostname() || fs.existsSync(`/proc/${lock.pid}`)) continue;
@@ -54,7 +60,7 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
     // A stack of this name left by a run that was killed before it cleaned up: its resources
     // (and what state remembers of them, e.g. a registry's manifest mode) must not leak into
     // this run. Destroyed first, with the program it had.
-    const leftover = fs.existsSync(path.join(ROOT, ".state/pulumi/.pulumi/stacks/pm-e2e", `${name}.json`));
+    const leftover = fs.existsSync(stateFile("pm-e2e", name));
     const workDir = path.join(ROOT, ".state", "e2e", name);
     fs.mkdirSync(workDir, { recursive: true });
     const pulumiCommand = opts.pulumiRoot
@@ -95,7 +101,8 @@ export async function folderStack(
         { envVars, pulumiCommand: await pulumiOnPath() },
     );
     resultsFromTheRun(stack, project);
-    await stack.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, value]) => [k, { value }])));
+    const values = Object.entries(config).map(([k, value]): [string, ConfigValue] => [k, { value }]);
+    if (values.length > 0) await stack.setAllConfig(Object.fromEntries(values));
     return stack;
 }
 
@@ -170,8 +177,7 @@ const SECRET_SIG = ["4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75f
 
 /** The names of the stack's outputs its state file holds as secrets. */
 function secretOutputs(project: string, stackName: string): Set<string> {
-    const file = path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stackName.split("/").pop()}.json`);
-    const state = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    const state = JSON.parse(fs.readFileSync(stateFile(project, stackName), "utf8")) as {
         checkpoint: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } };
     };
     const root = state.checkpoint.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack");
@@ -208,10 +214,7 @@ export function stateTexts(stack: Stack, project = "pm-e2e"): { exported: string
         ["stack", "export", "--stack", stack.name, "--cwd", stack.workspace.workDir],
         { encoding: "utf8", env: process.env },
     );
-    const onDisk = fs.readFileSync(
-        path.join(ROOT, ".state/pulumi/.pulumi/stacks", project, `${stack.name}.json`),
-        "utf8",
-    );
+    const onDisk = fs.readFileSync(stateFile(project, stack.name), "utf8");
     return { exported, onDisk };
 }
 
@@ -229,17 +232,12 @@ export async function committedStack(name: string, overrides: Record<string, str
         .replace(/^ {2}\S+:\n {4}secure: .*\n?/gm, "");
     fs.writeFileSync(path.join(ROOT, `Pulumi.e2e-${name}.yaml`), yaml);
     clearDeadLocks("pulumi-multiarch", `e2e-${name}`);
-    const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: `e2e-${name}`, workDir: ROOT },
-        { envVars: ENV, pulumiCommand: await pulumiOnPath() },
+    return folderStack(
+        `e2e-${name}`,
+        ROOT,
+        ENV,
+        Object.fromEntries(Object.entries(overrides).map(([k, v]) => [`pulumi-multiarch:${k}`, v])),
     );
-    resultsFromTheRun(stack, "pulumi-multiarch");
-    const config = Object.entries(overrides).map(([k, value]): [string, ConfigValue] => [
-        `pulumi-multiarch:${k}`,
-        { value },
-    ]);
-    if (config.length > 0) await stack.setAllConfig(Object.fromEntries(config));
-    return stack;
 }
 
 export async function disposeCommitted(stack: Stack | undefined): Promise<void> {
