@@ -1,6 +1,6 @@
 // An image's inputs as the component's check leaves them, for unit tests of the plugin's image
-// lifecycle: every field at the component's default (contract/imageFields.ts), one platform,
-// pushed and verified; a test gives what it is about.
+// lifecycle: every required field of ImageInputs at the value createImageInputs gives it by
+// default, one platform, pushed and verified; a test gives what it is about.
 import type { ImageInputs } from "../../contract/types";
 
 export function imageInputs(over: Partial<ImageInputs> = {}): ImageInputs {
