@@ -124,6 +124,21 @@ function loadedId(meta: buildx.BuildMetadata, containerdStore: boolean): string 
 }
 
 /**
+ * The platforms' builds push in parallel, and layers they share (a COPY of the same files) go
+ * up twice at once. A registry that rewrites a blob's link in place (distribution's filesystem
+ * store: truncate, then write) can answer the first build's manifest PUT "blob unknown" while
+ * the second build commits the same blob: seen in this project's tests as buildx's
+ * "unknown: provided digest did not match uploaded content / blob unknown to registry"
+ * (tests/fixtures/buildx-push-blob-race.txt). The build is from BuildKit's cache the second time:
+ * one more push.
+ */
+export const isPushRace = (e: Error): boolean =>
+    /failed to push /.test(e.message) &&
+    /blob unknown to registry|provided digest did not match uploaded content/.test(e.message);
+const PUSH_RACE_WARNING =
+    "warning: the registry lost a layer that another platform's build pushed at the same moment (a race in registries that rewrite a blob's link in place); pushing again, from the cache";
+
+/**
  * Builds and pushes by digest to every target: one invocation for an index (with the load and
  * exports), or one per platform (in parallel), then one more for the load and exports (from
  * BuildKit's cache).
@@ -162,10 +177,16 @@ async function buildByDigest(
     // exited: no build goes on pushing after the resource reported its failure.
     const stop = new AbortController();
     let failed: Error | undefined;
+    const buildOne = (p: string) =>
+        buildx.build({ ...buildOptions(inputs, [p], push, [], (l) => log(`[${p}] ${l}`)), signal: stop.signal });
     const settled = await Promise.allSettled(
         inputs.platforms.map((p) =>
-            buildx
-                .build({ ...buildOptions(inputs, [p], push, [], (l) => log(`[${p}] ${l}`)), signal: stop.signal })
+            buildOne(p)
+                .catch((e: Error) => {
+                    if (stop.signal.aborted || !isPushRace(e)) throw e;
+                    log(`[${p}] ${PUSH_RACE_WARNING}`);
+                    return buildOne(p);
+                })
                 .then(
                     (m) => [p, m] as const,
                     (e: Error) => {

@@ -33,6 +33,8 @@ const valuesOf = (args: string[], flag: string) => args.flatMap((a, i) => (a ===
 export interface FakeBuildxOptions {
     /** The architecture of /hello in `platform`'s image. Default: the platform's own. */
     binaryArch?: (platform: string) => string;
+    /** buildx's stderr to fail the first build of `platform` with (exit code 1, nothing pushed); undefined: it builds. */
+    failFirst?: (platform: string) => string | undefined;
 }
 
 export class FakeBuildx {
@@ -85,8 +87,15 @@ export class FakeBuildx {
         return { digest: reg.putManifestDirect(repo, "sha256:", MANIFEST, raw), raw, platform: { os, architecture } };
     }
 
+    private readonly failed = new Set<string>();
+
     private async build(args: string[]): Promise<RunResult> {
         const platforms = valuesOf(args, "--platform")[0].split(",");
+        const failure = platforms.length === 1 ? this.opts.failFirst?.(platforms[0]) : undefined;
+        if (failure !== undefined && !this.failed.has(platforms[0])) {
+            this.failed.add(platforms[0]);
+            throw execError({ command: args.join(" "), code: 1, stdout: "", stderr: failure });
+        }
         const metadataFile = valuesOf(args, "--metadata-file")[0];
         // The build args change what is built, as they would in a Dockerfile's RUN.
         const salt = valuesOf(args, "--build-arg").join(" ");

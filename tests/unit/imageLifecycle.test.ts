@@ -170,6 +170,36 @@ describe("the image lifecycle against in-process registries (a fake buildx in th
         assert.deepStrictEqual(puts(n), ["PUT /v2/app/manifests/1-amd64", "PUT /v2/app/manifests/1-arm64"]);
     });
 
+    it("per-arch tags: a platform's push the registry lost to the other platform's at the same moment is pushed again; a failed build is not", async () => {
+        const race = fs.readFileSync(path.join(__dirname, "..", "fixtures", "buildx-push-blob-race.txt"), "utf8");
+        const n = await registry({ noIndex: true });
+        const fake = buildx([n], { failFirst: (p) => (p === "linux/arm64" ? race : undefined) });
+        const { outs } = await create(inputsFor([`${n.addr}/app:1`], { manifest: "per-arch-tags" }));
+        assert.deepStrictEqual(
+            fake.builds.map((a) => a[a.indexOf("--platform") + 1]),
+            [...PLATFORMS, "linux/arm64"],
+        );
+        assert.strictEqual(n.tagged("app", "1-arm64"), outs.platformDigests["linux/arm64"]);
+        assert.ok(
+            logged.some((l) =>
+                l.startsWith("[linux/arm64] warning: the registry lost a layer that another platform's build"),
+            ),
+            logged.join("\n"),
+        );
+
+        const failing = buildx([n], {
+            failFirst: (p) =>
+                p === "linux/arm64" ? "ERROR: process did not complete successfully: exit code: 3" : undefined,
+        });
+        await assert.rejects(create(inputsFor([`${n.addr}/app:2`], { manifest: "per-arch-tags" })), /exit code: 3/);
+        assert.strictEqual(
+            failing.builds.filter((a) => a.includes("linux/arm64")).length,
+            1,
+            "a failed build ran again",
+        );
+        assert.strictEqual(n.tagged("app", "2-amd64"), undefined);
+    });
+
     it("auto in one create: the registry that keeps lists gets an index, the one that keeps none per-arch tags, each probed once", async () => {
         const a = await registry(),
             n = await registry({ noIndex: true });
