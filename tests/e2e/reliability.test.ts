@@ -14,7 +14,7 @@ import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } f
 import { exitProgram } from "../../core/elf";
 import { argvContaining } from "../support/argv";
 import { startAuthRegistry } from "../support/authRegistry";
-import { ENV, requireRealParts, ROOT, sh } from "../support/env";
+import { ENV, requireRealParts, ROOT, SECRETS_PROVIDER, sh } from "../support/env";
 import {
     type Cli,
     isLanguageHost,
@@ -567,7 +567,7 @@ describe("reliability: a killed or cancelled `pulumi up` leaves nothing running;
         );
         if (locked()) await cli("cancel", "--yes").exited; // a run of this file that was killed
         await cli("stack", "rm", "--yes", "--force").exited;
-        await ok("stack", "init");
+        await ok("stack", "init", "--secrets-provider", SECRETS_PROVIDER);
         const set = spawnSync("pulumi", ["config", "set", "--secret", "conf", "--stack", stack], {
             cwd: dir,
             env: { ...process.env, ...env },

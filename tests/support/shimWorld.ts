@@ -62,6 +62,8 @@ const CLONE_FILES = [
     "scripts/go/sdkgen/go.sum",
     "scripts/go/s3-server/main.go",
     "scripts/go/s3-server/go.sum",
+    "scripts/go/kms-server/main.go",
+    "scripts/go/kms-server/go.sum",
     "core/buildx.ts",
     "Pulumi.yaml",
     "Pulumi.dev.yaml",

@@ -19,7 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 
-import { ENV, ROOT } from "./env";
+import { ENV, ROOT, SECRETS_PROVIDER } from "./env";
 
 export interface StackOptions {
     /** Extra environment for the CLI and the provider processes. */
@@ -72,6 +72,7 @@ export async function inlineStack(name: string, program: PulumiFn, opts: StackOp
         projectSettings: { name: "pm-e2e", runtime: "nodejs" as const, backend: { url: ENV.PULUMI_BACKEND_URL } },
         envVars: { ...ENV, ...(opts.env ?? {}) },
         pulumiCommand,
+        secretsProvider: SECRETS_PROVIDER,
     };
     // Only a leftover needs selecting: a new stack is one `stack init`, not a failed `stack select` first.
     const stack = leftover
@@ -98,7 +99,7 @@ export async function folderStack(
     if (!project) throw new Error(`${workDir}/Pulumi.yaml names no project`);
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName, workDir },
-        { envVars, pulumiCommand: await pulumiOnPath() },
+        { envVars, pulumiCommand: await pulumiOnPath(), secretsProvider: SECRETS_PROVIDER },
     );
     resultsFromTheRun(stack, project);
     const values = Object.entries(config).map(([k, value]): [string, ConfigValue] => [k, { value }]);
