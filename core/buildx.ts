@@ -122,12 +122,24 @@ function binariesKey(): string | undefined {
     return crypto.createHash("sha256").update(`${docker}\n${plugin}\n${config}`).digest("hex").slice(0, 32);
 }
 
-export async function list(): Promise<BuilderInfo[]> {
-    return parseLs((await run("docker", ["buildx", "ls", "--format", "json"])).stdout);
-}
-
+/**
+ * Builder `name` as `buildx ls --format json` lists it, asked of a copy of buildx's store that
+ * holds this builder alone: `ls` reaches the nodes of every builder in the store (a `docker exec`
+ * into each running BuildKit container, a TLS handshake with each remote node, up to 20 s for
+ * one that does not answer), and a machine holds many builders. The engine's own builders
+ * (docker contexts, not in the store) are listed either way.
+ */
 export async function find(name: string): Promise<BuilderInfo | undefined> {
-    return (await list()).find((b) => b.name === name);
+    const store = tempDirs.make("buildx-store-");
+    try {
+        const instance = path.join(buildxDir(), "instances", name);
+        fs.mkdirSync(path.join(store, "instances"));
+        if (fs.existsSync(instance)) fs.copyFileSync(instance, path.join(store, "instances", name));
+        const r = await run("docker", ["buildx", "ls", "--format", "json"], { env: { BUILDX_CONFIG: store } });
+        return parseLs(r.stdout).find((b) => b.name === name);
+    } finally {
+        fs.rmSync(store, { recursive: true, force: true });
+    }
 }
 
 /**

@@ -1,8 +1,12 @@
 // BuildxBuilder argument handling and the buildx argv it produces (pure).
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
-import { createArgs, versionAtLeast } from "../../core/buildx";
+import { createArgs, find, versionAtLeast } from "../../core/buildx";
+import { replaceRunner } from "../../core/exec";
 import { BUILDKIT_VERSION } from "../../core/versions";
 
 pulumi.runtime.setMocks(
@@ -190,5 +194,58 @@ describe("BuildxBuilder args", () => {
 
     it("two stacks get two builders: the default name carries the stack", () => {
         assert.strictEqual(mod.defaultBuilderName("builder"), "pulumi-multiarch-unit-builder");
+    });
+});
+
+describe("finding one builder", () => {
+    const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
+
+    it("asks `buildx ls` of a store holding that builder alone: no other builder's nodes are reached", async () => {
+        // The user's store: three builders (buildx's instance files are JSON named after the builder).
+        const userStore = fs.mkdtempSync(path.join(os.tmpdir(), "pm-unit-buildx-"));
+        fs.mkdirSync(path.join(userStore, "instances"));
+        for (const n of ["i23-plan-fleetprobe", "other", "unreachable-remote"])
+            fs.writeFileSync(path.join(userStore, "instances", n), JSON.stringify({ Name: n, Nodes: [] }));
+        const saved = process.env.BUILDX_CONFIG;
+        process.env.BUILDX_CONFIG = userStore;
+        const seen: { args: string[]; store: string; instances: string[] }[] = [];
+        // A buildx that lists what the store it is given holds (real output, captured: tests/fixtures/buildx-ls-fleet.jsonl).
+        const lines = fixture("buildx-ls-fleet.jsonl").split("\n").filter(Boolean);
+        const restore = replaceRunner((file, args, opts) => {
+            const store = opts?.env?.BUILDX_CONFIG ?? "";
+            const instances = fs.readdirSync(path.join(store, "instances"));
+            seen.push({ args: [file, ...args], store, instances });
+            const stdout = lines.filter((l) => instances.includes((JSON.parse(l) as { Name: string }).Name)).join("\n");
+            return Promise.resolve({ command: [file, ...args].join(" "), code: 0, stdout, stderr: "" });
+        });
+        try {
+            const b = await find("i23-plan-fleetprobe");
+            assert.deepStrictEqual(
+                b?.nodes.map((n) => n.endpoint),
+                ["tcp://127.0.1.1:1234", "tcp://127.0.2.1:1234"],
+            );
+            assert.strictEqual(await find("gone"), undefined);
+            assert.deepStrictEqual(
+                seen.map((s) => [s.args.join(" "), s.instances]),
+                [
+                    ["docker buildx ls --format json", ["i23-plan-fleetprobe"]],
+                    ["docker buildx ls --format json", []],
+                ],
+            );
+            for (const s of seen) {
+                assert.notStrictEqual(s.store, userStore);
+                assert.ok(!fs.existsSync(s.store), `the store copy ${s.store} is left`);
+            }
+            assert.deepStrictEqual(fs.readdirSync(path.join(userStore, "instances")).sort(), [
+                "i23-plan-fleetprobe",
+                "other",
+                "unreachable-remote",
+            ]);
+        } finally {
+            restore();
+            if (saved === undefined) delete process.env.BUILDX_CONFIG;
+            else process.env.BUILDX_CONFIG = saved;
+            fs.rmSync(userStore, { recursive: true, force: true });
+        }
     });
 });
