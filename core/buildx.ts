@@ -128,8 +128,26 @@ function binariesKey(): string | undefined {
  * into each running BuildKit container, a TLS handshake with each remote node, up to 20 s for
  * one that does not answer), and a machine holds many builders. The engine's own builders
  * (docker contexts, not in the store) are listed either way.
+ *
+ * Asked once per process until this process changes a builder (create, bootstrap, remove, or a
+ * build, which boots its nodes): an engine run asks for its builder at each image's check, plan
+ * and create (24 times in one run of the e2e tests' stack of many images).
  */
-export async function find(name: string): Promise<BuilderInfo | undefined> {
+export function find(name: string): Promise<BuilderInfo | undefined> {
+    let found = known.get(name);
+    if (!found) {
+        found = lookUp(name);
+        known.set(name, found);
+        found.catch(() => known.delete(name));
+    }
+    return found;
+}
+
+const known = new Map<string, Promise<BuilderInfo | undefined>>();
+/** What {@link find} knows is forgotten: a builder changed. */
+export const forgetBuilders = (): void => known.clear();
+
+async function lookUp(name: string): Promise<BuilderInfo | undefined> {
     const store = tempDirs.make("buildx-store-");
     try {
         const instance = path.join(buildxDir(), "instances", name);
@@ -215,6 +233,7 @@ export function createArgs(o: CreateOptions, configFile?: string): string[][] {
 
 export async function create(o: CreateOptions): Promise<void> {
     let dir: string | undefined;
+    forgetBuilders();
     try {
         let configFile: string | undefined;
         if (o.buildkitdConfig) {
@@ -224,13 +243,15 @@ export async function create(o: CreateOptions): Promise<void> {
         }
         for (const args of createArgs(o, configFile)) await run("docker", args);
     } finally {
+        forgetBuilders();
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
 /** Boots every node (`inspect --bootstrap`), then reads the builder back. */
 export async function bootstrap(name: string, opts: RunOptions = {}): Promise<BuilderInfo> {
-    await run("docker", ["buildx", "inspect", "--bootstrap", name], opts);
+    forgetBuilders();
+    await run("docker", ["buildx", "inspect", "--bootstrap", name], opts).finally(forgetBuilders);
     const b = await find(name);
     if (!b) throw new Error(`builder ${name} vanished right after bootstrap`);
     return b;
@@ -238,7 +259,8 @@ export async function bootstrap(name: string, opts: RunOptions = {}): Promise<Bu
 
 export async function remove(name: string, keepState: boolean): Promise<void> {
     const args = ["buildx", "rm", ...(keepState ? ["--keep-state"] : []), name];
-    const r = await run("docker", args, { allowFailure: true });
+    forgetBuilders();
+    const r = await run("docker", args, { allowFailure: true }).finally(forgetBuilders);
     if (r.code !== 0 && !/not found|no builder/i.test(r.stderr)) {
         throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
     }
@@ -409,6 +431,7 @@ export function plainText(line: string): string {
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
     const dir = tempDirs.make("build-");
     const metadataFile = path.join(dir, "metadata.json");
+    forgetBuilders(); // the build boots the builder's nodes
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.logins && Object.keys(o.logins).length ? dockerConfig.privateConfig(dir, o.logins) : {};
@@ -420,6 +443,7 @@ export async function build(o: BuildOptions): Promise<BuildMetadata> {
         });
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
+        forgetBuilders();
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
@@ -484,10 +508,11 @@ export function parseCheck(text: string): CheckFinding[] {
  * findings, so only output without JSON is a failure: e.g. a Dockerfile that does not parse).
  */
 export async function check(o: CheckOptions): Promise<CheckFinding[]> {
+    forgetBuilders(); // the checks run on the builder: they boot its nodes
     const r = await run("docker", checkArgs(o), {
         allowFailure: true,
         ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
-    });
+    }).finally(forgetBuilders);
     if (r.stdout.includes("{")) return parseCheck(r.stdout);
     throw new Error(
         `BuildKit's checks of ${o.dockerfile ?? "the inline Dockerfile"} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
