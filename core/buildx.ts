@@ -129,11 +129,14 @@ function binariesKey(): string | undefined {
  * one that does not answer), and a machine holds many builders. The engine's own builders
  * (docker contexts, not in the store) are listed either way.
  *
- * Asked once per process until this process changes a builder (create, bootstrap, remove, or a
- * build, which boots its nodes): an engine run asks for its builder at each image's check, plan
- * and create (24 times in one run of the e2e tests' stack of many images).
+ * In a process that lives for one engine run (the plugin: {@link rememberBuilders}), asked once
+ * until the process changes a builder (create, bootstrap, remove, or a build, which boots its
+ * nodes): an engine run asks for its builder at each image's check, plan and create (24 times in
+ * one run of the e2e tests' stack of many images). A program's process may run many (the
+ * Automation API's inline programs): it asks each time.
  */
 export function find(name: string): Promise<BuilderInfo | undefined> {
+    if (!remember) return lookUp(name);
     let found = known.get(name);
     if (!found) {
         found = lookUp(name);
@@ -143,7 +146,13 @@ export function find(name: string): Promise<BuilderInfo | undefined> {
     return found;
 }
 
+let remember = false;
 const known = new Map<string, Promise<BuilderInfo | undefined>>();
+/** {@link find} keeps what it found, for a process that lives for one engine run (or stops keeping it: `false`). */
+export function rememberBuilders(on = true): void {
+    remember = on;
+    known.clear();
+}
 /** What {@link find} knows is forgotten: a builder changed. */
 export const forgetBuilders = (): void => known.clear();
 

@@ -4,6 +4,7 @@
 import { main } from "@pulumi/pulumi/provider";
 
 import * as schema from "../contract/schema.json";
+import { rememberBuilders } from "../core/buildx";
 import { routeConsoleToEngine } from "./engineLog";
 import { liveWithEngine } from "./lifetime";
 import { answerPreviews } from "./preview";
@@ -14,6 +15,8 @@ const engineAddress = process.argv.slice(2).find((a) => !a.startsWith("-"));
 liveWithEngine(engineAddress);
 if (engineAddress) routeConsoleToEngine(engineAddress);
 answerPreviews(previewOutputs);
+// The engine starts this process for one run: what buildx said of a builder holds until the run changes one.
+rememberBuilders();
 
 main(
     multiarchProvider({

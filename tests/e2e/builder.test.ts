@@ -4,10 +4,12 @@ import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import { type ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
 import { BinfmtSetup, BuildxBuilder, type BuildxBuilderArgs, MultiArchImage } from "../../components";
+import { find } from "../../core/buildx";
 import { builderNames, requireRealParts, ROOT, sh } from "../support/env";
 import { dispose, failure, inlineStack } from "../support/stack";
 
@@ -304,5 +306,50 @@ describe("BuildxBuilder, kubernetes driver without a cluster", function () {
             /the kubernetes driver found no cluster: .*point KUBECONFIG \(or ~\/\.kube\/config\) at a cluster you can reach/,
         );
         assert.ok(!builders().includes("pm-e2e-k8s"));
+    });
+});
+
+describe("finding a builder, with other builders in buildx's store", function () {
+    before(() => requireRealParts());
+
+    it("reaches no other builder's nodes: a remote builder whose daemon never answers is not dialled (buildx ls waits on it)", async () => {
+        // A BuildKit endpoint that accepts connections and never answers, as a hung daemon does.
+        const dialled: net.Socket[] = [];
+        const hung = net.createServer((c) => void dialled.push(c));
+        await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+        const port = (hung.address() as net.AddressInfo).port;
+        const store = fs.mkdtempSync(path.join(os.tmpdir(), "pm-e2e-buildx-store-"));
+        const saved = process.env.BUILDX_CONFIG;
+        try {
+            sh("env", [
+                `BUILDX_CONFIG=${store}`,
+                "docker",
+                "buildx",
+                "create",
+                "--name",
+                "pm-e2e-hung",
+                "--driver",
+                "remote",
+                `tcp://127.0.0.1:${port}`,
+            ]);
+            process.env.BUILDX_CONFIG = store;
+            const settled = () => new Promise((r) => setTimeout(r, 200)); // connections accepted meanwhile
+            await settled();
+            const before = dialled.length;
+            const engine = await find("default");
+            assert.strictEqual(engine?.driver, "docker");
+            await settled();
+            assert.strictEqual(dialled.length, before, "finding the engine's builder dialled the hung daemon");
+            // What `buildx ls` of the whole store does (bounded here by its --timeout): it dials it.
+            sh("env", [`BUILDX_CONFIG=${store}`, "docker", "buildx", "ls", "--timeout", "2s"]);
+            await settled();
+            assert.ok(dialled.length > before, "buildx ls did not dial the hung daemon: this test proves nothing");
+        } finally {
+            if (saved === undefined) delete process.env.BUILDX_CONFIG;
+            else process.env.BUILDX_CONFIG = saved;
+            for (const c of dialled) c.destroy();
+            hung.close();
+            fs.rmSync(store, { recursive: true, force: true });
+        }
     });
 });

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-import { createArgs, find, forgetBuilders, remove, versionAtLeast } from "../../core/buildx";
+import { createArgs, find, rememberBuilders, remove, versionAtLeast } from "../../core/buildx";
 import { replaceRunner } from "../../core/exec";
 import { BUILDKIT_VERSION } from "../../core/versions";
 
@@ -200,7 +200,7 @@ describe("BuildxBuilder args", () => {
 describe("finding one builder", () => {
     const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "..", "fixtures", name), "utf8");
 
-    it("asks `buildx ls` of a store holding that builder alone, once per process until it changes a builder: no other builder's nodes are reached", async () => {
+    it("asks `buildx ls` of a store holding that builder alone, in the plugin once per engine run until it changes a builder: no other builder's nodes are reached", async () => {
         // The user's store: three builders (buildx's instance files are JSON named after the builder).
         const userStore = fs.mkdtempSync(path.join(os.tmpdir(), "pm-unit-buildx-"));
         fs.mkdirSync(path.join(userStore, "instances"));
@@ -218,7 +218,7 @@ describe("finding one builder", () => {
             const stdout = lines.filter((l) => instances.includes((JSON.parse(l) as { Name: string }).Name)).join("\n");
             return Promise.resolve({ command: [file, ...args].join(" "), code: 0, stdout, stderr: "" });
         });
-        forgetBuilders();
+        rememberBuilders(); // as the plugin does
         try {
             const b = await find("i23-plan-fleetprobe");
             assert.deepStrictEqual(
@@ -242,6 +242,11 @@ describe("finding one builder", () => {
                 seen.map((s) => s.args.slice(1, 3).join(" ")),
                 ["buildx ls", "buildx ls", "buildx rm", "buildx ls"],
             );
+            // A process that does not keep them (a program's: it may run many engine runs) asks each time.
+            rememberBuilders(false);
+            await find("i23-plan-fleetprobe");
+            await find("i23-plan-fleetprobe");
+            assert.strictEqual(seen.length, 6);
             for (const s of seen.filter((x) => x.args[2] === "ls")) {
                 assert.notStrictEqual(s.store, userStore);
                 assert.ok(!fs.existsSync(s.store), `the store copy ${s.store} is left`);
@@ -253,7 +258,7 @@ describe("finding one builder", () => {
             ]);
         } finally {
             restore();
-            forgetBuilders();
+            rememberBuilders(false);
             if (saved === undefined) delete process.env.BUILDX_CONFIG;
             else process.env.BUILDX_CONFIG = saved;
             fs.rmSync(userStore, { recursive: true, force: true });
