@@ -330,6 +330,8 @@ describe("finding a builder, with other builders in buildx's store", function ()
                 "pm-e2e-hung",
                 "--driver",
                 "remote",
+                "--timeout", // create waits for the node's status: 20 s by default
+                "1s",
                 `tcp://127.0.0.1:${port}`,
             ]);
             process.env.BUILDX_CONFIG = store;
