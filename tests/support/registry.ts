@@ -1,5 +1,6 @@
 // Reads a registry over its HTTP API, accepting every manifest kind, as a pull would; copies
 // an index across repositories and lists what an image's layers hold.
+import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as zlib from "zlib";
@@ -167,14 +168,26 @@ export async function blobText(registry: string, repo: string, digest: string): 
     return (await request("GET", `http://${registry}/v2/${repo}/blobs/${digest}`)).body.toString("utf8");
 }
 
-/** A TCP port nothing listens on now (for a service a test starts). */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
+/**
+ * A TCP port nothing listens on now, for a service a test starts: below the kernel's ephemeral
+ * range (net.ipv4.ip_local_port_range), so no outgoing connection or `listen(0)` of another
+ * process takes it before the service binds it. A port from `listen(0)` did get taken so
+ * (promotion.test.ts: `listen EADDRINUSE 127.0.0.1:34787`, four e2e files at a time).
+ */
+export async function freePort(): Promise<number> {
+    const range = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8");
+    const low = Number(range.trim().split(/\s+/)[0]);
+    for (let i = 0; i < 50; i++) {
+        const port = 20000 + Math.floor(Math.random() * (low - 20000));
+        if (await canListen(port)) return port;
+    }
+    throw new Error(`no free TCP port between 20000 and ${low} (the ephemeral range starts at ${low})`);
+}
+
+function canListen(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
         const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
 }
