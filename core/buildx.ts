@@ -154,7 +154,12 @@ export function rememberBuilders(on = true): void {
     known.clear();
 }
 /** What {@link find} knows is forgotten: a builder changed. */
-export const forgetBuilders = (): void => known.clear();
+const forgetBuilders = (): void => known.clear();
+/** Runs `change` (a buildx command that changes a builder or boots its nodes) with nothing of {@link find}'s kept across it. */
+function changing<T>(change: () => Promise<T>): Promise<T> {
+    forgetBuilders();
+    return change().finally(forgetBuilders);
+}
 
 async function lookUp(name: string): Promise<BuilderInfo | undefined> {
     const store = tempDirs.make("buildx-store-");
@@ -242,7 +247,6 @@ export function createArgs(o: CreateOptions, configFile?: string): string[][] {
 
 export async function create(o: CreateOptions): Promise<void> {
     let dir: string | undefined;
-    forgetBuilders();
     try {
         let configFile: string | undefined;
         if (o.buildkitdConfig) {
@@ -250,17 +254,15 @@ export async function create(o: CreateOptions): Promise<void> {
             configFile = path.join(dir, "buildkitd.toml");
             fs.writeFileSync(configFile, o.buildkitdConfig, { mode: 0o600 });
         }
-        for (const args of createArgs(o, configFile)) await run("docker", args);
+        for (const args of createArgs(o, configFile)) await changing(() => run("docker", args));
     } finally {
-        forgetBuilders();
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
 /** Boots every node (`inspect --bootstrap`), then reads the builder back. */
 export async function bootstrap(name: string, opts: RunOptions = {}): Promise<BuilderInfo> {
-    forgetBuilders();
-    await run("docker", ["buildx", "inspect", "--bootstrap", name], opts).finally(forgetBuilders);
+    await changing(() => run("docker", ["buildx", "inspect", "--bootstrap", name], opts));
     const b = await find(name);
     if (!b) throw new Error(`builder ${name} vanished right after bootstrap`);
     return b;
@@ -268,8 +270,7 @@ export async function bootstrap(name: string, opts: RunOptions = {}): Promise<Bu
 
 export async function remove(name: string, keepState: boolean): Promise<void> {
     const args = ["buildx", "rm", ...(keepState ? ["--keep-state"] : []), name];
-    forgetBuilders();
-    const r = await run("docker", args, { allowFailure: true }).finally(forgetBuilders);
+    const r = await changing(() => run("docker", args, { allowFailure: true }));
     if (r.code !== 0 && !/not found|no builder/i.test(r.stderr)) {
         throw new Error(`\`${r.command}\` failed: ${r.stderr.trim()}`);
     }
@@ -440,19 +441,20 @@ export function plainText(line: string): string {
 export async function build(o: BuildOptions): Promise<BuildMetadata> {
     const dir = tempDirs.make("build-");
     const metadataFile = path.join(dir, "metadata.json");
-    forgetBuilders(); // the build boots the builder's nodes
     try {
         const { args, env } = buildArgs(o, metadataFile);
         const authEnv = o.logins && Object.keys(o.logins).length ? dockerConfig.privateConfig(dir, o.logins) : {};
-        await run("docker", args, {
-            env: { ...env, ...authEnv },
-            onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined,
-            signal: o.signal,
-            ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
-        });
+        // The build boots the builder's nodes.
+        await changing(() =>
+            run("docker", args, {
+                env: { ...env, ...authEnv },
+                onLine: o.onLine ? (l) => o.onLine!(plainText(l)) : undefined,
+                signal: o.signal,
+                ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
+            }),
+        );
         return parseMetadata(fs.readFileSync(metadataFile, "utf8"));
     } finally {
-        forgetBuilders();
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
@@ -517,11 +519,13 @@ export function parseCheck(text: string): CheckFinding[] {
  * findings, so only output without JSON is a failure: e.g. a Dockerfile that does not parse).
  */
 export async function check(o: CheckOptions): Promise<CheckFinding[]> {
-    forgetBuilders(); // the checks run on the builder: they boot its nodes
-    const r = await run("docker", checkArgs(o), {
-        allowFailure: true,
-        ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
-    }).finally(forgetBuilders);
+    // The checks run on the builder: they boot its nodes.
+    const r = await changing(() =>
+        run("docker", checkArgs(o), {
+            allowFailure: true,
+            ...(o.dockerfileInline !== undefined ? { input: o.dockerfileInline } : {}),
+        }),
+    );
     if (r.stdout.includes("{")) return parseCheck(r.stdout);
     throw new Error(
         `BuildKit's checks of ${o.dockerfile ?? "the inline Dockerfile"} for ${o.platform} failed: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,

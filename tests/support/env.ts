@@ -28,13 +28,15 @@ export const ENV: Record<string, string> = {
 };
 Object.assign(process.env, ENV);
 
+/** The tests' KMS (scripts/bootstrap KMS_ADDR). */
+const KMS_ADDR = "127.0.0.1:5090";
 /**
  * The secrets provider of the stacks the tests make: Pulumi's awskms, through the KMS API that
  * scripts/bootstrap serves on loopback (scripts/go/kms-server, one fixed test key). Opening a
  * passphrase stack costs every Pulumi command 0.19 s of CPU (PBKDF2, 1,000,000 rounds), a KMS
  * stack one loopback request; the tests run Pulumi about 900 times.
  */
-export const SECRETS_PROVIDER = "awskms://alias/pm-e2e?region=us-east-1&endpoint=http://127.0.0.1:5090";
+export const SECRETS_PROVIDER = `awskms://alias/pm-e2e?region=us-east-1&endpoint=http://${KMS_ADDR}`;
 
 /** The tools are asked once per test process (they do not go away during a run); the services every time. */
 let toolsChecked = false;
@@ -66,9 +68,9 @@ export function requireRealParts(): void {
                 "X-Amz-Target: TrentService.DescribeKey",
                 "-d",
                 '{"KeyId":"alias/pm-e2e"}',
-                "http://127.0.0.1:5090/",
+                `http://${KMS_ADDR}/`,
             ],
-            "the tests' KMS (their stacks' secrets) on 127.0.0.1:5090",
+            `the tests' KMS (their stacks' secrets) on ${KMS_ADDR}`,
         ],
     ];
     for (const [cmd, args, what] of checks) {
