@@ -368,28 +368,53 @@ export class StatCache {
         return hex;
     }
 
-    /** Writes the records of this walk when they differ from those read (atomically: another process may read it). */
+    /**
+     * Writes the records of this walk when they differ from those read (atomically: another
+     * process may read it); an unchanged file read here is marked used instead, once a day.
+     */
     save(): void {
-        if (!this.file || (!this.changed && this.pos === this.text.length) || (!this.out.length && !this.text)) return;
+        if (!this.file) return;
         try {
-            const tmp = `${this.file}.${process.pid}`;
-            fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), {
-                encoding: "latin1",
-                mode: 0o600,
-            });
-            fs.renameSync(tmp, this.file);
-            // Folders gone (temp contexts, old checkouts) leave their files: those unused for a week go.
-            const dir = path.dirname(this.file);
-            for (const n of fs.readdirSync(dir)) {
-                const f = path.join(dir, n);
-                try {
-                    if (fs.statSync(f).mtimeMs < Date.now() - 7 * 86_400_000) fs.rmSync(f, { force: true });
-                } catch {
-                    /* gone */
+            if (!this.changed && this.pos === this.text.length) {
+                if (this.text && fs.statSync(this.file).mtimeMs < Date.now() - DAY_MS) {
+                    fs.utimesSync(this.file, new Date(), new Date());
                 }
+            } else if (this.out.length || this.text) {
+                const tmp = `${this.file}.${process.pid}`;
+                fs.writeFileSync(tmp, HEADER + (this.out.length ? `${this.out.join("\0")}\0` : ""), {
+                    encoding: "latin1",
+                    mode: 0o600,
+                });
+                fs.renameSync(tmp, this.file);
             }
+            expireUnused(path.dirname(this.file));
         } catch {
             /* a cache that cannot be written is only slower */
+        }
+    }
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Folders gone (temp contexts, old checkouts) leave their cache files: those unused for a week
+ * go. Looked for once a day (the folder's `.swept` says when), not at every walk: a folder of
+ * thousands of files would cost a stat of each at every build.
+ */
+export function expireUnused(dir: string, now = Date.now()): void {
+    const mark = path.join(dir, ".swept");
+    try {
+        if (fs.statSync(mark).mtimeMs > now - DAY_MS) return;
+    } catch {
+        /* never swept */
+    }
+    fs.writeFileSync(mark, "");
+    for (const n of fs.readdirSync(dir)) {
+        const f = path.join(dir, n);
+        try {
+            if (n !== ".swept" && fs.statSync(f).mtimeMs < now - 7 * DAY_MS) fs.rmSync(f, { force: true });
+        } catch {
+            /* gone */
         }
     }
 }

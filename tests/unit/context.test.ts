@@ -8,6 +8,7 @@ import * as path from "path";
 
 import {
     diffFiles,
+    expireUnused,
     hashContext,
     hashStats,
     RACY_MS,
@@ -298,6 +299,39 @@ describe("context digest with the stat cache", () => {
             delete process.env.PULUMI_MULTIARCH_STAT_CACHE;
         }
         assert.strictEqual(cached(a).read, 0);
+    });
+
+    it("removes cache files unused for a week, looking once a day; a cache read unchanged counts as used", async function () {
+        this.timeout(20_000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-stat-expiry-"));
+        try {
+            const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+            const file = (n: string, days: number) => {
+                fs.writeFileSync(path.join(dir, n), "");
+                fs.utimesSync(path.join(dir, n), ago(days), ago(days));
+            };
+            file("old.v2", 8);
+            file("recent.v2", 6);
+            expireUnused(dir);
+            assert.deepStrictEqual(fs.readdirSync(dir).sort(), [".swept", "recent.v2"]);
+            file("old-too.v2", 8);
+            expireUnused(dir);
+            assert.ok(fs.existsSync(path.join(dir, "old-too.v2")), "swept less than a day ago: not looked at again");
+            expireUnused(dir, Date.now() + 2 * 86_400_000);
+            assert.deepStrictEqual(fs.readdirSync(dir).sort(), [".swept"], "two days later both are over a week old");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+
+        // A folder built every day whose files never change: its cache is never rewritten, but stays.
+        const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000);
+        const a = tree(files);
+        await settle();
+        cached(a);
+        const cacheFile = StatCache.fileFor(fs.realpathSync(a));
+        fs.utimesSync(cacheFile, eightDaysAgo, eightDaysAgo);
+        assert.strictEqual(cached(a).read, 0);
+        assert.ok(fs.statSync(cacheFile).mtimeMs > Date.now() - 60_000, "marked used by the unchanged walk");
     });
 
     it("ignores a cache file it cannot read, and never takes an entry of another folder", async function () {
