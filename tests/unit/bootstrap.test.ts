@@ -250,6 +250,58 @@ shim_apt_get() {
         );
     });
 
+    it("npm ci's result is kept per lock file and Node.js major, and a new clone gets a copy of it instead of running npm ci", () => {
+        const sdk = /^PULUMI_VERSION=(\S+)/m.exec(fs.readFileSync(path.join(ROOT, "scripts/versions.env"), "utf8"))![1];
+        world = new ShimWorld(
+            HOST +
+                APT +
+                `
+shim_node() { case "$1" in --version) echo v20.20.2 ;; -p) echo ${sdk} ;; esac; }
+shim_npm() { mkdir -p node_modules/@pulumi/pulumi node_modules/.bin; echo '{}' >node_modules/.package-lock.json; ln -s ../x/y node_modules/.bin/y; }
+`,
+            { nodeModules: false },
+        );
+        const first = world.step("npm_packages");
+        assert.strictEqual(first.status, 0, first.stderr);
+        assert.deepStrictEqual(
+            first.calls.filter((c) => c.startsWith("npm")),
+            ["npm ci --no-audit --no-fund --loglevel=error"],
+        );
+        const kept = fs.readdirSync(path.join(world.cache, "node_modules"));
+        assert.strictEqual(kept.length, 1);
+        assert.match(kept[0], /^[0-9a-f]{64}-node-v20$/);
+
+        // A new clone: the copy, links as they were, and marked done for the next bootstrap.
+        fs.rmSync(path.join(world.root, "node_modules"), { recursive: true });
+        assert.match(
+            world.bootstrap("--plan").stdout,
+            /copy +node_modules from \S+\/node_modules\/[0-9a-f]{64}-node-v20 /,
+        );
+        const again = world.step("npm_packages");
+        assert.strictEqual(again.status, 0, again.stderr);
+        assert.deepStrictEqual(
+            again.calls.filter((c) => c.startsWith("npm")),
+            [],
+            "no npm ci",
+        );
+        assert.strictEqual(fs.readlinkSync(path.join(world.root, "node_modules/.bin/y")), "../x/y");
+        assert.ok(
+            fs.statSync(path.join(world.root, "node_modules/.package-lock.json")).mtimeMs >
+                fs.statSync(path.join(world.root, "package-lock.json")).mtimeMs,
+        );
+        assert.strictEqual(world.step("npm_packages").calls.length, 0, "done: nothing asked again");
+
+        // Another lock file: npm ci again, and the old copy goes.
+        fs.appendFileSync(path.join(world.root, "package-lock.json"), "\n");
+        fs.rmSync(path.join(world.root, "node_modules"), { recursive: true });
+        const changed = world.step("npm_packages");
+        assert.strictEqual(changed.status, 0, changed.stderr);
+        assert.ok(changed.calls.includes("npm ci --no-audit --no-fund --loglevel=error"));
+        const now = fs.readdirSync(path.join(world.cache, "node_modules"));
+        assert.strictEqual(now.length, 1);
+        assert.notStrictEqual(now[0], kept[0]);
+    });
+
     it("a buildx at or above the library's minimum is used as it is: nothing built or linked", () => {
         world = new ShimWorld(HOST + ENGINE + "BUILDX=v0.13.0\n");
         const r = world.step("buildx_plugin");
