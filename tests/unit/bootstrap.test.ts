@@ -33,7 +33,7 @@ apt_provides() {
   for p in "$@"; do
     case $p in
       docker-registry) c=docker-registry ;; openssh-server) c=sshd ;; openssh-client) c=ssh ;; shellcheck) c=shellcheck ;;
-      apache2-utils) c=htpasswd ;; pass) c=pass ;; gnupg) c=gpg ;; python3-venv) c=python3 ;; openssl) c=openssl ;;
+      apache2-utils) c=htpasswd ;; pass) c=pass ;; gnupg) c=gpg ;; iproute2) c=ip ;; python3-venv) c=python3 ;; openssl) c=openssl ;;
       curl) c=curl ;; jq) c=jq ;; *) continue ;;
     esac
     printf '#!/bin/bash\\nexit 0\\n' >"$SHIM_DIR/bin/$c"; chmod +x "$SHIM_DIR/bin/$c"
@@ -83,7 +83,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
             );
         const plan = r.stdout;
         for (const want of [
-            /install +docker\.io .*openssh-server .*shellcheck apache2-utils pass gnupg python3-venv openssl curl jq \(apt-get -s: 13 new packages, none removed; /,
+            /install +docker\.io .*openssh-server .*shellcheck apache2-utils pass gnupg iproute2 python3-venv openssl curl jq \(apt-get -s: 14 new packages, none removed; /,
             /; upgrades openssh-client 1:9\.2p1-2\+deb12u6 -> 1:9\.2p1-2\+deb12u10\) \[system, root\]/,
             /docker\.io also adds group docker; enables and starts docker\.service/,
             /install +node_modules \(npm ci/,
@@ -170,7 +170,7 @@ describe("scripts/bootstrap on a machine of shims", function () {
         );
         assert.match(
             apt[2],
-            /--no-remove docker-registry openssh-server openssh-client shellcheck apache2-utils pass gnupg python3-venv openssl curl jq$/,
+            /--no-remove docker-registry openssh-server openssh-client shellcheck apache2-utils pass gnupg iproute2 python3-venv openssl curl jq$/,
         );
         const planned = /^ +install +(.*) \(apt-get -s:/m.exec(plan.stdout)![1].split(" ");
         const engine = ["docker.io", "docker-ce", "docker-ce-cli", "containerd", "containerd.io", "runc"];
