@@ -303,9 +303,9 @@ describe("context digest with the stat cache", () => {
 
     it("removes cache files unused for a week, looking once a day; a cache read unchanged counts as used", async function () {
         this.timeout(20_000);
+        const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pm-stat-expiry-"));
         try {
-            const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
             const file = (n: string, days: number) => {
                 fs.writeFileSync(path.join(dir, n), "");
                 fs.utimesSync(path.join(dir, n), ago(days), ago(days));
@@ -324,12 +324,11 @@ describe("context digest with the stat cache", () => {
         }
 
         // A folder built every day whose files never change: its cache is never rewritten, but stays.
-        const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000);
         const a = tree(files);
         await settle();
         cached(a);
         const cacheFile = StatCache.fileFor(fs.realpathSync(a));
-        fs.utimesSync(cacheFile, eightDaysAgo, eightDaysAgo);
+        fs.utimesSync(cacheFile, ago(8), ago(8));
         assert.strictEqual(cached(a).read, 0);
         assert.ok(fs.statSync(cacheFile).mtimeMs > Date.now() - 60_000, "marked used by the unchanged walk");
     });
