@@ -205,12 +205,10 @@ export async function startDockerd(buildkitImage: string): Promise<OwnDockerd> {
         },
         async stop() {
             await halt().catch(() => {});
-            const netns = path.join(dir, "exec", "netns", "default");
-            try {
-                execFileSync("umount", [netns], { stdio: "ignore" });
-            } catch {
-                /* not mounted */
-            }
+            // What dockerd leaves mounted: its network namespace's file, and, where / is not a
+            // shared mount (a container, `unshare --propagation private`), its data root,
+            // which it bind-mounts on itself to make it shared and leaves so.
+            for (const m of mountsUnder(dir)) execFileSync("umount", [m]);
             try {
                 execFileSync("ip", ["link", "del", bridge], { stdio: "ignore" });
             } catch {
@@ -219,6 +217,17 @@ export async function startDockerd(buildkitImage: string): Promise<OwnDockerd> {
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** The mount points at or under `dir`, as this process sees them, deepest first. */
+function mountsUnder(dir: string): string[] {
+    return fs
+        .readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .map((line) => line.split(" ")[4] ?? "")
+        .map((m) => m.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+        .filter((m) => m === dir || m.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
 }
 
 export interface Proxy {
