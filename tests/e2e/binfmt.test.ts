@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 
 import { BinfmtSetup, type BinfmtSetupArgs } from "../../components";
-import { CACHE, requireRealParts, ROOT, sh } from "../support/env";
+import { CACHE, requireRealParts, ROOT, runImage, sh } from "../support/env";
 import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const DIR = "/proc/sys/fs/binfmt_misc";
@@ -85,15 +85,7 @@ describe("BinfmtSetup on this host (method host)", function () {
     });
 
     it("an arm64 binary (Debian's busybox) runs here through the handler", () => {
-        const out = sh("docker", [
-            "run",
-            "--rm",
-            "--platform",
-            "linux/arm64",
-            "127.0.0.1:5000/fixtures/busybox:latest",
-            "uname",
-            "-m",
-        ]);
+        const out = runImage("linux/arm64", "127.0.0.1:5000/fixtures/busybox:latest", "uname", "-m");
         assert.strictEqual(out.trim(), "aarch64");
     });
 

@@ -10,7 +10,7 @@ import * as path from "path";
 
 import { BinfmtSetup, BuildxBuilder, type BuildxBuilderArgs, MultiArchImage } from "../../components";
 import { find } from "../../core/buildx";
-import { builderNames, requireRealParts, ROOT, sh } from "../support/env";
+import { builderNames, requireRealParts, ROOT, runImage, sh } from "../support/env";
 import { dispose, failure, inlineStack } from "../support/stack";
 
 const builders = builderNames;
@@ -186,10 +186,7 @@ describe("BuildxBuilder, remote driver with two nodes (one BuildKit daemon per p
     it("the arm64 image ran its RUN step as aarch64", async () => {
         const o = await stack.outputs();
         const arm = `127.0.0.1:5000/e2e/multinode@${o.digests.value["linux/arm64"]}`;
-        assert.strictEqual(
-            sh("docker", ["run", "--rm", "--platform", "linux/arm64", arm, "cat", "/built-on"]).trim(),
-            "aarch64",
-        );
+        assert.strictEqual(runImage("linux/arm64", arm, "cat", "/built-on").trim(), "aarch64");
     });
 });
 

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { VERSION } from "../../contract/tokens";
-import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
+import { builderGone, ENV, requireRealParts, ROOT, runImage, sh } from "../support/env";
 import { manifest } from "../support/registry";
 import { packCurrent } from "../support/release";
 import { dispose, folderStack } from "../support/stack";
@@ -106,10 +106,7 @@ describe("consumer example (examples/consumer) on the packed tarball", function 
             "amd64",
             "arm64",
         ]);
-        assert.strictEqual(
-            sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]).trim(),
-            "greetings from aarch64",
-        );
+        assert.strictEqual(runImage("linux/arm64", o.ref.value).trim(), "greetings from aarch64");
     });
 
     it("pulumi destroy removes its builder", async () => {

@@ -16,7 +16,7 @@ import type { BuilderInputs } from "../../contract/types";
 import { probe, type ProbeResult } from "../../core/nodeProbe";
 import { builderProvider } from "../../provider/resources/builder";
 import { argvContaining } from "../support/argv";
-import { builderGone, requireRealParts, sh } from "../support/env";
+import { builderGone, requireRealParts, runImage } from "../support/env";
 import {
     FLEET_ENDPOINTS,
     FLEET_PKI,
@@ -254,15 +254,9 @@ describe("stack multinode (Pulumi.multinode.yaml): a builder fleet over mutual T
             index.body.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`).sort(),
             ["linux/amd64", "linux/arm64"],
         );
-        assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /^machine: aarch64$/m);
+        assert.match(runImage("linux/arm64", o.ref.value), /^machine: aarch64$/m);
         assert.match(
-            sh("docker", [
-                "run",
-                "--rm",
-                "--platform",
-                "linux/amd64",
-                `${REG}/${REPO}@${o.platformDigests.value["linux/amd64"]}`,
-            ]),
+            runImage("linux/amd64", `${REG}/${REPO}@${o.platformDigests.value["linux/amd64"]}`),
             /^machine: x86_64$/m,
         );
 

@@ -16,7 +16,7 @@ import * as path from "path";
 import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } from "../../components";
 import { argvContaining } from "../support/argv";
 import { type AuthRegistry, startAuthRegistry } from "../support/authRegistry";
-import { requireRealParts, ROOT, sh } from "../support/env";
+import { requireRealParts, ROOT, runImage } from "../support/env";
 import { dispose, failure, inlineStack, stateTexts } from "../support/stack";
 
 const REG = "127.0.0.1:5000";
@@ -200,20 +200,14 @@ describe("MultiArchImage", function () {
                 /^ok: config linux\/amd64, \/hello is amd64, 1 ELF file added by the build$/,
             );
             assert.strictEqual(
-                sh("docker", [
-                    "run",
-                    "--rm",
-                    "--platform",
-                    "linux/amd64",
-                    `${REG}/e2e/article@${o.amd64.platformDigests["linux/amd64"]}`,
-                ]).split("\n")[0],
+                runImage("linux/amd64", `${REG}/e2e/article@${o.amd64.platformDigests["linux/amd64"]}`).split("\n")[0],
                 "Hello from linux/amd64",
             );
         });
 
         it("article, arm64 on x86 by GOARCH=arm64: verified arm64 and runs as aarch64", () => {
             assert.match(o.arm64.verification["linux/arm64"], /\/hello is arm64, 1 ELF file added by the build$/);
-            assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.arm64.ref]), /machine: aarch64/);
+            assert.match(runImage("linux/arm64", o.arm64.ref), /machine: aarch64/);
         });
 
         it("article, company registry without manifest lists: explicit arm64 final base, per-arch tags", async () => {

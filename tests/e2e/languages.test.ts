@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 
 import { VERSION } from "../../contract/tokens";
-import { builderGone, ENV, requireRealParts, ROOT, sh } from "../support/env";
+import { builderGone, ENV, requireRealParts, ROOT, runImage, sh } from "../support/env";
 import { imageFiles, manifest } from "../support/registry";
 import { dispose, folderStack } from "../support/stack";
 
@@ -59,7 +59,7 @@ function lifecycle(example: string, env: Record<string, string> = {}) {
             o.verification.value["linux/arm64"],
             /^ok: config linux\/arm64, \S+ is arm64, 1 ELF file added by the build$/,
         );
-        assert.match(sh("docker", ["run", "--rm", "--platform", "linux/arm64", o.ref.value]), /machine: aarch64/);
+        assert.match(runImage("linux/arm64", o.ref.value), /machine: aarch64/);
         const types = (await stack.exportStack()).deployment.resources.map((r: any) => r.type);
         for (const t of [
             "multiarch:index:MultiArchImage",

@@ -14,7 +14,7 @@ import { BinfmtSetup, BuildxBuilder, MultiArchImage, type MultiArchImageArgs } f
 import { exitProgram } from "../../core/elf";
 import { argvContaining } from "../support/argv";
 import { startAuthRegistry } from "../support/authRegistry";
-import { ENV, requireRealParts, ROOT, SECRETS_PROVIDER, sh } from "../support/env";
+import { ENV, requireRealParts, ROOT, runImage, SECRETS_PROVIDER, sh } from "../support/env";
 import {
     type Cli,
     isLanguageHost,
@@ -118,15 +118,7 @@ async function builtIn(ref: string, platform: string): Promise<string> {
     const [, registry, repo, digest] = /^([^/]+)\/(.+)@(sha256:[0-9a-f]+)$/.exec(ref)!;
     const index = JSON.parse((await get(`http://${registry}/v2/${repo}/manifests/${digest}`)).body);
     const m = index.manifests.find((x: any) => `${x.platform.os}/${x.platform.architecture}` === platform);
-    return sh("docker", [
-        "run",
-        "--rm",
-        "--platform",
-        platform,
-        `${registry}/${repo}@${m.digest}`,
-        "cat",
-        "/built",
-    ]).trim();
+    return runImage(platform, `${registry}/${repo}@${m.digest}`, "cat", "/built").trim();
 }
 
 function imageProgram(
@@ -1061,15 +1053,12 @@ describe("reliability: registry content", function () {
             ]);
             for (const arch of ["amd64", "arm64"]) {
                 assert.strictEqual(
-                    sh("docker", [
-                        "run",
-                        "--rm",
-                        "--platform",
+                    runImage(
                         `linux/${arch}`,
                         `${REG}/rel/perarch@${last.outputs.platformDigests.value[`linux/${arch}`]}`,
                         "cat",
                         "/built",
-                    ]).trim(),
+                    ).trim(),
                     "v3",
                 );
             }

@@ -4,7 +4,7 @@
 import { type Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 
-import { builderNames, requireRealParts, sh } from "../support/env";
+import { builderNames, requireRealParts, runImage, sh } from "../support/env";
 import { imageConfig, manifest } from "../support/registry";
 import { committedStack, disposeCommitted } from "../support/stack";
 
@@ -61,12 +61,12 @@ describe("walking skeleton: stack dev (Pulumi.dev.yaml), as e2e-dev", function (
 
     it("`docker run --platform linux/arm64` prints the hello line and reports aarch64", async () => {
         const outputs = await stack.outputs();
-        const out = sh("docker", ["run", "--rm", "--platform", "linux/arm64", outputs.ref.value]);
+        const out = runImage("linux/arm64", outputs.ref.value);
         assert.match(out, /^Hello from linux\/arm64$/m);
         assert.match(out, /^machine: aarch64$/m);
         // The engine keeps one image per index digest, so the amd64 image by its own digest.
         const amd64 = `127.0.0.1:5000/e2e/hello@${outputs.platformDigests.value["linux/amd64"]}`;
-        const amd = sh("docker", ["run", "--rm", "--platform", "linux/amd64", amd64]);
+        const amd = runImage("linux/amd64", amd64);
         assert.match(amd, /^Hello from linux\/amd64$/m);
         assert.match(amd, /^machine: x86_64$/m);
     });

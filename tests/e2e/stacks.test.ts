@@ -9,13 +9,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-import { builderGone, CACHE, requireRealParts, sh } from "../support/env";
+import { builderGone, CACHE, requireRealParts, runImage } from "../support/env";
 import { imageConfig, manifest } from "../support/registry";
 import { committedStack, disposeCommitted, failure } from "../support/stack";
 import { UserMachine } from "../support/userMachine";
 
 const tag = `e2e-${Date.now()}`;
-const run = (platform: string, ref: string) => sh("docker", ["run", "--rm", "--platform", platform, ref]);
+const run = (platform: string, ref: string) => runImage(platform, ref);
 
 describe("stack company (Pulumi.company.yaml), a registry without manifest lists, through `npm run up` in a copy of this clone", function () {
     const REG = "127.0.0.1:5003";
