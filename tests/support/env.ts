@@ -1,8 +1,10 @@
 // What e2e tests share: the project root, the toolchain's environment (as scripts/env.sh
 // sets it) and a check that the real parts are there, failing with the fix if not.
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 
+import { buildxDir } from "../../core/registryHosts";
 import { LOCAL_BUILDKIT_IMAGE } from "../../core/versions";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -112,9 +114,17 @@ export function runImage(platform: string, ref: string, ...cmd: string[]): strin
     }
 }
 
-/** The buildx builders docker knows (`docker buildx ls`). */
+/**
+ * The buildx builders docker knows, as `docker buildx ls` lists them: those in buildx's store
+ * (`instances/<name>`) and one per docker context. Read, not asked of `ls`, which dials every
+ * builder's nodes (a `docker exec` into each running BuildKit container: about 0.4 s of CPU,
+ * and the suite asks about 40 times).
+ */
 export function builderNames(): string[] {
-    return sh("docker", ["buildx", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+    const dir = path.join(buildxDir(), "instances");
+    const stored = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => !n.startsWith(".")) : [];
+    const contexts = sh("docker", ["context", "ls", "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+    return [...stored, ...contexts];
 }
 
 /** True when docker knows no builder `name`. */
