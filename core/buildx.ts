@@ -151,10 +151,12 @@ const known = new Map<string, Promise<BuilderInfo | undefined>>();
 /** {@link find} keeps what it found, for a process that lives for one engine run (or stops keeping it: `false`). */
 export function rememberBuilders(on = true): void {
     remember = on;
-    known.clear();
+    forgetBuilders();
 }
 /** What {@link find} knows is forgotten: a builder changed. */
-const forgetBuilders = (): void => known.clear();
+function forgetBuilders(): void {
+    known.clear();
+}
 /** Runs `change` (a buildx command that changes a builder or boots its nodes) with nothing of {@link find}'s kept across it. */
 function changing<T>(change: () => Promise<T>): Promise<T> {
     forgetBuilders();
